@@ -1,0 +1,77 @@
+package io.kmesos.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.kmesos.devcluster.LocalKubeApiServer;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's main job, exercised as a user would: start it, follow its printed instructions with
+ * the real kubectl, then stop it as Ctrl-C would and see everything stop.
+ */
+class LocalClusterIT {
+  @TempDir Path stateDir;
+
+  @Test
+  void startsAnswersKubectlAndStopsOnCtrlC() throws Exception {
+    Path log = stateDir.resolve("kmesos-local.out");
+    Process p = new ProcessBuilder(Proc.java(), "-jar", "local/target/kmesos-local.jar", "--state-dir", stateDir.toString())
+        .directory(Proc.ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Callable<String> output = () -> Files.readString(log);
+    try {
+      await().atMost(Duration.ofSeconds(120)).until(() -> output.call().contains("press Ctrl-C to stop") || !p.isAlive());
+      assertThat(p.isAlive()).as("kmesos-local exited early:%n%s", output.call()).isTrue();
+
+      Path kubeconfig = stateDir.resolve("kubeconfig");
+      assertThat(output.call()).contains("kubeconfig      " + kubeconfig).contains("examples        8 applied");
+      String kubectl = LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString();
+      Map<String, String> env = Map.of("KUBECONFIG", kubeconfig.toString());
+
+      Proc get = Proc.run(Duration.ofSeconds(60), env, List.of(kubectl, "get", "kmesos", "-o", "name"));
+      assertThat(get.exitCode()).as(get.stderr()).isZero();
+      assertThat(get.stdout().lines().sorted().toList()).containsExactly(
+          "agent.kmesos.io/node-a", "agent.kmesos.io/node-b", "agent.kmesos.io/node-gpu-1",
+          "maintenanceschedule.kmesos.io/december-kernel-upgrade",
+          "quota.kmesos.io/analytics", "quota.kmesos.io/ml-training",
+          "weight.kmesos.io/analytics", "weight.kmesos.io/batch");
+
+      Proc invalid = Proc.run(Duration.ofSeconds(60), env,
+          List.of(kubectl, "apply", "-f", "examples/invalid/quota-guarantee-above-limit.yaml"));
+      assertThat(invalid.exitCode()).isNotZero();
+      assertThat(invalid.stderr()).contains("spec.guarantees").contains("must not exceed spec.limits");
+
+      Matcher url = Pattern.compile("kube-apiserver  (https://\\S+)").matcher(output.call());
+      assertThat(url.find()).isTrue();
+      URI apiServer = URI.create(url.group(1));
+
+      // Ctrl-C and SIGTERM take the same path (the JVM's shutdown hooks); SIGTERM is used because a
+      // test runner started in the background may have inherited an ignored SIGINT.
+      p.destroy();
+      assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("stops when asked").isTrue();
+      assertThat(output.call()).contains("kmesos-local: stopping").endsWith("kmesos-local: stopped\n");
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress(apiServer.getHost(), apiServer.getPort()), 1000);
+        throw new AssertionError("the API server still listens on " + apiServer);
+      } catch (java.io.IOException expected) {
+        // connection refused: the API server is gone
+      }
+      assertThat(Files.exists(kubeconfig)).isTrue();
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+}
