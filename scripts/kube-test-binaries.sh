@@ -76,7 +76,10 @@ GO
   # -e: the proxy may lack modules that only k8s.io/kubernetes' own tests import (seen:
   # k8s.io/cri-client, k8s.io/csi-translation-lib); the build below fails loudly if the binary needs one.
   log "kube-apiserver: $(echo "$staging" | wc -l) staging modules pinned to v0.${K8S_VERSION#*.}; go mod tidy"
-  (cd "$dir" && go mod tidy -e 2>&1 | grep -v '^go: downloading' >&2 || true)
+  (cd "$dir" && go mod tidy -e > tidy.log 2>&1) || true
+  local missing
+  missing=$(sed -n 's/.*\(k8s\.io\/[a-z-]*\)@v[0-9.]*: reading.*not available.*/\1/p; s/.*\(k8s\.io\/[a-z-]*\)@v[0-9.]*: reading.*403.*/\1/p' "$dir/tidy.log" | sort -u | tr '\n' ' ')
+  [[ -z "$missing" ]] || log "kube-apiserver: the module proxy lacks ${missing}(only Kubernetes' own tests import them; details in $dir/tidy.log)"
   log "kube-apiserver: compiling (several minutes on 2 cores)"
   (cd "$dir" && go build -trimpath -o "$out.tmp" \
       -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean" \

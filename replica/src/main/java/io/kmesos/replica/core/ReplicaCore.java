@@ -1,0 +1,408 @@
+package io.kmesos.replica.core;
+
+import io.kmesos.api.log.v1.Action;
+import io.kmesos.api.log.v1.ActionType;
+import io.kmesos.api.log.v1.Ballot;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.FetchRequest;
+import io.kmesos.api.log.v1.FetchResponse;
+import io.kmesos.api.log.v1.InitializeRequest;
+import io.kmesos.api.log.v1.InitializeResponse;
+import io.kmesos.api.log.v1.LearnedRequest;
+import io.kmesos.api.log.v1.Metadata;
+import io.kmesos.api.log.v1.PromiseRequest;
+import io.kmesos.api.log.v1.PromiseResponse;
+import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.api.log.v1.StatusResponse;
+import io.kmesos.api.log.v1.WriteRequest;
+import io.kmesos.api.log.v1.WriteResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * One replica of the log: a Paxos acceptor and learner (Mesos {@code src/log/replica.cpp}).
+ *
+ * <p>Guarantees:
+ * <ul>
+ *   <li>It promises and accepts only while VOTING, and each promise or acceptance is persisted and
+ *       synced before the reply that reports it leaves (the reply follows the write in {@link Effects}).
+ *   <li>It never accepts anything under a ballot lower than one it promised; a promise covers every
+ *       position, present and future (the "implicit promise" of a writer election).
+ *   <li>A learned action is never changed or replaced; learning is idempotent.
+ *   <li>It serves only its own log: its metadata names the log (cluster ID) and its replica ID, and a
+ *       storage that names another replica is refused at start.
+ * </ul>
+ * Filling its own holes while VOTING is {@link CatchUp}; rebuilding lost data before voting again
+ * is {@link Recovery}.
+ */
+public final class ReplicaCore {
+  /** Tunables, in ticks of the shell's timer. */
+  public record Config(int catchUpIntervalTicks, int recoveryGraceTicks, int retryTicks, int fetchBatch) {
+    public static final Config DEFAULT = new Config(10, 50, 20, 1000);
+  }
+
+  private final int id;
+  private final Quorum quorum;
+  private final ReplicaStorage storage;
+  private final Config config;
+
+  private Metadata metadata;
+  /** Every position in [begin, learnedThrough] is learned here. */
+  private long learnedThrough;
+  private long end;
+  /** Every action held above learnedThrough (learned ones sit beyond a hole), payloads included. */
+  private final TreeMap<Long, Action> tail = new TreeMap<>();
+
+  private final CatchUp catchUp;
+  private Recovery recovery;
+
+  public ReplicaCore(int id, int replicas, ReplicaStorage storage, Config config) {
+    this.id = id;
+    this.quorum = new Quorum(replicas);
+    this.storage = storage;
+    this.config = config;
+    Metadata stored = storage.metadata();
+    if (stored != null && stored.getReplicaId() != id) {
+      throw new IllegalStateException("this storage belongs to replica " + stored.getReplicaId()
+          + " of log " + stored.getClusterId() + ", not to replica " + id + "; refusing to use it");
+    }
+    this.metadata = stored != null ? stored
+        : Metadata.newBuilder().setReplicaId(id).setStatus(ReplicaStatus.EMPTY).setBegin(1).build();
+    loadTail();
+    this.catchUp = new CatchUp(this);
+    if (metadata.getStatus() != ReplicaStatus.VOTING) {
+      this.recovery = new Recovery(this);
+    }
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /** Handles one message addressed to this replica. */
+  public Effects handle(Envelope in) {
+    Effects out = new Effects();
+    switch (in.getBodyCase()) {
+      case PROMISE_REQUEST -> onPromise(in.getFrom(), in.getPromiseRequest(), out);
+      case WRITE_REQUEST -> onWrite(in.getFrom(), in.getWriteRequest(), out);
+      case LEARNED_REQUEST -> onLearned(in.getLearnedRequest(), out);
+      case STATUS_REQUEST -> out.send(envelope(in.getFrom()).setStatusResponse(status()).build());
+      case FETCH_REQUEST -> onFetch(in.getFrom(), in.getFetchRequest(), out);
+      case INITIALIZE_REQUEST -> onInitialize(in.getFrom(), in.getInitializeRequest(), out);
+      case STATUS_RESPONSE -> {
+        if (recovery != null) {
+          recovery.onStatus(in.getFrom(), in.getStatusResponse(), out);
+        } else {
+          catchUp.onStatus(in.getFrom(), in.getStatusResponse(), out);
+        }
+      }
+      case FETCH_RESPONSE -> {
+        if (recovery != null) {
+          recovery.onFetch(in.getFrom(), in.getFetchResponse(), out);
+        } else {
+          catchUp.onFetch(in.getFrom(), in.getFetchResponse(), out);
+        }
+      }
+      default -> { } // responses meant for writers, or nothing we know: ignore
+    }
+    return out;
+  }
+
+  /** Advances this replica's timers by one tick. */
+  public Effects tick() {
+    Effects out = new Effects();
+    if (recovery != null) {
+      recovery.tick(out);
+    } else {
+      catchUp.tick(out);
+    }
+    return out;
+  }
+
+  // ---- the acceptor -------------------------------------------------------------------------
+
+  private void onPromise(long from, PromiseRequest req, Effects out) {
+    PromiseResponse.Builder resp = PromiseResponse.newBuilder().setBallot(req.getBallot())
+        .setStatus(metadata.getStatus()).setPromised(metadata.getPromised());
+    if (metadata.getStatus() != ReplicaStatus.VOTING) {
+      out.send(envelope(from).setPromiseResponse(resp.setOk(false)).build());
+      return;
+    }
+    if (!Ballots.atLeast(req.getBallot(), metadata.getPromised())) {
+      out.send(envelope(from).setPromiseResponse(resp.setOk(false)).build());
+      return;
+    }
+    if (Ballots.greater(req.getBallot(), metadata.getPromised())) {
+      metadata = metadata.toBuilder().setPromised(req.getBallot()).build();
+      out.persist(new Effects.Persist(metadata, List.of(), 0, false, true));
+    }
+    resp.setOk(true).setPromised(metadata.getPromised()).setBegin(metadata.getBegin())
+        .setLearnedThrough(learnedThrough).setEnd(end);
+    for (Action a : tail.values()) {
+      // A learned action is reported without its payload: it is chosen, nobody re-proposes it.
+      resp.addTail(a.getLearned() ? a.toBuilder().clearPayload().build() : a);
+    }
+    out.send(envelope(from).setPromiseResponse(resp).build());
+  }
+
+  private void onWrite(long from, WriteRequest req, Effects out) {
+    WriteResponse.Builder resp = WriteResponse.newBuilder().setBallot(req.getBallot()).setStatus(metadata.getStatus());
+    if (metadata.getStatus() != ReplicaStatus.VOTING || !Ballots.atLeast(req.getBallot(), metadata.getPromised())) {
+      out.send(envelope(from).setWriteResponse(resp.setOk(false).setPromised(metadata.getPromised())).build());
+      return;
+    }
+    Metadata newMetadata = null;
+    if (Ballots.greater(req.getBallot(), metadata.getPromised())) {
+      // Accepting under a ballot promises it too: nothing lower may be accepted after this.
+      metadata = metadata.toBuilder().setPromised(req.getBallot()).build();
+      newMetadata = metadata;
+    }
+    List<Action> stored = new ArrayList<>();
+    for (Action a : req.getActionsList()) {
+      long p = a.getPosition();
+      resp.addPositions(p);
+      if (p < metadata.getBegin() || p <= learnedThrough) {
+        continue; // truncated or learned: chosen already, and so equal to what is proposed
+      }
+      Action held = tail.get(p);
+      if (held != null && held.getLearned()) {
+        continue;
+      }
+      Action accepted = a.toBuilder().setBallot(req.getBallot()).setLearned(false).build();
+      tail.put(p, accepted);
+      end = Math.max(end, p);
+      stored.add(accepted);
+    }
+    List<Action> learned = learn(req.getBallot(), req.getCommittedThrough());
+    stored.addAll(learned);
+    Metadata afterTruncate = applyLearnedTruncates(learned);
+    if (afterTruncate != null) {
+      newMetadata = afterTruncate;
+    }
+    if (newMetadata != null || !stored.isEmpty()) {
+      out.persist(new Effects.Persist(newMetadata, dedupe(stored), truncatedBelow(afterTruncate), false, true));
+    }
+    out.send(envelope(from).setWriteResponse(resp.setOk(true).setPromised(metadata.getPromised())).build());
+  }
+
+  private void onLearned(LearnedRequest req, Effects out) {
+    if (metadata.getStatus() != ReplicaStatus.VOTING) {
+      return;
+    }
+    List<Action> learned = learn(req.getBallot(), req.getCommittedThrough());
+    Metadata afterTruncate = applyLearnedTruncates(learned);
+    if (!learned.isEmpty() || afterTruncate != null) {
+      // Not synced: a learned flag lost in a crash is learned again (catch-up or the next writer).
+      out.persist(new Effects.Persist(afterTruncate, learned, truncatedBelow(afterTruncate), false, false));
+    }
+  }
+
+  /** Marks every held position up to {@code through} accepted under {@code ballot} as learned. */
+  private List<Action> learn(Ballot ballot, long through) {
+    List<Action> learned = new ArrayList<>();
+    if (through <= learnedThrough) {
+      return learned;
+    }
+    for (Map.Entry<Long, Action> e : tail.headMap(through, true).entrySet()) {
+      Action a = e.getValue();
+      if (!a.getLearned() && a.getBallot().equals(ballot)) {
+        Action l = a.toBuilder().setLearned(true).build();
+        e.setValue(l);
+        learned.add(l);
+      }
+    }
+    advanceLearnedThrough();
+    return learned;
+  }
+
+  /** Stores actions known to be learned (from catch-up); returns what changed. */
+  List<Action> storeLearned(List<Action> actions) {
+    List<Action> stored = new ArrayList<>();
+    for (Action a : actions) {
+      long p = a.getPosition();
+      if (!a.getLearned() || p < metadata.getBegin() || p <= learnedThrough) {
+        continue;
+      }
+      Action held = tail.get(p);
+      if (held != null && held.getLearned()) {
+        continue;
+      }
+      tail.put(p, a);
+      end = Math.max(end, p);
+      stored.add(a);
+    }
+    advanceLearnedThrough();
+    return stored;
+  }
+
+  private void advanceLearnedThrough() {
+    while (true) {
+      Map.Entry<Long, Action> first = tail.firstEntry();
+      if (first == null || first.getKey() != learnedThrough + 1 || !first.getValue().getLearned()) {
+        return;
+      }
+      tail.pollFirstEntry();
+      learnedThrough++;
+    }
+  }
+
+  /**
+   * A learned TRUNCATE(to) makes every position below {@code to} garbage: begin moves up, holes
+   * below it stop mattering. Returns the new metadata, or null when nothing moved.
+   */
+  private Metadata applyLearnedTruncates(List<Action> learned) {
+    long to = metadata.getBegin();
+    for (Action a : learned) {
+      if (a.getType() == ActionType.TRUNCATE) {
+        to = Math.max(to, a.getTruncateTo());
+      }
+    }
+    return moveBegin(to);
+  }
+
+  Metadata moveBegin(long to) {
+    if (to <= metadata.getBegin()) {
+      return null;
+    }
+    metadata = metadata.toBuilder().setBegin(to).build();
+    tail.headMap(to, false).clear();
+    learnedThrough = Math.max(learnedThrough, to - 1);
+    advanceLearnedThrough();
+    return metadata;
+  }
+
+  private static long truncatedBelow(Metadata afterTruncate) {
+    return afterTruncate == null ? 0 : afterTruncate.getBegin();
+  }
+
+  private static List<Action> dedupe(List<Action> actions) {
+    TreeMap<Long, Action> last = new TreeMap<>();
+    for (Action a : actions) {
+      last.put(a.getPosition(), a);
+    }
+    return new ArrayList<>(last.values());
+  }
+
+  // ---- serving reads ------------------------------------------------------------------------
+
+  private void onFetch(long from, FetchRequest req, Effects out) {
+    FetchResponse.Builder resp = FetchResponse.newBuilder().setFrom(req.getFrom()).setTo(req.getTo())
+        .setStatus(metadata.getStatus()).setBegin(metadata.getBegin());
+    // Learned actions are facts anyone may copy; the full state (ballots of unlearned actions) is
+    // only meaningful from a voting replica, for the recovery of another.
+    if (!req.getLearnedOnly() && metadata.getStatus() != ReplicaStatus.VOTING) {
+      out.send(envelope(from).setFetchResponse(resp.setOk(false)).build());
+      return;
+    }
+    int limit = req.getMaxActions() > 0 ? Math.min(req.getMaxActions(), config.fetchBatch()) : config.fetchBatch();
+    long lo = Math.max(req.getFrom(), metadata.getBegin());
+    for (Action a : storage.range(lo, req.getTo(), limit)) {
+      if (!req.getLearnedOnly() || a.getLearned() || a.getPosition() <= learnedThrough) {
+        resp.addActions(a.getPosition() <= learnedThrough ? a.toBuilder().setLearned(true).build() : a);
+      }
+    }
+    out.send(envelope(from).setFetchResponse(resp.setOk(true)).build());
+  }
+
+  private void onInitialize(long from, InitializeRequest req, Effects out) {
+    InitializeResponse.Builder resp = InitializeResponse.newBuilder();
+    if (req.getClusterId().isEmpty()) {
+      out.send(envelope(from).setInitializeResponse(resp.setOk(false).setStatus(metadata.getStatus())
+          .setClusterId(metadata.getClusterId())).build());
+      return;
+    }
+    if (metadata.getStatus() == ReplicaStatus.EMPTY && recovery != null && !recovery.started()) {
+      metadata = metadata.toBuilder().setClusterId(req.getClusterId()).setStatus(ReplicaStatus.VOTING).build();
+      recovery = null;
+      out.persist(new Effects.Persist(metadata, List.of(), 0, false, true));
+    }
+    boolean ok = metadata.getStatus() == ReplicaStatus.VOTING && metadata.getClusterId().equals(req.getClusterId());
+    out.send(envelope(from).setInitializeResponse(resp.setOk(ok).setStatus(metadata.getStatus())
+        .setClusterId(metadata.getClusterId())).build());
+  }
+
+  // ---- used by CatchUp and Recovery ---------------------------------------------------------
+
+  StatusResponse status() {
+    return StatusResponse.newBuilder().setClusterId(metadata.getClusterId()).setReplicaId(id)
+        .setStatus(metadata.getStatus()).setPromised(metadata.getPromised()).setBegin(metadata.getBegin())
+        .setLearnedThrough(learnedThrough).setEnd(end).build();
+  }
+
+  Envelope.Builder envelope(long to) {
+    return Envelope.newBuilder().setFrom(id).setTo(to);
+  }
+
+  /** Recovery is done: adopt the rebuilt state and vote from now on. */
+  void finishRecovery(Metadata recovered) {
+    metadata = recovered;
+    recovery = null;
+    loadTail();
+  }
+
+  /** Recovery starts over from nothing (its earlier partial copies are discarded). */
+  void resetForRecovery(Metadata m) {
+    metadata = m;
+    tail.clear();
+    learnedThrough = m.getBegin() - 1;
+    end = 0;
+  }
+
+  private void loadTail() {
+    tail.clear();
+    long begin = metadata.getBegin();
+    learnedThrough = begin - 1;
+    end = storage.end();
+    boolean contiguous = true;
+    long next = begin;
+    while (next <= end) {
+      List<Action> chunk = storage.range(next, end, config.fetchBatch());
+      if (chunk.isEmpty()) {
+        break;
+      }
+      for (Action a : chunk) {
+        if (contiguous && a.getPosition() == learnedThrough + 1 && a.getLearned()) {
+          learnedThrough++;
+        } else {
+          contiguous = false;
+          tail.put(a.getPosition(), a);
+        }
+      }
+      next = chunk.get(chunk.size() - 1).getPosition() + 1;
+    }
+  }
+
+  int id() {
+    return id;
+  }
+
+  Quorum quorum() {
+    return quorum;
+  }
+
+  Config config() {
+    return config;
+  }
+
+  Metadata metadata() {
+    return metadata;
+  }
+
+  long learnedThrough() {
+    return learnedThrough;
+  }
+
+  long end() {
+    return end;
+  }
+
+  // ---- observers (tools, tests) -------------------------------------------------------------
+
+  public ReplicaStatus replicaStatus() {
+    return metadata.getStatus();
+  }
+
+  public StatusResponse describe() {
+    return status();
+  }
+}

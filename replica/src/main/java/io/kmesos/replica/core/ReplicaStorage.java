@@ -1,0 +1,21 @@
+package io.kmesos.replica.core;
+
+import io.kmesos.api.log.v1.Action;
+import io.kmesos.api.log.v1.Metadata;
+import java.util.List;
+
+/**
+ * What a replica core reads from its storage. Writes go the other way, as {@link Effects.Persist},
+ * which the shell applies before it hands the core its next input; so reads always see every write
+ * of earlier steps.
+ */
+public interface ReplicaStorage {
+  /** The stored metadata, or null for storage that was never written (a new or wiped replica). */
+  Metadata metadata();
+
+  /** The actions in [from, to], in position order, at most {@code limit} of them. */
+  List<Action> range(long from, long to, int limit);
+
+  /** The highest position any action is stored at, 0 when none is. */
+  long end();
+}
