@@ -47,6 +47,9 @@ public final class ReplicaCore {
   private final Quorum quorum;
   private final ReplicaStorage storage;
   private final Config config;
+  /** Differs between two runs of this replica, so that answers meant for an earlier run are ignored. */
+  private final long incarnation;
+  private long nonces;
 
   private Metadata metadata;
   /** Every position in [begin, learnedThrough] is learned here. */
@@ -58,8 +61,13 @@ public final class ReplicaCore {
   private final CatchUp catchUp;
   private Recovery recovery;
 
-  public ReplicaCore(int id, int replicas, ReplicaStorage storage, Config config) {
+  /**
+   * @param incarnation a value that differs between two runs of this replica (random, or a clock):
+   *     questions this run asks carry it, and answers to an earlier run's questions are ignored
+   */
+  public ReplicaCore(int id, int replicas, ReplicaStorage storage, Config config, long incarnation) {
     this.id = id;
+    this.incarnation = incarnation;
     this.quorum = new Quorum(replicas);
     this.storage = storage;
     this.config = config;
@@ -86,7 +94,8 @@ public final class ReplicaCore {
       case PROMISE_REQUEST -> onPromise(in.getFrom(), in.getPromiseRequest(), out);
       case WRITE_REQUEST -> onWrite(in.getFrom(), in.getWriteRequest(), out);
       case LEARNED_REQUEST -> onLearned(in.getLearnedRequest(), out);
-      case STATUS_REQUEST -> out.send(envelope(in.getFrom()).setStatusResponse(status()).build());
+      case STATUS_REQUEST -> out.send(envelope(in.getFrom())
+          .setStatusResponse(status().toBuilder().setNonce(in.getStatusRequest().getNonce())).build());
       case FETCH_REQUEST -> onFetch(in.getFrom(), in.getFetchRequest(), out);
       case INITIALIZE_REQUEST -> onInitialize(in.getFrom(), in.getInitializeRequest(), out);
       case STATUS_RESPONSE -> {
@@ -138,10 +147,8 @@ public final class ReplicaCore {
     }
     resp.setOk(true).setPromised(metadata.getPromised()).setBegin(metadata.getBegin())
         .setLearnedThrough(learnedThrough).setEnd(end);
-    for (Action a : tail.values()) {
-      // A learned action is reported without its payload: it is chosen, nobody re-proposes it.
-      resp.addTail(a.getLearned() ? a.toBuilder().clearPayload().build() : a);
-    }
+    // Everything above learned_through, payloads included: the new writer re-proposes these values.
+    resp.addAllTail(tail.values());
     out.send(envelope(from).setPromiseResponse(resp).build());
   }
 
@@ -287,7 +294,7 @@ public final class ReplicaCore {
 
   private void onFetch(long from, FetchRequest req, Effects out) {
     FetchResponse.Builder resp = FetchResponse.newBuilder().setFrom(req.getFrom()).setTo(req.getTo())
-        .setStatus(metadata.getStatus()).setBegin(metadata.getBegin());
+        .setNonce(req.getNonce()).setStatus(metadata.getStatus()).setBegin(metadata.getBegin());
     // Learned actions are facts anyone may copy; the full state (ballots of unlearned actions) is
     // only meaningful from a voting replica, for the recovery of another.
     if (!req.getLearnedOnly() && metadata.getStatus() != ReplicaStatus.VOTING) {
@@ -329,15 +336,34 @@ public final class ReplicaCore {
         .setLearnedThrough(learnedThrough).setEnd(end).build();
   }
 
+  /** A nonce no earlier question of this replica (in this run or an earlier one) carried. */
+  long nextNonce() {
+    return incarnation + (++nonces);
+  }
+
   Envelope.Builder envelope(long to) {
     return Envelope.newBuilder().setFrom(id).setTo(to);
   }
 
-  /** Recovery is done: adopt the rebuilt state and vote from now on. */
+  /** Recovery is done: the copied state is in place (see {@link #adoptRecovered}); vote from now on. */
   void finishRecovery(Metadata recovered) {
     metadata = recovered;
     recovery = null;
-    loadTail();
+  }
+
+  /** Takes a quorum's merged actions as this replica's own (recovery only); returns them for persisting. */
+  List<Action> adoptRecovered(List<Action> actions) {
+    List<Action> adopted = new ArrayList<>();
+    for (Action a : actions) {
+      if (a.getPosition() < metadata.getBegin()) {
+        continue;
+      }
+      tail.put(a.getPosition(), a);
+      end = Math.max(end, a.getPosition());
+      adopted.add(a);
+    }
+    advanceLearnedThrough();
+    return adopted;
   }
 
   /** Recovery starts over from nothing (its earlier partial copies are discarded). */

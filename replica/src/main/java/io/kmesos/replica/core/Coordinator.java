@@ -1,0 +1,350 @@
+package io.kmesos.replica.core;
+
+import com.google.protobuf.ByteString;
+import io.kmesos.api.log.v1.Action;
+import io.kmesos.api.log.v1.ActionType;
+import io.kmesos.api.log.v1.Ballot;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.LearnedRequest;
+import io.kmesos.api.log.v1.PromiseRequest;
+import io.kmesos.api.log.v1.PromiseResponse;
+import io.kmesos.api.log.v1.WriteRequest;
+import io.kmesos.api.log.v1.WriteResponse;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The writer's side of the protocol (Mesos {@code src/log/coordinator.cpp}): election, hole
+ * filling, then pipelined appends.
+ *
+ * <p>Guarantees:
+ * <ul>
+ *   <li>Election: a quorum of voting replicas promises a ballot higher than any they promised
+ *       before, for every position at once. Before the first append, every position up to the
+ *       highest one any of them holds is decided again under the new ballot: the value of the
+ *       highest ballot that quorum accepted (or learned) there, else a NOP. So nothing a previous
+ *       writer got committed is lost, and the log has no holes below the new writer's appends.
+ *   <li>An append is reported committed only once a quorum accepted it under this writer's
+ *       ballot, and in position order: committed through p means every position up to p is chosen.
+ *   <li>Once any replica reports a higher promise, the writer is superseded for good: it fails
+ *       everything in flight and accepts nothing more. It can never again get anything committed,
+ *       since a quorum has promised the higher ballot; this fencing, not any lease, is what keeps
+ *       two writers from forking the log.
+ *   <li>Appends in flight are bounded ({@link Config#maxInFlight()}).
+ * </ul>
+ */
+public final class Coordinator {
+  /** Tunables, in ticks of the shell's timer. */
+  public record Config(int retryTicks, int electionTimeoutTicks, int maxInFlight) {
+    public static final Config DEFAULT = new Config(20, 200, 100_000);
+  }
+
+  public enum Status { IDLE, ELECTING, FILLING, WRITING, SUPERSEDED }
+
+  /** The election succeeded; appends start after {@code ending}. */
+  public record Elected(Ballot ballot, long ending) {}
+
+  /** The election failed; the writer is IDLE again and may retry (with back-off). */
+  public record ElectionFailed(String reason, Ballot promised) {}
+
+  /** Every position up to {@code through} is committed; {@code position} is a client's. */
+  public record Committed(long position) {}
+
+  /** Another writer's higher ballot was promised: everything in flight failed, nothing more is accepted. */
+  public record Superseded(Ballot promised, long committedThrough) {}
+
+  private static final class InFlight {
+    final Action action;
+    final BitSet acks = new BitSet();
+    final boolean client;
+    int age;
+
+    InFlight(Action action, boolean client) {
+      this.action = action;
+      this.client = client;
+    }
+  }
+
+  private final long nodeId;
+  private final long proposerId;
+  private final Quorum quorum;
+  private final Config config;
+
+  private Status status = Status.IDLE;
+  private Ballot ballot = Ballots.NONE;
+  private long roundSeen;
+  private final Map<Long, PromiseResponse> promises = new HashMap<>();
+  private int electionAge;
+  private int promiseAge;
+
+  private final TreeMap<Long, InFlight> inFlight = new TreeMap<>();
+  private final List<Action> unsent = new ArrayList<>();
+  private long committedThrough;
+  private long fillEnd;
+  private long nextPosition;
+  private long learnedSent;
+
+  /**
+   * @param nodeId this writer's address on the log's network
+   * @param proposerId distinguishes this writer's ballots from every other writer's
+   */
+  public Coordinator(long nodeId, long proposerId, int replicas, Config config) {
+    this.nodeId = nodeId;
+    this.proposerId = proposerId;
+    this.quorum = new Quorum(replicas);
+    this.config = config;
+  }
+
+  // ---- client calls -------------------------------------------------------------------------
+
+  /** Starts an election with a ballot above every one this writer has seen. */
+  public Effects elect() {
+    if (status != Status.IDLE) {
+      throw new IllegalStateException("cannot elect while " + status);
+    }
+    ballot = Ballots.of(roundSeen + 1, proposerId);
+    roundSeen = ballot.getRound();
+    status = Status.ELECTING;
+    promises.clear();
+    electionAge = 0;
+    promiseAge = 0;
+    Effects out = new Effects();
+    sendPromises(out);
+    return out;
+  }
+
+  /** Reserves the next position for {@code payload}; returns it, or -1 when too much is in flight. */
+  public long append(ByteString payload) {
+    return propose(Action.newBuilder().setType(ActionType.APPEND).setPayload(payload));
+  }
+
+  /** Appends a TRUNCATE: once it is learned, positions below {@code to} may be deleted everywhere. */
+  public long truncate(long to) {
+    if (to > nextPosition) {
+      throw new IllegalArgumentException("cannot truncate to " + to + ": the log ends at " + (nextPosition - 1));
+    }
+    return propose(Action.newBuilder().setType(ActionType.TRUNCATE).setTruncateTo(to));
+  }
+
+  private long propose(Action.Builder action) {
+    if (status != Status.WRITING) {
+      throw new IllegalStateException(status == Status.SUPERSEDED
+          ? "superseded: another writer was elected" : "not elected (" + status + ")");
+    }
+    if (inFlight.size() >= config.maxInFlight()) {
+      return -1;
+    }
+    long p = nextPosition++;
+    Action a = action.setPosition(p).setBallot(ballot).build();
+    inFlight.put(p, new InFlight(a, true));
+    unsent.add(a);
+    return p;
+  }
+
+  /** Sends everything proposed since the last flush: one write per replica for all of it. */
+  public Effects flush() {
+    Effects out = new Effects();
+    if (!unsent.isEmpty()) {
+      WriteRequest w = WriteRequest.newBuilder().setBallot(ballot).addAllActions(unsent)
+          .setCommittedThrough(committedThrough).build();
+      for (int r = 0; r < quorum.replicas(); r++) {
+        out.send(envelope(r).setWriteRequest(w).build());
+      }
+      learnedSent = committedThrough;
+      unsent.clear();
+    }
+    return out;
+  }
+
+  // ---- messages and time --------------------------------------------------------------------
+
+  public Effects handle(Envelope in) {
+    Effects out = new Effects();
+    switch (in.getBodyCase()) {
+      case PROMISE_RESPONSE -> onPromise(in.getFrom(), in.getPromiseResponse(), out);
+      case WRITE_RESPONSE -> onWrite(in.getFrom(), in.getWriteResponse(), out);
+      default -> { }
+    }
+    return out;
+  }
+
+  public Effects tick() {
+    Effects out = new Effects();
+    switch (status) {
+      case ELECTING -> {
+        if (++electionAge > config.electionTimeoutTicks()) {
+          status = Status.IDLE;
+          out.event(new ElectionFailed("no quorum of voting replicas answered in time", Ballots.NONE));
+        } else if (++promiseAge >= config.retryTicks()) {
+          promiseAge = 0;
+          sendPromises(out);
+        }
+      }
+      case FILLING, WRITING -> {
+        out.addAll(flush());
+        resendStale(out);
+        if (committedThrough > learnedSent) {
+          LearnedRequest l = LearnedRequest.newBuilder().setBallot(ballot).setCommittedThrough(committedThrough).build();
+          for (int r = 0; r < quorum.replicas(); r++) {
+            out.send(envelope(r).setLearnedRequest(l).build());
+          }
+          learnedSent = committedThrough;
+        }
+      }
+      default -> { }
+    }
+    return out;
+  }
+
+  private void sendPromises(Effects out) {
+    PromiseRequest req = PromiseRequest.newBuilder().setBallot(ballot).build();
+    for (int r = 0; r < quorum.replicas(); r++) {
+      if (!promises.containsKey((long) r)) {
+        out.send(envelope(r).setPromiseRequest(req).build());
+      }
+    }
+  }
+
+  private void onPromise(long from, PromiseResponse resp, Effects out) {
+    roundSeen = Math.max(roundSeen, resp.getPromised().getRound());
+    if (status != Status.ELECTING || !resp.getBallot().equals(ballot)) {
+      return;
+    }
+    if (!resp.getOk()) {
+      if (Ballots.greater(resp.getPromised(), ballot)) {
+        status = Status.IDLE;
+        out.event(new ElectionFailed("a replica promised a higher ballot", resp.getPromised()));
+      }
+      return; // a replica that does not vote (yet) just does not count
+    }
+    promises.put(from, resp);
+    if (quorum.reachedBy(promises.size())) {
+      fill(out);
+    }
+  }
+
+  /** Decides again every position a quorum may not have learned, under this writer's ballot. */
+  private void fill(Effects out) {
+    long learned = 0;
+    long end = 0;
+    long begin = 1;
+    for (PromiseResponse p : promises.values()) {
+      learned = Math.max(learned, p.getLearnedThrough());
+      end = Math.max(end, p.getEnd());
+      begin = Math.max(begin, p.getBegin());
+    }
+    long start = Math.max(learned, begin - 1);
+    TreeMap<Long, Action> best = new TreeMap<>();
+    for (PromiseResponse p : promises.values()) {
+      for (Action a : p.getTailList()) {
+        if (a.getPosition() > start) {
+          best.merge(a.getPosition(), a, Recovery::better);
+        }
+      }
+    }
+    committedThrough = start;
+    learnedSent = start;
+    nextPosition = Math.max(end, start) + 1;
+    fillEnd = nextPosition - 1;
+    for (long pos = start + 1; pos <= fillEnd; pos++) {
+      Action seen = best.get(pos);
+      Action.Builder fill = Action.newBuilder().setPosition(pos).setBallot(ballot);
+      if (seen == null) {
+        fill.setType(ActionType.NOP);
+      } else {
+        fill.setType(seen.getType()).setPayload(seen.getPayload()).setTruncateTo(seen.getTruncateTo());
+      }
+      Action a = fill.build();
+      inFlight.put(pos, new InFlight(a, false));
+      unsent.add(a);
+    }
+    status = Status.FILLING;
+    advance(out);
+    out.addAll(flush());
+  }
+
+  private void onWrite(long from, WriteResponse resp, Effects out) {
+    roundSeen = Math.max(roundSeen, resp.getPromised().getRound());
+    if (!resp.getBallot().equals(ballot) || (status != Status.FILLING && status != Status.WRITING)) {
+      return;
+    }
+    if (!resp.getOk()) {
+      if (Ballots.greater(resp.getPromised(), ballot)) {
+        status = Status.SUPERSEDED;
+        inFlight.clear();
+        unsent.clear();
+        out.event(new Superseded(resp.getPromised(), committedThrough));
+      }
+      return;
+    }
+    for (long p : resp.getPositionsList()) {
+      InFlight f = inFlight.get(p);
+      if (f != null) {
+        f.acks.set((int) from);
+      }
+    }
+    advance(out);
+  }
+
+  private void advance(Effects out) {
+    while (!inFlight.isEmpty()) {
+      Map.Entry<Long, InFlight> first = inFlight.firstEntry();
+      if (first.getKey() != committedThrough + 1 || !quorum.reachedBy(first.getValue().acks.cardinality())) {
+        break;
+      }
+      inFlight.pollFirstEntry();
+      committedThrough++;
+      if (first.getValue().client) {
+        out.event(new Committed(first.getKey()));
+      }
+    }
+    if (status == Status.FILLING && committedThrough >= fillEnd) {
+      status = Status.WRITING;
+      out.event(new Elected(ballot, fillEnd));
+    }
+  }
+
+  /** Resends what has waited a retry period, to the replicas that have not accepted it. */
+  private void resendStale(Effects out) {
+    Map<Integer, List<Action>> perReplica = new HashMap<>();
+    for (InFlight f : inFlight.values()) {
+      if (++f.age < config.retryTicks()) {
+        continue;
+      }
+      f.age = 0;
+      for (int r = 0; r < quorum.replicas(); r++) {
+        if (!f.acks.get(r)) {
+          perReplica.computeIfAbsent(r, k -> new ArrayList<>()).add(f.action);
+        }
+      }
+    }
+    perReplica.forEach((r, actions) -> out.send(envelope(r).setWriteRequest(WriteRequest.newBuilder()
+        .setBallot(ballot).addAllActions(actions).setCommittedThrough(committedThrough)).build()));
+  }
+
+  private Envelope.Builder envelope(long to) {
+    return Envelope.newBuilder().setFrom(nodeId).setTo(to);
+  }
+
+  // ---- observers ----------------------------------------------------------------------------
+
+  public Status status() {
+    return status;
+  }
+
+  public Ballot ballot() {
+    return ballot;
+  }
+
+  public long committedThrough() {
+    return committedThrough;
+  }
+
+  public int inFlight() {
+    return inFlight.size();
+  }
+}
