@@ -26,6 +26,9 @@ final class CatchUp {
   private int fetchAge;
   private long statusNonce;
   private long fetchNonce;
+  /** The next position to ask the current peer for, and the last one it has learned. */
+  private long cursor;
+  private long target;
 
   CatchUp(ReplicaCore replica) {
     this.replica = replica;
@@ -52,7 +55,11 @@ final class CatchUp {
         || peer.getLearnedThrough() <= replica.learnedThrough()) {
       return;
     }
-    fetch(from, peer.getLearnedThrough(), out);
+    // Below the peer's begin everything was truncated; the TRUNCATE that did it lies at or above
+    // that begin, so copying from there closes the hole once it is learned here.
+    cursor = Math.max(replica.learnedThrough() + 1, peer.getBegin());
+    target = peer.getLearnedThrough();
+    fetch(from, out);
   }
 
   void onFetch(long from, FetchResponse resp, Effects out) {
@@ -72,16 +79,18 @@ final class CatchUp {
     }
     Metadata moved = replica.moveBegin(truncateTo);
     if (!stored.isEmpty() || moved != null) {
-      out.persist(new Effects.Persist(moved, stored, moved == null ? 0 : moved.getBegin(), false, false));
+      out.persist(new Effects.Persist(moved, stored, moved == null ? 0 : moved.getBegin(), false, true));
     }
-    if (!resp.getActionsList().isEmpty() && resp.getTo() > replica.learnedThrough()) {
-      fetch(from, resp.getTo(), out); // more to copy from the same peer
+    long covered = resp.getActionsCount() > 0 ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo();
+    cursor = Math.max(covered + 1, replica.learnedThrough() + 1);
+    if (cursor <= target) {
+      fetch(from, out); // more to copy from the same peer
     }
   }
 
-  private void fetch(long peer, long peerLearnedThrough, Effects out) {
-    long from = replica.learnedThrough() + 1;
-    long to = Math.min(peerLearnedThrough, from + replica.config().fetchBatch() - 1);
+  private void fetch(long peer, Effects out) {
+    long from = cursor;
+    long to = Math.min(target, from + replica.config().fetchBatch() - 1);
     fetchingFrom = peer;
     fetchAge = 0;
     fetchNonce = replica.nextNonce();

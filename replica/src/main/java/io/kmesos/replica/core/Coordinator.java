@@ -5,6 +5,8 @@ import io.kmesos.api.log.v1.Action;
 import io.kmesos.api.log.v1.ActionType;
 import io.kmesos.api.log.v1.Ballot;
 import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.FetchRequest;
+import io.kmesos.api.log.v1.FetchResponse;
 import io.kmesos.api.log.v1.LearnedRequest;
 import io.kmesos.api.log.v1.PromiseRequest;
 import io.kmesos.api.log.v1.PromiseResponse;
@@ -43,7 +45,7 @@ public final class Coordinator {
     public static final Config DEFAULT = new Config(20, 200, 100_000);
   }
 
-  public enum Status { IDLE, ELECTING, FILLING, WRITING, SUPERSEDED }
+  public enum Status { IDLE, ELECTING, FETCHING, FILLING, WRITING, SUPERSEDED }
 
   /** The election succeeded; appends start after {@code ending}. */
   public record Elected(Ballot ballot, long ending) {}
@@ -69,8 +71,11 @@ public final class Coordinator {
     }
   }
 
+  private static final int FETCH_BATCH = 1000;
+
   private final long nodeId;
   private final long proposerId;
+  private long fetchSeq;
   private final Quorum quorum;
   private final Config config;
 
@@ -80,6 +85,16 @@ public final class Coordinator {
   private final Map<Long, PromiseResponse> promises = new HashMap<>();
   private int electionAge;
   private int promiseAge;
+
+  // Between promises and fill: values learned by the most advanced promiser that others may lack.
+  private long fetchSource;
+  private long fetchCursor;
+  private long fetchTarget;
+  private long fetchNonce;
+  private int fetchAge;
+  private final TreeMap<Long, Action> fetched = new TreeMap<>();
+  private long truncatedTo;
+  private int learnedAge;
 
   private final TreeMap<Long, InFlight> inFlight = new TreeMap<>();
   private final List<Action> unsent = new ArrayList<>();
@@ -166,6 +181,7 @@ public final class Coordinator {
     Effects out = new Effects();
     switch (in.getBodyCase()) {
       case PROMISE_RESPONSE -> onPromise(in.getFrom(), in.getPromiseResponse(), out);
+      case FETCH_RESPONSE -> onFetch(in.getFrom(), in.getFetchResponse(), out);
       case WRITE_RESPONSE -> onWrite(in.getFrom(), in.getWriteResponse(), out);
       default -> { }
     }
@@ -175,19 +191,24 @@ public final class Coordinator {
   public Effects tick() {
     Effects out = new Effects();
     switch (status) {
-      case ELECTING -> {
+      case ELECTING, FETCHING -> {
         if (++electionAge > config.electionTimeoutTicks()) {
           status = Status.IDLE;
           out.event(new ElectionFailed("no quorum of voting replicas answered in time", Ballots.NONE));
-        } else if (++promiseAge >= config.retryTicks()) {
+        } else if (status == Status.ELECTING && ++promiseAge >= config.retryTicks()) {
           promiseAge = 0;
           sendPromises(out);
+        } else if (status == Status.FETCHING && ++fetchAge >= config.retryTicks()) {
+          fetchNext(out);
         }
       }
       case FILLING, WRITING -> {
         out.addAll(flush());
         resendStale(out);
-        if (committedThrough > learnedSent) {
+        // Say what is committed when it changes, and again now and then: a replica that lost the
+        // news (a dropped message, a wiped disk that recovered our values) learns it from this.
+        if (committedThrough > learnedSent || (++learnedAge >= config.retryTicks() * 4 && committedThrough > 0)) {
+          learnedAge = 0;
           LearnedRequest l = LearnedRequest.newBuilder().setBallot(ballot).setCommittedThrough(committedThrough).build();
           for (int r = 0; r < quorum.replicas(); r++) {
             out.send(envelope(r).setLearnedRequest(l).build());
@@ -223,22 +244,78 @@ public final class Coordinator {
     }
     promises.put(from, resp);
     if (quorum.reachedBy(promises.size())) {
-      fill(out);
+      onQuorum(out);
     }
   }
 
-  /** Decides again every position a quorum may not have learned, under this writer's ballot. */
+  /**
+   * A quorum promised. Every position above the lowest learned point among them is decided again
+   * under this writer's ballot, so that what is committed never rests on one replica's memory of
+   * having learned it. Positions the most advanced promiser learned are copied from it first;
+   * above its learned point every promiser reported what it holds.
+   */
+  private void onQuorum(Effects out) {
+    long lowest = Long.MAX_VALUE;
+    long highest = 0;
+    long begin = 1;
+    for (Map.Entry<Long, PromiseResponse> e : promises.entrySet()) {
+      PromiseResponse p = e.getValue();
+      lowest = Math.min(lowest, p.getLearnedThrough());
+      begin = Math.max(begin, p.getBegin());
+      if (p.getLearnedThrough() >= highest) {
+        highest = p.getLearnedThrough();
+        fetchSource = e.getKey();
+      }
+    }
+    fetched.clear();
+    truncatedTo = begin;
+    fetchCursor = Math.max(lowest, begin - 1) + 1;
+    fetchTarget = highest;
+    if (fetchCursor > fetchTarget) {
+      fill(out);
+    } else {
+      status = Status.FETCHING;
+      fetchNext(out);
+    }
+  }
+
+  private void fetchNext(Effects out) {
+    fetchAge = 0;
+    fetchNonce = proposerId + (++fetchSeq);
+    out.send(envelope(fetchSource).setFetchRequest(FetchRequest.newBuilder().setNonce(fetchNonce)
+        .setFrom(fetchCursor).setTo(Math.min(fetchTarget, fetchCursor + FETCH_BATCH - 1))
+        .setLearnedOnly(true).setMaxActions(FETCH_BATCH)).build());
+  }
+
+  private void onFetch(long from, FetchResponse resp, Effects out) {
+    if (status != Status.FETCHING || from != fetchSource || resp.getNonce() != fetchNonce || !resp.getOk()) {
+      return;
+    }
+    for (Action a : resp.getActionsList()) {
+      fetched.put(a.getPosition(), a);
+    }
+    truncatedTo = Math.max(truncatedTo, resp.getBegin());
+    // The replica may answer with less than asked (its own batch limit): go on after what came.
+    long covered = resp.getActionsCount() > 0 ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo();
+    fetchCursor = Math.max(covered, truncatedTo - 1) + 1;
+    if (fetchCursor > fetchTarget) {
+      fill(out);
+    } else {
+      fetchNext(out);
+    }
+  }
+
   private void fill(Effects out) {
-    long learned = 0;
+    long learned = Long.MAX_VALUE;
     long end = 0;
     long begin = 1;
     for (PromiseResponse p : promises.values()) {
-      learned = Math.max(learned, p.getLearnedThrough());
+      learned = Math.min(learned, p.getLearnedThrough());
       end = Math.max(end, p.getEnd());
       begin = Math.max(begin, p.getBegin());
     }
     long start = Math.max(learned, begin - 1);
-    TreeMap<Long, Action> best = new TreeMap<>();
+    TreeMap<Long, Action> best = new TreeMap<>(fetched);
     for (PromiseResponse p : promises.values()) {
       for (Action a : p.getTailList()) {
         if (a.getPosition() > start) {
@@ -246,6 +323,9 @@ public final class Coordinator {
         }
       }
     }
+    fetched.clear();
+    // Below a begin that any replica reported, a learned TRUNCATE made everything garbage.
+    start = Math.max(start, truncatedTo - 1);
     committedThrough = start;
     learnedSent = start;
     nextPosition = Math.max(end, start) + 1;

@@ -199,8 +199,8 @@ public final class ReplicaCore {
     List<Action> learned = learn(req.getBallot(), req.getCommittedThrough());
     Metadata afterTruncate = applyLearnedTruncates(learned);
     if (!learned.isEmpty() || afterTruncate != null) {
-      // Not synced: a learned flag lost in a crash is learned again (catch-up or the next writer).
-      out.persist(new Effects.Persist(afterTruncate, learned, truncatedBelow(afterTruncate), false, false));
+      // Synced: once a writer moves on, a replica's record of what was chosen may be the only one.
+      out.persist(new Effects.Persist(afterTruncate, learned, truncatedBelow(afterTruncate), false, true));
     }
   }
 

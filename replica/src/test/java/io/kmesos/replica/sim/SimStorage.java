@@ -18,7 +18,8 @@ final class SimStorage implements ReplicaStorage {
   private TreeMap<Long, Action> actions = new TreeMap<>();
   private Metadata durableMetadata;
   private TreeMap<Long, Action> durableActions = new TreeMap<>();
-  private boolean dirty;
+  /** Writes since the last sync, in order. */
+  private final List<Effects.Persist> pending = new ArrayList<>();
 
   @Override
   public Metadata metadata() {
@@ -46,37 +47,38 @@ final class SimStorage implements ReplicaStorage {
   }
 
   void apply(Effects.Persist p) {
-    if (p.deleteAll()) {
-      actions.clear();
-    }
-    if (p.deleteBelow() > 0) {
-      actions.headMap(p.deleteBelow(), false).clear();
-    }
-    if (p.metadata() != null) {
-      metadata = p.metadata();
-    }
-    for (Action a : p.actions()) {
-      actions.put(a.getPosition(), a);
-    }
-    dirty = true;
+    metadata = applyTo(p, metadata, actions);
+    pending.add(p);
     if (p.sync()) {
       sync();
     }
   }
 
-  void sync() {
-    if (dirty) {
-      durableMetadata = metadata;
-      durableActions = new TreeMap<>(actions);
-      dirty = false;
+  private static Metadata applyTo(Effects.Persist p, Metadata m, TreeMap<Long, Action> to) {
+    if (p.deleteAll()) {
+      to.clear();
     }
+    if (p.deleteBelow() > 0) {
+      to.headMap(p.deleteBelow(), false).clear();
+    }
+    for (Action a : p.actions()) {
+      to.put(a.getPosition(), a);
+    }
+    return p.metadata() != null ? p.metadata() : m;
+  }
+
+  void sync() {
+    for (Effects.Persist p : pending) {
+      durableMetadata = applyTo(p, durableMetadata, durableActions);
+    }
+    pending.clear();
   }
 
   /** A crash: unsynced writes are gone. */
   void crash() {
     metadata = durableMetadata;
     actions = new TreeMap<>(durableActions);
-    dirty = false;
+    pending.clear();
   }
 
   /** The disk is replaced by an empty one. */
@@ -85,7 +87,7 @@ final class SimStorage implements ReplicaStorage {
     durableMetadata = null;
     actions = new TreeMap<>();
     durableActions = new TreeMap<>();
-    dirty = false;
+    pending.clear();
   }
 
   /** Everything currently stored (for the invariant checks). */

@@ -1,0 +1,170 @@
+package io.kmesos.replica.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.kmesos.api.log.v1.Action;
+import io.kmesos.api.log.v1.ActionType;
+import io.kmesos.api.log.v1.Ballot;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.InitializeRequest;
+import io.kmesos.api.log.v1.LearnedRequest;
+import io.kmesos.api.log.v1.Metadata;
+import io.kmesos.api.log.v1.PromiseRequest;
+import io.kmesos.api.log.v1.PromiseResponse;
+import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.api.log.v1.WriteRequest;
+import io.kmesos.api.log.v1.WriteResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+class ReplicaCoreTest {
+  static final long WRITER = 100;
+
+  /** Storage that applies effects immediately (sync is not modelled here; the simulation does that). */
+  static final class MemoryStorage implements ReplicaStorage {
+    Metadata metadata;
+    final TreeMap<Long, Action> actions = new TreeMap<>();
+
+    @Override
+    public Metadata metadata() {
+      return metadata;
+    }
+
+    @Override
+    public List<Action> range(long from, long to, int limit) {
+      return from > to ? List.of() : new ArrayList<>(actions.subMap(from, true, to, true).values()).subList(0,
+          Math.min(limit, actions.subMap(from, true, to, true).size()));
+    }
+
+    @Override
+    public long end() {
+      return actions.isEmpty() ? 0 : actions.lastKey();
+    }
+
+    Effects apply(Effects e) {
+      for (Effects.Persist p : e.persist()) {
+        if (p.deleteAll()) {
+          actions.clear();
+        }
+        if (p.metadata() != null) {
+          metadata = p.metadata();
+        }
+        p.actions().forEach(a -> actions.put(a.getPosition(), a));
+      }
+      return e;
+    }
+  }
+
+  final MemoryStorage storage = new MemoryStorage();
+  final ReplicaCore replica = new ReplicaCore(0, 3, storage, ReplicaCore.Config.DEFAULT, 42);
+
+  Effects send(Envelope.Builder e) {
+    return storage.apply(replica.handle(e.setFrom(WRITER).setTo(0).build()));
+  }
+
+  void initialize() {
+    send(Envelope.newBuilder().setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log-a")));
+  }
+
+  PromiseResponse promise(Ballot b) {
+    return send(Envelope.newBuilder().setPromiseRequest(PromiseRequest.newBuilder().setBallot(b)))
+        .messages().get(0).getPromiseResponse();
+  }
+
+  Effects write(Ballot b, long committedThrough, Action... actions) {
+    return send(Envelope.newBuilder().setWriteRequest(WriteRequest.newBuilder().setBallot(b)
+        .addAllActions(List.of(actions)).setCommittedThrough(committedThrough)));
+  }
+
+  static Action append(long position, String payload) {
+    return Action.newBuilder().setPosition(position).setType(ActionType.APPEND)
+        .setPayload(ByteString.copyFromUtf8(payload)).build();
+  }
+
+  @Test
+  void anEmptyReplicaNeitherPromisesNorAccepts() {
+    assertThat(replica.replicaStatus()).isEqualTo(ReplicaStatus.EMPTY);
+    assertThat(promise(Ballots.of(1, 1)).getOk()).isFalse();
+    assertThat(write(Ballots.of(1, 1), 0, append(1, "a")).messages().get(0).getWriteResponse().getOk()).isFalse();
+    assertThat(storage.actions).isEmpty();
+  }
+
+  @Test
+  void aPromiseIsSyncedBeforeItIsReportedAndCoversEveryPosition() {
+    initialize();
+    Effects e = send(Envelope.newBuilder().setPromiseRequest(PromiseRequest.newBuilder().setBallot(Ballots.of(2, 7))));
+    assertThat(e.persist()).singleElement().satisfies(p -> {
+      assertThat(p.sync()).isTrue();
+      assertThat(p.metadata().getPromised()).isEqualTo(Ballots.of(2, 7));
+    });
+    assertThat(e.messages().get(0).getPromiseResponse().getOk()).isTrue();
+
+    // A lower ballot is refused, naming the promise that beats it, for any position.
+    PromiseResponse lower = promise(Ballots.of(1, 9));
+    assertThat(lower.getOk()).isFalse();
+    assertThat(lower.getPromised()).isEqualTo(Ballots.of(2, 7));
+    WriteResponse refused = write(Ballots.of(2, 6), 0, append(500, "late")).messages().get(0).getWriteResponse();
+    assertThat(refused.getOk()).isFalse();
+    assertThat(refused.getPromised()).isEqualTo(Ballots.of(2, 7));
+    assertThat(storage.actions).doesNotContainKey(500L);
+  }
+
+  @Test
+  void acceptedWritesAreSyncedAndLearnedOnlyUnderTheirOwnBallot() {
+    initialize();
+    Ballot b = Ballots.of(1, 1);
+    Effects e = write(b, 0, append(1, "a"), append(2, "b"));
+    assertThat(e.needsSync()).isTrue();
+    assertThat(e.messages().get(0).getWriteResponse().getPositionsList()).containsExactly(1L, 2L);
+    assertThat(replica.describe().getLearnedThrough()).isZero();
+
+    // A later writer's "committed through 2" says nothing about values accepted under another ballot.
+    send(Envelope.newBuilder().setLearnedRequest(LearnedRequest.newBuilder().setBallot(Ballots.of(2, 2)).setCommittedThrough(2)));
+    assertThat(replica.describe().getLearnedThrough()).isZero();
+
+    send(Envelope.newBuilder().setLearnedRequest(LearnedRequest.newBuilder().setBallot(b).setCommittedThrough(2)));
+    assertThat(replica.describe().getLearnedThrough()).isEqualTo(2);
+    assertThat(storage.actions.get(2L).getLearned()).isTrue();
+  }
+
+  @Test
+  void aLearnedValueIsNeverReplaced() {
+    initialize();
+    write(Ballots.of(1, 1), 1, append(1, "chosen"));
+    write(Ballots.of(3, 3), 0, append(1, "other"));
+    assertThat(storage.actions.get(1L).getPayload().toStringUtf8()).isEqualTo("chosen");
+    assertThat(storage.actions.get(1L).getLearned()).isTrue();
+  }
+
+  @Test
+  void aLearnedTruncateMovesTheBeginningAndDeletesBelowIt() {
+    initialize();
+    Ballot b = Ballots.of(1, 1);
+    Effects e = write(b, 4, append(1, "a"), append(2, "b"), append(3, "c"),
+        Action.newBuilder().setPosition(4).setType(ActionType.TRUNCATE).setTruncateTo(3).build());
+    assertThat(replica.describe().getBegin()).isEqualTo(3);
+    assertThat(e.persist()).anySatisfy(p -> assertThat(p.deleteBelow()).isEqualTo(3));
+  }
+
+  @Test
+  void initializeIsIdempotentAndNeverSwitchesLogs() {
+    initialize();
+    initialize();
+    assertThat(replica.replicaStatus()).isEqualTo(ReplicaStatus.VOTING);
+    var other = send(Envelope.newBuilder().setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log-b")))
+        .messages().get(0).getInitializeResponse();
+    assertThat(other.getOk()).isFalse();
+    assertThat(other.getClusterId()).isEqualTo("log-a");
+  }
+
+  @Test
+  void storageOfAnotherReplicaIsRefused() {
+    storage.metadata = Metadata.newBuilder().setReplicaId(2).setClusterId("log-a").setStatus(ReplicaStatus.VOTING).build();
+    assertThatThrownBy(() -> new ReplicaCore(0, 3, storage, ReplicaCore.Config.DEFAULT, 1))
+        .hasMessageContaining("belongs to replica 2 of log log-a");
+  }
+}

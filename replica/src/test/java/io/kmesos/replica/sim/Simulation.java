@@ -1,0 +1,558 @@
+package io.kmesos.replica.sim;
+
+import com.google.protobuf.ByteString;
+import io.kmesos.api.log.v1.Action;
+import io.kmesos.api.log.v1.ActionType;
+import io.kmesos.api.log.v1.Ballot;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.FetchRequest;
+import io.kmesos.api.log.v1.InitializeRequest;
+import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.replica.core.Ballots;
+import io.kmesos.replica.core.Coordinator;
+import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.ReplicaCore;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * One seeded run of the replicated log: replicas and writers (the real protocol cores) on a
+ * simulated network that drops, delays, duplicates and reorders messages, with partitions, crashes
+ * that lose unsynced writes, wiped disks and racing writers. The safety invariants are checked
+ * after every step; at the end the faults stop and the log must converge with every acknowledged
+ * append present exactly once, in order. Everything follows from the seed, so a failure replays.
+ */
+final class Simulation {
+  /** A broken invariant, with the seed and tick that show it. */
+  static final class Violation extends AssertionError {
+    Violation(String message) {
+      super(message);
+    }
+  }
+
+  /** How hostile a run is; derived from the seed. */
+  record Options(int replicas, int faultTicks, double drop, double duplicate, int maxDelay,
+      double crashRate, double wipeRate, double partitionRate, double writerCrashRate, boolean twoWriters) {
+    static Options from(long seed) {
+      Random r = new Random(seed ^ 0x5DEECE66DL);
+      return new Options(r.nextBoolean() ? 3 : 5, 400 + r.nextInt(400),
+          r.nextDouble() * 0.2, r.nextDouble() * 0.1, 1 + r.nextInt(40),
+          r.nextDouble() * 0.02, r.nextDouble() * 0.01, r.nextDouble() * 0.03, r.nextDouble() * 0.01,
+          r.nextInt(3) > 0);
+    }
+  }
+
+  /** A request older than this is dropped by its receiver (the shell's gRPC deadline). */
+  static final int DEADLINE = 30;
+  static final ReplicaCore.Config REPLICA = new ReplicaCore.Config(10, DEADLINE + 10, 20, 16);
+  static final Coordinator.Config WRITER = new Coordinator.Config(15, 120, 64);
+  private static final long TOOL = 900;
+  private static final long READER = 901;
+  private static final int HEAL_TICKS = 4000;
+
+  private final long seed;
+  private final Options options;
+  private final Random rnd;
+  private long now;
+  private long sendSeq;
+
+  private final List<SimReplica> replicas = new ArrayList<>();
+  private final List<SimWriter> writers = new ArrayList<>();
+  private final PriorityQueue<Packet> network = new PriorityQueue<>();
+  private final Set<Long> cut = new HashSet<>();
+  private boolean faults = true;
+
+  // What the checks know.
+  private final Map<Long, Action> chosen = new HashMap<>();
+  private final Map<Long, String> acked = new HashMap<>();
+  private final Set<String> proposed = new HashSet<>();
+  private final List<Coordinator.Elected> elections = new ArrayList<>();
+  private final ArrayDeque<String> trace = new ArrayDeque<>();
+  int committedCount;
+  int wipes;
+  int crashes;
+
+  private record Packet(long at, long seq, Envelope envelope, long deadline) implements Comparable<Packet> {
+    @Override
+    public int compareTo(Packet o) {
+      return at != o.at ? Long.compare(at, o.at) : Long.compare(seq, o.seq);
+    }
+  }
+
+  private final class SimReplica {
+    final int id;
+    final SimStorage storage = new SimStorage();
+    ReplicaCore core;
+    long downUntil = -1;
+
+    SimReplica(int id) {
+      this.id = id;
+      start();
+    }
+
+    void start() {
+      core = new ReplicaCore(id, options.replicas(), storage, REPLICA, rnd.nextLong());
+      downUntil = -1;
+    }
+
+    boolean up() {
+      return downUntil < 0;
+    }
+  }
+
+  private final class SimWriter {
+    final long node;
+    Coordinator coordinator;
+    final Map<Long, String> pending = new HashMap<>();
+    long backoffUntil;
+    long downUntil = -1;
+    int seq;
+    long instance;
+
+    SimWriter(long node) {
+      this.node = node;
+      fresh();
+    }
+
+    void fresh() {
+      instance = rnd.nextLong() & Long.MAX_VALUE;
+      coordinator = new Coordinator(node, instance, options.replicas(), WRITER);
+      pending.clear();
+    }
+
+    boolean up() {
+      return downUntil < 0;
+    }
+  }
+
+  Simulation(long seed) {
+    this.seed = seed;
+    this.options = Options.from(seed);
+    this.rnd = new Random(seed);
+  }
+
+  Options options() {
+    return options;
+  }
+
+  /** Runs the whole scenario; throws {@link Violation} on a broken invariant or a log that does not converge. */
+  void run() {
+    for (int i = 0; i < options.replicas(); i++) {
+      replicas.add(new SimReplica(i));
+    }
+    for (SimReplica r : replicas) {
+      apply(r, r.core.handle(Envelope.newBuilder().setFrom(TOOL).setTo(r.id)
+          .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("sim-" + seed)).build()));
+    }
+    writers.add(new SimWriter(100));
+    if (options.twoWriters()) {
+      writers.add(new SimWriter(101));
+    }
+    for (; now < options.faultTicks(); now++) {
+      step();
+    }
+    heal();
+    long deadline = now + HEAL_TICKS;
+    long marker = -1;
+    SimWriter last = writers.get(0);
+    while (now < deadline) {
+      step();
+      now++;
+      if (marker < 0 && last.coordinator.status() == Coordinator.Status.WRITING) {
+        String payload = "final-" + last.instance;
+        proposed.add(payload);
+        marker = last.coordinator.append(ByteString.copyFromUtf8(payload));
+        last.pending.put(marker, payload);
+        apply(last, last.coordinator.flush());
+      }
+      if (marker > 0 && acked.containsKey(marker) && converged(marker)) {
+        finalChecks();
+        return;
+      }
+      if (marker > 0 && last.coordinator.status() == Coordinator.Status.SUPERSEDED) {
+        marker = -1;
+      }
+    }
+    fail("did not converge within " + HEAL_TICKS + " ticks after the faults stopped; replicas: " + describeReplicas());
+  }
+
+  // ---- one tick -----------------------------------------------------------------------------
+
+  private void step() {
+    if (faults) {
+      injectFaults();
+    }
+    restartDue();
+    // Deliver what is due, in random order within the tick (reordering).
+    while (!network.isEmpty() && network.peek().at() <= now) {
+      deliver(network.poll());
+    }
+    for (SimReplica r : replicas) {
+      if (r.up()) {
+        apply(r, r.core.tick());
+      }
+    }
+    for (SimWriter w : writers) {
+      if (w.up()) {
+        apply(w, w.coordinator.tick());
+        drive(w);
+      }
+    }
+    if (rnd.nextInt(10) == 0) {
+      read();
+    }
+  }
+
+  private void drive(SimWriter w) {
+    Coordinator c = w.coordinator;
+    switch (c.status()) {
+      case IDLE -> {
+        if (now >= w.backoffUntil && (faults || w == writers.get(0))) {
+          apply(w, c.elect());
+        }
+      }
+      case WRITING -> {
+        if (!faults) {
+          return;
+        }
+        int n = rnd.nextInt(4);
+        for (int i = 0; i < n; i++) {
+          String payload = "w" + w.node + "." + Long.toHexString(w.instance) + "." + (w.seq++);
+          long p = c.append(ByteString.copyFromUtf8(payload));
+          if (p < 0) {
+            break;
+          }
+          proposed.add(payload);
+          w.pending.put(p, payload);
+        }
+        if (rnd.nextInt(40) == 0 && c.committedThrough() > 5) {
+          c.truncate(c.committedThrough() - rnd.nextInt(5));
+        }
+        apply(w, c.flush());
+      }
+      case SUPERSEDED -> {
+        if (now >= w.backoffUntil) {
+          w.fresh(); // the superseded writer process restarts, as a fenced master would
+        }
+      }
+      default -> { }
+    }
+  }
+
+  private void read() {
+    SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
+    long from = 1 + rnd.nextInt(50);
+    send(Envelope.newBuilder().setFrom(READER).setTo(r.id)
+        .setFetchRequest(FetchRequest.newBuilder().setFrom(from).setTo(from + 20).setLearnedOnly(true)
+            .setMaxActions(20)).build());
+  }
+
+  private void injectFaults() {
+    if (rnd.nextDouble() < options.crashRate()) {
+      SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
+      if (r.up()) {
+        r.storage.crash();
+        r.downUntil = now + 1 + rnd.nextInt(80);
+        crashes++;
+        note("crash replica " + r.id);
+      }
+    }
+    // At most one replica without its data at a time: "a quorum keeps its disk".
+    if (rnd.nextDouble() < options.wipeRate() && replicas.stream().allMatch(x -> x.up() && x.core.replicaStatus() == ReplicaStatus.VOTING)) {
+      SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
+      r.storage.wipe();
+      r.downUntil = now + rnd.nextInt(40);
+      wipes++;
+      note("wipe replica " + r.id);
+    }
+    if (rnd.nextDouble() < options.writerCrashRate()) {
+      SimWriter w = writers.get(rnd.nextInt(writers.size()));
+      if (w.up()) {
+        w.downUntil = now + 1 + rnd.nextInt(100);
+        note("crash writer " + w.node);
+      }
+    }
+    if (rnd.nextDouble() < options.partitionRate()) {
+      if (rnd.nextInt(4) == 0) {
+        cut.clear();
+        note("heal partitions");
+      } else {
+        long a = node(rnd.nextInt(replicas.size() + writers.size()));
+        long b = node(rnd.nextInt(replicas.size() + writers.size()));
+        if (a != b) {
+          cut.add(link(a, b));
+          note("cut " + a + " <-> " + b);
+        }
+      }
+    }
+  }
+
+  private long node(int i) {
+    return i < replicas.size() ? i : writers.get(i - replicas.size()).node;
+  }
+
+  private static long link(long a, long b) {
+    return Math.min(a, b) * 10_000 + Math.max(a, b);
+  }
+
+  private void restartDue() {
+    for (SimReplica r : replicas) {
+      if (!r.up() && now >= r.downUntil) {
+        r.start();
+        note("restart replica " + r.id + " as " + r.core.replicaStatus());
+      }
+    }
+    for (SimWriter w : writers) {
+      if (!w.up() && now >= w.downUntil) {
+        w.downUntil = -1;
+        w.fresh();
+        note("restart writer " + w.node);
+      }
+    }
+  }
+
+  private void heal() {
+    faults = false;
+    cut.clear();
+    note("faults stop");
+    for (SimReplica r : replicas) {
+      if (!r.up()) {
+        r.downUntil = now;
+      }
+    }
+    // One writer finishes the run, as one master would after the Lease settles.
+    for (int i = 1; i < writers.size(); i++) {
+      writers.get(i).downUntil = Long.MAX_VALUE;
+    }
+    SimWriter w = writers.get(0);
+    if (!w.up()) {
+      w.downUntil = now;
+    }
+  }
+
+  // ---- the network --------------------------------------------------------------------------
+
+  private void send(Envelope e) {
+    if (faults && rnd.nextDouble() < options.drop()) {
+      return;
+    }
+    int copies = faults && rnd.nextDouble() < options.duplicate() ? 2 : 1;
+    for (int i = 0; i < copies; i++) {
+      long delay = 1 + (faults ? rnd.nextInt(options.maxDelay()) : rnd.nextInt(3));
+      network.add(new Packet(now + delay, rnd.nextLong(), e, now + DEADLINE));
+    }
+  }
+
+  private void deliver(Packet p) {
+    Envelope e = p.envelope();
+    if (cut.contains(link(e.getFrom(), e.getTo()))) {
+      return;
+    }
+    long to = e.getTo();
+    if (to < replicas.size()) {
+      SimReplica r = replicas.get((int) to);
+      if (!r.up() || now > p.deadline()) {
+        return; // a down replica hears nothing; an expired request is dropped, as gRPC's deadline does
+      }
+      apply(r, r.core.handle(e));
+    } else if (to == READER) {
+      checkRead(e);
+    } else {
+      for (SimWriter w : writers) {
+        if (w.node == to && w.up()) {
+          apply(w, w.coordinator.handle(e));
+        }
+      }
+    }
+  }
+
+  // ---- applying effects, with the checks ----------------------------------------------------
+
+  private void apply(SimReplica r, Effects effects) {
+    for (Effects.Persist p : effects.persist()) {
+      r.storage.apply(p);
+      for (Action a : p.actions()) {
+        if (a.getLearned()) {
+          checkLearned(r.id, a);
+        }
+      }
+    }
+    for (Envelope m : effects.messages()) {
+      boolean vote = (m.hasPromiseResponse() && m.getPromiseResponse().getOk())
+          || (m.hasWriteResponse() && m.getWriteResponse().getOk());
+      if (vote && r.core.replicaStatus() != ReplicaStatus.VOTING) {
+        fail("replica " + r.id + " voted while " + r.core.replicaStatus());
+      }
+      send(m);
+    }
+  }
+
+  private void apply(SimWriter w, Effects effects) {
+    for (Envelope m : effects.messages()) {
+      send(m);
+    }
+    for (Object ev : effects.events()) {
+      if (ev instanceof Coordinator.Committed c) {
+        String payload = w.pending.remove(c.position());
+        if (payload != null) {
+          checkCommitted(w, c.position(), payload);
+        }
+      } else if (ev instanceof Coordinator.Elected el) {
+        elections.add(el);
+        note("writer " + w.node + " elected " + Ballots.toString(el.ballot()) + " ending " + el.ending());
+      } else if (ev instanceof Coordinator.ElectionFailed f) {
+        w.backoffUntil = now + 5 + rnd.nextInt(60);
+      } else if (ev instanceof Coordinator.Superseded s) {
+        note("writer " + w.node + " superseded by " + Ballots.toString(s.promised()));
+        w.pending.clear();
+        w.backoffUntil = now + 5 + rnd.nextInt(60);
+      }
+    }
+  }
+
+  private void checkLearned(int replica, Action a) {
+    long p = a.getPosition();
+    Action first = chosen.putIfAbsent(p, a);
+    if (first != null && !sameValue(first, a)) {
+      fail("two values learned at position " + p + ": " + show(first) + " and " + show(a) + " (replica " + replica + ")");
+    }
+    String ack = acked.get(p);
+    if (ack != null && !(a.getType() == ActionType.APPEND && a.getPayload().toStringUtf8().equals(ack))) {
+      fail("position " + p + " was committed as " + ack + " but replica " + replica + " learned " + show(a));
+    }
+  }
+
+  private void checkCommitted(SimWriter w, long position, String payload) {
+    Ballot b = w.coordinator.ballot();
+    for (Coordinator.Elected e : elections) {
+      if (Ballots.greater(e.ballot(), b) && e.ending() < position) {
+        fail("writer " + w.node + " (" + Ballots.toString(b) + ") committed " + position + " after "
+            + Ballots.toString(e.ballot()) + " was elected ending at " + e.ending());
+      }
+    }
+    String before = acked.putIfAbsent(position, payload);
+    if (before != null && !before.equals(payload)) {
+      fail("position " + position + " committed twice: " + before + " and " + payload);
+    }
+    Action learned = chosen.get(position);
+    if (learned != null && !(learned.getType() == ActionType.APPEND && learned.getPayload().toStringUtf8().equals(payload))) {
+      fail("position " + position + " committed as " + payload + " but learned as " + show(learned));
+    }
+    committedCount++;
+  }
+
+  private void checkRead(Envelope e) {
+    if (!e.hasFetchResponse()) {
+      return;
+    }
+    for (Action a : e.getFetchResponse().getActionsList()) {
+      if (!a.getLearned()) {
+        fail("a reader was given an unlearned action at " + a.getPosition());
+      }
+      Action c = chosen.get(a.getPosition());
+      if (c == null || !sameValue(c, a)) {
+        fail("a reader was given " + show(a) + " at " + a.getPosition() + " but the chosen value is " + (c == null ? "unknown" : show(c)));
+      }
+    }
+  }
+
+  // ---- the end ------------------------------------------------------------------------------
+
+  private boolean converged(long marker) {
+    for (SimReplica r : replicas) {
+      if (!r.up() || r.core.replicaStatus() != ReplicaStatus.VOTING || r.core.describe().getLearnedThrough() < marker) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void finalChecks() {
+    long begin = replicas.stream().mapToLong(r -> r.core.describe().getBegin()).max().orElse(1);
+    TreeMap<Long, Action> log = null;
+    for (SimReplica r : replicas) {
+      TreeMap<Long, Action> mine = new TreeMap<>(r.storage.all().tailMap(begin, true));
+      for (Map.Entry<Long, String> ack : acked.entrySet()) {
+        if (ack.getKey() < begin) {
+          continue;
+        }
+        Action a = mine.get(ack.getKey());
+        if (a == null || !a.getLearned() || !a.getPayload().toStringUtf8().equals(ack.getValue())) {
+          fail("replica " + r.id + " lost committed " + ack.getValue() + " at " + ack.getKey() + ": has " + (a == null ? "nothing" : show(a)));
+        }
+      }
+      if (log == null) {
+        log = mine;
+      }
+    }
+    Map<String, Long> seen = new HashMap<>();
+    Map<String, Long> lastSeqOfInstance = new HashMap<>();
+    for (Action a : log.values()) {
+      if (a.getType() != ActionType.APPEND) {
+        continue;
+      }
+      String payload = a.getPayload().toStringUtf8();
+      if (!proposed.contains(payload)) {
+        fail("the log holds " + payload + " at " + a.getPosition() + ", which no writer proposed");
+      }
+      Long twice = seen.put(payload, a.getPosition());
+      if (twice != null) {
+        fail(payload + " is in the log twice, at " + twice + " and " + a.getPosition());
+      }
+      int dot = payload.lastIndexOf('.');
+      if (payload.startsWith("w") && dot > 0) {
+        String instance = payload.substring(0, dot);
+        long seq = Long.parseLong(payload.substring(dot + 1));
+        Long prev = lastSeqOfInstance.put(instance, seq);
+        if (prev != null && prev >= seq) {
+          fail("appends of one writer out of order: " + instance + " seq " + prev + " before " + seq);
+        }
+      }
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private static boolean sameValue(Action a, Action b) {
+    return a.getType() == b.getType() && a.getPayload().equals(b.getPayload()) && a.getTruncateTo() == b.getTruncateTo();
+  }
+
+  private static String show(Action a) {
+    return a.getType() + (a.getType() == ActionType.APPEND ? "(" + a.getPayload().toStringUtf8() + ")" : "")
+        + (a.getType() == ActionType.TRUNCATE ? "(to " + a.getTruncateTo() + ")" : "") + "@" + Ballots.toString(a.getBallot());
+  }
+
+  private String describeReplicas() {
+    StringBuilder sb = new StringBuilder();
+    for (SimReplica r : replicas) {
+      sb.append("\n  ").append(r.id).append(r.up() ? "" : " (down)").append(": ")
+          .append(r.core.describe().toString().replace('\n', ' '));
+    }
+    for (SimWriter w : writers) {
+      sb.append("\n  writer ").append(w.node).append(": ").append(w.coordinator.status())
+          .append(" committed through ").append(w.coordinator.committedThrough());
+    }
+    return sb.toString();
+  }
+
+  private void note(String event) {
+    trace.addLast(now + ": " + event);
+    if (trace.size() > 40) {
+      trace.removeFirst();
+    }
+  }
+
+  private void fail(String message) {
+    throw new Violation("seed " + seed + ", tick " + now + ": " + message + "\n  options: " + options
+        + "\n  last events:\n    " + String.join("\n    ", trace)
+        + "\n  replay: ./mvnw -pl replica test -Dtest=LogSimulationTest -Dsim.seed=" + seed);
+  }
+}
