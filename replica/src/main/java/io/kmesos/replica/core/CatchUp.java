@@ -81,7 +81,8 @@ final class CatchUp {
     if (!stored.isEmpty() || moved != null) {
       out.persist(new Effects.Persist(moved, stored, moved == null ? 0 : moved.getBegin(), false, true));
     }
-    long covered = resp.getActionsCount() > 0 ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo();
+    long covered = Math.min(resp.getLearnedThrough(), resp.getActionsCount() > 0
+        ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo());
     cursor = Math.max(covered + 1, replica.learnedThrough() + 1);
     if (cursor <= target) {
       fetch(from, out); // more to copy from the same peer

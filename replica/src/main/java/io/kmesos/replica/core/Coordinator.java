@@ -199,6 +199,7 @@ public final class Coordinator {
           promiseAge = 0;
           sendPromises(out);
         } else if (status == Status.FETCHING && ++fetchAge >= config.retryTicks()) {
+          nextSource();
           fetchNext(out);
         }
       }
@@ -279,6 +280,19 @@ public final class Coordinator {
     }
   }
 
+  /** Moves the fetch to another promiser that had learned at least up to the cursor. */
+  private void nextSource() {
+    List<Long> sources = new ArrayList<>();
+    for (Map.Entry<Long, PromiseResponse> e : promises.entrySet()) {
+      if (e.getValue().getLearnedThrough() >= fetchCursor) {
+        sources.add(e.getKey());
+      }
+    }
+    java.util.Collections.sort(sources);
+    int i = sources.indexOf(fetchSource);
+    fetchSource = sources.get((i + 1) % sources.size());
+  }
+
   private void fetchNext(Effects out) {
     fetchAge = 0;
     fetchNonce = proposerId + (++fetchSeq);
@@ -288,7 +302,11 @@ public final class Coordinator {
   }
 
   private void onFetch(long from, FetchResponse resp, Effects out) {
-    if (status != Status.FETCHING || from != fetchSource || resp.getNonce() != fetchNonce || !resp.getOk()) {
+    if (status != Status.FETCHING || from != fetchSource || resp.getNonce() != fetchNonce) {
+      return;
+    }
+    if (!resp.getOk() || Math.max(resp.getLearnedThrough(), resp.getBegin() - 1) < fetchCursor) {
+      nextSource(); // it stopped voting or knows less than it did: ask another that promised
       return;
     }
     for (Action a : resp.getActionsList()) {
@@ -296,7 +314,8 @@ public final class Coordinator {
     }
     truncatedTo = Math.max(truncatedTo, resp.getBegin());
     // The replica may answer with less than asked (its own batch limit): go on after what came.
-    long covered = resp.getActionsCount() > 0 ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo();
+    long covered = Math.min(resp.getLearnedThrough(), resp.getActionsCount() > 0
+        ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo());
     fetchCursor = Math.max(covered, truncatedTo - 1) + 1;
     if (fetchCursor > fetchTarget) {
       fill(out);

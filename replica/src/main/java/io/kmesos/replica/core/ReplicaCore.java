@@ -294,10 +294,11 @@ public final class ReplicaCore {
 
   private void onFetch(long from, FetchRequest req, Effects out) {
     FetchResponse.Builder resp = FetchResponse.newBuilder().setFrom(req.getFrom()).setTo(req.getTo())
-        .setNonce(req.getNonce()).setStatus(metadata.getStatus()).setBegin(metadata.getBegin());
-    // Learned actions are facts anyone may copy; the full state (ballots of unlearned actions) is
-    // only meaningful from a voting replica, for the recovery of another.
-    if (!req.getLearnedOnly() && metadata.getStatus() != ReplicaStatus.VOTING) {
+        .setNonce(req.getNonce()).setStatus(metadata.getStatus()).setBegin(metadata.getBegin())
+        .setLearnedThrough(learnedThrough);
+    // Only a voting replica answers: an empty or recovering one would answer "nothing there" for
+    // positions it simply does not have yet.
+    if (metadata.getStatus() != ReplicaStatus.VOTING) {
       out.send(envelope(from).setFetchResponse(resp.setOk(false)).build());
       return;
     }

@@ -69,7 +69,7 @@ class CoordinatorTest {
 
     Effects fill = writer.handle(Envelope.newBuilder().setFrom(1).setTo(100).setFetchResponse(
         io.kmesos.api.log.v1.FetchResponse.newBuilder().setOk(true).setNonce(ask.getFetchRequest().getNonce())
-            .setFrom(3).setTo(3).setBegin(1)
+            .setFrom(3).setTo(3).setBegin(1).setLearnedThrough(3)
             .addActions(accepted(3, Ballots.of(0, 1), "learned").toBuilder().setLearned(true))).build());
     WriteRequest w = fill.messages().get(0).getWriteRequest();
     assertThat(w.getActionsList()).extracting(Action::getPosition).containsExactly(3L, 4L);
