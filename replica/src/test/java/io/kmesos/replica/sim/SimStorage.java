@@ -74,6 +74,10 @@ final class SimStorage implements ReplicaStorage {
     pending.clear();
   }
 
+  boolean hasUnsynced() {
+    return !pending.isEmpty();
+  }
+
   /** A crash: unsynced writes are gone. */
   void crash() {
     metadata = durableMetadata;

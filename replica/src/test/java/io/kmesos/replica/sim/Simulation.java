@@ -40,13 +40,14 @@ final class Simulation {
 
   /** How hostile a run is; derived from the seed. */
   record Options(int replicas, int faultTicks, double drop, double duplicate, int maxDelay,
-      double crashRate, double wipeRate, double partitionRate, double writerCrashRate, boolean twoWriters) {
+      double crashRate, double wipeRate, double partitionRate, double writerCrashRate, boolean twoWriters,
+      double crashBeforeSyncRate) {
     static Options from(long seed) {
       Random r = new Random(seed ^ 0x5DEECE66DL);
       return new Options(r.nextBoolean() ? 3 : 5, 400 + r.nextInt(400),
           r.nextDouble() * 0.2, r.nextDouble() * 0.1, 1 + r.nextInt(40),
-          r.nextDouble() * 0.02, r.nextDouble() * 0.01, r.nextDouble() * 0.03, r.nextDouble() * 0.01,
-          r.nextInt(3) > 0);
+          r.nextDouble() * 0.02, r.nextDouble() * 0.02, r.nextDouble() * 0.03, r.nextDouble() * 0.01,
+          r.nextInt(3) > 0, r.nextDouble() * 0.05);
     }
   }
 
@@ -265,9 +266,28 @@ final class Simulation {
         note("crash replica " + r.id);
       }
     }
+    if (rnd.nextDouble() < options.crashBeforeSyncRate()) {
+      // The worst moment to crash: something was written but not synced (and its reply may be out).
+      for (SimReplica r : replicas) {
+        if (r.up() && r.storage.hasUnsynced()) {
+          r.storage.crash();
+          r.downUntil = now + 1 + rnd.nextInt(20);
+          crashes++;
+          note("crash replica " + r.id + " with unsynced writes");
+          break;
+        }
+      }
+    }
     // At most one replica without its data at a time: "a quorum keeps its disk".
     if (rnd.nextDouble() < options.wipeRate() && replicas.stream().allMatch(x -> x.up() && x.core.replicaStatus() == ReplicaStatus.VOTING)) {
+      // Prefer a replica that holds values not yet learned: losing those is what recovery must survive.
       SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
+      for (SimReplica x : replicas) {
+        if (x.core.describe().getEnd() > x.core.describe().getLearnedThrough() && rnd.nextBoolean()) {
+          r = x;
+          break;
+        }
+      }
       r.storage.wipe();
       r.downUntil = now + rnd.nextInt(40);
       wipes++;
@@ -385,6 +405,7 @@ final class Simulation {
         }
       }
     }
+
     for (Envelope m : effects.messages()) {
       boolean vote = (m.hasPromiseResponse() && m.getPromiseResponse().getOk())
           || (m.hasWriteResponse() && m.getWriteResponse().getOk());
