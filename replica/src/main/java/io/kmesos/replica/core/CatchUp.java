@@ -71,13 +71,8 @@ final class CatchUp {
       return;
     }
     List<Action> stored = replica.storeLearned(resp.getActionsList());
-    long truncateTo = replica.metadata().getBegin();
-    for (Action a : stored) {
-      if (a.getType() == io.kmesos.api.log.v1.ActionType.TRUNCATE) {
-        truncateTo = Math.max(truncateTo, a.getTruncateTo());
-      }
-    }
-    Metadata moved = replica.moveBegin(truncateTo);
+    // Every learned TRUNCATE counts, also one this replica already held (copied in recovery, say).
+    Metadata moved = replica.applyLearnedTruncates(resp.getActionsList());
     if (!stored.isEmpty() || moved != null) {
       out.persist(new Effects.Persist(moved, stored, moved == null ? 0 : moved.getBegin(), false, true));
     }

@@ -195,9 +195,11 @@ final class Recovery {
   }
 
   private void finish(Effects out) {
+    // A learned TRUNCATE among the copies may have moved the beginning further than the peers said.
+    long newBegin = Math.max(begin, replica.metadata().getBegin());
     Metadata voting = replica.metadata().toBuilder().setClusterId(clusterId).setStatus(ReplicaStatus.VOTING)
-        .setPromised(promised).setBegin(begin).build();
-    out.persist(new Effects.Persist(voting, List.of(), 0, false, true));
+        .setPromised(promised).setBegin(newBegin).build();
+    out.persist(new Effects.Persist(voting, List.of(), newBegin, false, true));
     replica.finishRecovery(voting);
   }
 

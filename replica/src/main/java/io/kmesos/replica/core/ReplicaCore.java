@@ -257,10 +257,10 @@ public final class ReplicaCore {
    * A learned TRUNCATE(to) makes every position below {@code to} garbage: begin moves up, holes
    * below it stop mattering. Returns the new metadata, or null when nothing moved.
    */
-  private Metadata applyLearnedTruncates(List<Action> learned) {
+  Metadata applyLearnedTruncates(List<Action> actions) {
     long to = metadata.getBegin();
-    for (Action a : learned) {
-      if (a.getType() == ActionType.TRUNCATE) {
+    for (Action a : actions) {
+      if (a.getLearned() && a.getType() == ActionType.TRUNCATE) {
         to = Math.max(to, a.getTruncateTo());
       }
     }
@@ -364,6 +364,7 @@ public final class ReplicaCore {
       adopted.add(a);
     }
     advanceLearnedThrough();
+    applyLearnedTruncates(actions); // the caller persists the begin with the recovery's final metadata
     return adopted;
   }
 
@@ -397,6 +398,9 @@ public final class ReplicaCore {
       }
       next = chunk.get(chunk.size() - 1).getPosition() + 1;
     }
+    // A learned TRUNCATE is persisted together with the begin it moves; this only guards against
+    // storage written by an older version that did not.
+    applyLearnedTruncates(new ArrayList<>(tail.values()));
   }
 
   int id() {
