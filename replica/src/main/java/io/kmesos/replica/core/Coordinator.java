@@ -343,6 +343,7 @@ public final class Coordinator {
       }
     }
     fetched.clear();
+    promises.clear(); // their tails can be large; the election is decided
     // Below a begin that any replica reported, a learned TRUNCATE made everything garbage.
     start = Math.max(start, truncatedTo - 1);
     committedThrough = start;
