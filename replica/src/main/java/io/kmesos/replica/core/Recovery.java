@@ -92,7 +92,10 @@ final class Recovery {
       return;
     }
     if (replica.metadata().getStatus() == ReplicaStatus.EMPTY) {
-      // A running log exists: this replica was wiped (or is new). From now on, even after a
+      if (peer.getPromised().getRound() == 0 && peer.getEnd() == 0) {
+        return; // a log being initialized, not yet used: wait to be initialized with the others
+      }
+      // A log in use exists: this replica was wiped (or is new). From now on, even after a
       // restart, it is RECOVERING and will not vote before it has copied that log.
       Metadata m = replica.metadata().toBuilder().setStatus(ReplicaStatus.RECOVERING)
           .setClusterId(peer.getClusterId()).build();

@@ -1,6 +1,7 @@
 package io.kmesos.replica.tool;
 
 import io.kmesos.api.cli.VersionProvider;
+import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -8,15 +9,27 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code kmesos-log}: the replicated log's command-line tool, in the spirit of {@code mesos-log}.
- * Its subcommands (initialize, replica, read, status, benchmark) are added with the log itself.
+ * Failures are one clear line on stderr and a non-zero exit, never a stack trace.
  */
 @Command(name = "kmesos-log", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "The kmesos replicated log: multi-Paxos replicas on RocksDB, reached over gRPC. Stores the registry of a kmesos cluster, as Mesos stores its registry in its replicated log.")
+    description = "The kmesos replicated log: multi-Paxos replicas on RocksDB, reached over gRPC.",
+    subcommands = {ReplicaCommand.class, InitializeCommand.class, StatusCommand.class, ReadCommand.class})
 public final class LogTool implements Runnable {
   @Spec CommandSpec spec;
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new LogTool()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new LogTool());
+    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      PrintWriter err = cmd.getErr();
+      err.println(cmd.getCommandName() + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+      err.flush();
+      return 1;
+    });
+    return cl;
   }
 
   @Override

@@ -157,6 +157,17 @@ class RecoveryScenarioTest {
   }
 
   @Test
+  void aWipedReplicaOfALogNotYetInUseWaitsToBeInitialized() {
+    disks[1].wipe();
+    start(1);
+    tickReplica(1, 100, all());
+    assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.EMPTY);
+    replica(1, Envelope.newBuilder().setFrom(900).setTo(1)
+        .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log")).build());
+    assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.VOTING);
+  }
+
+  @Test
   void aPromiseMadeBeforeTheWipeStillFencesTheOldWriter() {
     Coordinator w1 = writer(100);
     effects(w1.elect(), null);
@@ -180,6 +191,9 @@ class RecoveryScenarioTest {
 
   @Test
   void aWipedReplicaCopiesNothingBeforeTheGracePeriod() {
+    Coordinator w = writer(100);
+    effects(w.elect(), null);
+    run(all());
     disks[1].wipe();
     start(1);
     sent.clear();

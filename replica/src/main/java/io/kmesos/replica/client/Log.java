@@ -1,0 +1,126 @@
+package io.kmesos.replica.client;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.replica.core.Coordinator;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A client of one replicated log: its replicas' addresses, channels to them, and factories for
+ * {@link Writer}s and {@link Reader}s. Thread-safe; close it to release the channels.
+ */
+public final class Log implements AutoCloseable {
+  /** How long a request to a replica may take before the replica drops it (and the client gives up on it). */
+  public static final Duration REQUEST_DEADLINE = Duration.ofSeconds(2);
+
+  private final List<String> peers;
+  private final List<ManagedChannel> channels = new ArrayList<>();
+  private final List<ReplicaGrpc.ReplicaStub> stubs = new ArrayList<>();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "log-timer");
+    t.setDaemon(true);
+    return t;
+  });
+  private final SecureRandom random = new SecureRandom();
+
+  public Log(List<String> peers) {
+    if (peers.isEmpty()) {
+      throw new IllegalArgumentException("a log needs at least one replica address");
+    }
+    this.peers = List.copyOf(peers);
+    for (String p : peers) {
+      ManagedChannel ch = NettyChannelBuilder.forTarget(p).usePlaintext().build();
+      channels.add(ch);
+      stubs.add(ReplicaGrpc.newStub(ch));
+    }
+  }
+
+  /** A new writer with a fresh identity; call {@link Writer#elect()} before appending. */
+  public Writer writer() {
+    return writer(new Coordinator.Config(50, 500, 100_000), Duration.ofSeconds(10));
+  }
+
+  public Writer writer(Coordinator.Config config, Duration appendTimeout) {
+    return new Writer(this, clientNode(), random.nextLong() & Long.MAX_VALUE, config, appendTimeout);
+  }
+
+  public Reader reader() {
+    return new Reader(this, clientNode());
+  }
+
+  public int replicas() {
+    return peers.size();
+  }
+
+  public List<String> peers() {
+    return peers;
+  }
+
+  ScheduledExecutorService timer() {
+    return timer;
+  }
+
+  /** Client node IDs lie above every replica index. */
+  private long clientNode() {
+    return (1L << 32) + (random.nextLong() & 0x7fff_ffffL);
+  }
+
+  void send(Envelope m, StreamObserver<Envelope> answer) {
+    int to = (int) m.getTo();
+    stubs.get(to).withDeadlineAfter(REQUEST_DEADLINE.toMillis(), TimeUnit.MILLISECONDS).call(m, answer);
+  }
+
+  /**
+   * Makes every replica a voting member of log {@code clusterId}: each must be EMPTY, or already
+   * VOTING in that log. Returns one line per replica; throws if any replica refused or did not answer.
+   */
+  public List<String> initialize(String clusterId) {
+    // Initializing a replica that lost its data in a log in use would make it vote without it.
+    for (Reader.ReplicaState s : reader().status()) {
+      if (s.status() != null && (s.status().getPromised().getRound() > 0 || s.status().getEnd() > 0)) {
+        throw new IllegalStateException("log " + s.status().getClusterId() + " is already in use (replica " + s.replica()
+            + " holds positions up to " + s.status().getEnd() + "); a replica that lost its data recovers by itself");
+      }
+    }
+    List<String> lines = new ArrayList<>();
+    boolean ok = true;
+    for (int r = 0; r < peers.size(); r++) {
+      try {
+        var answer = io.kmesos.api.log.v1.ReplicaGrpc.newBlockingStub(channels.get(r))
+            .withDeadlineAfter(REQUEST_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+            .call(Envelope.newBuilder().setFrom(clientNode()).setTo(r).setInitializeRequest(
+                io.kmesos.api.log.v1.InitializeRequest.newBuilder().setClusterId(clusterId)).build())
+            .getInitializeResponse();
+        ok &= answer.getOk();
+        lines.add("replica " + r + " (" + peers.get(r) + "): " + (answer.getOk() ? "VOTING in log " + clusterId
+            : "refused: it is " + answer.getStatus() + (answer.getClusterId().isEmpty() ? "" : " in log " + answer.getClusterId())));
+      } catch (io.grpc.StatusRuntimeException e) {
+        ok = false;
+        lines.add("replica " + r + " (" + peers.get(r) + "): unreachable (" + e.getStatus().getCode() + ")");
+      }
+    }
+    if (!ok) {
+      throw new UnavailableException("initialize did not reach every replica:\n  " + String.join("\n  ", lines));
+    }
+    return lines;
+  }
+
+  ManagedChannel channel(int replica) {
+    return channels.get(replica);
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    channels.forEach(ManagedChannel::shutdownNow);
+  }
+}

@@ -1,0 +1,299 @@
+package io.kmesos.replica.client;
+
+import com.google.protobuf.ByteString;
+import io.grpc.stub.StreamObserver;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.replica.core.Ballots;
+import io.kmesos.replica.core.Coordinator;
+import io.kmesos.replica.core.Effects;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The log's writer: the shell around a {@link Coordinator}. Elect once, then append; each append's
+ * future completes with its position once a quorum holds it (in position order). Many appends in
+ * flight share round trips and fsyncs: everything submitted while the previous batch was on its way
+ * goes out as one write per replica.
+ *
+ * <p>Once another writer is elected this one is superseded for good: every pending and later call
+ * fails with {@link SupersededException}. If a quorum does not accept an append within the
+ * configured timeout, the writer fails with {@link UnavailableException} and must be replaced; what
+ * it had in flight may or may not have been committed (a new writer's election settles it).
+ */
+public final class Writer implements AutoCloseable {
+  private sealed interface Op permits Elect, Append, Truncate, Answer, Tick {}
+
+  private record Elect(CompletableFuture<Long> done) implements Op {}
+
+  private record Append(ByteString payload, CompletableFuture<Long> done) implements Op {}
+
+  private record Truncate(long to, CompletableFuture<Long> done) implements Op {}
+
+  private record Answer(Envelope envelope) implements Op {}
+
+  private record Tick() implements Op {}
+
+  private final Log log;
+  private final Coordinator coordinator;
+  private final long node;
+  private final Duration appendTimeout;
+  private final BlockingQueue<Op> queue = new ArrayBlockingQueue<>(200_000);
+  private final Thread loop;
+  private volatile boolean running = true;
+
+  private CompletableFuture<Long> electing;
+  private final Map<Long, CompletableFuture<Long>> pending = new HashMap<>();
+  private final Map<Long, Long> pendingSince = new HashMap<>();
+  private final ArrayDeque<Op> waiting = new ArrayDeque<>();
+  private volatile RuntimeException failure;
+  private final java.util.concurrent.ScheduledFuture<?> ticker;
+
+  Writer(Log log, long node, long proposer, Coordinator.Config config, Duration appendTimeout) {
+    this.log = log;
+    this.node = node;
+    this.coordinator = new Coordinator(node, proposer, log.replicas(), config);
+    this.appendTimeout = appendTimeout;
+    this.loop = new Thread(this::run, "log-writer");
+    loop.setDaemon(true);
+    loop.start();
+    this.ticker = log.timer().scheduleAtFixedRate(() -> queue.offer(new Tick()), 10, 10, TimeUnit.MILLISECONDS);
+  }
+
+  /** Elects this writer; completes with the log's ending position (appends follow it). */
+  public CompletableFuture<Long> elect() {
+    return submit(new Elect(new CompletableFuture<>()));
+  }
+
+  /** Appends {@code payload}; completes with its position once committed. */
+  public CompletableFuture<Long> append(byte[] payload) {
+    return append(ByteString.copyFrom(payload));
+  }
+
+  public CompletableFuture<Long> append(ByteString payload) {
+    return submit(new Append(payload, new CompletableFuture<>()));
+  }
+
+  /** Appends a truncation: once learned, positions below {@code to} are deleted on every replica. */
+  public CompletableFuture<Long> truncate(long to) {
+    return submit(new Truncate(to, new CompletableFuture<>()));
+  }
+
+  private CompletableFuture<Long> submit(Op op) {
+    CompletableFuture<Long> done = futureOf(op);
+    if (!running) {
+      done.completeExceptionally(failure != null ? failure : new IllegalStateException("the writer is closed"));
+    } else if (!queue.offer(op)) {
+      done.completeExceptionally(new IllegalStateException("too many calls in flight (" + queue.size() + "); slow down"));
+    }
+    return done;
+  }
+
+  private static CompletableFuture<Long> futureOf(Op op) {
+    if (op instanceof Elect e) {
+      return e.done();
+    } else if (op instanceof Append a) {
+      return a.done();
+    }
+    return ((Truncate) op).done();
+  }
+
+  private void run() {
+    List<Op> batch = new ArrayList<>();
+    while (running) {
+      try {
+        Op first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        batch.clear();
+        batch.add(first);
+        queue.drainTo(batch, 10_000);
+        Effects out = new Effects();
+        for (Op op : batch) {
+          step(op, out);
+        }
+        out.addAll(coordinator.flush());
+        deliver(out);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException e) {
+        fail(e);
+      }
+    }
+  }
+
+  private void step(Op op, Effects out) {
+    if (failure != null) {
+      if (!(op instanceof Answer) && !(op instanceof Tick)) {
+        futureOf(op).completeExceptionally(failure);
+      }
+      return;
+    }
+    if (op instanceof Elect e) {
+      if (electing != null || coordinator.status() != Coordinator.Status.IDLE) {
+        e.done().completeExceptionally(new IllegalStateException("already " + coordinator.status()));
+        return;
+      }
+      electing = e.done();
+      out.addAll(coordinator.elect());
+    } else if (op instanceof Append || op instanceof Truncate) {
+      if (coordinator.status() != Coordinator.Status.WRITING || !waiting.isEmpty()) {
+        if (coordinator.status() == Coordinator.Status.WRITING || coordinator.status() == Coordinator.Status.FILLING
+            || coordinator.status() == Coordinator.Status.FETCHING || coordinator.status() == Coordinator.Status.ELECTING) {
+          waiting.add(op); // admitted once elected / once there is room in flight
+        } else {
+          futureOf(op).completeExceptionally(new IllegalStateException("not elected: call elect() first"));
+        }
+        return;
+      }
+      propose(op);
+    } else if (op instanceof Answer a) {
+      out.addAll(coordinator.handle(a.envelope()));
+    } else {
+      out.addAll(coordinator.tick());
+      checkTimeouts();
+    }
+    admitWaiting();
+  }
+
+  /** Returns false when the coordinator has no room in flight; the op stays queued. */
+  private boolean propose(Op op) {
+    long p;
+    try {
+      p = op instanceof Append a ? coordinator.append(a.payload()) : coordinator.truncate(((Truncate) op).to());
+    } catch (IllegalArgumentException e) {
+      futureOf(op).completeExceptionally(e);
+      return true;
+    }
+    if (p < 0) {
+      waiting.addFirst(op);
+      return false;
+    }
+    pending.put(p, futureOf(op));
+    pendingSince.put(p, System.nanoTime());
+    return true;
+  }
+
+  private void admitWaiting() {
+    while (!waiting.isEmpty() && coordinator.status() == Coordinator.Status.WRITING) {
+      if (!propose(waiting.poll())) {
+        return;
+      }
+    }
+  }
+
+  private void deliver(Effects out) {
+    for (Object ev : out.events()) {
+      if (ev instanceof Coordinator.Elected el) {
+        CompletableFuture<Long> e = electing;
+        electing = null;
+        admitWaiting();
+        out.addAll(coordinator.flush());
+        if (e != null) {
+          e.complete(el.ending());
+        }
+      } else if (ev instanceof Coordinator.ElectionFailed f) {
+        CompletableFuture<Long> e = electing;
+        electing = null;
+        RuntimeException why = Ballots.greater(f.promised(), Ballots.NONE)
+            ? new SupersededException("another writer holds a higher ballot (" + Ballots.toString(f.promised()) + ")")
+            : new UnavailableException("election failed: " + f.reason() + " (replicas: " + log.peers() + ")");
+        failAllWaiting(why);
+        if (e != null) {
+          e.completeExceptionally(why);
+        }
+      } else if (ev instanceof Coordinator.Committed c) {
+        CompletableFuture<Long> f = pending.remove(c.position());
+        pendingSince.remove(c.position());
+        if (f != null) {
+          f.complete(c.position());
+        }
+      } else if (ev instanceof Coordinator.Superseded s) {
+        fail(new SupersededException("superseded: another writer was elected with ballot "
+            + Ballots.toString(s.promised()) + "; this writer committed through " + s.committedThrough()));
+      }
+    }
+    for (Envelope m : out.messages()) {
+      log.send(m, new StreamObserver<>() {
+        @Override
+        public void onNext(Envelope answer) {
+          if (answer.getBodyCase() != Envelope.BodyCase.BODY_NOT_SET) {
+            queue.offer(new Answer(answer));
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          // The coordinator resends on its own schedule.
+        }
+
+        @Override
+        public void onCompleted() {}
+      });
+    }
+  }
+
+  private void checkTimeouts() {
+    long now = System.nanoTime();
+    for (Map.Entry<Long, Long> e : pendingSince.entrySet()) {
+      if (now - e.getValue() > appendTimeout.toNanos()) {
+        fail(new UnavailableException("no quorum of replicas accepted position " + e.getKey() + " within "
+            + appendTimeout.toMillis() + " ms (replicas: " + log.peers() + "); the writer stops, elect a new one"));
+        return;
+      }
+    }
+  }
+
+  private void fail(RuntimeException why) {
+    if (failure == null) {
+      failure = why;
+    }
+    pending.values().forEach(f -> f.completeExceptionally(why));
+    pending.clear();
+    pendingSince.clear();
+    failAllWaiting(why);
+    if (electing != null) {
+      electing.completeExceptionally(why);
+      electing = null;
+    }
+  }
+
+  private void failAllWaiting(RuntimeException why) {
+    while (!waiting.isEmpty()) {
+      futureOf(waiting.poll()).completeExceptionally(why);
+    }
+  }
+
+  /** The node ID this writer uses on the log's network. */
+  public long node() {
+    return node;
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    ticker.cancel(false);
+    try {
+      loop.join(2000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    RuntimeException closed = new IllegalStateException("the writer was closed");
+    pending.values().forEach(f -> f.completeExceptionally(closed));
+    failAllWaiting(closed);
+    queue.forEach(op -> {
+      if (!(op instanceof Answer) && !(op instanceof Tick)) {
+        futureOf(op).completeExceptionally(closed);
+      }
+    });
+  }
+}

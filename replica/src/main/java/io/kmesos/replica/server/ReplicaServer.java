@@ -1,0 +1,283 @@
+package io.kmesos.replica.server;
+
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.kmesos.api.InfoService;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.ReplicaCore;
+import io.kmesos.replica.storage.CorruptRecordException;
+import io.kmesos.replica.storage.RocksStorage;
+import io.kmesos.replica.storage.StorageException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The shell around a {@link ReplicaCore}: RocksDB, gRPC and a timer.
+ *
+ * <p>One thread owns the core. It takes every queued input (requests, peers' answers, ticks), steps
+ * the core through all of them, writes all their storage updates as one RocksDB batch (synced once,
+ * if any needs it: group commit), and only then answers. A request that waited past its deadline, or
+ * longer than {@link Config#maxRequestAge()} whatever its deadline, is refused, never applied: this
+ * bound is what the recovery grace period relies on. The queue is bounded; when it is full, callers
+ * get RESOURCE_EXHAUSTED.
+ */
+public final class ReplicaServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ReplicaServer.class);
+
+  /** Settings of one replica process. */
+  public record Config(int id, List<String> peers, Path dataDir, String expectedClusterId,
+      Duration tick, Duration maxRequestAge, int queueLimit) {
+    public static Config of(int id, List<String> peers, Path dataDir) {
+      return new Config(id, peers, dataDir, "", Duration.ofMillis(10), Duration.ofSeconds(2), 10_000);
+    }
+
+    /** Core timers in ticks: the recovery grace is longer than any request may live. */
+    ReplicaCore.Config core() {
+      int ticksPerSecond = (int) Math.max(1, 1000 / tick.toMillis());
+      int grace = (int) (maxRequestAge.toMillis() / tick.toMillis()) + ticksPerSecond;
+      return new ReplicaCore.Config(Math.max(1, ticksPerSecond / 10), grace, ticksPerSecond / 2, 1000);
+    }
+  }
+
+  private sealed interface Input permits Request, PeerAnswer, Tick {}
+
+  private record Request(Envelope envelope, StreamObserver<Envelope> answer, long expiresAtNanos) implements Input {}
+
+  private record PeerAnswer(Envelope envelope) implements Input {}
+
+  private record Tick() implements Input {}
+
+  private final Config config;
+  private final RocksStorage storage;
+  private final ReplicaCore core;
+  private final BlockingQueue<Input> queue;
+  private final List<ManagedChannel> channels = new ArrayList<>();
+  private final List<ReplicaGrpc.ReplicaStub> peers = new ArrayList<>();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "replica-timer"));
+  private final Thread loop;
+  private final Server server;
+  private volatile boolean running = true;
+
+  private ReplicaServer(Config config, RocksStorage storage) throws IOException {
+    this.config = config;
+    this.storage = storage;
+    if (!config.expectedClusterId().isEmpty() && storage.metadata() != null
+        && !storage.metadata().getClusterId().isEmpty()
+        && !storage.metadata().getClusterId().equals(config.expectedClusterId())) {
+      throw new StorageException(config.dataDir() + " holds replica " + storage.metadata().getReplicaId()
+          + " of log " + storage.metadata().getClusterId() + ", not of log " + config.expectedClusterId()
+          + "; refusing to serve it");
+    }
+    this.core = new ReplicaCore(config.id(), config.peers().size(), storage, config.core(), new SecureRandom().nextLong());
+    this.queue = new ArrayBlockingQueue<>(config.queueLimit());
+    for (int i = 0; i < config.peers().size(); i++) {
+      ManagedChannel ch = NettyChannelBuilder.forTarget(config.peers().get(i)).usePlaintext().build();
+      channels.add(ch);
+      peers.add(ReplicaGrpc.newStub(ch));
+    }
+    InetSocketAddress listen = Addresses.parse(config.peers().get(config.id()));
+    this.server = NettyServerBuilder.forAddress(listen).addService(new Service()).addService(new InfoService("replica"))
+        .build().start();
+    this.loop = new Thread(this::run, "replica-" + config.id());
+    loop.start();
+    long tickMillis = config.tick().toMillis();
+    timer.scheduleAtFixedRate(() -> queue.offer(new Tick()), tickMillis, tickMillis, TimeUnit.MILLISECONDS);
+    log.info("replica {} of {} serving {} on {} ({})", config.id(), config.peers().size(), config.dataDir(), listen,
+        core.describe().getStatus());
+  }
+
+  /** Opens the storage, refuses another log's data, and starts serving. */
+  public static ReplicaServer start(Config config) throws IOException {
+    if (config.id() < 0 || config.id() >= config.peers().size()) {
+      throw new IllegalArgumentException("replica id " + config.id() + " is not an index into the " + config.peers().size() + " peers");
+    }
+    RocksStorage storage = RocksStorage.open(config.dataDir());
+    try {
+      return new ReplicaServer(config, storage);
+    } catch (IOException | RuntimeException e) {
+      storage.close();
+      throw e;
+    }
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public ReplicaCore.Config coreConfig() {
+    return config.core();
+  }
+
+  private final class Service extends ReplicaGrpc.ReplicaImplBase {
+    @Override
+    public void call(Envelope request, StreamObserver<Envelope> answer) {
+      String problem = Requests.problem(request, config.id());
+      if (problem != null) {
+        answer.onError(Status.INVALID_ARGUMENT.withDescription(problem).asRuntimeException());
+        return;
+      }
+      long now = System.nanoTime();
+      long expires = now + config.maxRequestAge().toNanos();
+      Deadline deadline = Context.current().getDeadline();
+      if (deadline != null) {
+        expires = Math.min(expires, now + deadline.timeRemaining(TimeUnit.NANOSECONDS));
+      }
+      if (!running) {
+        answer.onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + " is shutting down").asRuntimeException());
+      } else if (!queue.offer(new Request(request, answer, expires))) {
+        answer.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + config.id() + " is overloaded; retry later").asRuntimeException());
+      }
+    }
+  }
+
+  private void run() {
+    List<Input> batch = new ArrayList<>();
+    while (running) {
+      try {
+        Input first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        batch.clear();
+        batch.add(first);
+        queue.drainTo(batch, 1000);
+        step(batch);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (StorageException e) {
+        if (e instanceof CorruptRecordException) {
+          continue; // answered with DATA_LOSS in step(); the replica goes on serving the rest
+        }
+        log.error("replica {}: storage failed, stopping: {}", config.id(), e.getMessage());
+        running = false;
+      } catch (RuntimeException e) {
+        log.error("replica {}: unexpected failure, stopping", config.id(), e);
+        running = false;
+      }
+    }
+    for (Input in : queue) {
+      if (in instanceof Request r) {
+        r.answer().onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + " stopped").asRuntimeException());
+      }
+    }
+  }
+
+  private void step(List<Input> batch) {
+    List<Effects> results = new ArrayList<>(batch.size());
+    boolean[] answered = new boolean[batch.size()];
+    List<Effects.Persist> writes = new ArrayList<>();
+    long now = System.nanoTime();
+    for (int i = 0; i < batch.size(); i++) {
+      Input in = batch.get(i);
+      Effects e = new Effects();
+      try {
+        if (in instanceof Request r) {
+          if (now > r.expiresAtNanos()) {
+            r.answer().onError(Status.DEADLINE_EXCEEDED
+                .withDescription("the request waited past its deadline in replica " + config.id() + " and was not applied")
+                .asRuntimeException());
+            answered[i] = true;
+          } else {
+            e = core.handle(r.envelope());
+          }
+        } else if (in instanceof PeerAnswer a) {
+          e = core.handle(a.envelope());
+        } else {
+          e = core.tick();
+        }
+      } catch (CorruptRecordException ex) {
+        log.error("replica {}: {}", config.id(), ex.getMessage());
+        if (in instanceof Request r) {
+          r.answer().onError(Status.DATA_LOSS.withDescription("replica " + config.id() + ": " + ex.getMessage()).asRuntimeException());
+          answered[i] = true;
+        }
+      }
+      results.add(e);
+      writes.addAll(e.persist());
+    }
+    storage.apply(writes); // one batch, one sync: every reply below follows the writes it reports
+    for (int i = 0; i < batch.size(); i++) {
+      Input in = batch.get(i);
+      Envelope reply = null;
+      for (Envelope m : results.get(i).messages()) {
+        if (reply == null && in instanceof Request r && m.getTo() == r.envelope().getFrom() && Requests.isReply(m)) {
+          reply = m;
+        } else {
+          sendToPeer(m);
+        }
+      }
+      if (in instanceof Request r && !answered[i]) {
+        r.answer().onNext(reply != null ? reply
+            : Envelope.newBuilder().setFrom(config.id()).setTo(r.envelope().getFrom()).build());
+        r.answer().onCompleted();
+      }
+    }
+  }
+
+  private void sendToPeer(Envelope m) {
+    long to = m.getTo();
+    if (to < 0 || to >= peers.size() || to == config.id()) {
+      return; // answers to clients travel back on their own calls
+    }
+    peers.get((int) to).withDeadlineAfter(config.maxRequestAge().toMillis(), TimeUnit.MILLISECONDS)
+        .call(m, new StreamObserver<>() {
+          @Override
+          public void onNext(Envelope answer) {
+            if (answer.getBodyCase() != Envelope.BodyCase.BODY_NOT_SET) {
+              queue.offer(new PeerAnswer(answer));
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            log.debug("replica {}: peer {} did not answer: {}", config.id(), to, t.getMessage());
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    timer.shutdownNow();
+    server.shutdown();
+    try {
+      loop.join(5000);
+      server.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    server.shutdownNow();
+    channels.forEach(ManagedChannel::shutdownNow);
+    storage.close();
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+}

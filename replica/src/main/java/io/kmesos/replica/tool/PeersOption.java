@@ -1,0 +1,20 @@
+package io.kmesos.replica.tool;
+
+import java.util.Arrays;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** The replica set, as every subcommand takes it. */
+final class PeersOption {
+  @Option(names = "--peers", required = true, paramLabel = "HOST:PORT,...",
+      description = "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names). "
+          + "Also read from $KMESOS_LOG_PEERS.", defaultValue = "${env:KMESOS_LOG_PEERS}")
+  String peers;
+
+  List<String> list() {
+    if (peers == null || peers.isBlank()) {
+      throw new IllegalArgumentException("--peers is empty");
+    }
+    return Arrays.stream(peers.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+  }
+}
