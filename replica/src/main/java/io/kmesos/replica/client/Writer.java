@@ -29,7 +29,12 @@ import java.util.concurrent.TimeUnit;
  * it had in flight may or may not have been committed (a new writer's election settles it).
  */
 public final class Writer implements AutoCloseable {
-  private sealed interface Op permits Elect, Append, Truncate, Answer, Tick {}
+  private sealed interface Op permits Elect, Append, Truncate, Answer, Tick, RetryElection {}
+
+  private record RetryElection() implements Op {}
+
+  /** A fresh writer does not know the current round: a refusal teaches it, and it tries again. */
+  private static final int ELECTION_ATTEMPTS = 5;
 
   private record Elect(CompletableFuture<Long> done) implements Op {}
 
@@ -50,6 +55,8 @@ public final class Writer implements AutoCloseable {
   private volatile boolean running = true;
 
   private CompletableFuture<Long> electing;
+  private int electionAttempts;
+  private final java.util.Random jitter = new java.util.Random();
   private final Map<Long, CompletableFuture<Long>> pending = new HashMap<>();
   private final Map<Long, Long> pendingSince = new HashMap<>();
   private final ArrayDeque<Op> waiting = new ArrayDeque<>();
@@ -133,7 +140,7 @@ public final class Writer implements AutoCloseable {
 
   private void step(Op op, Effects out) {
     if (failure != null) {
-      if (!(op instanceof Answer) && !(op instanceof Tick)) {
+      if (!(op instanceof Answer) && !(op instanceof Tick) && !(op instanceof RetryElection)) {
         futureOf(op).completeExceptionally(failure);
       }
       return;
@@ -144,7 +151,13 @@ public final class Writer implements AutoCloseable {
         return;
       }
       electing = e.done();
+      electionAttempts = 1;
       out.addAll(coordinator.elect());
+    } else if (op instanceof RetryElection) {
+      if (electing != null && coordinator.status() == Coordinator.Status.IDLE) {
+        electionAttempts++;
+        out.addAll(coordinator.elect());
+      }
     } else if (op instanceof Append || op instanceof Truncate) {
       if (coordinator.status() != Coordinator.Status.WRITING || !waiting.isEmpty()) {
         if (coordinator.status() == Coordinator.Status.WRITING || coordinator.status() == Coordinator.Status.FILLING
@@ -201,6 +214,12 @@ public final class Writer implements AutoCloseable {
         if (e != null) {
           e.complete(el.ending());
         }
+      } else if (ev instanceof Coordinator.ElectionFailed f && electing != null
+          && Ballots.greater(f.promised(), Ballots.NONE) && electionAttempts < ELECTION_ATTEMPTS) {
+        // Refused for a higher ballot: retry above it, after a random pause so that two writers
+        // racing do not keep pre-empting each other (Mesos has no such back-off and can livelock).
+        long pause = 5L + jitter.nextInt(20 * electionAttempts);
+        log.timer().schedule(() -> queue.offer(new RetryElection()), pause, TimeUnit.MILLISECONDS);
       } else if (ev instanceof Coordinator.ElectionFailed f) {
         CompletableFuture<Long> e = electing;
         electing = null;
@@ -291,7 +310,7 @@ public final class Writer implements AutoCloseable {
     pending.values().forEach(f -> f.completeExceptionally(closed));
     failAllWaiting(closed);
     queue.forEach(op -> {
-      if (!(op instanceof Answer) && !(op instanceof Tick)) {
+      if (!(op instanceof Answer) && !(op instanceof Tick) && !(op instanceof RetryElection)) {
         futureOf(op).completeExceptionally(closed);
       }
     });

@@ -1,0 +1,96 @@
+package io.kmesos.replica.it;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Replicas as separate JVMs on 127.0.0.1, each with its own RocksDB directory, started from the
+ * built {@code kmesos-replica.jar} exactly as an operator would ({@code kmesos-log replica ...}).
+ * Output goes to a file per replica, kept for the test report.
+ */
+final class ReplicaProcesses implements AutoCloseable {
+  static final Path JAR = Path.of("target/kmesos-replica.jar");
+
+  final Path root;
+  final List<String> peers = new ArrayList<>();
+  private final Process[] processes;
+
+  ReplicaProcesses(Path root, int n) throws IOException {
+    this.root = root;
+    this.processes = new Process[n];
+    for (int i = 0; i < n; i++) {
+      peers.add("127.0.0.1:" + freePort());
+    }
+  }
+
+  String peerList() {
+    return String.join(",", peers);
+  }
+
+  Path dataDir(int i) {
+    return root.resolve("replica-" + i);
+  }
+
+  Path logFile(int i) {
+    return root.resolve("replica-" + i + ".log");
+  }
+
+  ReplicaProcesses startAll() throws IOException {
+    for (int i = 0; i < processes.length; i++) {
+      start(i);
+    }
+    return this;
+  }
+
+  Process start(int i, String... extra) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(java(), "-Xmx256m", "-jar", JAR.toString(), "replica",
+        "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString()));
+    cmd.addAll(List.of(extra));
+    processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
+    return processes[i];
+  }
+
+  /** kill -9. */
+  void kill(int i) throws InterruptedException {
+    if (processes[i] != null) {
+      processes[i].destroyForcibly();
+      processes[i].waitFor(10, TimeUnit.SECONDS);
+      processes[i] = null;
+    }
+  }
+
+  void wipe(int i) throws IOException {
+    try (var files = Files.walk(dataDir(i))) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  String log(int i) throws IOException {
+    return Files.exists(logFile(i)) ? Files.readString(logFile(i)) : "";
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    for (int i = 0; i < processes.length; i++) {
+      kill(i);
+    }
+  }
+
+  static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+}

@@ -1,0 +1,277 @@
+package io.kmesos.replica.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.kmesos.api.log.v1.ActionType;
+import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.api.log.v1.StatusRequest;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.client.LogEntry;
+import io.kmesos.replica.client.Reader;
+import io.kmesos.replica.client.SupersededException;
+import io.kmesos.replica.client.UnavailableException;
+import io.kmesos.replica.client.Writer;
+import io.kmesos.replica.core.Coordinator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The log as separate replica JVMs on 127.0.0.1 with real RocksDB, driven through the client
+ * library, under kill -9, wiped disks, lost quorums and racing writers. After each, every
+ * acknowledged append is present exactly once and in order.
+ */
+class ReplicatedLogIT {
+  @TempDir Path dir;
+  ReplicaProcesses replicas;
+  Log log;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (log != null) {
+      log.close();
+    }
+    if (replicas != null) {
+      replicas.close();
+    }
+  }
+
+  Log start(int n) throws Exception {
+    replicas = new ReplicaProcesses(dir, n).startAll();
+    log = new Log(replicas.peers);
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+      log.initialize("it-log");
+      return true;
+    });
+    return log;
+  }
+
+  Writer electedWriter() throws Exception {
+    Writer w = log.writer(new Coordinator.Config(50, 500, 100_000), Duration.ofSeconds(3));
+    w.elect().get(30, TimeUnit.SECONDS);
+    return w;
+  }
+
+  /** Appends {@code count} payloads named {@code prefix-i}, all in flight at once; returns their positions. */
+  static List<Long> appendAll(Writer w, String prefix, int count) throws Exception {
+    List<CompletableFuture<Long>> futures = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      futures.add(w.append(ByteString.copyFromUtf8(prefix + "-" + i)));
+    }
+    List<Long> positions = new ArrayList<>();
+    for (CompletableFuture<Long> f : futures) {
+      positions.add(f.get(30, TimeUnit.SECONDS));
+    }
+    return positions;
+  }
+
+  /** Every acknowledged payload is in the log exactly once, at its acknowledged position, in order. */
+  void assertLogHolds(List<String> payloads, List<Long> positions) {
+    Reader r = log.reader();
+    List<LogEntry> entries = r.read(1, r.ending());
+    List<String> appended = entries.stream().filter(e -> e.type() == ActionType.APPEND)
+        .map(e -> e.payload().toStringUtf8()).toList();
+    Set<String> unique = new LinkedHashSet<>(appended);
+    assertThat(unique).as("no append is in the log twice").hasSameSizeAs(appended);
+    for (int i = 0; i < payloads.size(); i++) {
+      long p = positions.get(i);
+      LogEntry e = entries.stream().filter(x -> x.position() == p).findFirst().orElseThrow();
+      assertThat(e.payload().toStringUtf8()).as("position %d", p).isEqualTo(payloads.get(i));
+    }
+    assertThat(positions).isSorted();
+  }
+
+  static List<String> names(String prefix, int count) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      out.add(prefix + "-" + i);
+    }
+    return out;
+  }
+
+  @Test
+  void pipelinedAppendsAreCommittedInOrderAndReadBack() throws Exception {
+    start(3);
+    Writer w = electedWriter();
+    List<Long> positions = appendAll(w, "a", 2000);
+    assertThat(positions).doesNotHaveDuplicates().isSorted();
+    assertLogHolds(names("a", 2000), positions);
+    w.close();
+  }
+
+  @Test
+  void losingAMinorityKeepsTheLogWritableAndTheReplicaCatchesUp() throws Exception {
+    start(3);
+    Writer w = electedWriter();
+    List<Long> before = appendAll(w, "before", 300);
+    replicas.kill(2);
+    List<Long> during = appendAll(w, "during", 300);
+    replicas.start(2);
+    long ending = during.get(during.size() - 1);
+    await().atMost(Duration.ofSeconds(30)).until(() -> statusOf(2) != null && statusOf(2).getLearnedThrough() >= ending);
+    List<Long> all = new ArrayList<>(before);
+    all.addAll(during);
+    List<String> payloads = new ArrayList<>(names("before", 300));
+    payloads.addAll(names("during", 300));
+    assertLogHolds(payloads, all);
+    w.close();
+  }
+
+  @Test
+  void losingAMajorityIsAClearErrorAndLosesNothingCommitted() throws Exception {
+    start(3);
+    Writer w = electedWriter();
+    List<Long> committed = appendAll(w, "kept", 100);
+    replicas.kill(1);
+    replicas.kill(2);
+    assertThatThrownBy(() -> w.append(ByteString.copyFromUtf8("lost")).get(30, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .cause().isInstanceOf(UnavailableException.class).hasMessageContaining("no quorum");
+    replicas.start(1);
+    replicas.start(2);
+    Writer next = electedWriter();
+    assertThat(log.reader().ending()).isGreaterThanOrEqualTo(committed.get(committed.size() - 1));
+    assertLogHolds(names("kept", 100), committed);
+    next.close();
+    w.close();
+  }
+
+  @Test
+  void aWipedReplicaRecoversBeforeItVotesAgain() throws Exception {
+    start(5);
+    Writer w = electedWriter();
+    List<Long> first = appendAll(w, "first", 500);
+    replicas.kill(4);
+    replicas.wipe(4);
+    replicas.start(4);
+    List<ReplicaStatus> seen = new ArrayList<>();
+    CompletableFuture<List<Long>> more = CompletableFuture.supplyAsync(() -> {
+      try {
+        return appendAll(w, "more", 500);
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> {
+      var s = statusOf(4);
+      if (s != null && (seen.isEmpty() || seen.get(seen.size() - 1) != s.getStatus())) {
+        seen.add(s.getStatus());
+      }
+      return s != null && s.getStatus() == ReplicaStatus.VOTING;
+    });
+    assertThat(seen).as("statuses of the wiped replica, in order").contains(ReplicaStatus.RECOVERING)
+        .endsWith(ReplicaStatus.VOTING);
+    assertThat(seen.indexOf(ReplicaStatus.VOTING)).isEqualTo(seen.size() - 1);
+    List<Long> second = more.get(60, TimeUnit.SECONDS);
+    long ending = second.get(second.size() - 1);
+    await().atMost(Duration.ofSeconds(30)).until(() -> statusOf(4).getLearnedThrough() >= ending);
+    List<Long> all = new ArrayList<>(first);
+    all.addAll(second);
+    List<String> payloads = new ArrayList<>(names("first", 500));
+    payloads.addAll(names("more", 500));
+    assertLogHolds(payloads, all);
+    w.close();
+  }
+
+  @Test
+  void racingWritersNeverForkTheLog() throws Exception {
+    start(3);
+    Writer first = electedWriter();
+    List<Long> a = appendAll(first, "first", 50);
+    Writer second = electedWriter();
+    assertThatThrownBy(() -> first.append(ByteString.copyFromUtf8("stale")).get(30, TimeUnit.SECONDS))
+        .cause().isInstanceOf(SupersededException.class);
+    List<Long> b = appendAll(second, "second", 50);
+    assertThat(b.get(0)).isGreaterThan(a.get(a.size() - 1));
+    List<Long> all = new ArrayList<>(a);
+    all.addAll(b);
+    List<String> payloads = new ArrayList<>(names("first", 50));
+    payloads.addAll(names("second", 50));
+    assertLogHolds(payloads, all);
+    assertThat(log.reader().read(1, log.reader().ending())).noneMatch(e -> e.payload().toStringUtf8().equals("stale"));
+    first.close();
+    second.close();
+  }
+
+  @Test
+  void malformedRequestsGetInvalidArgumentAndTheReplicaGoesOn() throws Exception {
+    start(3);
+    ManagedChannel ch = NettyChannelBuilder.forTarget(replicas.peers.get(0)).usePlaintext().build();
+    try {
+      var stub = ReplicaGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS);
+      assertThatThrownBy(() -> stub.call(Envelope.newBuilder().setTo(0).build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription()).contains("no message");
+          });
+      assertThatThrownBy(() -> stub.call(Envelope.newBuilder().setTo(2).setStatusRequest(StatusRequest.getDefaultInstance()).build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription()).contains("addressed to replica 2, but this is replica 0");
+          });
+      assertThat(stub.call(Envelope.newBuilder().setTo(0).setStatusRequest(StatusRequest.getDefaultInstance()).build())
+          .getStatusResponse().getStatus()).isEqualTo(ReplicaStatus.VOTING);
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
+  @Test
+  void foreignAndCorruptDataIsRefusedWithAClearErrorAndLeftUntouched() throws Exception {
+    start(3);
+    Writer w = electedWriter();
+    appendAll(w, "x", 20);
+    w.close();
+
+    // Another log's data: refused.
+    replicas.kill(1);
+    Process other = replicas.start(1, "--cluster-id", "some-other-log");
+    assertThat(other.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(other.exitValue()).isNotZero();
+    assertThat(replicas.log(1)).contains("holds replica 1 of log it-log, not of log some-other-log");
+
+    // A directory that is not a replica database: refused, and the file is still there.
+    Path foreign = dir.resolve("not-a-replica");
+    Files.createDirectories(foreign);
+    Files.writeString(foreign.resolve("notes.txt"), "precious");
+    Process p = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "replica",
+        "--id", "1", "--peers", replicas.peerList(), "--data-dir", foreign.toString())
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isNotZero();
+    assertThat(out).contains("is not empty and is not a kmesos replica database").doesNotContain("\tat ");
+    assertThat(Files.readString(foreign.resolve("notes.txt"))).isEqualTo("precious");
+
+    // A corrupt record: the replica refuses to start and names the position.
+    replicas.kill(2);
+    CorruptRecords.flipByteOfAction(replicas.dataDir(2), 5);
+    Process corrupt = replicas.start(2);
+    assertThat(corrupt.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(corrupt.exitValue()).isNotZero();
+    assertThat(replicas.log(2)).contains("action at position 5: checksum mismatch");
+  }
+
+  io.kmesos.api.log.v1.StatusResponse statusOf(int replica) {
+    return log.reader().status().get(replica).status();
+  }
+}
