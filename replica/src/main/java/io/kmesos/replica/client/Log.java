@@ -38,7 +38,8 @@ public final class Log implements AutoCloseable {
     }
     this.peers = List.copyOf(peers);
     for (String p : peers) {
-      ManagedChannel ch = NettyChannelBuilder.forTarget(p).usePlaintext().build();
+      // Answers only enqueue work for the writer's loop: run them on the I/O thread, no hand-off.
+      ManagedChannel ch = NettyChannelBuilder.forTarget(p).usePlaintext().directExecutor().build();
       channels.add(ch);
       stubs.add(ReplicaGrpc.newStub(ch));
     }

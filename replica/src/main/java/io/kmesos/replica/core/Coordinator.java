@@ -95,6 +95,7 @@ public final class Coordinator {
   private final TreeMap<Long, Action> fetched = new TreeMap<>();
   private long truncatedTo;
   private int learnedAge;
+  private boolean flushedSinceTick;
 
   private final TreeMap<Long, InFlight> inFlight = new TreeMap<>();
   private final List<Action> unsent = new ArrayList<>();
@@ -171,6 +172,7 @@ public final class Coordinator {
       }
       learnedSent = committedThrough;
       unsent.clear();
+      flushedSinceTick = true;
     }
     return out;
   }
@@ -204,11 +206,14 @@ public final class Coordinator {
         }
       }
       case FILLING, WRITING -> {
+        boolean busy = !unsent.isEmpty() || flushedSinceTick;
+        flushedSinceTick = false;
         out.addAll(flush());
         resendStale(out);
-        // Say what is committed when it changes, and again now and then: a replica that lost the
-        // news (a dropped message, a wiped disk that recovered our values) learns it from this.
-        if (committedThrough > learnedSent || (++learnedAge >= config.retryTicks() * 4 && committedThrough > 0)) {
+        // Writes carry committed_through; when none went out since the last tick, say it on its own,
+        // and again now and then: a replica that lost the news (a dropped message, a wiped disk that
+        // recovered our values) learns it from this.
+        if ((!busy && committedThrough > learnedSent) || (++learnedAge >= config.retryTicks() * 4 && committedThrough > 0)) {
           learnedAge = 0;
           LearnedRequest l = LearnedRequest.newBuilder().setBallot(ballot).setCommittedThrough(committedThrough).build();
           for (int r = 0; r < quorum.replicas(); r++) {

@@ -91,13 +91,14 @@ public final class ReplicaServer implements AutoCloseable {
     this.core = new ReplicaCore(config.id(), config.peers().size(), storage, config.core(), new SecureRandom().nextLong());
     this.queue = new ArrayBlockingQueue<>(config.queueLimit());
     for (int i = 0; i < config.peers().size(); i++) {
-      ManagedChannel ch = NettyChannelBuilder.forTarget(config.peers().get(i)).usePlaintext().build();
+      ManagedChannel ch = NettyChannelBuilder.forTarget(config.peers().get(i)).usePlaintext().directExecutor().build();
       channels.add(ch);
       peers.add(ReplicaGrpc.newStub(ch));
     }
     InetSocketAddress listen = Addresses.parse(config.peers().get(config.id()));
-    this.server = NettyServerBuilder.forAddress(listen).addService(new Service()).addService(new InfoService("replica"))
-        .build().start();
+    // The handler only validates and enqueues: run it on the I/O thread, no hand-off.
+    this.server = NettyServerBuilder.forAddress(listen).directExecutor().addService(new Service())
+        .addService(new InfoService("replica")).build().start();
     this.loop = new Thread(this::run, "replica-" + config.id());
     loop.start();
     long tickMillis = config.tick().toMillis();

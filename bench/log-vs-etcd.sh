@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Side by side, in one run on this machine: a 3-replica kmesos log and a 3-member etcd, both on
+# 127.0.0.1 with fsync on, driven by the same closed-loop workload (256-byte values; 1, 16 and 64
+# clients; OPS appends per point after a warm-up), interleaved and repeated REPEATS times. The etcd
+# side uses etcd's own Go client (bench/etcd-client), put to the leader. Prints every run, then the
+# medians and the kmesos/etcd ratios, and writes them to bench/results/.
+#
+#   bench/log-vs-etcd.sh                       # REPEATS=2 OPS=20000 CLIENTS="1 16 64"
+#   REPEATS=3 OPS=50000 bench/log-vs-etcd.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPEATS=${REPEATS:-2}
+OPS=${OPS:-20000}
+CLIENTS=${CLIENTS:-"1 16 64"}
+WARMUP=${WARMUP:-3000}
+work=$(mktemp -d /tmp/kmesos-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "bench: building (kmesos, etcd from Go modules, etcd's Go client)" >&2
+scripts/kube-test-binaries.sh >/dev/null
+etcd="$(scripts/kube-test-binaries.sh --print-dir)/etcd.bin"
+./mvnw -q -B package -DskipTests -pl replica -am
+(cd bench/etcd-client && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$work/etcd-client" .)
+
+cluster=""; endpoints=""
+for i in 0 1 2; do
+  cluster+="${cluster:+,}e$i=http://127.0.0.1:$((23800 + i))"
+  endpoints+="${endpoints:+,}127.0.0.1:$((23790 + i))"
+done
+for i in 0 1 2; do
+  "$etcd" --name "e$i" --data-dir "$work/etcd-$i" \
+    --listen-client-urls "http://127.0.0.1:$((23790 + i))" --advertise-client-urls "http://127.0.0.1:$((23790 + i))" \
+    --listen-peer-urls "http://127.0.0.1:$((23800 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((23800 + i))" \
+    --initial-cluster "$cluster" --initial-cluster-state new --log-level error > "$work/etcd-$i.log" 2>&1 &
+  pids+=($!)
+done
+peers="127.0.0.1:27001,127.0.0.1:27002,127.0.0.1:27003"
+for i in 0 1 2; do
+  java -Xmx512m -jar replica/target/kmesos-replica.jar replica --id "$i" --peers "$peers" --data-dir "$work/kmesos-$i" \
+    > "$work/kmesos-$i.log" 2>&1 &
+  pids+=($!)
+done
+sleep 3
+java -jar replica/target/kmesos-replica.jar initialize --peers "$peers" --cluster-id bench >/dev/null
+for _ in $(seq 50); do "$work/etcd-client" -endpoints "$endpoints" -ops 1 -warmup 0 >/dev/null 2>&1 && break; sleep 0.2; done
+
+results="$work/results.txt"
+for rep in $(seq "$REPEATS"); do
+  for c in $CLIENTS; do
+    # Alternate which system goes first, so neither always runs on a warmer machine.
+    if (( (rep + c) % 2 )); then order="etcd kmesos"; else order="kmesos etcd"; fi
+    for sys in $order; do
+      if [[ $sys == etcd ]]; then
+        "$work/etcd-client" -endpoints "$endpoints" -clients "$c" -ops "$OPS" -warmup "$WARMUP" | tee -a "$results"
+      else
+        java -jar replica/target/kmesos-replica.jar benchmark --peers "$peers" --clients "$c" --appends "$OPS" --warmup "$WARMUP" \
+          | tee -a "$results"
+      fi
+    done
+  done
+done
+
+out="bench/results/$(date -u +%Y-%m-%d)-log-vs-etcd.md"
+mkdir -p bench/results
+python3 - "$results" "$out" "$REPEATS" "$OPS" "$CLIENTS" <<'PY'
+import sys, statistics, re, platform, os
+path, out, repeats, ops, clients = sys.argv[1:6]
+runs = []
+for line in open(path):
+    f = dict(re.findall(r'(\w+)=([\d.]+)', line))
+    runs.append((line.split()[0], int(f['clients']), float(f['ops_per_s']), float(f['p50_ms']), float(f['p99_ms']), float(f['client_cpu_us_per_op'])))
+rows = ["| clients | system | ops/s (median) | p50 ms | p99 ms | client CPU µs/op | runs |", "|---|---|---|---|---|---|---|"]
+ratios = ["| clients | throughput kmesos/etcd | p50 kmesos/etcd | p99 kmesos/etcd |", "|---|---|---|---|"]
+for c in sorted({r[1] for r in runs}):
+    med = {}
+    for sys_ in ("kmesos", "etcd"):
+        rs = [r for r in runs if r[0] == sys_ and r[1] == c]
+        m = [statistics.median(x[i] for x in rs) for i in (2, 3, 4, 5)]
+        med[sys_] = m
+        rows.append(f"| {c} | {sys_} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.1f} | {len(rs)} |")
+    k, e = med["kmesos"], med["etcd"]
+    ratios.append(f"| {c} | {k[0]/e[0]:.2f} | {k[1]/e[1]:.2f} | {k[2]/e[2]:.2f} |")
+with open(out, "w") as f:
+    f.write(f"# kmesos log vs etcd, side by side\n\n")
+    f.write(f"Command: `REPEATS={repeats} OPS={ops} CLIENTS=\"{clients}\" bench/log-vs-etcd.sh`  \n")
+    f.write(f"Machine: {os.cpu_count()} cores, {platform.platform()}; 3 kmesos replicas and 3 etcd members "
+            "(3.5.21, built from Go modules) on 127.0.0.1, one disk, fsync on both; 256-byte values; closed-loop clients.\n\n")
+    f.write("\n".join(rows) + "\n\n" + "\n".join(ratios) + "\n\nEvery run:\n\n```\n" + open(path).read() + "```\n")
+print(open(out).read())
+PY
+echo "bench: wrote $out" >&2
