@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "kmesos-log", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "The kmesos replicated log: multi-Paxos replicas on RocksDB, reached over gRPC.",
     subcommands = {ReplicaCommand.class, InitializeCommand.class, StatusCommand.class, ReadCommand.class,
-        BenchmarkCommand.class})
+        BenchmarkCommand.class, AppendCommand.class})
 public final class LogTool implements Runnable {
   @Spec CommandSpec spec;
 

@@ -193,6 +193,53 @@ class ReplicatedLogIT {
   }
 
   @Test
+  void killingTheWriterProcessAndAReplicaUnderLoadLosesNothingAcknowledged() throws Exception {
+    start(3);
+    Path acks = dir.resolve("acks.txt");
+    Process writer = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "append",
+        "--peers", replicas.peerList()).redirectOutput(acks.toFile())
+        .redirectError(dir.resolve("append.err").toFile()).start();
+    Thread feeder = new Thread(() -> {
+      try (var in = new java.io.PrintStream(writer.getOutputStream(), true)) {
+        for (int i = 0; i < 200_000 && writer.isAlive(); i++) {
+          in.println("line-" + i);
+        }
+      } catch (Exception ignored) {
+        // the writer was killed
+      }
+    });
+    feeder.start();
+    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readAllLines(acks).size() >= 1000);
+    replicas.kill(1); // a replica dies under load; the writer goes on with the other two
+    int atReplicaKill = Files.readAllLines(acks).size();
+    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readAllLines(acks).size() >= atReplicaKill + 1000);
+    writer.destroyForcibly(); // kill -9 of the writer mid-stream
+    assertThat(writer.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    feeder.join(10_000);
+    replicas.start(1);
+
+    // Only complete lines were acknowledged; a torn last line was not.
+    String written = Files.readString(acks);
+    List<String> lines = List.of(written.substring(0, written.lastIndexOf('\n') + 1).split("\n"));
+    List<Long> positions = new ArrayList<>();
+    List<String> payloads = new ArrayList<>();
+    for (String l : lines) {
+      String[] f = l.split("\t");
+      positions.add(Long.parseLong(f[0]));
+      payloads.add(f[1]);
+    }
+    assertThat(payloads).hasSizeGreaterThanOrEqualTo(2000);
+
+    Writer next = electedWriter(); // decides whatever the dead writer left in flight
+    assertLogHolds(payloads, positions);
+    List<Integer> order = log.reader().read(1, log.reader().ending()).stream()
+        .filter(e -> e.type() == ActionType.APPEND)
+        .map(e -> Integer.parseInt(e.payload().toStringUtf8().substring("line-".length()))).toList();
+    assertThat(order).as("lines in the log keep the order they were written in").isSorted();
+    next.close();
+  }
+
+  @Test
   void racingWritersNeverForkTheLog() throws Exception {
     start(3);
     Writer first = electedWriter();
