@@ -26,7 +26,9 @@ public final class LogTool implements Runnable {
     CommandLine cl = new CommandLine(new LogTool());
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
       PrintWriter err = cmd.getErr();
-      err.println(cmd.getCommandName() + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+      Throwable cause = e.getCause() != null && e.getMessage() == null ? e.getCause() : e;
+      err.println(cmd.getCommandSpec().qualifiedName() + ": "
+          + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()));
       err.flush();
       return 1;
     });

@@ -260,6 +260,24 @@ class ReplicatedLogIT {
   }
 
   @Test
+  void toolsAnswerUnreachableReplicasWithOneClearLine() throws Exception {
+    String nobody = "127.0.0.1:" + ReplicaProcesses.freePort();
+    Process status = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "status",
+        "--peers", nobody).redirectErrorStream(true).start();
+    String out = new String(status.getInputStream().readAllBytes());
+    assertThat(status.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(status.exitValue()).isEqualTo(2);
+    assertThat(out).contains(nobody + "  ").contains("UNAVAILABLE").doesNotContain("\tat ");
+
+    Process read = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "read",
+        "--peers", nobody).redirectErrorStream(true).start();
+    String err = new String(read.getInputStream().readAllBytes());
+    assertThat(read.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(read.exitValue()).isEqualTo(1);
+    assertThat(err.strip()).startsWith("kmesos-log read: no voting replica answered").doesNotContain("\tat ");
+  }
+
+  @Test
   void malformedRequestsGetInvalidArgumentAndTheReplicaGoesOn() throws Exception {
     start(3);
     ManagedChannel ch = NettyChannelBuilder.forTarget(replicas.peers.get(0)).usePlaintext().build();
