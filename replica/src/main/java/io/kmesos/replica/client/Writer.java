@@ -35,6 +35,8 @@ public final class Writer implements AutoCloseable {
 
   /** A fresh writer does not know the current round: a refusal teaches it, and it tries again. */
   private static final int ELECTION_ATTEMPTS = 5;
+  /** Appends accepted but not yet proposed (while electing, or while the pipeline is full). */
+  private static final int MAX_WAITING = 200_000;
 
   private record Elect(CompletableFuture<Long> done) implements Op {}
 
@@ -160,7 +162,10 @@ public final class Writer implements AutoCloseable {
       }
     } else if (op instanceof Append || op instanceof Truncate) {
       if (coordinator.status() != Coordinator.Status.WRITING || !waiting.isEmpty()) {
-        if (coordinator.status() == Coordinator.Status.WRITING || coordinator.status() == Coordinator.Status.FILLING
+        if (waiting.size() >= MAX_WAITING) {
+          futureOf(op).completeExceptionally(new IllegalStateException(
+              "too many appends waiting (" + waiting.size() + "); slow down"));
+        } else if (coordinator.status() == Coordinator.Status.WRITING || coordinator.status() == Coordinator.Status.FILLING
             || coordinator.status() == Coordinator.Status.FETCHING || coordinator.status() == Coordinator.Status.ELECTING) {
           waiting.add(op); // admitted once elected / once there is room in flight
         } else {
