@@ -73,8 +73,9 @@ final class CatchUp {
     List<Action> stored = replica.storeLearned(resp.getActionsList());
     // Every learned TRUNCATE counts, also one this replica already held (copied in recovery, say).
     Metadata moved = replica.applyLearnedTruncates(resp.getActionsList());
-    if (!stored.isEmpty() || moved != null) {
-      out.persist(new Effects.Persist(moved, stored, moved == null ? 0 : moved.getBegin(), false, true));
+    Metadata m = replica.metadataToPersist(moved != null);
+    if (!stored.isEmpty() || m != null) {
+      out.persist(new Effects.Persist(m, stored, moved == null ? 0 : moved.getBegin(), false, true));
     }
     long covered = Math.min(resp.getLearnedThrough(), resp.getActionsCount() > 0
         ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo());

@@ -98,7 +98,7 @@ final class Recovery {
       // A log in use exists: this replica was wiped (or is new). From now on, even after a
       // restart, it is RECOVERING and will not vote before it has copied that log.
       Metadata m = replica.metadata().toBuilder().setStatus(ReplicaStatus.RECOVERING)
-          .setClusterId(peer.getClusterId()).build();
+          .setClusterId(peer.getClusterId()).setLearnedThrough(0).build();
       replica.resetForRecovery(m);
       out.persist(new Effects.Persist(m, List.of(), 0, true, true));
     }
@@ -136,7 +136,7 @@ final class Recovery {
     clusterId = voters.get(members.get(0)).getClusterId();
     // Start from nothing: whatever an earlier attempt copied is replaced by this quorum's view.
     Metadata m = replica.metadata().toBuilder().setClusterId(clusterId).setStatus(ReplicaStatus.RECOVERING)
-        .setPromised(Ballots.NONE).setBegin(begin).build();
+        .setPromised(Ballots.NONE).setBegin(begin).setLearnedThrough(0).build();
     replica.resetForRecovery(m);
     out.persist(new Effects.Persist(m, List.of(), 0, true, true));
     phase = Phase.COPYING;
@@ -201,7 +201,7 @@ final class Recovery {
     // A learned TRUNCATE among the copies may have moved the beginning further than the peers said.
     long newBegin = Math.max(begin, replica.metadata().getBegin());
     Metadata voting = replica.metadata().toBuilder().setClusterId(clusterId).setStatus(ReplicaStatus.VOTING)
-        .setPromised(promised).setBegin(newBegin).build();
+        .setPromised(promised).setBegin(newBegin).setLearnedThrough(replica.learnedThrough()).build();
     out.persist(new Effects.Persist(voting, List.of(), newBegin, false, true));
     replica.finishRecovery(voting);
   }

@@ -181,13 +181,11 @@ public final class ReplicaCore {
       stored.add(accepted);
     }
     List<Action> learned = learn(req.getBallot(), req.getCommittedThrough());
-    stored.addAll(learned);
     Metadata afterTruncate = applyLearnedTruncates(learned);
-    if (afterTruncate != null) {
-      newMetadata = afterTruncate;
-    }
-    if (newMetadata != null || !stored.isEmpty()) {
-      out.persist(new Effects.Persist(newMetadata, dedupe(stored), truncatedBelow(afterTruncate), false, true));
+    stored.addAll(beyondLearnedPoint(learned));
+    Metadata m = metadataToPersist(newMetadata != null || afterTruncate != null);
+    if (m != null || !stored.isEmpty()) {
+      out.persist(new Effects.Persist(m, dedupe(stored), truncatedBelow(afterTruncate), false, true));
     }
     out.send(envelope(from).setWriteResponse(resp.setOk(true).setPromised(metadata.getPromised())).build());
   }
@@ -198,9 +196,11 @@ public final class ReplicaCore {
     }
     List<Action> learned = learn(req.getBallot(), req.getCommittedThrough());
     Metadata afterTruncate = applyLearnedTruncates(learned);
-    if (!learned.isEmpty() || afterTruncate != null) {
+    List<Action> flagged = beyondLearnedPoint(learned);
+    Metadata m = metadataToPersist(afterTruncate != null);
+    if (m != null || !flagged.isEmpty()) {
       // Synced: once a writer moves on, a replica's record of what was chosen may be the only one.
-      out.persist(new Effects.Persist(afterTruncate, learned, truncatedBelow(afterTruncate), false, true));
+      out.persist(new Effects.Persist(m, flagged, truncatedBelow(afterTruncate), false, true));
     }
   }
 
@@ -220,6 +220,32 @@ public final class ReplicaCore {
     }
     advanceLearnedThrough();
     return learned;
+  }
+
+  /**
+   * Of actions just learned, those that still need their own learned flag written: the ones beyond
+   * a hole. Everything up to the learned point is covered by the metadata's learned_through.
+   */
+  private List<Action> beyondLearnedPoint(List<Action> learned) {
+    List<Action> out = new ArrayList<>();
+    for (Action a : learned) {
+      if (a.getPosition() > learnedThrough) {
+        out.add(a);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The metadata to persist with this step's writes: the current one, stamped with the learned
+   * point, when it changed ({@code changed}) or the learned point moved; null otherwise.
+   */
+  Metadata metadataToPersist(boolean changed) {
+    if (!changed && learnedThrough == metadata.getLearnedThrough()) {
+      return null;
+    }
+    metadata = metadata.toBuilder().setLearnedThrough(learnedThrough).build();
+    return metadata;
   }
 
   /** Stores actions known to be learned (from catch-up); returns what changed. */
@@ -379,10 +405,10 @@ public final class ReplicaCore {
   private void loadTail() {
     tail.clear();
     long begin = metadata.getBegin();
-    learnedThrough = begin - 1;
+    learnedThrough = Math.max(begin - 1, metadata.getLearnedThrough());
     end = storage.end();
     boolean contiguous = true;
-    long next = begin;
+    long next = learnedThrough + 1;
     while (next <= end) {
       List<Action> chunk = storage.range(next, end, config.fetchBatch());
       if (chunk.isEmpty()) {

@@ -93,6 +93,8 @@ final class Simulation {
     final SimStorage storage = new SimStorage();
     ReplicaCore core;
     long downUntil = -1;
+    /** Positions up to here were checked against what was chosen. */
+    long checkedThrough;
 
     SimReplica(int id) {
       this.id = id;
@@ -289,6 +291,7 @@ final class Simulation {
         }
       }
       r.storage.wipe();
+      r.checkedThrough = 0;
       r.downUntil = now + rnd.nextInt(40);
       wipes++;
       note("wipe replica " + r.id);
@@ -405,6 +408,17 @@ final class Simulation {
         }
       }
     }
+    // Up to its learned point a replica stores actions as accepted; what it learned there is what it holds.
+    long learned = r.core.describe().getLearnedThrough();
+    long begin = r.core.describe().getBegin();
+    for (long p = Math.max(r.checkedThrough + 1, begin); p <= learned; p++) {
+      Action a = r.storage.all().get(p);
+      if (a == null) {
+        fail("replica " + r.id + " has learned through " + learned + " but holds nothing at " + p);
+      }
+      checkLearned(r.id, a);
+    }
+    r.checkedThrough = Math.max(r.checkedThrough, learned);
 
     for (Envelope m : effects.messages()) {
       boolean vote = (m.hasPromiseResponse() && m.getPromiseResponse().getOk())
@@ -506,7 +520,8 @@ final class Simulation {
           continue;
         }
         Action a = mine.get(ack.getKey());
-        if (a == null || !a.getLearned() || !a.getPayload().toStringUtf8().equals(ack.getValue())) {
+        boolean learned = a != null && (a.getLearned() || ack.getKey() <= r.core.describe().getLearnedThrough());
+        if (!learned || !a.getPayload().toStringUtf8().equals(ack.getValue())) {
           fail("replica " + r.id + " lost committed " + ack.getValue() + " at " + ack.getKey() + ": has " + (a == null ? "nothing" : show(a)));
         }
       }
