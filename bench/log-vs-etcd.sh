@@ -66,7 +66,7 @@ for rep in $(seq "$REPEATS"); do
   done
 done
 
-out="bench/results/$(date -u +%Y-%m-%d)-log-vs-etcd.md"
+out="bench/results/$(date -u +%Y-%m-%d-%H%M)-log-vs-etcd.md"
 mkdir -p bench/results
 python3 - "$results" "$out" "$REPEATS" "$OPS" "$CLIENTS" <<'PY'
 import sys, statistics, re, platform, os
