@@ -60,7 +60,8 @@ public final class Writer implements AutoCloseable {
   private int electionAttempts;
   private final java.util.Random jitter = new java.util.Random();
   private final Map<Long, CompletableFuture<Long>> pending = new HashMap<>();
-  private final Map<Long, Long> pendingSince = new HashMap<>();
+  /** When each pending position was proposed; positions commit in order, so the first is the oldest. */
+  private final java.util.TreeMap<Long, Long> pendingSince = new java.util.TreeMap<>();
   private final ArrayDeque<Op> waiting = new ArrayDeque<>();
   private volatile RuntimeException failure;
   private final java.util.concurrent.ScheduledFuture<?> ticker;
@@ -267,13 +268,10 @@ public final class Writer implements AutoCloseable {
   }
 
   private void checkTimeouts() {
-    long now = System.nanoTime();
-    for (Map.Entry<Long, Long> e : pendingSince.entrySet()) {
-      if (now - e.getValue() > appendTimeout.toNanos()) {
-        fail(new UnavailableException("no quorum of replicas accepted position " + e.getKey() + " within "
-            + appendTimeout.toMillis() + " ms (replicas: " + log.peers() + "); the writer stops, elect a new one"));
-        return;
-      }
+    Map.Entry<Long, Long> oldest = pendingSince.firstEntry();
+    if (oldest != null && System.nanoTime() - oldest.getValue() > appendTimeout.toNanos()) {
+      fail(new UnavailableException("no quorum of replicas accepted position " + oldest.getKey() + " within "
+          + appendTimeout.toMillis() + " ms (replicas: " + log.peers() + "); the writer stops, elect a new one"));
     }
   }
 
