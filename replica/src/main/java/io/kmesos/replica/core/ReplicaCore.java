@@ -402,27 +402,38 @@ public final class ReplicaCore {
     end = 0;
   }
 
+  /**
+   * Rebuilds the in-memory view from storage. Every stored record is read (and so checked: a
+   * corrupt one stops the replica here, naming its position); up to the metadata's learned point
+   * actions count as learned whatever their own flag says.
+   */
   private void loadTail() {
     tail.clear();
     long begin = metadata.getBegin();
-    learnedThrough = Math.max(begin - 1, metadata.getLearnedThrough());
+    long watermark = metadata.getLearnedThrough();
+    learnedThrough = begin - 1;
     end = storage.end();
     boolean contiguous = true;
-    long next = learnedThrough + 1;
+    long next = begin;
     while (next <= end) {
       List<Action> chunk = storage.range(next, end, config.fetchBatch());
       if (chunk.isEmpty()) {
         break;
       }
       for (Action a : chunk) {
-        if (contiguous && a.getPosition() == learnedThrough + 1 && a.getLearned()) {
+        boolean learned = a.getLearned() || a.getPosition() <= watermark;
+        if (contiguous && a.getPosition() == learnedThrough + 1 && learned) {
           learnedThrough++;
         } else {
           contiguous = false;
-          tail.put(a.getPosition(), a);
+          tail.put(a.getPosition(), learned && !a.getLearned() ? a.toBuilder().setLearned(true).build() : a);
         }
       }
       next = chunk.get(chunk.size() - 1).getPosition() + 1;
+    }
+    if (learnedThrough < Math.min(watermark, end)) {
+      throw new IllegalStateException("replica " + id + ": its metadata says positions up to " + watermark
+          + " are learned, but position " + (learnedThrough + 1) + " is missing from its storage");
     }
     // A learned TRUNCATE is persisted together with the begin it moves; this only guards against
     // storage written by an older version that did not.
