@@ -50,7 +50,6 @@ public final class Writer implements AutoCloseable {
 
   private final Log log;
   private final Coordinator coordinator;
-  private final long node;
   private final Duration appendTimeout;
   private final BlockingQueue<Op> queue = new ArrayBlockingQueue<>(200_000);
   private final Thread loop;
@@ -68,7 +67,6 @@ public final class Writer implements AutoCloseable {
 
   Writer(Log log, long node, long proposer, Coordinator.Config config, Duration appendTimeout) {
     this.log = log;
-    this.node = node;
     this.coordinator = new Coordinator(node, proposer, log.replicas(), config);
     this.appendTimeout = appendTimeout;
     this.loop = new Thread(this::run, "log-writer");
@@ -293,11 +291,6 @@ public final class Writer implements AutoCloseable {
     while (!waiting.isEmpty()) {
       futureOf(waiting.poll()).completeExceptionally(why);
     }
-  }
-
-  /** The node ID this writer uses on the log's network. */
-  public long node() {
-    return node;
   }
 
   @Override

@@ -94,6 +94,9 @@ public final class Coordinator {
   private int fetchAge;
   private final TreeMap<Long, Action> fetched = new TreeMap<>();
   private long truncatedTo;
+  /** From the promises: positions above this are decided again; the highest position any holds. */
+  private long decideFrom;
+  private long promisedEnd;
   private int learnedAge;
   private boolean flushedSinceTick;
 
@@ -264,10 +267,12 @@ public final class Coordinator {
     long lowest = Long.MAX_VALUE;
     long highest = 0;
     long begin = 1;
+    promisedEnd = 0;
     for (Map.Entry<Long, PromiseResponse> e : promises.entrySet()) {
       PromiseResponse p = e.getValue();
       lowest = Math.min(lowest, p.getLearnedThrough());
       begin = Math.max(begin, p.getBegin());
+      promisedEnd = Math.max(promisedEnd, p.getEnd());
       if (p.getLearnedThrough() >= highest) {
         highest = p.getLearnedThrough();
         fetchSource = e.getKey();
@@ -275,7 +280,8 @@ public final class Coordinator {
     }
     fetched.clear();
     truncatedTo = begin;
-    fetchCursor = Math.max(lowest, begin - 1) + 1;
+    decideFrom = Math.max(lowest, begin - 1);
+    fetchCursor = decideFrom + 1;
     fetchTarget = highest;
     if (fetchCursor > fetchTarget) {
       fill(out);
@@ -330,15 +336,9 @@ public final class Coordinator {
   }
 
   private void fill(Effects out) {
-    long learned = Long.MAX_VALUE;
-    long end = 0;
-    long begin = 1;
-    for (PromiseResponse p : promises.values()) {
-      learned = Math.min(learned, p.getLearnedThrough());
-      end = Math.max(end, p.getEnd());
-      begin = Math.max(begin, p.getBegin());
-    }
-    long start = Math.max(learned, begin - 1);
+    // Below a begin that any replica reported, a learned TRUNCATE made everything garbage.
+    long start = Math.max(decideFrom, truncatedTo - 1);
+    long end = promisedEnd;
     TreeMap<Long, Action> best = new TreeMap<>(fetched);
     for (PromiseResponse p : promises.values()) {
       for (Action a : p.getTailList()) {
@@ -349,8 +349,6 @@ public final class Coordinator {
     }
     fetched.clear();
     promises.clear(); // their tails can be large; the election is decided
-    // Below a begin that any replica reported, a learned TRUNCATE made everything garbage.
-    start = Math.max(start, truncatedTo - 1);
     committedThrough = start;
     learnedSent = start;
     nextPosition = Math.max(end, start) + 1;

@@ -125,10 +125,6 @@ public final class ReplicaServer implements AutoCloseable {
     return server.getPort();
   }
 
-  public ReplicaCore.Config coreConfig() {
-    return config.core();
-  }
-
   private final class Service extends ReplicaGrpc.ReplicaImplBase {
     @Override
     public void call(Envelope request, StreamObserver<Envelope> answer) {
