@@ -2,8 +2,11 @@
 # Side by side, in one run on this machine: a 3-replica kmesos log and a 3-member etcd, both on
 # 127.0.0.1 with fsync on, driven by the same closed-loop workload (256-byte values; 1, 16 and 64
 # clients; OPS appends per point after a warm-up), interleaved and repeated REPEATS times. The etcd
-# side uses etcd's own Go client (bench/etcd-client), put to the leader. Prints every run, then the
-# medians and the kmesos/etcd ratios, and writes them to bench/results/.
+# side uses etcd's own Go client (bench/etcd-client), put to the leader, one goroutine per client.
+# kmesos runs twice per point: "kmesos" with asynchronous clients (the next append leaves from the
+# completion of the previous one: the JVM's counterpart of a goroutine, and how a registrar uses the
+# log) and "kmesos-blocking" with one thread per client. Prints every run, then the medians and the
+# kmesos/etcd ratios, and writes them to bench/results/.
 #
 #   bench/log-vs-etcd.sh                       # REPEATS=2 OPS=20000 CLIENTS="1 16 64"
 #   REPEATS=3 OPS=50000 bench/log-vs-etcd.sh
@@ -54,13 +57,14 @@ results="$work/results.txt"
 for rep in $(seq "$REPEATS"); do
   for c in $CLIENTS; do
     # Alternate which system goes first, so neither always runs on a warmer machine.
-    if (( (rep + c) % 2 )); then order="etcd kmesos"; else order="kmesos etcd"; fi
+    if (( (rep + c) % 2 )); then order="etcd kmesos kmesos-blocking"; else order="kmesos-blocking kmesos etcd"; fi
     for sys in $order; do
       if [[ $sys == etcd ]]; then
         "$work/etcd-client" -endpoints "$endpoints" -clients "$c" -ops "$OPS" -warmup "$WARMUP" | tee -a "$results"
       else
+        mode=(); [[ $sys == kmesos-blocking ]] && mode=(--blocking-clients)
         java -jar replica/target/kmesos-replica.jar benchmark --peers "$peers" --clients "$c" --appends "$OPS" --warmup "$WARMUP" \
-          | tee -a "$results"
+          "${mode[@]}" | tee -a "$results"
       fi
     done
   done
@@ -76,16 +80,20 @@ for line in open(path):
     f = dict(re.findall(r'(\w+)=([\d.]+)', line))
     runs.append((line.split()[0], int(f['clients']), float(f['ops_per_s']), float(f['p50_ms']), float(f['p99_ms']), float(f['client_cpu_us_per_op'])))
 rows = ["| clients | system | ops/s (median) | p50 ms | p99 ms | client CPU µs/op | runs |", "|---|---|---|---|---|---|---|"]
-ratios = ["| clients | throughput kmesos/etcd | p50 kmesos/etcd | p99 kmesos/etcd |", "|---|---|---|---|"]
+ratios = ["| clients | kmesos clients | throughput kmesos/etcd | p50 kmesos/etcd | p99 kmesos/etcd |", "|---|---|---|---|---|"]
+systems = [s for s in ("kmesos", "kmesos-blocking", "etcd") if any(r[0] == s for r in runs)]
 for c in sorted({r[1] for r in runs}):
     med = {}
-    for sys_ in ("kmesos", "etcd"):
+    for sys_ in systems:
         rs = [r for r in runs if r[0] == sys_ and r[1] == c]
         m = [statistics.median(x[i] for x in rs) for i in (2, 3, 4, 5)]
         med[sys_] = m
         rows.append(f"| {c} | {sys_} | {m[0]:.0f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.1f} | {len(rs)} |")
-    k, e = med["kmesos"], med["etcd"]
-    ratios.append(f"| {c} | {k[0]/e[0]:.2f} | {k[1]/e[1]:.2f} | {k[2]/e[2]:.2f} |")
+    e = med["etcd"]
+    for sys_ in systems[:-1]:
+        k = med[sys_]
+        kind = "async" if sys_ == "kmesos" else "thread each"
+        ratios.append(f"| {c} | {kind} | {k[0]/e[0]:.2f} | {k[1]/e[1]:.2f} | {k[2]/e[2]:.2f} |")
 with open(out, "w") as f:
     f.write(f"# kmesos log vs etcd, side by side\n\n")
     f.write(f"Command: `REPEATS={repeats} OPS={ops} CLIENTS=\"{clients}\" bench/log-vs-etcd.sh`  \n")

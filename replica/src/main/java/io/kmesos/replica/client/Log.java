@@ -1,7 +1,7 @@
 package io.kmesos.replica.client;
 
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.kmesos.replica.server.Transport;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
@@ -38,8 +38,7 @@ public final class Log implements AutoCloseable {
     }
     this.peers = List.copyOf(peers);
     for (String p : peers) {
-      // Answers only enqueue work for the writer's loop: run them on the I/O thread, no hand-off.
-      ManagedChannel ch = NettyChannelBuilder.forTarget(p).usePlaintext().directExecutor().build();
+      ManagedChannel ch = Transport.channel(p);
       channels.add(ch);
       stubs.add(ReplicaGrpc.newStub(ch));
     }
@@ -47,7 +46,7 @@ public final class Log implements AutoCloseable {
 
   /** A new writer with a fresh identity; call {@link Writer#elect()} before appending. */
   public Writer writer() {
-    return writer(new Coordinator.Config(50, 500, 100_000), Duration.ofSeconds(10));
+    return writer(new Coordinator.Config(50, 500, 100_000, 4, 1 << 20), Duration.ofSeconds(10));
   }
 
   public Writer writer(Coordinator.Config config, Duration appendTimeout) {

@@ -12,6 +12,7 @@ import io.kmesos.api.log.v1.PromiseRequest;
 import io.kmesos.api.log.v1.PromiseResponse;
 import io.kmesos.api.log.v1.WriteRequest;
 import io.kmesos.api.log.v1.WriteResponse;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -40,9 +41,26 @@ import java.util.TreeMap;
  * </ul>
  */
 public final class Coordinator {
-  /** Tunables, in ticks of the shell's timer. */
-  public record Config(int retryTicks, int electionTimeoutTicks, int maxInFlight) {
-    public static final Config DEFAULT = new Config(20, 200, 100_000);
+  /**
+   * Tunables; times in ticks of the shell's timer.
+   *
+   * @param maxInFlight positions proposed and not yet committed
+   * @param maxBatchesInFlight write batches sent and not yet committed. Appends proposed while this
+   *     many are on their way wait and leave together in the next batch: fewer, larger batches mean
+   *     fewer round trips and fsyncs for the same appends, at the cost of waiting for at most one
+   *     batch to commit.
+   * @param maxBatchBytes payload bytes in one write batch (a larger single action goes alone), so
+   *     that a backlog never becomes one message larger than a replica accepts
+   */
+  public record Config(int retryTicks, int electionTimeoutTicks, int maxInFlight, int maxBatchesInFlight,
+      int maxBatchBytes) {
+    public static final Config DEFAULT = new Config(20, 200, 100_000, 4, 1 << 20);
+
+    public Config {
+      if (maxInFlight < 1 || maxBatchesInFlight < 1 || maxBatchBytes < 1) {
+        throw new IllegalArgumentException("maxInFlight, maxBatchesInFlight and maxBatchBytes must be positive");
+      }
+    }
   }
 
   public enum Status { IDLE, ELECTING, FETCHING, FILLING, WRITING, SUPERSEDED }
@@ -101,7 +119,9 @@ public final class Coordinator {
   private boolean flushedSinceTick;
 
   private final TreeMap<Long, InFlight> inFlight = new TreeMap<>();
-  private final List<Action> unsent = new ArrayList<>();
+  private final ArrayDeque<Action> unsent = new ArrayDeque<>();
+  /** The last position of every batch sent and not yet committed, oldest first. */
+  private final ArrayDeque<Long> batchEnds = new ArrayDeque<>();
   private long committedThrough;
   private long fillEnd;
   private long nextPosition;
@@ -164,17 +184,26 @@ public final class Coordinator {
     return p;
   }
 
-  /** Sends everything proposed since the last flush: one write per replica for all of it. */
+  /**
+   * Sends what was proposed since the last flush, one write per replica per batch, as far as the
+   * batches in flight allow; the rest waits for a commit (after which the shell flushes again).
+   */
   public Effects flush() {
     Effects out = new Effects();
-    if (!unsent.isEmpty()) {
-      WriteRequest w = WriteRequest.newBuilder().setBallot(ballot).addAllActions(unsent)
-          .setCommittedThrough(committedThrough).build();
+    while (!unsent.isEmpty() && batchEnds.size() < config.maxBatchesInFlight()) {
+      WriteRequest.Builder w = WriteRequest.newBuilder().setBallot(ballot).setCommittedThrough(committedThrough);
+      long bytes = 0;
+      do {
+        Action a = unsent.poll();
+        bytes += a.getPayload().size();
+        w.addActions(a);
+      } while (!unsent.isEmpty() && bytes + unsent.peek().getPayload().size() <= config.maxBatchBytes());
+      WriteRequest batch = w.build();
       for (int r = 0; r < quorum.replicas(); r++) {
-        out.send(envelope(r).setWriteRequest(w).build());
+        out.send(envelope(r).setWriteRequest(batch).build());
       }
+      batchEnds.add(batch.getActions(batch.getActionsCount() - 1).getPosition());
       learnedSent = committedThrough;
-      unsent.clear();
       flushedSinceTick = true;
     }
     return out;
@@ -380,6 +409,7 @@ public final class Coordinator {
         status = Status.SUPERSEDED;
         inFlight.clear();
         unsent.clear();
+        batchEnds.clear();
         out.event(new Superseded(resp.getPromised(), committedThrough));
       }
       return;
@@ -404,6 +434,9 @@ public final class Coordinator {
       if (first.getValue().client) {
         out.event(new Committed(first.getKey()));
       }
+    }
+    while (!batchEnds.isEmpty() && batchEnds.peekFirst() <= committedThrough) {
+      batchEnds.pollFirst();
     }
     if (status == Status.FILLING && committedThrough >= fillEnd) {
       status = Status.WRITING;

@@ -5,7 +5,6 @@ import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.api.InfoService;
@@ -91,13 +90,14 @@ public final class ReplicaServer implements AutoCloseable {
     this.core = new ReplicaCore(config.id(), config.peers().size(), storage, config.core(), new SecureRandom().nextLong());
     this.queue = new ArrayBlockingQueue<>(config.queueLimit());
     for (int i = 0; i < config.peers().size(); i++) {
-      ManagedChannel ch = NettyChannelBuilder.forTarget(config.peers().get(i)).usePlaintext().directExecutor().build();
+      ManagedChannel ch = Transport.channel(config.peers().get(i));
       channels.add(ch);
       peers.add(ReplicaGrpc.newStub(ch));
     }
     InetSocketAddress listen = Addresses.parse(config.peers().get(config.id()));
     // The handler only validates and enqueues: run it on the I/O thread, no hand-off.
-    this.server = NettyServerBuilder.forAddress(listen).directExecutor().addService(new Service())
+    this.server = NettyServerBuilder.forAddress(listen).directExecutor()
+        .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES).addService(new Service())
         .addService(new InfoService("replica")).build().start();
     this.loop = new Thread(this::run, "replica-" + config.id());
     loop.start();

@@ -4,6 +4,8 @@ import com.google.protobuf.ByteString;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Writer;
+import io.kmesos.replica.core.Coordinator;
+import java.time.Duration;
 import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.Random;
@@ -20,6 +22,11 @@ import picocli.CommandLine.Option;
  * Appends as fast as a number of closed-loop clients can: each client waits for its append to be
  * committed before it sends the next, as etcd's own benchmark does. All clients share one writer,
  * as a master's operations share its registrar, so concurrent appends share round trips and fsyncs.
+ *
+ * <p>A client is asynchronous by default: it sends its next append from the completion of the
+ * previous one, the way a registrar uses the writer and the way etcd's Go benchmark client runs
+ * each client as a goroutine. {@code --blocking-clients} gives each client a thread of its own
+ * that blocks on every append instead (that measures the JVM's thread hand-offs as well).
  */
 @Command(name = "benchmark", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "Measures append throughput and latency against running replicas (the log must be initialized).")
@@ -38,6 +45,13 @@ final class BenchmarkCommand implements Callable<Integer> {
   @Option(names = "--size", defaultValue = "256", description = "Payload bytes (default: ${DEFAULT-VALUE}).")
   int size;
 
+  @Option(names = "--blocking-clients", description = "One thread per client, blocking on each append.")
+  boolean blocking;
+
+  @Option(names = "--batches-in-flight", defaultValue = "4",
+      description = "Write batches the writer keeps in flight (default: ${DEFAULT-VALUE}).")
+  int batchesInFlight;
+
   @Override
   public Integer call() throws Exception {
     if (clients < 1 || appends < clients || size < 0) {
@@ -46,7 +60,8 @@ final class BenchmarkCommand implements Callable<Integer> {
     byte[] payload = new byte[size];
     new Random(42).nextBytes(payload);
     ByteString value = ByteString.copyFrom(payload);
-    try (Log log = new Log(peers.list()); Writer writer = log.writer()) {
+    Coordinator.Config config = new Coordinator.Config(50, 500, 100_000, batchesInFlight, 1 << 20);
+    try (Log log = new Log(peers.list()); Writer writer = log.writer(config, Duration.ofSeconds(10))) {
       writer.elect().get(30, TimeUnit.SECONDS);
       run(writer, value, Math.min(clients, Math.max(1, warmup)), warmup, new long[Math.max(warmup, 1)]);
       long[] latencies = new long[appends];
@@ -57,20 +72,32 @@ final class BenchmarkCommand implements Callable<Integer> {
       long elapsed = System.nanoTime() - t0;
       long cpu = os.getProcessCpuTime() - cpu0;
       Arrays.sort(latencies);
-      System.out.printf("kmesos clients=%d appends=%d size=%d ops_per_s=%.0f p50_ms=%.3f p99_ms=%.3f client_cpu_us_per_op=%.1f%n",
-          clients, appends, size, appends / (elapsed / 1e9), latencies[appends / 2] / 1e6,
+      System.out.printf("%s clients=%d appends=%d size=%d ops_per_s=%.0f p50_ms=%.3f p99_ms=%.3f client_cpu_us_per_op=%.1f%n",
+          blocking ? "kmesos-blocking" : "kmesos", clients, appends, size, appends / (elapsed / 1e9), latencies[appends / 2] / 1e6,
           latencies[(int) (appends * 0.99)] / 1e6, cpu / 1e3 / appends);
     }
     return 0;
   }
 
-  private static void run(Writer writer, ByteString value, int clients, int total, long[] latencies) throws Exception {
+  private void run(Writer writer, ByteString value, int clients, int total, long[] latencies) throws Exception {
     if (total == 0) {
       return;
     }
     AtomicInteger next = new AtomicInteger();
     AtomicReference<Throwable> failure = new AtomicReference<>();
     CountDownLatch done = new CountDownLatch(clients);
+    if (!blocking) {
+      for (int c = 0; c < clients; c++) {
+        new AsyncClient(writer, value, total, next, latencies, failure, done).send();
+      }
+      if (!done.await(10, TimeUnit.MINUTES)) {
+        throw new IllegalStateException("the benchmark did not finish within 10 minutes");
+      }
+      if (failure.get() != null) {
+        throw new IllegalStateException("an append failed: " + failure.get().getMessage(), failure.get());
+      }
+      return;
+    }
     for (int c = 0; c < clients; c++) {
       Thread t = new Thread(() -> {
         try {
@@ -91,6 +118,28 @@ final class BenchmarkCommand implements Callable<Integer> {
     done.await();
     if (failure.get() != null) {
       throw new IllegalStateException("an append failed: " + failure.get().getMessage(), failure.get());
+    }
+  }
+
+  /** One closed-loop client without a thread: the completion of each append sends the next. */
+  private record AsyncClient(Writer writer, ByteString value, int total, AtomicInteger next, long[] latencies,
+      AtomicReference<Throwable> failure, CountDownLatch done) {
+    void send() {
+      int i = next.getAndIncrement();
+      if (i >= total || failure.get() != null) {
+        done.countDown();
+        return;
+      }
+      long start = System.nanoTime();
+      writer.append(value).whenComplete((position, error) -> {
+        if (error != null) {
+          failure.compareAndSet(null, error);
+          done.countDown();
+        } else {
+          latencies[i] = System.nanoTime() - start;
+          send();
+        }
+      });
     }
   }
 }

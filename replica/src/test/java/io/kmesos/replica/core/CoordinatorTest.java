@@ -15,7 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class CoordinatorTest {
-  final Coordinator writer = new Coordinator(100, 7, 3, new Coordinator.Config(5, 50, 2));
+  final Coordinator writer = new Coordinator(100, 7, 3, new Coordinator.Config(5, 50, 2, 1000, 1 << 20));
 
   Effects promised(int replica, long learnedThrough, long end, Action... tail) {
     return writer.handle(Envelope.newBuilder().setFrom(replica).setTo(100).setPromiseResponse(
@@ -107,6 +107,46 @@ class CoordinatorTest {
     assertThat(writer.inFlight()).isZero();
     assertThatThrownBy(() -> writer.append(ByteString.copyFromUtf8("b"))).hasMessageContaining("superseded");
     assertThat(accepted(0, 1).events()).as("late acceptances change nothing").isEmpty();
+  }
+
+  @Test
+  void appendsWaitWhileTheBatchesInFlightAreFullAndThenLeaveTogether() {
+    Coordinator w = new Coordinator(100, 7, 3, new Coordinator.Config(5, 50, 100, 1, 1 << 20));
+    w.elect();
+    for (int r = 0; r < 2; r++) {
+      w.handle(Envelope.newBuilder().setFrom(r).setTo(100).setPromiseResponse(PromiseResponse.newBuilder()
+          .setBallot(w.ballot()).setOk(true).setPromised(w.ballot()).setBegin(1)).build());
+    }
+    long a = w.append(ByteString.copyFromUtf8("a"));
+    assertThat(w.flush().messages()).hasSize(3);
+    long b = w.append(ByteString.copyFromUtf8("b"));
+    long c = w.append(ByteString.copyFromUtf8("c"));
+    assertThat(w.flush().messages()).as("one batch is already in flight").isEmpty();
+
+    for (int r = 0; r < 2; r++) {
+      w.handle(Envelope.newBuilder().setFrom(r).setTo(100).setWriteResponse(
+          WriteResponse.newBuilder().setBallot(w.ballot()).setOk(true).addPositions(a)).build());
+    }
+    List<Envelope> next = w.flush().messages();
+    assertThat(next).hasSize(3).allSatisfy(m ->
+        assertThat(m.getWriteRequest().getActionsList()).extracting(Action::getPosition).containsExactly(b, c));
+  }
+
+  @Test
+  void aBacklogIsSplitIntoBatchesOfBoundedSize() {
+    Coordinator w = new Coordinator(100, 7, 3, new Coordinator.Config(5, 50, 100, 10, 10));
+    w.elect();
+    for (int r = 0; r < 2; r++) {
+      w.handle(Envelope.newBuilder().setFrom(r).setTo(100).setPromiseResponse(PromiseResponse.newBuilder()
+          .setBallot(w.ballot()).setOk(true).setPromised(w.ballot()).setBegin(1)).build());
+    }
+    w.append(ByteString.copyFromUtf8("12345"));
+    w.append(ByteString.copyFromUtf8("12345"));
+    w.append(ByteString.copyFromUtf8("123456789012")); // larger than a batch: goes alone
+    w.append(ByteString.copyFromUtf8("1"));
+    List<Integer> sizes = w.flush().messages().stream().filter(m -> m.getTo() == 0)
+        .map(m -> m.getWriteRequest().getActionsCount()).toList();
+    assertThat(sizes).containsExactly(2, 1, 1);
   }
 
   @Test

@@ -66,7 +66,7 @@ class ReplicatedLogIT {
   }
 
   Writer electedWriter() throws Exception {
-    Writer w = log.writer(new Coordinator.Config(50, 500, 100_000), Duration.ofSeconds(3));
+    Writer w = log.writer(new Coordinator.Config(50, 500, 100_000, 2, 1 << 20), Duration.ofSeconds(3));
     w.elect().get(30, TimeUnit.SECONDS);
     return w;
   }

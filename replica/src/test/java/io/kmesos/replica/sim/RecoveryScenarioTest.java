@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  */
 class RecoveryScenarioTest {
   static final ReplicaCore.Config CONFIG = new ReplicaCore.Config(5, 30, 10, 16);
-  static final Coordinator.Config WRITER = new Coordinator.Config(10, 100, 100);
+  static final Coordinator.Config WRITER = new Coordinator.Config(10, 100, 100, 1000, 1 << 20);
 
   final SimStorage[] disks = {new SimStorage(), new SimStorage(), new SimStorage()};
   final ReplicaCore[] replicas = new ReplicaCore[3];

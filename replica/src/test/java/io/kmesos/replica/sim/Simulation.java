@@ -41,20 +41,19 @@ final class Simulation {
   /** How hostile a run is; derived from the seed. */
   record Options(int replicas, int faultTicks, double drop, double duplicate, int maxDelay,
       double crashRate, double wipeRate, double partitionRate, double writerCrashRate, boolean twoWriters,
-      double crashBeforeSyncRate) {
+      double crashBeforeSyncRate, int batchesInFlight, int batchBytes) {
     static Options from(long seed) {
       Random r = new Random(seed ^ 0x5DEECE66DL);
       return new Options(r.nextBoolean() ? 3 : 5, 400 + r.nextInt(400),
           r.nextDouble() * 0.2, r.nextDouble() * 0.1, 1 + r.nextInt(40),
           r.nextDouble() * 0.02, r.nextDouble() * 0.02, r.nextDouble() * 0.03, r.nextDouble() * 0.01,
-          r.nextInt(3) > 0, r.nextDouble() * 0.05);
+          r.nextInt(3) > 0, r.nextDouble() * 0.05, 1 + r.nextInt(4), r.nextBoolean() ? 1 << 20 : 1 + r.nextInt(64));
     }
   }
 
   /** A request older than this is dropped by its receiver (the shell's gRPC deadline). */
   static final int DEADLINE = 30;
   static final ReplicaCore.Config REPLICA = new ReplicaCore.Config(10, DEADLINE + 10, 20, 16);
-  static final Coordinator.Config WRITER = new Coordinator.Config(15, 120, 64);
   private static final long TOOL = 900;
   private static final long READER = 901;
   private static final int HEAL_TICKS = 4000;
@@ -127,7 +126,8 @@ final class Simulation {
 
     void fresh() {
       instance = rnd.nextLong() & Long.MAX_VALUE;
-      coordinator = new Coordinator(node, instance, options.replicas(), WRITER);
+      coordinator = new Coordinator(node, instance, options.replicas(),
+          new Coordinator.Config(15, 120, 64, options.batchesInFlight(), options.batchBytes()));
       pending.clear();
     }
 
