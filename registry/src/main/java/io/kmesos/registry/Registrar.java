@@ -1,0 +1,222 @@
+package io.kmesos.registry;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Message;
+import io.kmesos.api.registry.v1.MasterInfo;
+import io.kmesos.api.registry.v1.Operation;
+import io.kmesos.api.registry.v1.RecordMaster;
+import io.kmesos.api.registry.v1.Registry;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.state.State;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The master's registrar (Mesos {@code src/master/registrar.cpp}): the only writer of the registry.
+ *
+ * <p>Guarantees:
+ * <ul>
+ *   <li>Start: it elects itself the log's writer (fencing every earlier registrar), recovers the
+ *       registry from the log, and records its master as the leading one before it applies
+ *       anything else.
+ *   <li>Operations are applied in batches: everything that arrives while a store is in flight goes
+ *       into the next store, which is one atomic log entry. Each caller gets its own result: true
+ *       (changed), false (already so) or {@link OperationRefusedException} (does not apply; nothing
+ *       of it is stored) without affecting the others in its batch.
+ *   <li>A store holds only the entries its operations changed, so its cost does not grow with the
+ *       registry's size (Mesos stores the whole registry every time).
+ *   <li>Once its store fails (another registrar was elected, or the log lost its quorum) it stops
+ *       for good: every pending and later operation fails with that error. The process should then
+ *       give up mastership; a new registrar recovers what was committed.
+ * </ul>
+ */
+public final class Registrar implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Registrar.class);
+
+  private record Pending(Operation op, CompletableFuture<Boolean> done) {}
+
+  private final State state;
+  private final RegistryContents contents;
+  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+  private boolean storing;
+  private volatile RuntimeException failure;
+  private final State.Recovered recovered;
+
+  private Registrar(State state) {
+    this.state = state;
+    this.recovered = state.recovered();
+    this.contents = RegistryContents.of(state.all(), state.sequence());
+  }
+
+  /**
+   * Becomes the registry's writer on {@code logClient}, recovers the registry and records
+   * {@code master} as the leading master. Blocks until done.
+   */
+  public static Registrar start(Log logClient, MasterInfo master, State.Settings settings)
+      throws InterruptedException, TimeoutException {
+    State state = State.open(logClient, settings);
+    Registrar r;
+    try {
+      r = new Registrar(state);
+    } catch (RuntimeException e) {
+      state.close();
+      throw e;
+    }
+    try {
+      r.apply(Operation.newBuilder().setRecordMaster(RecordMaster.newBuilder().setInfo(master)).build())
+          .get(settings.recoveryTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      r.close();
+      throw State.unwrap(e);
+    } catch (InterruptedException | TimeoutException | RuntimeException e) {
+      r.close();
+      throw e;
+    }
+    log.info("registrar: master {} recovered the registry at version {} ({} entries) in {} ms",
+        master.getId(), r.version(), r.size(), r.recovered.millis());
+    return r;
+  }
+
+  public static Registrar start(Log logClient, MasterInfo master) throws InterruptedException, TimeoutException {
+    return start(logClient, master, State.Settings.DEFAULT);
+  }
+
+  /**
+   * Applies {@code op} in the next batch. Completes with true once its change is committed, false
+   * if the registry already was as asked, or fails with {@link OperationRefusedException} if it does
+   * not apply, or with the registrar's failure.
+   */
+  public CompletableFuture<Boolean> apply(Operation op) {
+    CompletableFuture<Boolean> done = new CompletableFuture<>();
+    synchronized (this) {
+      if (failure != null) {
+        done.completeExceptionally(failure);
+        return done;
+      }
+      queue.add(new Pending(op, done));
+      if (storing) {
+        return done; // goes out with the next batch
+      }
+      storing = true;
+    }
+    storeNext();
+    return done;
+  }
+
+  /** Takes every queued operation and stores their changes as one entry; repeats while more arrive. */
+  private void storeNext() {
+    List<Pending> batch;
+    Transaction changes;
+    List<Any> causes = new ArrayList<>();
+    List<Runnable> answers = new ArrayList<>();
+    synchronized (this) {
+      if (queue.isEmpty() || failure != null) {
+        storing = false;
+        return;
+      }
+      batch = new ArrayList<>(queue);
+      queue.clear();
+      changes = new Transaction(contents);
+      for (Pending p : batch) {
+        Transaction own = new Transaction(changes);
+        try {
+          boolean changed = Operations.apply(p.op(), own);
+          own.mergeInto(changes);
+          if (changed) {
+            causes.add(Any.pack(p.op()));
+          }
+          answers.add(() -> p.done().complete(changed));
+        } catch (OperationRefusedException e) {
+          answers.add(() -> p.done().completeExceptionally(e));
+        }
+      }
+    }
+    if (changes.isEmpty()) {
+      answers.forEach(Runnable::run);
+      storeNext();
+      return;
+    }
+    State.Batch entry = toStateBatch(changes, causes);
+    state.apply(entry).whenComplete((stored, error) -> {
+      RuntimeException failed = error != null ? State.unwrap(error)
+          : Boolean.FALSE.equals(stored) ? new IllegalStateException("the registry changed under the registrar "
+              + "(a State version conflict): another writer is active") : null;
+      if (failed != null) {
+        fail(failed, batch);
+        return;
+      }
+      synchronized (this) {
+        contents.apply(changes, state.sequence());
+      }
+      answers.forEach(Runnable::run);
+      storeNext();
+    });
+  }
+
+  private State.Batch toStateBatch(Transaction changes, List<Any> causes) {
+    List<State.Variable> stores = new ArrayList<>();
+    List<State.Variable> expunges = new ArrayList<>();
+    for (Map.Entry<String, Message> e : changes.puts().entrySet()) {
+      stores.add(state.fetch(e.getKey()).with(Any.pack(e.getValue())));
+    }
+    for (String name : changes.deletes()) {
+      State.Variable v = state.fetch(name);
+      if (v.exists()) {
+        expunges.add(v);
+      }
+    }
+    return new State.Batch(stores, expunges, causes);
+  }
+
+  private void fail(RuntimeException why, List<Pending> inFlight) {
+    List<Pending> all = new ArrayList<>(inFlight);
+    synchronized (this) {
+      if (failure == null) {
+        failure = why;
+        log.error("registrar: storing failed, the registrar stops: {}", why.getMessage());
+      }
+      all.addAll(queue);
+      queue.clear();
+      storing = false;
+    }
+    all.forEach(p -> p.done().completeExceptionally(failure));
+  }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  /** The registry as committed (O(entries): for tools and tests). */
+  public synchronized Registry registry() {
+    return contents.toProto();
+  }
+
+  /** The number of changes committed so far. */
+  public synchronized long version() {
+    return contents.version();
+  }
+
+  public synchronized int size() {
+    return contents.size();
+  }
+
+  /** Why the registrar stopped, or null while it works. */
+  public RuntimeException failure() {
+    return failure;
+  }
+
+  public State.Recovered recovered() {
+    return recovered;
+  }
+
+  @Override
+  public void close() {
+    state.close();
+  }
+}

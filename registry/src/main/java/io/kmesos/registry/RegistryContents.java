@@ -1,0 +1,104 @@
+package io.kmesos.registry;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import io.kmesos.api.registry.v1.Agent;
+import io.kmesos.api.registry.v1.Machine;
+import io.kmesos.api.registry.v1.MasterInfo;
+import io.kmesos.api.registry.v1.Quota;
+import io.kmesos.api.registry.v1.Registry;
+import io.kmesos.api.registry.v1.Schedule;
+import io.kmesos.api.registry.v1.Weight;
+import io.kmesos.replica.state.State;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+
+/**
+ * The registry in memory, entry by entry as it is stored ({@link Names}). Not thread-safe: the
+ * registrar guards it.
+ */
+public final class RegistryContents implements Entries {
+  private final TreeMap<String, Message> entries = new TreeMap<>();
+  private long version;
+
+  /** Decodes the State's variables; a variable that is not a registry entry is refused by name. */
+  public static RegistryContents of(Collection<State.Variable> variables, long version) {
+    RegistryContents c = new RegistryContents();
+    for (State.Variable v : variables) {
+      c.entries.put(v.name(), decode(v));
+    }
+    c.version = version;
+    return c;
+  }
+
+  @Override
+  public Message get(String name) {
+    return entries.get(name);
+  }
+
+  @Override
+  public NavigableMap<String, Message> withPrefix(String prefix) {
+    return Collections.unmodifiableNavigableMap(entries.subMap(prefix, true, Names.after(prefix), false));
+  }
+
+  void apply(Transaction t, long newVersion) {
+    t.deletes().forEach(entries::remove);
+    entries.putAll(t.puts());
+    version = newVersion;
+  }
+
+  public long version() {
+    return version;
+  }
+
+  public int size() {
+    return entries.size();
+  }
+
+  /** The whole registry as one message (for tools and tests: O(entries)). */
+  public Registry toProto() {
+    Registry.Builder r = Registry.newBuilder().setVersion(version);
+    for (Message m : entries.values()) {
+      if (m instanceof MasterInfo master) {
+        r.setMaster(master);
+      } else if (m instanceof Agent a) {
+        switch (a.getState()) {
+          case UNREACHABLE -> r.addUnreachable(a);
+          case GONE -> r.addGone(a);
+          default -> r.addAgents(a);
+        }
+      } else if (m instanceof Machine machine) {
+        r.addMachines(machine);
+      } else if (m instanceof Schedule s) {
+        r.addSchedules(s);
+      } else if (m instanceof Quota q) {
+        r.addQuotas(q);
+      } else if (m instanceof Weight w) {
+        r.addWeights(w);
+      }
+    }
+    return r.build();
+  }
+
+  static Message decode(State.Variable v) {
+    String name = v.name();
+    Class<? extends Message> type = name.equals(Names.MASTER) ? MasterInfo.class
+        : name.startsWith(Names.AGENTS) ? Agent.class
+        : name.startsWith(Names.MACHINES) ? Machine.class
+        : name.startsWith(Names.SCHEDULES) ? Schedule.class
+        : name.startsWith(Names.QUOTAS) ? Quota.class
+        : name.startsWith(Names.WEIGHTS) ? Weight.class
+        : null;
+    if (type == null || !v.value().is(type)) {
+      throw new IllegalStateException("variable '" + name + "' (" + v.value().getTypeUrl()
+          + ") is not a registry entry; this log holds something else");
+    }
+    try {
+      return v.value().unpack(type);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("variable '" + name + "' cannot be decoded: " + e.getMessage(), e);
+    }
+  }
+}
