@@ -11,7 +11,7 @@ import io.kmesos.replica.state.State;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -43,17 +43,15 @@ public final class Registrar implements AutoCloseable {
 
   private record Pending(Operation op, CompletableFuture<Boolean> done) {}
 
-  private final State state;
+  private final Storage storage;
   private final RegistryContents contents;
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private boolean storing;
   private volatile RuntimeException failure;
-  private final State.Recovered recovered;
 
-  private Registrar(State state) {
-    this.state = state;
-    this.recovered = state.recovered();
-    this.contents = RegistryContents.of(state.all(), state.sequence());
+  private Registrar(Storage storage) {
+    this.storage = storage;
+    this.contents = storage.recover();
   }
 
   /**
@@ -62,17 +60,33 @@ public final class Registrar implements AutoCloseable {
    */
   public static Registrar start(Log logClient, MasterInfo master, State.Settings settings)
       throws InterruptedException, TimeoutException {
-    State state = State.open(logClient, settings);
+    return start(new StateStorage(State.open(logClient, settings)), master, settings.recoveryTimeout());
+  }
+
+  public static Registrar start(Log logClient, MasterInfo master) throws InterruptedException, TimeoutException {
+    return start(logClient, master, State.Settings.DEFAULT);
+  }
+
+  /**
+   * A registrar that stores the whole registry on every change, as Mesos does: the benchmarks'
+   * baseline, never for production.
+   */
+  public static Registrar startWholeRegistry(Log logClient, MasterInfo master, Duration timeout) throws Exception {
+    return start(new WholeRegistryStorage(logClient, timeout), master, timeout);
+  }
+
+  private static Registrar start(Storage storage, MasterInfo master, Duration timeout)
+      throws InterruptedException, TimeoutException {
     Registrar r;
     try {
-      r = new Registrar(state);
+      r = new Registrar(storage);
     } catch (RuntimeException e) {
-      state.close();
+      storage.close();
       throw e;
     }
     try {
       r.apply(Operation.newBuilder().setRecordMaster(RecordMaster.newBuilder().setInfo(master)).build())
-          .get(settings.recoveryTimeout().toMillis(), TimeUnit.MILLISECONDS);
+          .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       r.close();
       throw State.unwrap(e);
@@ -80,13 +94,9 @@ public final class Registrar implements AutoCloseable {
       r.close();
       throw e;
     }
-    log.info("registrar: master {} recovered the registry at version {} ({} entries) in {} ms",
-        master.getId(), r.version(), r.size(), r.recovered.millis());
+    log.info("registrar: master {} recovered the registry at version {} ({} entries; {}) in {} ms",
+        master.getId(), r.version(), r.size(), storage.recoveredSummary(), storage.recoveryMillis());
     return r;
-  }
-
-  public static Registrar start(Log logClient, MasterInfo master) throws InterruptedException, TimeoutException {
-    return start(logClient, master, State.Settings.DEFAULT);
   }
 
   /**
@@ -113,67 +123,58 @@ public final class Registrar implements AutoCloseable {
 
   /** Takes every queued operation and stores their changes as one entry; repeats while more arrive. */
   private void storeNext() {
-    List<Pending> batch;
-    Transaction changes;
-    List<Any> causes = new ArrayList<>();
-    List<Runnable> answers = new ArrayList<>();
-    synchronized (this) {
-      if (queue.isEmpty() || failure != null) {
-        storing = false;
-        return;
-      }
-      batch = new ArrayList<>(queue);
-      queue.clear();
-      changes = new Transaction(contents);
-      for (Pending p : batch) {
-        Transaction own = new Transaction(changes);
-        try {
-          boolean changed = Operations.apply(p.op(), own);
-          own.mergeInto(changes);
-          if (changed) {
-            causes.add(Any.pack(p.op()));
-          }
-          answers.add(() -> p.done().complete(changed));
-        } catch (OperationRefusedException e) {
-          answers.add(() -> p.done().completeExceptionally(e));
+    while (true) {
+      List<Pending> batch;
+      Transaction changes;
+      List<Any> causes = new ArrayList<>();
+      List<Runnable> answers = new ArrayList<>();
+      long version;
+      synchronized (this) {
+        if (queue.isEmpty() || failure != null) {
+          storing = false;
+          return;
         }
+        batch = new ArrayList<>(queue);
+        queue.clear();
+        changes = new Transaction(contents);
+        for (Pending p : batch) {
+          Transaction own = new Transaction(changes);
+          try {
+            boolean changed = Operations.apply(p.op(), own);
+            own.mergeInto(changes);
+            if (changed) {
+              causes.add(Any.pack(p.op()));
+            }
+            answers.add(() -> p.done().complete(changed));
+          } catch (OperationRefusedException e) {
+            answers.add(() -> p.done().completeExceptionally(e));
+          }
+        }
+        version = contents.version() + 1;
       }
-    }
-    if (changes.isEmpty()) {
-      answers.forEach(Runnable::run);
-      storeNext();
+      if (changes.isEmpty()) {
+        answers.forEach(Runnable::run);
+        continue;
+      }
+      CompletableFuture<Void> stored;
+      try {
+        stored = storage.store(contents, changes, causes, version);
+      } catch (RuntimeException e) {
+        stored = CompletableFuture.failedFuture(e);
+      }
+      stored.whenComplete((ok, error) -> {
+        if (error != null) {
+          fail(State.unwrap(error), batch);
+          return;
+        }
+        synchronized (this) {
+          contents.apply(changes, version);
+        }
+        answers.forEach(Runnable::run);
+        storeNext();
+      });
       return;
     }
-    State.Batch entry = toStateBatch(changes, causes);
-    state.apply(entry).whenComplete((stored, error) -> {
-      RuntimeException failed = error != null ? State.unwrap(error)
-          : Boolean.FALSE.equals(stored) ? new IllegalStateException("the registry changed under the registrar "
-              + "(a State version conflict): another writer is active") : null;
-      if (failed != null) {
-        fail(failed, batch);
-        return;
-      }
-      synchronized (this) {
-        contents.apply(changes, state.sequence());
-      }
-      answers.forEach(Runnable::run);
-      storeNext();
-    });
-  }
-
-  private State.Batch toStateBatch(Transaction changes, List<Any> causes) {
-    List<State.Variable> stores = new ArrayList<>();
-    List<State.Variable> expunges = new ArrayList<>();
-    for (Map.Entry<String, Message> e : changes.puts().entrySet()) {
-      stores.add(state.fetch(e.getKey()).with(Any.pack(e.getValue())));
-    }
-    for (String name : changes.deletes()) {
-      State.Variable v = state.fetch(name);
-      if (v.exists()) {
-        expunges.add(v);
-      }
-    }
-    return new State.Batch(stores, expunges, causes);
   }
 
   private void fail(RuntimeException why, List<Pending> inFlight) {
@@ -211,12 +212,18 @@ public final class Registrar implements AutoCloseable {
     return failure;
   }
 
-  public State.Recovered recovered() {
-    return recovered;
+  /** Bytes this registrar appended to the log so far (changes and snapshots). */
+  public long appendedBytes() {
+    return storage.appendedBytes();
+  }
+
+  /** How long recovering the registry took when this registrar started. */
+  public long recoveryMillis() {
+    return storage.recoveryMillis();
   }
 
   @Override
   public void close() {
-    state.close();
+    storage.close();
   }
 }

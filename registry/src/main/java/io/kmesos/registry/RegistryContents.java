@@ -12,6 +12,7 @@ import io.kmesos.api.registry.v1.Weight;
 import io.kmesos.replica.state.State;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.List;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 
@@ -29,6 +30,30 @@ public final class RegistryContents implements Entries {
     for (State.Variable v : variables) {
       c.entries.put(v.name(), decode(v));
     }
+    c.version = version;
+    return c;
+  }
+
+  /** The entries of a whole registry (as the baseline storage keeps it). */
+  static RegistryContents of(Registry r) {
+    RegistryContents c = new RegistryContents();
+    if (r.hasMaster()) {
+      c.entries.put(Names.MASTER, r.getMaster());
+    }
+    for (List<Agent> agents : List.of(r.getAgentsList(), r.getUnreachableList(), r.getGoneList())) {
+      agents.forEach(a -> c.entries.put(Names.agent(a.getInfo().getId()), a));
+    }
+    r.getMachinesList().forEach(m -> c.entries.put(Names.machine(m.getId()), m));
+    r.getSchedulesList().forEach(s -> c.entries.put(Names.schedule(s.getName()), s));
+    r.getQuotasList().forEach(q -> c.entries.put(Names.quota(q.getRole()), q));
+    r.getWeightsList().forEach(w -> c.entries.put(Names.weight(w.getRole()), w));
+    c.version = r.getVersion();
+    return c;
+  }
+
+  RegistryContents copy() {
+    RegistryContents c = new RegistryContents();
+    c.entries.putAll(entries);
     c.version = version;
     return c;
   }

@@ -49,6 +49,7 @@ public final class Writer implements AutoCloseable {
   private record Tick() implements Op {}
 
   private final Log log;
+  private final java.util.concurrent.atomic.LongAdder appendedBytes = new java.util.concurrent.atomic.LongAdder();
   private final Coordinator coordinator;
   private final Duration appendTimeout;
   private final BlockingQueue<Op> queue = new ArrayBlockingQueue<>(200_000);
@@ -86,7 +87,13 @@ public final class Writer implements AutoCloseable {
   }
 
   public CompletableFuture<Long> append(ByteString payload) {
+    appendedBytes.add(payload.size());
     return submit(new Append(payload, new CompletableFuture<>()));
+  }
+
+  /** Payload bytes this writer was asked to append so far (for benchmarks: what a layer above writes). */
+  public long appendedBytes() {
+    return appendedBytes.sum();
   }
 
   /** Appends a truncation: once learned, positions below {@code to} are deleted on every replica. */

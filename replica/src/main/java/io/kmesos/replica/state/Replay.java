@@ -127,8 +127,8 @@ final class Replay {
   }
 
   private static Entry decode(LogEntry e) {
-    Entry entry = State.parse(e.payload());
-    if (entry == null || entry.getKindCase() == Entry.KindCase.KIND_NOT_SET || !entry.getUnknownFields().asMap().isEmpty()) {
+    Entry entry = State.decode(e.payload());
+    if (entry == null) {
       throw new StateException("position " + e.position() + " is not a State entry (" + e.payload().size()
           + " bytes); this log holds other data, refusing to use it");
     }

@@ -192,6 +192,11 @@ public final class State implements AutoCloseable {
     return recovered;
   }
 
+  /** Bytes this State appended to the log so far: changes, snapshots. */
+  public long appendedBytes() {
+    return writer.appendedBytes();
+  }
+
   // ---- writes ---------------------------------------------------------------------------------
 
   /** Stores one variable: {@code true} once committed, {@code false} if it changed since it was fetched. */
@@ -384,9 +389,11 @@ public final class State implements AutoCloseable {
   }
 
   /** Decodes one log payload as a State entry; null if it is not one. */
-  static Entry parse(com.google.protobuf.ByteString payload) {
+  public static Entry decode(com.google.protobuf.ByteString payload) {
     try {
-      return Entry.parseFrom(payload);
+      Entry entry = Entry.parseFrom(payload);
+      return entry.getKindCase() == Entry.KindCase.KIND_NOT_SET || !entry.getUnknownFields().asMap().isEmpty()
+          ? null : entry;
     } catch (InvalidProtocolBufferException e) {
       return null;
     }

@@ -1,7 +1,7 @@
 package io.kmesos.replica.tool;
 
+import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
-import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -23,16 +23,7 @@ public final class LogTool implements Runnable {
   }
 
   static CommandLine commandLine() {
-    CommandLine cl = new CommandLine(new LogTool());
-    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      PrintWriter err = cmd.getErr();
-      Throwable cause = e.getCause() != null && e.getMessage() == null ? e.getCause() : e;
-      err.println(cmd.getCommandSpec().qualifiedName() + ": "
-          + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()));
-      err.flush();
-      return 1;
-    });
-    return cl;
+    return OneLineErrors.commandLine(new LogTool());
   }
 
   @Override

@@ -5,13 +5,13 @@ import java.util.List;
 import picocli.CommandLine.Option;
 
 /** The replica set, as every subcommand takes it. */
-final class PeersOption {
+public final class PeersOption {
   @Option(names = "--peers", required = true, paramLabel = "HOST:PORT,...",
       description = "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names). "
           + "Also read from $KMESOS_LOG_PEERS.", defaultValue = "${env:KMESOS_LOG_PEERS}")
   String peers;
 
-  List<String> list() {
+  public List<String> list() {
     if (peers == null || peers.isBlank()) {
       throw new IllegalArgumentException("--peers is empty");
     }

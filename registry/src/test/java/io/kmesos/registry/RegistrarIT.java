@@ -1,0 +1,259 @@
+package io.kmesos.registry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.util.JsonFormat;
+import io.kmesos.api.registry.v1.AdmitAgent;
+import io.kmesos.api.registry.v1.Agent;
+import io.kmesos.api.registry.v1.AgentInfo;
+import io.kmesos.api.registry.v1.MasterInfo;
+import io.kmesos.api.registry.v1.Operation;
+import io.kmesos.api.registry.v1.Registry;
+import io.kmesos.api.text.ReadableProto;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.client.SupersededException;
+import io.kmesos.replica.local.LocalReplicas;
+import io.kmesos.replica.state.State;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The registrar on a 3-replica log of separate JVMs with RocksDB: a registrar process killed with
+ * kill -9 mid-batch, two registrars racing, snapshots and truncation, and the readable contents
+ * ({@code kmesos-registry show}, {@code kmesos-log read --decode}).
+ */
+class RegistrarIT {
+  @TempDir Path dir;
+  LocalReplicas replicas;
+  Log log;
+  final List<Process> tools = new ArrayList<>();
+
+  @BeforeEach
+  void start() throws Exception {
+    replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
+    replicas.initialize("registry-it", Duration.ofSeconds(60));
+    log = new Log(replicas.peers());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    tools.forEach(Process::destroyForcibly);
+    if (log != null) {
+      log.close();
+    }
+    replicas.close();
+  }
+
+  static MasterInfo master(String id) {
+    return MasterInfo.newBuilder().setId(id).setHostname("localhost").build();
+  }
+
+  static Operation admit(String id) {
+    return Operation.newBuilder().setAdmitAgent(AdmitAgent.newBuilder().setInfo(AgentInfo.newBuilder().setId(id)
+        .setHostname(id + ".example.com").putResources("cpus", 8))).build();
+  }
+
+  /** A kmesos tool as its own JVM, output to a file. */
+  Process tool(String mainClass, Path output, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx256m", "-cp", System.getProperty("java.class.path"), mainClass));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectOutput(output.toFile())
+        .redirectError(Path.of(output + ".err").toFile()).start();
+    tools.add(p);
+    return p;
+  }
+
+  String runTool(String mainClass, String... args) throws Exception {
+    Path out = Files.createTempFile(dir, "tool", ".out");
+    Process p = tool(mainClass, out, args);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(Files.readString(Path.of(out + ".err"))).isZero();
+    return Files.readString(out);
+  }
+
+  static Set<String> agentIds(Registry r) {
+    Set<String> ids = new HashSet<>();
+    for (Agent a : r.getAgentsList()) {
+      ids.add(a.getInfo().getId());
+    }
+    return ids;
+  }
+
+  @Test
+  void aNewRegistrarRecoversExactlyWhatTheKilledOneCommitted() throws Exception {
+    int total = 6000;
+    Path ops = dir.resolve("ops.jsonl");
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < total; i++) {
+      lines.add(JsonFormat.printer().omittingInsignificantWhitespace().print(admit("agent-" + i)));
+    }
+    Files.write(ops, lines);
+    Path out = dir.resolve("apply.out");
+    Process registrar = tool("io.kmesos.registry.tool.RegistryTool", out, "apply", "--peers",
+        String.join(",", replicas.peers()), "--master-id", "doomed", "-f", ops.toString());
+    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readAllLines(out).size() >= 1500);
+    registrar.destroyForcibly(); // kill -9, batches in flight
+    registrar.waitFor(10, TimeUnit.SECONDS);
+
+    Set<String> acknowledged = new HashSet<>();
+    for (String line : Files.readAllLines(out)) {
+      String[] f = line.split("\t");
+      if (f.length == 2 && f[1].equals("changed")) {
+        acknowledged.add("agent-" + (Integer.parseInt(f[0]) - 1));
+      }
+    }
+    assertThat(acknowledged).hasSizeGreaterThanOrEqualTo(1500);
+
+    try (Registrar next = Registrar.start(log, master("survivor"))) {
+      Registry r = next.registry();
+      assertThat(agentIds(r)).as("every acknowledged admission is there").containsAll(acknowledged);
+      assertThat(agentIds(r)).as("and nothing that was never submitted")
+          .allMatch(id -> Integer.parseInt(id.substring("agent-".length())) < total);
+      assertThat(agentIds(r).size()).as("some of the batch in flight may have been committed, but not all of the rest")
+          .isLessThan(total);
+      assertThat(r.getMaster().getId()).isEqualTo("survivor");
+
+      // The new registrar goes on: admitting an agent the killed one already admitted is refused.
+      String known = acknowledged.iterator().next();
+      assertThat(next.apply(admit(known))).failsWithin(Duration.ofSeconds(10))
+          .withThrowableOfType(ExecutionException.class).withCauseInstanceOf(OperationRefusedException.class);
+      assertThat(next.apply(admit("after-failover")).get(10, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
+  @Test
+  void twoRegistrarsRacingNeverForkTheRegistry() throws Exception {
+    Registrar first = Registrar.start(log, master("first"));
+    List<String> acknowledgedByFirst = java.util.Collections.synchronizedList(new ArrayList<>());
+    AtomicBoolean superseded = new AtomicBoolean();
+    Thread writer = new Thread(() -> {
+      for (int i = 0; i < 100_000 && !superseded.get(); i++) {
+        String id = "first-" + i;
+        try {
+          if (first.apply(admit(id)).get(30, TimeUnit.SECONDS)) {
+            acknowledgedByFirst.add(id);
+          }
+        } catch (ExecutionException e) {
+          superseded.set(State.unwrap(e) instanceof SupersededException);
+          return;
+        } catch (Exception e) {
+          return;
+        }
+      }
+    });
+    writer.start();
+    await().atMost(Duration.ofSeconds(30)).until(() -> acknowledgedByFirst.size() >= 200);
+
+    // A second master takes over while the first is still writing.
+    try (Log other = new Log(replicas.peers()); Registrar second = Registrar.start(other, master("second"))) {
+      writer.join(30_000);
+      assertThat(superseded).as("the first registrar learns it was superseded").isTrue();
+      assertThat(first.failure()).isInstanceOf(SupersededException.class);
+      assertThat(first.apply(admit("too-late"))).failsWithin(Duration.ofSeconds(5));
+
+      List<CompletableFuture<Boolean>> more = new ArrayList<>();
+      for (int i = 0; i < 300; i++) {
+        more.add(second.apply(admit("second-" + i)));
+      }
+      CompletableFuture.allOf(more.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+
+      Registry seenBySecond = second.registry();
+      assertThat(agentIds(seenBySecond)).containsAll(acknowledgedByFirst).doesNotContain("too-late");
+      assertThat(seenBySecond.getMaster().getId()).isEqualTo("second");
+      // Whoever reads the log now sees exactly the second registrar's registry: one history.
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        State.Contents read = State.read(log, Duration.ofSeconds(10));
+        assertThat(RegistryContents.of(read.variables(), read.sequence()).toProto()).isEqualTo(seenBySecond);
+      });
+    } finally {
+      first.close();
+    }
+  }
+
+  @Test
+  void snapshotsTruncateTheLogAndRecoveryReadsTheSnapshotPlusWhatFollows() throws Exception {
+    State.Settings small = new State.Settings(32 << 10, 100_000, 8 << 10, Duration.ofSeconds(30));
+    Registry before;
+    long appended;
+    try (Registrar r = Registrar.start(log, master("m1"), small)) {
+      for (int round = 0; round < 20; round++) {
+        List<CompletableFuture<Boolean>> batch = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+          batch.add(r.apply(admit("agent-" + round + "-" + i)));
+        }
+        CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+      }
+      before = r.registry();
+      appended = r.appendedBytes();
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> log.reader().beginning() > 1);
+    try (Registrar r = Registrar.start(log, master("m2"), small)) {
+      Registry after = r.registry();
+      assertThat(after.toBuilder().clearMaster().setVersion(0).build())
+          .isEqualTo(before.toBuilder().clearMaster().setVersion(0).build());
+      assertThat(after.getAgentsCount()).isEqualTo(2000);
+      assertThat(after.getVersion()).isEqualTo(before.getVersion() + 1);
+      State.Contents read = State.read(log, Duration.ofSeconds(10));
+      assertThat(read.recovered().snapshotAsOf()).as("recovery started from a snapshot").isPositive();
+      assertThat(read.recovered().bytesRead()).as("and read less than was ever written").isLessThan(appended);
+    }
+  }
+
+  @Test
+  void theRegistryAndItsHistoryAreReadable() throws Exception {
+    try (Registrar r = Registrar.start(log, master("m1"))) {
+      r.apply(admit("a1")).get(10, TimeUnit.SECONDS);
+      r.apply(Operation.newBuilder().setUpdateWeights(io.kmesos.api.registry.v1.UpdateWeights.newBuilder()
+          .addWeights(io.kmesos.api.registry.v1.Weight.newBuilder().setRole("eng").setWeight(2))).build())
+          .get(10, TimeUnit.SECONDS);
+
+      String peers = String.join(",", replicas.peers());
+      Registry.Builder shown = Registry.newBuilder();
+      String json = runTool("io.kmesos.registry.tool.RegistryTool", "show", "--peers", peers, "--format", "json");
+      try {
+        JsonFormat.parser().merge(json, shown);
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new AssertionError("show printed:\n" + json, e);
+      }
+      assertThat(shown.build()).isEqualTo(r.registry());
+      String yaml = runTool("io.kmesos.registry.tool.RegistryTool", "show", "--peers", peers);
+      assertThat(yaml).contains("id: a1", "hostname: a1.example.com", "role: eng", "weight: 2");
+
+      JsonNode history = ReadableProto.mapper().readTree(runTool("io.kmesos.replica.tool.LogTool", "read", "--peers",
+          peers, "--decode", "--format", "json"));
+      List<String> causes = new ArrayList<>();
+      for (JsonNode entry : history) {
+        for (JsonNode cause : entry.path("change").path("causes")) {
+          assertThat(cause.path("@type").asText()).isEqualTo("type.googleapis.com/kmesos.registry.v1.Operation");
+          causes.add(String.join(",", fieldNames(cause)));
+        }
+      }
+      assertThat(causes).containsExactly("@type,recordMaster", "@type,admitAgent", "@type,updateWeights");
+      JsonNode admitted = history.get(history.size() - 2).path("change").path("stores").get(0);
+      assertThat(admitted.path("name").asText()).isEqualTo("agents/a1");
+      assertThat(admitted.path("value").path("state").asText()).isEqualTo("ADMITTED");
+    }
+  }
+
+  private static List<String> fieldNames(JsonNode n) {
+    List<String> out = new ArrayList<>();
+    n.fieldNames().forEachRemaining(out::add);
+    return out;
+  }
+}

@@ -1,0 +1,120 @@
+package io.kmesos.replica.local;
+
+import io.kmesos.replica.client.Log;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A replicated log of separate replica JVMs on 127.0.0.1, each with its own RocksDB directory under
+ * one root: for the local demo, tests of the layers above the log, and benchmarks. Each replica
+ * runs {@code kmesos-log replica} with this JVM's class path; its output goes to a file beside its
+ * data. A replica dies with this JVM only if it is closed (or killed) first; {@link #close} kills all.
+ */
+public final class LocalReplicas implements AutoCloseable {
+  private final Path root;
+  private final List<String> peers = new ArrayList<>();
+  private final Process[] processes;
+  private final List<String> jvmOptions;
+
+  public LocalReplicas(Path root, int n, List<String> jvmOptions) throws IOException {
+    this.root = root;
+    this.processes = new Process[n];
+    this.jvmOptions = List.copyOf(jvmOptions);
+    for (int i = 0; i < n; i++) {
+      peers.add("127.0.0.1:" + freePort());
+    }
+  }
+
+  public LocalReplicas(Path root, int n) throws IOException {
+    this(root, n, List.of("-Xmx256m"));
+  }
+
+  public List<String> peers() {
+    return peers;
+  }
+
+  public Path dataDir(int i) {
+    return root.resolve("replica-" + i);
+  }
+
+  public Path logFile(int i) {
+    return root.resolve("replica-" + i + ".log");
+  }
+
+  public LocalReplicas startAll() throws IOException {
+    for (int i = 0; i < processes.length; i++) {
+      start(i);
+    }
+    return this;
+  }
+
+  public Process start(int i) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.kmesos.replica.tool.LogTool", "replica",
+        "--id", Integer.toString(i), "--peers", String.join(",", peers), "--data-dir", dataDir(i).toString()));
+    Files.createDirectories(root);
+    processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
+    return processes[i];
+  }
+
+  /** Initializes the log once every replica answers (they take a moment to start). */
+  public void initialize(String clusterId, java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try (Log log = new Log(peers)) {
+      while (true) {
+        try {
+          log.initialize(clusterId);
+          return;
+        } catch (RuntimeException e) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("the replicas did not all answer within " + timeout + ": " + e.getMessage(), e);
+          }
+          Thread.sleep(100);
+        }
+      }
+    }
+  }
+
+  /** kill -9. */
+  public void kill(int i) throws InterruptedException {
+    if (processes[i] != null) {
+      processes[i].destroyForcibly();
+      processes[i].waitFor(10, TimeUnit.SECONDS);
+      processes[i] = null;
+    }
+  }
+
+  /** Deletes replica {@code i}'s data (kill it first). */
+  public void wipe(int i) throws IOException {
+    if (!Files.exists(dataDir(i))) {
+      return;
+    }
+    try (var files = Files.walk(dataDir(i))) {
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    for (int i = 0; i < processes.length; i++) {
+      kill(i);
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+}
