@@ -14,6 +14,7 @@ class RunnableArtifactsIT {
   @CsvSource({
       "controller/target/kmesos-controller.jar, kmesos-controller",
       "replica/target/kmesos-replica.jar,       kmesos-log",
+      "registry/target/kmesos-registry.jar,     kmesos-registry",
       "agent/target/kmesos-agent.jar,           kmesos-agent",
       "local/target/kmesos-local.jar,           kmesos-local"})
   void jarRunsAndDescribesItself(String jar, String command) throws Exception {
