@@ -175,17 +175,24 @@ final class Recovery {
     if (chunk.size() < members.size()) {
       return;
     }
+    // A member may answer with less than asked (its size limit): go only as far as every answer covers.
+    long covered = chunkEnd();
+    for (FetchResponse r : chunk.values()) {
+      covered = Math.min(covered, Math.max(r.getTo(), cursor));
+    }
     TreeMap<Long, Action> merged = new TreeMap<>();
     for (FetchResponse r : chunk.values()) {
       for (Action a : r.getActionsList()) {
-        merged.merge(a.getPosition(), a, Recovery::better);
+        if (a.getPosition() <= covered) {
+          merged.merge(a.getPosition(), a, Recovery::better);
+        }
       }
     }
     List<Action> copied = replica.adoptRecovered(new ArrayList<>(merged.values()));
     if (!copied.isEmpty()) {
       out.persist(new Effects.Persist(null, copied, 0, false, false));
     }
-    cursor = chunkEnd() + 1;
+    cursor = covered + 1;
     requestChunk(out);
   }
 

@@ -38,9 +38,16 @@ import java.util.TreeMap;
  * is {@link Recovery}.
  */
 public final class ReplicaCore {
-  /** Tunables, in ticks of the shell's timer. */
-  public record Config(int catchUpIntervalTicks, int recoveryGraceTicks, int retryTicks, int fetchBatch) {
-    public static final Config DEFAULT = new Config(10, 50, 20, 1000);
+  /**
+   * Tunables; times in ticks of the shell's timer.
+   *
+   * @param fetchBatch the most actions one fetch asks for or answers with
+   * @param fetchBytes the most payload bytes one fetch answer carries (beyond its first action): an
+   *     answer that stops early says how far it covers in its {@code to}
+   */
+  public record Config(int catchUpIntervalTicks, int recoveryGraceTicks, int retryTicks, int fetchBatch,
+      long fetchBytes) {
+    public static final Config DEFAULT = new Config(10, 50, 20, 1000, 16L << 20);
   }
 
   private final int id;
@@ -330,7 +337,13 @@ public final class ReplicaCore {
     }
     int limit = req.getMaxActions() > 0 ? Math.min(req.getMaxActions(), config.fetchBatch()) : config.fetchBatch();
     long lo = Math.max(req.getFrom(), metadata.getBegin());
-    for (Action a : storage.range(lo, req.getTo(), limit)) {
+    List<Action> found = storage.range(lo, req.getTo(), limit, config.fetchBytes());
+    long last = found.isEmpty() ? 0 : found.get(found.size() - 1).getPosition();
+    if (last > 0 && last < req.getTo() && !storage.range(last + 1, req.getTo(), 1).isEmpty()) {
+      // Stopped early (count or bytes): the answer covers only up to its last action.
+      resp.setTo(last);
+    }
+    for (Action a : found) {
       if (!req.getLearnedOnly() || a.getLearned() || a.getPosition() <= learnedThrough) {
         resp.addActions(a.getPosition() <= learnedThrough ? a.toBuilder().setLearned(true).build() : a);
       }

@@ -13,8 +13,15 @@ public interface ReplicaStorage {
   /** The stored metadata, or null for storage that was never written (a new or wiped replica). */
   Metadata metadata();
 
-  /** The actions in [from, to], in position order, at most {@code limit} of them. */
-  List<Action> range(long from, long to, int limit);
+  /**
+   * The actions in [from, to], in position order: at most {@code limit} of them and, after the
+   * first, no more than {@code maxPayloadBytes} of payload in all (so an answer stays a sendable size).
+   */
+  List<Action> range(long from, long to, int limit, long maxPayloadBytes);
+
+  default List<Action> range(long from, long to, int limit) {
+    return range(from, to, limit, Long.MAX_VALUE);
+  }
 
   /** The highest position any action is stored at, 0 when none is. */
   long end();

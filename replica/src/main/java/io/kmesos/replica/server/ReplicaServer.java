@@ -54,7 +54,7 @@ public final class ReplicaServer implements AutoCloseable {
     ReplicaCore.Config core() {
       int ticksPerSecond = (int) Math.max(1, 1000 / tick.toMillis());
       int grace = (int) (maxRequestAge.toMillis() / tick.toMillis()) + ticksPerSecond;
-      return new ReplicaCore.Config(Math.max(1, ticksPerSecond / 10), grace, ticksPerSecond / 2, 1000);
+      return new ReplicaCore.Config(Math.max(1, ticksPerSecond / 10), grace, ticksPerSecond / 2, 1000, 16L << 20);
     }
   }
 

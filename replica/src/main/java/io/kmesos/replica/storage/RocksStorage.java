@@ -118,11 +118,12 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   }
 
   @Override
-  public List<Action> range(long from, long to, int limit) {
+  public List<Action> range(long from, long to, int limit, long maxPayloadBytes) {
     List<Action> out = new ArrayList<>();
     if (from > to || limit <= 0) {
       return out;
     }
+    long bytes = 0;
     try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(ro)) {
       for (it.seek(actionKey(from)); it.isValid() && out.size() < limit; it.next()) {
         byte[] key = it.key();
@@ -133,7 +134,12 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         if (position > to) {
           break;
         }
-        out.add(parseAction(position, it.value()));
+        Action a = parseAction(position, it.value());
+        if (!out.isEmpty() && bytes + a.getPayload().size() > maxPayloadBytes) {
+          break;
+        }
+        bytes += a.getPayload().size();
+        out.add(a);
       }
     }
     return out;

@@ -35,9 +35,17 @@ class ReplicaCoreTest {
     }
 
     @Override
-    public List<Action> range(long from, long to, int limit) {
-      return from > to ? List.of() : new ArrayList<>(actions.subMap(from, true, to, true).values()).subList(0,
-          Math.min(limit, actions.subMap(from, true, to, true).size()));
+    public List<Action> range(long from, long to, int limit, long maxPayloadBytes) {
+      List<Action> out = new ArrayList<>();
+      long bytes = 0;
+      for (Action a : from > to ? List.<Action>of() : actions.subMap(from, true, to, true).values()) {
+        if (out.size() == limit || (!out.isEmpty() && bytes + a.getPayload().size() > maxPayloadBytes)) {
+          break;
+        }
+        bytes += a.getPayload().size();
+        out.add(a);
+      }
+      return out;
     }
 
     @Override
@@ -167,5 +175,28 @@ class ReplicaCoreTest {
     storage.metadata = Metadata.newBuilder().setReplicaId(2).setClusterId("log-a").setStatus(ReplicaStatus.VOTING).build();
     assertThatThrownBy(() -> new ReplicaCore(0, 3, storage, ReplicaCore.Config.DEFAULT, 1))
         .hasMessageContaining("belongs to replica 2 of log log-a");
+  }
+
+  @Test
+  void aFetchAnswerStopsAtItsSizeLimitAndSaysHowFarItCovers() {
+    MemoryStorage small = new MemoryStorage();
+    ReplicaCore r = new ReplicaCore(0, 3, small, new ReplicaCore.Config(10, 50, 20, 1000, 10), 42);
+    small.apply(r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0)
+        .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log-a")).build()));
+    small.apply(r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0).setWriteRequest(WriteRequest.newBuilder()
+        .setBallot(Ballots.of(1, 1)).addActions(append(1, "12345")).addActions(append(2, "12345"))
+        .addActions(append(3, "12345")).addActions(append(5, "12345"))).build()));
+
+    io.kmesos.api.log.v1.FetchResponse first = r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0)
+        .setFetchRequest(io.kmesos.api.log.v1.FetchRequest.newBuilder().setFrom(1).setTo(9))
+        .build()).messages().get(0).getFetchResponse();
+    assertThat(first.getActionsList()).extracting(Action::getPosition).containsExactly(1L, 2L);
+    assertThat(first.getTo()).as("covers only what it carries").isEqualTo(2);
+
+    io.kmesos.api.log.v1.FetchResponse rest = r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0)
+        .setFetchRequest(io.kmesos.api.log.v1.FetchRequest.newBuilder().setFrom(5).setTo(9))
+        .build()).messages().get(0).getFetchResponse();
+    assertThat(rest.getActionsList()).extracting(Action::getPosition).containsExactly(5L);
+    assertThat(rest.getTo()).as("nothing more is held: it covers the whole range").isEqualTo(9);
   }
 }

@@ -87,6 +87,9 @@ class ReplicatedLogIT {
   /** Every acknowledged payload is in the log exactly once, at its acknowledged position, in order. */
   void assertLogHolds(List<String> payloads, List<Long> positions) {
     Reader r = log.reader();
+    // Replicas learn what a (new) writer committed moments after it commits: wait for that.
+    long last = positions.stream().mapToLong(Long::longValue).max().orElse(0);
+    await().atMost(Duration.ofSeconds(30)).until(() -> r.ending() >= last);
     List<LogEntry> entries = r.read(1, r.ending());
     List<String> appended = entries.stream().filter(e -> e.type() == ActionType.APPEND)
         .map(e -> e.payload().toStringUtf8()).toList();

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * necessary. The random simulation reaches them only rarely; here each is forced, step by step.
  */
 class RecoveryScenarioTest {
-  static final ReplicaCore.Config CONFIG = new ReplicaCore.Config(5, 30, 10, 16);
+  static final ReplicaCore.Config CONFIG = new ReplicaCore.Config(5, 30, 10, 16, 1L << 20);
   static final Coordinator.Config WRITER = new Coordinator.Config(10, 100, 100, 1000, 1 << 20);
 
   final SimStorage[] disks = {new SimStorage(), new SimStorage(), new SimStorage()};

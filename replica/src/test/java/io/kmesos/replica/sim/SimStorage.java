@@ -27,15 +27,17 @@ final class SimStorage implements ReplicaStorage {
   }
 
   @Override
-  public List<Action> range(long from, long to, int limit) {
+  public List<Action> range(long from, long to, int limit, long maxPayloadBytes) {
     List<Action> out = new ArrayList<>();
     if (from > to) {
       return out;
     }
+    long bytes = 0;
     for (Action a : actions.subMap(from, true, to, true).values()) {
-      if (out.size() >= limit) {
+      if (out.size() >= limit || (!out.isEmpty() && bytes + a.getPayload().size() > maxPayloadBytes)) {
         break;
       }
+      bytes += a.getPayload().size();
       out.add(a);
     }
     return out;

@@ -41,19 +41,19 @@ final class Simulation {
   /** How hostile a run is; derived from the seed. */
   record Options(int replicas, int faultTicks, double drop, double duplicate, int maxDelay,
       double crashRate, double wipeRate, double partitionRate, double writerCrashRate, boolean twoWriters,
-      double crashBeforeSyncRate, int batchesInFlight, int batchBytes) {
+      double crashBeforeSyncRate, int batchesInFlight, int batchBytes, long fetchBytes) {
     static Options from(long seed) {
       Random r = new Random(seed ^ 0x5DEECE66DL);
       return new Options(r.nextBoolean() ? 3 : 5, 400 + r.nextInt(400),
           r.nextDouble() * 0.2, r.nextDouble() * 0.1, 1 + r.nextInt(40),
           r.nextDouble() * 0.02, r.nextDouble() * 0.02, r.nextDouble() * 0.03, r.nextDouble() * 0.01,
-          r.nextInt(3) > 0, r.nextDouble() * 0.05, 1 + r.nextInt(4), r.nextBoolean() ? 1 << 20 : 1 + r.nextInt(64));
+          r.nextInt(3) > 0, r.nextDouble() * 0.05, 1 + r.nextInt(4), r.nextBoolean() ? 1 << 20 : 1 + r.nextInt(64),
+          r.nextBoolean() ? 1L << 20 : 1 + r.nextInt(100));
     }
   }
 
   /** A request older than this is dropped by its receiver (the shell's gRPC deadline). */
   static final int DEADLINE = 30;
-  static final ReplicaCore.Config REPLICA = new ReplicaCore.Config(10, DEADLINE + 10, 20, 16);
   private static final long TOOL = 900;
   private static final long READER = 901;
   private static final int HEAL_TICKS = 4000;
@@ -101,7 +101,8 @@ final class Simulation {
     }
 
     void start() {
-      core = new ReplicaCore(id, options.replicas(), storage, REPLICA, rnd.nextLong());
+      core = new ReplicaCore(id, options.replicas(), storage,
+          new ReplicaCore.Config(10, DEADLINE + 10, 20, 16, options.fetchBytes()), rnd.nextLong());
       downUntil = -1;
     }
 
