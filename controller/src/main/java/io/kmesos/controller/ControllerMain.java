@@ -1,26 +1,146 @@
 package io.kmesos.controller;
 
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
-import picocli.CommandLine;
+import io.kmesos.controller.reconcile.AgentReconciler;
+import io.kmesos.controller.reconcile.MaintenanceScheduleReconciler;
+import io.kmesos.controller.reconcile.QuotaReconciler;
+import io.kmesos.controller.reconcile.RemovalRateLimit;
+import io.kmesos.controller.reconcile.WeightReconciler;
+import io.kmesos.replica.tool.PeersOption;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
- * {@code kmesos-controller}: the kmesos master. The controller that holds the {@code kmesos-master}
- * Lease is the master and the registry's only writer; the others stand by with warm caches.
+ * {@code kmesos-controller}: the kmesos master. The controller that holds the Lease is the master
+ * and the registry's only writer; the others stand by with warm caches (their informers run, their
+ * reconcilers do not). Losing the Lease, or being fenced on the log by a newer master, ends the
+ * process: in Kubernetes it restarts as a follower.
  */
 @Command(name = "kmesos-controller", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "The kmesos master: elected through a Kubernetes Lease, it reconciles Agent, Quota, Weight and MaintenanceSchedule resources into the registry on the replicated log.")
-public final class ControllerMain implements Runnable {
-  @Spec CommandSpec spec;
+    description = "The kmesos master: elected through a Kubernetes Lease, it reconciles Agent, Quota, Weight and "
+        + "MaintenanceSchedule resources into the registry on the replicated log.")
+public final class ControllerMain implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(ControllerMain.class);
+
+  @Mixin PeersOption peers;
+
+  @Option(names = "--kubeconfig", description = "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
+  Path kubeconfig;
+
+  @Option(names = "--lease-namespace", defaultValue = "${env:POD_NAMESPACE:-kmesos}",
+      description = "Namespace of the Lease (default: $POD_NAMESPACE, else ${DEFAULT-VALUE}).")
+  String leaseNamespace;
+
+  @Option(names = "--lease-name", defaultValue = "kmesos-master", description = "The Lease (default: ${DEFAULT-VALUE}).")
+  String leaseName;
+
+  @Option(names = "--identity", defaultValue = "${env:POD_NAME}",
+      description = "This controller's name in the Lease (default: $POD_NAME, else the hostname).")
+  String identity;
+
+  @Option(names = "--advertise-address", defaultValue = "",
+      description = "Where frameworks and agents reach this master (host:port), recorded in the registry.")
+  String advertiseAddress;
+
+  @Option(names = "--lease-duration", defaultValue = "15s", converter = Durations.class,
+      description = "How long a Lease holds without renewal (default: ${DEFAULT-VALUE}).")
+  Duration leaseDuration;
+
+  @Option(names = "--renew-deadline", defaultValue = "10s", converter = Durations.class,
+      description = "How long the leader keeps trying to renew before it gives up (default: ${DEFAULT-VALUE}).")
+  Duration renewDeadline;
+
+  @Option(names = "--retry-period", defaultValue = "2s", converter = Durations.class,
+      description = "How often candidates try to take the Lease (default: ${DEFAULT-VALUE}).")
+  Duration retryPeriod;
+
+  @Option(names = "--agent-removal-rate-limit", description = "At most this many agent removals per period, e.g. 1/10m "
+      + "(Mesos --agent_removal_rate_limit; default: no limit).")
+  String removalRateLimit;
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new ControllerMain()).execute(args));
+    System.exit(OneLineErrors.commandLine(new ControllerMain()).execute(args));
   }
 
   @Override
-  public void run() {
-    spec.commandLine().usage(System.out);
+  public Integer call() throws Exception {
+    if (identity == null || identity.isBlank()) {
+      identity = InetAddress.getLocalHost().getHostName();
+    }
+    RemovalRateLimit removals = removalRateLimit == null ? RemovalRateLimit.unlimited() : RemovalRateLimit.parse(removalRateLimit);
+    KubernetesClient client = kubeconfig != null
+        ? new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig))).build()
+        : new KubernetesClientBuilder().build();
+    Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), ControllerMain::exit);
+    LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
+        () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),
+        leader -> log.info("controller {}: the master is now {}", identity, leader));
+    Operator operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+        .withLeaderElectionConfiguration(new LeaderElectionConfiguration(leaseName, leaseNamespace, leaseDuration,
+            renewDeadline, retryPeriod, identity, callbacks, false)));
+    operator.register(new AgentReconciler(master, removals));
+    operator.register(new QuotaReconciler(master));
+    operator.register(new WeightReconciler(master));
+    operator.register(new MaintenanceScheduleReconciler(master));
+    operator.start();
+    log.info("controller {} ({}): standing for the Lease {}/{} (duration {}, renew deadline {}, retry {}); log {}",
+        identity, master.info().getId(), leaseNamespace, leaseName, leaseDuration, renewDeadline, retryPeriod, peers.list());
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      operator.stop();
+      master.close();
+      stopped.countDown();
+    }, "controller-stop"));
+    stopped.await();
+    return 0;
+  }
+
+  /** Mastership is lost for good: end the process now (a hung shutdown must not keep it alive). */
+  private static void exit(String why) {
+    Thread halt = new Thread(() -> {
+      try {
+        Thread.sleep(5000);
+      } catch (InterruptedException ignored) {
+        // exiting anyway
+      }
+      Runtime.getRuntime().halt(1);
+    }, "controller-halt");
+    halt.setDaemon(true);
+    halt.start();
+    new Thread(() -> System.exit(1), "controller-exit").start();
+  }
+
+  /** Durations as 500ms, 15s, 2m or 1h. */
+  static final class Durations implements picocli.CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(value.trim());
+      if (!m.matches()) {
+        throw new IllegalArgumentException("'" + value + "' is not a duration like 500ms, 15s, 2m or 1h");
+      }
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        default -> Duration.ofHours(n);
+      };
+    }
   }
 }

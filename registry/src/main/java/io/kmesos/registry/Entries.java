@@ -4,7 +4,7 @@ import com.google.protobuf.Message;
 import java.util.NavigableMap;
 
 /** Registry entries by variable name ({@link Names}), as operations read them. */
-interface Entries {
+public interface Entries {
   /** The entry stored under {@code name}, or null. */
   Message get(String name);
 

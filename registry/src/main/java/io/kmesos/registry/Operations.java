@@ -74,6 +74,16 @@ final class Operations {
         yield true;
       }
       case UPDATE_WEIGHTS -> updateWeights(op.getUpdateWeights(), t);
+      case REMOVE_WEIGHTS -> {
+        boolean changed = false;
+        for (String role : op.getRemoveWeights().getRolesList()) {
+          if (t.get(Names.weight(role)) != null) {
+            t.delete(Names.weight(role));
+            changed = true;
+          }
+        }
+        yield changed;
+      }
       case UPDATE_SCHEDULE -> updateSchedule(op.getUpdateSchedule().getSchedule(), t);
       case REMOVE_SCHEDULE -> removeSchedule(op.getRemoveSchedule().getName(), t);
       case START_MAINTENANCE -> startMaintenance(op.getStartMaintenance().getMachineIdsList(), t);

@@ -2,6 +2,7 @@ package io.kmesos.registry;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
+import com.google.protobuf.Message;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.RecordMaster;
@@ -48,6 +49,7 @@ public final class Registrar implements AutoCloseable {
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private boolean storing;
   private volatile RuntimeException failure;
+  private final List<java.util.function.Consumer<RuntimeException>> failureListeners = new ArrayList<>();
 
   private Registrar(Storage storage) {
     this.storage = storage;
@@ -60,7 +62,8 @@ public final class Registrar implements AutoCloseable {
    */
   public static Registrar start(Log logClient, MasterInfo master, State.Settings settings)
       throws InterruptedException, TimeoutException {
-    return start(new StateStorage(State.open(logClient, settings)), master, settings.recoveryTimeout());
+    return start(new StateStorage(State.open(logClient, settings.writtenBy(master.getId()))), master,
+        settings.recoveryTimeout());
   }
 
   public static Registrar start(Log logClient, MasterInfo master) throws InterruptedException, TimeoutException {
@@ -189,6 +192,12 @@ public final class Registrar implements AutoCloseable {
       storing = false;
     }
     all.forEach(p -> p.done().completeExceptionally(failure));
+    List<java.util.function.Consumer<RuntimeException>> listeners;
+    synchronized (this) {
+      listeners = new ArrayList<>(failureListeners);
+      failureListeners.clear();
+    }
+    listeners.forEach(l -> l.accept(failure));
   }
 
   // ---- reads ------------------------------------------------------------------------------------
@@ -196,6 +205,33 @@ public final class Registrar implements AutoCloseable {
   /** The registry as committed (O(entries): for tools and tests). */
   public synchronized Registry registry() {
     return contents.toProto();
+  }
+
+  /** The committed registry entry stored under {@code name} ({@link Names}), or null. */
+  public synchronized <T extends Message> T entry(String name, Class<T> type) {
+    return contents.get(name, type);
+  }
+
+  /** Every committed entry whose name starts with {@code prefix}, in name order (a copy). */
+  public synchronized java.util.NavigableMap<String, Message> entries(String prefix) {
+    return new java.util.TreeMap<>(contents.withPrefix(prefix));
+  }
+
+  /**
+   * Calls {@code listener} (once, on some thread) when the registrar stops because a store failed;
+   * at once if it already has. A master uses it to give up mastership.
+   */
+  public void onFailure(java.util.function.Consumer<RuntimeException> listener) {
+    boolean now;
+    synchronized (this) {
+      now = failure != null;
+      if (!now) {
+        failureListeners.add(listener);
+      }
+    }
+    if (now) {
+      listener.accept(failure);
+    }
   }
 
   /** The number of changes committed so far. */

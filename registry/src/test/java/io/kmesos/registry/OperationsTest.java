@@ -256,6 +256,12 @@ class OperationsTest {
     assertThatThrownBy(() -> apply(weights("eng", 1, "eng", 3))).hasMessageContaining("weights[1].role: role 'eng' appears twice");
     assertThatThrownBy(() -> apply(weights())).hasMessageContaining("update_weights.weights must not be empty");
     assertThat(show().getWeightsList()).hasSize(2);
+
+    assertThat(apply(Operation.newBuilder().setRemoveWeights(io.kmesos.api.registry.v1.RemoveWeights.newBuilder()
+        .addRoles("eng").addRoles("unknown")).build())).isTrue();
+    assertThat(show().getWeightsList()).extracting(Weight::getRole).containsExactly("ops");
+    assertThat(apply(Operation.newBuilder().setRemoveWeights(io.kmesos.api.registry.v1.RemoveWeights.newBuilder()
+        .addRoles("eng")).build())).as("already at the default").isFalse();
   }
 
   // ---- maintenance ----------------------------------------------------------------------------------

@@ -13,4 +13,4 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @ShortNames("kmms")
 @Categories(KmesosApi.CATEGORY)
 @AdditionalPrinterColumn(name = "Ready", jsonPath = KmesosApi.READY_JSON_PATH)
-public class MaintenanceSchedule extends CustomResource<MaintenanceScheduleSpec, RegistryStatus> {}
+public class MaintenanceSchedule extends CustomResource<MaintenanceScheduleSpec, MaintenanceScheduleStatus> {}

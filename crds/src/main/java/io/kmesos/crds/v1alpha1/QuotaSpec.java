@@ -18,6 +18,7 @@ import java.util.Map;
 public class QuotaSpec {
   @Required
   @Pattern(KmesosApi.ROLE_PATTERN)
+  @ValidationRule(value = "self == oldSelf", message = "spec.role cannot be changed; create another Quota for another role")
   @PrinterColumn(name = "Role")
   @JsonPropertyDescription("The Mesos role the quota applies to.")
   private String role;

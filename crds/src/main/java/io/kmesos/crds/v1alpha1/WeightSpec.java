@@ -5,10 +5,12 @@ import io.fabric8.crd.generator.annotation.PrinterColumn;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
 
 public class WeightSpec {
   @Required
   @Pattern(KmesosApi.ROLE_PATTERN)
+  @ValidationRule(value = "self == oldSelf", message = "spec.role cannot be changed; create another Weight for another role")
   @PrinterColumn(name = "Role")
   @JsonPropertyDescription("The Mesos role, e.g. \"analytics\" or \"eng/frontend\".")
   private String role;

@@ -69,8 +69,17 @@ public final class State implements AutoCloseable {
    * about twice the state's size.
    */
   public record Settings(long minSnapshotBytes, int maxChangesBetweenSnapshots, int snapshotChunkBytes,
-      Duration recoveryTimeout) {
-    public static final Settings DEFAULT = new Settings(4L << 20, 100_000, 512 << 10, Duration.ofSeconds(30));
+      Duration recoveryTimeout, String writer) {
+    public static final Settings DEFAULT = new Settings(4L << 20, 100_000, 512 << 10, Duration.ofSeconds(30), "");
+
+    public Settings(long minSnapshotBytes, int maxChangesBetweenSnapshots, int snapshotChunkBytes, Duration recoveryTimeout) {
+      this(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout, "");
+    }
+
+    /** The same settings, with every change recorded as written by {@code writer}. */
+    public Settings writtenBy(String writer) {
+      return new Settings(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout, writer);
+    }
   }
 
   /** An atomic batch: variables to store and to expunge (each at the version it was fetched), and why. */
@@ -232,7 +241,7 @@ public final class State implements AutoCloseable {
       }
     }
     long seq = sequence + 1;
-    Change.Builder change = Change.newBuilder().setSequence(seq).addAllCauses(batch.causes());
+    Change.Builder change = Change.newBuilder().setSequence(seq).setWriter(settings.writer()).addAllCauses(batch.causes());
     for (Variable v : batch.stores()) {
       change.addStores(Store.newBuilder().setName(v.name()).setValue(v.value()));
     }

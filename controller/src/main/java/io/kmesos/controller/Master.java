@@ -1,0 +1,105 @@
+package io.kmesos.controller;
+
+import com.google.protobuf.util.Timestamps;
+import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.registry.v1.MasterInfo;
+import io.kmesos.registry.Registrar;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.state.State;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Mastership of one controller process. When its Lease is won it becomes the registry's only
+ * writer: it starts a {@link Registrar} (which fences every earlier one on the log itself, so a
+ * Lease is never trusted for safety) and only then lets reconcilers write. When the Lease is lost,
+ * or a store fails because another master took over the log, it gives up for good: it calls the
+ * fatal handler (the process exits and, in Kubernetes, comes back as a follower).
+ */
+public final class Master implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Master.class);
+
+  private final Log logClient;
+  private final MasterInfo info;
+  private final Duration timeout;
+  private final Consumer<String> fatal;
+  private final CompletableFuture<Registrar> registrar = new CompletableFuture<>();
+  private volatile boolean leading;
+
+  /**
+   * @param fatal called once mastership is lost for good, with why; it should end the process
+   */
+  public Master(List<String> peers, String identity, String address, Duration timeout, Consumer<String> fatal) {
+    this.logClient = new Log(peers);
+    this.info = MasterInfo.newBuilder().setId(identity + "-" + UUID.randomUUID().toString().substring(0, 8))
+        .setHostname(identity).setAddress(address).setVersion(KmesosVersion.version()).build();
+    this.timeout = timeout;
+    this.fatal = fatal;
+  }
+
+  public MasterInfo info() {
+    return info;
+  }
+
+  /** The Lease was won: become the registry's writer (in the background; reconcilers wait for it). */
+  public void lead() {
+    leading = true;
+    Thread t = new Thread(() -> {
+      try {
+        MasterInfo elected = info.toBuilder().setElectedAt(Timestamps.fromMillis(System.currentTimeMillis())).build();
+        long started = System.nanoTime();
+        Registrar r = Registrar.start(logClient, elected, State.Settings.DEFAULT);
+        log.info("master {}: the registry is recovered (version {}, {} entries) in {} ms; reconciling", info.getId(),
+            r.version(), r.size(), (System.nanoTime() - started) / 1_000_000);
+        r.onFailure(e -> lose("the registry can no longer be written: " + e.getMessage()));
+        registrar.complete(r);
+      } catch (Exception e) {
+        Throwable why = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+        registrar.completeExceptionally(why);
+        lose("could not become the registry's writer: " + why.getMessage());
+      }
+    }, "master-elect");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /** Mastership is over (Lease lost, or fenced on the log): never write again. */
+  public void lose(String why) {
+    if (leading) {
+      leading = false;
+      registrar.completeExceptionally(new IllegalStateException("no longer the master: " + why));
+      log.error("master {}: {}; giving up mastership", info.getId(), why);
+      fatal.accept(why);
+    }
+  }
+
+  /** The registrar, once this process is the master and has recovered the registry. */
+  public Registrar registrar() throws InterruptedException, TimeoutException, ExecutionException {
+    if (!leading && !registrar.isDone()) {
+      throw new IllegalStateException("not the master");
+    }
+    Registrar r = registrar.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    if (!leading || r.failure() != null) {
+      throw new IllegalStateException("no longer the master");
+    }
+    return r;
+  }
+
+  public boolean leading() {
+    return leading;
+  }
+
+  @Override
+  public void close() {
+    registrar.thenAccept(Registrar::close);
+    logClient.close();
+  }
+}

@@ -1,0 +1,95 @@
+package io.kmesos.controller.reconcile;
+
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.kmesos.api.registry.v1.AdmitAgent;
+import io.kmesos.api.registry.v1.AgentInfo;
+import io.kmesos.api.registry.v1.AgentState;
+import io.kmesos.api.registry.v1.Operation;
+import io.kmesos.api.registry.v1.PruneAgents;
+import io.kmesos.api.registry.v1.RemoveAgent;
+import io.kmesos.api.registry.v1.UpdateAgent;
+import io.kmesos.controller.Master;
+import io.kmesos.crds.v1alpha1.Agent;
+import io.kmesos.crds.v1alpha1.AgentStatus;
+import io.kmesos.registry.Names;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An Agent resource is an agent in the registry: admitted when it appears, updated when its spec
+ * changes, removed (at most as fast as the removal rate limit allows) when it is deleted. Its agent
+ * ID is the resource's UID: stable for the object's life, never reused, so re-reconciling admits it
+ * once and a re-created object is a new agent.
+ */
+@ControllerConfiguration(name = "agent")
+public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus> {
+  private static final Logger log = LoggerFactory.getLogger(AgentReconciler.class);
+
+  private final RemovalRateLimit removals;
+
+  public AgentReconciler(Master master, RemovalRateLimit removals) {
+    super(master, AgentStatus.class);
+    this.removals = removals;
+  }
+
+  static AgentInfo info(Agent agent) {
+    return AgentInfo.newBuilder().setId(agent.getMetadata().getUid()).setHostname(agent.getSpec().getHostname())
+        .putAllResources(agent.getSpec().getResources()).putAllAttributes(agent.getSpec().getAttributes()).build();
+  }
+
+  @Override
+  public UpdateControl<Agent> reconcile(Agent agent, Context<Agent> context) throws Exception {
+    AgentStatus status = newStatus(agent);
+    String id = agent.getMetadata().getUid();
+    io.kmesos.api.registry.v1.Agent held = registrar().entry(Names.agent(id), io.kmesos.api.registry.v1.Agent.class);
+    status.setAgentId(id);
+    try {
+      boolean changed;
+      if (held == null) {
+        changed = apply(Operation.newBuilder().setAdmitAgent(AdmitAgent.newBuilder().setInfo(info(agent))).build());
+      } else if (held.getState() == AgentState.ADMITTED) {
+        changed = apply(Operation.newBuilder().setUpdateAgent(UpdateAgent.newBuilder().setInfo(info(agent))).build());
+      } else {
+        changed = false;
+      }
+      AgentState state = held == null ? AgentState.ADMITTED : held.getState();
+      status.setState(switch (state) {
+        case UNREACHABLE -> "Unreachable";
+        case GONE -> "Gone";
+        default -> "Admitted";
+      });
+      if (state == AgentState.ADMITTED) {
+        inRegistry(agent, status, changed, "agent " + id + " is admitted");
+      } else {
+        refused(agent, status, status.getState(), "agent " + id + " is " + status.getState().toLowerCase()
+            + " in the registry");
+      }
+    } catch (io.kmesos.registry.OperationRefusedException e) {
+      refused(agent, status, "Refused", e.getMessage());
+    }
+    return finish(agent, status);
+  }
+
+  @Override
+  public DeleteControl cleanup(Agent agent, Context<Agent> context) throws Exception {
+    String id = agent.getMetadata().getUid();
+    io.kmesos.api.registry.v1.Agent held = registrar().entry(Names.agent(id), io.kmesos.api.registry.v1.Agent.class);
+    if (held == null) {
+      return DeleteControl.defaultDelete();
+    }
+    long wait = removals.acquire();
+    if (wait > 0) {
+      log.info("agent {} ({}): removal held back {} ms by the removal rate limit", agent.getMetadata().getName(), id, wait);
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait);
+    }
+    applyOrRefusal(held.getState() == AgentState.ADMITTED
+        ? Operation.newBuilder().setRemoveAgent(RemoveAgent.newBuilder().setId(id)).build()
+        : held.getState() == AgentState.UNREACHABLE
+            ? Operation.newBuilder().setPruneAgents(PruneAgents.newBuilder().addUnreachable(id)).build()
+            : Operation.newBuilder().setPruneAgents(PruneAgents.newBuilder().addGone(id)).build());
+    return DeleteControl.defaultDelete();
+  }
+}

@@ -1,0 +1,85 @@
+package io.kmesos.controller.reconcile;
+
+import io.fabric8.kubernetes.client.CustomResource;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.kmesos.api.registry.v1.Operation;
+import io.kmesos.controller.Master;
+import io.kmesos.crds.v1alpha1.RegistryStatus;
+import io.kmesos.registry.OperationRefusedException;
+import io.kmesos.registry.Registrar;
+import io.kmesos.replica.state.State;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the four reconcilers share: they turn a resource's spec into registry operations on the
+ * master's registrar, and write back what the registry holds as status (never spec). An operation
+ * the registry refuses is reported in the Ready condition, not retried; a registrar that is not
+ * (or no longer) available makes the reconcile fail, and the framework retries it.
+ */
+abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends RegistryStatus>
+    implements Reconciler<R>, Cleaner<R> {
+  protected final Master master;
+  private final Class<S> statusType;
+
+  RegistryReconciler(Master master, Class<S> statusType) {
+    this.master = master;
+    this.statusType = statusType;
+  }
+
+  /** Applies {@code op}: true if it changed the registry, false if it already was so. */
+  protected boolean apply(Operation op) throws Exception {
+    try {
+      return master.registrar().apply(op).get(60, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw State.unwrap(e);
+    }
+  }
+
+  /** Like {@link #apply} but a refusal is returned (its message), not thrown. */
+  protected String applyOrRefusal(Operation op) throws Exception {
+    try {
+      apply(op);
+      return null;
+    } catch (OperationRefusedException e) {
+      return e.getMessage();
+    }
+  }
+
+  protected Registrar registrar() throws Exception {
+    return master.registrar();
+  }
+
+  /** A copy of the resource's status to fill in, stamped with the generation it describes. */
+  protected S newStatus(R resource) {
+    S status = Conditions.copy(resource.getStatus(), statusType);
+    status.setObservedGeneration(resource.getMetadata().getGeneration());
+    return status;
+  }
+
+  /** The registry holds the spec: Ready and Synced, and the registry version that holds it. */
+  protected void inRegistry(R resource, S status, boolean changed, String message) throws Exception {
+    if (changed || status.getRegistryVersion() == null) {
+      status.setRegistryVersion(registrar().version());
+    }
+    Conditions.set(status, resource, Conditions.READY, true, "InRegistry", message);
+    Conditions.set(status, resource, Conditions.SYNCED, true, "Applied", "the registry was updated from this spec");
+  }
+
+  /** The registry refused the spec (or it conflicts): not Ready, with why. */
+  protected void refused(R resource, S status, String reason, String message) {
+    Conditions.set(status, resource, Conditions.READY, false, reason, message);
+    Conditions.set(status, resource, Conditions.SYNCED, true, "Applied", "the registry was consulted for this spec");
+  }
+
+  /** Patches the status only when it changed, so that reconciling again writes nothing. */
+  protected UpdateControl<R> finish(R resource, S status) {
+    if (Conditions.same(resource.getStatus(), status)) {
+      return UpdateControl.noUpdate();
+    }
+    resource.setStatus(status);
+    return UpdateControl.patchStatus(resource);
+  }
+}

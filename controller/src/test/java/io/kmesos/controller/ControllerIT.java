@@ -1,0 +1,316 @@
+package io.kmesos.controller;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.kmesos.api.registry.v1.MachineMode;
+import io.kmesos.api.registry.v1.Registry;
+import io.kmesos.api.state.v1.Entry;
+import io.kmesos.crds.KmesosCrds;
+import io.kmesos.crds.v1alpha1.MachineId;
+import io.kmesos.crds.v1alpha1.MaintenanceSchedule;
+import io.kmesos.crds.v1alpha1.Quota;
+import io.kmesos.crds.v1alpha1.QuotaSpec;
+import io.kmesos.crds.v1alpha1.RegistryStatus;
+import io.kmesos.crds.v1alpha1.Weight;
+import io.kmesos.crds.v1alpha1.WeightSpec;
+import io.kmesos.devcluster.LocalKubeApiServer;
+import io.kmesos.devcluster.WithKubeApiServer;
+import io.kmesos.registry.RegistryContents;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.client.LogEntry;
+import io.kmesos.replica.local.LocalReplicas;
+import io.kmesos.replica.state.State;
+import java.io.FileInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two controller processes against a real kube-apiserver + etcd and a 3-replica log of separate
+ * JVMs: the examples reconciled into the registry and back into status, idempotence, deletion,
+ * maintenance, a paused (SIGSTOP) leader fenced after it lost its Lease, and failover after kill -9.
+ */
+@WithKubeApiServer
+class ControllerIT {
+  static final String NS = "kmesos";
+  static final Path EXAMPLES = Path.of("../examples");
+
+  static final Map<String, Class<? extends io.fabric8.kubernetes.client.CustomResource<?, ? extends RegistryStatus>>> KINDS =
+      Map.of("Agent", io.kmesos.crds.v1alpha1.Agent.class, "Quota", Quota.class, "Weight", Weight.class,
+          "MaintenanceSchedule", MaintenanceSchedule.class);
+
+  static KubernetesClient client;
+  static Path kubeconfig;
+
+  @TempDir Path dir;
+  LocalReplicas replicas;
+  Log log;
+  final List<Process> controllers = new ArrayList<>();
+
+  @BeforeAll
+  static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp) throws Exception {
+    client = k8s;
+    kubeconfig = server.writeKubeConfig(tmp.resolve("kubeconfig"));
+    KmesosCrds.install(client, Duration.ofSeconds(60));
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .serverSideApply();
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
+    replicas.initialize("controller-it", Duration.ofSeconds(60));
+    log = new Log(replicas.peers());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    controllers.forEach(p -> {
+      p.destroyForcibly();
+      try {
+        p.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    // Each test starts from an empty registry: drop the resources (and their finalizers).
+    for (Class<? extends HasMetadata> kind : List.of(io.kmesos.crds.v1alpha1.Agent.class, Quota.class, Weight.class,
+        MaintenanceSchedule.class)) {
+      for (HasMetadata r : client.resources(kind).list().getItems()) {
+        client.resource(r).edit(x -> {
+          x.getMetadata().setFinalizers(List.of());
+          return x;
+        });
+        client.resource(r).withGracePeriod(0).delete();
+      }
+    }
+    client.leases().inNamespace(NS).withName("kmesos-master").delete();
+    log.close();
+    replicas.close();
+  }
+
+  Process controller(String identity) throws Exception {
+    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
+        "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain",
+        "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
+        "--lease-namespace", NS, "--identity", identity,
+        "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms");
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(dir.resolve(identity + ".log").toFile()).start();
+    controllers.add(p);
+    return p;
+  }
+
+  String leader() {
+    Lease lease = client.leases().inNamespace(NS).withName("kmesos-master").get();
+    return lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
+  }
+
+  List<HasMetadata> applyExamples() throws Exception {
+    List<HasMetadata> applied = new ArrayList<>();
+    try (var files = Files.list(EXAMPLES)) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
+        try (var in = new FileInputStream(f.toFile())) {
+          for (HasMetadata r : client.load(in).items()) {
+            applied.add(client.resource(r).fieldManager("gitops").forceConflicts().serverSideApply());
+          }
+        }
+      }
+    }
+    return applied;
+  }
+
+  Registry registry() throws Exception {
+    State.Contents read = State.read(log, Duration.ofSeconds(10));
+    return RegistryContents.of(read.variables(), read.sequence()).toProto();
+  }
+
+  static boolean ready(RegistryStatus status, long generation) {
+    if (status == null || status.getObservedGeneration() == null || status.getObservedGeneration() != generation) {
+      return false;
+    }
+    return status.getConditions().stream().anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+  }
+
+  static Condition readyCondition(RegistryStatus status) {
+    return status.getConditions().stream().filter(c -> c.getType().equals("Ready")).findFirst().orElseThrow();
+  }
+
+  @Test
+  void theExamplesAreReconciledIntoTheRegistryAndStatusSaysSo() throws Exception {
+    controller("c1");
+    controller("c2");
+    List<HasMetadata> applied = applyExamples();
+    assertThat(applied).hasSize(8);
+
+    await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+      for (HasMetadata r : applied) {
+        var now = client.resources(KINDS.get(r.getKind())).withName(r.getMetadata().getName()).get();
+        RegistryStatus status = (RegistryStatus) now.getStatus();
+        assertThat(ready(status, now.getMetadata().getGeneration())).as(now.getKind() + "/" + now.getMetadata().getName())
+            .isTrue();
+      }
+    });
+    Registry r = registry();
+    assertThat(r.getMaster().getHostname()).isIn("c1", "c2").isEqualTo(leader());
+    assertThat(r.getAgentsList()).extracting(a -> a.getInfo().getHostname())
+        .containsExactlyInAnyOrder("node-a.cluster.local", "node-b.cluster.local", "node-gpu-1.cluster.local");
+    var nodeA = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-a").get();
+    assertThat(nodeA.getStatus().getAgentId()).isEqualTo(nodeA.getMetadata().getUid());
+    assertThat(nodeA.getStatus().getState()).isEqualTo("Admitted");
+    assertThat(r.getAgentsList()).filteredOn(a -> a.getInfo().getId().equals(nodeA.getMetadata().getUid()))
+        .singleElement().satisfies(a -> assertThat(a.getInfo().getResourcesMap()).containsEntry("cpus", 16.0));
+    assertThat(r.getQuotasList()).extracting(q -> q.getRole()).containsExactlyInAnyOrder("analytics", "ml/training");
+    assertThat(r.getWeightsList()).extracting(w -> w.getRole() + "=" + w.getWeight())
+        .containsExactlyInAnyOrder("analytics=2.0", "batch=0.5");
+    assertThat(r.getSchedulesList()).extracting(s -> s.getName()).containsExactly("december-kernel-upgrade");
+    assertThat(r.getMachinesList()).hasSize(3).allSatisfy(m -> assertThat(m.getMode()).isEqualTo(MachineMode.DRAINING));
+
+    // Applying the same files again changes nothing: no new resourceVersion, no new registry change.
+    Map<String, String> versions = new java.util.HashMap<>();
+    applied.forEach(a -> versions.put(a.getKind() + "/" + a.getMetadata().getName(),
+        client.resource(a).get().getMetadata().getResourceVersion()));
+    long registryVersion = registry().getVersion();
+    for (HasMetadata again : applyExamples()) {
+      assertThat(again.getMetadata().getResourceVersion()).as(again.getKind() + "/" + again.getMetadata().getName())
+          .isEqualTo(versions.get(again.getKind() + "/" + again.getMetadata().getName()));
+    }
+    Thread.sleep(2000);
+    assertThat(registry().getVersion()).as("re-reconciling wrote nothing").isEqualTo(registryVersion);
+
+    // A spec change reaches the registry and status follows it.
+    Quota analytics = client.resources(Quota.class).withName("analytics").edit(q -> {
+      q.getSpec().getLimits().put("cpus", 32.0);
+      return q;
+    });
+    await().atMost(Duration.ofSeconds(30)).until(() ->
+        ready(client.resources(Quota.class).withName("analytics").get().getStatus(), analytics.getMetadata().getGeneration()));
+    assertThat(registry().getQuotasList()).filteredOn(q -> q.getRole().equals("analytics"))
+        .singleElement().satisfies(q -> assertThat(q.getLimitsMap()).containsEntry("cpus", 32.0));
+    assertThat(client.resources(Quota.class).withName("analytics").get().getStatus().getRegistryVersion())
+        .isGreaterThan(registryVersion);
+
+    // A second Quota for a role that already has one reports the conflict and changes nothing.
+    Quota rival = new Quota();
+    rival.getMetadata().setName("analytics-too");
+    rival.setSpec(new QuotaSpec());
+    rival.getSpec().setRole("analytics");
+    rival.getSpec().getLimits().put("cpus", 1.0);
+    client.resource(rival).create();
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      RegistryStatus s = client.resources(Quota.class).withName("analytics-too").get().getStatus();
+      return s != null && !s.getConditions().isEmpty() && readyCondition(s).getReason().equals("RoleConflict");
+    });
+    assertThat(registry().getQuotasList()).filteredOn(q -> q.getRole().equals("analytics"))
+        .singleElement().satisfies(q -> assertThat(q.getLimitsMap()).containsEntry("cpus", 32.0));
+
+    // Maintenance: a machine listed in spec.down goes DOWN.
+    client.resources(MaintenanceSchedule.class).withName("december-kernel-upgrade").edit(ms -> {
+      ms.getSpec().getDown().add(new MachineId("node-a.cluster.local", null));
+      return ms;
+    });
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(registry().getMachinesList())
+        .filteredOn(m -> m.getMode() == MachineMode.DOWN).extracting(m -> m.getId().getHostname())
+        .containsExactly("node-a.cluster.local"));
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(client.resources(MaintenanceSchedule.class)
+        .withName("december-kernel-upgrade").get().getStatus().getMachines())
+        .filteredOn(m -> "Down".equals(m.getMode())).extracting(m -> m.getHostname()).containsExactly("node-a.cluster.local"));
+
+    // Deleting removes the entry from the registry before the object goes.
+    client.resources(Weight.class).withName("batch").delete();
+    await().atMost(Duration.ofSeconds(30)).until(() -> client.resources(Weight.class).withName("batch").get() == null);
+    assertThat(registry().getWeightsList()).extracting(w -> w.getRole()).containsExactly("analytics");
+    client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").delete();
+    await().atMost(Duration.ofSeconds(30)).until(() ->
+        client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").get() == null);
+    assertThat(registry().getAgentsList()).extracting(a -> a.getInfo().getHostname())
+        .doesNotContain("node-b.cluster.local").hasSize(2);
+  }
+
+  @Test
+  void aPausedLeaderThatLostItsLeaseNeverWritesAgainAndExits() throws Exception {
+    Process first = controller("first");
+    await().atMost(Duration.ofSeconds(30)).until(() -> "first".equals(leader()));
+    controller("second");
+    Weight w = weight("before", "team-a", 2);
+    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(w).get().getStatus(), 1));
+    String firstId = registry().getMaster().getId();
+
+    new ProcessBuilder("kill", "-STOP", Long.toString(first.pid())).start().waitFor();
+    try {
+      await().atMost(Duration.ofSeconds(60)).until(() -> "second".equals(leader()));
+      await().atMost(Duration.ofSeconds(60)).until(() -> registry().getMaster().getHostname().equals("second"));
+      // Work the paused one will see when it wakes, and the new master does now.
+      Weight during = weight("during", "team-b", 3);
+      await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(during).get().getStatus(), 1));
+    } finally {
+      new ProcessBuilder("kill", "-CONT", Long.toString(first.pid())).start().waitFor();
+    }
+    assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("the old leader notices and exits").isTrue();
+    assertThat(first.exitValue()).isNotZero();
+
+    Weight after = weight("after", "team-c", 4);
+    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(after).get().getStatus(), 1));
+
+    // The log's history: once the second master recorded itself, nothing more from the first.
+    Log reader = log;
+    boolean secondStarted = false;
+    for (LogEntry e : reader.reader().read(reader.reader().beginning(), reader.reader().ending())) {
+      Entry entry = State.decode(e.payload());
+      if (entry == null || !entry.hasChange()) {
+        continue;
+      }
+      String writer = entry.getChange().getWriter();
+      if (!writer.equals(firstId)) {
+        secondStarted = true;
+      } else {
+        assertThat(secondStarted).as("a change at position %d by the deposed master", e.position()).isFalse();
+      }
+    }
+    assertThat(secondStarted).isTrue();
+    assertThat(registry().getWeightsList()).extracting(x -> x.getRole()).containsExactlyInAnyOrder("team-a", "team-b", "team-c");
+  }
+
+  @Test
+  void afterKill9TheOtherControllerTakesOverAndGoesOn() throws Exception {
+    Process first = controller("first");
+    await().atMost(Duration.ofSeconds(30)).until(() -> "first".equals(leader()));
+    controller("second");
+    Weight w = weight("before", "team-a", 2);
+    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(w).get().getStatus(), 1));
+
+    first.destroyForcibly(); // kill -9
+    long killed = System.nanoTime();
+    weight("after", "team-b", 3);
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() ->
+        registry().getWeightsList().stream().anyMatch(x -> x.getRole().equals("team-b")));
+    long millis = (System.nanoTime() - killed) / 1_000_000;
+    System.out.printf("failover: kill -9 of the leader to the first change reconciled by the new one: %d ms "
+        + "(lease 4s, renew deadline 3s, retry 500ms)%n", millis);
+    assertThat(registry().getMaster().getHostname()).isEqualTo("second");
+  }
+
+  Weight weight(String name, String role, double value) {
+    Weight w = new Weight();
+    w.getMetadata().setName(name);
+    w.setSpec(new WeightSpec());
+    w.getSpec().setRole(role);
+    w.getSpec().setWeight(value);
+    return client.resource(w).create();
+  }
+}
