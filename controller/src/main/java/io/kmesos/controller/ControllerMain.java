@@ -70,6 +70,10 @@ public final class ControllerMain implements Callable<Integer> {
       description = "How often candidates try to take the Lease (default: ${DEFAULT-VALUE}).")
   Duration retryPeriod;
 
+  @Option(names = "--health-port", defaultValue = "8081",
+      description = "Port of /healthz and /readyz for Kubernetes probes; 0 for none (default: ${DEFAULT-VALUE}).")
+  int healthPort;
+
   @Option(names = "--agent-removal-rate-limit", description = "At most this many agent removals per period, e.g. 1/10m "
       + "(Mesos --agent_removal_rate_limit; default: no limit).")
   String removalRateLimit;
@@ -99,6 +103,9 @@ public final class ControllerMain implements Callable<Integer> {
     operator.register(new WeightReconciler(master));
     operator.register(new MaintenanceScheduleReconciler(master));
     operator.start();
+    if (healthPort > 0) {
+      serveHealth(healthPort);
+    }
     log.info("controller {} ({}): standing for the Lease {}/{} (duration {}, renew deadline {}, retry {}); log {}",
         identity, master.info().getId(), leaseNamespace, leaseName, leaseDuration, renewDeadline, retryPeriod, peers.list());
     CountDownLatch stopped = new CountDownLatch(1);
@@ -109,6 +116,25 @@ public final class ControllerMain implements Callable<Integer> {
     }, "controller-stop"));
     stopped.await();
     return 0;
+  }
+
+  /**
+   * Probes: /healthz answers while the process runs; /readyz once the operator started (its
+   * informers are synced), leader or follower alike, so that a Deployment rollout waits for it.
+   */
+  private static void serveHealth(int port) throws java.io.IOException {
+    com.sun.net.httpserver.HttpServer http = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(port), 0);
+    com.sun.net.httpserver.HttpHandler ok = exchange -> {
+      byte[] body = "ok\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    };
+    http.createContext("/healthz", ok);
+    http.createContext("/readyz", ok);
+    http.setExecutor(null);
+    http.start();
   }
 
   /** Mastership is lost for good: end the process now (a hung shutdown must not keep it alive). */

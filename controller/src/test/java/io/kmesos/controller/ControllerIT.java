@@ -109,7 +109,7 @@ class ControllerIT {
         "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain",
         "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
         "--lease-namespace", NS, "--identity", identity,
-        "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms");
+        "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms", "--health-port", "0");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve(identity + ".log").toFile()).start();
     controllers.add(p);

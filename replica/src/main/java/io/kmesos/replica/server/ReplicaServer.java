@@ -45,9 +45,14 @@ public final class ReplicaServer implements AutoCloseable {
 
   /** Settings of one replica process. */
   public record Config(int id, List<String> peers, Path dataDir, String expectedClusterId,
-      Duration tick, Duration maxRequestAge, int queueLimit) {
+      Duration tick, Duration maxRequestAge, int queueLimit, String listen) {
     public static Config of(int id, List<String> peers, Path dataDir) {
-      return new Config(id, peers, dataDir, "", Duration.ofMillis(10), Duration.ofSeconds(2), 10_000);
+      return new Config(id, peers, dataDir, "", Duration.ofMillis(10), Duration.ofSeconds(2), 10_000, "");
+    }
+
+    /** Where to listen: {@code listen} if set (e.g. 0.0.0.0:7001 in a pod), else this replica's peer address. */
+    InetSocketAddress listenAddress() {
+      return Addresses.parse(listen.isEmpty() ? peers.get(id) : listen);
     }
 
     /** Core timers in ticks: the recovery grace is longer than any request may live. */
@@ -94,7 +99,7 @@ public final class ReplicaServer implements AutoCloseable {
       channels.add(ch);
       peers.add(ReplicaGrpc.newStub(ch));
     }
-    InetSocketAddress listen = Addresses.parse(config.peers().get(config.id()));
+    InetSocketAddress listen = config.listenAddress();
     // The handler only validates and enqueues: run it on the I/O thread, no hand-off.
     this.server = NettyServerBuilder.forAddress(listen).directExecutor()
         .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES).addService(new Service())

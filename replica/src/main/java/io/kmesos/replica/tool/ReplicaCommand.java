@@ -25,17 +25,23 @@ final class ReplicaCommand implements Callable<Integer> {
   @Option(names = "--cluster-id", defaultValue = "", description = "Refuse to serve data of any other log.")
   String clusterId;
 
+  @Option(names = "--listen", defaultValue = "", paramLabel = "HOST:PORT",
+      description = "Listen here instead of on this replica's address in --peers (e.g. 0.0.0.0:7001 in a pod).")
+  String listen;
+
   @Override
   public Integer call() throws Exception {
     ReplicaServer.Config c = ReplicaServer.Config.of(id, peers.list(), dataDir);
-    c = new ReplicaServer.Config(c.id(), c.peers(), c.dataDir(), clusterId, c.tick(), c.maxRequestAge(), c.queueLimit());
+    c = new ReplicaServer.Config(c.id(), c.peers(), c.dataDir(), clusterId, c.tick(), c.maxRequestAge(), c.queueLimit(),
+        listen);
     ReplicaServer server = ReplicaServer.start(c);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.close();
       stopped.countDown();
     }));
-    System.out.println("kmesos-log replica " + id + " listening on " + peers.list().get(id) + ", data in " + dataDir);
+    System.out.println("kmesos-log replica " + id + " listening on " + (listen.isEmpty() ? peers.list().get(id) : listen)
+        + ", data in " + dataDir);
     stopped.await();
     return 0;
   }
