@@ -1,12 +1,21 @@
 package io.kmesos.local;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.kmesos.api.cli.VersionProvider;
+import io.kmesos.api.registry.v1.Registry;
+import io.kmesos.api.text.ReadableProto;
 import io.kmesos.crds.KmesosCrds;
 import io.kmesos.devcluster.LocalKubeApiServer;
+import io.kmesos.registry.RegistryContents;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.local.LocalReplicas;
+import io.kmesos.replica.state.State;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -15,6 +24,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
@@ -23,15 +34,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The main job on an embedded default: everything kmesos has, on this machine, with nothing to
- * install by hand. Today that is a real kube-apiserver + etcd on 127.0.0.1 with the kmesos CRDs
- * installed and the examples applied; it prints where everything is and runs until Ctrl-C.
+ * The main job on an embedded default: all of kmesos on this machine, with nothing to install by
+ * hand. A real kube-apiserver + etcd on 127.0.0.1 with the kmesos CRDs, a 3-replica log (separate
+ * JVMs, RocksDB), two controllers (one wins the Lease and is the master), the examples applied and
+ * reconciled into the registry; it prints where everything is, how to use it, and the registry,
+ * then runs until Ctrl-C, which stops everything.
  */
 @Command(name = "kmesos-local", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "Runs kmesos on this machine: a local kube-apiserver + etcd with the kmesos CRDs and examples.")
+    description = "Runs kmesos on this machine: a local kube-apiserver + etcd with the kmesos CRDs, a 3-replica "
+        + "log, two controllers, and the examples reconciled into the registry.")
 public final class LocalCluster implements Callable<Integer> {
+  static final String NAMESPACE = "kmesos";
+
   @Option(names = "--state-dir", defaultValue = ".kmesos-local",
-      description = "Where the kubeconfig is written (default: ${DEFAULT-VALUE}).")
+      description = "Where the kubeconfig, the log's data and the processes' output go (default: ${DEFAULT-VALUE}).")
   Path stateDir;
 
   @Option(names = "--examples", defaultValue = "examples",
@@ -46,12 +62,17 @@ public final class LocalCluster implements Callable<Integer> {
   boolean exitWhenReady;
 
   private final PrintStream out;
+  private final List<Process> controllers = new ArrayList<>();
 
   LocalCluster(PrintStream out) {
     this.out = out;
   }
 
   public static void main(String[] args) {
+    // Its own logging setup: the logback.xml of the modules it runs (kmesos-log's) is on the class path too.
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "kmesos-local-logback.xml");
+    }
     System.exit(new CommandLine(new LocalCluster(System.out)).execute(args));
   }
 
@@ -60,9 +81,19 @@ public final class LocalCluster implements Callable<Integer> {
     long t0 = System.nanoTime();
     out.println("kmesos-local: starting kube-apiserver " + LocalKubeApiServer.KUBE_VERSION + " + etcd on 127.0.0.1 ...");
     LocalKubeApiServer server = LocalKubeApiServer.start();
+    Path logDir = stateDir.resolve("log");
+    deleteTree(logDir); // every run starts a new cluster: the API server's data is discarded too
+    LocalReplicas replicas = new LocalReplicas(logDir, 3, List.of("-Xmx256m")).dieWithLauncher();
     CountDownLatch stopped = new CountDownLatch(1);
     Thread stopper = new Thread(() -> {
-      out.println("kmesos-local: stopping kube-apiserver and etcd (their data is discarded)");
+      out.println("kmesos-local: stopping the controllers, the log's replicas, kube-apiserver and etcd");
+      controllers.forEach(Process::destroy);
+      controllers.forEach(LocalCluster::awaitExit);
+      try {
+        replicas.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       server.close();
       out.println("kmesos-local: stopped");
       stopped.countDown();
@@ -72,28 +103,120 @@ public final class LocalCluster implements Callable<Integer> {
     Path kubeconfig = server.writeKubeConfig(stateDir.resolve("kubeconfig")).toAbsolutePath();
     KubernetesClient client = server.newClient();
     List<CustomResourceDefinition> crds = KmesosCrds.install(client, Duration.ofSeconds(60));
-    List<String> applied = noExamples ? List.of() : applyExamples(client);
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build())
+        .serverSideApply();
+
+    out.println("kmesos-local: starting a 3-replica log and two controllers ...");
+    replicas.startAll();
+    replicas.initialize("kmesos-local", Duration.ofSeconds(60));
+    String peers = String.join(",", replicas.peers());
+    for (int i = 1; i <= 2; i++) {
+      controllers.add(controller("controller-" + i, peers, kubeconfig));
+    }
+    List<HasMetadata> applied = noExamples ? List.of() : applyExamples(client);
+    long ready = awaitReady(client, applied, Duration.ofSeconds(120));
     primeKubectlDiscovery(kubeconfig);
+    String leader = leader(client);
+    Registry registry;
+    try (Log log = new Log(replicas.peers())) {
+      State.Contents read = State.read(log, Duration.ofSeconds(30));
+      registry = RegistryContents.of(read.variables(), read.sequence()).toProto();
+    }
 
     out.printf("kmesos-local: ready in %.1f s%n", (System.nanoTime() - t0) / 1e9);
     out.println();
     out.println("  kube-apiserver  " + server.url() + "   (Kubernetes v" + LocalKubeApiServer.KUBE_VERSION + ", real etcd)");
     out.println("  kubeconfig      " + kubeconfig);
     out.println("  CRDs            " + String.join(", ", crds.stream().map(c -> c.getMetadata().getName()).toList()));
-    out.println("  examples        " + (applied.isEmpty() ? "none applied" : applied.size() + " applied: " + String.join(", ", applied)));
+    out.println("  log             " + peers + "   (3 replicas, data in " + logDir.toAbsolutePath() + ")");
+    out.println("  controllers     controller-1, controller-2; the master (Lease " + NAMESPACE + "/kmesos-master) is "
+        + leader + "   (output in " + stateDir.toAbsolutePath() + "/controller-*.log)");
+    out.println("  examples        " + (applied.isEmpty() ? "none applied" : applied.size() + " applied: "
+        + String.join(", ", applied.stream().map(h -> h.getKind() + "/" + h.getMetadata().getName()).toList())));
+    out.println("  reconciled      " + ready + " of " + applied.size() + " Ready in the registry (version "
+        + registry.getVersion() + ")");
     out.println();
     out.println("  Try it (another terminal):");
     out.println("    export KUBECONFIG=" + kubeconfig);
-    out.println("    export PATH=" + LocalKubeApiServer.binaryDirectory() + ":$PATH   # kubectl " + LocalKubeApiServer.KUBE_VERSION.replaceAll("\\.\\d+$", ""));
+    out.println("    export PATH=" + LocalKubeApiServer.binaryDirectory() + ":$PATH   # kubectl "
+        + LocalKubeApiServer.KUBE_VERSION.replaceAll("\\.\\d+$", ""));
     out.println("    kubectl get kmesos");
     out.println("    kubectl apply -f examples/invalid/quota-guarantee-above-limit.yaml   # rejected, naming the field");
+    out.println("    java -jar registry/target/kmesos-registry.jar show --peers " + peers);
+    out.println("    java -jar replica/target/kmesos-replica.jar read --decode --peers " + peers);
+    out.println();
+    out.println("  The registry now (kmesos-registry show):");
+    ReadableProto.yaml(registry).lines().forEach(l -> out.println("    " + l));
     out.println();
     if (exitWhenReady) {
-      return 0; // main's System.exit runs the shutdown hook, which stops the API server
+      return 0; // main's System.exit runs the shutdown hook, which stops everything
     }
     out.println("kmesos-local: running; press Ctrl-C to stop");
     stopped.await();
     return 0;
+  }
+
+  private Process controller(String identity, String peers, Path kubeconfig) throws IOException {
+    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
+        "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain", "--peers", peers,
+        "--kubeconfig", kubeconfig.toString(), "--lease-namespace", NAMESPACE, "--identity", identity,
+        "--health-port", "0");
+    return new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd)).redirectErrorStream(true)
+        .redirectOutput(stateDir.resolve(identity + ".log").toFile()).start();
+  }
+
+  /** Waits until every applied resource reports Ready for its current generation; returns how many do. */
+  private static long awaitReady(KubernetesClient client, List<HasMetadata> applied, Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long ready = 0;
+    while (System.nanoTime() < deadline) {
+      ready = applied.stream().filter(r -> isReady(client.resource(r).get())).count();
+      if (ready == applied.size()) {
+        break;
+      }
+      Thread.sleep(200);
+    }
+    return ready;
+  }
+
+  private static boolean isReady(HasMetadata r) {
+    if (!(r instanceof GenericKubernetesResource g) || !(g.getAdditionalProperties().get("status") instanceof Map<?, ?> status)) {
+      return false;
+    }
+    Object generation = status.get("observedGeneration");
+    if (!(generation instanceof Number n) || n.longValue() != r.getMetadata().getGeneration()) {
+      return false;
+    }
+    Object conditions = status.get("conditions");
+    return conditions instanceof List<?> list && list.stream().anyMatch(c -> c instanceof Map<?, ?> m
+        && "Ready".equals(m.get("type")) && "True".equals(m.get("status")));
+  }
+
+  private static String leader(KubernetesClient client) {
+    Lease lease = client.leases().inNamespace(NAMESPACE).withName("kmesos-master").get();
+    return lease == null || lease.getSpec() == null ? "(none yet)" : lease.getSpec().getHolderIdentity();
+  }
+
+  private static void awaitExit(Process p) {
+    try {
+      if (!p.waitFor(15, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.walk(dir)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
   }
 
   /**
@@ -116,8 +239,8 @@ public final class LocalCluster implements Callable<Integer> {
     }
   }
 
-  /** Server-side applies every resource in {@code examples/*.yaml}; returns "Kind/name" for each. */
-  private List<String> applyExamples(KubernetesClient client) throws IOException {
+  /** Server-side applies every resource in {@code examples/*.yaml}; returns what the API server holds. */
+  private List<HasMetadata> applyExamples(KubernetesClient client) throws IOException {
     if (!Files.isDirectory(examples)) {
       throw new IllegalArgumentException("--examples " + examples.toAbsolutePath()
           + " is not a directory (run from the repository root, or pass --no-examples)");
@@ -126,17 +249,16 @@ public final class LocalCluster implements Callable<Integer> {
     try (Stream<Path> s = Files.list(examples)) {
       files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
     }
-    List<String> applied = new ArrayList<>();
+    List<HasMetadata> applied = new ArrayList<>();
     for (Path file : files) {
       try (InputStream in = Files.newInputStream(file)) {
         for (HasMetadata item : client.load(in).items()) {
           try {
-            client.resource(item).fieldManager("kmesos-local").forceConflicts().serverSideApply();
+            applied.add(client.resource(item).fieldManager("kmesos-local").forceConflicts().serverSideApply());
           } catch (KubernetesClientException e) {
             throw new IllegalStateException(file + ": " + item.getKind() + "/" + item.getMetadata().getName()
                 + " was rejected: " + e.getMessage(), e);
           }
-          applied.add(item.getKind() + "/" + item.getMetadata().getName());
         }
       }
     }

@@ -37,7 +37,18 @@ class LocalClusterIT {
       assertThat(p.isAlive()).as("kmesos-local exited early:%n%s", output.call()).isTrue();
 
       Path kubeconfig = stateDir.resolve("kubeconfig");
-      assertThat(output.call()).contains("kubeconfig      " + kubeconfig).contains("examples        8 applied");
+      assertThat(output.call()).contains("kubeconfig      " + kubeconfig).contains("examples        8 applied")
+          .contains("reconciled      8 of 8 Ready in the registry")
+          .containsPattern("the master \\(Lease kmesos/kmesos-master\\) is controller-[12]")
+          // the registry as kmesos-registry show prints it: what the examples declared, admitted
+          .contains("hostname: node-gpu-1.cluster.local", "state: ADMITTED", "role: ml/training", "weight: 0.5",
+              "mode: DRAINING", "name: december-kernel-upgrade");
+      Matcher peers = Pattern.compile("  log             (\\S+)").matcher(output.call());
+      assertThat(peers.find()).isTrue();
+      Proc show = Proc.run(Duration.ofSeconds(60), Map.of(), List.of(Proc.java(), "-jar", "registry/target/kmesos-registry.jar",
+          "show", "--peers", peers.group(1), "--format", "json"));
+      assertThat(show.exitCode()).as(show.stderr()).isZero();
+      assertThat(show.stdout()).contains("\"hostname\": \"node-a.cluster.local\"");
       String kubectl = LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString();
       Map<String, String> env = Map.of("KUBECONFIG", kubeconfig.toString());
 
@@ -70,6 +81,14 @@ class LocalClusterIT {
         // connection refused: the API server is gone
       }
       assertThat(Files.exists(kubeconfig)).isTrue();
+      for (String peer : peers.group(1).split(",")) {
+        try (Socket s = new Socket()) {
+          s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(peer.substring(peer.lastIndexOf(':') + 1))), 1000);
+          throw new AssertionError("a replica still listens on " + peer);
+        } catch (java.io.IOException expected) {
+          // connection refused: the replica is gone
+        }
+      }
     } finally {
       p.destroyForcibly();
     }

@@ -22,6 +22,7 @@ public final class LocalReplicas implements AutoCloseable {
   private final List<String> peers = new ArrayList<>();
   private final Process[] processes;
   private final List<String> jvmOptions;
+  private boolean dieWithLauncher;
 
   public LocalReplicas(Path root, int n, List<String> jvmOptions) throws IOException {
     this.root = root;
@@ -34,6 +35,27 @@ public final class LocalReplicas implements AutoCloseable {
 
   public LocalReplicas(Path root, int n) throws IOException {
     this(root, n, List.of("-Xmx256m"));
+  }
+
+  /**
+   * Replicas started from now on die when the thread that started them does (Linux {@code setpriv
+   * --pdeathsig}, when available): for a long-lived launcher whose kill -9 must not leave them behind.
+   */
+  public LocalReplicas dieWithLauncher() {
+    this.dieWithLauncher = true;
+    return this;
+  }
+
+  /** {@code command}, made to die with the launching thread where the system allows it. */
+  public static List<String> tiedToLauncher(List<String> command) {
+    for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+      if (Files.isExecutable(Path.of(dir, "setpriv"))) {
+        List<String> tied = new ArrayList<>(List.of(Path.of(dir, "setpriv").toString(), "--pdeathsig", "KILL"));
+        tied.addAll(command);
+        return tied;
+      }
+    }
+    return command;
   }
 
   public List<String> peers() {
@@ -61,7 +83,7 @@ public final class LocalReplicas implements AutoCloseable {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.kmesos.replica.tool.LogTool", "replica",
         "--id", Integer.toString(i), "--peers", String.join(",", peers), "--data-dir", dataDir(i).toString()));
     Files.createDirectories(root);
-    processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
+    processes[i] = new ProcessBuilder(dieWithLauncher ? tiedToLauncher(cmd) : cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
     return processes[i];
   }
