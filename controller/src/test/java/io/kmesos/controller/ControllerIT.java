@@ -294,6 +294,10 @@ class ControllerIT {
     Weight w = weight("before", "team-a", 2);
     await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(w).get().getStatus(), 1));
 
+    List<java.util.Optional<String>> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+    MasterDetector detector = new MasterDetector(client, NS, "kmesos-master");
+    detector.watch(seen::add);
+    assertThat(detector.current()).contains("first");
     first.destroyForcibly(); // kill -9
     long killed = System.nanoTime();
     weight("after", "team-b", 3);
@@ -303,6 +307,10 @@ class ControllerIT {
     System.out.printf("failover: kill -9 of the leader to the first change reconciled by the new one: %d ms "
         + "(lease 4s, renew deadline 3s, retry 500ms)%n", millis);
     assertThat(registry().getMaster().getHostname()).isEqualTo("second");
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(detector.current()).contains("second"));
+    assertThat(seen).as("the detector saw the master change hands").startsWith(java.util.Optional.of("first"))
+        .endsWith(java.util.Optional.of("second"));
+    detector.close();
   }
 
   Weight weight(String name, String role, double value) {

@@ -111,7 +111,8 @@ public final class LocalCluster implements Callable<Integer> {
     replicas.initialize("kmesos-local", Duration.ofSeconds(60));
     String peers = String.join(",", replicas.peers());
     for (int i = 1; i <= 2; i++) {
-      controllers.add(controller("controller-" + i, peers, kubeconfig));
+      controllers.add(Controllers.start("controller-" + i, peers, kubeconfig, NAMESPACE, List.of(),
+          stateDir.resolve("controller-" + i + ".log")));
     }
     List<HasMetadata> applied = noExamples ? List.of() : applyExamples(client);
     long ready = awaitReady(client, applied, Duration.ofSeconds(120));
@@ -156,17 +157,8 @@ public final class LocalCluster implements Callable<Integer> {
     return 0;
   }
 
-  private Process controller(String identity, String peers, Path kubeconfig) throws IOException {
-    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
-        "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain", "--peers", peers,
-        "--kubeconfig", kubeconfig.toString(), "--lease-namespace", NAMESPACE, "--identity", identity,
-        "--health-port", "0");
-    return new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd)).redirectErrorStream(true)
-        .redirectOutput(stateDir.resolve(identity + ".log").toFile()).start();
-  }
-
   /** Waits until every applied resource reports Ready for its current generation; returns how many do. */
-  private static long awaitReady(KubernetesClient client, List<HasMetadata> applied, Duration timeout)
+  static long awaitReady(KubernetesClient client, List<HasMetadata> applied, Duration timeout)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     long ready = 0;
@@ -193,7 +185,7 @@ public final class LocalCluster implements Callable<Integer> {
         && "Ready".equals(m.get("type")) && "True".equals(m.get("status")));
   }
 
-  private static String leader(KubernetesClient client) {
+  static String leader(KubernetesClient client) {
     Lease lease = client.leases().inNamespace(NAMESPACE).withName("kmesos-master").get();
     return lease == null || lease.getSpec() == null ? "(none yet)" : lease.getSpec().getHolderIdentity();
   }

@@ -1,0 +1,30 @@
+package io.kmesos.local;
+
+import io.kmesos.replica.local.LocalReplicas;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Controller processes on this machine, run from this JVM's class path, output to a file each. */
+final class Controllers {
+  private Controllers() {}
+
+  /**
+   * Starts {@code kmesos-controller} as {@code identity}; {@code lease} is {duration, renew deadline,
+   * retry period} (e.g. 15s, 10s, 2s). It dies with the launching thread where the system allows it.
+   */
+  static Process start(String identity, String peers, Path kubeconfig, String namespace, List<String> lease, Path output)
+      throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx384m", "-Dlogback.configurationFile=logback.xml",
+        "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain", "--peers", peers,
+        "--kubeconfig", kubeconfig.toString(), "--lease-namespace", namespace, "--identity", identity,
+        "--health-port", "0"));
+    if (!lease.isEmpty()) {
+      cmd.addAll(List.of("--lease-duration", lease.get(0), "--renew-deadline", lease.get(1), "--retry-period", lease.get(2)));
+    }
+    return new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd)).redirectErrorStream(true)
+        .redirectOutput(output.toFile()).start();
+  }
+}
