@@ -81,6 +81,8 @@ public final class Coordinator {
     final Action action;
     final BitSet acks = new BitSet();
     final boolean client;
+    /** Sent at least once: only then can it be stale (an unsent one waits for a free batch slot). */
+    boolean sent;
     int age;
 
     InFlight(Action action, boolean client) {
@@ -197,6 +199,7 @@ public final class Coordinator {
         Action a = unsent.poll();
         bytes += a.getPayload().size();
         w.addActions(a);
+        inFlight.get(a.getPosition()).sent = true;
       } while (!unsent.isEmpty() && bytes + unsent.peek().getPayload().size() <= config.maxBatchBytes());
       WriteRequest batch = w.build();
       for (int r = 0; r < quorum.replicas(); r++) {
@@ -444,11 +447,14 @@ public final class Coordinator {
     }
   }
 
-  /** Resends what has waited a retry period, to the replicas that have not accepted it. */
+  /**
+   * Resends what was sent and has waited a retry period, to the replicas that have not accepted it,
+   * in writes no larger than a batch.
+   */
   private void resendStale(Effects out) {
     Map<Integer, List<Action>> perReplica = new HashMap<>();
     for (InFlight f : inFlight.values()) {
-      if (++f.age < config.retryTicks()) {
+      if (!f.sent || ++f.age < config.retryTicks()) {
         continue;
       }
       f.age = 0;
@@ -458,8 +464,23 @@ public final class Coordinator {
         }
       }
     }
-    perReplica.forEach((r, actions) -> out.send(envelope(r).setWriteRequest(WriteRequest.newBuilder()
-        .setBallot(ballot).addAllActions(actions).setCommittedThrough(committedThrough)).build()));
+    perReplica.forEach((r, actions) -> {
+      WriteRequest.Builder w = null;
+      long bytes = 0;
+      for (Action a : actions) {
+        if (w != null && bytes + a.getPayload().size() > config.maxBatchBytes()) {
+          out.send(envelope(r).setWriteRequest(w).build());
+          w = null;
+        }
+        if (w == null) {
+          w = WriteRequest.newBuilder().setBallot(ballot).setCommittedThrough(committedThrough);
+          bytes = 0;
+        }
+        w.addActions(a);
+        bytes += a.getPayload().size();
+      }
+      out.send(envelope(r).setWriteRequest(w).build());
+    });
   }
 
   private Envelope.Builder envelope(long to) {

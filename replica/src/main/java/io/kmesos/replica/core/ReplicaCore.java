@@ -124,6 +124,17 @@ public final class ReplicaCore {
     return out;
   }
 
+  /**
+   * Whether handling this input reads the storage. A shell may defer the writes of several inputs
+   * and make them in one synced batch (group commit), but before an input that reads the storage it
+   * must write what it deferred: a fetch answers from the stored actions, and an answer that missed
+   * a value accepted or learned a moment earlier in the same batch would report an old value as
+   * learned, or a hole where a value was chosen.
+   */
+  public static boolean readsStorage(Envelope in) {
+    return in.getBodyCase() == Envelope.BodyCase.FETCH_REQUEST;
+  }
+
   /** Advances this replica's timers by one tick. */
   public Effects tick() {
     Effects out = new Effects();

@@ -5,9 +5,10 @@ import io.kmesos.api.log.v1.Metadata;
 import java.util.List;
 
 /**
- * What a replica core reads from its storage. Writes go the other way, as {@link Effects.Persist},
- * which the shell applies before it hands the core its next input; so reads always see every write
- * of earlier steps.
+ * What a replica core reads from its storage. Writes go the other way, as {@link Effects.Persist}.
+ * A shell may defer the writes of several inputs and make them in one synced batch (group commit),
+ * but it writes everything deferred before it hands the core an input that reads the storage
+ * ({@link ReplicaCore#readsStorage}); so reads always see every write of earlier steps.
  */
 public interface ReplicaStorage {
   /** The stored metadata, or null for storage that was never written (a new or wiped replica). */

@@ -201,6 +201,12 @@ public final class ReplicaServer implements AutoCloseable {
                 .asRuntimeException());
             answered[i] = true;
           } else {
+            if (ReplicaCore.readsStorage(r.envelope()) && !writes.isEmpty()) {
+              // The core reads what is stored: write what this batch deferred first (its replies
+              // still wait for the end of the batch, after the last write).
+              storage.apply(writes);
+              writes.clear();
+            }
             e = core.handle(r.envelope());
           }
         } else if (in instanceof PeerAnswer a) {

@@ -41,14 +41,14 @@ final class Simulation {
   /** How hostile a run is; derived from the seed. */
   record Options(int replicas, int faultTicks, double drop, double duplicate, int maxDelay,
       double crashRate, double wipeRate, double partitionRate, double writerCrashRate, boolean twoWriters,
-      double crashBeforeSyncRate, int batchesInFlight, int batchBytes, long fetchBytes) {
+      double crashBeforeSyncRate, int batchesInFlight, int batchBytes, long fetchBytes, boolean groupCommit) {
     static Options from(long seed) {
       Random r = new Random(seed ^ 0x5DEECE66DL);
       return new Options(r.nextBoolean() ? 3 : 5, 400 + r.nextInt(400),
           r.nextDouble() * 0.2, r.nextDouble() * 0.1, 1 + r.nextInt(40),
           r.nextDouble() * 0.02, r.nextDouble() * 0.02, r.nextDouble() * 0.03, r.nextDouble() * 0.01,
           r.nextInt(3) > 0, r.nextDouble() * 0.05, 1 + r.nextInt(4), r.nextBoolean() ? 1 << 20 : 1 + r.nextInt(64),
-          r.nextBoolean() ? 1L << 20 : 1 + r.nextInt(100));
+          r.nextBoolean() ? 1L << 20 : 1 + r.nextInt(100), r.nextBoolean());
     }
   }
 
@@ -94,6 +94,11 @@ final class Simulation {
     long downUntil = -1;
     /** Positions up to here were checked against what was chosen. */
     long checkedThrough;
+    /**
+     * With group commit, the effects of this tick's inputs, not yet written: the server handles a
+     * batch of inputs, then writes once and only then sends (see {@link ReplicaCore#readsStorage}).
+     */
+    final List<Effects> deferred = new ArrayList<>();
 
     SimReplica(int id) {
       this.id = id;
@@ -201,7 +206,15 @@ final class Simulation {
     }
     for (SimReplica r : replicas) {
       if (r.up()) {
-        apply(r, r.core.tick());
+        Effects tick = r.core.tick();
+        if (options.groupCommit()) {
+          r.deferred.add(tick);
+        } else {
+          apply(r, tick);
+        }
+      }
+      if (!faults || rnd.nextBoolean()) {
+        commit(r); // a batch may span ticks, as a busy server's queue does
       }
     }
     for (SimWriter w : writers) {
@@ -264,6 +277,7 @@ final class Simulation {
       SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
       if (r.up()) {
         r.storage.crash();
+        r.deferred.clear();
         r.downUntil = now + 1 + rnd.nextInt(80);
         crashes++;
         note("crash replica " + r.id);
@@ -274,6 +288,7 @@ final class Simulation {
       for (SimReplica r : replicas) {
         if (r.up() && r.storage.hasUnsynced()) {
           r.storage.crash();
+        r.deferred.clear();
           r.downUntil = now + 1 + rnd.nextInt(20);
           crashes++;
           note("crash replica " + r.id + " with unsynced writes");
@@ -292,6 +307,7 @@ final class Simulation {
         }
       }
       r.storage.wipe();
+      r.deferred.clear();
       r.checkedThrough = 0;
       r.downUntil = now + rnd.nextInt(40);
       wipes++;
@@ -386,7 +402,12 @@ final class Simulation {
       if (!r.up() || now > p.deadline()) {
         return; // a down replica hears nothing; an expired request is dropped, as gRPC's deadline does
       }
-      apply(r, r.core.handle(e));
+      if (options.groupCommit() && !ReplicaCore.readsStorage(e)) {
+        r.deferred.add(r.core.handle(e));
+      } else {
+        commit(r);
+        apply(r, r.core.handle(e));
+      }
     } else if (to == READER) {
       checkRead(e);
     } else {
@@ -399,6 +420,17 @@ final class Simulation {
   }
 
   // ---- applying effects, with the checks ----------------------------------------------------
+
+  /** Writes a replica's deferred effects in one go, then sends their messages (group commit). */
+  private void commit(SimReplica r) {
+    if (r.deferred.isEmpty()) {
+      return;
+    }
+    Effects all = new Effects();
+    r.deferred.forEach(all::addAll); // apply() writes every persist before it sends any message
+    r.deferred.clear();
+    apply(r, all);
+  }
 
   private void apply(SimReplica r, Effects effects) {
     for (Effects.Persist p : effects.persist()) {
