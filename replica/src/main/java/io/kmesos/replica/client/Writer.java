@@ -35,6 +35,14 @@ public final class Writer implements AutoCloseable {
 
   /** A fresh writer does not know the current round: a refusal teaches it, and it tries again. */
   private static final int ELECTION_ATTEMPTS = 5;
+  /**
+   * The largest payload one entry may carry. Every message of the log must fit in
+   * {@link io.kmesos.replica.server.Transport#MAX_MESSAGE_BYTES} (64 MiB): a write or a fetch answer
+   * carries one such entry plus at most a batch (16 MiB) of others, and a promise answer carries the
+   * unlearned entries a writer had in flight.
+   */
+  public static final int MAX_ENTRY_BYTES = 8 << 20;
+
   /** Appends accepted but not yet proposed (while electing, or while the pipeline is full). */
   private static final int MAX_WAITING = 200_000;
 
@@ -87,6 +95,10 @@ public final class Writer implements AutoCloseable {
   }
 
   public CompletableFuture<Long> append(ByteString payload) {
+    if (payload.size() > MAX_ENTRY_BYTES) {
+      return CompletableFuture.failedFuture(new IllegalArgumentException("an entry holds at most "
+          + (MAX_ENTRY_BYTES >> 20) + " MiB; this one has " + payload.size() + " bytes and was not appended"));
+    }
     appendedBytes.add(payload.size());
     return submit(new Append(payload, new CompletableFuture<>()));
   }

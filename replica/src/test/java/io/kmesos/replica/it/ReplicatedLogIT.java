@@ -118,6 +118,18 @@ class ReplicatedLogIT {
     List<Long> positions = appendAll(w, "a", 2000);
     assertThat(positions).doesNotHaveDuplicates().isSorted();
     assertLogHolds(names("a", 2000), positions);
+
+    // The largest entry goes through (it travels alone, beyond the batch limit); one byte more is
+    // refused on the spot with the limit named, and the writer goes on.
+    byte[] largest = new byte[Writer.MAX_ENTRY_BYTES];
+    java.util.Arrays.fill(largest, (byte) 'x');
+    long big = w.append(largest).get(60, TimeUnit.SECONDS);
+    assertThatThrownBy(() -> w.append(new byte[Writer.MAX_ENTRY_BYTES + 1]).get(10, TimeUnit.SECONDS))
+        .hasCauseInstanceOf(IllegalArgumentException.class).hasMessageContaining("an entry holds at most 8 MiB");
+    long after = w.append(ByteString.copyFromUtf8("after")).get(30, TimeUnit.SECONDS);
+    assertThat(after).isEqualTo(big + 1);
+    List<LogEntry> read = log.reader().read(big, after);
+    assertThat(read).extracting(e -> e.payload().size()).containsExactly(Writer.MAX_ENTRY_BYTES, 5);
     w.close();
   }
 
