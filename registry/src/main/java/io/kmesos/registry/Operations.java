@@ -114,6 +114,9 @@ final class Operations {
 
   private static boolean markUnreachable(MarkAgentUnreachable op, Transaction t) {
     Agent a = admitted("mark_agent_unreachable.id", op.getId(), t);
+    if (!op.hasAt()) {
+      throw refused("mark_agent_unreachable.at must be set (when the agent was found unreachable)");
+    }
     t.put(Names.agent(op.getId()), a.toBuilder().setState(AgentState.UNREACHABLE).setSince(op.getAt()).build());
     return true;
   }
@@ -159,6 +162,9 @@ final class Operations {
     }
     if (a.getState() == AgentState.GONE) {
       throw refused("mark_agent_gone.id: agent " + op.getId() + " is already gone");
+    }
+    if (!op.hasAt()) {
+      throw refused("mark_agent_gone.at must be set (when the agent was declared gone)");
     }
     t.put(Names.agent(op.getId()), a.toBuilder().setState(AgentState.GONE).setSince(op.getAt()).build());
     return true;

@@ -2,7 +2,6 @@ package io.kmesos.registry;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
-import com.google.protobuf.Message;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.RecordMaster;
@@ -35,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *   <li>A store holds only the entries its operations changed, so its cost does not grow with the
  *       registry's size (Mesos stores the whole registry every time).
  *   <li>Once its store fails (another registrar was elected, or the log lost its quorum) it stops
- *       for good: every pending and later operation fails with that error. The process should then
+ *       for good: every pending and later operation fails with that error, the refused ones of the
+ *       failed batch included (a refusal may rest on a batch-mate's change that was never stored,
+ *       e.g. a second admission of an ID the batch admitted). The process should then
  *       give up mastership; a new registrar recovers what was committed.
  * </ul>
  */
@@ -78,7 +79,7 @@ public final class Registrar implements AutoCloseable {
     return start(new WholeRegistryStorage(logClient, timeout), master, timeout);
   }
 
-  private static Registrar start(Storage storage, MasterInfo master, Duration timeout)
+  static Registrar start(Storage storage, MasterInfo master, Duration timeout)
       throws InterruptedException, TimeoutException {
     Registrar r;
     try {

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The way Mesos stores its registry, kept as the benchmarks' baseline: every batch appends the
@@ -24,12 +25,16 @@ final class WholeRegistryStorage implements Storage {
   private final String summary;
 
   WholeRegistryStorage(Log log, Duration timeout) throws Exception {
-    long started = System.nanoTime();
     this.writer = log.writer();
     try {
       long ending = writer.elect().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      long started = System.nanoTime(); // reading and decoding, as State reports it for kmesos
       var reader = log.reader();
+      long deadline = started + timeout.toNanos();
       while (ending > 0 && reader.ending() < ending) {
+        if (System.nanoTime() > deadline) {
+          throw new TimeoutException("the replicas did not learn the log up to " + ending + " within " + timeout);
+        }
         Thread.sleep(5);
       }
       Registry last = Registry.getDefaultInstance();

@@ -195,6 +195,14 @@ class OperationsTest {
     assertThat(show().getGone(0).getSince().getSeconds()).isEqualTo(2000);
     assertThatThrownBy(() -> apply(gone("a1"))).hasMessageContaining("agent a1 is already gone");
     assertThatThrownBy(() -> apply(gone("nobody"))).hasMessageContaining("mark_agent_gone.id: no agent nobody");
+
+    // Without a time the registry would record 1970: refused, naming the field.
+    apply(admit("a3"));
+    assertThatThrownBy(() -> apply(Operation.newBuilder().setMarkAgentGone(MarkAgentGone.newBuilder().setId("a3")).build()))
+        .hasMessageContaining("mark_agent_gone.at must be set");
+    assertThatThrownBy(() -> apply(Operation.newBuilder().setMarkAgentUnreachable(MarkAgentUnreachable.newBuilder().setId("a3")).build()))
+        .hasMessageContaining("mark_agent_unreachable.at must be set");
+    assertThat(show().getAgentsList()).extracting(a -> a.getInfo().getId()).containsExactly("a3");
   }
 
   @Test

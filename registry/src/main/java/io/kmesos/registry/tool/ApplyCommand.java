@@ -57,6 +57,9 @@ final class ApplyCommand implements Callable<Integer> {
       List<CompletableFuture<Boolean>> all = new ArrayList<>();
       int lineNo = 0;
       for (String line; (line = in.readLine()) != null; ) {
+        if (registrar.failure() != null) {
+          break; // superseded, or the log lost its quorum: nothing more can be stored
+        }
         lineNo++;
         if (line.isBlank() || line.startsWith("#")) {
           continue;

@@ -1,0 +1,124 @@
+package io.kmesos.registry;
+
+import static io.kmesos.registry.OperationsTest.admit;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.Any;
+import io.kmesos.api.registry.v1.AgentState;
+import io.kmesos.api.registry.v1.MasterInfo;
+import io.kmesos.api.registry.v1.Operation;
+import io.kmesos.api.registry.v1.RemoveQuota;
+import io.kmesos.replica.state.StateException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The registrar's batching, with a storage whose stores the test completes by hand (the log itself
+ * is exercised by {@link RegistrarIT}): what arrives during a store goes out together in the next
+ * one, a refused operation fails alone, and a failed store fails its batch and everything after.
+ */
+class RegistrarTest {
+  /** One store call: what it was asked to write, and the future the test completes. */
+  record Store(Transaction changes, List<Any> causes, long version, CompletableFuture<Void> done) {}
+
+  final List<Store> stores = new ArrayList<>();
+  Registrar registrar;
+
+  final class HandDriven implements Storage {
+    @Override
+    public RegistryContents recover() {
+      return RegistryContents.of(List.of(), 0);
+    }
+
+    @Override
+    public synchronized CompletableFuture<Void> store(RegistryContents before, Transaction changes, List<Any> causes,
+        long version) {
+      Store s = new Store(changes, causes, version, new CompletableFuture<>());
+      stores.add(s);
+      if (version == 1) {
+        s.done().complete(null); // the master's own record at start
+      }
+      return s.done();
+    }
+
+    @Override
+    public long appendedBytes() {
+      return 0;
+    }
+
+    @Override
+    public String recoveredSummary() {
+      return "nothing";
+    }
+
+    @Override
+    public long recoveryMillis() {
+      return 0;
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    registrar = Registrar.start(new HandDriven(), MasterInfo.newBuilder().setId("master-1").build(), Duration.ofSeconds(5));
+    assertThat(stores).hasSize(1);
+  }
+
+  @Test
+  void operationsArrivingDuringAStoreShareTheNextOneAndARefusalFailsAlone() throws Exception {
+    CompletableFuture<Boolean> first = registrar.apply(admit("a1"));
+    assertThat(stores).as("the first operation is stored at once").hasSize(2);
+
+    // While it is in flight: two admissions, one of the same ID (refused), and a no-op removal.
+    CompletableFuture<Boolean> second = registrar.apply(admit("a2"));
+    CompletableFuture<Boolean> again = registrar.apply(admit("a1"));
+    CompletableFuture<Boolean> third = registrar.apply(admit("a3"));
+    CompletableFuture<Boolean> noQuota = registrar.apply(Operation.newBuilder()
+        .setRemoveQuota(RemoveQuota.newBuilder().setRole("nobody")).build());
+    assertThat(stores).as("nothing more is stored while a store is in flight").hasSize(2);
+    assertThat(first).isNotDone();
+
+    stores.get(1).done().complete(null);
+    assertThat(first.get(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(stores).as("the four that waited go out as one store").hasSize(3);
+    Store batch = stores.get(2);
+    assertThat(batch.version()).isEqualTo(3);
+    assertThat(batch.changes().puts().keySet()).containsExactlyInAnyOrder(Names.agent("a2"), Names.agent("a3"));
+    assertThat(batch.causes()).hasSize(2);
+    assertThat(List.of(second, again, third, noQuota)).as("every answer waits for the batch's store").noneMatch(CompletableFuture::isDone);
+    batch.done().complete(null);
+    assertThatThrownBy(again::get).cause().isInstanceOf(OperationRefusedException.class)
+        .hasMessageContaining("agent a1 is already known");
+    assertThatThrownBy(noQuota::get).cause().isInstanceOf(OperationRefusedException.class)
+        .hasMessageContaining("remove_quota.role: role 'nobody' has no quota");
+    assertThat(second.get(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(third.get(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(registrar.registry().getAgentsList()).extracting(a -> a.getInfo().getId())
+        .containsExactlyInAnyOrder("a1", "a2", "a3");
+    assertThat(registrar.registry().getAgentsList()).allMatch(a -> a.getState() == AgentState.ADMITTED);
+  }
+
+  @Test
+  void aFailedStoreFailsItsBatchAndEverythingAfterButKeepsWhatWasCommitted() throws Exception {
+    registrar.apply(admit("kept"));
+    stores.get(1).done().complete(null);
+    CompletableFuture<Boolean> lost = registrar.apply(admit("lost"));
+    CompletableFuture<Boolean> waiting = registrar.apply(admit("waiting"));
+    stores.get(2).done().completeExceptionally(new StateException("superseded: another writer was elected"));
+
+    for (CompletableFuture<Boolean> f : List.of(lost, waiting, registrar.apply(admit("later")))) {
+      assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+          .hasMessageContaining("superseded");
+    }
+    assertThat(registrar.registry().getAgentsList()).extracting(a -> a.getInfo().getId()).containsExactly("kept");
+  }
+}
