@@ -13,6 +13,7 @@ import io.kmesos.controller.reconcile.MaintenanceScheduleReconciler;
 import io.kmesos.controller.reconcile.QuotaReconciler;
 import io.kmesos.controller.reconcile.RemovalRateLimit;
 import io.kmesos.controller.reconcile.WeightReconciler;
+import io.kmesos.replica.state.State;
 import io.kmesos.replica.tool.PeersOption;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -74,6 +76,15 @@ public final class ControllerMain implements Callable<Integer> {
       description = "Port of /healthz and /readyz for Kubernetes probes; 0 for none (default: ${DEFAULT-VALUE}).")
   int healthPort;
 
+  @Option(names = "--snapshot-min-bytes", defaultValue = "4194304",
+      description = "The registry snapshots once the changes since the last snapshot exceed both the registry's size "
+          + "and this many bytes (default: ${DEFAULT-VALUE}).")
+  long snapshotMinBytes;
+
+  @Option(names = "--snapshot-max-changes", defaultValue = "100000",
+      description = "... or once there are more than this many changes since the last snapshot (default: ${DEFAULT-VALUE}).")
+  int snapshotMaxChanges;
+
   @Option(names = "--agent-removal-rate-limit", description = "At most this many agent removals per period, e.g. 1/10m "
       + "(Mesos --agent_removal_rate_limit; default: no limit).")
   String removalRateLimit;
@@ -91,7 +102,14 @@ public final class ControllerMain implements Callable<Integer> {
     KubernetesClient client = kubeconfig != null
         ? new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig))).build()
         : new KubernetesClientBuilder().build();
-    Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), ControllerMain::exit);
+    if (snapshotMinBytes < 1 || snapshotMaxChanges < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--snapshot-min-bytes and --snapshot-max-changes must be positive");
+    }
+    State.Settings settings = new State.Settings(snapshotMinBytes, snapshotMaxChanges,
+        State.Settings.DEFAULT.snapshotChunkBytes(), State.Settings.DEFAULT.recoveryTimeout());
+    Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
+        ControllerMain::exit);
     LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
         () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),
         leader -> log.info("controller {}: the master is now {}", identity, leader));

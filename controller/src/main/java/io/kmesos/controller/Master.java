@@ -31,6 +31,7 @@ public final class Master implements AutoCloseable {
   private final MasterInfo info;
   private final Duration timeout;
   private final Consumer<String> fatal;
+  private final State.Settings settings;
   private final CompletableFuture<Registrar> registrar = new CompletableFuture<>();
   private volatile boolean leading;
 
@@ -38,6 +39,16 @@ public final class Master implements AutoCloseable {
    * @param fatal called once mastership is lost for good, with why; it should end the process
    */
   public Master(List<String> peers, String identity, String address, Duration timeout, Consumer<String> fatal) {
+    this(peers, identity, address, timeout, State.Settings.DEFAULT, fatal);
+  }
+
+  /**
+   * @param settings when the registry's State snapshots (and so how much a new master reads back)
+   * @param fatal called once mastership is lost for good, with why; it should end the process
+   */
+  public Master(List<String> peers, String identity, String address, Duration timeout, State.Settings settings,
+      Consumer<String> fatal) {
+    this.settings = settings;
     this.logClient = new Log(peers);
     this.info = MasterInfo.newBuilder().setId(identity + "-" + UUID.randomUUID().toString().substring(0, 8))
         .setHostname(identity).setAddress(address).setVersion(KmesosVersion.version()).build();
@@ -56,11 +67,19 @@ public final class Master implements AutoCloseable {
       try {
         MasterInfo elected = info.toBuilder().setElectedAt(Timestamps.fromMillis(System.currentTimeMillis())).build();
         long started = System.nanoTime();
-        Registrar r = Registrar.start(logClient, elected, State.Settings.DEFAULT);
+        Registrar r = Registrar.start(logClient, elected, settings);
+        synchronized (this) {
+          if (!leading) {
+            // Mastership ended while recovering (lose() already failed the future): this registrar
+            // must not linger as a writer nobody uses.
+            r.close();
+            return;
+          }
+          registrar.complete(r);
+        }
         log.info("master {}: the registry is recovered (version {}, {} entries) in {} ms; reconciling", info.getId(),
             r.version(), r.size(), (System.nanoTime() - started) / 1_000_000);
         r.onFailure(e -> lose("the registry can no longer be written: " + e.getMessage()));
-        registrar.complete(r);
       } catch (Exception e) {
         Throwable why = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
         registrar.completeExceptionally(why);
@@ -73,12 +92,15 @@ public final class Master implements AutoCloseable {
 
   /** Mastership is over (Lease lost, or fenced on the log): never write again. */
   public void lose(String why) {
-    if (leading) {
+    synchronized (this) {
+      if (!leading) {
+        return;
+      }
       leading = false;
       registrar.completeExceptionally(new IllegalStateException("no longer the master: " + why));
-      log.error("master {}: {}; giving up mastership", info.getId(), why);
-      fatal.accept(why);
     }
+    log.error("master {}: {}; giving up mastership", info.getId(), why);
+    fatal.accept(why);
   }
 
   /** The registrar, once this process is the master and has recovered the registry. */

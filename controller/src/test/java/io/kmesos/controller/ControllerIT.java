@@ -105,11 +105,16 @@ class ControllerIT {
   }
 
   Process controller(String identity) throws Exception {
+    return controller(identity, 0);
+  }
+
+  Process controller(String identity, int healthPort) throws Exception {
     List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
         "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain",
         "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
         "--lease-namespace", NS, "--identity", identity,
-        "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms", "--health-port", "0");
+        "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
+        "--health-port", String.valueOf(healthPort));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve(identity + ".log").toFile()).start();
     controllers.add(p);
@@ -153,8 +158,22 @@ class ControllerIT {
 
   @Test
   void theExamplesAreReconciledIntoTheRegistryAndStatusSaysSo() throws Exception {
-    controller("c1");
+    int probes;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      probes = free.getLocalPort();
+    }
+    controller("c1", probes);
     controller("c2");
+    // The Deployment's probes: both answer once the operator runs, leader or not.
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    for (String path : List.of("/healthz", "/readyz")) {
+      await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+        var answer = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + probes + path))
+            .timeout(Duration.ofSeconds(2)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(answer.statusCode()).as(path).isEqualTo(200);
+        assertThat(answer.body()).isEqualTo("ok\n");
+      });
+    }
     List<HasMetadata> applied = applyExamples();
     assertThat(applied).hasSize(8);
 
@@ -240,6 +259,16 @@ class ControllerIT {
         client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").get() == null);
     assertThat(registry().getAgentsList()).extracting(a -> a.getInfo().getHostname())
         .doesNotContain("node-b.cluster.local").hasSize(2);
+
+    // Deleting the Quota that owns a role hands the role to the next oldest, and its status follows.
+    client.resources(Quota.class).withName("analytics").delete();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(registry().getQuotasList())
+        .filteredOn(q -> q.getRole().equals("analytics")).singleElement()
+        .satisfies(q -> assertThat(q.getLimitsMap()).containsEntry("cpus", 1.0)));
+    await().atMost(Duration.ofSeconds(60)).until(() -> {
+      Quota successor = client.resources(Quota.class).withName("analytics-too").get();
+      return ready(successor.getStatus(), successor.getMetadata().getGeneration());
+    });
   }
 
   @Test

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.kmesos.crds.v1alpha1.Agent;
+import io.kmesos.crds.v1alpha1.AgentSpec;
 import io.kmesos.crds.v1alpha1.MachineId;
 import io.kmesos.crds.v1alpha1.MaintenanceSchedule;
 import io.kmesos.crds.v1alpha1.MaintenanceScheduleSpec;
@@ -104,6 +106,55 @@ class CrdValidationIT {
     window.setMachines(List.of(new MachineId("node-1", null)));
     window.setDurationSeconds(3600L);
     assertThat(client.resource(schedule).create().getSpec().getWindows()).hasSize(1);
+  }
+
+  @Test
+  void negativeQuantitiesAreRejectedNamingTheField() {
+    Quota quota = new Quota();
+    quota.setMetadata(new ObjectMetaBuilder().withName("negative").build());
+    QuotaSpec spec = new QuotaSpec();
+    spec.setRole("analytics");
+    spec.setLimits(Map.of("cpus", -1.0));
+    quota.setSpec(spec);
+    assertThatThrownBy(() -> client.resource(quota).create())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getMessage())
+            .contains("spec.limits").contains("every quantity in spec.limits must be non-negative"));
+
+    Agent agent = new Agent();
+    agent.setMetadata(new ObjectMetaBuilder().withName("negative-node").build());
+    AgentSpec agentSpec = new AgentSpec();
+    agentSpec.setHostname("negative-node.cluster.local");
+    agentSpec.setResources(Map.of("mem", -512.0));
+    agent.setSpec(agentSpec);
+    assertThatThrownBy(() -> client.resource(agent).create())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getMessage()).contains("spec.resources"));
+  }
+
+  @Test
+  void aRoleCannotBeChangedOnceSet() {
+    client.resource(weight("fixed", "analytics", 2.0)).create();
+    assertThatThrownBy(() -> client.resources(Weight.class).withName("fixed").edit(w -> {
+      w.getSpec().setRole("batch");
+      return w;
+    })).isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getMessage())
+        .contains("spec.role").contains("spec.role cannot be changed"));
+    assertThat(client.resources(Weight.class).withName("fixed").get().getSpec().getRole()).isEqualTo("analytics");
+  }
+
+  @Test
+  void aMaintenanceWindowStartMustBeATime() {
+    MaintenanceWindow window = new MaintenanceWindow();
+    window.setStart("next tuesday");
+    window.setDurationSeconds(3600L);
+    window.setMachines(List.of(new MachineId("node-1", null)));
+    MaintenanceScheduleSpec spec = new MaintenanceScheduleSpec();
+    spec.setWindows(List.of(window));
+    MaintenanceSchedule schedule = new MaintenanceSchedule();
+    schedule.setMetadata(new ObjectMetaBuilder().withName("whenever").build());
+    schedule.setSpec(spec);
+    assertThatThrownBy(() -> client.resource(schedule).create())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getMessage())
+            .contains("spec.windows[0].start"));
   }
 
   @Test

@@ -71,8 +71,13 @@ class LocalClusterIT {
 
       // Ctrl-C and SIGTERM take the same path (the JVM's shutdown hooks); SIGTERM is used because a
       // test runner started in the background may have inherited an ignored SIGINT.
+      List<ProcessHandle> children = p.descendants().toList();
+      assertThat(children).as("API server, etcd, replicas and controllers run as processes of their own")
+          .hasSizeGreaterThanOrEqualTo(7);
       p.destroy();
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("stops when asked").isTrue();
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(children)
+          .as("nothing it started is left running").noneMatch(ProcessHandle::isAlive));
       assertThat(output.call()).contains("kmesos-local: stopping").endsWith("kmesos-local: stopped\n");
       try (Socket s = new Socket()) {
         s.connect(new InetSocketAddress(apiServer.getHost(), apiServer.getPort()), 1000);

@@ -58,9 +58,27 @@ class ManifestsIT {
     assertThat(admin.apps().daemonSets().inNamespace("kmesos").withName("kmesos-agent").get()).isNotNull();
     assertThat(admin.policy().v1().podDisruptionBudget().inNamespace("kmesos").withName("kmesos-replica").get()
         .getSpec().getMinAvailable().getIntVal()).isEqualTo(2);
+    // Java unpacks native libraries (RocksDB's) into /tmp: a read-only root needs a writable /tmp.
+    List<io.fabric8.kubernetes.api.model.PodSpec> specs = new java.util.ArrayList<>();
+    admin.apps().statefulSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
+    admin.apps().deployments().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
+    admin.apps().daemonSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
+    admin.batch().v1().jobs().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
+    assertThat(specs).hasSize(4);
+    for (var spec : specs) {
+      for (var c : spec.getContainers()) {
+        if (c.getSecurityContext() != null && Boolean.TRUE.equals(c.getSecurityContext().getReadOnlyRootFilesystem())) {
+          assertThat(c.getVolumeMounts()).as(c.getName() + " mounts a writable /tmp")
+              .anyMatch(m -> m.getMountPath().equals("/tmp"));
+        }
+      }
+    }
+
+    // Applying the same base again changes nothing: every object keeps its resourceVersion.
+    Map<String, String> before = resourceVersions(admin);
     Proc again = kubectl(kubeconfig, "apply", "--server-side", "-k", "manifests/base");
     assertThat(again.exitCode()).as(again.stderr()).isZero();
-    assertThat(again.stdout()).doesNotContain("configured").contains("serverside-applied");
+    assertThat(resourceVersions(admin)).isEqualTo(before);
 
     // An agent pod on node-1, with a token bound to it: the token carries the node's name.
     admin.nodes().resource(new NodeBuilder().withNewMetadata().withName("node-1").endMetadata().build()).create();
@@ -71,20 +89,59 @@ class ManifestsIT {
         new TokenRequestBuilder().withNewSpec().withAudiences(List.of()).withExpirationSeconds(3600L)
             .withNewBoundObjectRef().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
             .withUid(pod.getMetadata().getUid()).endBoundObjectRef().endSpec().build());
-    Config asAgent = new ConfigBuilder(Config.fromKubeconfig(server.kubeConfigYaml())).withClientCertData(null)
-        .withClientKeyData(null).withClientCertFile(null).withClientKeyFile(null)
-        .withOauthToken(token.getStatus().getToken()).build();
+    Config admin0 = Config.fromKubeconfig(server.kubeConfigYaml());
+    Path agentConfig = dir.resolve("agent-kubeconfig");
+    java.nio.file.Files.writeString(agentConfig, String.join("\n", "apiVersion: v1", "kind: Config",
+        "clusters: [{name: local, cluster: {server: '" + server.url() + "', " + caEntry(admin0) + "}}]",
+        "users: [{name: agent, user: {token: " + token.getStatus().getToken() + "}}]",
+        "contexts: [{name: agent, context: {cluster: local, user: agent}}]", "current-context: agent", ""));
+
+    // The real agent, with that token: it registers its own node, and is refused any other.
+    Proc own = agent(agentConfig, "node-1");
+    assertThat(own.exitCode()).as(own.stderr()).isZero();
+    assertThat(own.stdout()).contains("kmesos-agent: registered Agent/node-1");
+    assertThat(admin.resources(Agent.class).withName("node-1").get().getSpec().getResources()).containsKeys("cpus", "mem", "disk");
+    Proc other = agent(agentConfig, "node-2");
+    assertThat(other.exitCode()).isEqualTo(1);
+    assertThat(other.stderr()).contains("an agent may only write the Agent named after its own node, not node-2")
+        .doesNotContain("Exception");
+    Config asAgent = new ConfigBuilder(admin0).withClientCertData(null).withClientKeyData(null).withClientCertFile(null)
+        .withClientKeyFile(null).withOauthToken(token.getStatus().getToken()).build();
     try (KubernetesClient agent = new KubernetesClientBuilder().withConfig(asAgent).build()) {
-      Agent own = agent.resource(agentNamed("node-1")).create();
-      assertThat(own.getMetadata().getName()).isEqualTo("node-1");
-      assertThatThrownBy(() -> agent.resource(agentNamed("node-2")).create())
-          .isInstanceOf(KubernetesClientException.class)
-          .hasMessageContaining("an agent may only write the Agent named after its own node, not node-2");
       assertThatThrownBy(() -> agent.resources(io.kmesos.crds.v1alpha1.Quota.class).list())
           .as("and nothing but Agents").isInstanceOf(KubernetesClientException.class).hasMessageContaining("forbidden");
     }
     // The policy binds agents only: the admin (and the controller) may write any Agent.
     assertThat(admin.resource(agentNamed("node-2")).create().getMetadata().getName()).isEqualTo("node-2");
+  }
+
+  Proc agent(Path kubeconfig, String node) throws Exception {
+    return Proc.run(Duration.ofSeconds(60), Map.of(), List.of(Proc.java(), "-cp", System.getProperty("java.class.path"),
+        "io.kmesos.agent.AgentMain", "--node-name", node, "--work-dir", dir.resolve("agent-work").toString(),
+        "--kubeconfig", kubeconfig.toString(), "--register-only"));
+  }
+
+  static Map<String, String> resourceVersions(KubernetesClient admin) {
+    Map<String, String> versions = new java.util.TreeMap<>();
+    var ns = "kmesos";
+    admin.apps().statefulSets().inNamespace(ns).list().getItems().forEach(o -> versions.put("sts/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    admin.apps().deployments().inNamespace(ns).list().getItems().forEach(o -> versions.put("deploy/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    admin.apps().daemonSets().inNamespace(ns).list().getItems().forEach(o -> versions.put("ds/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    admin.services().inNamespace(ns).list().getItems().forEach(o -> versions.put("svc/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    admin.configMaps().inNamespace(ns).list().getItems().stream().filter(o -> o.getMetadata().getName().equals("kmesos")).forEach(o -> versions.put("cm/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    admin.serviceAccounts().inNamespace(ns).list().getItems().forEach(o -> versions.put("sa/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    admin.rbac().clusterRoles().list().getItems().stream().filter(o -> o.getMetadata().getName().startsWith("kmesos")).forEach(o -> versions.put("clusterrole/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    admin.apiextensions().v1().customResourceDefinitions().list().getItems().forEach(o -> versions.put("crd/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
+    assertThat(versions).as("objects the base creates").hasSizeGreaterThan(8);
+    return versions;
+  }
+
+  /** The API server's CA as the admin kubeconfig carries it: inline data or a file. */
+  static String caEntry(Config admin) {
+    if (admin.getCaCertData() != null) {
+      return "certificate-authority-data: " + admin.getCaCertData();
+    }
+    return "certificate-authority: '" + admin.getCaCertFile() + "'";
   }
 
   static Agent agentNamed(String node) {

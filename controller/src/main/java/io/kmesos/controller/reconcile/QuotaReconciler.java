@@ -36,7 +36,7 @@ public final class QuotaReconciler extends RegistryReconciler<Quota, RegistrySta
     if (owner != quota) {
       refused(quota, status, "RoleConflict", "Quota " + owner.getMetadata().getName()
           + " already sets the quota of role " + role);
-      return finish(quota, status);
+      return finishInConflict(quota, status);
     }
     try {
       boolean changed = apply(update(quota.getSpec()));

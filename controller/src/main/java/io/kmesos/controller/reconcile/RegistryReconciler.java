@@ -75,6 +75,18 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
   }
 
   /** Patches the status only when it changed, so that reconciling again writes nothing. */
+  /**
+   * How often a resource that lost its role to an older one looks again: the owner's deletion hands
+   * the role over in the registry at once (see {@link RoleOwners}), but only this brings the
+   * successor's own status up to date, since no event of the successor announces it.
+   */
+  static final java.time.Duration ROLE_CONFLICT_RECHECK = java.time.Duration.ofSeconds(10);
+
+  /** {@link #finish}, for a resource in conflict over its role: it looks again later. */
+  protected UpdateControl<R> finishInConflict(R resource, S status) {
+    return finish(resource, status).rescheduleAfter(ROLE_CONFLICT_RECHECK);
+  }
+
   protected UpdateControl<R> finish(R resource, S status) {
     if (Conditions.same(resource.getStatus(), status)) {
       return UpdateControl.noUpdate();

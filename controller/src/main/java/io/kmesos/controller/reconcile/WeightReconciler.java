@@ -35,7 +35,7 @@ public final class WeightReconciler extends RegistryReconciler<Weight, RegistryS
     if (owner != weight) {
       refused(weight, status, "RoleConflict", "Weight " + owner.getMetadata().getName()
           + " already sets the weight of role " + role);
-      return finish(weight, status);
+      return finishInConflict(weight, status);
     }
     try {
       boolean changed = apply(update(weight.getSpec()));
