@@ -65,10 +65,28 @@ class ControllerIT {
   @BeforeAll
   static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp) throws Exception {
     client = k8s;
-    kubeconfig = server.writeKubeConfig(tmp.resolve("kubeconfig"));
     KmesosCrds.install(client, Duration.ofSeconds(60));
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
         .serverSideApply();
+    // The controllers run as the kmesos-controller service account with exactly the manifests'
+    // RBAC: a permission the manifests lack fails these tests.
+    try (var in = Files.newInputStream(Path.of("../manifests/base/controller-rbac.yaml"))) {
+      for (HasMetadata o : client.load(in).items()) {
+        boolean clusterScoped = o instanceof io.fabric8.kubernetes.api.model.rbac.ClusterRole
+            || o instanceof io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+        (clusterScoped ? client.resource(o) : client.resource(o).inNamespace(NS)).serverSideApply();
+      }
+    }
+    var token = client.serviceAccounts().inNamespace(NS).withName("kmesos-controller").tokenRequest(
+        new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec()
+            .withAudiences(List.of()).withExpirationSeconds(3600L).endSpec().build());
+    io.fabric8.kubernetes.client.Config admin = io.fabric8.kubernetes.client.Config.fromKubeconfig(server.kubeConfigYaml());
+    String ca = admin.getCaCertData() != null ? "certificate-authority-data: " + admin.getCaCertData()
+        : "certificate-authority: '" + admin.getCaCertFile() + "'";
+    kubeconfig = Files.writeString(tmp.resolve("controller-kubeconfig"), String.join("\n", "apiVersion: v1", "kind: Config",
+        "clusters: [{name: local, cluster: {server: '" + server.url() + "', " + ca + "}}]",
+        "users: [{name: controller, user: {token: " + token.getStatus().getToken() + "}}]",
+        "contexts: [{name: controller, context: {cluster: local, user: controller}}]", "current-context: controller", ""));
   }
 
   @BeforeEach

@@ -2,6 +2,7 @@ package io.kmesos.crds.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
@@ -17,6 +18,9 @@ public class MaintenanceWindow {
   private List<MachineId> machines = new ArrayList<>();
 
   @Required
+  // The shape, checked by the schema (the error names the field); the CEL rule above then checks
+  // that it is a real time (no month 13).
+  @Pattern("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$")
   @JsonPropertyDescription("When the machines become unavailable, RFC 3339, e.g. 2026-12-01T02:00:00Z.")
   private String start;
 
