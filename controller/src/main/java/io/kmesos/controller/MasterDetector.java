@@ -20,6 +20,11 @@ public final class MasterDetector implements AutoCloseable {
   private final String namespace;
   private final String leaseName;
   private SharedIndexInformer<Lease> informer;
+  /**
+   * A Lease whose holder died expires without any event (nobody writes it), so the watched Lease is
+   * looked at again every second as well.
+   */
+  private java.util.concurrent.ScheduledExecutorService expiry;
 
   public MasterDetector(KubernetesClient client, String namespace, String leaseName) {
     this.client = client;
@@ -37,15 +42,22 @@ public final class MasterDetector implements AutoCloseable {
     if (informer != null) {
       throw new IllegalStateException("already watching");
     }
-    informer = client.leases().inNamespace(namespace).withName(leaseName).inform(new ResourceEventHandler<>() {
-      private Optional<String> last;
-
-      private void changed(Lease lease) {
+    // Empty until the informer delivered the Lease (or its absence) once: nothing to re-check before.
+    var lastLease = new java.util.concurrent.atomic.AtomicReference<Optional<Lease>>();
+    var last = new java.util.concurrent.atomic.AtomicReference<Optional<String>>();
+    Consumer<Lease> changed = lease -> {
+      synchronized (last) {
+        lastLease.set(Optional.ofNullable(lease));
         Optional<String> now = holder(lease);
-        if (!now.equals(last)) {
-          last = now;
+        if (!now.equals(last.get())) {
+          last.set(now);
           onChange.accept(now);
         }
+      }
+    };
+    informer = client.leases().inNamespace(namespace).withName(leaseName).inform(new ResourceEventHandler<>() {
+      private void changed(Lease lease) {
+        changed.accept(lease);
       }
 
       @Override
@@ -63,6 +75,17 @@ public final class MasterDetector implements AutoCloseable {
         changed(null);
       }
     });
+    expiry = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "master-detector-expiry");
+      t.setDaemon(true);
+      return t;
+    });
+    expiry.scheduleWithFixedDelay(() -> {
+      Optional<Lease> seen = lastLease.get();
+      if (seen != null) {
+        changed.accept(seen.orElse(null));
+      }
+    }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   static Optional<String> holder(Lease lease) {
@@ -83,6 +106,8 @@ public final class MasterDetector implements AutoCloseable {
     if (informer != null) {
       informer.close();
       informer = null;
+      expiry.shutdownNow();
+      expiry = null;
     }
   }
 }

@@ -80,6 +80,8 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
     if (held == null) {
       return DeleteControl.defaultDelete();
     }
+    // A token is spent even if the removal below then fails (say, mastership is lost): the limit
+    // errs towards removing more slowly, never faster.
     long wait = removals.acquire();
     if (wait > 0) {
       log.info("agent {} ({}): removal held back {} ms by the removal rate limit", agent.getMetadata().getName(), id, wait);
