@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * the core through all of them, writes all their storage updates as one RocksDB batch (synced once,
  * if any needs it: group commit), and only then answers. A request that waited past its deadline, or
  * longer than {@link Config#maxRequestAge()} whatever its deadline, is refused, never applied: this
- * bound is what the recovery grace period relies on. The queue is bounded; when it is full, callers
+ * bound is what the recovery grace period relies on. The queue is bounded in count and bytes; when it is full, callers
  * get RESOURCE_EXHAUSTED.
  */
 public final class ReplicaServer implements AutoCloseable {
@@ -65,9 +65,17 @@ public final class ReplicaServer implements AutoCloseable {
 
   private sealed interface Input permits Request, PeerAnswer, Tick {}
 
-  private record Request(Envelope envelope, StreamObserver<Envelope> answer, long expiresAtNanos) implements Input {}
+  private record Request(Envelope envelope, StreamObserver<Envelope> answer, long expiresAtNanos, int bytes)
+      implements Input {}
 
-  private record PeerAnswer(Envelope envelope) implements Input {}
+  private record PeerAnswer(Envelope envelope, int bytes) implements Input {}
+
+  /**
+   * The most message bytes waiting in the queue: its count bound alone would let 10,000 large
+   * writes or fetch answers pile up. Past it, requests get RESOURCE_EXHAUSTED and peers' answers are
+   * dropped (the protocol retries, as for a lost message).
+   */
+  static final long MAX_QUEUED_BYTES = 256L << 20;
 
   private record Tick() implements Input {}
 
@@ -75,6 +83,7 @@ public final class ReplicaServer implements AutoCloseable {
   private final RocksStorage storage;
   private final ReplicaCore core;
   private final BlockingQueue<Input> queue;
+  private final java.util.concurrent.atomic.AtomicLong queuedBytes = new java.util.concurrent.atomic.AtomicLong();
   private final List<ManagedChannel> channels = new ArrayList<>();
   private final List<ReplicaGrpc.ReplicaStub> peers = new ArrayList<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "replica-timer"));
@@ -146,10 +155,31 @@ public final class ReplicaServer implements AutoCloseable {
       }
       if (!running) {
         answer.onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + " is shutting down").asRuntimeException());
-      } else if (!queue.offer(new Request(request, answer, expires))) {
+      } else if (!enqueue(new Request(request, answer, expires, request.getSerializedSize()))) {
         answer.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + config.id() + " is overloaded; retry later").asRuntimeException());
       }
     }
+  }
+
+  /** Queues {@code in} if both the count and the byte bound allow it. */
+  private boolean enqueue(Input in) {
+    long size = bytes(in);
+    if (queuedBytes.addAndGet(size) > MAX_QUEUED_BYTES && size > 0) {
+      queuedBytes.addAndGet(-size);
+      return false;
+    }
+    if (!queue.offer(in)) {
+      queuedBytes.addAndGet(-size);
+      return false;
+    }
+    return true;
+  }
+
+  private static int bytes(Input in) {
+    if (in instanceof Request r) {
+      return r.bytes();
+    }
+    return in instanceof PeerAnswer a ? a.bytes() : 0;
   }
 
   private void run() {
@@ -163,6 +193,9 @@ public final class ReplicaServer implements AutoCloseable {
         batch.clear();
         batch.add(first);
         queue.drainTo(batch, 1000);
+        for (Input in : batch) {
+          queuedBytes.addAndGet(-bytes(in));
+        }
         step(batch);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -253,7 +286,7 @@ public final class ReplicaServer implements AutoCloseable {
           @Override
           public void onNext(Envelope answer) {
             if (answer.getBodyCase() != Envelope.BodyCase.BODY_NOT_SET) {
-              queue.offer(new PeerAnswer(answer));
+              enqueue(new PeerAnswer(answer, answer.getSerializedSize()));
             }
           }
 
