@@ -14,6 +14,7 @@ AGENTS=${AGENTS:-10000,50000}
 REPEATS=${REPEATS:-2}
 OPS=${OPS:-1000}
 BASELINE_OPS=${BASELINE_OPS:-100}
+WARMUP=${WARMUP:-500}
 work=$(mktemp -d /tmp/kmesos-registry-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -21,13 +22,13 @@ echo "bench: building" >&2
 ./mvnw -q -B package -DskipTests -pl registry -am
 results="$work/results.txt"
 java -jar registry/target/kmesos-registry.jar benchmark --agents "$AGENTS" --repeats "$REPEATS" --ops "$OPS" \
-  --baseline-ops "$BASELINE_OPS" --work-dir "$work/data" 2> "$work/bench.log" | tee "$results" \
+  --baseline-ops "$BASELINE_OPS" --warmup-ops "$WARMUP" --work-dir "$work/data" 2> "$work/bench.log" | tee "$results" \
   || { echo "bench: the benchmark failed; the end of its log:" >&2; tail -40 "$work/bench.log" >&2; exit 1; }
 
 out="bench/results/$(date -u +%Y-%m-%d-%H%M)-registry.md"
-python3 - "$results" "$out" "$AGENTS" "$REPEATS" "$OPS" "$BASELINE_OPS" <<'PY'
+python3 - "$results" "$out" "$AGENTS" "$REPEATS" "$OPS" "$BASELINE_OPS" "$WARMUP" <<'PY'
 import sys, statistics, re, platform, os
-path, out, agents, repeats, ops, baseline_ops = sys.argv[1:7]
+path, out, agents, repeats, ops, baseline_ops, warmup = sys.argv[1:8]
 runs = [dict(re.findall(r'(\w+)=([\w.-]+)', line)) for line in open(path) if line.startswith('mode=')]
 cols = [("op_p50_ms", "op p50 ms"), ("op_p99_ms", "op p99 ms"), ("bytes_per_op", "bytes/op"),
         ("recovery_ms", "recovery ms"), ("read_ms", "of which reading ms"), ("fill_s", "admitting all s")]
@@ -49,10 +50,11 @@ for size in sorted({int(r['agents']) for r in runs}):
                       f"{w['recovery_ms']/max(k['recovery_ms'],1):.1f} |")
 with open(out, "w") as f:
     f.write("# Registrar: kmesos vs whole registry per change (Mesos's way), side by side\n\n")
-    f.write(f"Command: `AGENTS={agents} REPEATS={repeats} OPS={ops} BASELINE_OPS={baseline_ops} bench/registry.sh`  \n")
+    f.write(f"Command: `AGENTS={agents} REPEATS={repeats} OPS={ops} BASELINE_OPS={baseline_ops} WARMUP={warmup} bench/registry.sh`  \n")
     f.write(f"Machine: {os.cpu_count()} cores, {platform.platform()}; each run on a fresh 3-replica kmesos log "
             "(separate JVMs, RocksDB, fsync) on 127.0.0.1. Single operations: a closed loop of mark-unreachable, "
-            "mark-reachable, update-agent and update-quota; bytes/op counts every byte appended while they ran "
+            f"mark-reachable, update-agent and update-quota, timed after {warmup} untimed ones (a tenth as many for the "
+            "baseline) so that fresh replica JVMs are compiled; bytes/op counts every byte appended while they ran "
             "(a snapshot is included only if one fell due in that window: none does at these sizes, and by design "
             "snapshots at most double the bytes per change, docs/registry.md); recovery is a new master's whole start "
             "as the process sees it, the same for both (election, reading the log, decoding, recording itself); "
