@@ -99,9 +99,9 @@ public final class AgentMain implements Callable<Integer> {
     return 0;
   }
 
-  /** What this node offers: its processors, memory and the work directory's disk (MiB). */
   /**
-   * The node's resources, as a Mesos agent reports its machine's. In a pod the JVM's own figures are
+   * What this node offers: its processors, memory and the work directory's disk (MiB), as a Mesos
+   * agent reports its machine's. In a pod the JVM's own figures are
    * the container's limits (cgroups), not the node's: /proc/cpuinfo and /proc/meminfo still show the
    * machine's, so they come first; the JVM's figures are the fallback off Linux.
    */

@@ -45,14 +45,24 @@ public final class MasterDetector implements AutoCloseable {
     // Empty until the informer delivered the Lease (or its absence) once: nothing to re-check before.
     var lastLease = new java.util.concurrent.atomic.AtomicReference<Optional<Lease>>();
     var last = new java.util.concurrent.atomic.AtomicReference<Optional<String>>();
-    Consumer<Lease> changed = lease -> {
+    // Looks at the latest Lease the informer delivered; only the informer changes which one that is.
+    Runnable recheck = () -> {
       synchronized (last) {
-        lastLease.set(Optional.ofNullable(lease));
-        Optional<String> now = holder(lease);
+        Optional<Lease> seen = lastLease.get();
+        if (seen == null) {
+          return;
+        }
+        Optional<String> now = holder(seen.orElse(null));
         if (!now.equals(last.get())) {
           last.set(now);
           onChange.accept(now);
         }
+      }
+    };
+    Consumer<Lease> changed = lease -> {
+      synchronized (last) {
+        lastLease.set(Optional.ofNullable(lease));
+        recheck.run();
       }
     };
     informer = client.leases().inNamespace(namespace).withName(leaseName).inform(new ResourceEventHandler<>() {
@@ -80,12 +90,7 @@ public final class MasterDetector implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    expiry.scheduleWithFixedDelay(() -> {
-      Optional<Lease> seen = lastLease.get();
-      if (seen != null) {
-        changed.accept(seen.orElse(null));
-      }
-    }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+    expiry.scheduleWithFixedDelay(recheck, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   static Optional<String> holder(Lease lease) {

@@ -282,6 +282,8 @@ class ControllerIT {
       return hostnames.size() < 3;
     });
     assertThat(hostnames).as("the first removal is in the registry, the second held back").hasSize(2);
+    await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(100))
+        .until(() -> registry().getAgentsCount() == 2);
     await().atMost(Duration.ofSeconds(30)).until(() ->
         client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").get() == null
             && client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-gpu-1").get() == null);
@@ -375,11 +377,11 @@ class ControllerIT {
     // A holder that died with no one to take over: the Lease just stops being renewed.
     client.leases().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder()
         .withNewMetadata().withName("kmesos-detector-test").endMetadata().withNewSpec().withHolderIdentity("ghost")
-        .withLeaseDurationSeconds(2).withRenewTime(java.time.ZonedDateTime.now()).endSpec().build()).create();
+        .withLeaseDurationSeconds(5).withRenewTime(java.time.ZonedDateTime.now()).endSpec().build()).create();
     List<java.util.Optional<String>> seen = java.util.Collections.synchronizedList(new ArrayList<>());
     try (MasterDetector detector = new MasterDetector(client, NS, "kmesos-detector-test")) {
       detector.watch(seen::add);
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+      await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
           assertThat(seen).containsExactly(java.util.Optional.of("ghost"), java.util.Optional.empty()));
       assertThat(detector.current()).isEmpty();
     } finally {

@@ -7,6 +7,7 @@ import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.RecordMaster;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.replica.client.Log;
+import io.kmesos.replica.client.Writer;
 import io.kmesos.replica.state.State;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ import org.slf4j.LoggerFactory;
  *       registry from the log, and records its master as the leading one before it applies
  *       anything else.
  *   <li>Operations are applied in batches: everything that arrives while a store is in flight goes
- *       into the next store, which is one atomic log entry. Each caller gets its own result: true
+ *       into the next store (up to a log entry's size), which is one atomic log entry. Each caller gets its own result: true
  *       (changed), false (already so) or {@link OperationRefusedException} (does not apply; nothing
  *       of it is stored) without affecting the others in its batch.
  *   <li>A store holds only the entries its operations changed, so its cost does not grow with the
@@ -110,6 +111,12 @@ public final class Registrar implements AutoCloseable {
    */
   public CompletableFuture<Boolean> apply(Operation op) {
     CompletableFuture<Boolean> done = new CompletableFuture<>();
+    if (op.getSerializedSize() > MAX_BATCH_OPERATION_BYTES) {
+      // It could not be stored (a log entry holds the operation and what it changes).
+      done.completeExceptionally(Validation.refused("the operation has " + op.getSerializedSize()
+          + " bytes; one operation may have at most " + MAX_BATCH_OPERATION_BYTES + " bytes"));
+      return done;
+    }
     synchronized (this) {
       if (failure != null) {
         done.completeExceptionally(failure);
@@ -125,7 +132,29 @@ public final class Registrar implements AutoCloseable {
     return done;
   }
 
-  /** Takes every queued operation and stores their changes as one entry; repeats while more arrive. */
+  /**
+   * The most operation bytes one batch takes. A batch is one log entry holding every changed entry
+   * and every operation (about twice the operations' size), and a log entry holds at most
+   * {@link Writer#MAX_ENTRY_BYTES}: a larger backlog is stored as several batches, one after another.
+   */
+  static final int MAX_BATCH_OPERATION_BYTES = Writer.MAX_ENTRY_BYTES / 4;
+
+  /** Takes queued operations, oldest first, up to {@link #MAX_BATCH_OPERATION_BYTES} (at least one). */
+  private List<Pending> takeBatch() {
+    List<Pending> batch = new ArrayList<>();
+    long bytes = 0;
+    while (!queue.isEmpty()) {
+      int size = queue.peek().op().getSerializedSize();
+      if (!batch.isEmpty() && bytes + size > MAX_BATCH_OPERATION_BYTES) {
+        break;
+      }
+      batch.add(queue.poll());
+      bytes += size;
+    }
+    return batch;
+  }
+
+  /** Takes the queued operations and stores their changes as one entry; repeats while more arrive. */
   private void storeNext() {
     while (true) {
       List<Pending> batch;
@@ -138,8 +167,7 @@ public final class Registrar implements AutoCloseable {
           storing = false;
           return;
         }
-        batch = new ArrayList<>(queue);
-        queue.clear();
+        batch = takeBatch();
         changes = new Transaction(contents);
         for (Pending p : batch) {
           Transaction own = new Transaction(changes);

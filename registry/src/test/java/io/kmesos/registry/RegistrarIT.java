@@ -126,10 +126,12 @@ class RegistrarIT {
       // Exactly what the log holds: read it as any reader would, beside the registrar. (A batch the
       // killed registrar had in flight is either in both or in neither: the new writer's election
       // decides it before recovery reads.)
-      State.Contents committed = State.read(log, Duration.ofSeconds(30));
-      Registry inLog = RegistryContents.of(committed.variables(), committed.sequence()).toProto();
-      assertThat(agentIds(r)).as("the recovered registry is the log's").isEqualTo(agentIds(inLog));
-      assertThat(r.getVersion()).isEqualTo(inLog.getVersion());
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        State.Contents committed = State.read(log, Duration.ofSeconds(30));
+        Registry inLog = RegistryContents.of(committed.variables(), committed.sequence()).toProto();
+        assertThat(agentIds(r)).as("the recovered registry is the log's").isEqualTo(agentIds(inLog));
+        assertThat(r.getVersion()).isEqualTo(inLog.getVersion());
+      });
       assertThat(r.getMaster().getId()).isEqualTo("survivor");
 
       // The new registrar goes on: admitting an agent the killed one already admitted is refused.

@@ -108,6 +108,42 @@ class RegistrarTest {
   }
 
   @Test
+  void aBacklogLargerThanALogEntryIsStoredInSeveralBatches() throws Exception {
+    CompletableFuture<Boolean> first = registrar.apply(admit("a0"));
+    // Forty admissions of about 1 MiB each arrive during that store: far more than one log entry holds.
+    List<CompletableFuture<Boolean>> backlog = new ArrayList<>();
+    String big = "x".repeat(1 << 20);
+    for (int i = 1; i <= 40; i++) {
+      backlog.add(registrar.apply(Operation.newBuilder().setAdmitAgent(io.kmesos.api.registry.v1.AdmitAgent.newBuilder()
+          .setInfo(OperationsTest.agent("a" + i).toBuilder().putAttributes("blob", big))).build()));
+    }
+    int stored = 0;
+    for (int i = 1; stored < 40; i++) {
+      assertThat(stores).as("store %d", i + 1).hasSizeGreaterThan(i);
+      Store s = stores.get(i);
+      int ops = s.causes().size();
+      long bytes = s.causes().stream().mapToLong(c -> c.getValue().size()).sum();
+      assertThat(bytes).as("operation bytes in one store").isLessThanOrEqualTo(Registrar.MAX_BATCH_OPERATION_BYTES);
+      stored += i == 1 ? 0 : ops;
+      s.done().complete(null);
+    }
+    assertThat(first.get(5, TimeUnit.SECONDS)).isTrue();
+    for (CompletableFuture<Boolean> f : backlog) {
+      assertThat(f.get(5, TimeUnit.SECONDS)).isTrue();
+    }
+    assertThat(stores.size()).as("the backlog took several stores").isGreaterThan(3);
+    assertThat(registrar.registry().getAgentsCount()).isEqualTo(41);
+
+    // One operation too large for any log entry is refused alone, at once; the registrar goes on.
+    CompletableFuture<Boolean> huge = registrar.apply(Operation.newBuilder().setAdmitAgent(
+        io.kmesos.api.registry.v1.AdmitAgent.newBuilder().setInfo(OperationsTest.agent("huge").toBuilder()
+            .putAttributes("blob", "x".repeat(Registrar.MAX_BATCH_OPERATION_BYTES)))).build());
+    assertThatThrownBy(huge::get).cause().isInstanceOf(OperationRefusedException.class)
+        .hasMessageContaining("one operation may have at most");
+    assertThat(registrar.failure()).isNull();
+  }
+
+  @Test
   void aFailedStoreFailsItsBatchAndEverythingAfterButKeepsWhatWasCommitted() throws Exception {
     registrar.apply(admit("kept"));
     stores.get(1).done().complete(null);

@@ -74,7 +74,6 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
     Conditions.set(status, resource, Conditions.SYNCED, true, "Applied", "the registry was consulted for this spec");
   }
 
-  /** Patches the status only when it changed, so that reconciling again writes nothing. */
   /**
    * How often a resource that lost its role to an older one looks again: the owner's deletion hands
    * the role over in the registry at once (see {@link RoleOwners}), but only this brings the
@@ -87,6 +86,7 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
     return finish(resource, status).rescheduleAfter(ROLE_CONFLICT_RECHECK);
   }
 
+  /** Patches the status only when it changed, so that reconciling again writes nothing. */
   protected UpdateControl<R> finish(R resource, S status) {
     if (Conditions.same(resource.getStatus(), status)) {
       return UpdateControl.noUpdate();

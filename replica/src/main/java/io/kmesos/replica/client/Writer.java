@@ -40,8 +40,10 @@ public final class Writer implements AutoCloseable {
    * whole registry per entry, 10.5 MB at 50,000 agents: the benchmarks' baseline). Every message of
    * the log must fit in {@link io.kmesos.replica.server.Transport#MAX_MESSAGE_BYTES} (64 MiB): a
    * write carries one such entry alone (a large entry travels in a batch of its own), a fetch answer
-   * one plus at most 16 MiB of others, a promise answer the unlearned entries of at most 4 batches
-   * in flight (48 MiB).
+   * one plus at most 16 MiB of others. A promise answer carries every entry a replica holds above its
+   * learned point: normally the last writer's batches in flight (at most 4, so 48 MiB of such
+   * entries); only a run of writers that each died with large entries in flight before the next
+   * one's election could pile up more (see docs/replicated-log.md).
    */
   public static final int MAX_ENTRY_BYTES = 12 << 20;
 

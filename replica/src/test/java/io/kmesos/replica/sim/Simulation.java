@@ -288,7 +288,7 @@ final class Simulation {
       for (SimReplica r : replicas) {
         if (r.up() && r.storage.hasUnsynced()) {
           r.storage.crash();
-        r.deferred.clear();
+          r.deferred.clear();
           r.downUntil = now + 1 + rnd.nextInt(20);
           crashes++;
           note("crash replica " + r.id + " with unsynced writes");
