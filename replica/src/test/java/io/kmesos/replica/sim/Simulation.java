@@ -213,8 +213,10 @@ final class Simulation {
           apply(r, tick);
         }
       }
-      if (!faults || rnd.nextBoolean()) {
-        commit(r); // a batch may span ticks, as a busy server's queue does
+      // A batch may span ticks, as a busy server's queue does. (Runs without group commit draw
+      // nothing here, so that their seeds replay as they did before group commit was modelled.)
+      if (!options.groupCommit() || !faults || rnd.nextBoolean()) {
+        commit(r);
       }
     }
     for (SimWriter w : writers) {
