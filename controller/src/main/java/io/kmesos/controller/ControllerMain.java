@@ -120,6 +120,7 @@ public final class ControllerMain implements Callable<Integer> {
     operator.register(new QuotaReconciler(master));
     operator.register(new WeightReconciler(master));
     operator.register(new MaintenanceScheduleReconciler(master));
+    master.warmUp();
     operator.start();
     if (healthPort > 0) {
       serveHealth(healthPort);
