@@ -80,13 +80,7 @@ class ControllerIT {
     var token = client.serviceAccounts().inNamespace(NS).withName("kmesos-controller").tokenRequest(
         new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec()
             .withAudiences(List.of()).withExpirationSeconds(3600L).endSpec().build());
-    io.fabric8.kubernetes.client.Config admin = io.fabric8.kubernetes.client.Config.fromKubeconfig(server.kubeConfigYaml());
-    String ca = admin.getCaCertData() != null ? "certificate-authority-data: " + admin.getCaCertData()
-        : "certificate-authority: '" + admin.getCaCertFile() + "'";
-    kubeconfig = Files.writeString(tmp.resolve("controller-kubeconfig"), String.join("\n", "apiVersion: v1", "kind: Config",
-        "clusters: [{name: local, cluster: {server: '" + server.url() + "', " + ca + "}}]",
-        "users: [{name: controller, user: {token: " + token.getStatus().getToken() + "}}]",
-        "contexts: [{name: controller, context: {cluster: local, user: controller}}]", "current-context: controller", ""));
+    kubeconfig = server.writeTokenKubeConfig(tmp.resolve("controller-kubeconfig"), "controller", token.getStatus().getToken());
   }
 
   @BeforeEach

@@ -80,9 +80,29 @@ public final class LocalKubeApiServer implements AutoCloseable {
 
   /** Writes the kubeconfig to {@code file} (owner-only permissions) for kubectl and other processes. */
   public Path writeKubeConfig(Path file) {
+    return write(file, kubeConfigYaml);
+  }
+
+  /**
+   * Writes a kubeconfig for this API server that authenticates with a bearer {@code token} (a
+   * service account's, from a TokenRequest) instead of the admin certificate: a process run with it
+   * has exactly that account's rights.
+   */
+  public Path writeTokenKubeConfig(Path file, String user, String token) {
+    Config admin = Config.fromKubeconfig(kubeConfigYaml);
+    String ca = admin.getCaCertData() != null ? "certificate-authority-data: " + admin.getCaCertData()
+        : "certificate-authority: '" + admin.getCaCertFile() + "'";
+    return write(file, String.join("\n", "apiVersion: v1", "kind: Config",
+        "clusters: [{name: local, cluster: {server: '" + url() + "', " + ca + "}}]",
+        "users: [{name: " + user + ", user: {token: " + token + "}}]",
+        "contexts: [{name: " + user + ", context: {cluster: local, user: " + user + "}}]",
+        "current-context: " + user, ""));
+  }
+
+  private static Path write(Path file, String yaml) {
     try {
       Files.createDirectories(file.toAbsolutePath().getParent());
-      Files.writeString(file, kubeConfigYaml);
+      Files.writeString(file, yaml);
       Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
       return file;
     } catch (IOException e) {

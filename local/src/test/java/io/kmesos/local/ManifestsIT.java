@@ -90,11 +90,7 @@ class ManifestsIT {
             .withNewBoundObjectRef().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
             .withUid(pod.getMetadata().getUid()).endBoundObjectRef().endSpec().build());
     Config admin0 = Config.fromKubeconfig(server.kubeConfigYaml());
-    Path agentConfig = dir.resolve("agent-kubeconfig");
-    java.nio.file.Files.writeString(agentConfig, String.join("\n", "apiVersion: v1", "kind: Config",
-        "clusters: [{name: local, cluster: {server: '" + server.url() + "', " + caEntry(admin0) + "}}]",
-        "users: [{name: agent, user: {token: " + token.getStatus().getToken() + "}}]",
-        "contexts: [{name: agent, context: {cluster: local, user: agent}}]", "current-context: agent", ""));
+    Path agentConfig = server.writeTokenKubeConfig(dir.resolve("agent-kubeconfig"), "agent", token.getStatus().getToken());
 
     // The real agent, with that token: it registers its own node, and is refused any other.
     Proc own = agent(agentConfig, "node-1");
@@ -134,14 +130,6 @@ class ManifestsIT {
     admin.apiextensions().v1().customResourceDefinitions().list().getItems().forEach(o -> versions.put("crd/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
     assertThat(versions).as("objects the base creates").hasSizeGreaterThan(8);
     return versions;
-  }
-
-  /** The API server's CA as the admin kubeconfig carries it: inline data or a file. */
-  static String caEntry(Config admin) {
-    if (admin.getCaCertData() != null) {
-      return "certificate-authority-data: " + admin.getCaCertData();
-    }
-    return "certificate-authority: '" + admin.getCaCertFile() + "'";
   }
 
   static Agent agentNamed(String node) {

@@ -110,11 +110,8 @@ class RegistrarIT {
     registrar.waitFor(10, TimeUnit.SECONDS);
 
     Set<String> acknowledged = new HashSet<>();
-    for (String line : Files.readAllLines(out)) {
-      String[] f = line.split("\t");
-      if (f.length == 2 && f[1].equals("changed")) {
-        acknowledged.add("agent-" + (Integer.parseInt(f[0]) - 1));
-      }
+    for (int line : changedLines(out)) {
+      acknowledged.add("agent-" + (line - 1));
     }
     assertThat(acknowledged).hasSizeGreaterThanOrEqualTo(1500);
 
