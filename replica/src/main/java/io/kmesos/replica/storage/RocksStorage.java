@@ -20,6 +20,7 @@ import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
+import org.rocksdb.WALRecoveryMode;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -37,7 +38,9 @@ import org.rocksdb.WriteOptions;
  *
  * <p>Guarantees: an {@link Effects.Persist} (or a group of them) is one atomic WriteBatch, synced
  * when any of them asks for it, so a vote is on disk before its reply leaves. A directory that is not
- * empty and not a kmesos replica database is refused, never written to.
+ * empty and not a kmesos replica database is refused, never written to. Storage that lost or damaged
+ * anything it had synced is refused at {@link #open} (see {@link SyncedWatermark}); damage found
+ * later, while serving, is reported as a {@link CorruptRecordException} naming what RocksDB found.
  */
 public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   static final byte[] IDENTITY_KEY = {'I'};
@@ -51,21 +54,31 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
 
   private final Path dir;
   private final Options options;
+  private final RocksLog rocksLog;
   private final RocksDB db;
   private final WriteOptions synced = new WriteOptions().setSync(true);
   private final WriteOptions unsynced = new WriteOptions().setSync(false);
+  private SyncedWatermark watermark;
   private Metadata metadata;
 
-  private RocksStorage(Path dir, Options options, RocksDB db) {
+  private RocksStorage(Path dir, Options options, RocksLog rocksLog, RocksDB db) {
     this.dir = dir;
     this.options = options;
+    this.rocksLog = rocksLog;
     this.db = db;
   }
 
   /**
    * Opens the replica database in {@code dir}, creating it if {@code dir} is missing or empty.
    *
-   * @throws StorageException if {@code dir} holds anything else, or a record is corrupt
+   * <p>RocksDB replays its write-ahead log tolerating only an incomplete last record (a write torn
+   * by a crash); any other damage it finds makes it refuse to open. What it cannot see (a torn-looking
+   * tail that had in fact been synced, a truncated or deleted log file) the {@link SyncedWatermark}
+   * catches: the recovered sequence number must reach the highest one ever synced. Then every block
+   * of every table file is checked. Damage of any kind is refused with a message naming what was
+   * found; nothing damaged is ever served.
+   *
+   * @throws StorageException if {@code dir} holds anything else, or anything in it is damaged
    */
   public static RocksStorage open(Path dir) {
     boolean fresh;
@@ -75,6 +88,9 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         throw new StorageException(dir + " is not a directory");
       }
       if (!fresh && !Files.exists(dir.resolve("CURRENT"))) {
+        if (Files.exists(dir.resolve(SyncedWatermark.FILE_NAME))) {
+          throw damaged(dir, "RocksDB's CURRENT file is missing (the directory holds " + listSome(dir) + ")");
+        }
         throw new StorageException(dir + " is not empty and is not a kmesos replica database (no RocksDB "
             + "CURRENT file; it holds " + listSome(dir) + "); refusing to touch it");
       }
@@ -82,18 +98,37 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
     } catch (IOException e) {
       throw new StorageException("cannot use " + dir + ": " + e.getMessage(), e);
     }
-    Options options = new Options().setCreateIfMissing(fresh).setParanoidChecks(true);
+    RocksLog rocksLog = new RocksLog();
+    Options options = new Options().setCreateIfMissing(fresh).setParanoidChecks(true).setLogger(rocksLog)
+        .setWalRecoveryMode(WALRecoveryMode.TolerateCorruptedTailRecords)
+        // Keep the replayed log files until a normal flush: if this start is refused, the damaged
+        // file is still there to be named and examined.
+        .setAvoidFlushDuringRecovery(true);
     RocksDB db;
     try {
       db = RocksDB.open(options, dir.toString());
     } catch (RocksDBException e) {
       options.close();
-      throw new StorageException("cannot open the replica database in " + dir + ": " + e.getMessage(), e);
+      rocksLog.close();
+      throw damaged(dir, "RocksDB refused to open it: " + e.getMessage() + reported(rocksLog), e);
     }
-    RocksStorage storage = new RocksStorage(dir, options, db);
+    RocksStorage storage = new RocksStorage(dir, options, rocksLog, db);
     try {
+      storage.watermark = SyncedWatermark.open(dir);
+      long recovered = db.getLatestSequenceNumber();
+      if (storage.watermark != null && recovered < storage.watermark.sequence()) {
+        throw damaged(dir, "writes it had synced are gone: RocksDB recovered up to sequence " + recovered
+            + " but " + storage.watermark.sequence() + " had been synced (" + SyncedWatermark.FILE_NAME
+            + "); " + describeLogFiles(dir) + " lost them (damaged, truncated or deleted)");
+      }
+      try {
+        db.verifyChecksum();
+      } catch (RocksDBException e) {
+        throw damaged(dir, e.getMessage() + reported(rocksLog), e);
+      }
       byte[] identity = db.get(IDENTITY_KEY);
-      if (fresh && identity == null) {
+      if (identity == null && storage.watermark == null && storage.isEmpty()) {
+        // Created just now, or a creation cut short before it wrote anything: nothing to lose.
         db.put(storage.synced, IDENTITY_KEY, IDENTITY);
       } else if (identity == null || !Arrays.equals(identity, IDENTITY)) {
         throw new StorageException(dir + " is a RocksDB database but not a kmesos replica log ("
@@ -102,13 +137,72 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
       }
       byte[] m = db.get(METADATA_KEY);
       storage.metadata = m == null ? null : Metadata.parseFrom(verify(m, "metadata"));
+      if (storage.watermark == null) {
+        if (storage.metadata != null || storage.end() > 0) {
+          throw damaged(dir, "its synced watermark " + SyncedWatermark.FILE_NAME + " is missing, so what RocksDB "
+              + "recovered cannot be checked against what it had synced");
+        }
+        // Nothing was ever acknowledged from here (no metadata: it never voted).
+        storage.watermark = SyncedWatermark.create(dir, db.getLatestSequenceNumber());
+      }
       return storage;
-    } catch (RocksDBException | InvalidProtocolBufferException | RuntimeException e) {
+    } catch (RocksDBException | IOException | RuntimeException e) {
       storage.close();
       if (e instanceof StorageException se) {
         throw se;
       }
       throw new StorageException("cannot read the replica database in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * What an operator reads when a replica refuses its storage: what was found, and the way out (a
+   * wiped replica recovers the log from its peers, as a new one does, before it votes again).
+   */
+  static StorageException damaged(Path dir, String what, Throwable cause) {
+    return new StorageException("the replica's storage in " + dir + " is damaged: " + what + ". Refusing to start: "
+        + "it could vote without what it acknowledged before. If the disk is sound, wipe " + dir
+        + " and start the replica again: it recovers the log from its peers before it votes", cause);
+  }
+
+  static StorageException damaged(Path dir, String what) {
+    return damaged(dir, what, null);
+  }
+
+  /**
+   * What RocksDB's log said about the damage: the file and how much it dropped, which its status
+   * leaves out (lines that only repeat the status are left out).
+   */
+  private static String reported(RocksLog rocksLog) {
+    List<String> lines = rocksLog.recent().stream()
+        .map(l -> l.replaceFirst("^\\[[^\\]]*\\.cc:\\d+\\] ", ""))
+        .filter(l -> (l.contains("Corruption") || l.contains("dropping") || l.contains("error"))
+            && !l.startsWith("DB::Open() failed"))
+        .toList();
+    return lines.isEmpty() ? "" : " (RocksDB: " + String.join("; ", lines) + ")";
+  }
+
+  private static String describeLogFiles(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      List<String> logs = s.filter(p -> p.getFileName().toString().endsWith(".log")).sorted().map(p -> {
+        try {
+          return p.getFileName() + " (" + Files.size(p) + " bytes)";
+        } catch (IOException e) {
+          return p.getFileName().toString();
+        }
+      }).toList();
+      return logs.isEmpty() ? "no write-ahead log file is left: it" : logs.size() == 1
+          ? "its write-ahead log " + logs.get(0) : "its write-ahead log files " + String.join(", ", logs);
+    }
+  }
+
+  /** True if the database holds no record at all (a creation that never got as far as its identity). */
+  private boolean isEmpty() {
+    try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(ro)) {
+      it.seekToFirst();
+      boolean empty = !it.isValid();
+      check(it, "the database's first record");
+      return empty;
     }
   }
 
@@ -141,6 +235,7 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         bytes += a.getPayload().size();
         out.add(a);
       }
+      check(it, "positions from " + Long.toUnsignedString(from));
     }
     return out;
   }
@@ -152,6 +247,7 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
       if (it.isValid() && it.key().length == 9 && it.key()[0] == ACTION_PREFIX) {
         return ByteBuffer.wrap(it.key(), 1, 8).getLong();
       }
+      check(it, "the last position");
       return 0;
     }
   }
@@ -182,8 +278,12 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         }
       }
       db.write(sync ? synced : unsynced, batch);
+      if (sync) {
+        // Before any reply that depends on this write: see SyncedWatermark.
+        watermark.advance(db.getLatestSequenceNumber());
+      }
       metadata = newMetadata;
-    } catch (RocksDBException e) {
+    } catch (RocksDBException | IOException e) {
       // The process must not go on as if the vote were durable.
       throw new StorageException("writing to " + dir + " failed: " + e.getMessage(), e);
     }
@@ -193,12 +293,32 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
     return dir;
   }
 
+  /**
+   * An iterator stops (invalid) both at the end and at damage: tell them apart, so that damage is
+   * reported as what it is (RocksDB names the corrupt file and offset) rather than as a missing record.
+   */
+  private void check(RocksIterator it, String reading) {
+    try {
+      it.status();
+    } catch (RocksDBException e) {
+      throw new CorruptRecordException("reading " + reading + " from " + dir + " failed: " + e.getMessage());
+    }
+  }
+
   @Override
   public void close() {
+    if (watermark != null) {
+      try {
+        watermark.close();
+      } catch (IOException e) {
+        // nothing was pending: every advance() forced its write
+      }
+    }
     synced.close();
     unsynced.close();
     db.close();
     options.close();
+    rocksLog.close();
   }
 
   // ---- encoding -----------------------------------------------------------------------------
