@@ -162,6 +162,19 @@ class RocksStorageDamageTest {
   }
 
   @Test
+  void damageFoundWhileServingIsReportedAsWhatItIsNotAsAMissingRecord() throws IOException {
+    flushToTableFile(pristine);
+    Path sst = onlyFile(pristine, ".sst");
+    try (RocksStorage s = RocksStorage.open(pristine)) {
+      // The disk damages a block after the checks at start.
+      DiskFaults.flipByte(sst, Files.size(sst) / 2);
+      assertThatThrownBy(() -> s.range(1, synced.size(), synced.size() + 1, Long.MAX_VALUE))
+          .isInstanceOf(CorruptRecordException.class).hasMessageContaining("checksum mismatch")
+          .hasMessageContaining(sst.getFileName().toString());
+    }
+  }
+
+  @Test
   void aFlippedByteInTheManifestIsRefused() throws IOException {
     flushToTableFile(pristine);
     Path manifest = onlyFile(pristine, "MANIFEST-");
