@@ -129,12 +129,45 @@ public final class ControllerMain implements Callable<Integer> {
         identity, master.info().getId(), leaseNamespace, leaseName, leaseDuration, renewDeadline, retryPeriod, peers.list());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      log.info("controller {}: stopping (signal)", identity);
+      boolean wasMaster = master.stop();
       operator.stop();
       master.close();
+      if (wasMaster) {
+        releaseLease(client);
+      }
+      log.info("controller {}: stopped", identity);
       stopped.countDown();
     }, "controller-stop"));
     stopped.await();
     return 0;
+  }
+
+  /**
+   * Hands the Lease over at once on a clean stop, as client-go's ReleaseOnCancel does: the master
+   * has stopped writing, so a standby need not wait out the Lease's duration. Only a Lease this
+   * controller still holds is touched (the update is conditional on its resourceVersion); if that
+   * fails, the Lease simply expires.
+   */
+  private void releaseLease(KubernetesClient client) {
+    try {
+      var leases = client.leases().inNamespace(leaseNamespace).withName(leaseName);
+      var lease = leases.get();
+      if (lease == null || lease.getSpec() == null || !identity.equals(lease.getSpec().getHolderIdentity())) {
+        return;
+      }
+      var now = java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC);
+      lease.getSpec().setHolderIdentity(null);
+      lease.getSpec().setLeaseDurationSeconds(1);
+      lease.getSpec().setAcquireTime(now);
+      lease.getSpec().setRenewTime(now);
+      client.leases().inNamespace(leaseNamespace).resource(lease).lockResourceVersion(lease.getMetadata().getResourceVersion())
+          .update();
+      log.info("controller {}: released the Lease {}/{}", identity, leaseNamespace, leaseName);
+    } catch (RuntimeException e) {
+      log.info("controller {}: could not release the Lease {}/{} ({}); it expires on its own", identity, leaseNamespace,
+          leaseName, e.getMessage());
+    }
   }
 
   /**

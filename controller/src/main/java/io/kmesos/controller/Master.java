@@ -35,6 +35,7 @@ public final class Master implements AutoCloseable {
   private final State.Settings settings;
   private final CompletableFuture<Registrar> registrar = new CompletableFuture<>();
   private volatile boolean leading;
+  private volatile boolean stopping;
   private volatile boolean closed;
   static final Duration STANDBY_PING = Duration.ofSeconds(10);
 
@@ -129,7 +130,20 @@ public final class Master implements AutoCloseable {
     t.start();
   }
 
-  /** Mastership is over (Lease lost, or fenced on the log): never write again. */
+  /**
+   * The process is being stopped on purpose (SIGTERM): mastership will end, and that is no failure.
+   *
+   * @return whether this process was the master
+   */
+  public boolean stop() {
+    stopping = true;
+    return leading;
+  }
+
+  /**
+   * Mastership is over (Lease lost, or fenced on the log): never write again. Unless the process is
+   * stopping, that is a failure the fatal handler hears of.
+   */
   public void lose(String why) {
     synchronized (this) {
       if (!leading) {
@@ -137,6 +151,10 @@ public final class Master implements AutoCloseable {
       }
       leading = false;
       registrar.completeExceptionally(new IllegalStateException("no longer the master: " + why));
+    }
+    if (stopping) {
+      log.info("master {}: stopping; gave up mastership ({})", info.getId(), why);
+      return;
     }
     log.error("master {}: {}; giving up mastership", info.getId(), why);
     fatal.accept(why);

@@ -340,6 +340,37 @@ class ControllerIT {
   }
 
   @Test
+  void aCleanStopIsNoFailureAndHandsTheLeaseOver() throws Exception {
+    Process first = controller("first");
+    await().atMost(Duration.ofSeconds(30)).until(() -> "first".equals(leader()));
+    Process second = controller("second");
+    Weight w = weight("before", "team-a", 2);
+    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(w).get().getStatus(), 1));
+
+    first.destroy(); // SIGTERM, as Kubernetes stops a pod
+    assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    String out = Files.readString(dir.resolve("first.log"));
+    assertThat(out).as("the stopped master's output").contains("controller first: stopping (signal)")
+        .contains("gave up mastership").contains("released the Lease " + NS + "/kmesos-master")
+        .contains("controller first: stopped").doesNotContain("ERROR").doesNotContain("giving up mastership");
+    await().atMost(Duration.ofSeconds(60)).until(() -> "second".equals(leader()));
+    weight("after", "team-b", 3);
+    await().atMost(Duration.ofSeconds(60)).until(() ->
+        registry().getWeightsList().stream().anyMatch(x -> x.getRole().equals("team-b")));
+    assertThat(registry().getMaster().getHostname()).isEqualTo("second");
+
+    // A standby's clean stop is quiet too, and leaves the Lease alone.
+    Process third = controller("third");
+    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(dir.resolve("third.log")).contains("standing for"));
+    third.destroy();
+    assertThat(third.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(Files.readString(dir.resolve("third.log"))).contains("controller third: stopped").doesNotContain("ERROR")
+        .doesNotContain("released the Lease");
+    assertThat(leader()).isEqualTo("second");
+    assertThat(second.isAlive()).isTrue();
+  }
+
+  @Test
   void afterKill9TheOtherControllerTakesOverAndGoesOn() throws Exception {
     Process first = controller("first");
     await().atMost(Duration.ofSeconds(30)).until(() -> "first".equals(leader()));
