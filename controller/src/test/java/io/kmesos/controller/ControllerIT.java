@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.kmesos.api.registry.v1.MachineMode;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.state.v1.Entry;
@@ -187,7 +188,7 @@ class ControllerIT {
       });
     }
     List<HasMetadata> applied = applyExamples();
-    assertThat(applied).hasSize(8);
+    assertThat(applied).hasSize(9);
 
     await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
       for (HasMetadata r : applied) {
@@ -206,7 +207,7 @@ class ControllerIT {
     assertThat(nodeA.getStatus().getState()).isEqualTo("Admitted");
     assertThat(r.getAgentsList()).filteredOn(a -> a.getInfo().getId().equals(nodeA.getMetadata().getUid()))
         .singleElement().satisfies(a -> assertThat(a.getInfo().getResourcesMap()).containsEntry("cpus", 16.0));
-    assertThat(r.getQuotasList()).extracting(q -> q.getRole()).containsExactlyInAnyOrder("analytics", "ml/training");
+    assertThat(r.getQuotasList()).extracting(q -> q.getRole()).containsExactlyInAnyOrder("analytics", "ml", "ml/training");
     assertThat(r.getWeightsList()).extracting(w -> w.getRole() + "=" + w.getWeight())
         .containsExactlyInAnyOrder("analytics=2.0", "batch=0.5");
     assertThat(r.getSchedulesList()).extracting(s -> s.getName()).containsExactly("december-kernel-upgrade");
@@ -293,6 +294,159 @@ class ControllerIT {
       Quota successor = client.resources(Quota.class).withName("analytics-too").get();
       return ready(successor.getStatus(), successor.getMetadata().getGeneration());
     });
+  }
+
+  /** One object of each kind, as a GitOps repository would hold it, with these labels and annotations. */
+  static List<HasMetadata> gitOpsObjects(Map<String, String> labels, Map<String, String> annotations) {
+    io.kmesos.crds.v1alpha1.Agent agent = new io.kmesos.crds.v1alpha1.Agent();
+    agent.setSpec(new io.kmesos.crds.v1alpha1.AgentSpec());
+    agent.getSpec().setHostname("gitops-node.cluster.local");
+    agent.getSpec().setResources(new java.util.LinkedHashMap<>(Map.of("cpus", 4.0)));
+    Quota quota = new Quota();
+    quota.setSpec(new QuotaSpec());
+    quota.getSpec().setRole("gitops");
+    quota.getSpec().setLimits(new java.util.LinkedHashMap<>(Map.of("cpus", 8.0)));
+    Weight weight = new Weight();
+    weight.setSpec(new WeightSpec());
+    weight.getSpec().setRole("gitops");
+    weight.getSpec().setWeight(3.0);
+    MaintenanceSchedule schedule = new MaintenanceSchedule();
+    schedule.setSpec(new io.kmesos.crds.v1alpha1.MaintenanceScheduleSpec());
+    io.kmesos.crds.v1alpha1.MaintenanceWindow window = new io.kmesos.crds.v1alpha1.MaintenanceWindow();
+    window.setStart("2026-12-05T02:00:00Z");
+    window.setDurationSeconds(3600L);
+    window.getMachines().add(new MachineId("gitops-node.cluster.local", null));
+    schedule.getSpec().getWindows().add(window);
+    List<HasMetadata> objects = List.of(agent, quota, weight, schedule);
+    for (HasMetadata o : objects) {
+      o.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("gitops")
+          .withLabels(labels.isEmpty() ? null : labels).withAnnotations(annotations.isEmpty() ? null : annotations)
+          .build());
+    }
+    return objects;
+  }
+
+  @Test
+  void aGitOpsReapplyOwnsExactlyItsMetadataOnEveryKind() throws Exception {
+    controller("c1");
+    for (HasMetadata o : gitOpsObjects(Map.of("team", "a", "tier", "gold"), Map.of("owner", "ops@example.com"))) {
+      client.resource(o).fieldManager("gitops").serverSideApply();
+    }
+    await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+      for (String kind : KINDS.keySet()) {
+        var now = client.resources(KINDS.get(kind)).withName("gitops").get();
+        assertThat(ready((RegistryStatus) now.getStatus(), now.getMetadata().getGeneration())).as(kind).isTrue();
+      }
+    });
+    // The controller's writes own what it wrote (status; its finalizer), never the user's metadata.
+    for (String kind : KINDS.keySet()) {
+      var fields = client.resources(KINDS.get(kind)).withName("gitops").get().getMetadata().getManagedFields();
+      assertThat(fields).as(kind).anySatisfy(f -> assertThat(f.getSubresource()).isEqualTo("status"));
+      for (var f : fields) {
+        String owned = Serialization.asJson(f.getFieldsV1());
+        if ("status".equals(f.getSubresource())) {
+          assertThat(owned).as(kind + ": the status write of " + f.getManager()).doesNotContain("f:metadata");
+        } else if (!"gitops".equals(f.getManager())) {
+          assertThat(owned).as(kind + ": " + f.getManager()).doesNotContain("f:labels").doesNotContain("f:annotations")
+              .doesNotContain("f:spec");
+        }
+      }
+    }
+
+    // Git changes one label, drops another and the annotation: the apply needs no force, and the
+    // objects then carry exactly what Git says.
+    for (HasMetadata o : gitOpsObjects(Map.of("team", "b"), Map.of())) {
+      client.resource(o).fieldManager("gitops").serverSideApply();
+    }
+    for (String kind : KINDS.keySet()) {
+      var now = client.resources(KINDS.get(kind)).withName("gitops").get();
+      assertThat(now.getMetadata().getLabels()).as(kind).isEqualTo(Map.of("team", "b"));
+      assertThat(now.getMetadata().getAnnotations()).as(kind).isNullOrEmpty();
+    }
+  }
+
+  @Test
+  void aChildQuotaGuaranteedMoreThanItsParentIsNotReadyUntilTheParentGuaranteesEnough() throws Exception {
+    controller("c1");
+    Quota child = quota("eng-frontend", "eng/frontend", 500);
+    // Applied before its parent: Mesos refuses it (a role without quota guarantees nothing), and so
+    // is it kept out of the registry.
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(reason("eng-frontend"))
+        .isEqualTo("ExceedsParentGuarantees"));
+    assertThat(readyCondition(client.resource(child).get().getStatus()).getMessage())
+        .startsWith("spec.guarantees: role eng/frontend would be guaranteed more than its parent role eng guarantees "
+            + "(nothing: it has no quota)");
+    assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).doesNotContain("eng/frontend");
+
+    // The parent appears, guaranteeing too little: the child hears of it and says so.
+    Quota parent = quota("eng", "eng", 40);
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(readyCondition(
+        client.resource(child).get().getStatus()).getMessage()).contains("guarantees (cpus 40): cpus 500 > 40"));
+    assertThat(ready(client.resource(parent).get().getStatus(), 1)).isTrue();
+
+    // The parent grows: the child is reconciled again (no timer: an event of its parent) and fits.
+    client.resources(Quota.class).withName("eng").edit(q -> {
+      q.getSpec().getGuarantees().put("cpus", 600.0);
+      return q;
+    });
+    await().atMost(Duration.ofSeconds(60)).until(() -> ready(client.resource(child).get().getStatus(), 1));
+    assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).contains("eng", "eng/frontend");
+
+    // The parent may not shrink below its child: that update is refused, the registry keeps 600.
+    client.resources(Quota.class).withName("eng").edit(q -> {
+      q.getSpec().getGuarantees().put("cpus", 100.0);
+      return q;
+    });
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(reason("eng"))
+        .isEqualTo("BelowChildrenGuarantees"));
+    assertThat(registry().getQuotasList()).filteredOn(q -> q.getRole().equals("eng")).singleElement()
+        .satisfies(q -> assertThat(q.getGuaranteesMap()).containsEntry("cpus", 600.0));
+  }
+
+  @Test
+  void aRefusalTheRegistryStillMakesNamesTheResourcesOwnField() throws Exception {
+    controller("c1");
+    MaintenanceSchedule first = schedule("first", List.of(List.of("shared-1")));
+    await().atMost(Duration.ofSeconds(60)).until(() -> ready(client.resource(first).get().getStatus(), 1));
+    // A machine belongs to one schedule: only the registry knows the others, so it refuses, and the
+    // condition names the field as written.
+    MaintenanceSchedule second = schedule("second", List.of(List.of("other-1"), List.of("other-2", "shared-1")));
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(reason("second", MaintenanceSchedule.class))
+        .isEqualTo("Refused"));
+    assertThat(readyCondition(client.resource(second).get().getStatus()).getMessage())
+        .isEqualTo("spec.windows[1].machines[1]: machine shared-1 is already in schedule 'first'");
+  }
+
+  String reason(String quota) {
+    return reason(quota, Quota.class);
+  }
+
+  String reason(String name, Class<? extends io.fabric8.kubernetes.client.CustomResource<?, ? extends RegistryStatus>> kind) {
+    RegistryStatus status = client.resources(kind).withName(name).get().getStatus();
+    return status == null || status.getConditions().isEmpty() ? null : readyCondition(status).getReason();
+  }
+
+  Quota quota(String name, String role, double cpus) {
+    Quota q = new Quota();
+    q.getMetadata().setName(name);
+    q.setSpec(new QuotaSpec());
+    q.getSpec().setRole(role);
+    q.getSpec().getGuarantees().put("cpus", cpus);
+    return client.resource(q).create();
+  }
+
+  MaintenanceSchedule schedule(String name, List<List<String>> windows) {
+    MaintenanceSchedule ms = new MaintenanceSchedule();
+    ms.getMetadata().setName(name);
+    ms.setSpec(new io.kmesos.crds.v1alpha1.MaintenanceScheduleSpec());
+    for (List<String> hosts : windows) {
+      io.kmesos.crds.v1alpha1.MaintenanceWindow w = new io.kmesos.crds.v1alpha1.MaintenanceWindow();
+      w.setStart("2026-12-05T02:00:00Z");
+      w.setDurationSeconds(3600L);
+      hosts.forEach(h -> w.getMachines().add(new MachineId(h, null)));
+      ms.getSpec().getWindows().add(w);
+    }
+    return client.resource(ms).create();
   }
 
   @Test

@@ -37,8 +37,8 @@ class LocalClusterIT {
       assertThat(p.isAlive()).as("kmesos-local exited early:%n%s", output.call()).isTrue();
 
       Path kubeconfig = stateDir.resolve("kubeconfig");
-      assertThat(output.call()).contains("kubeconfig      " + kubeconfig).contains("examples        8 applied")
-          .contains("reconciled      8 of 8 Ready in the registry")
+      assertThat(output.call()).contains("kubeconfig      " + kubeconfig).contains("examples        9 applied")
+          .contains("reconciled      9 of 9 Ready in the registry")
           .containsPattern("the master \\(Lease kmesos/kmesos-master\\) is controller-[12]")
           // the registry as kmesos-registry show prints it: what the examples declared, admitted
           .contains("hostname: node-gpu-1.cluster.local", "state: ADMITTED", "role: ml/training", "weight: 0.5",
@@ -57,7 +57,7 @@ class LocalClusterIT {
       assertThat(get.stdout().lines().sorted().toList()).containsExactly(
           "agent.kmesos.io/node-a", "agent.kmesos.io/node-b", "agent.kmesos.io/node-gpu-1",
           "maintenanceschedule.kmesos.io/december-kernel-upgrade",
-          "quota.kmesos.io/analytics", "quota.kmesos.io/ml-training",
+          "quota.kmesos.io/analytics", "quota.kmesos.io/ml", "quota.kmesos.io/ml-training",
           "weight.kmesos.io/analytics", "weight.kmesos.io/batch");
 
       Proc invalid = Proc.run(Duration.ofSeconds(60), env,

@@ -68,7 +68,7 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
             + " in the registry");
       }
     } catch (io.kmesos.registry.OperationRefusedException e) {
-      refused(agent, status, "Refused", e.getMessage());
+      refused(agent, status, "Refused", RefusalPaths.AGENT.translate(e.getMessage()));
     }
     return finish(agent, status);
   }

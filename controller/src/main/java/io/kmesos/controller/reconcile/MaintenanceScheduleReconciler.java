@@ -65,6 +65,7 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
     String name = ms.getMetadata().getName();
     Set<String> down = new HashSet<>();
     List<MachineID> toDown = new ArrayList<>();
+    List<Integer> toDownIndexes = new ArrayList<>(); // where each of toDown is in spec.down
     for (MachineId m : ms.getSpec().getDown()) {
       down.add(Names.machine(machine(m)));
     }
@@ -81,17 +82,19 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
         changed |= apply(Operation.newBuilder().setStopMaintenance(StopMaintenance.newBuilder().addAllMachineIds(toUp)).build());
       }
       changed |= apply(Operation.newBuilder().setUpdateSchedule(UpdateSchedule.newBuilder().setSchedule(schedule(ms))).build());
-      for (MachineId m : ms.getSpec().getDown()) {
-        Machine held = registrar().entry(Names.machine(machine(m)), Machine.class);
+      for (int i = 0; i < ms.getSpec().getDown().size(); i++) {
+        MachineID m = machine(ms.getSpec().getDown().get(i));
+        Machine held = registrar().entry(Names.machine(m), Machine.class);
         if (held == null || held.getMode() != MachineMode.DOWN) {
-          toDown.add(machine(m));
+          toDown.add(m);
+          toDownIndexes.add(i);
         }
       }
       if (!toDown.isEmpty()) {
         changed |= apply(Operation.newBuilder().setStartMaintenance(StartMaintenance.newBuilder().addAllMachineIds(toDown)).build());
       }
     } catch (io.kmesos.registry.OperationRefusedException e) {
-      refusal = e.getMessage();
+      refusal = RefusalPaths.schedule(toDownIndexes).translate(e.getMessage());
     }
     List<MaintenanceScheduleStatus.MachineStatus> machines = new ArrayList<>();
     for (Machine m : machinesOf(name)) {

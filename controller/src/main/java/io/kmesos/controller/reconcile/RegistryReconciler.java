@@ -1,5 +1,6 @@
 package io.kmesos.controller.reconcile;
 
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
@@ -91,7 +92,29 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
     if (Conditions.same(resource.getStatus(), status)) {
       return UpdateControl.noUpdate();
     }
-    resource.setStatus(status);
-    return UpdateControl.patchStatus(resource);
+    return UpdateControl.patchStatus(statusOnly(resource, status));
+  }
+
+  /**
+   * What a status write sends: the object's identity and its status, nothing else. JOSDK applies
+   * the object it is given server-side, forced, to the status subresource; the API server keeps
+   * only the status of it, but the field manager would still own every label, annotation and
+   * finalizer sent along, so a GitOps tool could then neither change nor remove them (issue #10).
+   * The resourceVersion stays: a status computed from an object that has changed since is refused
+   * (409) and the reconcile is retried on what the object is now.
+   */
+  @SuppressWarnings("unchecked")
+  static <R extends CustomResource<?, S>, S> R statusOnly(R resource, S status) {
+    R patch;
+    try {
+      patch = (R) resource.getClass().getDeclaredConstructor().newInstance();
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException(e);
+    }
+    patch.setMetadata(new ObjectMetaBuilder().withName(resource.getMetadata().getName())
+        .withNamespace(resource.getMetadata().getNamespace())
+        .withResourceVersion(resource.getMetadata().getResourceVersion()).build());
+    patch.setStatus(status);
+    return patch;
   }
 }

@@ -41,7 +41,7 @@ public final class WeightReconciler extends RegistryReconciler<Weight, RegistryS
       boolean changed = apply(update(weight.getSpec()));
       inRegistry(weight, status, changed, "the weight of role " + role + " is in the registry");
     } catch (io.kmesos.registry.OperationRefusedException e) {
-      refused(weight, status, "Refused", e.getMessage());
+      refused(weight, status, "Refused", RefusalPaths.WEIGHT.translate(e.getMessage()));
     }
     return finish(weight, status);
   }

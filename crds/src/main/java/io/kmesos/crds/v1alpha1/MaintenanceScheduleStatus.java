@@ -2,11 +2,13 @@ package io.kmesos.crds.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Size;
 import java.util.ArrayList;
 import java.util.List;
 
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
 public class MaintenanceScheduleStatus extends RegistryStatus {
+  @Size(max = MaintenanceScheduleSpec.MAX_WINDOWS * MaintenanceWindow.MAX_MACHINES)
   @JsonPropertyDescription("The schedule's machines as the registry holds them, with their mode (Draining or Down).")
   private List<MachineStatus> machines = new ArrayList<>();
 
@@ -21,7 +23,9 @@ public class MaintenanceScheduleStatus extends RegistryStatus {
   /** A machine and its maintenance mode in the registry. */
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
   public static class MachineStatus {
+    @JsonPropertyDescription("The machine's hostname.")
     private String hostname;
+    @JsonPropertyDescription("The machine's IP address.")
     private String ip;
     @JsonPropertyDescription("Draining (scheduled) or Down (in maintenance).")
     private String mode;

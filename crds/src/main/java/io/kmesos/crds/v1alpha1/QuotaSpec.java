@@ -1,33 +1,43 @@
 package io.kmesos.crds.v1alpha1;
 
+import static io.kmesos.crds.v1alpha1.KmesosApi.NAME_REGEX;
+import static io.kmesos.crds.v1alpha1.KmesosApi.NAME_RULE_TEXT;
+
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.PrinterColumn;
+import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-@ValidationRule(value = "!has(self.guarantees) || self.guarantees.all(r, self.guarantees[r] >= 0.0)",
-    message = "every quantity in spec.guarantees must be non-negative", fieldPath = ".guarantees")
-@ValidationRule(value = "!has(self.limits) || self.limits.all(r, self.limits[r] >= 0.0)",
-    message = "every quantity in spec.limits must be non-negative", fieldPath = ".limits")
 @ValidationRule(value = "!has(self.guarantees) || !has(self.limits) || "
     + "self.guarantees.all(r, !(r in self.limits) || self.guarantees[r] <= self.limits[r])",
     message = "spec.guarantees must not exceed spec.limits for the same resource", fieldPath = ".guarantees")
 public class QuotaSpec {
   @Required
+  @Size(min = 1, max = KmesosApi.ROLE_MAX_LENGTH)
   @Pattern(KmesosApi.ROLE_PATTERN)
   @ValidationRule(value = "self == oldSelf", message = "spec.role cannot be changed; create another Quota for another role")
   @PrinterColumn(name = "Role")
-  @JsonPropertyDescription("The Mesos role the quota applies to.")
+  @JsonPropertyDescription("The Mesos role the quota applies to, e.g. analytics or eng/frontend: '/'-separated "
+      + "segments of letters, digits, '_', '.' and '-', none empty or beginning with '.' or '-'; at most 255 "
+      + "characters. Cannot be changed.")
   private String role;
 
-  @JsonPropertyDescription("Resources guaranteed to the role, by name (cpus, mem in MB, disk in MB, gpus).")
-  private Map<String, Double> guarantees = new LinkedHashMap<>();
+  @Size(max = KmesosApi.MAX_RESOURCES)
+  @ValidationRule(value = "self.all(r, r.matches('" + NAME_REGEX + "'))", message = "resource names are " + NAME_RULE_TEXT)
+  @JsonPropertyDescription("Resources guaranteed to the role, by name (cpus, mem in MB, disk in MB, gpus): at most 32, "
+      + "each non-negative and at most the limit of the same resource. A child role's guarantees (with its siblings') "
+      + "must fit in its parent role's guarantees.")
+  private Map<String, @Min(0) Double> guarantees = new LinkedHashMap<>();
 
-  @JsonPropertyDescription("Resources the role may not exceed, by name.")
-  private Map<String, Double> limits = new LinkedHashMap<>();
+  @Size(max = KmesosApi.MAX_RESOURCES)
+  @ValidationRule(value = "self.all(r, r.matches('" + NAME_REGEX + "'))", message = "resource names are " + NAME_RULE_TEXT)
+  @JsonPropertyDescription("Resources the role may not exceed, by name: at most 32, each non-negative.")
+  private Map<String, @Min(0) Double> limits = new LinkedHashMap<>();
 
   public String getRole() {
     return role;

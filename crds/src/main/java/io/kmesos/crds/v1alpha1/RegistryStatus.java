@@ -1,18 +1,33 @@
 package io.kmesos.crds.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.crd.generator.annotation.SchemaFrom;
+import io.fabric8.crdv2.generator.v1.SchemaCustomizer;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.kubernetes.api.model.Condition;
+import io.kmesos.crds.schema.SchemaPatch;
 import java.util.ArrayList;
 import java.util.List;
 
 /** What every kmesos resource reports back: how far the registry has caught up with its spec. */
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
+// Conditions are a map keyed by type, as metav1.Condition lists are (kubectl and SSA treat them so).
+@SchemaCustomizer(value = SchemaPatch.class, input = """
+    {"properties": {"conditions": {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}}}""")
 public class RegistryStatus {
-  /** The {@code metadata.generation} of the spec that the conditions describe. */
+  @JsonPropertyDescription("The metadata.generation of the spec that the conditions describe.")
   private Long observedGeneration;
-  /** {@code metav1.Condition}s: {@code Ready} (in the registry as specified) and {@code Synced}. */
+
+  @SchemaFrom(type = ConditionSchema[].class)
+  @Size(max = 8)
+  @JsonPropertyDescription("Ready: True when the registry holds the spec; False with a reason (Refused, RoleConflict, "
+      + "ExceedsParentGuarantees, BelowChildrenGuarantees, Unreachable, Gone) and a message naming the field when it "
+      + "does not. Synced: the last reconcile reached the registry.")
   private List<Condition> conditions = new ArrayList<>();
-  /** The registry version that holds this object's current spec. */
+
+  @JsonPropertyDescription("The registry version (the sequence number of its changes) at which the registry held "
+      + "this object's current spec.")
   private Long registryVersion;
 
   public Long getObservedGeneration() {
