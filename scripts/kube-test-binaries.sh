@@ -189,4 +189,3 @@ build_apiserver
 build_etcd
 provide_kubectl
 log "ready: $DEST"
-ls -1 "$DEST" >&2

@@ -17,7 +17,7 @@ final class Controllers {
   static Process start(String identity, String peers, Path kubeconfig, String namespace, List<String> lease, Path output)
       throws IOException {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx384m", "-Dlogback.configurationFile=logback.xml",
+        "-Xmx384m",
         "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain", "--peers", peers,
         "--kubeconfig", kubeconfig.toString(), "--lease-namespace", namespace, "--identity", identity,
         "--health-port", "0"));

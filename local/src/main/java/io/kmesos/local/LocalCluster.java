@@ -69,7 +69,7 @@ public final class LocalCluster implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    // Its own logging setup: the logback.xml of the modules it runs (kmesos-log's) is on the class path too.
+    // Its own logging setup (warnings only: its output is for the user), not the processes' logback.xml.
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", "kmesos-local-logback.xml");
     }
@@ -84,8 +84,10 @@ public final class LocalCluster implements Callable<Integer> {
     Path logDir = stateDir.resolve("log");
     deleteTree(logDir); // every run starts a new cluster: the API server's data is discarded too
     LocalReplicas replicas = new LocalReplicas(logDir, 3, List.of("-Xmx256m")).dieWithLauncher();
+    Supervisor supervisor = new Supervisor(out, "kube-apiserver " + server.url(), () -> answers(server));
     CountDownLatch stopped = new CountDownLatch(1);
     Thread stopper = new Thread(() -> {
+      supervisor.stopping();
       out.println("kmesos-local: stopping the controllers, the log's replicas, kube-apiserver and etcd");
       controllers.forEach(Process::destroy);
       controllers.forEach(LocalCluster::awaitExit);
@@ -108,11 +110,17 @@ public final class LocalCluster implements Callable<Integer> {
 
     out.println("kmesos-local: starting a 3-replica log and two controllers ...");
     replicas.startAll();
+    for (int i = 0; i < 3; i++) {
+      supervisor.watch("replica " + i + " of the log", replicas.process(i), replicas.logFile(i));
+    }
+    supervisor.start();
     replicas.initialize("kmesos-local", Duration.ofSeconds(60));
     String peers = String.join(",", replicas.peers());
     for (int i = 1; i <= 2; i++) {
-      controllers.add(Controllers.start("controller-" + i, peers, kubeconfig, NAMESPACE, List.of(),
-          stateDir.resolve("controller-" + i + ".log")));
+      Path output = stateDir.resolve("controller-" + i + ".log");
+      Process controller = Controllers.start("controller-" + i, peers, kubeconfig, NAMESPACE, List.of(), output);
+      controllers.add(controller);
+      supervisor.watch("controller-" + i, controller, output);
     }
     List<HasMetadata> applied = noExamples ? List.of() : applyExamples(client);
     long ready = awaitReady(client, applied, Duration.ofSeconds(120));
@@ -183,6 +191,17 @@ public final class LocalCluster implements Callable<Integer> {
     Object conditions = status.get("conditions");
     return conditions instanceof List<?> list && list.stream().anyMatch(c -> c instanceof Map<?, ?> m
         && "Ready".equals(m.get("type")) && "True".equals(m.get("status")));
+  }
+
+  /** Whether the API server still listens (its process is not ours to watch: kube-api-test runs it). */
+  private static boolean answers(LocalKubeApiServer server) {
+    java.net.URI url = java.net.URI.create(server.url());
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.connect(new java.net.InetSocketAddress(url.getHost(), url.getPort()), 2000);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   static String leader(KubernetesClient client) {

@@ -66,6 +66,11 @@ public final class LocalReplicas implements AutoCloseable {
     return root.resolve("replica-" + i);
   }
 
+  /** Replica {@code i}'s process (null if it was never started or was killed). */
+  public Process process(int i) {
+    return processes[i];
+  }
+
   public Path logFile(int i) {
     return root.resolve("replica-" + i + ".log");
   }
