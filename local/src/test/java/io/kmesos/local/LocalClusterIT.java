@@ -65,15 +65,28 @@ class LocalClusterIT {
       assertThat(invalid.exitCode()).isNotZero();
       assertThat(invalid.stderr()).contains("spec.guarantees").contains("must not exceed spec.limits");
 
+      // Only what the user asked for: no logging set-up chatter.
+      assertThat(output.call()).doesNotContain("ch.qos.logback").doesNotContain("occurs multiple times")
+          .doesNotContain("SLF4J");
+
+      List<ProcessHandle> children = p.descendants().toList();
+      assertThat(children).as("API server, etcd, replicas and controllers run as processes of their own")
+          .hasSizeGreaterThanOrEqualTo(7);
+
+      // A process that dies while it runs is reported, once, with where its output is.
+      ProcessHandle controller2 = p.descendants().filter(h -> h.info().commandLine().orElse("")
+          .contains("--identity controller-2")).findFirst().orElseThrow();
+      controller2.destroyForcibly(); // kill -9
+      await().atMost(Duration.ofSeconds(30)).until(() -> output.call().contains(
+          "kmesos-local: controller-2 (pid " + controller2.pid() + ") exited with status 137; its output is in "
+              + stateDir.resolve("controller-2.log")));
+
       Matcher url = Pattern.compile("kube-apiserver  (https://\\S+)").matcher(output.call());
       assertThat(url.find()).isTrue();
       URI apiServer = URI.create(url.group(1));
 
       // Ctrl-C and SIGTERM take the same path (the JVM's shutdown hooks); SIGTERM is used because a
       // test runner started in the background may have inherited an ignored SIGINT.
-      List<ProcessHandle> children = p.descendants().toList();
-      assertThat(children).as("API server, etcd, replicas and controllers run as processes of their own")
-          .hasSizeGreaterThanOrEqualTo(7);
       p.destroy();
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("stops when asked").isTrue();
       await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(children)
