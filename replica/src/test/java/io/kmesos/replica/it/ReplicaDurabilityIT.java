@@ -154,9 +154,9 @@ class ReplicaDurabilityIT {
     // Every replica, read on its own after catching up, holds every acknowledged append.
     List<String> payloads = new ArrayList<>(acknowledged.keySet());
     List<Long> positions = payloads.stream().map(acknowledged::get).toList();
-    try (Writer last = electedWriter()) {
+    try (Writer last = electedWriter()) { // settles what the load's last writer left in flight
+      long ending = last.append(ByteString.copyFromUtf8("after the kills")).get(60, TimeUnit.SECONDS);
       assertHolds(payloads, positions);
-      long ending = log.reader().ending();
       for (int i = 0; i < 3; i++) {
         int replica = i;
         await().atMost(Duration.ofSeconds(60)).until(() -> statusOf(replica).getLearnedThrough() >= ending);
