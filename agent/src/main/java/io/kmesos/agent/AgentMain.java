@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.crds.v1alpha1.Agent;
@@ -89,7 +90,7 @@ public final class AgentMain implements Callable<Integer> {
 
         @Override
         public void onClose(WatcherException cause) {
-          System.out.println("kmesos-agent: lost the watch on Agent/" + nodeName + ": " + cause.getMessage());
+          System.out.println("kmesos-agent: lost the watch on Agent/" + nodeName + ": " + Failures.oneLine(cause));
           stopped.countDown();
         }
       })) {

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.kmesos.api.cli.Durations;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.controller.reconcile.AgentReconciler;
@@ -85,6 +86,11 @@ public final class ControllerMain implements Callable<Integer> {
       description = "... or once there are more than this many changes since the last snapshot (default: ${DEFAULT-VALUE}).")
   int snapshotMaxChanges;
 
+  @Option(names = "--log-election-deadline", defaultValue = "60s", converter = Durations.class,
+      description = "How long the new master keeps trying to become the log's writer (replicas that restart are "
+          + "waited for) before it gives up and exits (default: ${DEFAULT-VALUE}).")
+  Duration logElectionDeadline;
+
   @Option(names = "--agent-removal-rate-limit", description = "At most this many agent removals per period, e.g. 1/10m "
       + "(Mesos --agent_removal_rate_limit; default: no limit).")
   String removalRateLimit;
@@ -107,7 +113,8 @@ public final class ControllerMain implements Callable<Integer> {
           "--snapshot-min-bytes and --snapshot-max-changes must be positive");
     }
     State.Settings settings = new State.Settings(snapshotMinBytes, snapshotMaxChanges,
-        State.Settings.DEFAULT.snapshotChunkBytes(), State.Settings.DEFAULT.recoveryTimeout());
+        State.Settings.DEFAULT.snapshotChunkBytes(), State.Settings.DEFAULT.recoveryTimeout())
+        .withElectionDeadline(logElectionDeadline);
     Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
         ControllerMain::exit);
     LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
@@ -202,23 +209,5 @@ public final class ControllerMain implements Callable<Integer> {
     halt.setDaemon(true);
     halt.start();
     new Thread(() -> System.exit(1), "controller-exit").start();
-  }
-
-  /** Durations as 500ms, 15s, 2m or 1h. */
-  static final class Durations implements picocli.CommandLine.ITypeConverter<Duration> {
-    @Override
-    public Duration convert(String value) {
-      var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m|h)").matcher(value.trim());
-      if (!m.matches()) {
-        throw new IllegalArgumentException("'" + value + "' is not a duration like 500ms, 15s, 2m or 1h");
-      }
-      long n = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        default -> Duration.ofHours(n);
-      };
-    }
   }
 }

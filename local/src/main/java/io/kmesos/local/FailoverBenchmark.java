@@ -18,7 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import picocli.CommandLine;
+import io.kmesos.api.cli.OneLineErrors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -41,7 +41,7 @@ public final class FailoverBenchmark implements Callable<Integer> {
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", "kmesos-local-logback.xml");
     }
-    System.exit(new CommandLine(new FailoverBenchmark()).execute(args));
+    System.exit(OneLineErrors.commandLine(new FailoverBenchmark()).execute(args));
   }
 
   @Override

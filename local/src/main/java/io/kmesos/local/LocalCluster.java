@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
-import picocli.CommandLine;
+import io.kmesos.api.cli.OneLineErrors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -73,7 +73,7 @@ public final class LocalCluster implements Callable<Integer> {
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", "kmesos-local-logback.xml");
     }
-    System.exit(new CommandLine(new LocalCluster(System.out)).execute(args));
+    System.exit(OneLineErrors.commandLine(new LocalCluster(System.out)).execute(args));
   }
 
   @Override

@@ -4,8 +4,10 @@ import java.io.PrintWriter;
 import picocli.CommandLine;
 
 /**
- * The kmesos tools' way to fail: one line on stderr naming the subcommand and what went wrong,
- * and exit status 1, never a stack trace.
+ * The kmesos tools' way to fail: one line on stderr naming the subcommand and what went wrong
+ * ({@link Failures#oneLine}), never a stack trace or a Java class name. A failure while running
+ * exits with status 1; a bad flag or argument with status 2, pointing at {@code --help} instead of
+ * printing the whole usage.
  */
 public final class OneLineErrors {
   private OneLineErrors() {}
@@ -14,11 +16,17 @@ public final class OneLineErrors {
     CommandLine cl = new CommandLine(command);
     cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
       PrintWriter err = cmd.getErr();
-      Throwable cause = e.getCause() != null && e.getMessage() == null ? e.getCause() : e;
-      err.println(cmd.getCommandSpec().qualifiedName() + ": "
-          + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()));
+      err.println(cmd.getCommandSpec().qualifiedName() + ": " + Failures.oneLine(e));
       err.flush();
-      return 1;
+      return cmd.getCommandSpec().exitCodeOnExecutionException();
+    });
+    cl.setParameterExceptionHandler((e, args) -> {
+      CommandLine cmd = e.getCommandLine();
+      PrintWriter err = cmd.getErr();
+      String name = cmd.getCommandSpec().qualifiedName();
+      err.println(name + ": " + Failures.oneLine(e) + " (see " + name + " --help)");
+      err.flush();
+      return cmd.getCommandSpec().exitCodeOnInvalidInput();
     });
     return cl;
   }

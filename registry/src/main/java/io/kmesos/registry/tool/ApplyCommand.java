@@ -2,6 +2,7 @@ package io.kmesos.registry.tool;
 
 import com.google.protobuf.util.JsonFormat;
 import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
@@ -74,7 +75,7 @@ final class ApplyCommand implements Callable<Integer> {
         all.add(registrar.apply(op.build()).whenComplete((changed, error) -> {
           Throwable why = error == null ? null : State.unwrap(error);
           String result = why == null ? (changed ? "changed" : "unchanged")
-              : (why instanceof OperationRefusedException ? "refused: " : "failed: ") + why.getMessage();
+              : (why instanceof OperationRefusedException ? "refused: " : "failed: ") + Failures.oneLine(why);
           if (why != null && !(why instanceof OperationRefusedException)) {
             failed.incrementAndGet();
           }
@@ -86,7 +87,7 @@ final class ApplyCommand implements Callable<Integer> {
       }
       CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).exceptionally(e -> null).join();
       if (registrar.failure() != null) {
-        throw new IllegalStateException("the registrar stopped: " + registrar.failure().getMessage());
+        throw new IllegalStateException("the registrar stopped: " + Failures.oneLine(registrar.failure()));
       }
       System.err.println("registry version " + registrar.version());
     }

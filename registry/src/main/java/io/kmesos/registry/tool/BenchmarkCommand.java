@@ -1,6 +1,7 @@
 package io.kmesos.registry.tool;
 
 import com.google.protobuf.Timestamp;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.registry.v1.AdmitAgent;
 import io.kmesos.api.registry.v1.AgentInfo;
@@ -165,7 +166,7 @@ final class BenchmarkCommand implements Callable<Integer> {
     }
     window.acquire(inFlight);
     if (failure.get() != null) {
-      throw new IllegalStateException("admitting failed: " + failure.get().getMessage(), failure.get());
+      throw new IllegalStateException("admitting failed: " + Failures.oneLine(failure.get()), failure.get());
     }
   }
 

@@ -1,8 +1,9 @@
 package io.kmesos.replica.client;
 
 import io.grpc.ManagedChannel;
-import io.kmesos.replica.server.Transport;
 import io.grpc.stub.StreamObserver;
+import io.kmesos.api.cli.Failures;
+import io.kmesos.replica.server.Transport;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.replica.core.Coordinator;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * A client of one replicated log: its replicas' addresses, channels to them, and factories for
@@ -31,12 +33,15 @@ public final class Log implements AutoCloseable {
     return t;
   });
   private final SecureRandom random = new SecureRandom();
+  /** Why the last call to each replica failed; null once one succeeded since. */
+  private final AtomicReferenceArray<String> lastErrors;
 
   public Log(List<String> peers) {
     if (peers.isEmpty()) {
       throw new IllegalArgumentException("a log needs at least one replica address");
     }
     this.peers = List.copyOf(peers);
+    this.lastErrors = new AtomicReferenceArray<>(peers.size());
     for (String p : peers) {
       ManagedChannel ch = Transport.channel(p);
       channels.add(ch);
@@ -44,13 +49,18 @@ public final class Log implements AutoCloseable {
     }
   }
 
-  /** A new writer with a fresh identity; call {@link Writer#elect()} before appending. */
+  /** A new writer with a fresh identity and {@link Writer.Settings#DEFAULT}; call {@link Writer#elect()} before appending. */
   public Writer writer() {
-    return writer(new Coordinator.Config(50, 500, 100_000, 4, 1 << 20), Duration.ofSeconds(10));
+    return writer(Writer.Settings.DEFAULT);
   }
 
+  /** A new writer with the default election deadline. */
   public Writer writer(Coordinator.Config config, Duration appendTimeout) {
-    return new Writer(this, clientNode(), random.nextLong() & Long.MAX_VALUE, config, appendTimeout);
+    return writer(new Writer.Settings(config, appendTimeout, Writer.Settings.DEFAULT.electionDeadline()));
+  }
+
+  public Writer writer(Writer.Settings settings) {
+    return new Writer(this, clientNode(), random.nextLong() & Long.MAX_VALUE, settings);
   }
 
   public Reader reader() {
@@ -76,7 +86,41 @@ public final class Log implements AutoCloseable {
 
   void send(Envelope m, StreamObserver<Envelope> answer) {
     int to = (int) m.getTo();
-    stubs.get(to).withDeadlineAfter(REQUEST_DEADLINE.toMillis(), TimeUnit.MILLISECONDS).call(m, answer);
+    stubs.get(to).withDeadlineAfter(REQUEST_DEADLINE.toMillis(), TimeUnit.MILLISECONDS).call(m, new StreamObserver<>() {
+      @Override
+      public void onNext(Envelope value) {
+        lastErrors.set(to, null);
+        answer.onNext(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        lastErrors.set(to, Failures.reason(t, REQUEST_DEADLINE));
+        answer.onError(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        answer.onCompleted();
+      }
+    });
+  }
+
+  /** Channels waiting out a reconnect back-off try again now: an election or a retry is about to need them. */
+  void reconnect() {
+    channels.forEach(Transport::reconnectNow);
+  }
+
+  /** Replicas whose last call failed, and why ("127.0.0.1:7001: connection refused; ..."); empty if none. */
+  String unreachable() {
+    List<String> out = new ArrayList<>();
+    for (int r = 0; r < peers.size(); r++) {
+      String why = lastErrors.get(r);
+      if (why != null) {
+        out.add(peers.get(r) + ": " + why);
+      }
+    }
+    return String.join("; ", out);
   }
 
   /**
@@ -105,11 +149,11 @@ public final class Log implements AutoCloseable {
             : "refused: it is " + answer.getStatus() + (answer.getClusterId().isEmpty() ? "" : " in log " + answer.getClusterId())));
       } catch (io.grpc.StatusRuntimeException e) {
         ok = false;
-        lines.add("replica " + r + " (" + peers.get(r) + "): unreachable (" + e.getStatus().getCode() + ")");
+        lines.add("replica " + r + " (" + peers.get(r) + "): " + Failures.reason(e, REQUEST_DEADLINE));
       }
     }
     if (!ok) {
-      throw new UnavailableException("initialize did not reach every replica:\n  " + String.join("\n  ", lines));
+      throw new UnavailableException("initialize did not reach every replica: " + String.join("; ", lines));
     }
     return lines;
   }

@@ -1,6 +1,7 @@
 package io.kmesos.replica.client;
 
 import io.grpc.StatusRuntimeException;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.log.v1.Action;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.FetchRequest;
@@ -19,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * never returns a value that is not learned (chosen), so what it returns never changes.
  */
 public final class Reader {
-  /** One replica's answer to "what do you hold?", or why it gave none. */
+  /** One replica's answer to "what do you hold?", or why it gave none (e.g. "connection refused"). */
   public record ReplicaState(int replica, String address, StatusResponse status, String error) {}
 
   private final Log log;
@@ -34,16 +35,20 @@ public final class Reader {
   public List<ReplicaState> status() {
     List<ReplicaState> out = new ArrayList<>();
     for (int r = 0; r < log.replicas(); r++) {
-      try {
-        Envelope answer = blocking(r).call(Envelope.newBuilder().setFrom(node).setTo(r)
-            .setStatusRequest(StatusRequest.getDefaultInstance()).build());
-        out.add(new ReplicaState(r, log.peers().get(r), answer.getStatusResponse(), null));
-      } catch (StatusRuntimeException e) {
-        out.add(new ReplicaState(r, log.peers().get(r), null, e.getStatus().getCode() + ": "
-            + (e.getStatus().getDescription() == null ? "no answer" : e.getStatus().getDescription())));
-      }
+      out.add(status(r));
     }
     return out;
+  }
+
+  /** One replica's status, or why it did not answer. */
+  public ReplicaState status(int replica) {
+    try {
+      Envelope answer = blocking(replica).call(Envelope.newBuilder().setFrom(node).setTo(replica)
+          .setStatusRequest(StatusRequest.getDefaultInstance()).build());
+      return new ReplicaState(replica, log.peers().get(replica), answer.getStatusResponse(), null);
+    } catch (StatusRuntimeException e) {
+      return new ReplicaState(replica, log.peers().get(replica), null, Failures.reason(e, Log.REQUEST_DEADLINE));
+    }
   }
 
   /** The first position that has not been truncated away. */
@@ -58,7 +63,26 @@ public final class Reader {
 
   /** The learned entries in [from, to] (clipped to what exists), in order. */
   public List<LogEntry> read(long from, long to) {
-    List<ReplicaState> voters = voters();
+    return read(voters(), from, to);
+  }
+
+  /**
+   * The entries in [from, to] that replica {@code replica} has learned (clipped to what it holds),
+   * in order: what that one replica serves, whether or not others learned more.
+   */
+  public List<LogEntry> readFrom(int replica, long from, long to) {
+    ReplicaState s = status(replica);
+    if (s.status() == null) {
+      throw new UnavailableException("replica " + replica + " (" + s.address() + "): " + s.error());
+    }
+    if (s.status().getStatus() != ReplicaStatus.VOTING) {
+      throw new UnavailableException("replica " + replica + " (" + s.address() + ") is " + s.status().getStatus()
+          + ": only a voting replica serves reads");
+    }
+    return read(List.of(s), from, to);
+  }
+
+  private List<LogEntry> read(List<ReplicaState> voters, long from, long to) {
     List<LogEntry> out = new ArrayList<>();
     StatusResponse best = voters.get(0).status();
     long cursor = Math.max(from, best.getBegin());
@@ -86,6 +110,7 @@ public final class Reader {
 
   private FetchResponse fetch(List<ReplicaState> voters, long from, long to) {
     StatusRuntimeException last = null;
+    ReplicaState lastFrom = null;
     for (ReplicaState v : voters) {
       if (v.status().getLearnedThrough() < from) {
         continue;
@@ -99,22 +124,43 @@ public final class Reader {
         }
       } catch (StatusRuntimeException e) {
         last = e;
+        lastFrom = v;
       }
     }
-    throw new UnavailableException("no voting replica served positions " + from + ".." + to
-        + (last == null ? "" : " (last error: " + last.getStatus() + ")"));
+    throw new UnavailableException("no voting replica served positions " + from + ".." + to + (last == null ? ""
+        : " (" + lastFrom.address() + ": " + Failures.reason(last, Log.REQUEST_DEADLINE) + ")"));
   }
 
   private ReplicaState best() {
     return voters().get(0);
   }
 
+  /** The first position replica {@code replica} holds (what was not truncated away there). */
+  public long beginning(int replica) {
+    ReplicaState s = status(replica);
+    if (s.status() == null) {
+      throw new UnavailableException("replica " + replica + " (" + s.address() + "): " + s.error());
+    }
+    return s.status().getBegin();
+  }
+
+  /** The last position replica {@code replica} has learned. */
+  public long ending(int replica) {
+    ReplicaState s = status(replica);
+    if (s.status() == null) {
+      throw new UnavailableException("replica " + replica + " (" + s.address() + "): " + s.error());
+    }
+    return s.status().getLearnedThrough();
+  }
+
   /** Voting replicas that answered, the most advanced first. */
   private List<ReplicaState> voters() {
-    List<ReplicaState> voters = new ArrayList<>(status().stream()
+    List<ReplicaState> all = status();
+    List<ReplicaState> voters = new ArrayList<>(all.stream()
         .filter(s -> s.status() != null && s.status().getStatus() == ReplicaStatus.VOTING).toList());
     if (voters.isEmpty()) {
-      throw new UnavailableException("no voting replica answered (replicas: " + log.peers() + ")");
+      throw new UnavailableException("no voting replica answered (" + String.join("; ", all.stream()
+          .map(s -> s.address() + ": " + (s.status() == null ? s.error() : s.status().getStatus().toString())).toList()) + ")");
     }
     voters.sort(Comparator.comparingLong((ReplicaState s) -> s.status().getLearnedThrough()).reversed());
     return voters;

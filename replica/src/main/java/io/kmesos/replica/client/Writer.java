@@ -2,6 +2,7 @@ package io.kmesos.replica.client;
 
 import com.google.protobuf.ByteString;
 import io.grpc.stub.StreamObserver;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.replica.core.Ballots;
 import io.kmesos.replica.core.Coordinator;
@@ -23,6 +24,11 @@ import java.util.concurrent.TimeUnit;
  * flight share round trips and fsyncs: everything submitted while the previous batch was on its way
  * goes out as one write per replica.
  *
+ * <p>An election keeps trying until its deadline ({@link Settings#electionDeadline()}): a quorum
+ * of replicas that is down or restarting when it starts is waited for, and channels waiting out a
+ * reconnect back-off try again at once whenever an attempt starts. Only at the deadline does it fail
+ * with {@link UnavailableException}, naming the replicas it could not reach and why.
+ *
  * <p>Once another writer is elected this one is superseded for good: every pending and later call
  * fails with {@link SupersededException}. If a quorum does not accept an append within the
  * configured timeout, the writer fails with {@link UnavailableException} and must be replaced; what
@@ -33,7 +39,36 @@ public final class Writer implements AutoCloseable {
 
   private record RetryElection() implements Op {}
 
-  /** A fresh writer does not know the current round: a refusal teaches it, and it tries again. */
+  /**
+   * How a writer behaves.
+   *
+   * @param appendTimeout an append not committed by a quorum within this fails the writer
+   * @param electionDeadline how long {@link #elect()} keeps trying (each attempt lasts {@code
+   *     coordinator.electionTimeoutTicks()}); replicas that come back within it are waited for
+   */
+  public record Settings(Coordinator.Config coordinator, Duration appendTimeout, Duration electionDeadline) {
+    public static final Settings DEFAULT = new Settings(new Coordinator.Config(50, 500, 100_000, 4, 1 << 20),
+        Duration.ofSeconds(10), Duration.ofSeconds(30));
+
+    public Settings {
+      if (appendTimeout.isNegative() || appendTimeout.isZero() || electionDeadline.isNegative() || electionDeadline.isZero()) {
+        throw new IllegalArgumentException("the append timeout and the election deadline must be positive");
+      }
+    }
+
+    public Settings withAppendTimeout(Duration timeout) {
+      return new Settings(coordinator, timeout, electionDeadline);
+    }
+
+    public Settings withElectionDeadline(Duration deadline) {
+      return new Settings(coordinator, appendTimeout, deadline);
+    }
+  }
+
+  /**
+   * A fresh writer does not know the current round: a refusal teaches it, and it tries again. Past
+   * this many refusals another writer is actively elected, and this one is superseded.
+   */
   private static final int ELECTION_ATTEMPTS = 5;
   /**
    * The largest payload one entry may carry: enough for Mesos's way of storing the registry (one
@@ -64,6 +99,8 @@ public final class Writer implements AutoCloseable {
   private final java.util.concurrent.atomic.LongAdder appendedBytes = new java.util.concurrent.atomic.LongAdder();
   private final Coordinator coordinator;
   private final Duration appendTimeout;
+  private final Duration electionDeadline;
+  private long electionEndsAt;
   private final BlockingQueue<Op> queue = new ArrayBlockingQueue<>(200_000);
   private final Thread loop;
   private volatile boolean running = true;
@@ -78,17 +115,21 @@ public final class Writer implements AutoCloseable {
   private volatile RuntimeException failure;
   private final java.util.concurrent.ScheduledFuture<?> ticker;
 
-  Writer(Log log, long node, long proposer, Coordinator.Config config, Duration appendTimeout) {
+  Writer(Log log, long node, long proposer, Settings settings) {
     this.log = log;
-    this.coordinator = new Coordinator(node, proposer, log.replicas(), config);
-    this.appendTimeout = appendTimeout;
+    this.coordinator = new Coordinator(node, proposer, log.replicas(), settings.coordinator());
+    this.appendTimeout = settings.appendTimeout();
+    this.electionDeadline = settings.electionDeadline();
     this.loop = new Thread(this::run, "log-writer");
     loop.setDaemon(true);
     loop.start();
     this.ticker = log.timer().scheduleAtFixedRate(() -> queue.offer(new Tick()), 10, 10, TimeUnit.MILLISECONDS);
   }
 
-  /** Elects this writer; completes with the log's ending position (appends follow it). */
+  /**
+   * Elects this writer; completes with the log's ending position (appends follow it), or fails once
+   * the election deadline passed without a quorum (then the writer stops: use a new one).
+   */
   public CompletableFuture<Long> elect() {
     return submit(new Elect(new CompletableFuture<>()));
   }
@@ -176,10 +217,12 @@ public final class Writer implements AutoCloseable {
       }
       electing = e.done();
       electionAttempts = 1;
+      electionEndsAt = System.nanoTime() + electionDeadline.toNanos();
+      log.reconnect();
       out.addAll(coordinator.elect());
     } else if (op instanceof RetryElection) {
       if (electing != null && coordinator.status() == Coordinator.Status.IDLE) {
-        electionAttempts++;
+        log.reconnect();
         out.addAll(coordinator.elect());
       }
     } else if (op instanceof Append || op instanceof Truncate) {
@@ -201,6 +244,7 @@ public final class Writer implements AutoCloseable {
     } else {
       out.addAll(coordinator.tick());
       checkTimeouts();
+      checkElectionDeadline();
     }
     admitWaiting();
   }
@@ -246,13 +290,19 @@ public final class Writer implements AutoCloseable {
         // Refused for a higher ballot: retry above it, after a random pause so that two writers
         // racing do not keep pre-empting each other (Mesos has no such back-off and can livelock).
         long pause = 5L + jitter.nextInt(20 * electionAttempts);
+        electionAttempts++;
         log.timer().schedule(() -> queue.offer(new RetryElection()), pause, TimeUnit.MILLISECONDS);
+      } else if (ev instanceof Coordinator.ElectionFailed f && electing != null
+          && !Ballots.greater(f.promised(), Ballots.NONE) && System.nanoTime() < electionEndsAt) {
+        // No quorum answered within one attempt: replicas may be restarting. Try again until the
+        // deadline (checked on every tick), which is what bounds this.
+        log.timer().schedule(() -> queue.offer(new RetryElection()), 50, TimeUnit.MILLISECONDS);
       } else if (ev instanceof Coordinator.ElectionFailed f) {
         CompletableFuture<Long> e = electing;
         electing = null;
         RuntimeException why = Ballots.greater(f.promised(), Ballots.NONE)
             ? new SupersededException("another writer holds a higher ballot (" + Ballots.toString(f.promised()) + ")")
-            : new UnavailableException("election failed: " + f.reason() + " (replicas: " + log.peers() + ")");
+            : noQuorum();
         failAllWaiting(why);
         if (e != null) {
           e.completeExceptionally(why);
@@ -294,6 +344,24 @@ public final class Writer implements AutoCloseable {
       fail(new UnavailableException("no quorum of replicas accepted position " + oldest.getKey() + " within "
           + appendTimeout.toMillis() + " ms (replicas: " + log.peers() + "); the writer stops, elect a new one"));
     }
+  }
+
+  /** An election still unsettled at its deadline fails, and the writer with it (its coordinator is mid-election). */
+  private void checkElectionDeadline() {
+    if (electing != null && System.nanoTime() >= electionEndsAt) {
+      Coordinator.Status status = coordinator.status();
+      fail(status == Coordinator.Status.IDLE || status == Coordinator.Status.ELECTING ? noQuorum()
+          : new UnavailableException("election failed: a quorum promised, but settling the log's end (" + status
+              + ") did not finish within " + Failures.human(electionDeadline) + (log.unreachable().isEmpty() ? ""
+              : " (" + log.unreachable() + ")")));
+    }
+  }
+
+  private UnavailableException noQuorum() {
+    String unreachable = log.unreachable();
+    return new UnavailableException("election failed: no quorum of voting replicas answered within "
+        + Failures.human(electionDeadline) + " (" + (unreachable.isEmpty() ? "replicas: " + String.join(", ", log.peers())
+        : unreachable) + ")");
   }
 
   private void fail(RuntimeException why) {

@@ -6,6 +6,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.api.InfoService;
 import io.kmesos.api.log.v1.Envelope;
@@ -123,6 +124,7 @@ public final class ReplicaServer implements AutoCloseable {
 
   /** Opens the storage, refuses another log's data, and starts serving. */
   public static ReplicaServer start(Config config) throws IOException {
+    ExpectedDisconnects.install();
     if (config.id() < 0 || config.id() >= config.peers().size()) {
       throw new IllegalArgumentException("replica id " + config.id() + " is not an index into the " + config.peers().size() + " peers");
     }
@@ -268,12 +270,20 @@ public final class ReplicaServer implements AutoCloseable {
           sendToPeer(m);
         }
       }
-      if (in instanceof Request r && !answered[i]) {
+      if (in instanceof Request r && !answered[i] && !cancelled(r)) {
         r.answer().onNext(reply != null ? reply
             : Envelope.newBuilder().setFrom(config.id()).setTo(r.envelope().getFrom()).build());
         r.answer().onCompleted();
       }
     }
+  }
+
+  /**
+   * Whether the caller gave up on {@code r} (its deadline passed, or it cancelled): its answer would
+   * only be serialized to be thrown away. What the request changed is durable either way.
+   */
+  private static boolean cancelled(Request r) {
+    return r.answer() instanceof ServerCallStreamObserver<Envelope> call && call.isCancelled();
   }
 
   private void sendToPeer(Envelope m) {

@@ -1,9 +1,19 @@
 package io.kmesos.replica.server;
 
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
-/** How every node of the log reaches a replica: one plaintext gRPC channel per replica address. */
+/**
+ * How every node of the log reaches a replica: one plaintext gRPC channel per replica address,
+ * which reconnects within {@link #MAX_RECONNECT_BACKOFF} of a replica coming back.
+ */
 public final class Transport {
   /**
    * The largest message a node of the log sends or accepts. Writers split their batches well below
@@ -12,11 +22,55 @@ public final class Transport {
    */
   public static final int MAX_MESSAGE_BYTES = 64 << 20;
 
+  /**
+   * The longest a channel waits between two attempts to reach a replica that is down. gRPC's own
+   * back-off grows towards 120 s, which suits a client of many servers; a log has a few known
+   * replicas, and a writer's election or a peer's catch-up must see a restarted replica at once, so a
+   * channel in TRANSIENT_FAILURE has its back-off reset this often (one connection attempt per
+   * second per channel to a replica that is down costs nothing). gRPC offers no public setting for
+   * the back-off's maximum, so this is done from outside.
+   */
+  public static final Duration MAX_RECONNECT_BACKOFF = Duration.ofSeconds(1);
+
+  private static final ScheduledExecutorService RECONNECTS = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "transport-reconnect");
+    t.setDaemon(true);
+    return t;
+  });
+
   private Transport() {}
 
   /** Answers only enqueue work for a single-threaded loop: they run on the I/O thread, no hand-off. */
   public static ManagedChannel channel(String hostPort) {
-    return NettyChannelBuilder.forTarget(hostPort).usePlaintext().directExecutor()
+    ManagedChannel channel = NettyChannelBuilder.forTarget(hostPort).usePlaintext().directExecutor()
         .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
+    boundBackoff(channel, MAX_RECONNECT_BACKOFF);
+    return channel;
+  }
+
+  /** Reconnects {@code channel} at once if it is waiting out a back-off (e.g. when an election starts). */
+  public static void reconnectNow(ManagedChannel channel) {
+    if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+      channel.resetConnectBackoff();
+    }
+  }
+
+  /**
+   * Checks {@code channel} every {@code max}; one waiting out a back-off reconnects now. Polled, not
+   * driven by state changes: gRPC's pick-first stays in TRANSIENT_FAILURE through its later
+   * attempts, so no change would announce them. Stops once the channel is shut down.
+   */
+  static void boundBackoff(ManagedChannel channel, Duration max) {
+    AtomicReference<ScheduledFuture<?>> self = new AtomicReference<>();
+    self.set(RECONNECTS.scheduleWithFixedDelay(() -> {
+      if (channel.isShutdown()) {
+        ScheduledFuture<?> f = self.get();
+        if (f != null) {
+          f.cancel(false);
+        }
+        return;
+      }
+      reconnectNow(channel);
+    }, max.toMillis(), max.toMillis(), TimeUnit.MILLISECONDS));
   }
 }

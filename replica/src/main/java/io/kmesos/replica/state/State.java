@@ -66,19 +66,29 @@ public final class State implements AutoCloseable {
    * When to snapshot: once the changes since the last snapshot hold more bytes than the state
    * itself (and at least {@code minSnapshotBytes}), or number more than {@code maxChangesBetweenSnapshots}.
    * So snapshots cost at most about as much as the changes they replace, and recovery reads at most
-   * about twice the state's size.
+   * about twice the state's size. {@code electionDeadline}: how long {@link #open} keeps trying to
+   * become the log's writer, so that a State opened while replicas restart waits for them.
    */
   public record Settings(long minSnapshotBytes, int maxChangesBetweenSnapshots, int snapshotChunkBytes,
-      Duration recoveryTimeout, String writer) {
-    public static final Settings DEFAULT = new Settings(4L << 20, 100_000, 512 << 10, Duration.ofSeconds(30), "");
+      Duration recoveryTimeout, Duration electionDeadline, String writer) {
+    private static final Duration DEFAULT_ELECTION_DEADLINE = Duration.ofSeconds(60);
+    public static final Settings DEFAULT = new Settings(4L << 20, 100_000, 512 << 10, Duration.ofSeconds(30),
+        DEFAULT_ELECTION_DEADLINE, "");
 
     public Settings(long minSnapshotBytes, int maxChangesBetweenSnapshots, int snapshotChunkBytes, Duration recoveryTimeout) {
-      this(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout, "");
+      this(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout, DEFAULT_ELECTION_DEADLINE, "");
     }
 
     /** The same settings, with every change recorded as written by {@code writer}. */
     public Settings writtenBy(String writer) {
-      return new Settings(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout, writer);
+      return new Settings(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout,
+          electionDeadline, writer);
+    }
+
+    /** The same settings, with {@link #open} trying to become the writer for at most {@code deadline}. */
+    public Settings withElectionDeadline(Duration deadline) {
+      return new Settings(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout,
+          deadline, writer);
     }
   }
 
@@ -129,9 +139,10 @@ public final class State implements AutoCloseable {
    *     truncated without a complete snapshot
    */
   public static State open(Log logClient, Settings settings) throws InterruptedException, TimeoutException {
-    Writer writer = logClient.writer();
+    Writer writer = logClient.writer(Writer.Settings.DEFAULT.withElectionDeadline(settings.electionDeadline()));
     try {
-      long ending = get(writer.elect(), settings.recoveryTimeout());
+      // The writer gives up at its own deadline with a clear error; the margin only bounds a hang.
+      long ending = get(writer.elect(), settings.electionDeadline().plusSeconds(10));
       long started = System.nanoTime();
       Replay replay = Replay.read(logClient.reader(), ending, settings.recoveryTimeout());
       Recovered recovered = new Recovered(replay.begin, ending, replay.snapshotAsOf, replay.applied, replay.skipped,

@@ -1,6 +1,7 @@
 package io.kmesos.replica.tool;
 
 import com.google.protobuf.ByteString;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Writer;
@@ -62,7 +63,7 @@ final class BenchmarkCommand implements Callable<Integer> {
     ByteString value = ByteString.copyFrom(payload);
     Coordinator.Config config = new Coordinator.Config(50, 500, 100_000, batchesInFlight, 1 << 20);
     try (Log log = new Log(peers.list()); Writer writer = log.writer(config, Duration.ofSeconds(10))) {
-      writer.elect().get(30, TimeUnit.SECONDS);
+      writer.elect().get(40, TimeUnit.SECONDS); // the writer gives up by itself after 30 s, naming why
       run(writer, value, Math.min(clients, Math.max(1, warmup)), warmup, new long[Math.max(warmup, 1)]);
       long[] latencies = new long[appends];
       var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -94,7 +95,7 @@ final class BenchmarkCommand implements Callable<Integer> {
         throw new IllegalStateException("the benchmark did not finish within 10 minutes");
       }
       if (failure.get() != null) {
-        throw new IllegalStateException("an append failed: " + failure.get().getMessage(), failure.get());
+        throw new IllegalStateException("an append failed: " + Failures.oneLine(failure.get()), failure.get());
       }
       return;
     }
@@ -117,7 +118,7 @@ final class BenchmarkCommand implements Callable<Integer> {
     }
     done.await();
     if (failure.get() != null) {
-      throw new IllegalStateException("an append failed: " + failure.get().getMessage(), failure.get());
+      throw new IllegalStateException("an append failed: " + Failures.oneLine(failure.get()), failure.get());
     }
   }
 

@@ -16,7 +16,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 @Command(name = "read", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = {"Prints learned entries: position, type, size and payload (as text when it is UTF-8, else hex).",
@@ -25,6 +28,11 @@ import picocli.CommandLine.Option;
             + "caused it, or a snapshot's variables."})
 final class ReadCommand implements Callable<Integer> {
   @Mixin PeersOption peers;
+
+  @Option(names = "--replica", paramLabel = "ID|HOST:PORT",
+      description = "Read only what this replica has learned (its index in --peers, 0-based, or its address there); "
+          + "by default each entry comes from whichever voting replica learned the most.")
+  String replica;
 
   @Option(names = "--from", description = "First position (default: the log's beginning).")
   Long from;
@@ -41,17 +49,25 @@ final class ReadCommand implements Callable<Integer> {
   @Option(names = "--format", defaultValue = "yaml", description = "With --decode: yaml or json (default: ${DEFAULT-VALUE}).")
   String format;
 
+  @Spec CommandSpec spec;
+
   @Override
   public Integer call() {
-    try (Log log = new Log(peers.list())) {
+    if (!format.equals("yaml") && !format.equals("json")) {
+      throw new ParameterException(spec.commandLine(), "--format must be yaml or json, not '" + format + "'");
+    }
+    List<String> all = peers.list();
+    Integer only = replica == null ? null : peers.replica(replica);
+    try (Log log = new Log(all)) {
       Reader reader = log.reader();
-      long first = from != null ? from : reader.beginning();
-      long last = to != null ? to : reader.ending();
+      long first = from != null ? from : only == null ? reader.beginning() : reader.beginning(only);
+      long last = to != null ? to : only == null ? reader.ending() : reader.ending(only);
+      List<LogEntry> entries = only == null ? reader.read(first, last) : reader.readFrom(only, first, last);
       if (decode) {
-        printDecoded(reader.read(first, last));
+        printDecoded(entries);
         return 0;
       }
-      for (LogEntry e : reader.read(first, last)) {
+      for (LogEntry e : entries) {
         System.out.printf("%d\t%s\t%d\t%s%n", e.position(), e.type(), e.payload().size(),
             switch (e.type()) {
               case TRUNCATE -> "to " + e.truncateTo();
@@ -64,9 +80,6 @@ final class ReadCommand implements Callable<Integer> {
   }
 
   private void printDecoded(List<LogEntry> entries) {
-    if (!format.equals("yaml") && !format.equals("json")) {
-      throw new IllegalArgumentException("--format must be yaml or json, not '" + format + "'");
-    }
     ArrayNode out = ReadableProto.mapper().createArrayNode();
     for (LogEntry e : entries) {
       ObjectNode n = out.addObject();

@@ -19,6 +19,8 @@ final class ReplicaProcesses implements AutoCloseable {
   final Path root;
   final List<String> peers = new ArrayList<>();
   private final Process[] processes;
+  /** JVM options of replicas started from now on (e.g. -DKMESOS_LOG_LEVEL=DEBUG). */
+  final List<String> jvmOptions = new ArrayList<>(List.of("-Xmx256m"));
 
   ReplicaProcesses(Path root, int n) throws IOException {
     this.root = root;
@@ -48,7 +50,9 @@ final class ReplicaProcesses implements AutoCloseable {
   }
 
   Process start(int i, String... extra) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(java(), "-Xmx256m", "-jar", JAR.toString(), "replica",
+    List<String> cmd = new ArrayList<>(List.of(java()));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-jar", JAR.toString(), "replica",
         "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString()));
     cmd.addAll(List.of(extra));
     processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
@@ -56,12 +60,31 @@ final class ReplicaProcesses implements AutoCloseable {
     return processes[i];
   }
 
-  /** kill -9. */
+  /** kill -9, and wait until the process is gone (its port is free again). */
   void kill(int i) throws InterruptedException {
     if (processes[i] != null) {
       processes[i].destroyForcibly();
-      processes[i].waitFor(10, TimeUnit.SECONDS);
+      if (!processes[i].waitFor(60, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("replica " + i + " did not die within 60 s of kill -9");
+      }
       processes[i] = null;
+    }
+  }
+
+  /** kill -STOP: the replica still accepts connections (the kernel does), but answers nothing. */
+  void pause(int i) throws Exception {
+    signal(i, "STOP");
+  }
+
+  /** kill -CONT. */
+  void resume(int i) throws Exception {
+    signal(i, "CONT");
+  }
+
+  private void signal(int i, String signal) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(processes[i].pid())).inheritIO().start();
+    if (!kill.waitFor(30, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+      throw new IllegalStateException("kill -" + signal + " of replica " + i + " failed");
     }
   }
 

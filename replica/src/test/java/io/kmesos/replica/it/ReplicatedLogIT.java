@@ -39,6 +39,10 @@ import org.junit.jupiter.api.io.TempDir;
  * The log as separate replica JVMs on 127.0.0.1 with real RocksDB, driven through the client
  * library, under kill -9, wiped disks, lost quorums and racing writers. After each, every
  * acknowledged append is present exactly once and in order.
+ *
+ * <p>Nothing here depends on the machine's speed: every wait is for a condition, with a deadline
+ * generous enough for a loaded 2-core machine (replica JVMs may take many seconds to start), and
+ * writers elect with a deadline that outlasts a replica's restart.
  */
 class ReplicatedLogIT {
   @TempDir Path dir;
@@ -55,19 +59,27 @@ class ReplicatedLogIT {
     }
   }
 
+  /** How long a test waits for anything that only takes time (replicas starting, appends committing). */
+  static final Duration PATIENCE = Duration.ofSeconds(120);
+
   Log start(int n) throws Exception {
     replicas = new ReplicaProcesses(dir, n).startAll();
     log = new Log(replicas.peers);
-    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+    await().atMost(PATIENCE).ignoreExceptions().until(() -> {
       log.initialize("it-log");
       return true;
     });
     return log;
   }
 
+  /**
+   * A writer elected as a master's would be: its election waits for replicas that are still
+   * starting. (Its append timeout is what turns a lost quorum into an error.)
+   */
   Writer electedWriter() throws Exception {
-    Writer w = log.writer(new Coordinator.Config(50, 500, 100_000, 2, 1 << 20), Duration.ofSeconds(3));
-    w.elect().get(30, TimeUnit.SECONDS);
+    Writer w = log.writer(new Writer.Settings(new Coordinator.Config(50, 500, 100_000, 2, 1 << 20),
+        Duration.ofSeconds(10), PATIENCE));
+    w.elect().get(PATIENCE.toSeconds() + 30, TimeUnit.SECONDS);
     return w;
   }
 
@@ -79,7 +91,7 @@ class ReplicatedLogIT {
     }
     List<Long> positions = new ArrayList<>();
     for (CompletableFuture<Long> f : futures) {
-      positions.add(f.get(30, TimeUnit.SECONDS));
+      positions.add(f.get(PATIENCE.toSeconds(), TimeUnit.SECONDS));
     }
     return positions;
   }
@@ -89,7 +101,7 @@ class ReplicatedLogIT {
     Reader r = log.reader();
     // Replicas learn what a (new) writer committed moments after it commits: wait for that.
     long last = positions.stream().mapToLong(Long::longValue).max().orElse(0);
-    await().atMost(Duration.ofSeconds(30)).until(() -> r.ending() >= last);
+    await().atMost(PATIENCE).until(() -> r.ending() >= last);
     List<LogEntry> entries = r.read(1, r.ending());
     List<String> appended = entries.stream().filter(e -> e.type() == ActionType.APPEND)
         .map(e -> e.payload().toStringUtf8()).toList();
@@ -125,15 +137,15 @@ class ReplicatedLogIT {
     // beyond the batch limit); one byte more is refused on the spot with the limit named, and the
     // writer goes on.
     try (Writer large = log.writer()) {
-      large.elect().get(30, TimeUnit.SECONDS);
+      large.elect().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       byte[] largest = new byte[Writer.MAX_ENTRY_BYTES];
       java.util.Arrays.fill(largest, (byte) 'x');
-      long big = large.append(largest).get(60, TimeUnit.SECONDS);
+      long big = large.append(largest).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       assertThatThrownBy(() -> large.append(new byte[Writer.MAX_ENTRY_BYTES + 1]).get(10, TimeUnit.SECONDS))
           .hasCauseInstanceOf(IllegalArgumentException.class).hasMessageContaining("an entry holds at most 12 MiB");
-      long after = large.append(ByteString.copyFromUtf8("after")).get(30, TimeUnit.SECONDS);
+      long after = large.append(ByteString.copyFromUtf8("after")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       assertThat(after).isEqualTo(big + 1);
-      await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(log.reader().read(big, after))
+      await().atMost(PATIENCE).untilAsserted(() -> assertThat(log.reader().read(big, after))
           .extracting(e -> e.payload().size()).containsExactly(Writer.MAX_ENTRY_BYTES, 5));
     }
   }
@@ -147,7 +159,7 @@ class ReplicatedLogIT {
     List<Long> during = appendAll(w, "during", 300);
     replicas.start(2);
     long ending = during.get(during.size() - 1);
-    await().atMost(Duration.ofSeconds(30)).until(() -> statusOf(2) != null && statusOf(2).getLearnedThrough() >= ending);
+    await().atMost(PATIENCE).until(() -> statusOf(2) != null && statusOf(2).getLearnedThrough() >= ending);
     List<Long> all = new ArrayList<>(before);
     all.addAll(during);
     List<String> payloads = new ArrayList<>(names("before", 300));
@@ -163,16 +175,46 @@ class ReplicatedLogIT {
     List<Long> committed = appendAll(w, "kept", 100);
     replicas.kill(1);
     replicas.kill(2);
-    assertThatThrownBy(() -> w.append(ByteString.copyFromUtf8("lost")).get(30, TimeUnit.SECONDS))
+    assertThatThrownBy(() -> w.append(ByteString.copyFromUtf8("lost")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)
         .cause().isInstanceOf(UnavailableException.class).hasMessageContaining("no quorum");
     replicas.start(1);
     replicas.start(2);
+    // Elected at once, while the two replicas are still starting, as a master that starts with them
+    // would be: the election waits for them (and the channels to them, which failed a moment ago,
+    // reconnect within a second of their coming back instead of after gRPC's growing back-off).
     Writer next = electedWriter();
     assertThat(log.reader().ending()).isGreaterThanOrEqualTo(committed.get(committed.size() - 1));
     assertLogHolds(names("kept", 100), committed);
     next.close();
     w.close();
+  }
+
+  @Test
+  void anElectionThatStartsWhileAMajorityIsDownWaitsForItToComeBack() throws Exception {
+    start(3);
+    Writer first = electedWriter();
+    List<Long> committed = appendAll(first, "before", 100);
+    first.close();
+    replicas.kill(1);
+    replicas.kill(2);
+    // One attempt of this writer's election lasts 2 s (200 ticks); its deadline is far longer.
+    Writer next = log.writer(new Writer.Settings(new Coordinator.Config(50, 200, 100_000, 2, 1 << 20),
+        Duration.ofSeconds(10), PATIENCE));
+    CompletableFuture<Long> election = next.elect();
+    // The majority stays down for several attempts (a slow restart), and the election goes on.
+    await().during(Duration.ofSeconds(8)).atMost(Duration.ofSeconds(10)).until(() -> !election.isDone());
+    replicas.start(1);
+    replicas.start(2);
+    long ending = election.get(PATIENCE.toSeconds() + 30, TimeUnit.SECONDS);
+    assertThat(ending).isGreaterThanOrEqualTo(committed.get(committed.size() - 1));
+    List<Long> after = appendAll(next, "after", 100);
+    List<Long> all = new ArrayList<>(committed);
+    all.addAll(after);
+    List<String> payloads = new ArrayList<>(names("before", 100));
+    payloads.addAll(names("after", 100));
+    assertLogHolds(payloads, all);
+    next.close();
   }
 
   @Test
@@ -191,7 +233,7 @@ class ReplicatedLogIT {
         throw new RuntimeException(e);
       }
     });
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> {
+    await().atMost(PATIENCE).pollInterval(Duration.ofMillis(20)).until(() -> {
       var s = statusOf(4);
       if (s != null && (seen.isEmpty() || seen.get(seen.size() - 1) != s.getStatus())) {
         seen.add(s.getStatus());
@@ -201,9 +243,9 @@ class ReplicatedLogIT {
     assertThat(seen).as("statuses of the wiped replica, in order").contains(ReplicaStatus.RECOVERING)
         .endsWith(ReplicaStatus.VOTING);
     assertThat(seen.indexOf(ReplicaStatus.VOTING)).isEqualTo(seen.size() - 1);
-    List<Long> second = more.get(60, TimeUnit.SECONDS);
+    List<Long> second = more.get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
     long ending = second.get(second.size() - 1);
-    await().atMost(Duration.ofSeconds(30)).until(() -> statusOf(4).getLearnedThrough() >= ending);
+    await().atMost(PATIENCE).until(() -> statusOf(4).getLearnedThrough() >= ending);
     List<Long> all = new ArrayList<>(first);
     all.addAll(second);
     List<String> payloads = new ArrayList<>(names("first", 500));
@@ -229,13 +271,13 @@ class ReplicatedLogIT {
       }
     });
     feeder.start();
-    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readAllLines(acks).size() >= 1000);
+    await().atMost(PATIENCE).until(() -> Files.readAllLines(acks).size() >= 1000);
     replicas.kill(1); // a replica dies under load; the writer goes on with the other two
     int atReplicaKill = Files.readAllLines(acks).size();
-    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readAllLines(acks).size() >= atReplicaKill + 1000);
+    await().atMost(PATIENCE).until(() -> Files.readAllLines(acks).size() >= atReplicaKill + 1000);
     writer.destroyForcibly(); // kill -9 of the writer mid-stream
-    assertThat(writer.waitFor(10, TimeUnit.SECONDS)).isTrue();
-    feeder.join(10_000);
+    assertThat(writer.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    feeder.join(60_000);
     replicas.start(1);
 
     // Only complete lines were acknowledged; a torn last line was not.
@@ -265,7 +307,7 @@ class ReplicatedLogIT {
     Writer first = electedWriter();
     List<Long> a = appendAll(first, "first", 50);
     Writer second = electedWriter();
-    assertThatThrownBy(() -> first.append(ByteString.copyFromUtf8("stale")).get(30, TimeUnit.SECONDS))
+    assertThatThrownBy(() -> first.append(ByteString.copyFromUtf8("stale")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS))
         .cause().isInstanceOf(SupersededException.class);
     List<Long> b = appendAll(second, "second", 50);
     assertThat(b.get(0)).isGreaterThan(a.get(a.size() - 1));
@@ -280,29 +322,11 @@ class ReplicatedLogIT {
   }
 
   @Test
-  void toolsAnswerUnreachableReplicasWithOneClearLine() throws Exception {
-    String nobody = "127.0.0.1:" + ReplicaProcesses.freePort();
-    Process status = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "status",
-        "--peers", nobody).redirectErrorStream(true).start();
-    String out = new String(status.getInputStream().readAllBytes());
-    assertThat(status.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(status.exitValue()).isEqualTo(2);
-    assertThat(out).contains(nobody + "  ").contains("UNAVAILABLE").doesNotContain("\tat ");
-
-    Process read = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "read",
-        "--peers", nobody).redirectErrorStream(true).start();
-    String err = new String(read.getInputStream().readAllBytes());
-    assertThat(read.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(read.exitValue()).isEqualTo(1);
-    assertThat(err.strip()).startsWith("kmesos-log read: no voting replica answered").doesNotContain("\tat ");
-  }
-
-  @Test
   void malformedRequestsGetInvalidArgumentAndTheReplicaGoesOn() throws Exception {
     start(3);
     ManagedChannel ch = NettyChannelBuilder.forTarget(replicas.peers.get(0)).usePlaintext().build();
     try {
-      var stub = ReplicaGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS);
+      var stub = ReplicaGrpc.newBlockingStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS);
       assertThatThrownBy(() -> stub.call(Envelope.newBuilder().setTo(0).build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
@@ -330,7 +354,7 @@ class ReplicatedLogIT {
     // Another log's data: refused.
     replicas.kill(1);
     Process other = replicas.start(1, "--cluster-id", "some-other-log");
-    assertThat(other.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(other.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(other.exitValue()).isNotZero();
     assertThat(replicas.log(1)).contains("holds replica 1 of log it-log, not of log some-other-log");
 
@@ -342,7 +366,7 @@ class ReplicatedLogIT {
         "--id", "1", "--peers", replicas.peerList(), "--data-dir", foreign.toString())
         .redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).isNotZero();
     assertThat(out).contains("is not empty and is not a kmesos replica database").doesNotContain("\tat ");
     assertThat(Files.readString(foreign.resolve("notes.txt"))).isEqualTo("precious");
@@ -351,7 +375,7 @@ class ReplicatedLogIT {
     replicas.kill(2);
     CorruptRecords.flipByteOfAction(replicas.dataDir(2), 5);
     Process corrupt = replicas.start(2);
-    assertThat(corrupt.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(corrupt.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(corrupt.exitValue()).isNotZero();
     assertThat(replicas.log(2)).contains("action at position 5: checksum mismatch");
   }

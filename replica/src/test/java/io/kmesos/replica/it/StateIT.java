@@ -29,7 +29,7 @@ class StateIT {
   @BeforeEach
   void start() throws Exception {
     replicas = new LocalReplicas(dir, 3).startAll();
-    replicas.initialize("state-it", Duration.ofSeconds(60));
+    replicas.initialize("state-it", Duration.ofSeconds(120));
     log = new Log(replicas.peers());
   }
 
@@ -48,7 +48,7 @@ class StateIT {
   }
 
   static <T> T get(java.util.concurrent.CompletableFuture<T> f) throws Exception {
-    return f.get(30, TimeUnit.SECONDS);
+    return f.get(120, TimeUnit.SECONDS);
   }
 
   @Test

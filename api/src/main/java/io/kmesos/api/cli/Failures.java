@@ -1,0 +1,155 @@
+package io.kmesos.api.cli;
+
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import java.lang.reflect.InvocationTargetException;
+import java.time.Duration;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.regex.Pattern;
+
+/**
+ * Turns any failure into one line a user can act on: what went wrong, never a Java class name or a
+ * stack trace. For gRPC failures it says why a server could not be reached (connection refused, no
+ * answer in time, a TLS handshake that failed, an unknown host) instead of gRPC's
+ * {@code UNAVAILABLE: io exception}, by reading the cause chain the transport attached.
+ */
+public final class Failures {
+  private Failures() {}
+
+  /** A qualified exception class name as {@code Throwable.toString()} puts it in front of a message. */
+  private static final Pattern CLASS_PREFIX = Pattern.compile("\\b(?:[a-z][\\w$]*\\.)+[A-Z][\\w$]*(?:Exception|Error)(?:: |\\b)");
+
+  /** The failure as one line: its message, without wrapper exceptions, class names or line breaks. */
+  public static String oneLine(Throwable t) {
+    Throwable root = unwrap(t);
+    if (root instanceof StatusRuntimeException || root instanceof StatusException) {
+      return reason(root);
+    }
+    String message = root.getMessage();
+    if (message == null || message.isBlank()) {
+      Throwable cause = root.getCause();
+      return cause != null && cause != root ? oneLine(cause) : "unexpected failure (" + root.getClass().getSimpleName() + ")";
+    }
+    return clean(message);
+  }
+
+  /**
+   * Why a call to a server failed, as a short phrase ("connection refused", "timed out: no answer
+   * within 2 s", "TLS handshake failed: ..."). For a failure that is not a gRPC one, its {@link
+   * #oneLine} text.
+   *
+   * @param deadline the deadline the call had, to name it in a time-out (null: not named)
+   */
+  public static String reason(Throwable t, Duration deadline) {
+    Throwable root = unwrap(t);
+    Status status = root instanceof StatusRuntimeException e ? e.getStatus()
+        : root instanceof StatusException e ? e.getStatus() : null;
+    if (status == null) {
+      String transport = transportReason(root);
+      return transport != null ? transport : oneLine(root);
+    }
+    String transport = transportReason(status.getCause());
+    if (transport != null) {
+      return transport;
+    }
+    String description = status.getDescription() == null ? "" : status.getDescription();
+    switch (status.getCode()) {
+      case DEADLINE_EXCEEDED -> {
+        // gRPC's own words when the client gave up; any other description is the server's.
+        if (description.isEmpty() || description.startsWith("CallOptions deadline exceeded")
+            || description.startsWith("deadline exceeded") || description.startsWith("ClientCall started after")
+            || description.startsWith("Deadline exceeded")) {
+          return deadline == null ? "timed out: no answer in time" : "timed out: no answer within " + human(deadline);
+        }
+      }
+      case UNAVAILABLE -> {
+        if (description.startsWith("Network closed for unknown reason")) {
+          return "the connection was closed without an answer (a TLS port, or not a kmesos server?)";
+        }
+        if (description.equals("io exception") || description.isEmpty()) {
+          return status.getCause() == null ? "unreachable" : "unreachable: " + clean(deepestMessage(status.getCause()));
+        }
+      }
+      case CANCELLED -> {
+        return "cancelled" + (description.isEmpty() ? "" : ": " + clean(description));
+      }
+      default -> { }
+    }
+    return description.isEmpty() ? status.getCode().name().toLowerCase().replace('_', ' ') : clean(description);
+  }
+
+  public static String reason(Throwable t) {
+    return reason(t, null);
+  }
+
+  /** What the transport said in a cause chain (refused, TLS, DNS, time-out), or null if nothing known. */
+  private static String transportReason(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      String name = c.getClass().getSimpleName();
+      String message = c.getMessage() == null ? "" : c.getMessage();
+      if (name.equals("NotSslRecordException")) {
+        return "TLS handshake failed: the server does not speak TLS";
+      }
+      if (c instanceof javax.net.ssl.SSLException) {
+        return "TLS handshake failed: " + clean(deepestMessage(c));
+      }
+      if (c instanceof java.net.UnknownHostException) {
+        return "unknown host" + (message.isEmpty() ? "" : " " + message);
+      }
+      if (c instanceof java.net.NoRouteToHostException) {
+        return "no route to host";
+      }
+      if (name.equals("ConnectTimeoutException") || c instanceof java.net.SocketTimeoutException) {
+        return "connection timed out";
+      }
+      if (c instanceof java.net.ConnectException || name.endsWith("ConnectException")) {
+        if (message.contains("refused")) {
+          return "connection refused";
+        }
+        if (message.contains("timed out")) {
+          return "connection timed out";
+        }
+        return "cannot connect" + (message.isEmpty() ? "" : ": " + clean(message));
+      }
+    }
+    return null;
+  }
+
+  private static String deepestMessage(Throwable t) {
+    String message = t.getMessage();
+    for (Throwable c = t.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+      if (c.getMessage() != null && !c.getMessage().isBlank()) {
+        message = c.getMessage();
+      }
+    }
+    return message == null ? t.getClass().getSimpleName() : message;
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while ((t instanceof ExecutionException || t instanceof CompletionException || t instanceof InvocationTargetException
+        || t instanceof picocli.CommandLine.ExecutionException) && t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  /** One line, without the class names that {@code Throwable.toString()} puts in messages it wraps. */
+  static String clean(String message) {
+    String line = CLASS_PREFIX.matcher(message).replaceAll("").replaceAll("\\s*\\R\\s*", "; ").strip();
+    return line.isEmpty() ? message.strip() : line;
+  }
+
+  /** 2 s, 500 ms, 1.5 s, 2 min. */
+  public static String human(Duration d) {
+    long ms = d.toMillis();
+    if (ms < 1000) {
+      return ms + " ms";
+    }
+    if (ms % 60_000 == 0) {
+      return (ms / 60_000) + " min";
+    }
+    return ms % 1000 == 0 ? (ms / 1000) + " s" : String.format(java.util.Locale.ROOT, "%.1f s", ms / 1000.0);
+  }
+}

@@ -1,0 +1,168 @@
+package io.kmesos.replica.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.kmesos.replica.client.Log;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code kmesos-log} as a new user meets it: the real jar against real replica processes, and the
+ * exact lines a user reads when something is wrong — one line, no Java class names, saying why.
+ */
+class LogToolIT {
+  static final Duration PATIENCE = ReplicatedLogIT.PATIENCE;
+
+  @TempDir Path dir;
+  ReplicaProcesses replicas;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (replicas != null) {
+      replicas.close();
+    }
+  }
+
+  record Result(int exit, String out, String err) {
+    List<String> lines() {
+      return out.lines().toList();
+    }
+  }
+
+  /** Runs {@code kmesos-log args...} as a user would, with {@code stdin} as its input. */
+  Result runWithInput(String stdin, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
+    cmd.addAll(List.of(args));
+    Path out = Files.createTempFile(dir, "out", ".txt");
+    Path err = Files.createTempFile(dir, "err", ".txt");
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+    pb.environment().remove("KMESOS_LOG_PEERS");
+    Process p = pb.start();
+    try (var in = p.getOutputStream()) {
+      in.write(stdin.getBytes(StandardCharsets.UTF_8));
+    }
+    if (!p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("kmesos-log " + String.join(" ", args) + " did not finish within " + PATIENCE);
+    }
+    return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+  }
+
+  Result run(String... args) throws Exception {
+    return runWithInput("", args);
+  }
+
+  static String statusRow(int replica, String address, String rest) {
+    return String.format("%-8d %-24s %s", replica, address, rest);
+  }
+
+  @Test
+  void noReplicaReachableIsOneLineSayingTheConnectionWasRefused() throws Exception {
+    String nobody = "127.0.0.1:" + ReplicaProcesses.freePort();
+
+    Result status = run("status", "--peers", nobody);
+    assertThat(status.exit()).isEqualTo(2);
+    assertThat(status.lines()).hasSize(2).last().isEqualTo(statusRow(0, nobody, "unreachable: connection refused"));
+    assertThat(status.err()).isEmpty();
+
+    Result read = run("read", "--peers", nobody);
+    assertThat(read.exit()).isEqualTo(1);
+    assertThat(read.err()).isEqualTo("kmesos-log read: no voting replica answered (" + nobody + ": connection refused)\n");
+
+    Result append = runWithInput("hello\n", "append", "--peers", nobody, "--election-timeout", "3s");
+    assertThat(append.exit()).isEqualTo(1);
+    assertThat(append.err()).isEqualTo("kmesos-log append: election failed: no quorum of voting replicas answered "
+        + "within 3 s (" + nobody + ": connection refused)\n");
+    assertThat(append.out()).isEmpty();
+
+    Result initialize = run("initialize", "--peers", nobody, "--cluster-id", "x");
+    assertThat(initialize.exit()).isEqualTo(1);
+    assertThat(initialize.err()).isEqualTo("kmesos-log initialize: initialize did not reach every replica: replica 0 ("
+        + nobody + "): connection refused\n");
+  }
+
+  @Test
+  void aReplicaThatDoesNotAnswerInTimeIsNamedAndTheOthersStillServe() throws Exception {
+    replicas = new ReplicaProcesses(dir, 3).startAll();
+    String peers = replicas.peerList();
+    try (Log log = new Log(replicas.peers)) {
+      await().atMost(PATIENCE).ignoreExceptions().until(() -> {
+        log.initialize("tool-it");
+        return true;
+      });
+    }
+    Result append = runWithInput("one\ntwo\n", "append", "--peers", peers);
+    assertThat(append.exit()).as(append.err()).isZero();
+    assertThat(append.out()).isEqualTo("1\tone\n2\ttwo\n");
+
+    replicas.pause(0); // SIGSTOP: connections are accepted, nothing is answered
+    try {
+      String paused = replicas.peers.get(0);
+      Result status = run("status", "--peers", peers);
+      assertThat(status.exit()).isEqualTo(2);
+      assertThat(status.lines()).hasSize(4);
+      assertThat(status.lines().get(1)).isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 2 s"));
+      assertThat(status.lines().get(2)).startsWith(statusRow(1, replicas.peers.get(1), "VOTING"));
+      assertThat(status.lines().get(3)).startsWith(statusRow(2, replicas.peers.get(2), "VOTING"));
+
+      Result one = run("status", "--peers", peers, "--replica", "0");
+      assertThat(one.exit()).isEqualTo(2);
+      assertThat(one.lines()).hasSize(2).last().isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 2 s"));
+
+      Result other = run("status", "--peers", peers, "--replica", replicas.peers.get(2));
+      assertThat(other.exit()).isZero();
+      assertThat(other.lines()).hasSize(2).last().asString().startsWith(statusRow(2, replicas.peers.get(2), "VOTING"));
+
+      Result readPaused = run("read", "--peers", peers, "--replica", "0");
+      assertThat(readPaused.exit()).isEqualTo(1);
+      assertThat(readPaused.err()).isEqualTo("kmesos-log read: replica 0 (" + paused + "): timed out: no answer within 2 s\n");
+
+      // Two replicas of three are a quorum: appends go on, with the timeouts given as flags. (This
+      // writer's election also settles that the first writer's lines are learned: a writer that
+      // exits right after its last commit may not have told the replicas.)
+      Result more = runWithInput("three\n", "append", "--peers", peers, "--election-timeout", "60s", "--append-timeout", "30s");
+      assertThat(more.exit()).as(more.err()).isZero();
+      assertThat(more.out()).isEqualTo("3\tthree\n");
+
+      Result fromOne = run("read", "--peers", peers, "--replica", "1", "--from", "1", "--to", "2");
+      assertThat(fromOne.exit()).as(fromOne.err()).isZero();
+      assertThat(fromOne.out()).isEqualTo("1\tAPPEND\t3\tone\n2\tAPPEND\t3\ttwo\n");
+      Result readAll = run("read", "--peers", peers, "--from", "1", "--to", "2");
+      assertThat(readAll.exit()).as(readAll.err()).isZero();
+      assertThat(readAll.out()).isEqualTo("1\tAPPEND\t3\tone\n2\tAPPEND\t3\ttwo\n");
+    } finally {
+      replicas.resume(0);
+    }
+  }
+
+  @Test
+  void badFlagsAreOneLinePointingAtHelp() throws Exception {
+    Result unknown = run("append", "--bogus");
+    assertThat(unknown.exit()).isEqualTo(2);
+    assertThat(unknown.err()).isEqualTo("kmesos-log append: Unknown option: '--bogus' (see kmesos-log append --help)\n");
+
+    Result duration = run("append", "--peers", "127.0.0.1:1", "--election-timeout", "5x");
+    assertThat(duration.exit()).isEqualTo(2);
+    assertThat(duration.err()).isEqualTo("kmesos-log append: Invalid value for option '--election-timeout': '5x' is not a "
+        + "duration like 500ms, 15s, 2m or 1h (see kmesos-log append --help)\n");
+
+    Result noPeers = run("status");
+    assertThat(noPeers.exit()).isEqualTo(2);
+    assertThat(noPeers.err()).isEqualTo("kmesos-log status: --peers is missing: name every replica of the log (or set "
+        + "$KMESOS_LOG_PEERS) (see kmesos-log status --help)\n");
+
+    Result noSuchReplica = run("read", "--peers", "127.0.0.1:1,127.0.0.1:2", "--replica", "5");
+    assertThat(noSuchReplica.exit()).isEqualTo(2);
+    assertThat(noSuchReplica.err()).isEqualTo("kmesos-log read: --replica 5 is not one of the 2 replicas in --peers "
+        + "(an index 0..1 or one of their addresses) (see kmesos-log read --help)\n");
+  }
+}
