@@ -401,6 +401,19 @@ class ControllerIT {
         .isEqualTo("BelowChildrenGuarantees"));
     assertThat(registry().getQuotasList()).filteredOn(q -> q.getRole().equals("eng")).singleElement()
         .satisfies(q -> assertThat(q.getGuaranteesMap()).containsEntry("cpus", 600.0));
+
+    // Nor may it go while its child is guaranteed something: its deletion waits, saying why ...
+    client.resource(parent).delete();
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(readyCondition(
+        client.resources(Quota.class).withName("eng").get().getStatus()).getMessage())
+        .startsWith("role eng cannot lose its quota while its child roles (eng/frontend) are guaranteed something"));
+    assertThat(client.resources(Quota.class).withName("eng").get().getMetadata().getDeletionTimestamp()).isNotNull();
+    assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).contains("eng", "eng/frontend");
+    // ... and goes, from the registry too, once the child has gone.
+    client.resource(child).delete();
+    await().atMost(Duration.ofSeconds(60)).until(() -> client.resources(Quota.class).withName("eng").get() == null
+        && client.resources(Quota.class).withName("eng-frontend").get() == null);
+    assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).doesNotContain("eng", "eng/frontend");
   }
 
   @Test
