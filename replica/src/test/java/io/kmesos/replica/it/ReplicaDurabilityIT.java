@@ -166,8 +166,8 @@ class ReplicaDurabilityIT {
   }
 
   /**
-   * Appends with up to 16 in flight, at most about a thousand a second (the log stays small enough
-   * for quick restarts), until told to stop, recording each acknowledged payload's position. A writer that gives up (its appends timed out while a replica restarted) is replaced,
+   * Appends with up to 8 in flight, at most about two hundred a second (the log stays small, and the
+   * restarts get CPU on a small machine), until told to stop, recording each acknowledged payload's position. A writer that gives up (its appends timed out while a replica restarted) is replaced,
    * as the master would replace it; what it had in flight is decided by the next election.
    */
   void appendUntilStopped(AtomicBoolean loading, Map<String, Long> acknowledged) {
@@ -186,12 +186,12 @@ class ReplicaDurabilityIT {
         }
         continue;
       }
-      Semaphore inFlight = new Semaphore(16);
+      Semaphore inFlight = new Semaphore(8);
       AtomicBoolean failed = new AtomicBoolean();
       try (w) {
         while (loading.get() && !failed.get() && System.nanoTime() < stopBy) {
           inFlight.acquire();
-          Thread.sleep(1);
+          Thread.sleep(5);
           String payload = "p-" + n++;
           w.append(ByteString.copyFromUtf8(payload)).whenComplete((position, error) -> {
             if (error == null) {
@@ -202,7 +202,7 @@ class ReplicaDurabilityIT {
             inFlight.release();
           });
         }
-        inFlight.tryAcquire(16, 60, TimeUnit.SECONDS);
+        inFlight.tryAcquire(8, 60, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
