@@ -167,7 +167,8 @@ class ReplicaDurabilityIT {
 
   /**
    * Appends with up to 8 in flight, at most about two hundred a second (the log stays small, and the
-   * restarts get CPU on a small machine), until told to stop, recording each acknowledged payload's position. A writer that gives up (its appends timed out while a replica restarted) is replaced,
+   * restarts get CPU on a small machine), until told to stop, recording each acknowledged payload's
+   * position. A writer that gives up (its appends timed out while a replica restarted) is replaced,
    * as the master would replace it; what it had in flight is decided by the next election.
    */
   void appendUntilStopped(AtomicBoolean loading, Map<String, Long> acknowledged) {
