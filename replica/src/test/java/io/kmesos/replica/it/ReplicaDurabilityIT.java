@@ -4,18 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
-import io.kmesos.api.log.v1.ActionType;
 import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.api.log.v1.StatusResponse;
-import io.kmesos.replica.client.Log;
-import io.kmesos.replica.client.LogEntry;
-import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.client.Writer;
-import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.storage.WalFile;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -24,11 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Function;
-import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A replica never forgets what it acknowledged: not when its disk damages what it synced (it
@@ -36,36 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and not when it is killed with kill -9 in the middle of writes (it always starts again, with
  * everything it acknowledged).
  */
-class ReplicaDurabilityIT {
-  @TempDir Path dir;
-  ReplicaProcesses replicas;
-  Log log;
-
-  @AfterEach
-  void stop() throws Exception {
-    if (log != null) {
-      log.close();
-    }
-    if (replicas != null) {
-      replicas.close();
-    }
-  }
-
-  void start(int n) throws Exception {
-    replicas = new ReplicaProcesses(dir, n).startAll();
-    log = new Log(replicas.peers);
-    await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> {
-      log.initialize("durability");
-      return true;
-    });
-  }
-
-  Writer electedWriter() throws Exception {
-    Writer w = log.writer(new Coordinator.Config(50, 500, 100_000, 2, 1 << 20), Duration.ofSeconds(10));
-    w.elect().get(60, TimeUnit.SECONDS);
-    return w;
-  }
-
+class ReplicaDurabilityIT extends LogProcessesTest {
   /**
    * The fault injection that found the bug: one replica misses writes, the one that has them loses
    * the tail of its write-ahead log to a flipped byte, and the third (up to date) is down. Before,
@@ -76,9 +38,9 @@ class ReplicaDurabilityIT {
   void aReplicaWhoseDiskLostSyncedWritesRefusesToStartUntilWipedThenRecovers() throws Exception {
     start(3);
     Writer w = electedWriter();
-    List<Long> early = ReplicatedLogIT.appendAll(w, "early", 100);
+    List<Long> early = appendAll(w, "early", 100);
     replicas.kill(2); // misses what follows
-    List<Long> late = ReplicatedLogIT.appendAll(w, "late", 500);
+    List<Long> late = appendAll(w, "late", 500);
     w.close();
     replicas.kill(1);
     replicas.kill(0);
@@ -92,31 +54,31 @@ class ReplicaDurabilityIT {
         .contains("kmesos-log replica: the replica's storage in " + replicas.dataDir(1) + " is damaged")
         .contains(wal.getFileName().toString()).contains("wipe " + replicas.dataDir(1)).doesNotContain("\tat ");
 
-    // With the damaged replica out, the one that missed the writes has no quorum: nothing is
-    // decided without the writes it missed. Once the up-to-date one is back, everything is there.
+    // With the damaged replica out, the one that missed the writes cannot form a quorum alone; once
+    // the up-to-date one is back, everything acknowledged is there.
     replicas.start(2);
     replicas.start(0);
     Writer next = electedWriter();
     List<Long> positions = new ArrayList<>(early);
     positions.addAll(late);
-    List<String> payloads = new ArrayList<>(ReplicatedLogIT.names("early", 100));
-    payloads.addAll(ReplicatedLogIT.names("late", 500));
-    assertHolds(payloads, positions);
+    List<String> payloads = new ArrayList<>(names("early", 100));
+    payloads.addAll(names("late", 500));
+    assertLogHolds(payloads, positions);
 
     // The operator wipes the damaged replica: it recovers the log from its peers and votes again.
     replicas.wipe(1);
     replicas.start(1);
     long ending = log.reader().ending();
-    await().atMost(Duration.ofSeconds(120)).until(() -> {
+    await().atMost(PATIENCE).until(() -> {
       StatusResponse s = statusOf(1);
       return s != null && s.getStatus() == ReplicaStatus.VOTING && s.getLearnedThrough() >= ending;
     });
     // Now it can stand in for the up-to-date one.
     replicas.kill(0);
-    List<Long> after = ReplicatedLogIT.appendAll(next, "after", 50);
+    List<Long> after = appendAll(next, "after", 50);
     positions.addAll(after);
-    payloads.addAll(ReplicatedLogIT.names("after", 50));
-    assertHolds(payloads, positions);
+    payloads.addAll(names("after", 50));
+    assertLogHolds(payloads, positions);
     next.close();
   }
 
@@ -135,13 +97,13 @@ class ReplicaDurabilityIT {
     for (int kill = 0; kill < 50; kill++) { // bounded: 50 kills, each step waits at most 2 minutes
       int victim = kill % 3;
       int before = acknowledged.size();
-      await().atMost(Duration.ofSeconds(120)).until(() -> acknowledged.size() > before + 20 || load.isDone());
+      await().atMost(PATIENCE).until(() -> acknowledged.size() > before + 20 || load.isDone());
       assertThat(load).as("the load goes on").isNotDone();
       Thread.sleep(random.nextInt(150)); // a random point in the stream of writes
       replicas.kill(victim);
       Process restarted = replicas.start(victim);
       int k = kill;
-      await().atMost(Duration.ofSeconds(120)).until(() -> {
+      await().atMost(PATIENCE).until(() -> {
         assertThat(restarted.isAlive()).as("replica %d started again after kill %d; its output:%n%s", victim, k,
             replicas.log(victim)).isTrue();
         StatusResponse s = statusOf(victim);
@@ -152,14 +114,14 @@ class ReplicaDurabilityIT {
     load.get(120, TimeUnit.SECONDS);
     assertThat(acknowledged).hasSizeGreaterThan(1000);
     // Every replica, read on its own after catching up, holds every acknowledged append.
-    List<String> payloads = new ArrayList<>(acknowledged.keySet());
+    List<String> payloads = acknowledged.keySet().stream().sorted(Comparator.comparing(acknowledged::get)).toList();
     List<Long> positions = payloads.stream().map(acknowledged::get).toList();
     try (Writer last = electedWriter()) { // settles what the load's last writer left in flight
       long ending = last.append(ByteString.copyFromUtf8("after the kills")).get(60, TimeUnit.SECONDS);
-      assertHolds(payloads, positions);
+      assertLogHolds(payloads, positions);
       for (int i = 0; i < 3; i++) {
         int replica = i;
-        await().atMost(Duration.ofSeconds(60)).until(() -> statusOf(replica).getLearnedThrough() >= ending);
+        await().atMost(PATIENCE).until(() -> statusOf(replica).getLearnedThrough() >= ending);
       }
     }
     assertThat(replicas.log(0) + replicas.log(1) + replicas.log(2)).doesNotContain("is damaged");
@@ -209,23 +171,5 @@ class ReplicaDurabilityIT {
         return;
       }
     }
-  }
-
-  /** Every acknowledged payload is in the log exactly once, at its acknowledged position. */
-  void assertHolds(List<String> payloads, List<Long> positions) {
-    Reader r = log.reader();
-    long last = positions.stream().mapToLong(Long::longValue).max().orElse(0);
-    await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> r.ending() >= last);
-    Map<Long, String> inLog = r.read(1, r.ending()).stream().filter(e -> e.type() == ActionType.APPEND)
-        .collect(Collectors.toMap(LogEntry::position, e -> e.payload().toStringUtf8()));
-    Map<String, Long> count = inLog.values().stream().collect(Collectors.groupingBy(Function.identity(), Collectors.counting()));
-    for (int i = 0; i < payloads.size(); i++) {
-      assertThat(inLog.get(positions.get(i))).as("position %d", positions.get(i)).isEqualTo(payloads.get(i));
-      assertThat(count.get(payloads.get(i))).as("copies of %s", payloads.get(i)).isEqualTo(1);
-    }
-  }
-
-  StatusResponse statusOf(int replica) {
-    return log.reader().status().get(replica).status();
   }
 }

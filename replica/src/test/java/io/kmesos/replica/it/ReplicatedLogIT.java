@@ -39,90 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The log as separate replica JVMs on 127.0.0.1 with real RocksDB, driven through the client
  * library, under kill -9, wiped disks, lost quorums and racing writers. After each, every
  * acknowledged append is present exactly once and in order.
- *
- * <p>Nothing here depends on the machine's speed: every wait is for a condition, with a deadline
- * generous enough for a loaded 2-core machine (replica JVMs may take many seconds to start), and
- * writers elect with a deadline that outlasts a replica's restart.
  */
-class ReplicatedLogIT {
-  @TempDir Path dir;
-  ReplicaProcesses replicas;
-  Log log;
-
-  @AfterEach
-  void stop() throws Exception {
-    if (log != null) {
-      log.close();
-    }
-    if (replicas != null) {
-      replicas.close();
-    }
-  }
-
-  /** How long a test waits for anything that only takes time (replicas starting, appends committing). */
-  static final Duration PATIENCE = Duration.ofSeconds(120);
-
-  Log start(int n) throws Exception {
-    replicas = new ReplicaProcesses(dir, n).startAll();
-    log = new Log(replicas.peers);
-    await().atMost(PATIENCE).ignoreExceptions().until(() -> {
-      log.initialize("it-log");
-      return true;
-    });
-    return log;
-  }
-
-  /**
-   * A writer elected as a master's would be: its election waits for replicas that are still
-   * starting. (Its append timeout is what turns a lost quorum into an error.)
-   */
-  Writer electedWriter() throws Exception {
-    Writer w = log.writer(new Writer.Settings(new Coordinator.Config(50, 500, 100_000, 2, 1 << 20),
-        Duration.ofSeconds(10), PATIENCE));
-    w.elect().get(PATIENCE.toSeconds() + 30, TimeUnit.SECONDS);
-    return w;
-  }
-
-  /** Appends {@code count} payloads named {@code prefix-i}, all in flight at once; returns their positions. */
-  static List<Long> appendAll(Writer w, String prefix, int count) throws Exception {
-    List<CompletableFuture<Long>> futures = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      futures.add(w.append(ByteString.copyFromUtf8(prefix + "-" + i)));
-    }
-    List<Long> positions = new ArrayList<>();
-    for (CompletableFuture<Long> f : futures) {
-      positions.add(f.get(PATIENCE.toSeconds(), TimeUnit.SECONDS));
-    }
-    return positions;
-  }
-
-  /** Every acknowledged payload is in the log exactly once, at its acknowledged position, in order. */
-  void assertLogHolds(List<String> payloads, List<Long> positions) {
-    Reader r = log.reader();
-    // Replicas learn what a (new) writer committed moments after it commits: wait for that.
-    long last = positions.stream().mapToLong(Long::longValue).max().orElse(0);
-    await().atMost(PATIENCE).until(() -> r.ending() >= last);
-    List<LogEntry> entries = r.read(1, r.ending());
-    List<String> appended = entries.stream().filter(e -> e.type() == ActionType.APPEND)
-        .map(e -> e.payload().toStringUtf8()).toList();
-    Set<String> unique = new LinkedHashSet<>(appended);
-    assertThat(unique).as("no append is in the log twice").hasSameSizeAs(appended);
-    for (int i = 0; i < payloads.size(); i++) {
-      long p = positions.get(i);
-      LogEntry e = entries.stream().filter(x -> x.position() == p).findFirst().orElseThrow();
-      assertThat(e.payload().toStringUtf8()).as("position %d", p).isEqualTo(payloads.get(i));
-    }
-    assertThat(positions).isSorted();
-  }
-
-  static List<String> names(String prefix, int count) {
-    List<String> out = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      out.add(prefix + "-" + i);
-    }
-    return out;
-  }
-
+class ReplicatedLogIT extends LogProcessesTest {
   @Test
   void pipelinedAppendsAreCommittedInOrderAndReadBack() throws Exception {
     start(3);
@@ -378,9 +296,5 @@ class ReplicatedLogIT {
     assertThat(corrupt.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(corrupt.exitValue()).isNotZero();
     assertThat(replicas.log(2)).contains("action at position 5: checksum mismatch");
-  }
-
-  io.kmesos.api.log.v1.StatusResponse statusOf(int replica) {
-    return log.reader().status().get(replica).status();
   }
 }
