@@ -80,6 +80,12 @@ public final class ReplicaServer implements AutoCloseable {
 
   private record Tick() implements Input {}
 
+  /**
+   * How often the write-ahead log files whose writes RocksDB has flushed into table files are
+   * deleted (see {@code WalChain}): what they take on disk is about this long's worth of writes.
+   */
+  static final Duration WAL_PRUNE_INTERVAL = Duration.ofSeconds(30);
+
   private final Config config;
   private final RocksStorage storage;
   private final ReplicaCore core;
@@ -186,8 +192,13 @@ public final class ReplicaServer implements AutoCloseable {
 
   private void run() {
     List<Input> batch = new ArrayList<>();
+    long nextPrune = System.nanoTime() + WAL_PRUNE_INTERVAL.toNanos();
     while (running) {
       try {
+        if (System.nanoTime() > nextPrune) {
+          storage.pruneWalArchive();
+          nextPrune = System.nanoTime() + WAL_PRUNE_INTERVAL.toNanos();
+        }
         Input first = queue.poll(100, TimeUnit.MILLISECONDS);
         if (first == null) {
           continue;

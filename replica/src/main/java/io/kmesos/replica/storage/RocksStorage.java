@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
+import org.rocksdb.FlushOptions;
 import org.rocksdb.Options;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
@@ -73,17 +74,19 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
    *
    * <p>RocksDB replays its write-ahead log tolerating only an incomplete last record (a write torn
    * by a crash); any other damage it finds makes it refuse to open. What it cannot see (a torn-looking
-   * tail that had in fact been synced, a truncated or deleted log file) the {@link SyncedWatermark}
-   * catches: the recovered sequence number must reach the highest one ever synced. Then every block
-   * of every table file is checked. Damage of any kind is refused with a message naming what was
-   * found; nothing damaged is ever served.
+   * end that had in fact been synced, a truncated or deleted WAL file) the {@link SyncedWatermark}
+   * and the {@link WalChain} catch: the recovered sequence number must reach the highest one ever
+   * synced, and the WAL files must hold every write since the table files end. Then every block of
+   * every table file is checked. Damage of any kind is refused with a message naming what was
+   * found; nothing damaged is ever served. Once all is checked, what the WAL held is flushed into a
+   * table file, so that the next start reads little of it.
    *
    * @throws StorageException if {@code dir} holds anything else, or anything in it is damaged
    */
   public static RocksStorage open(Path dir) {
     boolean fresh;
     try {
-      fresh = !Files.exists(dir) || isEmptyDirectory(dir);
+      fresh = !Files.exists(dir) || isEmptyDirectory(dir) || creationCutShort(dir);
       if (!fresh && !Files.isDirectory(dir)) {
         throw new StorageException(dir + " is not a directory");
       }
@@ -101,9 +104,11 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
     RocksLog rocksLog = new RocksLog();
     Options options = new Options().setCreateIfMissing(fresh).setParanoidChecks(true).setLogger(rocksLog)
         .setWalRecoveryMode(WALRecoveryMode.TolerateCorruptedTailRecords)
-        // Keep the replayed log files until a normal flush: if this start is refused, the damaged
-        // file is still there to be named and examined.
-        .setAvoidFlushDuringRecovery(true);
+        // Keep the replayed WAL files until the checks below are done: if this start is refused, the
+        // damaged file is still there to be named and examined.
+        .setAvoidFlushDuringRecovery(true)
+        // Flushed WAL files are archived, not deleted: only WalChain.prune deletes them.
+        .setWalTtlSeconds(WalChain.ARCHIVE_TTL_SECONDS);
     RocksDB db;
     try {
       db = RocksDB.open(options, dir.toString());
@@ -116,10 +121,17 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
     try {
       storage.watermark = SyncedWatermark.open(dir);
       long recovered = db.getLatestSequenceNumber();
-      if (storage.watermark != null && recovered < storage.watermark.sequence()) {
-        throw damaged(dir, "writes it had synced are gone: RocksDB recovered up to sequence " + recovered
-            + " but " + storage.watermark.sequence() + " had been synced (" + SyncedWatermark.FILE_NAME
-            + "); " + describeLogFiles(dir) + " lost them (damaged, truncated or deleted)");
+      if (storage.watermark != null) {
+        if (recovered < storage.watermark.synced()) {
+          throw damaged(dir, "writes it had synced are gone: RocksDB recovered up to sequence number " + recovered
+              + " but " + storage.watermark.synced() + " had been synced (" + SyncedWatermark.FILE_NAME
+              + "); " + describeLogFiles(dir) + " lost them (damaged, truncated or deleted)" + reported(rocksLog));
+        }
+        String gap = WalChain.check(db, storage.watermark.chainStart(), recovered);
+        if (gap != null) {
+          throw damaged(dir, "writes it had synced are gone: " + gap + " (" + describeLogFiles(dir) + ")"
+              + reported(rocksLog));
+        }
       }
       try {
         db.verifyChecksum();
@@ -142,9 +154,14 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
           throw damaged(dir, "its synced watermark " + SyncedWatermark.FILE_NAME + " is missing, so what RocksDB "
               + "recovered cannot be checked against what it had synced");
         }
-        // Nothing was ever acknowledged from here (no metadata: it never voted).
-        storage.watermark = SyncedWatermark.create(dir, db.getLatestSequenceNumber());
+        // Nothing was ever acknowledged from here (no metadata: it never voted); the chain starts
+        // with the first write.
+        storage.watermark = SyncedWatermark.create(dir, db.getLatestSequenceNumber(), 1);
       }
+      try (FlushOptions flush = new FlushOptions().setWaitForFlush(true)) {
+        db.flush(flush);
+      }
+      storage.pruneWalArchive();
       return storage;
     } catch (RocksDBException | IOException | RuntimeException e) {
       storage.close();
@@ -152,6 +169,43 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         throw se;
       }
       throw new StorageException("cannot read the replica database in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Deletes the WAL files whose writes are all in table files (RocksDB archives them when it
+   * flushes; see {@link WalChain}). Called at start and from time to time by the server, which
+   * bounds both the disk they take and what the next start reads.
+   */
+  public void pruneWalArchive() {
+    try {
+      WalChain.prune(dir, db, watermark);
+    } catch (RocksDBException | IOException e) {
+      throw new StorageException("pruning the write-ahead log archive in " + dir + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A directory where RocksDB began to create a database but never got as far as its CURRENT file
+   * (the process was killed during its very first start): only RocksDB's own creation files, no
+   * watermark. Nothing was ever written there, so it is started afresh, not refused as foreign.
+   */
+  private static boolean creationCutShort(Path dir) throws IOException {
+    if (!Files.isDirectory(dir) || Files.exists(dir.resolve("CURRENT"))
+        || Files.exists(dir.resolve(SyncedWatermark.FILE_NAME))) {
+      return false;
+    }
+    try (Stream<Path> s = Files.list(dir)) {
+      List<Path> files = s.toList();
+      if (!files.stream().allMatch(f -> f.getFileName().toString()
+          .matches("LOCK|LOG|LOG\\.old\\.\\d+|IDENTITY|MANIFEST-\\d+|OPTIONS-\\d+|\\d+\\.dbtmp|OPTIONS-\\d+\\.dbtmp"
+              + "|" + SyncedWatermark.FILE_NAME + "\\.creating"))) {
+        return false;
+      }
+      for (Path f : files) {
+        Files.delete(f);
+      }
+      return true;
     }
   }
 
@@ -183,17 +237,24 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   }
 
   private static String describeLogFiles(Path dir) throws IOException {
-    try (Stream<Path> s = Files.list(dir)) {
-      List<String> logs = s.filter(p -> p.getFileName().toString().endsWith(".log")).sorted().map(p -> {
-        try {
-          return p.getFileName() + " (" + Files.size(p) + " bytes)";
-        } catch (IOException e) {
-          return p.getFileName().toString();
-        }
-      }).toList();
-      return logs.isEmpty() ? "no write-ahead log file is left: it" : logs.size() == 1
-          ? "its write-ahead log " + logs.get(0) : "its write-ahead log files " + String.join(", ", logs);
+    List<String> logs = new java.util.ArrayList<>();
+    for (Path d : List.of(dir, dir.resolve("archive"))) {
+      if (!Files.isDirectory(d)) {
+        continue;
+      }
+      try (Stream<Path> s = Files.list(d)) {
+        s.filter(p -> p.getFileName().toString().endsWith(".log")).sorted().forEach(p -> {
+          String name = dir.relativize(p).toString();
+          try {
+            logs.add(name + " (" + Files.size(p) + " bytes)");
+          } catch (IOException e) {
+            logs.add(name);
+          }
+        });
+      }
     }
+    return logs.isEmpty() ? "no write-ahead log file is left: it" : logs.size() == 1
+        ? "its write-ahead log " + logs.get(0) : "its write-ahead log files " + String.join(", ", logs);
   }
 
   /** True if the database holds no record at all (a creation that never got as far as its identity). */

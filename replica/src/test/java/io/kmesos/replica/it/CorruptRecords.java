@@ -2,6 +2,7 @@ package io.kmesos.replica.it;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import io.kmesos.replica.storage.WalChain;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 
@@ -12,7 +13,9 @@ final class CorruptRecords {
   static void flipByteOfAction(Path dataDir, long position) throws Exception {
     RocksDB.loadLibrary();
     byte[] key = ByteBuffer.allocate(9).put((byte) 'A').putLong(position).array();
-    try (Options o = new Options(); RocksDB db = RocksDB.open(o, dataDir.toString())) {
+    // As the replica opens it (flushed WAL files archived, not deleted), so that only the record changes.
+    try (Options o = new Options().setWalTtlSeconds(WalChain.ARCHIVE_TTL_SECONDS).setAvoidFlushDuringRecovery(true);
+        RocksDB db = RocksDB.open(o, dataDir.toString())) {
       byte[] value = db.get(key);
       if (value == null) {
         throw new IllegalStateException("no action at position " + position + " in " + dataDir);

@@ -23,9 +23,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.rocksdb.FlushOptions;
-import org.rocksdb.Options;
-import org.rocksdb.RocksDB;
 
 /**
  * A replica's storage, damaged the ways a disk or filesystem damages files, must never come back
@@ -80,7 +77,7 @@ class RocksStorageDamageTest {
 
   @Test
   void aFlippedByteInAnySyncedWalRecordIsRefused() throws IOException {
-    Path wal = onlyFile(pristine, ".log");
+    Path wal = largestFile(pristine, ".log");
     List<WalFile.Record> records = WalFile.records(Files.readAllBytes(wal));
     List<WalFile.Record> data = records.stream().filter(WalFile.Record::holdsData).toList();
     assertThat(data).as("physical records in %s", wal).hasSizeGreaterThan(120);
@@ -102,7 +99,7 @@ class RocksStorageDamageTest {
 
   @Test
   void aTruncatedWalIsRefused() throws IOException {
-    Path wal = onlyFile(pristine, ".log");
+    Path wal = largestFile(pristine, ".log");
     long size = Files.size(wal);
     List<WalFile.Record> data = WalFile.records(Files.readAllBytes(wal)).stream().filter(WalFile.Record::holdsData).toList();
     WalFile.Record last = data.get(data.size() - 1);
@@ -148,12 +145,107 @@ class RocksStorageDamageTest {
     }
   }
 
+  /**
+   * Several write-ahead log files at once (a crash while RocksDB switched to a new one, or the
+   * processes that opened this database after a crash without flushing): losing one before the
+   * last does not shorten what RocksDB recovers, so only reading the chain shows it.
+   */
+  @Test
+  void aWalFileBeforeTheLastThatIsMissingOrTruncatedIsRefused() throws IOException {
+    appendWithoutFlushing(pristine, 2); // two more live WAL files after the replica's own
+    List<Path> wals = liveWals(pristine);
+    assertThat(wals).hasSize(3);
+    for (int i = 0; i < 2; i++) { // the oldest and the middle one; losing the last shows in the watermark
+      Path wal = wals.get(i);
+      long size = Files.size(wal);
+      assertRefused(damagedCopy("chain-deleted-" + i, dir -> Files.delete(dir.resolve(wal.getFileName()))),
+          "the deleted write-ahead log file " + wal.getFileName() + " (of 3)", "are gone");
+      assertRefused(damagedCopy("chain-truncated-" + i, dir -> DiskFaults.truncate(dir.resolve(wal.getFileName()), size / 2)),
+          "the write-ahead log file " + wal.getFileName() + " (of 3) truncated to half", "are gone");
+    }
+    try (RocksStorage s = RocksStorage.open(pristine)) {
+      assertHoldsEverythingSynced(s, "all three files there");
+    }
+  }
+
+  @Test
+  void flushedWalFilesAreKeptUntilTheChainMovesPastThemThenDeleted() throws IOException {
+    Path archive = pristine.resolve("archive");
+    try (RocksStorage s = RocksStorage.open(pristine)) {
+      // More than a memtable (64 MiB): RocksDB flushes on its own and archives the WAL file.
+      byte[] payload = new byte[1 << 20];
+      for (int p = 121; p <= 200; p++) {
+        Action a = Action.newBuilder().setPosition(p).setType(ActionType.APPEND).setPayload(ByteString.copyFrom(payload))
+            .build();
+        s.apply(List.of(new Effects.Persist(null, List.of(a), 0, false, true)));
+      }
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60))
+          .until(() -> Files.isDirectory(archive) && listLogs(archive).stream().anyMatch(p -> p.toFile().length() > 0));
+    }
+    // A crash before the archive was pruned: the chain still reads through the archived file.
+    try (RocksStorage s = RocksStorage.open(pristine)) {
+      assertThat(s.end()).isEqualTo(200);
+      // The server prunes from time to time (RocksDB archives a flushed file in the background).
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> {
+        s.pruneWalArchive();
+        return listLogs(archive).isEmpty();
+      });
+    }
+    try (RocksStorage s = RocksStorage.open(pristine)) {
+      assertThat(s.end()).as("nothing the chain needs went with them").isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aFirstStartKilledBeforeRocksDbFinishedCreatingTheDatabaseStartsAfresh() throws IOException {
+    Path dir = tmp.resolve("first-start");
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("LOCK"), "");
+    Files.writeString(dir.resolve("IDENTITY"), "7b0c...");
+    Files.writeString(dir.resolve("MANIFEST-000001"), "");
+    Files.writeString(dir.resolve(SyncedWatermark.FILE_NAME + ".creating"), "");
+    try (RocksStorage s = RocksStorage.open(dir)) {
+      assertThat(s.metadata()).isNull();
+      assertThat(s.end()).isZero();
+    }
+    try (RocksStorage s = RocksStorage.open(dir)) { // and it is a replica database from then on
+      assertThat(s.end()).isZero();
+    }
+  }
+
+  /** Opens {@code dir} as something other than the replica might (no flush at open) and appends, {@code runs} times. */
+  static void appendWithoutFlushing(Path dir, int runs) {
+    org.rocksdb.RocksDB.loadLibrary();
+    for (int run = 0; run < runs; run++) {
+      try (org.rocksdb.Options o = new org.rocksdb.Options().setAvoidFlushDuringRecovery(true)
+              .setWalTtlSeconds(WalChain.ARCHIVE_TTL_SECONDS);
+          org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(o, dir.toString());
+          org.rocksdb.WriteOptions sync = new org.rocksdb.WriteOptions().setSync(true)) {
+        for (int i = 0; i < 20; i++) {
+          db.put(sync, ("x" + run + "-" + i).getBytes(java.nio.charset.StandardCharsets.US_ASCII), new byte[100]);
+        }
+      } catch (org.rocksdb.RocksDBException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+
+  static List<Path> liveWals(Path dir) throws IOException {
+    return listLogs(dir).stream().filter(p -> p.toFile().length() > 0).toList();
+  }
+
+  static List<Path> listLogs(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().matches("[0-9]+\\.log")).sorted().toList();
+    }
+  }
+
   // ---- table files, the MANIFEST, deleted files -------------------------------------------------
 
   @Test
   void aFlippedByteInATableFileIsRefusedNamingIt() throws IOException {
     flushToTableFile(pristine);
-    Path sst = onlyFile(pristine, ".sst");
+    Path sst = largestFile(pristine, ".sst");
     long size = Files.size(sst);
     for (long offset : new long[] {size / 3, size / 2, size - 100}) {
       Path copy = damagedCopy("sst-flip-" + offset, dir -> DiskFaults.flipByte(dir.resolve(sst.getFileName()), offset));
@@ -164,7 +256,7 @@ class RocksStorageDamageTest {
   @Test
   void damageFoundWhileServingIsReportedAsWhatItIsNotAsAMissingRecord() throws IOException {
     flushToTableFile(pristine);
-    Path sst = onlyFile(pristine, ".sst");
+    Path sst = largestFile(pristine, ".sst");
     try (RocksStorage s = RocksStorage.open(pristine)) {
       // The disk damages a block after the checks at start.
       DiskFaults.flipByte(sst, Files.size(sst) / 2);
@@ -177,7 +269,7 @@ class RocksStorageDamageTest {
   @Test
   void aFlippedByteInTheManifestIsRefused() throws IOException {
     flushToTableFile(pristine);
-    Path manifest = onlyFile(pristine, "MANIFEST-");
+    Path manifest = largestFile(pristine, "MANIFEST-");
     long size = Files.size(manifest);
     for (long offset : new long[] {20, size / 2}) {
       Path copy = damagedCopy("manifest-flip-" + offset, dir -> DiskFaults.flipByte(dir.resolve(manifest.getFileName()), offset));
@@ -204,7 +296,7 @@ class RocksStorageDamageTest {
         if (name.equals("LOCK")) {
           continue; // a lock, not data; copies never take it
         }
-        Path copy = damagedCopy("deleted-" + name, dir -> Files.delete(dir.resolve(name)));
+        Path copy = damagedCopy("deleted-" + name, dir -> deleteTree(dir.resolve(name)));
         if (name.endsWith(".log") || name.endsWith(".sst") || name.startsWith("MANIFEST-") || name.equals("CURRENT")
             || name.equals(SyncedWatermark.FILE_NAME)) {
           mustRefuse.add(name);
@@ -277,24 +369,25 @@ class RocksStorageDamageTest {
     }
   }
 
-  /** Moves what the write-ahead log holds into a table file (a flush), as RocksDB does when its memtable fills. */
+  /** Moves what the write-ahead log holds into a table file: every open does, once it has checked it. */
   static void flushToTableFile(Path dir) {
-    RocksDB.loadLibrary();
-    try (Options o = new Options(); RocksDB db = RocksDB.open(o, dir.toString());
-        FlushOptions f = new FlushOptions().setWaitForFlush(true)) {
-      db.flush(f);
-    } catch (org.rocksdb.RocksDBException e) {
-      throw new IllegalStateException(e);
+    RocksStorage.open(dir).close();
+  }
+
+  /** The largest file of {@code dir} whose name has {@code nameHas} (the WAL or table file that holds the data). */
+  static Path largestFile(Path dir, String nameHas) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().contains(nameHas))
+          .filter(p -> !nameHas.equals(".log") || !p.getFileName().toString().startsWith("LOG"))
+          .max(Comparator.comparingLong(p -> p.toFile().length())).orElseThrow();
     }
   }
 
-  static Path onlyFile(Path dir, String nameHas) throws IOException {
-    try (Stream<Path> s = Files.list(dir)) {
-      List<Path> found = s.filter(p -> p.getFileName().toString().contains(nameHas))
-          .filter(p -> !nameHas.equals(".log") || !p.getFileName().toString().startsWith("LOG")).toList();
-      List<Path> nonEmpty = found.stream().filter(p -> p.toFile().length() > 0).toList();
-      assertThat(nonEmpty).as("files named *%s* in %s", nameHas, dir).hasSize(1);
-      return nonEmpty.get(0);
+  static void deleteTree(Path path) throws IOException {
+    try (Stream<Path> s = Files.walk(path)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
     }
   }
 
@@ -302,7 +395,9 @@ class RocksStorageDamageTest {
     Files.createDirectories(to);
     try (Stream<Path> s = Files.list(from)) {
       for (Path f : s.toList()) {
-        if (!f.getFileName().toString().equals("LOCK")) {
+        if (Files.isDirectory(f)) {
+          copyDir(f, to.resolve(f.getFileName()));
+        } else if (!f.getFileName().toString().equals("LOCK")) {
           Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.COPY_ATTRIBUTES);
         }
       }
