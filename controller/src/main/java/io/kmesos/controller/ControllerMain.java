@@ -119,7 +119,8 @@ public final class ControllerMain implements Callable<Integer> {
         ControllerMain::exit);
     LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
         () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),
-        leader -> log.info("controller {}: the master is now {}", identity, leader));
+        leader -> log.info("controller {}: {}", identity, leader == null || leader.isEmpty() ? "no master at the moment"
+            : "the master is now " + leader));
     Operator operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
         .withLeaderElectionConfiguration(new LeaderElectionConfiguration(leaseName, leaseNamespace, leaseDuration,
             renewDeadline, retryPeriod, identity, callbacks, false)));
@@ -136,7 +137,7 @@ public final class ControllerMain implements Callable<Integer> {
         identity, master.info().getId(), leaseNamespace, leaseName, leaseDuration, renewDeadline, retryPeriod, peers.list());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      log.info("controller {}: stopping (signal)", identity);
+      log.info("controller {}: stopping ({})", identity, failing ? "after the failure above" : "signal");
       boolean wasMaster = master.stop();
       operator.stop();
       master.close();
@@ -196,8 +197,12 @@ public final class ControllerMain implements Callable<Integer> {
     http.start();
   }
 
+  /** Set when the process ends because mastership was lost, not because it was asked to stop. */
+  private static volatile boolean failing;
+
   /** Mastership is lost for good: end the process now (a hung shutdown must not keep it alive). */
   private static void exit(String why) {
+    failing = true;
     Thread halt = new Thread(() -> {
       try {
         Thread.sleep(5000);

@@ -2,7 +2,6 @@ package io.kmesos.local;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.BooleanSupplier;
@@ -64,9 +63,14 @@ final class Supervisor implements AutoCloseable {
     stopping();
   }
 
+  /** The last lines of {@code output} (read from its last 4 KiB: the file may be large). */
   private static String lastLines(Path output) {
-    try {
-      List<String> lines = Files.readAllLines(output);
+    try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(output)) {
+      long from = Math.max(0, f.size() - 4096);
+      java.nio.ByteBuffer tail = java.nio.ByteBuffer.allocate((int) (f.size() - from));
+      f.read(tail, from);
+      List<String> lines = new String(tail.array(), java.nio.charset.StandardCharsets.UTF_8).lines()
+          .skip(from > 0 ? 1 : 0).toList(); // the first may be cut
       List<String> last = lines.subList(Math.max(0, lines.size() - 3), lines.size());
       return last.isEmpty() ? "" : ", ending:\n    " + String.join("\n    ", last);
     } catch (IOException | RuntimeException e) {

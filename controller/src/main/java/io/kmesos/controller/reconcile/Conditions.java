@@ -31,10 +31,21 @@ public final class Conditions {
         : Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
     conditions.removeIf(c -> c.getType().equals(type));
     conditions.add(new ConditionBuilder().withType(type).withStatus(value).withReason(reason)
-        .withMessage(message).withObservedGeneration(owner.getMetadata().getGeneration())
+        .withMessage(bounded(message)).withObservedGeneration(owner.getMetadata().getGeneration())
         .withLastTransitionTime(since).build());
     conditions.sort(java.util.Comparator.comparing(Condition::getType));
     status.setConditions(conditions);
+  }
+
+  /**
+   * The longest message a condition carries: the schema allows 32,768 characters (as
+   * {@code metav1.Condition} does), and a status the API server refuses would be retried forever.
+   */
+  static final int MAX_MESSAGE = 4096;
+
+  static String bounded(String message) {
+    return message == null || message.length() <= MAX_MESSAGE ? message
+        : message.substring(0, MAX_MESSAGE - 40) + " ... (" + (message.length() - MAX_MESSAGE + 40) + " more characters)";
   }
 
   /** Whether two statuses say the same (so nothing needs writing). */

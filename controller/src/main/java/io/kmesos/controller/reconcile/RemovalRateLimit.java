@@ -1,5 +1,6 @@
 package io.kmesos.controller.reconcile;
 
+import io.kmesos.api.cli.Durations;
 import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -10,7 +11,7 @@ import java.util.regex.Pattern;
  * removal takes a token; tokens come back at count per period.
  */
 public final class RemovalRateLimit {
-  private static final Pattern FORMAT = Pattern.compile("(\\d+)/(\\d+)(ms|s|m|h)");
+  private static final Pattern FORMAT = Pattern.compile("(\\d+)/(\\d+(?:ms|s|m|h))");
 
   private final int burst;
   private final long nanosPerToken;
@@ -32,17 +33,11 @@ public final class RemovalRateLimit {
   /** Parses {@code <count>/<period>}, the period as 500ms, 30s, 10m or 1h. */
   public static RemovalRateLimit parse(String spec) {
     Matcher m = FORMAT.matcher(spec.trim());
-    if (!m.matches() || Integer.parseInt(m.group(1)) == 0 || Long.parseLong(m.group(2)) == 0) {
+    Duration period = m.matches() ? new Durations().convert(m.group(2)) : Duration.ZERO;
+    if (!m.matches() || Integer.parseInt(m.group(1)) == 0 || period.isZero()) {
       throw new IllegalArgumentException("a removal rate limit looks like 1/10m (count/period, period in ms, s, m or h), not '"
           + spec + "'");
     }
-    long n = Long.parseLong(m.group(2));
-    Duration period = switch (m.group(3)) {
-      case "ms" -> Duration.ofMillis(n);
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      default -> Duration.ofHours(n);
-    };
     return new RemovalRateLimit(Integer.parseInt(m.group(1)), period);
   }
 

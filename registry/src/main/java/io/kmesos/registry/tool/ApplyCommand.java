@@ -52,7 +52,7 @@ final class ApplyCommand implements Callable<Integer> {
         .setHostname(java.net.InetAddress.getLocalHost().getHostName()).setVersion(KmesosVersion.version())
         .setElectedAt(com.google.protobuf.util.Timestamps.fromMillis(System.currentTimeMillis())).build();
     AtomicInteger failed = new AtomicInteger();
-    try (Log log = new Log(peers.list()); Registrar registrar = Registrar.start(log, master, State.Settings.DEFAULT);
+    try (Log log = peers.log(); Registrar registrar = Registrar.start(log, master, State.Settings.DEFAULT);
         BufferedReader in = file != null ? Files.newBufferedReader(file)
             : new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
       List<CompletableFuture<Boolean>> all = new ArrayList<>();

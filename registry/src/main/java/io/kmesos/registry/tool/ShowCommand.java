@@ -28,7 +28,7 @@ final class ShowCommand implements Callable<Integer> {
     if (!format.equals("yaml") && !format.equals("json")) {
       throw new IllegalArgumentException("--format must be yaml or json, not '" + format + "'");
     }
-    try (Log log = new Log(peers.list())) {
+    try (Log log = peers.log()) {
       State.Contents contents = State.read(log, Duration.ofSeconds(30));
       Registry registry = RegistryContents.of(contents.variables(), contents.sequence()).toProto();
       System.out.print(format.equals("json") ? ReadableProto.json(registry) + "\n" : ReadableProto.yaml(registry));

@@ -25,6 +25,12 @@ public final class Log implements AutoCloseable {
   public static final Duration REQUEST_DEADLINE = Duration.ofSeconds(2);
 
   private final List<String> peers;
+  /**
+   * How long a reader's question (status, read) or an initialization waits for each replica. A
+   * writer's requests keep {@link #REQUEST_DEADLINE}: replicas drop older ones, and the recovery
+   * grace period counts on that.
+   */
+  private final Duration questionTimeout;
   private final List<ManagedChannel> channels = new ArrayList<>();
   private final List<ReplicaGrpc.ReplicaStub> stubs = new ArrayList<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -37,6 +43,12 @@ public final class Log implements AutoCloseable {
   private final AtomicReferenceArray<String> lastErrors;
 
   public Log(List<String> peers) {
+    this(peers, REQUEST_DEADLINE);
+  }
+
+  /** @param questionTimeout how long a reader's or initialization's request waits for each replica */
+  public Log(List<String> peers, Duration questionTimeout) {
+    this.questionTimeout = questionTimeout;
     if (peers.isEmpty()) {
       throw new IllegalArgumentException("a log needs at least one replica address");
     }
@@ -73,6 +85,10 @@ public final class Log implements AutoCloseable {
 
   public List<String> peers() {
     return peers;
+  }
+
+  Duration questionTimeout() {
+    return questionTimeout;
   }
 
   ScheduledExecutorService timer() {
@@ -140,7 +156,7 @@ public final class Log implements AutoCloseable {
     for (int r = 0; r < peers.size(); r++) {
       try {
         var answer = io.kmesos.api.log.v1.ReplicaGrpc.newBlockingStub(channels.get(r))
-            .withDeadlineAfter(REQUEST_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+            .withDeadlineAfter(questionTimeout.toMillis(), TimeUnit.MILLISECONDS)
             .call(Envelope.newBuilder().setFrom(clientNode()).setTo(r).setInitializeRequest(
                 io.kmesos.api.log.v1.InitializeRequest.newBuilder().setClusterId(clusterId)).build())
             .getInitializeResponse();
@@ -149,7 +165,7 @@ public final class Log implements AutoCloseable {
             : "refused: it is " + answer.getStatus() + (answer.getClusterId().isEmpty() ? "" : " in log " + answer.getClusterId())));
       } catch (io.grpc.StatusRuntimeException e) {
         ok = false;
-        lines.add("replica " + r + " (" + peers.get(r) + "): " + Failures.reason(e, REQUEST_DEADLINE));
+        lines.add("replica " + r + " (" + peers.get(r) + "): " + Failures.reason(e, questionTimeout));
       }
     }
     if (!ok) {

@@ -47,7 +47,7 @@ public final class Reader {
           .setStatusRequest(StatusRequest.getDefaultInstance()).build());
       return new ReplicaState(replica, log.peers().get(replica), answer.getStatusResponse(), null);
     } catch (StatusRuntimeException e) {
-      return new ReplicaState(replica, log.peers().get(replica), null, Failures.reason(e, Log.REQUEST_DEADLINE));
+      return new ReplicaState(replica, log.peers().get(replica), null, Failures.reason(e, log.questionTimeout()));
     }
   }
 
@@ -128,7 +128,7 @@ public final class Reader {
       }
     }
     throw new UnavailableException("no voting replica served positions " + from + ".." + to + (last == null ? ""
-        : " (" + lastFrom.address() + ": " + Failures.reason(last, Log.REQUEST_DEADLINE) + ")"));
+        : " (" + lastFrom.address() + ": " + Failures.reason(last, log.questionTimeout()) + ")"));
   }
 
   private ReplicaState best() {
@@ -167,6 +167,6 @@ public final class Reader {
   }
 
   private ReplicaGrpc.ReplicaBlockingStub blocking(int replica) {
-    return ReplicaGrpc.newBlockingStub(log.channel(replica)).withDeadlineAfter(Log.REQUEST_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+    return ReplicaGrpc.newBlockingStub(log.channel(replica)).withDeadlineAfter(log.questionTimeout().toMillis(), TimeUnit.MILLISECONDS);
   }
 }

@@ -341,8 +341,10 @@ public final class Writer implements AutoCloseable {
   private void checkTimeouts() {
     Map.Entry<Long, Long> oldest = pendingSince.firstEntry();
     if (oldest != null && System.nanoTime() - oldest.getValue() > appendTimeout.toNanos()) {
+      String unreachable = log.unreachable();
       fail(new UnavailableException("no quorum of replicas accepted position " + oldest.getKey() + " within "
-          + appendTimeout.toMillis() + " ms (replicas: " + log.peers() + "); the writer stops, elect a new one"));
+          + Failures.human(appendTimeout) + " (" + (unreachable.isEmpty() ? "replicas: " + String.join(", ", log.peers())
+          : unreachable) + "); the writer stops, elect a new one"));
     }
   }
 

@@ -53,7 +53,7 @@ final class AppendCommand implements java.util.concurrent.Callable<Integer> {
     }
     PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
     Writer.Settings settings = Writer.Settings.DEFAULT.withElectionDeadline(electionTimeout).withAppendTimeout(appendTimeout);
-    try (Log log = new Log(peers.list()); Writer writer = log.writer(settings)) {
+    try (Log log = peers.log(); Writer writer = log.writer(settings)) {
       // The writer gives up at its own deadline, with the reason; the margin only bounds a hang.
       long ending = writer.elect().get(electionTimeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);
       System.err.println("kmesos-log append: elected; the log ends at " + ending);

@@ -62,7 +62,7 @@ final class BenchmarkCommand implements Callable<Integer> {
     new Random(42).nextBytes(payload);
     ByteString value = ByteString.copyFrom(payload);
     Coordinator.Config config = new Coordinator.Config(50, 500, 100_000, batchesInFlight, 1 << 20);
-    try (Log log = new Log(peers.list()); Writer writer = log.writer(config, Duration.ofSeconds(10))) {
+    try (Log log = peers.log(); Writer writer = log.writer(config, Duration.ofSeconds(10))) {
       writer.elect().get(40, TimeUnit.SECONDS); // the writer gives up by itself after 30 s, naming why
       run(writer, value, Math.min(clients, Math.max(1, warmup)), warmup, new long[Math.max(warmup, 1)]);
       long[] latencies = new long[appends];

@@ -21,7 +21,7 @@ final class InitializeCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     String id = clusterId == null || clusterId.isBlank() ? UUID.randomUUID().toString() : clusterId;
-    try (Log log = new Log(peers.list())) {
+    try (Log log = peers.log()) {
       log.initialize(id).forEach(System.out::println);
     }
     return 0;

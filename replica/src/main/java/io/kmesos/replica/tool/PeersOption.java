@@ -1,5 +1,8 @@
 package io.kmesos.replica.tool;
 
+import io.kmesos.api.cli.Durations;
+import io.kmesos.replica.client.Log;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import picocli.CommandLine.Model.CommandSpec;
@@ -15,6 +18,15 @@ public final class PeersOption {
       description = "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names). "
           + "Also read from $KMESOS_LOG_PEERS.", defaultValue = "${env:KMESOS_LOG_PEERS}")
   String peers;
+
+  @Option(names = "--request-timeout", defaultValue = "2s", converter = Durations.class, paramLabel = "DURATION",
+      description = "How long a status, read or initialize request waits for each replica (default: ${DEFAULT-VALUE}).")
+  Duration requestTimeout;
+
+  /** A client of the log these options name. */
+  public Log log() {
+    return new Log(list(), requestTimeout);
+  }
 
   public List<String> list() {
     if (peers == null || peers.isBlank()) {

@@ -58,7 +58,7 @@ final class ReadCommand implements Callable<Integer> {
     }
     List<String> all = peers.list();
     Integer only = replica == null ? null : peers.replica(replica);
-    try (Log log = new Log(all)) {
+    try (Log log = peers.log()) {
       Reader reader = log.reader();
       long first = from != null ? from : only == null ? reader.beginning() : reader.beginning(only);
       long last = to != null ? to : only == null ? reader.ending() : reader.ending(only);

@@ -25,7 +25,7 @@ final class StatusCommand implements Callable<Integer> {
   public Integer call() {
     List<String> all = peers.list();
     Integer only = replica == null ? null : peers.replica(replica);
-    try (Log log = new Log(all)) {
+    try (Log log = peers.log()) {
       Reader reader = log.reader();
       List<Reader.ReplicaState> states = only == null ? reader.status() : List.of(reader.status(only));
       int unreachable = 0;

@@ -105,26 +105,28 @@ class LogToolIT {
     assertThat(append.out()).isEqualTo("1\tone\n2\ttwo\n");
 
     replicas.pause(0); // SIGSTOP: connections are accepted, nothing is answered
+    // The live replicas must answer a new tool process within this, also on a loaded machine.
+    String timeout = "--request-timeout=10s";
     try {
       String paused = replicas.peers.get(0);
-      Result status = run("status", "--peers", peers);
+      Result status = run("status", "--peers", peers, timeout);
       assertThat(status.exit()).isEqualTo(2);
       assertThat(status.lines()).hasSize(4);
-      assertThat(status.lines().get(1)).isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 2 s"));
+      assertThat(status.lines().get(1)).isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 10 s"));
       assertThat(status.lines().get(2)).startsWith(statusRow(1, replicas.peers.get(1), "VOTING"));
       assertThat(status.lines().get(3)).startsWith(statusRow(2, replicas.peers.get(2), "VOTING"));
 
-      Result one = run("status", "--peers", peers, "--replica", "0");
+      Result one = run("status", "--peers", peers, "--replica", "0", timeout);
       assertThat(one.exit()).isEqualTo(2);
-      assertThat(one.lines()).hasSize(2).last().isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 2 s"));
+      assertThat(one.lines()).hasSize(2).last().isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 10 s"));
 
-      Result other = run("status", "--peers", peers, "--replica", replicas.peers.get(2));
+      Result other = run("status", "--peers", peers, "--replica", replicas.peers.get(2), timeout);
       assertThat(other.exit()).isZero();
       assertThat(other.lines()).hasSize(2).last().asString().startsWith(statusRow(2, replicas.peers.get(2), "VOTING"));
 
-      Result readPaused = run("read", "--peers", peers, "--replica", "0");
+      Result readPaused = run("read", "--peers", peers, "--replica", "0", timeout);
       assertThat(readPaused.exit()).isEqualTo(1);
-      assertThat(readPaused.err()).isEqualTo("kmesos-log read: replica 0 (" + paused + "): timed out: no answer within 2 s\n");
+      assertThat(readPaused.err()).isEqualTo("kmesos-log read: replica 0 (" + paused + "): timed out: no answer within 10 s\n");
 
       // Two replicas of three are a quorum: appends go on, with the timeouts given as flags. (This
       // writer's election also settles that the first writer's lines are learned: a writer that
@@ -133,10 +135,10 @@ class LogToolIT {
       assertThat(more.exit()).as(more.err()).isZero();
       assertThat(more.out()).isEqualTo("3\tthree\n");
 
-      Result fromOne = run("read", "--peers", peers, "--replica", "1", "--from", "1", "--to", "2");
+      Result fromOne = run("read", "--peers", peers, "--replica", "1", "--from", "1", "--to", "2", timeout);
       assertThat(fromOne.exit()).as(fromOne.err()).isZero();
       assertThat(fromOne.out()).isEqualTo("1\tAPPEND\t3\tone\n2\tAPPEND\t3\ttwo\n");
-      Result readAll = run("read", "--peers", peers, "--from", "1", "--to", "2");
+      Result readAll = run("read", "--peers", peers, "--from", "1", "--to", "2", timeout);
       assertThat(readAll.exit()).as(readAll.err()).isZero();
       assertThat(readAll.out()).isEqualTo("1\tAPPEND\t3\tone\n2\tAPPEND\t3\ttwo\n");
     } finally {

@@ -121,7 +121,7 @@ class ReplicatedLogIT extends LogProcessesTest {
         Duration.ofSeconds(10), PATIENCE));
     CompletableFuture<Long> election = next.elect();
     // The majority stays down for several attempts (a slow restart), and the election goes on.
-    await().during(Duration.ofSeconds(8)).atMost(Duration.ofSeconds(10)).until(() -> !election.isDone());
+    await().during(Duration.ofSeconds(8)).atMost(Duration.ofSeconds(40)).until(() -> !election.isDone());
     replicas.start(1);
     replicas.start(2);
     long ending = election.get(PATIENCE.toSeconds() + 30, TimeUnit.SECONDS);
