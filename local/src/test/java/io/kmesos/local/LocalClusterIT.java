@@ -64,6 +64,17 @@ class LocalClusterIT {
           List.of(kubectl, "apply", "-f", "examples/invalid/quota-guarantee-above-limit.yaml"));
       assertThat(invalid.exitCode()).isNotZero();
       assertThat(invalid.stderr()).contains("spec.guarantees").contains("must not exceed spec.limits");
+      // Every example of what the API server refuses is refused, naming the field, and nothing is created.
+      Proc allInvalid = Proc.run(Duration.ofSeconds(60), env, List.of(kubectl, "apply", "-f", "examples/invalid/"));
+      assertThat(allInvalid.exitCode()).isNotZero();
+      assertThat(allInvalid.stdout()).as("nothing created or configured").isBlank();
+      assertThat(allInvalid.stderr().lines().filter(l -> l.startsWith("Error from server (Invalid)")).toList())
+          .hasSize(5).anyMatch(l -> l.contains("\"stranger\" is invalid") && l.contains("spec.windows[0].machines[0].ip")
+              && l.contains("spec.down"))
+          .anyMatch(l -> l.contains("\"twice\" is invalid") && l.contains("spec.windows"))
+          .anyMatch(l -> l.contains("\"never\" is invalid") && l.contains("spec.windows[0].start in body must be of type date-time"))
+          .anyMatch(l -> l.contains("\"greedy\" is invalid") && l.contains("spec.guarantees"))
+          .anyMatch(l -> l.contains("\"nobody\" is invalid") && l.contains("spec.weight"));
 
       // Only what the user asked for: no logging set-up chatter.
       assertThat(output.call()).doesNotContain("ch.qos.logback").doesNotContain("occurs multiple times")
