@@ -102,7 +102,8 @@ public final class Log implements AutoCloseable {
 
   void send(Envelope m, StreamObserver<Envelope> answer) {
     int to = (int) m.getTo();
-    stubs.get(to).withDeadlineAfter(REQUEST_DEADLINE.toMillis(), TimeUnit.MILLISECONDS).call(m, new StreamObserver<>() {
+    Duration deadline = Transport.budget(REQUEST_DEADLINE, m.getSerializedSize());
+    stubs.get(to).withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS).call(m, new StreamObserver<>() {
       @Override
       public void onNext(Envelope value) {
         lastErrors.set(to, null);
@@ -111,7 +112,7 @@ public final class Log implements AutoCloseable {
 
       @Override
       public void onError(Throwable t) {
-        lastErrors.set(to, Failures.reason(t, REQUEST_DEADLINE));
+        lastErrors.set(to, Failures.reason(t, deadline));
         answer.onError(t);
       }
 

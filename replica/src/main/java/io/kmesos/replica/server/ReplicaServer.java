@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  * <p>One thread owns the core. It takes every queued input (requests, peers' answers, ticks), steps
  * the core through all of them, writes all their storage updates as one RocksDB batch (synced once,
  * if any needs it: group commit), and only then answers. A request that waited past its deadline, or
- * longer than {@link Config#maxRequestAge()} whatever its deadline, is refused, never applied: this
- * bound is what the recovery grace period relies on. The queue is bounded in count and bytes; when it is full, callers
+ * longer than its age limit whatever its deadline ({@link Config#maxRequestAge()}, more for a large
+ * request: {@link Transport#budget}), is refused, never applied: this bound is what the recovery
+ * grace period relies on. The queue is bounded in count and bytes; when it is full, callers
  * get RESOURCE_EXHAUSTED.
  */
 public final class ReplicaServer implements AutoCloseable {
@@ -56,10 +57,15 @@ public final class ReplicaServer implements AutoCloseable {
       return Addresses.parse(listen.isEmpty() ? peers.get(id) : listen);
     }
 
+    /** The longest any request may live here: the age limit of the largest (see {@link Transport#budget}). */
+    Duration longestRequestAge() {
+      return Transport.budget(maxRequestAge, Long.MAX_VALUE);
+    }
+
     /** Core timers in ticks: the recovery grace is longer than any request may live. */
     ReplicaCore.Config core() {
       int ticksPerSecond = (int) Math.max(1, 1000 / tick.toMillis());
-      int grace = (int) (maxRequestAge.toMillis() / tick.toMillis()) + ticksPerSecond;
+      int grace = (int) (longestRequestAge().toMillis() / tick.toMillis()) + ticksPerSecond;
       return new ReplicaCore.Config(Math.max(1, ticksPerSecond / 10), grace, ticksPerSecond / 2, 1000, 16L << 20);
     }
   }
@@ -156,7 +162,7 @@ public final class ReplicaServer implements AutoCloseable {
         return;
       }
       long now = System.nanoTime();
-      long expires = now + config.maxRequestAge().toNanos();
+      long expires = now + Transport.budget(config.maxRequestAge(), request.getSerializedSize()).toNanos();
       Deadline deadline = Context.current().getDeadline();
       if (deadline != null) {
         expires = Math.min(expires, now + deadline.timeRemaining(TimeUnit.NANOSECONDS));

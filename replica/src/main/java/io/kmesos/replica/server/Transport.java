@@ -32,6 +32,29 @@ public final class Transport {
    */
   public static final Duration MAX_RECONNECT_BACKOFF = Duration.ofSeconds(1);
 
+  /**
+   * How fast a request's time budget grows with its size: what a slow, busy disk syncs in a second.
+   * A write carrying a 12 MiB entry must be received, parsed and fsync'd before its answer; on a
+   * loaded machine with a contended disk that alone took longer than the 2 s every small request
+   * gets, so every attempt expired and the entry never committed.
+   */
+  static final long SLOW_DISK_BYTES_PER_SECOND = 4L << 20;
+
+  /** The most a request's budget grows: requests above 16 MiB get no more time than one of 16 MiB. */
+  static final Duration MAX_SIZE_ALLOWANCE = Duration.ofSeconds(4);
+
+  /**
+   * How long a request of {@code bytes} may take from its sending to its answer, {@code base} for
+   * the smallest: the client's deadline, and the most a replica lets it wait before it is refused.
+   * It is bounded ({@code base + MAX_SIZE_ALLOWANCE}) because a recovering replica's grace period
+   * must outlast every request ({@link ReplicaServer.Config#longestRequestAge()}).
+   */
+  public static Duration budget(Duration base, long bytes) {
+    long allowance = bytes >= MAX_SIZE_ALLOWANCE.toSeconds() * SLOW_DISK_BYTES_PER_SECOND
+        ? MAX_SIZE_ALLOWANCE.toMillis() : bytes * 1000 / SLOW_DISK_BYTES_PER_SECOND;
+    return base.plusMillis(allowance);
+  }
+
   private static final ScheduledExecutorService RECONNECTS = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "transport-reconnect");
     t.setDaemon(true);

@@ -51,10 +51,10 @@ class ReplicatedLogIT extends LogProcessesTest {
 
     w.close();
 
-    // With the default writer (as State uses it): the largest entry goes through (it travels alone,
-    // beyond the batch limit); one byte more is refused on the spot with the limit named, and the
-    // writer goes on.
-    try (Writer large = log.writer()) {
+    // With the default writer's batching (as State uses it; a longer append timeout, for a loaded
+    // machine): the largest entry goes through (it travels alone, beyond the batch limit); one byte
+    // more is refused on the spot with the limit named, and the writer goes on.
+    try (Writer large = log.writer(Writer.Settings.DEFAULT.withAppendTimeout(Duration.ofSeconds(60)))) {
       large.elect().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       byte[] largest = new byte[Writer.MAX_ENTRY_BYTES];
       java.util.Arrays.fill(largest, (byte) 'x');

@@ -129,4 +129,18 @@ class TransportTest {
       assertThat(log.reader().status().get(0).error()).isEqualTo("connection refused");
     }
   }
+
+  @Test
+  void aLargeRequestGetsMoreTimeButNoRequestOutlivesTheRecoveryGrace() {
+    Duration base = Duration.ofSeconds(2);
+    assertThat(Transport.budget(base, 200)).isEqualTo(base);
+    assertThat(Transport.budget(base, 12 << 20)).as("a write with the largest entry").isEqualTo(Duration.ofSeconds(5));
+    assertThat(Transport.budget(base, 64L << 20)).isEqualTo(Transport.budget(base, Long.MAX_VALUE))
+        .isEqualTo(base.plus(Transport.MAX_SIZE_ALLOWANCE));
+    // The grace a recovering replica waits outlasts the longest a request may live in a replica.
+    ReplicaServer.Config config = ReplicaServer.Config.of(0, List.of("127.0.0.1:1"), java.nio.file.Path.of("unused"));
+    long graceMillis = config.core().recoveryGraceTicks() * config.tick().toMillis();
+    assertThat(graceMillis).isGreaterThan(config.longestRequestAge().toMillis())
+        .isGreaterThan(Transport.budget(Log.REQUEST_DEADLINE, 12 << 20).toMillis());
+  }
 }
