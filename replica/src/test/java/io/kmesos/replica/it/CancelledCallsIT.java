@@ -15,31 +15,15 @@ import io.kmesos.api.log.v1.FetchRequest;
 import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Writer;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A caller that gives up while a replica is still writing its answer is expected (a deadline under
  * load, a writer that moved on): the replica's log must not fill with stack traces for it.
  */
-class CancelledCallsIT {
-  static final Duration PATIENCE = ReplicatedLogIT.PATIENCE;
-
-  @TempDir Path dir;
-  ReplicaProcesses replicas;
-
-  @AfterEach
-  void stop() throws Exception {
-    if (replicas != null) {
-      replicas.close();
-    }
-  }
-
+class CancelledCallsIT extends LogProcessesTest {
   @Test
   void aCallerThatGivesUpWhileItsAnswerIsWrittenLeavesOneShortDebugLine() throws Exception {
     replicas = new ReplicaProcesses(dir, 1);
