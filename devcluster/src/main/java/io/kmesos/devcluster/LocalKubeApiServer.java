@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -110,11 +111,16 @@ public final class LocalKubeApiServer implements AutoCloseable {
     }
   }
 
-  /** A new client for this API server; closed with the server. */
+  /**
+   * A new client for this API server; closed with the server. Its requests may take up to two
+   * minutes (fabric8's default is 10 s): a development API server shares a small machine with
+   * everything else, and a create whose CEL rules run at their cost bounds took longer than 10 s
+   * on a 2-core machine under a load of 40.
+   */
   public synchronized KubernetesClient newClient() {
-    KubernetesClient client = new KubernetesClientBuilder()
-        .withConfig(Config.fromKubeconfig(kubeConfigYaml))
-        .build();
+    Config config = Config.fromKubeconfig(kubeConfigYaml);
+    config.setRequestTimeout((int) Duration.ofMinutes(2).toMillis());
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
     clients.add(client);
     return client;
   }
