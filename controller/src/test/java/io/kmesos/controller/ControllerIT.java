@@ -48,6 +48,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @WithKubeApiServer
 class ControllerIT {
+  /**
+   * How long a test waits for what only takes time (controller JVMs starting, a Lease changing
+   * hands, a reconcile): generous, because the machine may be small and busy.
+   */
+  static final Duration PATIENCE = Duration.ofMinutes(2);
+
   static final String NS = "kmesos";
   static final Path EXAMPLES = Path.of("../examples");
 
@@ -180,7 +186,7 @@ class ControllerIT {
     // The Deployment's probes: both answer once the operator runs, leader or not.
     java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
     for (String path : List.of("/healthz", "/readyz")) {
-      await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+      await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
         var answer = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + probes + path))
             .timeout(Duration.ofSeconds(2)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(answer.statusCode()).as(path).isEqualTo(200);
@@ -190,7 +196,7 @@ class ControllerIT {
     List<HasMetadata> applied = applyExamples();
     assertThat(applied).hasSize(9);
 
-    await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+    await().atMost(PATIENCE).untilAsserted(() -> {
       for (HasMetadata r : applied) {
         var now = client.resources(KINDS.get(r.getKind())).withName(r.getMetadata().getName()).get();
         RegistryStatus status = (RegistryStatus) now.getStatus();
@@ -230,7 +236,7 @@ class ControllerIT {
       q.getSpec().getLimits().put("cpus", 32.0);
       return q;
     });
-    await().atMost(Duration.ofSeconds(30)).until(() ->
+    await().atMost(PATIENCE).until(() ->
         ready(client.resources(Quota.class).withName("analytics").get().getStatus(), analytics.getMetadata().getGeneration()));
     assertThat(registry().getQuotasList()).filteredOn(q -> q.getRole().equals("analytics"))
         .singleElement().satisfies(q -> assertThat(q.getLimitsMap()).containsEntry("cpus", 32.0));
@@ -244,7 +250,7 @@ class ControllerIT {
     rival.getSpec().setRole("analytics");
     rival.getSpec().getLimits().put("cpus", 1.0);
     client.resource(rival).create();
-    await().atMost(Duration.ofSeconds(30)).until(() -> {
+    await().atMost(PATIENCE).until(() -> {
       RegistryStatus s = client.resources(Quota.class).withName("analytics-too").get().getStatus();
       return s != null && !s.getConditions().isEmpty() && readyCondition(s).getReason().equals("RoleConflict");
     });
@@ -256,22 +262,22 @@ class ControllerIT {
       ms.getSpec().getDown().add(new MachineId("node-a.cluster.local", null));
       return ms;
     });
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(registry().getMachinesList())
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(registry().getMachinesList())
         .filteredOn(m -> m.getMode() == MachineMode.DOWN).extracting(m -> m.getId().getHostname())
         .containsExactly("node-a.cluster.local"));
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(client.resources(MaintenanceSchedule.class)
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(client.resources(MaintenanceSchedule.class)
         .withName("december-kernel-upgrade").get().getStatus().getMachines())
         .filteredOn(m -> "Down".equals(m.getMode())).extracting(m -> m.getHostname()).containsExactly("node-a.cluster.local"));
 
     // Deleting removes the entry from the registry before the object goes.
     client.resources(Weight.class).withName("batch").delete();
-    await().atMost(Duration.ofSeconds(30)).until(() -> client.resources(Weight.class).withName("batch").get() == null);
+    await().atMost(PATIENCE).until(() -> client.resources(Weight.class).withName("batch").get() == null);
     assertThat(registry().getWeightsList()).extracting(w -> w.getRole()).containsExactly("analytics");
     // Two agents deleted at once: the removal rate limit (1 per 3 s here) lets one go, holds the other.
     client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").delete();
     client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-gpu-1").delete();
     List<String> hostnames = new ArrayList<>();
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+    await().atMost(PATIENCE).pollInterval(Duration.ofMillis(50)).until(() -> {
       hostnames.clear();
       registry().getAgentsList().forEach(a -> hostnames.add(a.getInfo().getHostname()));
       return hostnames.size() < 3;
@@ -279,7 +285,7 @@ class ControllerIT {
     assertThat(hostnames).as("the first removal is in the registry, the second held back").hasSize(2);
     await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(100))
         .until(() -> registry().getAgentsCount() == 2);
-    await().atMost(Duration.ofSeconds(30)).until(() ->
+    await().atMost(PATIENCE).until(() ->
         client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").get() == null
             && client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-gpu-1").get() == null);
     assertThat(registry().getAgentsList()).extracting(a -> a.getInfo().getHostname())
@@ -287,10 +293,10 @@ class ControllerIT {
 
     // Deleting the Quota that owns a role hands the role to the next oldest, and its status follows.
     client.resources(Quota.class).withName("analytics").delete();
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(registry().getQuotasList())
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(registry().getQuotasList())
         .filteredOn(q -> q.getRole().equals("analytics")).singleElement()
         .satisfies(q -> assertThat(q.getLimitsMap()).containsEntry("cpus", 1.0)));
-    await().atMost(Duration.ofSeconds(60)).until(() -> {
+    await().atMost(PATIENCE).until(() -> {
       Quota successor = client.resources(Quota.class).withName("analytics-too").get();
       return ready(successor.getStatus(), successor.getMetadata().getGeneration());
     });
@@ -332,7 +338,7 @@ class ControllerIT {
     for (HasMetadata o : gitOpsObjects(Map.of("team", "a", "tier", "gold"), Map.of("owner", "ops@example.com"))) {
       client.resource(o).fieldManager("gitops").serverSideApply();
     }
-    await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+    await().atMost(PATIENCE).untilAsserted(() -> {
       for (String kind : KINDS.keySet()) {
         var now = client.resources(KINDS.get(kind)).withName("gitops").get();
         assertThat(ready((RegistryStatus) now.getStatus(), now.getMetadata().getGeneration())).as(kind).isTrue();
@@ -371,7 +377,7 @@ class ControllerIT {
     Quota child = quota("eng-frontend", "eng/frontend", 500);
     // Applied before its parent: Mesos refuses it (a role without quota guarantees nothing), and so
     // is it kept out of the registry.
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(reason("eng-frontend"))
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(reason("eng-frontend"))
         .isEqualTo("ExceedsParentGuarantees"));
     assertThat(readyCondition(client.resource(child).get().getStatus()).getMessage())
         .startsWith("spec.guarantees: role eng/frontend would be guaranteed more than its parent role eng guarantees "
@@ -380,7 +386,7 @@ class ControllerIT {
 
     // The parent appears, guaranteeing too little: the child hears of it and says so.
     Quota parent = quota("eng", "eng", 40);
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(readyCondition(
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(readyCondition(
         client.resource(child).get().getStatus()).getMessage()).contains("guarantees (cpus 40): cpus 500 > 40"));
     assertThat(ready(client.resource(parent).get().getStatus(), 1)).isTrue();
 
@@ -389,7 +395,7 @@ class ControllerIT {
       q.getSpec().getGuarantees().put("cpus", 600.0);
       return q;
     });
-    await().atMost(Duration.ofSeconds(60)).until(() -> ready(client.resource(child).get().getStatus(), 1));
+    await().atMost(PATIENCE).until(() -> ready(client.resource(child).get().getStatus(), 1));
     assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).contains("eng", "eng/frontend");
 
     // The parent may not shrink below its child: that update is refused, the registry keeps 600.
@@ -397,21 +403,21 @@ class ControllerIT {
       q.getSpec().getGuarantees().put("cpus", 100.0);
       return q;
     });
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(reason("eng"))
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(reason("eng"))
         .isEqualTo("BelowChildrenGuarantees"));
     assertThat(registry().getQuotasList()).filteredOn(q -> q.getRole().equals("eng")).singleElement()
         .satisfies(q -> assertThat(q.getGuaranteesMap()).containsEntry("cpus", 600.0));
 
     // Nor may it go while its child is guaranteed something: its deletion waits, saying why ...
     client.resource(parent).delete();
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(readyCondition(
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(readyCondition(
         client.resources(Quota.class).withName("eng").get().getStatus()).getMessage())
         .startsWith("role eng cannot lose its quota while its child roles (eng/frontend) are guaranteed something"));
     assertThat(client.resources(Quota.class).withName("eng").get().getMetadata().getDeletionTimestamp()).isNotNull();
     assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).contains("eng", "eng/frontend");
     // ... and goes, from the registry too, once the child has gone.
     client.resource(child).delete();
-    await().atMost(Duration.ofSeconds(60)).until(() -> client.resources(Quota.class).withName("eng").get() == null
+    await().atMost(PATIENCE).until(() -> client.resources(Quota.class).withName("eng").get() == null
         && client.resources(Quota.class).withName("eng-frontend").get() == null);
     assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).doesNotContain("eng", "eng/frontend");
   }
@@ -420,11 +426,11 @@ class ControllerIT {
   void aRefusalTheRegistryStillMakesNamesTheResourcesOwnField() throws Exception {
     controller("c1");
     MaintenanceSchedule first = schedule("first", List.of(List.of("shared-1")));
-    await().atMost(Duration.ofSeconds(60)).until(() -> ready(client.resource(first).get().getStatus(), 1));
+    await().atMost(PATIENCE).until(() -> ready(client.resource(first).get().getStatus(), 1));
     // A machine belongs to one schedule: only the registry knows the others, so it refuses, and the
     // condition names the field as written.
     MaintenanceSchedule second = schedule("second", List.of(List.of("other-1"), List.of("other-2", "shared-1")));
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(reason("second", MaintenanceSchedule.class))
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(reason("second", MaintenanceSchedule.class))
         .isEqualTo("Refused"));
     assertThat(readyCondition(client.resource(second).get().getStatus()).getMessage())
         .isEqualTo("spec.windows[1].machines[1]: machine shared-1 is already in schedule 'first'");
@@ -465,27 +471,27 @@ class ControllerIT {
   @Test
   void aPausedLeaderThatLostItsLeaseNeverWritesAgainAndExits() throws Exception {
     Process first = controller("first");
-    await().atMost(Duration.ofSeconds(30)).until(() -> "first".equals(leader()));
+    await().atMost(PATIENCE).until(() -> "first".equals(leader()));
     controller("second");
     Weight w = weight("before", "team-a", 2);
-    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(w).get().getStatus(), 1));
+    await().atMost(PATIENCE).until(() -> ready(client.resource(w).get().getStatus(), 1));
     String firstId = registry().getMaster().getId();
 
     new ProcessBuilder("kill", "-STOP", Long.toString(first.pid())).start().waitFor();
     try {
-      await().atMost(Duration.ofSeconds(60)).until(() -> "second".equals(leader()));
-      await().atMost(Duration.ofSeconds(60)).until(() -> registry().getMaster().getHostname().equals("second"));
+      await().atMost(PATIENCE).until(() -> "second".equals(leader()));
+      await().atMost(PATIENCE).until(() -> registry().getMaster().getHostname().equals("second"));
       // Work the paused one will see when it wakes, and the new master does now.
       Weight during = weight("during", "team-b", 3);
-      await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(during).get().getStatus(), 1));
+      await().atMost(PATIENCE).until(() -> ready(client.resource(during).get().getStatus(), 1));
     } finally {
       new ProcessBuilder("kill", "-CONT", Long.toString(first.pid())).start().waitFor();
     }
-    assertThat(first.waitFor(60, TimeUnit.SECONDS)).as("the old leader notices and exits").isTrue();
+    assertThat(first.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).as("the old leader notices and exits").isTrue();
     assertThat(first.exitValue()).isNotZero();
 
     Weight after = weight("after", "team-c", 4);
-    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(after).get().getStatus(), 1));
+    await().atMost(PATIENCE).until(() -> ready(client.resource(after).get().getStatus(), 1));
 
     // The log's history: once the second master recorded itself, nothing more from the first.
     Log reader = log;
@@ -509,30 +515,30 @@ class ControllerIT {
   @Test
   void aCleanStopIsNoFailureAndHandsTheLeaseOver() throws Exception {
     Process first = controller("first");
-    await().atMost(Duration.ofSeconds(30)).until(() -> "first".equals(leader()));
+    await().atMost(PATIENCE).until(() -> "first".equals(leader()));
     Process second = controller("second");
     Weight w = weight("before", "team-a", 2);
-    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(w).get().getStatus(), 1));
+    await().atMost(PATIENCE).until(() -> ready(client.resource(w).get().getStatus(), 1));
 
     first.destroy(); // SIGTERM, as Kubernetes stops a pod
-    assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(first.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     // Released, not left to expire: right away nobody holds it, or the standby already took it.
     assertThat(leader()).as("the Lease's holder once the master stopped").isIn(null, "second");
     String out = Files.readString(dir.resolve("first.log"));
     assertThat(out).as("the stopped master's output").contains("controller first: stopping (signal)")
         .contains("gave up mastership").contains("released the Lease " + NS + "/kmesos-master")
         .contains("controller first: stopped").doesNotContain("ERROR").doesNotContain("giving up mastership");
-    await().atMost(Duration.ofSeconds(60)).until(() -> "second".equals(leader()));
+    await().atMost(PATIENCE).until(() -> "second".equals(leader()));
     weight("after", "team-b", 3);
-    await().atMost(Duration.ofSeconds(60)).until(() ->
+    await().atMost(PATIENCE).until(() ->
         registry().getWeightsList().stream().anyMatch(x -> x.getRole().equals("team-b")));
     assertThat(registry().getMaster().getHostname()).isEqualTo("second");
 
     // A standby's clean stop is quiet too, and leaves the Lease alone.
     Process third = controller("third");
-    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(dir.resolve("third.log")).contains("standing for"));
+    await().atMost(PATIENCE).until(() -> Files.readString(dir.resolve("third.log")).contains("standing for"));
     third.destroy();
-    assertThat(third.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(third.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(Files.readString(dir.resolve("third.log"))).contains("controller third: stopped").doesNotContain("ERROR")
         .doesNotContain("released the Lease");
     assertThat(leader()).isEqualTo("second");
@@ -542,10 +548,10 @@ class ControllerIT {
   @Test
   void afterKill9TheOtherControllerTakesOverAndGoesOn() throws Exception {
     Process first = controller("first");
-    await().atMost(Duration.ofSeconds(30)).until(() -> "first".equals(leader()));
+    await().atMost(PATIENCE).until(() -> "first".equals(leader()));
     controller("second");
     Weight w = weight("before", "team-a", 2);
-    await().atMost(Duration.ofSeconds(30)).until(() -> ready(client.resource(w).get().getStatus(), 1));
+    await().atMost(PATIENCE).until(() -> ready(client.resource(w).get().getStatus(), 1));
 
     List<java.util.Optional<String>> seen = java.util.Collections.synchronizedList(new ArrayList<>());
     MasterDetector detector = new MasterDetector(client, NS, "kmesos-master");
@@ -554,13 +560,13 @@ class ControllerIT {
     first.destroyForcibly(); // kill -9
     long killed = System.nanoTime();
     weight("after", "team-b", 3);
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() ->
+    await().atMost(PATIENCE).pollInterval(Duration.ofMillis(100)).until(() ->
         registry().getWeightsList().stream().anyMatch(x -> x.getRole().equals("team-b")));
     long millis = (System.nanoTime() - killed) / 1_000_000;
     System.out.printf("failover: kill -9 of the leader to the first change reconciled by the new one: %d ms "
         + "(lease 4s, renew deadline 3s, retry 500ms)%n", millis);
     assertThat(registry().getMaster().getHostname()).isEqualTo("second");
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(detector.current()).contains("second"));
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(detector.current()).contains("second"));
     assertThat(seen).as("the detector saw the master change hands").startsWith(java.util.Optional.of("first"))
         .endsWith(java.util.Optional.of("second"));
     detector.close();
@@ -575,7 +581,7 @@ class ControllerIT {
     List<java.util.Optional<String>> seen = java.util.Collections.synchronizedList(new ArrayList<>());
     try (MasterDetector detector = new MasterDetector(client, NS, "kmesos-detector-test")) {
       detector.watch(seen::add);
-      await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+      await().atMost(PATIENCE).untilAsserted(() ->
           assertThat(seen).containsExactly(java.util.Optional.of("ghost"), java.util.Optional.empty()));
       assertThat(detector.current()).isEmpty();
     } finally {

@@ -88,7 +88,7 @@ class LocalClusterIT {
       ProcessHandle controller2 = p.descendants().filter(h -> h.info().commandLine().orElse("")
           .contains("--identity controller-2")).findFirst().orElseThrow();
       controller2.destroyForcibly(); // kill -9
-      await().atMost(Duration.ofSeconds(30)).until(() -> output.call().contains(
+      await().atMost(Duration.ofSeconds(120)).until(() -> output.call().contains(
           "kmesos-local: controller-2 (pid " + controller2.pid() + ") exited with status 137; its output is in "
               + stateDir.resolve("controller-2.log")));
 
@@ -100,7 +100,7 @@ class LocalClusterIT {
       // test runner started in the background may have inherited an ignored SIGINT.
       p.destroy();
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("stops when asked").isTrue();
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(children)
+      await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> assertThat(children)
           .as("nothing it started is left running").noneMatch(ProcessHandle::isAlive));
       assertThat(output.call()).contains("kmesos-local: stopping").endsWith("kmesos-local: stopped\n");
       try (Socket s = new Socket()) {

@@ -36,6 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@code kmesos-registry show}, {@code kmesos-log read --decode}).
  */
 class RegistrarIT {
+  /** How long a test waits for what only takes time: generous, the machine may be small and busy. */
+  static final Duration PATIENCE = Duration.ofMinutes(2);
+
   @TempDir Path dir;
   LocalReplicas replicas;
   Log log;
@@ -105,7 +108,7 @@ class RegistrarIT {
     Path out = dir.resolve("apply.out");
     Process registrar = tool("io.kmesos.registry.tool.RegistryTool", out, "apply", "--peers",
         String.join(",", replicas.peers()), "--master-id", "doomed", "-f", ops.toString());
-    await().atMost(Duration.ofSeconds(60)).until(() -> Files.readAllLines(out).size() >= 1500);
+    await().atMost(PATIENCE).until(() -> Files.readAllLines(out).size() >= 1500);
     registrar.destroyForcibly(); // kill -9, batches in flight
     registrar.waitFor(10, TimeUnit.SECONDS);
 
@@ -123,7 +126,7 @@ class RegistrarIT {
       // Exactly what the log holds: read it as any reader would, beside the registrar. (A batch the
       // killed registrar had in flight is either in both or in neither: the new writer's election
       // decides it before recovery reads.)
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      await().atMost(PATIENCE).untilAsserted(() -> {
         State.Contents committed = State.read(log, Duration.ofSeconds(30));
         Registry inLog = RegistryContents.of(committed.variables(), committed.sequence()).toProto();
         assertThat(agentIds(r)).as("the recovered registry is the log's").isEqualTo(agentIds(inLog));
@@ -164,7 +167,7 @@ class RegistrarIT {
     });
     feeder.setDaemon(true);
     feeder.start();
-    await().atMost(Duration.ofSeconds(60)).until(() -> changedLines(out).size() >= 200);
+    await().atMost(PATIENCE).until(() -> changedLines(out).size() >= 200);
 
     // A second master takes over while the first is still writing.
     try (Log other = new Log(replicas.peers()); Registrar second = Registrar.start(other, master("second"))) {
@@ -186,7 +189,7 @@ class RegistrarIT {
       assertThat(agentIds(seenBySecond)).containsAll(acknowledgedByFirst);
       assertThat(seenBySecond.getMaster().getId()).isEqualTo("second");
       // Whoever reads the log now sees exactly the second registrar's registry: one history.
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      await().atMost(PATIENCE).untilAsserted(() -> {
         State.Contents read = State.read(log, Duration.ofSeconds(10));
         assertThat(RegistryContents.of(read.variables(), read.sequence()).toProto()).isEqualTo(seenBySecond);
       });
@@ -221,7 +224,7 @@ class RegistrarIT {
       before = r.registry();
       appended = r.appendedBytes();
     }
-    await().atMost(Duration.ofSeconds(10)).until(() -> log.reader().beginning() > 1);
+    await().atMost(PATIENCE).until(() -> log.reader().beginning() > 1);
     try (Registrar r = Registrar.start(log, master("m2"), small)) {
       Registry after = r.registry();
       assertThat(after.toBuilder().clearMaster().setVersion(0).build())

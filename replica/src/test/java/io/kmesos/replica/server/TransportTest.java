@@ -76,7 +76,8 @@ class TransportTest {
           .addService(new InfoService("replica")).build().start();
       try {
         // Back: the same channel reaches it without anyone resetting it.
-        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> InfoGrpc.newBlockingStub(channel)
+        // (gRPC's own next attempt would come at least 88 s later: 0.8 x 1.6^10 s.)
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> InfoGrpc.newBlockingStub(channel)
             .withDeadlineAfter(2, TimeUnit.SECONDS).getBuildInfo(GetBuildInfoRequest.getDefaultInstance()).getComponent().equals("replica"));
       } finally {
         replica.shutdownNow();
