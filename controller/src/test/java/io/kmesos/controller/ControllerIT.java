@@ -72,7 +72,7 @@ class ControllerIT {
   @BeforeAll
   static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp) throws Exception {
     client = k8s;
-    KmesosCrds.install(client, Duration.ofSeconds(60));
+    KmesosCrds.install(client, PATIENCE);
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
         .serverSideApply();
     // The controllers run as the kmesos-controller service account with exactly the manifests'
@@ -93,7 +93,7 @@ class ControllerIT {
   @BeforeEach
   void start() throws Exception {
     replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
-    replicas.initialize("controller-it", Duration.ofSeconds(60));
+    replicas.initialize("controller-it", PATIENCE);
     log = new Log(replicas.peers());
   }
 
@@ -160,7 +160,7 @@ class ControllerIT {
   }
 
   Registry registry() throws Exception {
-    State.Contents read = State.read(log, Duration.ofSeconds(10));
+    State.Contents read = State.read(log, PATIENCE);
     return RegistryContents.of(read.variables(), read.sequence()).toProto();
   }
 
@@ -188,7 +188,7 @@ class ControllerIT {
     for (String path : List.of("/healthz", "/readyz")) {
       await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
         var answer = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + probes + path))
-            .timeout(Duration.ofSeconds(2)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            .timeout(Duration.ofSeconds(30)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(answer.statusCode()).as(path).isEqualTo(200);
         assertThat(answer.body()).isEqualTo("ok\n");
       });

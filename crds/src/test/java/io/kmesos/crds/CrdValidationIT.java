@@ -37,7 +37,7 @@ class CrdValidationIT {
 
   @BeforeAll
   static void installCrds(KubernetesClient client) {
-    assertThat(KmesosCrds.install(client, Duration.ofSeconds(60))).hasSize(4);
+    assertThat(KmesosCrds.install(client, Duration.ofMinutes(2))).hasSize(4);
   }
 
   @Test

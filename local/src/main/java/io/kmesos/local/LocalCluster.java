@@ -114,7 +114,7 @@ public final class LocalCluster implements Callable<Integer> {
       supervisor.watch("replica " + i + " of the log", replicas.process(i), replicas.logFile(i));
     }
     supervisor.start();
-    replicas.initialize("kmesos-local", Duration.ofSeconds(60));
+    replicas.initialize("kmesos-local", Duration.ofMinutes(2));
     String peers = String.join(",", replicas.peers());
     for (int i = 1; i <= 2; i++) {
       Path output = stateDir.resolve("controller-" + i + ".log");

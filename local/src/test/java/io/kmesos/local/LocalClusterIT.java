@@ -45,14 +45,14 @@ class LocalClusterIT {
               "mode: DRAINING", "name: december-kernel-upgrade");
       Matcher peers = Pattern.compile("  log             (\\S+)").matcher(output.call());
       assertThat(peers.find()).isTrue();
-      Proc show = Proc.run(Duration.ofSeconds(60), Map.of(), List.of(Proc.java(), "-jar", "registry/target/kmesos-registry.jar",
+      Proc show = Proc.run(Duration.ofSeconds(120), Map.of(), List.of(Proc.java(), "-jar", "registry/target/kmesos-registry.jar",
           "show", "--peers", peers.group(1), "--format", "json"));
       assertThat(show.exitCode()).as(show.stderr()).isZero();
       assertThat(show.stdout()).contains("\"hostname\": \"node-a.cluster.local\"");
       String kubectl = LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString();
       Map<String, String> env = Map.of("KUBECONFIG", kubeconfig.toString());
 
-      Proc get = Proc.run(Duration.ofSeconds(60), env, List.of(kubectl, "get", "kmesos", "-o", "name"));
+      Proc get = Proc.run(Duration.ofSeconds(120), env, List.of(kubectl, "get", "kmesos", "-o", "name"));
       assertThat(get.exitCode()).as(get.stderr()).isZero();
       assertThat(get.stdout().lines().sorted().toList()).containsExactly(
           "agent.kmesos.io/node-a", "agent.kmesos.io/node-b", "agent.kmesos.io/node-gpu-1",
@@ -60,12 +60,12 @@ class LocalClusterIT {
           "quota.kmesos.io/analytics", "quota.kmesos.io/ml", "quota.kmesos.io/ml-training",
           "weight.kmesos.io/analytics", "weight.kmesos.io/batch");
 
-      Proc invalid = Proc.run(Duration.ofSeconds(60), env,
+      Proc invalid = Proc.run(Duration.ofSeconds(120), env,
           List.of(kubectl, "apply", "-f", "examples/invalid/quota-guarantee-above-limit.yaml"));
       assertThat(invalid.exitCode()).isNotZero();
       assertThat(invalid.stderr()).contains("spec.guarantees").contains("must not exceed spec.limits");
       // Every example of what the API server refuses is refused, naming the field, and nothing is created.
-      Proc allInvalid = Proc.run(Duration.ofSeconds(60), env, List.of(kubectl, "apply", "-f", "examples/invalid/"));
+      Proc allInvalid = Proc.run(Duration.ofSeconds(120), env, List.of(kubectl, "apply", "-f", "examples/invalid/"));
       assertThat(allInvalid.exitCode()).isNotZero();
       assertThat(allInvalid.stdout()).as("nothing created or configured").isBlank();
       assertThat(allInvalid.stderr().lines().filter(l -> l.startsWith("Error from server (Invalid)")).toList())

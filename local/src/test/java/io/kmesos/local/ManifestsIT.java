@@ -112,7 +112,7 @@ class ManifestsIT {
   }
 
   Proc agent(Path kubeconfig, String node) throws Exception {
-    return Proc.run(Duration.ofSeconds(60), Map.of(), List.of(Proc.java(), "-cp", System.getProperty("java.class.path"),
+    return Proc.run(Duration.ofSeconds(120), Map.of(), List.of(Proc.java(), "-cp", System.getProperty("java.class.path"),
         "io.kmesos.agent.AgentMain", "--node-name", node, "--work-dir", dir.resolve("agent-work").toString(),
         "--kubeconfig", kubeconfig.toString(), "--register-only"));
   }

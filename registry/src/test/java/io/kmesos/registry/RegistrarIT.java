@@ -47,7 +47,7 @@ class RegistrarIT {
   @BeforeEach
   void start() throws Exception {
     replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
-    replicas.initialize("registry-it", Duration.ofSeconds(60));
+    replicas.initialize("registry-it", PATIENCE);
     log = new Log(replicas.peers());
   }
 
@@ -83,7 +83,7 @@ class RegistrarIT {
   String runTool(String mainClass, String... args) throws Exception {
     Path out = Files.createTempFile(dir, "tool", ".out");
     Process p = tool(mainClass, out, args);
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(Files.readString(Path.of(out + ".err"))).isZero();
     return Files.readString(out);
   }
@@ -127,7 +127,7 @@ class RegistrarIT {
       // killed registrar had in flight is either in both or in neither: the new writer's election
       // decides it before recovery reads.)
       await().atMost(PATIENCE).untilAsserted(() -> {
-        State.Contents committed = State.read(log, Duration.ofSeconds(30));
+        State.Contents committed = State.read(log, PATIENCE);
         Registry inLog = RegistryContents.of(committed.variables(), committed.sequence()).toProto();
         assertThat(agentIds(r)).as("the recovered registry is the log's").isEqualTo(agentIds(inLog));
         assertThat(r.getVersion()).isEqualTo(inLog.getVersion());
@@ -136,9 +136,9 @@ class RegistrarIT {
 
       // The new registrar goes on: admitting an agent the killed one already admitted is refused.
       String known = acknowledged.iterator().next();
-      assertThat(next.apply(admit(known))).failsWithin(Duration.ofSeconds(10))
+      assertThat(next.apply(admit(known))).failsWithin(PATIENCE)
           .withThrowableOfType(ExecutionException.class).withCauseInstanceOf(OperationRefusedException.class);
-      assertThat(next.apply(admit("after-failover")).get(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(next.apply(admit("after-failover")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     }
   }
 
@@ -171,7 +171,7 @@ class RegistrarIT {
 
     // A second master takes over while the first is still writing.
     try (Log other = new Log(replicas.peers()); Registrar second = Registrar.start(other, master("second"))) {
-      assertThat(first.waitFor(30, TimeUnit.SECONDS)).as("the first registrar stops once superseded").isTrue();
+      assertThat(first.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).as("the first registrar stops once superseded").isTrue();
       assertThat(first.exitValue()).isEqualTo(1);
       assertThat(Files.readString(Path.of(out + ".err"))).contains("superseded");
       Set<String> acknowledgedByFirst = new HashSet<>();
@@ -183,14 +183,14 @@ class RegistrarIT {
       for (int i = 0; i < 300; i++) {
         more.add(second.apply(admit("second-" + i)));
       }
-      CompletableFuture.allOf(more.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+      CompletableFuture.allOf(more.toArray(CompletableFuture[]::new)).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
       Registry seenBySecond = second.registry();
       assertThat(agentIds(seenBySecond)).containsAll(acknowledgedByFirst);
       assertThat(seenBySecond.getMaster().getId()).isEqualTo("second");
       // Whoever reads the log now sees exactly the second registrar's registry: one history.
       await().atMost(PATIENCE).untilAsserted(() -> {
-        State.Contents read = State.read(log, Duration.ofSeconds(10));
+        State.Contents read = State.read(log, PATIENCE);
         assertThat(RegistryContents.of(read.variables(), read.sequence()).toProto()).isEqualTo(seenBySecond);
       });
     }
@@ -219,7 +219,7 @@ class RegistrarIT {
         for (int i = 0; i < 100; i++) {
           batch.add(r.apply(admit("agent-" + round + "-" + i)));
         }
-        CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       }
       before = r.registry();
       appended = r.appendedBytes();
@@ -231,7 +231,7 @@ class RegistrarIT {
           .isEqualTo(before.toBuilder().clearMaster().setVersion(0).build());
       assertThat(after.getAgentsCount()).isEqualTo(2000);
       assertThat(after.getVersion()).isEqualTo(before.getVersion() + 1);
-      State.Contents read = State.read(log, Duration.ofSeconds(10));
+      State.Contents read = State.read(log, PATIENCE);
       assertThat(read.recovered().snapshotAsOf()).as("recovery started from a snapshot").isPositive();
       assertThat(read.recovered().bytesRead()).as("and read less than was ever written").isLessThan(appended);
     }
@@ -240,10 +240,10 @@ class RegistrarIT {
   @Test
   void theRegistryAndItsHistoryAreReadable() throws Exception {
     try (Registrar r = Registrar.start(log, master("m1"))) {
-      r.apply(admit("a1")).get(10, TimeUnit.SECONDS);
+      r.apply(admit("a1")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       r.apply(Operation.newBuilder().setUpdateWeights(io.kmesos.api.registry.v1.UpdateWeights.newBuilder()
           .addWeights(io.kmesos.api.registry.v1.Weight.newBuilder().setRole("eng").setWeight(2))).build())
-          .get(10, TimeUnit.SECONDS);
+          .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
       String peers = String.join(",", replicas.peers());
       Registry.Builder shown = Registry.newBuilder();

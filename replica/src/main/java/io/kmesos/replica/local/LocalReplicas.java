@@ -113,7 +113,7 @@ public final class LocalReplicas implements AutoCloseable {
           return;
         } catch (RuntimeException e) {
           if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("the replicas did not all answer within " + timeout + ": " + e.getMessage(), e);
+            throw new IllegalStateException("the replicas did not all answer within " + timeout.toSeconds() + " s: " + e.getMessage(), e);
           }
           Thread.sleep(100);
         }
