@@ -34,7 +34,7 @@ class CancelledCallsIT extends LogProcessesTest {
         log.initialize("cancel-it");
         return true;
       });
-      try (Writer w = log.writer()) {
+      try (Writer w = log.writer(Writer.Settings.DEFAULT.withAppendTimeout(PATIENCE))) { // 1 MiB appends, a busy machine
         w.elect().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
         for (int i = 0; i < 4; i++) {
           w.append(ByteString.copyFrom(new byte[1 << 20])).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
