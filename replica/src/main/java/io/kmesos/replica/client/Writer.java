@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * The log's writer: the shell around a {@link Coordinator}. Elect once, then append; each append's
@@ -60,11 +61,14 @@ public final class Writer implements AutoCloseable {
    * @param maxBatchesInFlight write batches sent and not yet committed (see {@link
    *     Coordinator.Config#maxBatchesInFlight()})
    * @param maxBatchBytes payload bytes in one write batch (a larger single entry goes alone)
+   * @param logTransitions whether elections won or lost and supersession are logged at INFO (a
+   *     long-running process's writer) or only at DEBUG (a command-line tool's, whose stderr is
+   *     kept for its one-line error)
    */
   public record Settings(Duration appendTimeout, Duration electionDeadline, Duration electionAttempt,
-      Duration retryInterval, int maxInFlight, int maxBatchesInFlight, int maxBatchBytes) {
+      Duration retryInterval, int maxInFlight, int maxBatchesInFlight, int maxBatchBytes, boolean logTransitions) {
     public static final Settings DEFAULT = new Settings(Duration.ofSeconds(10), Duration.ofSeconds(30),
-        Duration.ofSeconds(5), Duration.ofMillis(500), 100_000, 4, 1 << 20);
+        Duration.ofSeconds(5), Duration.ofMillis(500), 100_000, 4, 1 << 20, true);
 
     public Settings {
       positive("appendTimeout", appendTimeout);
@@ -97,22 +101,28 @@ public final class Writer implements AutoCloseable {
 
     public Settings withAppendTimeout(Duration timeout) {
       return new Settings(timeout, electionDeadline, electionAttempt, retryInterval, maxInFlight, maxBatchesInFlight,
-          maxBatchBytes);
+          maxBatchBytes, logTransitions);
     }
 
     public Settings withElectionDeadline(Duration deadline) {
       return new Settings(appendTimeout, deadline, electionAttempt, retryInterval, maxInFlight, maxBatchesInFlight,
-          maxBatchBytes);
+          maxBatchBytes, logTransitions);
     }
 
     public Settings withElectionAttempt(Duration attempt) {
       return new Settings(appendTimeout, electionDeadline, attempt, retryInterval, maxInFlight, maxBatchesInFlight,
-          maxBatchBytes);
+          maxBatchBytes, logTransitions);
     }
 
     public Settings withMaxBatchesInFlight(int batches) {
       return new Settings(appendTimeout, electionDeadline, electionAttempt, retryInterval, maxInFlight, batches,
-          maxBatchBytes);
+          maxBatchBytes, logTransitions);
+    }
+
+    /** These settings, with transitions logged at DEBUG only (see {@link #logTransitions()}). */
+    public Settings quiet() {
+      return new Settings(appendTimeout, electionDeadline, electionAttempt, retryInterval, maxInFlight,
+          maxBatchesInFlight, maxBatchBytes, false);
     }
 
     /** The coordinator's tunables, in ticks of the writer's timer ({@link Writer#TICK}). */
@@ -166,6 +176,7 @@ public final class Writer implements AutoCloseable {
   private final Coordinator coordinator;
   /** How log lines name this writer: by its proposer ID, the one its ballots carry. */
   private final String name;
+  private final boolean logTransitions;
   private final Duration appendTimeout;
   private final Duration electionDeadline;
   private long electionEndsAt;
@@ -187,6 +198,7 @@ public final class Writer implements AutoCloseable {
     this.log = log;
     this.coordinator = new Coordinator(node, proposer, log.replicas(), settings.coordinator());
     this.name = "writer " + Long.toUnsignedString(proposer, 16);
+    this.logTransitions = settings.logTransitions();
     this.appendTimeout = settings.appendTimeout();
     this.electionDeadline = settings.electionDeadline();
     this.loop = new Thread(this::run, "log-writer");
@@ -348,7 +360,7 @@ public final class Writer implements AutoCloseable {
   private void deliver(Effects out) {
     for (Event ev : out.events()) {
       if (ev instanceof Event.Transition t) {
-        logger.info("{}: {}", name, t.describe());
+        logger.atLevel(logTransitions ? Level.INFO : Level.DEBUG).log("{}: {}", name, t.describe());
       }
       if (ev instanceof Event.Elected el) {
         CompletableFuture<Long> e = electing;

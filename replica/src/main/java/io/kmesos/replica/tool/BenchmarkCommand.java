@@ -61,7 +61,7 @@ final class BenchmarkCommand implements Callable<Integer> {
     byte[] payload = new byte[size];
     new Random(42).nextBytes(payload);
     ByteString value = ByteString.copyFrom(payload);
-    Writer.Settings settings = Writer.Settings.DEFAULT.withMaxBatchesInFlight(batchesInFlight);
+    Writer.Settings settings = Writer.Settings.DEFAULT.withMaxBatchesInFlight(batchesInFlight).quiet();
     try (Log log = peers.log(); Writer writer = log.writer(settings)) {
       writer.elect().get(40, TimeUnit.SECONDS); // the writer gives up by itself after 30 s, naming why
       run(writer, value, Math.min(clients, Math.max(1, warmup)), warmup, new long[Math.max(warmup, 1)]);
