@@ -3,7 +3,6 @@ package io.kmesos.registry;
 import static io.kmesos.registry.Validation.refused;
 
 import com.google.protobuf.Message;
-import com.google.protobuf.Timestamp;
 import io.kmesos.api.registry.v1.AdmitAgent;
 import io.kmesos.api.registry.v1.Agent;
 import io.kmesos.api.registry.v1.AgentInfo;
@@ -373,11 +372,5 @@ final class Operations {
   static String describe(MachineID id) {
     return id.getHostname().isEmpty() ? id.getIp()
         : id.getIp().isEmpty() ? id.getHostname() : id.getHostname() + " (" + id.getIp() + ")";
-  }
-
-  /** A timestamp for operations that did not say when they happened. */
-  static Timestamp now() {
-    java.time.Instant i = java.time.Instant.now();
-    return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
   }
 }

@@ -1,12 +1,13 @@
 package io.kmesos.replica.client;
 
 import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.api.cli.Failures;
-import io.kmesos.replica.server.Transport;
 import io.kmesos.api.log.v1.Envelope;
+import io.kmesos.api.log.v1.InitializeRequest;
 import io.kmesos.api.log.v1.ReplicaGrpc;
-import io.kmesos.replica.core.Coordinator;
+import io.kmesos.replica.server.Transport;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,11 +65,6 @@ public final class Log implements AutoCloseable {
   /** A new writer with a fresh identity and {@link Writer.Settings#DEFAULT}; call {@link Writer#elect()} before appending. */
   public Writer writer() {
     return writer(Writer.Settings.DEFAULT);
-  }
-
-  /** A new writer with the default election deadline. */
-  public Writer writer(Coordinator.Config config, Duration appendTimeout) {
-    return writer(new Writer.Settings(config, appendTimeout, Writer.Settings.DEFAULT.electionDeadline()));
   }
 
   public Writer writer(Writer.Settings settings) {
@@ -156,15 +152,15 @@ public final class Log implements AutoCloseable {
     boolean ok = true;
     for (int r = 0; r < peers.size(); r++) {
       try {
-        var answer = io.kmesos.api.log.v1.ReplicaGrpc.newBlockingStub(channels.get(r))
+        var answer = ReplicaGrpc.newBlockingStub(channels.get(r))
             .withDeadlineAfter(questionTimeout.toMillis(), TimeUnit.MILLISECONDS)
             .call(Envelope.newBuilder().setFrom(clientNode()).setTo(r).setInitializeRequest(
-                io.kmesos.api.log.v1.InitializeRequest.newBuilder().setClusterId(clusterId)).build())
+                InitializeRequest.newBuilder().setClusterId(clusterId)).build())
             .getInitializeResponse();
         ok &= answer.getOk();
         lines.add("replica " + r + " (" + peers.get(r) + "): " + (answer.getOk() ? "VOTING in log " + clusterId
             : "refused: it is " + answer.getStatus() + (answer.getClusterId().isEmpty() ? "" : " in log " + answer.getClusterId())));
-      } catch (io.grpc.StatusRuntimeException e) {
+      } catch (StatusRuntimeException e) {
         ok = false;
         lines.add("replica " + r + " (" + peers.get(r) + "): " + Failures.reason(e, questionTimeout));
       }

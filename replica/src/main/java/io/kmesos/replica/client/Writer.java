@@ -7,16 +7,24 @@ import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.replica.core.Ballots;
 import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.Event;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * The log's writer: the shell around a {@link Coordinator}. Elect once, then append; each append's
@@ -40,30 +48,96 @@ public final class Writer implements AutoCloseable {
   private record RetryElection() implements Op {}
 
   /**
-   * How a writer behaves.
+   * How a writer behaves, validated when made; times are {@code Duration}s, turned into the
+   * coordinator's ticks once ({@link #coordinator()}).
    *
    * @param appendTimeout an append not committed by a quorum within this fails the writer
-   * @param electionDeadline how long {@link #elect()} keeps trying (each attempt lasts {@code
-   *     coordinator.electionTimeoutTicks()}); replicas that come back within it are waited for
+   * @param electionDeadline how long {@link #elect()} keeps trying; replicas that come back within
+   *     it are waited for
+   * @param electionAttempt how long one election attempt waits for a quorum to settle it, before
+   *     the next attempt starts
+   * @param retryInterval how long a request without an answer waits before it is sent again
+   * @param maxInFlight appended positions not yet committed; more appends wait
+   * @param maxBatchesInFlight write batches sent and not yet committed (see {@link
+   *     Coordinator.Config#maxBatchesInFlight()})
+   * @param maxBatchBytes payload bytes in one write batch (a larger single entry goes alone)
+   * @param logTransitions whether elections won or lost and supersession are logged at INFO (a
+   *     long-running process's writer) or only at DEBUG (a command-line tool's, whose stderr is
+   *     kept for its one-line error)
    */
-  public record Settings(Coordinator.Config coordinator, Duration appendTimeout, Duration electionDeadline) {
-    public static final Settings DEFAULT = new Settings(new Coordinator.Config(50, 500, 100_000, 4, 1 << 20),
-        Duration.ofSeconds(10), Duration.ofSeconds(30));
+  public record Settings(Duration appendTimeout, Duration electionDeadline, Duration electionAttempt,
+      Duration retryInterval, int maxInFlight, int maxBatchesInFlight, int maxBatchBytes, boolean logTransitions) {
+    public static final Settings DEFAULT = new Settings(Duration.ofSeconds(10), Duration.ofSeconds(30),
+        Duration.ofSeconds(5), Duration.ofMillis(500), 100_000, 4, 1 << 20, true);
 
     public Settings {
-      if (appendTimeout.isNegative() || appendTimeout.isZero() || electionDeadline.isNegative() || electionDeadline.isZero()) {
-        throw new IllegalArgumentException("the append timeout and the election deadline must be positive");
+      positive("appendTimeout", appendTimeout);
+      positive("electionDeadline", electionDeadline);
+      atLeastOneTick("electionAttempt", electionAttempt);
+      atLeastOneTick("retryInterval", retryInterval);
+      positive("maxInFlight", maxInFlight);
+      positive("maxBatchesInFlight", maxBatchesInFlight);
+      positive("maxBatchBytes", maxBatchBytes);
+    }
+
+    private static void atLeastOneTick(String setting, Duration d) {
+      if (d.compareTo(TICK) < 0) {
+        throw new IllegalArgumentException("the writer's " + setting + " must be at least " + Failures.human(TICK)
+            + ", got " + Failures.human(d));
+      }
+    }
+
+    private static void positive(String setting, Duration d) {
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException("the writer's " + setting + " must be positive, got " + Failures.human(d));
+      }
+    }
+
+    private static void positive(String setting, int value) {
+      if (value < 1) {
+        throw new IllegalArgumentException("the writer's " + setting + " must be positive, got " + value);
       }
     }
 
     public Settings withAppendTimeout(Duration timeout) {
-      return new Settings(coordinator, timeout, electionDeadline);
+      return new Settings(timeout, electionDeadline, electionAttempt, retryInterval, maxInFlight, maxBatchesInFlight,
+          maxBatchBytes, logTransitions);
     }
 
     public Settings withElectionDeadline(Duration deadline) {
-      return new Settings(coordinator, appendTimeout, deadline);
+      return new Settings(appendTimeout, deadline, electionAttempt, retryInterval, maxInFlight, maxBatchesInFlight,
+          maxBatchBytes, logTransitions);
+    }
+
+    public Settings withElectionAttempt(Duration attempt) {
+      return new Settings(appendTimeout, electionDeadline, attempt, retryInterval, maxInFlight, maxBatchesInFlight,
+          maxBatchBytes, logTransitions);
+    }
+
+    public Settings withMaxBatchesInFlight(int batches) {
+      return new Settings(appendTimeout, electionDeadline, electionAttempt, retryInterval, maxInFlight, batches,
+          maxBatchBytes, logTransitions);
+    }
+
+    /** These settings, with transitions logged at DEBUG only (see {@link #logTransitions()}). */
+    public Settings quiet() {
+      return new Settings(appendTimeout, electionDeadline, electionAttempt, retryInterval, maxInFlight,
+          maxBatchesInFlight, maxBatchBytes, false);
+    }
+
+    /** The coordinator's tunables, in ticks of the writer's timer ({@link Writer#TICK}). */
+    Coordinator.Config coordinator() {
+      return new Coordinator.Config(ticks(retryInterval), ticks(electionAttempt), maxInFlight, maxBatchesInFlight,
+          maxBatchBytes);
+    }
+
+    private static int ticks(Duration d) {
+      return (int) Math.min(Integer.MAX_VALUE, d.toMillis() / TICK.toMillis());
     }
   }
+
+  /** How often the writer's coordinator is ticked: the unit of its timers. */
+  static final Duration TICK = Duration.ofMillis(10);
 
   /**
    * A fresh writer does not know the current round: a refusal teaches it, and it tries again. Past
@@ -95,9 +169,14 @@ public final class Writer implements AutoCloseable {
 
   private record Tick() implements Op {}
 
+  private static final Logger logger = LoggerFactory.getLogger(Writer.class);
+
   private final Log log;
-  private final java.util.concurrent.atomic.LongAdder appendedBytes = new java.util.concurrent.atomic.LongAdder();
+  private final LongAdder appendedBytes = new LongAdder();
   private final Coordinator coordinator;
+  /** How log lines name this writer: by its proposer ID, the one its ballots carry. */
+  private final String name;
+  private final boolean logTransitions;
   private final Duration appendTimeout;
   private final Duration electionDeadline;
   private long electionEndsAt;
@@ -107,23 +186,26 @@ public final class Writer implements AutoCloseable {
 
   private CompletableFuture<Long> electing;
   private int electionAttempts;
-  private final java.util.Random jitter = new java.util.Random();
+  private final Random jitter = new Random();
   private final Map<Long, CompletableFuture<Long>> pending = new HashMap<>();
   /** When each pending position was proposed; positions commit in order, so the first is the oldest. */
-  private final java.util.TreeMap<Long, Long> pendingSince = new java.util.TreeMap<>();
+  private final TreeMap<Long, Long> pendingSince = new TreeMap<>();
   private final ArrayDeque<Op> waiting = new ArrayDeque<>();
   private volatile RuntimeException failure;
-  private final java.util.concurrent.ScheduledFuture<?> ticker;
+  private final ScheduledFuture<?> ticker;
 
   Writer(Log log, long node, long proposer, Settings settings) {
     this.log = log;
     this.coordinator = new Coordinator(node, proposer, log.replicas(), settings.coordinator());
+    this.name = "writer " + Long.toUnsignedString(proposer, 16);
+    this.logTransitions = settings.logTransitions();
     this.appendTimeout = settings.appendTimeout();
     this.electionDeadline = settings.electionDeadline();
     this.loop = new Thread(this::run, "log-writer");
     loop.setDaemon(true);
     loop.start();
-    this.ticker = log.timer().scheduleAtFixedRate(() -> queue.offer(new Tick()), 10, 10, TimeUnit.MILLISECONDS);
+    this.ticker = log.timer().scheduleAtFixedRate(() -> queue.offer(new Tick()), TICK.toMillis(), TICK.toMillis(),
+        TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -276,8 +358,11 @@ public final class Writer implements AutoCloseable {
   }
 
   private void deliver(Effects out) {
-    for (Object ev : out.events()) {
-      if (ev instanceof Coordinator.Elected el) {
+    for (Event ev : out.events()) {
+      if (ev instanceof Event.Transition t) {
+        logger.atLevel(logTransitions ? Level.INFO : Level.DEBUG).log("{}: {}", name, t.describe());
+      }
+      if (ev instanceof Event.Elected el) {
         CompletableFuture<Long> e = electing;
         electing = null;
         admitWaiting();
@@ -285,19 +370,19 @@ public final class Writer implements AutoCloseable {
         if (e != null) {
           e.complete(el.ending());
         }
-      } else if (ev instanceof Coordinator.ElectionFailed f && electing != null
+      } else if (ev instanceof Event.ElectionFailed f && electing != null
           && Ballots.greater(f.promised(), Ballots.NONE) && electionAttempts < ELECTION_ATTEMPTS) {
         // Refused for a higher ballot: retry above it, after a random pause so that two writers
         // racing do not keep pre-empting each other (Mesos has no such back-off and can livelock).
         long pause = 5L + jitter.nextInt(20 * electionAttempts);
         electionAttempts++;
         log.timer().schedule(() -> queue.offer(new RetryElection()), pause, TimeUnit.MILLISECONDS);
-      } else if (ev instanceof Coordinator.ElectionFailed f && electing != null
+      } else if (ev instanceof Event.ElectionFailed f && electing != null
           && !Ballots.greater(f.promised(), Ballots.NONE) && System.nanoTime() < electionEndsAt) {
         // No quorum answered within one attempt: replicas may be restarting. Try again until the
         // deadline (checked on every tick), which is what bounds this.
         log.timer().schedule(() -> queue.offer(new RetryElection()), 50, TimeUnit.MILLISECONDS);
-      } else if (ev instanceof Coordinator.ElectionFailed f) {
+      } else if (ev instanceof Event.ElectionFailed f) {
         CompletableFuture<Long> e = electing;
         electing = null;
         RuntimeException why = Ballots.greater(f.promised(), Ballots.NONE)
@@ -307,13 +392,13 @@ public final class Writer implements AutoCloseable {
         if (e != null) {
           e.completeExceptionally(why);
         }
-      } else if (ev instanceof Coordinator.Committed c) {
+      } else if (ev instanceof Event.Committed c) {
         CompletableFuture<Long> f = pending.remove(c.position());
         pendingSince.remove(c.position());
         if (f != null) {
           f.complete(c.position());
         }
-      } else if (ev instanceof Coordinator.Superseded s) {
+      } else if (ev instanceof Event.Superseded s) {
         fail(new SupersededException("superseded: another writer was elected with ballot "
             + Ballots.toString(s.promised()) + "; this writer committed through " + s.committedThrough()));
       }

@@ -75,7 +75,7 @@ final class CatchUp {
     Metadata moved = replica.applyLearnedTruncates(resp.getActionsList());
     Metadata m = replica.metadataToPersist(moved != null);
     if (!stored.isEmpty() || m != null) {
-      out.persist(new Effects.Persist(m, stored, moved == null ? 0 : moved.getBegin(), false, true));
+      out.persist(Effects.Persist.actions(m, stored, moved == null ? 0 : moved.getBegin()));
     }
     long covered = Math.min(resp.getLearnedThrough(), resp.getActionsCount() > 0
         ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo());

@@ -100,7 +100,7 @@ final class Recovery {
       Metadata m = replica.metadata().toBuilder().setStatus(ReplicaStatus.RECOVERING)
           .setClusterId(peer.getClusterId()).setLearnedThrough(0).build();
       replica.resetForRecovery(m);
-      out.persist(new Effects.Persist(m, List.of(), 0, true, true));
+      out.persist(Effects.Persist.replaceAll(m));
     }
     if (!peer.getClusterId().equals(replica.metadata().getClusterId())) {
       return; // another log's replica: never mix logs
@@ -138,7 +138,7 @@ final class Recovery {
     Metadata m = replica.metadata().toBuilder().setClusterId(clusterId).setStatus(ReplicaStatus.RECOVERING)
         .setPromised(Ballots.NONE).setBegin(begin).setLearnedThrough(0).build();
     replica.resetForRecovery(m);
-    out.persist(new Effects.Persist(m, List.of(), 0, true, true));
+    out.persist(Effects.Persist.replaceAll(m));
     phase = Phase.COPYING;
     cursor = begin;
     requestChunk(out);
@@ -190,7 +190,7 @@ final class Recovery {
     }
     List<Action> copied = replica.adoptRecovered(new ArrayList<>(merged.values()));
     if (!copied.isEmpty()) {
-      out.persist(new Effects.Persist(null, copied, 0, false, false));
+      out.persist(Effects.Persist.copies(copied));
     }
     cursor = covered + 1;
     requestChunk(out);
@@ -209,7 +209,7 @@ final class Recovery {
     long newBegin = Math.max(begin, replica.metadata().getBegin());
     Metadata voting = replica.metadata().toBuilder().setClusterId(clusterId).setStatus(ReplicaStatus.VOTING)
         .setPromised(promised).setBegin(newBegin).setLearnedThrough(replica.learnedThrough()).build();
-    out.persist(new Effects.Persist(voting, List.of(), newBegin, false, true));
+    out.persist(Effects.Persist.actions(voting, List.of(), newBegin));
     replica.finishRecovery(voting);
   }
 

@@ -39,15 +39,34 @@ import java.util.TreeMap;
  */
 public final class ReplicaCore {
   /**
-   * Tunables; times in ticks of the shell's timer.
+   * Tunables, in ticks of the shell's timer: the shell makes them from its own settings, whose
+   * times are {@code Duration}s (see {@code ReplicaServer.Config#core()}), so the core never sees
+   * a clock.
    *
+   * @param catchUpIntervalTicks how often a voting replica asks its peers whether it missed
+   *     anything, and an empty one looks for a running log
+   * @param recoveryGraceTicks how long a replica that lost its data waits before it trusts answers:
+   *     longer than any request may live (see {@link Recovery})
+   * @param retryTicks how long an unanswered question waits before it is asked again
    * @param fetchBatch the most actions one fetch asks for or answers with
    * @param fetchBytes the most payload bytes one fetch answer carries (beyond its first action): an
    *     answer that stops early says how far it covers in its {@code to}
    */
-  public record Config(int catchUpIntervalTicks, int recoveryGraceTicks, int retryTicks, int fetchBatch,
-      long fetchBytes) {
-    public static final Config DEFAULT = new Config(10, 50, 20, 1000, 16L << 20);
+  public record Config(
+      int catchUpIntervalTicks, int recoveryGraceTicks, int retryTicks, int fetchBatch, long fetchBytes) {
+    public Config {
+      positive("catchUpIntervalTicks", catchUpIntervalTicks);
+      positive("recoveryGraceTicks", recoveryGraceTicks);
+      positive("retryTicks", retryTicks);
+      positive("fetchBatch", fetchBatch);
+      positive("fetchBytes", fetchBytes);
+    }
+  }
+
+  static void positive(String setting, long value) {
+    if (value < 1) {
+      throw new IllegalArgumentException(setting + " must be positive, got " + value);
+    }
   }
 
   private final int id;
@@ -97,6 +116,14 @@ public final class ReplicaCore {
   /** Handles one message addressed to this replica. */
   public Effects handle(Envelope in) {
     Effects out = new Effects();
+    ReplicaStatus statusBefore = metadata.getStatus();
+    long beginBefore = metadata.getBegin();
+    dispatch(in, out);
+    reportTransitions(statusBefore, beginBefore, out);
+    return out;
+  }
+
+  private void dispatch(Envelope in, Effects out) {
     switch (in.getBodyCase()) {
       case PROMISE_REQUEST -> onPromise(in.getFrom(), in.getPromiseRequest(), out);
       case WRITE_REQUEST -> onWrite(in.getFrom(), in.getWriteRequest(), out);
@@ -121,7 +148,20 @@ public final class ReplicaCore {
       }
       default -> { } // responses meant for writers, or nothing we know: ignore
     }
-    return out;
+  }
+
+  /**
+   * Reports what this step changed that an operator wants to see: a new status, or (while voting)
+   * a beginning moved by a learned TRUNCATE. Recovery moves the beginning too, as part of copying a
+   * quorum's log; that is reported once, with the status that ends it.
+   */
+  private void reportTransitions(ReplicaStatus statusBefore, long beginBefore, Effects out) {
+    ReplicaStatus status = metadata.getStatus();
+    if (status != statusBefore) {
+      out.event(new Event.StatusChanged(statusBefore, status, metadata.getClusterId(), learnedThrough));
+    } else if (status == ReplicaStatus.VOTING && metadata.getBegin() > beginBefore) {
+      out.event(new Event.Truncated(beginBefore, metadata.getBegin()));
+    }
   }
 
   /**
@@ -138,11 +178,14 @@ public final class ReplicaCore {
   /** Advances this replica's timers by one tick. */
   public Effects tick() {
     Effects out = new Effects();
+    ReplicaStatus statusBefore = metadata.getStatus();
+    long beginBefore = metadata.getBegin();
     if (recovery != null) {
       recovery.tick(out);
     } else {
       catchUp.tick(out);
     }
+    reportTransitions(statusBefore, beginBefore, out);
     return out;
   }
 
@@ -161,7 +204,7 @@ public final class ReplicaCore {
     }
     if (Ballots.greater(req.getBallot(), metadata.getPromised())) {
       metadata = metadata.toBuilder().setPromised(req.getBallot()).build();
-      out.persist(new Effects.Persist(metadata, List.of(), 0, false, true));
+      out.persist(Effects.Persist.metadata(metadata));
     }
     resp.setOk(true).setPromised(metadata.getPromised()).setBegin(metadata.getBegin())
         .setLearnedThrough(learnedThrough).setEnd(end);
@@ -203,7 +246,7 @@ public final class ReplicaCore {
     stored.addAll(beyondLearnedPoint(learned));
     Metadata m = metadataToPersist(newMetadata != null || afterTruncate != null);
     if (m != null || !stored.isEmpty()) {
-      out.persist(new Effects.Persist(m, dedupe(stored), truncatedBelow(afterTruncate), false, true));
+      out.persist(Effects.Persist.actions(m, dedupe(stored), truncatedBelow(afterTruncate)));
     }
     out.send(envelope(from).setWriteResponse(resp.setOk(true).setPromised(metadata.getPromised())).build());
   }
@@ -218,7 +261,7 @@ public final class ReplicaCore {
     Metadata m = metadataToPersist(afterTruncate != null);
     if (m != null || !flagged.isEmpty()) {
       // Synced: once a writer moves on, a replica's record of what was chosen may be the only one.
-      out.persist(new Effects.Persist(m, flagged, truncatedBelow(afterTruncate), false, true));
+      out.persist(Effects.Persist.actions(m, flagged, truncatedBelow(afterTruncate)));
     }
   }
 
@@ -372,7 +415,7 @@ public final class ReplicaCore {
     if (metadata.getStatus() == ReplicaStatus.EMPTY && recovery != null && !recovery.started()) {
       metadata = metadata.toBuilder().setClusterId(req.getClusterId()).setStatus(ReplicaStatus.VOTING).build();
       recovery = null;
-      out.persist(new Effects.Persist(metadata, List.of(), 0, false, true));
+      out.persist(Effects.Persist.metadata(metadata));
     }
     boolean ok = metadata.getStatus() == ReplicaStatus.VOTING && metadata.getClusterId().equals(req.getClusterId());
     out.send(envelope(from).setInitializeResponse(resp.setOk(ok).setStatus(metadata.getStatus())
@@ -381,7 +424,8 @@ public final class ReplicaCore {
 
   // ---- used by CatchUp and Recovery ---------------------------------------------------------
 
-  StatusResponse status() {
+  /** This replica's state, as it answers a status request (tools and tests read it too). */
+  public StatusResponse status() {
     return StatusResponse.newBuilder().setClusterId(metadata.getClusterId()).setReplicaId(id)
         .setStatus(metadata.getStatus()).setPromised(metadata.getPromised()).setBegin(metadata.getBegin())
         .setLearnedThrough(learnedThrough).setEnd(end).build();
@@ -492,9 +536,5 @@ public final class ReplicaCore {
 
   public ReplicaStatus replicaStatus() {
     return metadata.getStatus();
-  }
-
-  public StatusResponse describe() {
-    return status();
   }
 }

@@ -12,6 +12,7 @@ import io.kmesos.api.InfoService;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.Event;
 import io.kmesos.replica.core.ReplicaCore;
 import io.kmesos.replica.storage.CorruptRecordException;
 import io.kmesos.replica.storage.RocksStorage;
@@ -28,6 +29,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,9 +47,38 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaServer.class);
 
-  /** Settings of one replica process. */
+  /**
+   * Settings of one replica process, validated when made. Times are {@code Duration}s; {@link
+   * #core()} turns them into the core's ticks, once.
+   */
   public record Config(int id, List<String> peers, Path dataDir, String expectedClusterId,
       Duration tick, Duration maxRequestAge, int queueLimit, String listen) {
+    /** How often a voting replica asks its peers whether it missed anything. */
+    static final Duration CATCH_UP_INTERVAL = Duration.ofMillis(100);
+    /** How long the core waits for an answer before it asks again. */
+    static final Duration RETRY_INTERVAL = Duration.ofMillis(500);
+    /** The most actions, and payload bytes beyond the first action, one fetch answer carries. */
+    static final int FETCH_BATCH = 1000;
+    static final long FETCH_BYTES = 16L << 20;
+
+    public Config {
+      if (peers.isEmpty()) {
+        throw new IllegalArgumentException("a log needs at least one replica address (peers)");
+      }
+      if (id < 0 || id >= peers.size()) {
+        throw new IllegalArgumentException("replica id " + id + " is not an index into the " + peers.size() + " peers");
+      }
+      if (tick.isNegative() || tick.toMillis() < 1) {
+        throw new IllegalArgumentException("tick must be at least 1ms, got " + tick);
+      }
+      if (maxRequestAge.isNegative() || maxRequestAge.isZero()) {
+        throw new IllegalArgumentException("maxRequestAge must be positive, got " + maxRequestAge);
+      }
+      if (queueLimit < 1) {
+        throw new IllegalArgumentException("queueLimit must be positive, got " + queueLimit);
+      }
+    }
+
     public static Config of(int id, List<String> peers, Path dataDir) {
       return new Config(id, peers, dataDir, "", Duration.ofMillis(10), Duration.ofSeconds(2), 10_000, "");
     }
@@ -62,11 +93,14 @@ public final class ReplicaServer implements AutoCloseable {
       return Transport.budget(maxRequestAge, Long.MAX_VALUE);
     }
 
-    /** Core timers in ticks: the recovery grace is longer than any request may live. */
+    /** The core's tunables in ticks: the recovery grace outlasts any request by a second. */
     ReplicaCore.Config core() {
-      int ticksPerSecond = (int) Math.max(1, 1000 / tick.toMillis());
-      int grace = (int) (longestRequestAge().toMillis() / tick.toMillis()) + ticksPerSecond;
-      return new ReplicaCore.Config(Math.max(1, ticksPerSecond / 10), grace, ticksPerSecond / 2, 1000, 16L << 20);
+      return new ReplicaCore.Config(ticks(CATCH_UP_INTERVAL), ticks(longestRequestAge().plusSeconds(1)),
+          ticks(RETRY_INTERVAL), FETCH_BATCH, FETCH_BYTES);
+    }
+
+    private int ticks(Duration d) {
+      return (int) Math.max(1, d.toMillis() / tick.toMillis());
     }
   }
 
@@ -96,7 +130,7 @@ public final class ReplicaServer implements AutoCloseable {
   private final RocksStorage storage;
   private final ReplicaCore core;
   private final BlockingQueue<Input> queue;
-  private final java.util.concurrent.atomic.AtomicLong queuedBytes = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong queuedBytes = new AtomicLong();
   private final List<ManagedChannel> channels = new ArrayList<>();
   private final List<ReplicaGrpc.ReplicaStub> peers = new ArrayList<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "replica-timer"));
@@ -131,15 +165,12 @@ public final class ReplicaServer implements AutoCloseable {
     long tickMillis = config.tick().toMillis();
     timer.scheduleAtFixedRate(() -> queue.offer(new Tick()), tickMillis, tickMillis, TimeUnit.MILLISECONDS);
     log.info("replica {} of {} serving {} on {} ({})", config.id(), config.peers().size(), config.dataDir(), listen,
-        core.describe().getStatus());
+        core.replicaStatus());
   }
 
   /** Opens the storage, refuses another log's data, and starts serving. */
   public static ReplicaServer start(Config config) throws IOException {
     ExpectedDisconnects.install();
-    if (config.id() < 0 || config.id() >= config.peers().size()) {
-      throw new IllegalArgumentException("replica id " + config.id() + " is not an index into the " + config.peers().size() + " peers");
-    }
     RocksStorage storage = RocksStorage.open(config.dataDir());
     try {
       return new ReplicaServer(config, storage);
@@ -279,6 +310,7 @@ public final class ReplicaServer implements AutoCloseable {
     storage.apply(writes); // one batch, one sync: every reply below follows the writes it reports
     for (int i = 0; i < batch.size(); i++) {
       Input in = batch.get(i);
+      logTransitions(results.get(i));
       Envelope reply = null;
       for (Envelope m : results.get(i).messages()) {
         if (reply == null && in instanceof Request r && m.getTo() == r.envelope().getFrom() && Requests.isReply(m)) {
@@ -291,6 +323,15 @@ public final class ReplicaServer implements AutoCloseable {
         r.answer().onNext(reply != null ? reply
             : Envelope.newBuilder().setFrom(config.id()).setTo(r.envelope().getFrom()).build());
         r.answer().onCompleted();
+      }
+    }
+  }
+
+  /** Status changes and truncations, once they are durable: one line each (see {@link Event.Transition}). */
+  private void logTransitions(Effects e) {
+    for (Event ev : e.events()) {
+      if (ev instanceof Event.Transition t) {
+        log.info("replica {}: {}", config.id(), t.describe());
       }
     }
   }

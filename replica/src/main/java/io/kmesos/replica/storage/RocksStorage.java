@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.kmesos.api.log.v1.Action;
 import io.kmesos.api.log.v1.Metadata;
 import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.PayloadBudget;
 import io.kmesos.replica.core.ReplicaStorage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -278,7 +279,7 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
     if (from > to || limit <= 0) {
       return out;
     }
-    long bytes = 0;
+    PayloadBudget budget = new PayloadBudget(maxPayloadBytes);
     try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(ro)) {
       for (it.seek(actionKey(from)); it.isValid() && out.size() < limit; it.next()) {
         byte[] key = it.key();
@@ -290,10 +291,9 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
           break;
         }
         Action a = parseAction(position, it.value());
-        if (!out.isEmpty() && bytes + a.getPayload().size() > maxPayloadBytes) {
+        if (!budget.tryAdd(a)) {
           break;
         }
-        bytes += a.getPayload().size();
         out.add(a);
       }
       check(it, "positions from " + Long.toUnsignedString(from));
@@ -348,10 +348,6 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
       // The process must not go on as if the vote were durable.
       throw new StorageException("writing to " + dir + " failed: " + e.getMessage(), e);
     }
-  }
-
-  public Path directory() {
-    return dir;
   }
 
   /**

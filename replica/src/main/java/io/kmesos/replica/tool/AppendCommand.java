@@ -52,7 +52,8 @@ final class AppendCommand implements java.util.concurrent.Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "--election-timeout, --append-timeout and --in-flight must be positive");
     }
     PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
-    Writer.Settings settings = Writer.Settings.DEFAULT.withElectionDeadline(electionTimeout).withAppendTimeout(appendTimeout);
+    Writer.Settings settings =
+        Writer.Settings.DEFAULT.withElectionDeadline(electionTimeout).withAppendTimeout(appendTimeout).quiet();
     try (Log log = peers.log(); Writer writer = log.writer(settings)) {
       // The writer gives up at its own deadline, with the reason; the margin only bounds a hang.
       long ending = writer.elect().get(electionTimeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);

@@ -1,12 +1,11 @@
 package io.kmesos.replica.tool;
 
 import com.google.protobuf.ByteString;
+import com.sun.management.OperatingSystemMXBean;
 import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Writer;
-import io.kmesos.replica.core.Coordinator;
-import java.time.Duration;
 import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.Random;
@@ -55,18 +54,19 @@ final class BenchmarkCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (clients < 1 || appends < clients || size < 0) {
-      throw new IllegalArgumentException("need --clients >= 1, --appends >= --clients and --size >= 0");
+    if (clients < 1 || appends < clients || size < 0 || batchesInFlight < 1) {
+      throw new IllegalArgumentException(
+          "need --clients >= 1, --appends >= --clients, --size >= 0 and --batches-in-flight >= 1");
     }
     byte[] payload = new byte[size];
     new Random(42).nextBytes(payload);
     ByteString value = ByteString.copyFrom(payload);
-    Coordinator.Config config = new Coordinator.Config(50, 500, 100_000, batchesInFlight, 1 << 20);
-    try (Log log = peers.log(); Writer writer = log.writer(config, Duration.ofSeconds(10))) {
+    Writer.Settings settings = Writer.Settings.DEFAULT.withMaxBatchesInFlight(batchesInFlight).quiet();
+    try (Log log = peers.log(); Writer writer = log.writer(settings)) {
       writer.elect().get(40, TimeUnit.SECONDS); // the writer gives up by itself after 30 s, naming why
       run(writer, value, Math.min(clients, Math.max(1, warmup)), warmup, new long[Math.max(warmup, 1)]);
       long[] latencies = new long[appends];
-      var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+      var os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
       long cpu0 = os.getProcessCpuTime();
       long t0 = System.nanoTime();
       run(writer, value, clients, appends, latencies);

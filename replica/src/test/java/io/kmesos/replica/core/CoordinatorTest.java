@@ -11,6 +11,7 @@ import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.PromiseResponse;
 import io.kmesos.api.log.v1.WriteRequest;
 import io.kmesos.api.log.v1.WriteResponse;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -52,7 +53,7 @@ class CoordinatorTest {
 
     accepted(0, 4, 5, 6);
     Effects done = accepted(2, 4, 5, 6);
-    assertThat(done.events()).containsExactly(new Coordinator.Elected(writer.ballot(), 6));
+    assertThat(done.events()).containsExactly(new Event.Elected(writer.ballot(), 6));
     assertThat(writer.status()).isEqualTo(Coordinator.Status.WRITING);
   }
 
@@ -90,7 +91,7 @@ class CoordinatorTest {
     assertThat(accepted(0, b).events()).isEmpty();
     assertThat(accepted(1, b).events()).as("b has a quorum, but a is not committed yet").isEmpty();
     assertThat(accepted(2, a).events()).isEmpty();
-    assertThat(accepted(0, a).events()).containsExactly(new Coordinator.Committed(a), new Coordinator.Committed(b));
+    assertThat(accepted(0, a).events()).containsExactly(new Event.Committed(a), new Event.Committed(b));
   }
 
   @Test
@@ -103,7 +104,7 @@ class CoordinatorTest {
     Ballot higher = Ballots.of(writer.ballot().getRound() + 1, 9);
     Effects e = writer.handle(Envelope.newBuilder().setFrom(2).setTo(100).setWriteResponse(
         WriteResponse.newBuilder().setBallot(writer.ballot()).setOk(false).setPromised(higher)).build());
-    assertThat(e.events()).containsExactly(new Coordinator.Superseded(higher, 0));
+    assertThat(e.events()).containsExactly(new Event.Superseded(higher, 0));
     assertThat(writer.inFlight()).isZero();
     assertThatThrownBy(() -> writer.append(ByteString.copyFromUtf8("b"))).hasMessageContaining("superseded");
     assertThat(accepted(0, 1).events()).as("late acceptances change nothing").isEmpty();
@@ -147,6 +148,54 @@ class CoordinatorTest {
     List<Integer> sizes = w.flush().messages().stream().filter(m -> m.getTo() == 0)
         .map(m -> m.getWriteRequest().getActionsCount()).toList();
     assertThat(sizes).containsExactly(2, 1, 1);
+  }
+
+  @Test
+  void aRefusalWithAHigherPromiseLosesTheElectionAndTheNextOneGoesAboveIt() {
+    writer.elect();
+    Ballot higher = Ballots.of(writer.ballot().getRound() + 4, 9);
+    Effects lost = writer.handle(Envelope.newBuilder().setFrom(0).setTo(100).setPromiseResponse(
+        PromiseResponse.newBuilder().setBallot(writer.ballot()).setOk(false).setPromised(higher)).build());
+    assertThat(lost.events()).containsExactly(new Event.ElectionFailed("a replica promised a higher ballot", higher));
+    assertThat(writer.status()).isEqualTo(Coordinator.Status.IDLE);
+
+    assertThat(writer.elect().messages()).as("a promise request to every replica").hasSize(3);
+    assertThat(writer.ballot().getRound()).isEqualTo(higher.getRound() + 1);
+  }
+
+  @Test
+  void anElectionWithoutAQuorumInTimeIsLost() {
+    writer.elect();
+    promised(0, 0, 0);
+    List<Event> events = new ArrayList<>();
+    for (int t = 0; t <= 50 && writer.status() == Coordinator.Status.ELECTING; t++) {
+      events.addAll(writer.tick().events());
+    }
+    assertThat(events).containsExactly(
+        new Event.ElectionFailed("no quorum of voting replicas answered in time", Ballots.NONE));
+    assertThat(writer.status()).isEqualTo(Coordinator.Status.IDLE);
+  }
+
+  @Test
+  void unacknowledgedWritesAreResentInBatchesOfBoundedSizeOnlyToReplicasThatMissedThem() {
+    Coordinator w = new Coordinator(100, 7, 3, new Coordinator.Config(5, 50, 100, 10, 10));
+    w.elect();
+    for (int r = 0; r < 2; r++) {
+      w.handle(Envelope.newBuilder().setFrom(r).setTo(100).setPromiseResponse(PromiseResponse.newBuilder()
+          .setBallot(w.ballot()).setOk(true).setPromised(w.ballot()).setBegin(1)).build());
+    }
+    long a = w.append(ByteString.copyFromUtf8("123456"));
+    long b = w.append(ByteString.copyFromUtf8("123456"));
+    w.flush();
+    w.handle(Envelope.newBuilder().setFrom(0).setTo(100).setWriteResponse(
+        WriteResponse.newBuilder().setBallot(w.ballot()).setOk(true).addPositions(a).addPositions(b)).build());
+    List<Envelope> resent = new ArrayList<>();
+    for (int t = 0; t < 5; t++) {
+      resent.addAll(w.tick().messages().stream().filter(Envelope::hasWriteRequest).toList());
+    }
+    assertThat(resent).extracting(Envelope::getTo).containsOnly(1L, 2L);
+    assertThat(resent).as("6 + 6 bytes exceed a 10-byte batch: one write each, to each of the two")
+        .hasSize(4).allSatisfy(m -> assertThat(m.getWriteRequest().getActionsCount()).isEqualTo(1));
   }
 
   @Test

@@ -37,12 +37,11 @@ class ReplicaCoreTest {
     @Override
     public List<Action> range(long from, long to, int limit, long maxPayloadBytes) {
       List<Action> out = new ArrayList<>();
-      long bytes = 0;
+      PayloadBudget budget = new PayloadBudget(maxPayloadBytes);
       for (Action a : from > to ? List.<Action>of() : actions.subMap(from, true, to, true).values()) {
-        if (out.size() == limit || (!out.isEmpty() && bytes + a.getPayload().size() > maxPayloadBytes)) {
+        if (out.size() == limit || !budget.tryAdd(a)) {
           break;
         }
-        bytes += a.getPayload().size();
         out.add(a);
       }
       return out;
@@ -68,7 +67,10 @@ class ReplicaCoreTest {
   }
 
   final MemoryStorage storage = new MemoryStorage();
-  final ReplicaCore replica = new ReplicaCore(0, 3, storage, ReplicaCore.Config.DEFAULT, 42);
+  /** The ticks a replica server with the default settings gives its core. */
+  static final ReplicaCore.Config CONFIG = new ReplicaCore.Config(10, 50, 20, 1000, 16L << 20);
+
+  final ReplicaCore replica = new ReplicaCore(0, 3, storage, CONFIG, 42);
 
   Effects send(Envelope.Builder e) {
     return storage.apply(replica.handle(e.setFrom(WRITER).setTo(0).build()));
@@ -128,14 +130,14 @@ class ReplicaCoreTest {
     Effects e = write(b, 0, append(1, "a"), append(2, "b"));
     assertThat(e.needsSync()).isTrue();
     assertThat(e.messages().get(0).getWriteResponse().getPositionsList()).containsExactly(1L, 2L);
-    assertThat(replica.describe().getLearnedThrough()).isZero();
+    assertThat(replica.status().getLearnedThrough()).isZero();
 
     // A later writer's "committed through 2" says nothing about values accepted under another ballot.
     send(Envelope.newBuilder().setLearnedRequest(LearnedRequest.newBuilder().setBallot(Ballots.of(2, 2)).setCommittedThrough(2)));
-    assertThat(replica.describe().getLearnedThrough()).isZero();
+    assertThat(replica.status().getLearnedThrough()).isZero();
 
     send(Envelope.newBuilder().setLearnedRequest(LearnedRequest.newBuilder().setBallot(b).setCommittedThrough(2)));
-    assertThat(replica.describe().getLearnedThrough()).isEqualTo(2);
+    assertThat(replica.status().getLearnedThrough()).isEqualTo(2);
     // Learning up to the learned point is one metadata write, not a rewrite of each action.
     assertThat(storage.metadata.getLearnedThrough()).isEqualTo(2);
   }
@@ -146,7 +148,7 @@ class ReplicaCoreTest {
     write(Ballots.of(1, 1), 1, append(1, "chosen"));
     write(Ballots.of(3, 3), 0, append(1, "other"));
     assertThat(storage.actions.get(1L).getPayload().toStringUtf8()).isEqualTo("chosen");
-    assertThat(replica.describe().getLearnedThrough()).isEqualTo(1);
+    assertThat(replica.status().getLearnedThrough()).isEqualTo(1);
   }
 
   @Test
@@ -155,8 +157,22 @@ class ReplicaCoreTest {
     Ballot b = Ballots.of(1, 1);
     Effects e = write(b, 4, append(1, "a"), append(2, "b"), append(3, "c"),
         Action.newBuilder().setPosition(4).setType(ActionType.TRUNCATE).setTruncateTo(3).build());
-    assertThat(replica.describe().getBegin()).isEqualTo(3);
+    assertThat(replica.status().getBegin()).isEqualTo(3);
     assertThat(e.persist()).anySatisfy(p -> assertThat(p.deleteBelow()).isEqualTo(3));
+    assertThat(e.events()).as("the shell logs it").containsExactly(new Event.Truncated(1, 3));
+    assertThat(write(b, 4).events()).as("learned again, nothing moves").isEmpty();
+  }
+
+  @Test
+  void initializingReportsTheStatusChangeOnce() {
+    Effects first = send(Envelope.newBuilder().setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log-a")));
+    assertThat(first.events()).containsExactly(
+        new Event.StatusChanged(ReplicaStatus.EMPTY, ReplicaStatus.VOTING, "log-a", 0));
+    assertThat(((Event.Transition) first.events().get(0)).describe())
+        .isEqualTo("EMPTY -> VOTING: initialized as a voting member of log log-a");
+    Effects again = send(Envelope.newBuilder().setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log-a")));
+    assertThat(again.events()).isEmpty();
+    assertThat(promise(Ballots.of(1, 1)).getOk()).isTrue();
   }
 
   @Test
@@ -173,7 +189,7 @@ class ReplicaCoreTest {
   @Test
   void storageOfAnotherReplicaIsRefused() {
     storage.metadata = Metadata.newBuilder().setReplicaId(2).setClusterId("log-a").setStatus(ReplicaStatus.VOTING).build();
-    assertThatThrownBy(() -> new ReplicaCore(0, 3, storage, ReplicaCore.Config.DEFAULT, 1))
+    assertThatThrownBy(() -> new ReplicaCore(0, 3, storage, CONFIG, 1))
         .hasMessageContaining("belongs to replica 2 of log log-a");
   }
 

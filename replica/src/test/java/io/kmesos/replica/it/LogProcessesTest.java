@@ -10,7 +10,6 @@ import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.LogEntry;
 import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.client.Writer;
-import io.kmesos.replica.core.Coordinator;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,8 +64,7 @@ abstract class LogProcessesTest {
    * starting. (Its append timeout is what turns a lost quorum into an error.)
    */
   Writer electedWriter() throws Exception {
-    Writer w = log.writer(new Writer.Settings(new Coordinator.Config(50, 500, 100_000, 2, 1 << 20),
-        Duration.ofSeconds(10), PATIENCE));
+    Writer w = log.writer(Writer.Settings.DEFAULT.withMaxBatchesInFlight(2).withElectionDeadline(PATIENCE));
     w.elect().get(PATIENCE.toSeconds() + 30, TimeUnit.SECONDS);
     return w;
   }

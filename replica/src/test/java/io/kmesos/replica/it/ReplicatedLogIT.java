@@ -20,7 +20,6 @@ import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.client.SupersededException;
 import io.kmesos.replica.client.UnavailableException;
 import io.kmesos.replica.client.Writer;
-import io.kmesos.replica.core.Coordinator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -116,9 +115,9 @@ class ReplicatedLogIT extends LogProcessesTest {
     first.close();
     replicas.kill(1);
     replicas.kill(2);
-    // One attempt of this writer's election lasts 2 s (200 ticks); its deadline is far longer.
-    Writer next = log.writer(new Writer.Settings(new Coordinator.Config(50, 200, 100_000, 2, 1 << 20),
-        Duration.ofSeconds(10), PATIENCE));
+    // One attempt of this writer's election lasts 2 s; its deadline is far longer.
+    Writer next = log.writer(Writer.Settings.DEFAULT.withMaxBatchesInFlight(2).withElectionAttempt(Duration.ofSeconds(2))
+        .withElectionDeadline(PATIENCE));
     CompletableFuture<Long> election = next.elect();
     // The majority stays down for several attempts (a slow restart), and the election goes on.
     await().during(Duration.ofSeconds(8)).atMost(Duration.ofSeconds(40)).until(() -> !election.isDone());

@@ -11,6 +11,7 @@ import io.kmesos.api.log.v1.InitializeRequest;
 import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.Event;
 import io.kmesos.replica.core.ReplicaCore;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -136,8 +137,8 @@ class RecoveryScenarioTest {
     long p = w1.append(ByteString.copyFromUtf8("v"));
     effects(w1.flush(), null);
     run(between(100, 0, 2)); // replica 1 never hears of it
-    assertThat(writerEvents).contains(new Coordinator.Committed(p));
-    assertThat(replicas[0].describe().getLearnedThrough()).as("nobody learned it yet").isLessThan(p);
+    assertThat(writerEvents).contains(new Event.Committed(p));
+    assertThat(replicas[0].status().getLearnedThrough()).as("nobody learned it yet").isLessThan(p);
 
     wipeAndRecover(2, 0, 1);
     Action copied = disks[2].all().get(p);
@@ -179,13 +180,13 @@ class RecoveryScenarioTest {
     Ballot newer = w2.ballot();
 
     wipeAndRecover(0, 1, 2);
-    assertThat(replicas[0].describe().getPromised()).as("the recovered promise").isEqualTo(newer);
+    assertThat(replicas[0].status().getPromised()).as("the recovered promise").isEqualTo(newer);
 
     writerEvents.clear();
     long p = w1.append(ByteString.copyFromUtf8("stale"));
     effects(w1.flush(), null);
     run(between(100, 0, 2));
-    assertThat(writerEvents).doesNotContain(new Coordinator.Committed(p));
+    assertThat(writerEvents).doesNotContain(new Event.Committed(p));
     assertThat(w1.status()).isEqualTo(Coordinator.Status.SUPERSEDED);
   }
 

@@ -3,6 +3,7 @@ package io.kmesos.replica.sim;
 import io.kmesos.api.log.v1.Action;
 import io.kmesos.api.log.v1.Metadata;
 import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.PayloadBudget;
 import io.kmesos.replica.core.ReplicaStorage;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,12 +33,11 @@ final class SimStorage implements ReplicaStorage {
     if (from > to) {
       return out;
     }
-    long bytes = 0;
+    PayloadBudget budget = new PayloadBudget(maxPayloadBytes);
     for (Action a : actions.subMap(from, true, to, true).values()) {
-      if (out.size() >= limit || (!out.isEmpty() && bytes + a.getPayload().size() > maxPayloadBytes)) {
+      if (out.size() >= limit || !budget.tryAdd(a)) {
         break;
       }
-      bytes += a.getPayload().size();
       out.add(a);
     }
     return out;

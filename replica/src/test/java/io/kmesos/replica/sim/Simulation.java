@@ -11,6 +11,7 @@ import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.replica.core.Ballots;
 import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.core.Effects;
+import io.kmesos.replica.core.Event;
 import io.kmesos.replica.core.ReplicaCore;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -74,7 +75,7 @@ final class Simulation {
   private final Map<Long, Action> chosen = new HashMap<>();
   private final Map<Long, String> acked = new HashMap<>();
   private final Set<String> proposed = new HashSet<>();
-  private final List<Coordinator.Elected> elections = new ArrayList<>();
+  private final List<Event.Elected> elections = new ArrayList<>();
   private final ArrayDeque<String> trace = new ArrayDeque<>();
   int committedCount;
   int wipes;
@@ -303,7 +304,7 @@ final class Simulation {
       // Prefer a replica that holds values not yet learned: losing those is what recovery must survive.
       SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
       for (SimReplica x : replicas) {
-        if (x.core.describe().getEnd() > x.core.describe().getLearnedThrough() && rnd.nextBoolean()) {
+        if (x.core.status().getEnd() > x.core.status().getLearnedThrough() && rnd.nextBoolean()) {
           r = x;
           break;
         }
@@ -444,8 +445,8 @@ final class Simulation {
       }
     }
     // Up to its learned point a replica stores actions as accepted; what it learned there is what it holds.
-    long learned = r.core.describe().getLearnedThrough();
-    long begin = r.core.describe().getBegin();
+    long learned = r.core.status().getLearnedThrough();
+    long begin = r.core.status().getBegin();
     for (long p = Math.max(r.checkedThrough + 1, begin); p <= learned; p++) {
       Action a = r.storage.all().get(p);
       if (a == null) {
@@ -469,18 +470,18 @@ final class Simulation {
     for (Envelope m : effects.messages()) {
       send(m);
     }
-    for (Object ev : effects.events()) {
-      if (ev instanceof Coordinator.Committed c) {
+    for (Event ev : effects.events()) {
+      if (ev instanceof Event.Committed c) {
         String payload = w.pending.remove(c.position());
         if (payload != null) {
           checkCommitted(w, c.position(), payload);
         }
-      } else if (ev instanceof Coordinator.Elected el) {
+      } else if (ev instanceof Event.Elected el) {
         elections.add(el);
         note("writer " + w.node + " elected " + Ballots.toString(el.ballot()) + " ending " + el.ending());
-      } else if (ev instanceof Coordinator.ElectionFailed f) {
+      } else if (ev instanceof Event.ElectionFailed f) {
         w.backoffUntil = now + 5 + rnd.nextInt(60);
-      } else if (ev instanceof Coordinator.Superseded s) {
+      } else if (ev instanceof Event.Superseded s) {
         note("writer " + w.node + " superseded by " + Ballots.toString(s.promised()));
         w.pending.clear();
         w.backoffUntil = now + 5 + rnd.nextInt(60);
@@ -502,7 +503,7 @@ final class Simulation {
 
   private void checkCommitted(SimWriter w, long position, String payload) {
     Ballot b = w.coordinator.ballot();
-    for (Coordinator.Elected e : elections) {
+    for (Event.Elected e : elections) {
       if (Ballots.greater(e.ballot(), b) && e.ending() < position) {
         fail("writer " + w.node + " (" + Ballots.toString(b) + ") committed " + position + " after "
             + Ballots.toString(e.ballot()) + " was elected ending at " + e.ending());
@@ -538,7 +539,7 @@ final class Simulation {
 
   private boolean converged(long marker) {
     for (SimReplica r : replicas) {
-      if (!r.up() || r.core.replicaStatus() != ReplicaStatus.VOTING || r.core.describe().getLearnedThrough() < marker) {
+      if (!r.up() || r.core.replicaStatus() != ReplicaStatus.VOTING || r.core.status().getLearnedThrough() < marker) {
         return false;
       }
     }
@@ -546,7 +547,7 @@ final class Simulation {
   }
 
   private void finalChecks() {
-    long begin = replicas.stream().mapToLong(r -> r.core.describe().getBegin()).max().orElse(1);
+    long begin = replicas.stream().mapToLong(r -> r.core.status().getBegin()).max().orElse(1);
     TreeMap<Long, Action> log = null;
     for (SimReplica r : replicas) {
       TreeMap<Long, Action> mine = new TreeMap<>(r.storage.all().tailMap(begin, true));
@@ -555,7 +556,7 @@ final class Simulation {
           continue;
         }
         Action a = mine.get(ack.getKey());
-        boolean learned = a != null && (a.getLearned() || ack.getKey() <= r.core.describe().getLearnedThrough());
+        boolean learned = a != null && (a.getLearned() || ack.getKey() <= r.core.status().getLearnedThrough());
         if (!learned || !a.getPayload().toStringUtf8().equals(ack.getValue())) {
           fail("replica " + r.id + " lost committed " + ack.getValue() + " at " + ack.getKey() + ": has " + (a == null ? "nothing" : show(a)));
         }
@@ -605,7 +606,7 @@ final class Simulation {
     StringBuilder sb = new StringBuilder();
     for (SimReplica r : replicas) {
       sb.append("\n  ").append(r.id).append(r.up() ? "" : " (down)").append(": ")
-          .append(r.core.describe().toString().replace('\n', ' '));
+          .append(r.core.status().toString().replace('\n', ' '));
     }
     for (SimWriter w : writers) {
       sb.append("\n  writer ").append(w.node).append(": ").append(w.coordinator.status())

@@ -3,6 +3,7 @@ package io.kmesos.replica.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.kmesos.api.log.v1.Action;
@@ -12,9 +13,11 @@ import io.kmesos.api.log.v1.Metadata;
 import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.replica.core.Effects;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -23,6 +26,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteOptions;
 
 /**
  * A replica's storage, damaged the ways a disk or filesystem damages files, must never come back
@@ -61,7 +68,7 @@ class RocksStorageDamageTest {
           ? Metadata.newBuilder().setReplicaId(0).setClusterId("damage").setStatus(ReplicaStatus.VOTING)
               .setPromised(ballot(p / 40 + 1)).setBegin(1).build()
           : null;
-      s.apply(List.of(new Effects.Persist(m, List.of(a), 0, false, true)));
+      s.apply(List.of(Effects.Persist.actions(m, List.of(a), 0)));
       synced.add(a);
       if (m != null) {
         syncedMetadata = m;
@@ -123,7 +130,7 @@ class RocksStorageDamageTest {
       before = Files.size(wal);
       Action unsynced = Action.newBuilder().setPosition(121).setType(ActionType.APPEND)
           .setPayload(ByteString.copyFrom(new byte[5000])).build();
-      s.apply(List.of(new Effects.Persist(null, List.of(unsynced), 0, false, false)));
+      s.apply(List.of(Effects.Persist.copies(List.of(unsynced))));
     }
     long after = Files.size(wal);
     assertThat(after).as("the unsynced write reached the file").isGreaterThan(before + 5000);
@@ -177,16 +184,16 @@ class RocksStorageDamageTest {
       for (int p = 121; p <= 200; p++) {
         Action a = Action.newBuilder().setPosition(p).setType(ActionType.APPEND).setPayload(ByteString.copyFrom(payload))
             .build();
-        s.apply(List.of(new Effects.Persist(null, List.of(a), 0, false, true)));
+        s.apply(List.of(Effects.Persist.actions(null, List.of(a), 0)));
       }
-      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60))
+      await().atMost(Duration.ofSeconds(60))
           .until(() -> Files.isDirectory(archive) && listLogs(archive).stream().anyMatch(p -> p.toFile().length() > 0));
     }
     // A crash before the archive was pruned: the chain still reads through the archived file.
     try (RocksStorage s = RocksStorage.open(pristine)) {
       assertThat(s.end()).isEqualTo(200);
       // The server prunes from time to time (RocksDB archives a flushed file in the background).
-      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> {
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
         s.pruneWalArchive();
         return listLogs(archive).isEmpty();
       });
@@ -215,16 +222,16 @@ class RocksStorageDamageTest {
 
   /** Opens {@code dir} as something other than the replica might (no flush at open) and appends, {@code runs} times. */
   static void appendWithoutFlushing(Path dir, int runs) {
-    org.rocksdb.RocksDB.loadLibrary();
+    RocksDB.loadLibrary();
     for (int run = 0; run < runs; run++) {
-      try (org.rocksdb.Options o = new org.rocksdb.Options().setAvoidFlushDuringRecovery(true)
+      try (Options o = new Options().setAvoidFlushDuringRecovery(true)
               .setWalTtlSeconds(WalChain.ARCHIVE_TTL_SECONDS);
-          org.rocksdb.RocksDB db = org.rocksdb.RocksDB.open(o, dir.toString());
-          org.rocksdb.WriteOptions sync = new org.rocksdb.WriteOptions().setSync(true)) {
+          RocksDB db = RocksDB.open(o, dir.toString());
+          WriteOptions sync = new WriteOptions().setSync(true)) {
         for (int i = 0; i < 20; i++) {
-          db.put(sync, ("x" + run + "-" + i).getBytes(java.nio.charset.StandardCharsets.US_ASCII), new byte[100]);
+          db.put(sync, ("x" + run + "-" + i).getBytes(StandardCharsets.US_ASCII), new byte[100]);
         }
-      } catch (org.rocksdb.RocksDBException e) {
+      } catch (RocksDBException e) {
         throw new IllegalStateException(e);
       }
     }
