@@ -76,6 +76,16 @@ public final class EnvironmentDefaults implements IDefaultValueProvider {
     }
   }
 
+  /**
+   * Takes the option variables out of a child process's environment ({@code ProcessBuilder.environment()}),
+   * keeping {@link LogSettings}'s: a launcher (kmesos-local, tests) gives its children every option
+   * they need on their command line, and a variable meant for the launcher must not reach them.
+   */
+  public static void removeOptions(Map<String, String> childEnvironment) {
+    childEnvironment.keySet().removeIf(name -> name.startsWith(PREFIX) && !name.equals(LogSettings.LEVEL)
+        && !name.equals(LogSettings.FORMAT));
+  }
+
   @Override
   public String defaultValue(ArgSpec arg) {
     if (!(arg instanceof OptionSpec option) || option.usageHelp() || option.versionHelp()) {

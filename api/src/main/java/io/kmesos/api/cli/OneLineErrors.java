@@ -1,6 +1,7 @@
 package io.kmesos.api.cli;
 
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.function.UnaryOperator;
 import picocli.CommandLine;
 
@@ -37,6 +38,16 @@ public final class OneLineErrors {
       err.println(name + ": " + from + Failures.oneLine(e) + " (see " + name + " --help)");
       err.flush();
       return cmd.getCommandSpec().exitCodeOnInvalidInput();
+    });
+    // Checked before any command runs (even --help): logback would log nothing with a bad format.
+    CommandLine.IExecutionStrategy run = cl.getExecutionStrategy();
+    cl.setExecutionStrategy(parsed -> {
+      String problem = LogSettings.problem(environment);
+      if (problem != null) {
+        List<CommandLine> commands = parsed.asCommandLineList();
+        throw new CommandLine.ParameterException(commands.get(commands.size() - 1), problem);
+      }
+      return run.execute(parsed);
     });
     return cl;
   }

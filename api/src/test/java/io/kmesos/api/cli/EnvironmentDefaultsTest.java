@@ -140,4 +140,28 @@ class EnvironmentDefaultsTest {
         .contains("environment variable: KMESOS_ and its name in capitals").contains("KMESOS_DATA_DIR");
     assertThat(run(Map.of(), "--help").out().replaceAll("\\s+", " ")).contains("environment variable: KMESOS_");
   }
+
+  @Test
+  void aBadLogFormatOrLevelStopsEveryCommandWithOneLine() {
+    Map<String, String> serve = Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d");
+    Run format = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_FORMAT", "xml"), "serve");
+    assertThat(format.exit()).isEqualTo(2);
+    assertThat(format.err()).isEqualTo("tool serve: KMESOS_LOG_FORMAT is 'xml'; it must be text or json "
+        + "(see tool serve --help)" + System.lineSeparator());
+    Run level = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_LEVEL", "loud"), "serve");
+    assertThat(level.exit()).isEqualTo(2);
+    assertThat(level.err()).startsWith("tool serve: KMESOS_LOG_LEVEL is 'loud'; it must be one of TRACE, DEBUG, INFO");
+    Run json = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_FORMAT", "json",
+        "KMESOS_LOG_LEVEL", "debug"), "serve");
+    assertThat(json.exit()).as(json.err()).isZero();
+    assertThat(run(serve, "serve").exit()).isZero();
+  }
+
+  @Test
+  void aLaunchersChildrenGetOnlyTheLoggingVariables() {
+    Map<String, String> child = new java.util.HashMap<>(Map.of("KMESOS_PEERS", "a:1", "KMESOS_LOG_LEVEL", "DEBUG",
+        "KMESOS_LOG_FORMAT", "json", "KMESOS_LOG_PEERS", "b:2", "PATH", "/bin"));
+    EnvironmentDefaults.removeOptions(child);
+    assertThat(child).containsOnlyKeys("KMESOS_LOG_LEVEL", "KMESOS_LOG_FORMAT", "PATH");
+  }
 }
