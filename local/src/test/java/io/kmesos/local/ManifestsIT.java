@@ -58,6 +58,10 @@ class ManifestsIT {
     assertThat(admin.apps().daemonSets().inNamespace("kmesos").withName("kmesos-agent").get()).isNotNull();
     assertThat(admin.policy().v1().podDisruptionBudget().inNamespace("kmesos").withName("kmesos-replica").get()
         .getSpec().getMinAvailable().getIntVal()).isEqualTo(2);
+    var replica = admin.apps().statefulSets().inNamespace("kmesos").withName("kmesos-replica").get().getSpec()
+        .getTemplate().getSpec().getContainers().get(0);
+    assertThat(replica.getReadinessProbe().getGrpc().getPort()).as("readiness: the gRPC health service").isEqualTo(7001);
+    assertThat(replica.getLivenessProbe().getGrpc().getPort()).as("liveness: the gRPC health service").isEqualTo(7001);
     // Java unpacks native libraries (RocksDB's) into /tmp: a read-only root needs a writable /tmp.
     List<io.fabric8.kubernetes.api.model.PodSpec> specs = new java.util.ArrayList<>();
     admin.apps().statefulSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
