@@ -144,11 +144,11 @@ public final class ReplicaServer implements AutoCloseable {
     this.server = builder.build().start();
     this.lastStatus = core.replicaStatus();
     this.lastBegin = core.describe().getBegin();
+    standard.serving(); // before the loop starts, so that a failure of the loop is never overwritten
     this.loop = new Thread(this::run, "replica-" + config.id());
     loop.start();
     long tickMillis = config.tick().toMillis();
     timer.scheduleAtFixedRate(() -> queue.offer(new Tick()), tickMillis, tickMillis, TimeUnit.MILLISECONDS);
-    standard.serving();
     log.info("replica {} of {} serving {} on {} ({}){}", config.id(), config.peers().size(), config.dataDir(), listen,
         lastStatus, config.disabledEndpoints().methods().isEmpty() ? ""
             : "; disabled endpoints: " + String.join(", ", config.disabledEndpoints().methods()));
