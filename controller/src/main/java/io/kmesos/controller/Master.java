@@ -2,6 +2,7 @@ package io.kmesos.controller;
 
 import com.google.protobuf.util.Timestamps;
 import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.registry.Registrar;
 import io.kmesos.registry.RegistryContents;
@@ -165,7 +166,14 @@ public final class Master implements AutoCloseable {
     if (!leading && !registrar.isDone()) {
       throw new IllegalStateException("not the master");
     }
-    Registrar r = registrar.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    Registrar r;
+    try {
+      r = registrar.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      // Said in a resource's Synced condition: why the reconcile waits, not a bare TimeoutException.
+      throw new IllegalStateException("the master has not recovered the registry within " + Failures.human(timeout)
+          + ": it is still becoming the log's writer (is a quorum of the log's replicas up?)");
+    }
     if (!leading || r.failure() != null) {
       throw new IllegalStateException("no longer the master");
     }

@@ -127,13 +127,14 @@ class ControllerIT {
     return controller(identity, 0);
   }
 
-  Process controller(String identity, int healthPort) throws Exception {
-    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
+  Process controller(String identity, int healthPort, String... more) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
         "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain",
         "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
         "--lease-namespace", NS, "--identity", identity,
         "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--agent-removal-rate-limit", "1/3s", "--health-port", String.valueOf(healthPort));
+        "--agent-removal-rate-limit", "1/3s", "--health-port", String.valueOf(healthPort)));
+    cmd.addAll(List.of(more));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve(identity + ".log").toFile()).start();
     controllers.add(p);
@@ -596,5 +597,95 @@ class ControllerIT {
     w.getSpec().setRole(role);
     w.getSpec().setWeight(value);
     return client.resource(w).create();
+  }
+
+  /** The events.k8s.io Events about {@code regarding} (by UID: objects of earlier tests had the same names). */
+  static List<io.fabric8.kubernetes.api.model.events.v1.Event> eventsOf(HasMetadata regarding) {
+    return client.events().v1().events().inNamespace("default").list().getItems().stream()
+        .filter(e -> e.getRegarding() != null && regarding.getMetadata().getUid().equals(e.getRegarding().getUid()))
+        .toList();
+  }
+
+  static List<String> reasons(HasMetadata regarding) {
+    return eventsOf(regarding).stream().map(e -> e.getReason()).toList();
+  }
+
+  @Test
+  void notableTransitionsAreKubernetesEvents() throws Exception {
+    controller("c1");
+    applyExamples();
+    var nodeA = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-a").get();
+    await().atMost(Duration.ofSeconds(90)).until(() -> reasons(nodeA).contains("Admitted"));
+    var admitted = eventsOf(nodeA).stream().filter(e -> e.getReason().equals("Admitted")).findFirst().orElseThrow();
+    assertThat(admitted.getType()).isEqualTo("Normal");
+    assertThat(admitted.getReportingController()).isEqualTo("kmesos.io/controller");
+    assertThat(admitted.getRegarding().getKind()).isEqualTo("Agent");
+    assertThat(admitted.getNote()).isEqualTo("agent " + nodeA.getMetadata().getUid()
+        + " (node-a.cluster.local) is admitted into the registry");
+
+    // A machine taken DOWN.
+    MaintenanceSchedule schedule = client.resources(MaintenanceSchedule.class).withName("december-kernel-upgrade").get();
+    await().atMost(Duration.ofSeconds(90)).until(() -> ready(client.resource(schedule).get().getStatus(),
+        schedule.getMetadata().getGeneration()));
+    client.resources(MaintenanceSchedule.class).withName("december-kernel-upgrade").edit(ms -> {
+      ms.getSpec().getDown().add(new MachineId("node-a.cluster.local", null));
+      return ms;
+    });
+    await().atMost(Duration.ofSeconds(60)).until(() -> reasons(schedule).contains("MachinesDown"));
+    assertThat(eventsOf(schedule)).filteredOn(e -> e.getReason().equals("MachinesDown")).singleElement()
+        .satisfies(e -> assertThat(e.getNote()).isEqualTo("machines taken DOWN: node-a.cluster.local"));
+
+    // Two agents deleted at once: one removal is held back by the rate limit (1 per 3 s), then both go.
+    var nodeB = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").get();
+    var gpu = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-gpu-1").get();
+    await().atMost(Duration.ofSeconds(90)).until(() -> reasons(nodeB).contains("Admitted")
+        && reasons(gpu).contains("Admitted"));
+    client.resource(nodeB).delete();
+    client.resource(gpu).delete();
+    await().atMost(Duration.ofSeconds(60)).until(() -> reasons(nodeB).contains("Removed") && reasons(gpu).contains("Removed"));
+    assertThat(List.of(reasons(nodeB), reasons(gpu))).as("one removal waited for the rate limit")
+        .anySatisfy(r -> assertThat(r).contains("RemovalRateLimited"));
+  }
+
+  @Test
+  void aReconcileThatFailsSaysSyncedFalseWithWhyUntilItSucceeds() throws Exception {
+    // No quorum of the log: the master cannot become its writer, so no reconcile can reach the registry.
+    replicas.kill(1);
+    replicas.kill(2);
+    controller("c1", 0, "--log-election-deadline", "15m");
+    Quota quota = new Quota();
+    quota.getMetadata().setName("waits-for-the-log");
+    quota.setSpec(new QuotaSpec());
+    quota.getSpec().setRole("waiting");
+    quota.getSpec().getLimits().put("cpus", 2.0);
+    Quota created = client.resource(quota).create();
+
+    await().atMost(Duration.ofSeconds(240)).until(() -> synced(created) != null && synced(created).getStatus().equals("False"));
+    Condition synced = synced(created);
+    assertThat(synced.getReason()).isEqualTo("ReconcileFailed");
+    assertThat(synced.getMessage()).isEqualTo("reconcile failed: the master has not recovered the registry within 1 min: "
+        + "it is still becoming the log's writer (is a quorum of the log's replicas up?)");
+    assertThat(client.resource(created).get().getStatus().getConditions()).extracting(Condition::getType)
+        .doesNotContain("Ready");
+    assertThat(eventsOf(created)).filteredOn(e -> e.getReason().equals("ReconcileFailed")).singleElement()
+        .satisfies(e -> {
+          assertThat(e.getType()).isEqualTo("Warning");
+          assertThat(e.getNote()).isEqualTo(synced.getMessage());
+        });
+
+    // The log is back: the retried reconcile reaches the registry, and Synced says so.
+    replicas.start(1);
+    replicas.start(2);
+    await().atMost(Duration.ofSeconds(240)).until(() -> ready(client.resource(created).get().getStatus(),
+        created.getMetadata().getGeneration()));
+    assertThat(synced(created).getStatus()).isEqualTo("True");
+    assertThat(registry().getQuotasList()).extracting(q -> q.getRole()).contains("waiting");
+  }
+
+  static Condition synced(HasMetadata resource) {
+    RegistryStatus status = (RegistryStatus) ((io.fabric8.kubernetes.client.CustomResource<?, ?>) client.resource(resource)
+        .get()).getStatus();
+    return status == null ? null
+        : status.getConditions().stream().filter(c -> c.getType().equals("Synced")).findFirst().orElse(null);
   }
 }

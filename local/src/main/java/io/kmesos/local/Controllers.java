@@ -1,5 +1,6 @@
 package io.kmesos.local;
 
+import io.kmesos.api.cli.EnvironmentDefaults;
 import io.kmesos.replica.local.LocalReplicas;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -24,7 +25,9 @@ final class Controllers {
     if (!lease.isEmpty()) {
       cmd.addAll(List.of("--lease-duration", lease.get(0), "--renew-deadline", lease.get(1), "--retry-period", lease.get(2)));
     }
-    return new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd)).redirectErrorStream(true)
-        .redirectOutput(output.toFile()).start();
+    ProcessBuilder controller = new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd)).redirectErrorStream(true)
+        .redirectOutput(output.toFile());
+    EnvironmentDefaults.removeOptions(controller.environment()); // its options are all above
+    return controller.start();
   }
 }

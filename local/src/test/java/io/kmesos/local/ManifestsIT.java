@@ -58,6 +58,16 @@ class ManifestsIT {
     assertThat(admin.apps().daemonSets().inNamespace("kmesos").withName("kmesos-agent").get()).isNotNull();
     assertThat(admin.policy().v1().podDisruptionBudget().inNamespace("kmesos").withName("kmesos-replica").get()
         .getSpec().getMinAvailable().getIntVal()).isEqualTo(2);
+    var replicaPod = admin.apps().statefulSets().inNamespace("kmesos").withName("kmesos-replica").get().getSpec()
+        .getTemplate().getSpec();
+    var replica = replicaPod.getContainers().get(0);
+    // Service link variables (KMESOS_..._SERVICE_HOST, ..._PORT) would be read as options.
+    assertThat(List.of(replicaPod.getEnableServiceLinks(), admin.apps().deployments().inNamespace("kmesos")
+        .withName("kmesos-controller").get().getSpec().getTemplate().getSpec().getEnableServiceLinks(),
+        admin.apps().daemonSets().inNamespace("kmesos").withName("kmesos-agent").get().getSpec().getTemplate().getSpec()
+            .getEnableServiceLinks())).containsOnly(false);
+    assertThat(replica.getReadinessProbe().getGrpc().getPort()).as("readiness: the gRPC health service").isEqualTo(7001);
+    assertThat(replica.getLivenessProbe().getGrpc().getPort()).as("liveness: the gRPC health service").isEqualTo(7001);
     // Java unpacks native libraries (RocksDB's) into /tmp: a read-only root needs a writable /tmp.
     List<io.fabric8.kubernetes.api.model.PodSpec> specs = new java.util.ArrayList<>();
     admin.apps().statefulSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));

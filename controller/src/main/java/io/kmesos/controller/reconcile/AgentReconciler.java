@@ -50,6 +50,10 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
       boolean changed;
       if (held == null) {
         changed = apply(Operation.newBuilder().setAdmitAgent(AdmitAgent.newBuilder().setInfo(info(agent))).build());
+        if (changed) {
+          normalEvent(context, agent, "Admitted", "Admit", "agent " + id + " (" + agent.getSpec().getHostname()
+              + ") is admitted into the registry");
+        }
       } else if (held.getState() == AgentState.ADMITTED) {
         changed = apply(Operation.newBuilder().setUpdateAgent(UpdateAgent.newBuilder().setInfo(info(agent))).build());
       } else {
@@ -84,14 +88,20 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
     // errs towards removing more slowly, never faster.
     long wait = removals.acquire();
     if (wait > 0) {
-      log.info("agent {} ({}): removal held back {} ms by the removal rate limit", agent.getMetadata().getName(), id, wait);
+      normalEvent(context, agent, "RemovalRateLimited", "Remove", "the removal of agent " + id + " is held back "
+          + wait + " ms by the agent removal rate limit");
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait);
     }
-    applyOrRefusal(held.getState() == AgentState.ADMITTED
+    String refusal = applyOrRefusal(held.getState() == AgentState.ADMITTED
         ? Operation.newBuilder().setRemoveAgent(RemoveAgent.newBuilder().setId(id)).build()
         : held.getState() == AgentState.UNREACHABLE
             ? Operation.newBuilder().setPruneAgents(PruneAgents.newBuilder().addUnreachable(id)).build()
             : Operation.newBuilder().setPruneAgents(PruneAgents.newBuilder().addGone(id)).build());
+    if (refusal == null) {
+      normalEvent(context, agent, "Removed", "Remove", "agent " + id + " is removed from the registry");
+    } else {
+      log.info("agent {} ({}): the registry refused its removal: {}", agent.getMetadata().getName(), id, refusal);
+    }
     return DeleteControl.defaultDelete();
   }
 }

@@ -78,8 +78,10 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
     boolean changed = false;
     String refusal = null;
     try {
-      if (!toUp.isEmpty()) {
-        changed |= apply(Operation.newBuilder().setStopMaintenance(StopMaintenance.newBuilder().addAllMachineIds(toUp)).build());
+      if (!toUp.isEmpty()
+          && apply(Operation.newBuilder().setStopMaintenance(StopMaintenance.newBuilder().addAllMachineIds(toUp)).build())) {
+        changed = true;
+        normalEvent(context, ms, "MachinesUp", "StopMaintenance", "machines back UP: " + names(toUp));
       }
       changed |= apply(Operation.newBuilder().setUpdateSchedule(UpdateSchedule.newBuilder().setSchedule(schedule(ms))).build());
       for (int i = 0; i < ms.getSpec().getDown().size(); i++) {
@@ -90,8 +92,10 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
           toDownIndexes.add(i);
         }
       }
-      if (!toDown.isEmpty()) {
-        changed |= apply(Operation.newBuilder().setStartMaintenance(StartMaintenance.newBuilder().addAllMachineIds(toDown)).build());
+      if (!toDown.isEmpty()
+          && apply(Operation.newBuilder().setStartMaintenance(StartMaintenance.newBuilder().addAllMachineIds(toDown)).build())) {
+        changed = true;
+        normalEvent(context, ms, "MachinesDown", "StartMaintenance", "machines taken DOWN: " + names(toDown));
       }
     } catch (io.kmesos.registry.OperationRefusedException e) {
       refusal = RefusalPaths.schedule(toDownIndexes).translate(e.getMessage());
@@ -109,6 +113,12 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
           + machines.stream().filter(m -> m.getMode().equals("Down")).count() + " down");
     }
     return finish(ms, status);
+  }
+
+  /** host (ip), ... as a user wrote them. */
+  private static String names(List<MachineID> machines) {
+    return String.join(", ", machines.stream().map(m -> m.getHostname().isEmpty() ? m.getIp()
+        : m.getIp().isEmpty() ? m.getHostname() : m.getHostname() + " (" + m.getIp() + ")").toList());
   }
 
   private List<Machine> machinesOf(String schedule) throws Exception {

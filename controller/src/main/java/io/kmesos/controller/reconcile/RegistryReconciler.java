@@ -2,9 +2,13 @@ package io.kmesos.controller.reconcile;
 
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.api.model.Condition;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.controller.Master;
 import io.kmesos.crds.v1alpha1.RegistryStatus;
@@ -18,7 +22,9 @@ import java.util.concurrent.TimeUnit;
  * What the four reconcilers share: they turn a resource's spec into registry operations on the
  * master's registrar, and write back what the registry holds as status (never spec). An operation
  * the registry refuses is reported in the Ready condition, not retried; a registrar that is not
- * (or no longer) available makes the reconcile fail, and the framework retries it.
+ * (or no longer) available makes the reconcile fail, and the framework retries it: meanwhile
+ * {@code Synced} is False with the failure's message (and a Warning event says so once), so that
+ * {@code kubectl get}, Argo CD and Flux show why the spec is not in the registry yet.
  */
 abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends RegistryStatus>
     implements Reconciler<R>, Cleaner<R> {
@@ -73,6 +79,36 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
   protected void refused(R resource, S status, String reason, String message) {
     Conditions.set(status, resource, Conditions.READY, false, reason, message);
     Conditions.set(status, resource, Conditions.SYNCED, true, "Applied", "the registry was consulted for this spec");
+  }
+
+  /**
+   * A failed reconcile (JOSDK's error-status hook, before each retry): {@code Synced} False with the
+   * failure's message, written as a status-only patch like every other status write; nothing if it
+   * already says so. {@code Ready} keeps what the registry last held.
+   */
+  @Override
+  public ErrorStatusUpdateControl<R> updateErrorStatus(R resource, Context<R> context, Exception e) {
+    S status = Conditions.copy(resource.getStatus(), statusType);
+    String message = "reconcile failed: " + Failures.oneLine(e);
+    Conditions.set(status, resource, Conditions.SYNCED, false, "ReconcileFailed", message);
+    if (Conditions.same(resource.getStatus(), status)) {
+      return ErrorStatusUpdateControl.noStatusUpdate();
+    }
+    Condition before = resource.getStatus() == null ? null : resource.getStatus().getConditions().stream()
+        .filter(c -> c.getType().equals(Conditions.SYNCED)).findFirst().orElse(null);
+    if (before == null || !"False".equals(before.getStatus())) {
+      warningEvent(context, resource, "ReconcileFailed", "Reconcile", message);
+    }
+    return ErrorStatusUpdateControl.patchStatus(statusOnly(resource, status));
+  }
+
+  /** Records a notable transition of {@code resource} as a Normal event (see {@link Events}). */
+  protected void normalEvent(Context<R> context, R resource, String reason, String action, String note) {
+    Events.normal(context.getClient(), master.info().getId(), resource, reason, action, note);
+  }
+
+  protected void warningEvent(Context<R> context, R resource, String reason, String action, String note) {
+    Events.warning(context.getClient(), master.info().getId(), resource, reason, action, note);
   }
 
   /**

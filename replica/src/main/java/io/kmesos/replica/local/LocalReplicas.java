@@ -1,5 +1,6 @@
 package io.kmesos.replica.local;
 
+import io.kmesos.api.cli.EnvironmentDefaults;
 import io.kmesos.replica.client.Log;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -98,8 +99,10 @@ public final class LocalReplicas implements AutoCloseable {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.kmesos.replica.tool.LogTool", "replica",
         "--id", Integer.toString(i), "--peers", String.join(",", peers), "--data-dir", dataDir(i).toString()));
     Files.createDirectories(root);
-    processes[i] = new ProcessBuilder(dieWithLauncher ? tiedToLauncher(cmd) : cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
+    ProcessBuilder replica = new ProcessBuilder(dieWithLauncher ? tiedToLauncher(cmd) : cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
+    EnvironmentDefaults.removeOptions(replica.environment()); // its options are all above
+    processes[i] = replica.start();
     return processes[i];
   }
 

@@ -8,9 +8,11 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.kmesos.api.InfoService;
+import io.kmesos.api.grpc.DisabledEndpoints;
+import io.kmesos.api.grpc.StandardServices;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.replica.core.Effects;
 import io.kmesos.replica.core.Event;
 import io.kmesos.replica.core.ReplicaCore;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -43,6 +46,11 @@ import org.slf4j.LoggerFactory;
  * request: {@link Transport#budget}), is refused, never applied: this bound is what the recovery
  * grace period relies on. The queue is bounded in count and bytes; when it is full, callers
  * get RESOURCE_EXHAUSTED.
+ *
+ * <p>Besides the replica protocol it serves the standard gRPC health service: SERVING while the loop
+ * runs; NOT_SERVING once it stopped, for a close or because the storage or the core failed. Such a
+ * failure also completes {@link #failure()}: the replica command then exits non-zero, so that
+ * Kubernetes restarts the pod. Every status transition and every truncation is logged.
  */
 public final class ReplicaServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaServer.class);
@@ -52,7 +60,7 @@ public final class ReplicaServer implements AutoCloseable {
    * #core()} turns them into the core's ticks, once.
    */
   public record Config(int id, List<String> peers, Path dataDir, String expectedClusterId,
-      Duration tick, Duration maxRequestAge, int queueLimit, String listen) {
+      Duration tick, Duration maxRequestAge, int queueLimit, String listen, DisabledEndpoints disabledEndpoints) {
     /** How often a voting replica asks its peers whether it missed anything. */
     static final Duration CATCH_UP_INTERVAL = Duration.ofMillis(100);
     /** How long the core waits for an answer before it asks again. */
@@ -77,10 +85,14 @@ public final class ReplicaServer implements AutoCloseable {
       if (queueLimit < 1) {
         throw new IllegalArgumentException("queueLimit must be positive, got " + queueLimit);
       }
+      if (disabledEndpoints == null) {
+        throw new IllegalArgumentException("disabledEndpoints must be given (DisabledEndpoints.NONE for none)");
+      }
     }
 
     public static Config of(int id, List<String> peers, Path dataDir) {
-      return new Config(id, peers, dataDir, "", Duration.ofMillis(10), Duration.ofSeconds(2), 10_000, "");
+      return new Config(id, peers, dataDir, "", Duration.ofMillis(10), Duration.ofSeconds(2), 10_000, "",
+          DisabledEndpoints.NONE);
     }
 
     /** Where to listen: {@code listen} if set (e.g. 0.0.0.0:7001 in a pod), else this replica's peer address. */
@@ -136,7 +148,10 @@ public final class ReplicaServer implements AutoCloseable {
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "replica-timer"));
   private final Thread loop;
   private final Server server;
+  private final StandardServices standard;
   private volatile boolean running = true;
+  /** Completed with the cause when the replica stopped serving on its own (not by {@link #close}). */
+  private final CompletableFuture<String> failure = new CompletableFuture<>();
 
   private ReplicaServer(Config config, RocksStorage storage) throws IOException {
     this.config = config;
@@ -157,15 +172,18 @@ public final class ReplicaServer implements AutoCloseable {
     }
     InetSocketAddress listen = config.listenAddress();
     // The handler only validates and enqueues: run it on the I/O thread, no hand-off.
-    this.server = NettyServerBuilder.forAddress(listen).directExecutor()
-        .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES).addService(new Service())
-        .addService(new InfoService("replica")).build().start();
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(listen).directExecutor()
+        .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES);
+    this.standard = StandardServices.addTo(builder, "replica", config.disabledEndpoints(), new Service());
+    this.server = builder.build().start();
+    standard.serving(); // before the loop starts, so that a failure of the loop is never overwritten
     this.loop = new Thread(this::run, "replica-" + config.id());
     loop.start();
     long tickMillis = config.tick().toMillis();
     timer.scheduleAtFixedRate(() -> queue.offer(new Tick()), tickMillis, tickMillis, TimeUnit.MILLISECONDS);
-    log.info("replica {} of {} serving {} on {} ({})", config.id(), config.peers().size(), config.dataDir(), listen,
-        core.replicaStatus());
+    log.info("replica {} of {} serving {} on {} ({}){}", config.id(), config.peers().size(), config.dataDir(), listen,
+        core.replicaStatus(), config.disabledEndpoints().methods().isEmpty() ? ""
+            : "; disabled endpoints: " + String.join(", ", config.disabledEndpoints().methods()));
   }
 
   /** Opens the storage, refuses another log's data, and starts serving. */
@@ -184,6 +202,15 @@ public final class ReplicaServer implements AutoCloseable {
     return server.getPort();
   }
 
+  /**
+   * Completes, with the cause as one line, if this replica stops serving on its own: its storage
+   * failed or its core did. It then answers nothing but UNAVAILABLE and its health is NOT_SERVING;
+   * what to do (exit, so that Kubernetes restarts it) is the caller's decision.
+   */
+  public CompletableFuture<String> failure() {
+    return failure;
+  }
+
   private final class Service extends ReplicaGrpc.ReplicaImplBase {
     @Override
     public void call(Envelope request, StreamObserver<Envelope> answer) {
@@ -199,7 +226,8 @@ public final class ReplicaServer implements AutoCloseable {
         expires = Math.min(expires, now + deadline.timeRemaining(TimeUnit.NANOSECONDS));
       }
       if (!running) {
-        answer.onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + " is shutting down").asRuntimeException());
+        String why = failure.isDone() ? " has stopped: " + failure.join() : " is shutting down";
+        answer.onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + why).asRuntimeException());
       } else if (!enqueue(new Request(request, answer, expires, request.getSerializedSize()))) {
         answer.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + config.id() + " is overloaded; retry later").asRuntimeException());
       }
@@ -228,6 +256,31 @@ public final class ReplicaServer implements AutoCloseable {
   }
 
   private void run() {
+    try {
+      serve();
+    } catch (Throwable t) { // an Error too: the loop thread must not die without a word
+      stopServing("unexpected failure: " + t, t);
+    } finally {
+      if (running) {
+        stopServing("the replica loop ended", null);
+      }
+      standard.notServing();
+    }
+  }
+
+  /** The replica cannot go on: NOT_SERVING, one ERROR naming the cause, and {@link #failure} completes. */
+  private void stopServing(String cause, Throwable t) {
+    running = false;
+    standard.notServing();
+    if (t == null) {
+      log.error("replica {} stopped serving: {}", config.id(), cause);
+    } else {
+      log.error("replica {} stopped serving: {}", config.id(), cause, t);
+    }
+    failure.complete(cause);
+  }
+
+  private void serve() {
     List<Input> batch = new ArrayList<>();
     long nextPrune = System.nanoTime() + WAL_PRUNE_INTERVAL.toNanos();
     while (running) {
@@ -254,11 +307,9 @@ public final class ReplicaServer implements AutoCloseable {
         if (e instanceof CorruptRecordException) {
           continue; // answered with DATA_LOSS in step(); the replica goes on serving the rest
         }
-        log.error("replica {}: storage failed, stopping: {}", config.id(), e.getMessage());
-        running = false;
+        stopServing("storage failed: " + e.getMessage(), null);
       } catch (RuntimeException e) {
-        log.error("replica {}: unexpected failure, stopping", config.id(), e);
-        running = false;
+        stopServing("unexpected failure: " + e, e);
       }
     }
     for (Input in : queue) {
@@ -371,6 +422,7 @@ public final class ReplicaServer implements AutoCloseable {
   @Override
   public void close() {
     running = false;
+    standard.notServing();
     timer.shutdownNow();
     server.shutdown();
     try {

@@ -2,6 +2,7 @@ package io.kmesos.replica.state;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.kmesos.api.cli.Failures;
 import io.kmesos.api.state.v1.Change;
 import io.kmesos.api.state.v1.Entry;
 import io.kmesos.api.state.v1.SnapshotChunk;
@@ -142,7 +143,14 @@ public final class State implements AutoCloseable {
     Writer writer = logClient.writer(Writer.Settings.DEFAULT.withElectionDeadline(settings.electionDeadline()));
     try {
       // The writer gives up at its own deadline with a clear error; the margin only bounds a hang.
-      long ending = get(writer.elect(), settings.electionDeadline().plusSeconds(10));
+      long ending;
+      try {
+        ending = get(writer.elect(), settings.electionDeadline().plusSeconds(10));
+      } catch (RuntimeException | TimeoutException e) {
+        log.warn("state: election of {} as the log's writer lost: {}", settings.writer(), Failures.oneLine(e));
+        throw e;
+      }
+      log.info("state: {} elected the log's writer; the log ends at position {}", settings.writer(), ending);
       long started = System.nanoTime();
       Replay replay = Replay.read(logClient.reader(), ending, settings.recoveryTimeout());
       Recovered recovered = new Recovered(replay.begin, ending, replay.snapshotAsOf, replay.applied, replay.skipped,

@@ -1,18 +1,26 @@
 package io.kmesos.replica.tool;
 
 import io.kmesos.api.cli.VersionProvider;
+import io.kmesos.api.grpc.DisabledEndpoints;
 import io.kmesos.replica.server.ReplicaServer;
 import java.nio.file.Path;
-import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 @Command(name = "replica", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "Runs one replica of the log until it is stopped (SIGTERM / Ctrl-C).")
+    description = {"Runs one replica of the log until it is stopped (SIGTERM / Ctrl-C).",
+        "If its storage or its core fails, it stops serving (gRPC health NOT_SERVING) and exits with status 1, "
+            + "naming the cause."})
 final class ReplicaCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
   @Mixin PeersOption peers;
 
   @Option(names = "--id", required = true, description = "This replica's index in --peers (0-based); it listens on that address.")
@@ -29,20 +37,38 @@ final class ReplicaCommand implements Callable<Integer> {
       description = "Listen here instead of on this replica's address in --peers (e.g. 0.0.0.0:7001 in a pod).")
   String listen;
 
+  @Option(names = "--disabled-endpoints", split = ",", paramLabel = "SERVICE/METHOD,...",
+      description = "gRPC methods to refuse with PERMISSION_DENIED, as full names (e.g. kmesos.log.v1.Replica/Call).")
+  List<String> disabledEndpoints = List.of();
+
   @Override
   public Integer call() throws Exception {
     ReplicaServer.Config c = ReplicaServer.Config.of(id, peers.list(), dataDir);
     c = new ReplicaServer.Config(c.id(), c.peers(), c.dataDir(), clusterId, c.tick(), c.maxRequestAge(), c.queueLimit(),
-        listen);
+        listen, disabled());
     ReplicaServer server = ReplicaServer.start(c);
-    CountDownLatch stopped = new CountDownLatch(1);
+    CompletableFuture<String> stopped = new CompletableFuture<>();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      stopped.complete(null);
       server.close();
-      stopped.countDown();
     }));
     System.out.println("kmesos-log replica " + id + " listening on " + (listen.isEmpty() ? peers.list().get(id) : listen)
         + ", data in " + dataDir);
-    stopped.await();
+    // Runs until a signal (exit 0), or until the replica fails: then exit 1 naming the cause, so that
+    // Kubernetes restarts it instead of keeping a pod that answers nothing.
+    server.failure().thenAccept(stopped::complete);
+    String cause = stopped.get();
+    if (cause != null) {
+      throw new IllegalStateException("replica " + id + " stopped serving: " + cause);
+    }
     return 0;
+  }
+
+  private DisabledEndpoints disabled() {
+    try {
+      return DisabledEndpoints.of(disabledEndpoints);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--disabled-endpoints: " + e.getMessage());
+    }
   }
 }

@@ -21,6 +21,8 @@ final class ReplicaProcesses implements AutoCloseable {
   private final Process[] processes;
   /** JVM options of replicas started from now on (e.g. -DKMESOS_LOG_LEVEL=DEBUG). */
   final List<String> jvmOptions = new ArrayList<>(List.of("-Xmx256m"));
+  /** What runs java for replicas started from now on (e.g. prlimit with its options); none by default. */
+  final List<String> launcher = new ArrayList<>();
 
   ReplicaProcesses(Path root, int n) throws IOException {
     this.root = root;
@@ -50,13 +52,32 @@ final class ReplicaProcesses implements AutoCloseable {
   }
 
   Process start(int i, String... extra) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(java()));
+    List<String> cmd = new ArrayList<>(launcher);
+    cmd.add(java());
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR.toString(), "replica",
         "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString()));
     cmd.addAll(List.of(extra));
     processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
+    return processes[i];
+  }
+
+  /**
+   * Replica {@code i} configured through the environment only, as a pod can be: KMESOS_ID,
+   * KMESOS_PEERS, KMESOS_DATA_DIR and {@code more} variables; no option on its command line.
+   */
+  Process startFromEnvironment(int i, java.util.Map<String, String> more) throws IOException {
+    List<String> cmd = new ArrayList<>(launcher);
+    cmd.add(java());
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-jar", JAR.toString(), "replica"));
+    ProcessBuilder replica = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
+    replica.environment().putAll(java.util.Map.of("KMESOS_ID", Integer.toString(i), "KMESOS_PEERS", peerList(),
+        "KMESOS_DATA_DIR", dataDir(i).toString()));
+    replica.environment().putAll(more);
+    processes[i] = replica.start();
     return processes[i];
   }
 
