@@ -3,6 +3,7 @@ package io.kmesos.replica.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kmesos.api.grpc.DisabledEndpoints;
 import io.kmesos.replica.core.ReplicaCore;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,8 +27,8 @@ class ReplicaServerConfigTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("replica id 3 is not an index into the 3 peers");
     assertThatThrownBy(() -> new ReplicaServer.Config(0, PEERS, Path.of("unused"), "", Duration.ZERO,
-        Duration.ofSeconds(2), 10, "")).hasMessageContaining("tick");
+        Duration.ofSeconds(2), 10, "", DisabledEndpoints.NONE)).hasMessageContaining("tick");
     assertThatThrownBy(() -> new ReplicaServer.Config(0, PEERS, Path.of("unused"), "", Duration.ofMillis(10),
-        Duration.ofSeconds(2), 0, "")).hasMessageContaining("queueLimit");
+        Duration.ofSeconds(2), 0, "", DisabledEndpoints.NONE)).hasMessageContaining("queueLimit");
   }
 }
