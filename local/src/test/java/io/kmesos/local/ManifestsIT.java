@@ -122,8 +122,10 @@ class ManifestsIT {
   }
 
   Proc agent(Path kubeconfig, String node) throws Exception {
-    return Proc.run(Duration.ofSeconds(120), Map.of(), List.of(Proc.java(), "-cp", System.getProperty("java.class.path"),
-        "io.kmesos.agent.AgentMain", "--node-name", node, "--work-dir", dir.resolve("agent-work").toString(),
+    // The agent's own runnable jar, as its image runs it (this module's test classpath would hold
+    // every component and a logback.xml from each).
+    return Proc.run(Duration.ofSeconds(120), Map.of(), List.of(Proc.java(), "-jar", "agent/target/kmesos-agent.jar",
+        "--node-name", node, "--work-dir", dir.resolve("agent-work").toString(),
         "--kubeconfig", kubeconfig.toString(), "--register-only"));
   }
 
