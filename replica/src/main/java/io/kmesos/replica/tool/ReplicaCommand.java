@@ -1,5 +1,7 @@
 package io.kmesos.replica.tool;
 
+import io.kmesos.api.admin.AdminServer;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.replica.server.ReplicaServer;
 import java.nio.file.Path;
@@ -29,19 +31,38 @@ final class ReplicaCommand implements Callable<Integer> {
       description = "Listen here instead of on this replica's address in --peers (e.g. 0.0.0.0:7001 in a pod).")
   String listen;
 
+  @Option(names = "--metrics-port", defaultValue = "0", paramLabel = "PORT",
+      description = "Serve Prometheus metrics at http://<any address>:PORT/metrics; 0 for none (default: ${DEFAULT-VALUE}, "
+          + "as several replicas often share a machine; the manifests use 8081).")
+  int metricsPort;
+
   @Override
   public Integer call() throws Exception {
     ReplicaServer.Config c = ReplicaServer.Config.of(id, peers.list(), dataDir);
     c = new ReplicaServer.Config(c.id(), c.peers(), c.dataDir(), clusterId, c.tick(), c.maxRequestAge(), c.queueLimit(),
         listen);
-    ReplicaServer server = ReplicaServer.start(c);
+    if (metricsPort < 0 || metricsPort > 65535) {
+      throw new IllegalArgumentException("--metrics-port must be a port number (0 for none), not " + metricsPort);
+    }
+    var metrics = ProcessMetrics.prometheus();
+    ReplicaServer server = ReplicaServer.start(c, metrics);
+    AdminServer admin;
+    try {
+      admin = metricsPort == 0 ? null : AdminServer.start(metricsPort, AdminServer.routes(metrics));
+    } catch (java.io.IOException e) {
+      server.close();
+      throw e;
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (admin != null) {
+        admin.close();
+      }
       server.close();
       stopped.countDown();
     }));
     System.out.println("kmesos-log replica " + id + " listening on " + (listen.isEmpty() ? peers.list().get(id) : listen)
-        + ", data in " + dataDir);
+        + ", data in " + dataDir + (admin == null ? "" : ", metrics on :" + admin.port() + "/metrics"));
     stopped.await();
     return 0;
   }
