@@ -127,7 +127,7 @@ class ControllerIT {
         "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
         "--lease-namespace", NS, "--identity", identity,
         "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--agent-removal-rate-limit", "1/3s", "--health-port", String.valueOf(healthPort));
+        "--agent-removal-rate-limit", "1/3s", "--metrics-port", String.valueOf(healthPort));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve(identity + ".log").toFile()).start();
     controllers.add(p);
@@ -183,8 +183,7 @@ class ControllerIT {
       await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
         var answer = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + probes + path))
             .timeout(Duration.ofSeconds(2)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
-        assertThat(answer.statusCode()).as(path).isEqualTo(200);
-        assertThat(answer.body()).isEqualTo("ok\n");
+        assertThat(answer.statusCode()).as(path + ": " + answer.body()).isEqualTo(200);
       });
     }
     List<HasMetadata> applied = applyExamples();
