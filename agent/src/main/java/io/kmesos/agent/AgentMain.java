@@ -87,11 +87,14 @@ public final class AgentMain implements Callable<Integer> {
       if (registerOnly) {
         return 0;
       }
-      var metrics = ProcessMetrics.prometheus();
-      Gauge.builder("kmesos.agent.registered", this, m -> m.admitted ? 1 : 0)
-          .description("1 while the registry holds this node's agent as admitted (Mesos slave/registered)")
-          .register(metrics);
-      AdminServer admin = metricsPort == 0 ? null : AdminServer.start(metricsPort, AdminServer.routes(metrics));
+      AdminServer admin = null;
+      if (metricsPort != 0) {
+        var metrics = ProcessMetrics.prometheus();
+        Gauge.builder("kmesos.agent.registered", this, m -> m.admitted ? 1 : 0)
+            .description("1 while the registry holds this node's agent as admitted (Mesos slave/registered)")
+            .register(metrics);
+        admin = AdminServer.start(metricsPort, AdminServer.routes(metrics));
+      }
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
       try (Watch ignored = client.resources(Agent.class).withName(nodeName).watch(new Watcher<>() {

@@ -19,6 +19,7 @@ import io.kmesos.controller.reconcile.RemovalRateLimit;
 import io.kmesos.controller.reconcile.WeightReconciler;
 import io.kmesos.replica.state.State;
 import io.kmesos.replica.tool.PeersOption;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -123,7 +124,9 @@ public final class ControllerMain implements Callable<Integer> {
     State.Settings settings = new State.Settings(snapshotMinBytes, snapshotMaxChanges,
         State.Settings.DEFAULT.snapshotChunkBytes(), State.Settings.DEFAULT.recoveryTimeout())
         .withElectionDeadline(logElectionDeadline);
-    var metrics = ProcessMetrics.prometheus();
+    // Without a port nothing is kept (kmesos-local's controllers): no Prometheus code to load.
+    var prometheus = metricsPort == 0 ? null : ProcessMetrics.prometheus();
+    MeterRegistry metrics = prometheus == null ? ProcessMetrics.none() : prometheus;
     Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
         ControllerMain::exit, metrics);
     LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
@@ -142,7 +145,7 @@ public final class ControllerMain implements Callable<Integer> {
     operator.register(new MaintenanceScheduleReconciler(master));
     // Served before the operator starts: /readyz says "starting" meanwhile, and /metrics answers.
     ControllerProbes probes = new ControllerProbes(operator, master);
-    AdminServer admin = metricsPort == 0 ? null : AdminServer.start(metricsPort, AdminServer.routes(metrics)
+    AdminServer admin = prometheus == null ? null : AdminServer.start(metricsPort, AdminServer.routes(prometheus)
         .probe(AdminServer.HEALTHZ, probes::liveness).probe(AdminServer.READYZ, probes::readiness));
     master.warmUp();
     operator.start();

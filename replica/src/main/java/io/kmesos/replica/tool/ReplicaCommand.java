@@ -44,11 +44,12 @@ final class ReplicaCommand implements Callable<Integer> {
     if (metricsPort < 0 || metricsPort > 65535) {
       throw new IllegalArgumentException("--metrics-port must be a port number (0 for none), not " + metricsPort);
     }
-    var metrics = ProcessMetrics.prometheus();
-    ReplicaServer server = ReplicaServer.start(c, metrics);
+    // Without a port nothing is kept: a replica started that way loads no Prometheus code.
+    var metrics = metricsPort == 0 ? null : ProcessMetrics.prometheus();
+    ReplicaServer server = ReplicaServer.start(c, metrics == null ? ProcessMetrics.none() : metrics);
     AdminServer admin;
     try {
-      admin = metricsPort == 0 ? null : AdminServer.start(metricsPort, AdminServer.routes(metrics));
+      admin = metrics == null ? null : AdminServer.start(metricsPort, AdminServer.routes(metrics));
     } catch (java.io.IOException e) {
       server.close();
       throw e;
