@@ -138,7 +138,7 @@ class ControllerMetricsIT {
   @Test
   void theMasterAndAStandbyReportMastershipTheRegistrarAndReconciles() throws Exception {
     replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
-    replicas.initialize("metrics-it", Duration.ofSeconds(60));
+    replicas.initialize("metrics-it", PATIENCE); // replica JVMs start slowly on a loaded machine
     String peers = String.join(",", replicas.peers());
     int first = freePort();
     int second = freePort();
