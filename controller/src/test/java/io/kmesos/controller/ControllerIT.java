@@ -113,8 +113,14 @@ class ControllerIT {
       }
     }
     client.leases().inNamespace(NS).withName("kmesos-master").delete();
-    log.close();
-    replicas.close();
+    // Either may be missing when start() failed (replicas too slow to start): the replicas that did
+    // start must not outlive the test.
+    if (log != null) {
+      log.close();
+    }
+    if (replicas != null) {
+      replicas.close();
+    }
   }
 
   Process controller(String identity) throws Exception {
