@@ -7,11 +7,14 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import io.kmesos.api.admin.AdminServer;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentSpec;
+import io.micrometer.core.instrument.Gauge;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +51,13 @@ public final class AgentMain implements Callable<Integer> {
   @Option(names = "--register-only", description = "Register the Agent and exit.")
   boolean registerOnly;
 
+  @Option(names = "--metrics-port", defaultValue = "8081", paramLabel = "PORT",
+      description = "Serve Prometheus metrics at http://<any address>:PORT/metrics; 0 for none (default: ${DEFAULT-VALUE}).")
+  int metricsPort;
+
+  /** Whether the registry holds this node's agent as admitted (Mesos slave/registered), from its status. */
+  private volatile boolean admitted;
+
   public static void main(String[] args) {
     System.exit(OneLineErrors.commandLine(new AgentMain()).execute(args));
   }
@@ -60,6 +70,9 @@ public final class AgentMain implements Callable<Integer> {
     Files.createDirectories(workDir);
     if (!Files.isWritable(workDir)) {
       throw new IllegalArgumentException("--work-dir " + workDir + " is not writable");
+    }
+    if (metricsPort < 0 || metricsPort > 65535) {
+      throw new IllegalArgumentException("--metrics-port must be a port number (0 for none), not " + metricsPort);
     }
     try (KubernetesClient client = kubeconfig != null
         ? new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig))).build()
@@ -74,6 +87,14 @@ public final class AgentMain implements Callable<Integer> {
       if (registerOnly) {
         return 0;
       }
+      AdminServer admin = null;
+      if (metricsPort != 0) {
+        var metrics = ProcessMetrics.prometheus();
+        Gauge.builder("kmesos.agent.registered", this, m -> m.admitted ? 1 : 0)
+            .description("1 while the registry holds this node's agent as admitted (Mesos slave/registered)")
+            .register(metrics);
+        admin = AdminServer.start(metricsPort, AdminServer.routes(metrics));
+      }
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
       try (Watch ignored = client.resources(Agent.class).withName(nodeName).watch(new Watcher<>() {
@@ -82,6 +103,7 @@ public final class AgentMain implements Callable<Integer> {
         @Override
         public void eventReceived(Action action, Agent a) {
           String now = a.getStatus() == null ? null : a.getStatus().getState() + " as " + a.getStatus().getAgentId();
+          admitted = action != Action.DELETED && a.getStatus() != null && "Admitted".equals(a.getStatus().getState());
           if (now != null && !now.equals(last)) {
             last = now;
             System.out.println("kmesos-agent: the registry holds this node's agent: " + now);
@@ -95,6 +117,10 @@ public final class AgentMain implements Callable<Integer> {
         }
       })) {
         stopped.await();
+      } finally {
+        if (admin != null) {
+          admin.close();
+        }
       }
     }
     return 0;

@@ -6,6 +6,9 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.kmesos.api.admin.AdminServer;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.Durations;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
@@ -16,6 +19,7 @@ import io.kmesos.controller.reconcile.RemovalRateLimit;
 import io.kmesos.controller.reconcile.WeightReconciler;
 import io.kmesos.replica.state.State;
 import io.kmesos.replica.tool.PeersOption;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -73,9 +77,10 @@ public final class ControllerMain implements Callable<Integer> {
       description = "How often candidates try to take the Lease (default: ${DEFAULT-VALUE}).")
   Duration retryPeriod;
 
-  @Option(names = "--health-port", defaultValue = "8081",
-      description = "Port of /healthz and /readyz for Kubernetes probes; 0 for none (default: ${DEFAULT-VALUE}).")
-  int healthPort;
+  @Option(names = "--metrics-port", defaultValue = "8081", paramLabel = "PORT",
+      description = "Port of the admin HTTP server: /metrics (Prometheus), /healthz and /readyz (Kubernetes probes); "
+          + "0 for none (default: ${DEFAULT-VALUE}).")
+  int metricsPort;
 
   @Option(names = "--snapshot-min-bytes", defaultValue = "4194304",
       description = "The registry snapshots once the changes since the last snapshot exceed both the registry's size "
@@ -112,27 +117,39 @@ public final class ControllerMain implements Callable<Integer> {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "--snapshot-min-bytes and --snapshot-max-changes must be positive");
     }
+    if (metricsPort < 0 || metricsPort > 65535) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--metrics-port must be a port number (0 for none), not " + metricsPort);
+    }
     State.Settings settings = new State.Settings(snapshotMinBytes, snapshotMaxChanges,
         State.Settings.DEFAULT.snapshotChunkBytes(), State.Settings.DEFAULT.recoveryTimeout())
         .withElectionDeadline(logElectionDeadline);
+    // Without a port nothing is kept (kmesos-local's controllers): no Prometheus code to load.
+    var prometheus = metricsPort == 0 ? null : ProcessMetrics.prometheus();
+    MeterRegistry metrics = prometheus == null ? ProcessMetrics.none() : prometheus;
     Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
-        ControllerMain::exit);
+        ControllerMain::exit, metrics);
     LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
         () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),
         leader -> log.info("controller {}: {}", identity, leader == null || leader.isEmpty() ? "no master at the moment"
             : "the master is now " + leader));
+    // Reconcile counts and durations per controller (kind), not per resource: one series per CR would
+    // grow with the cluster.
     Operator operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
+        .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics))
         .withLeaderElectionConfiguration(new LeaderElectionConfiguration(leaseName, leaseNamespace, leaseDuration,
             renewDeadline, retryPeriod, identity, callbacks, false)));
     operator.register(new AgentReconciler(master, removals));
     operator.register(new QuotaReconciler(master));
     operator.register(new WeightReconciler(master));
     operator.register(new MaintenanceScheduleReconciler(master));
+    // Served before the operator starts: /readyz says "starting" meanwhile, and /metrics answers.
+    ControllerProbes probes = new ControllerProbes(operator, master);
+    AdminServer admin = prometheus == null ? null : AdminServer.start(metricsPort, AdminServer.routes(prometheus)
+        .probe(AdminServer.HEALTHZ, probes::liveness).probe(AdminServer.READYZ, probes::readiness));
     master.warmUp();
     operator.start();
-    if (healthPort > 0) {
-      serveHealth(healthPort);
-    }
+    probes.operatorStarted();
     log.info("controller {} ({}): standing for the Lease {}/{} (duration {}, renew deadline {}, retry {}); log {}",
         identity, master.info().getId(), leaseNamespace, leaseName, leaseDuration, renewDeadline, retryPeriod, peers.list());
     CountDownLatch stopped = new CountDownLatch(1);
@@ -140,6 +157,9 @@ public final class ControllerMain implements Callable<Integer> {
       log.info("controller {}: stopping ({})", identity, failing ? "after the failure above" : "signal");
       boolean wasMaster = master.stop();
       operator.stop();
+      if (admin != null) {
+        admin.close();
+      }
       master.close();
       if (wasMaster) {
         releaseLease(client);
@@ -176,25 +196,6 @@ public final class ControllerMain implements Callable<Integer> {
       log.info("controller {}: could not release the Lease {}/{} ({}); it expires on its own", identity, leaseNamespace,
           leaseName, e.getMessage());
     }
-  }
-
-  /**
-   * Probes: /healthz answers while the process runs; /readyz once the operator started (its
-   * informers are synced), leader or follower alike, so that a Deployment rollout waits for it.
-   */
-  private static void serveHealth(int port) throws java.io.IOException {
-    com.sun.net.httpserver.HttpServer http = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress(port), 0);
-    com.sun.net.httpserver.HttpHandler ok = exchange -> {
-      byte[] body = "ok\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, body.length);
-      exchange.getResponseBody().write(body);
-      exchange.close();
-    };
-    http.createContext("/healthz", ok);
-    http.createContext("/readyz", ok);
-    http.setExecutor(null);
-    http.start();
   }
 
   /** Set when the process ends because mastership was lost, not because it was asked to stop. */

@@ -2,12 +2,17 @@ package io.kmesos.controller;
 
 import com.google.protobuf.util.Timestamps;
 import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.Failures;
+import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.registry.Registrar;
 import io.kmesos.registry.RegistryContents;
 import io.kmesos.replica.client.Log;
+import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.state.State;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -39,6 +44,12 @@ public final class Master implements AutoCloseable {
   private volatile boolean stopping;
   private volatile boolean closed;
   static final Duration STANDBY_PING = Duration.ofSeconds(10);
+  private final MeterRegistry metrics;
+  /** A standby's view of the log: its last status round found a quorum of VOTING replicas. */
+  private volatile boolean standbySeesQuorum;
+  /** When the background loop ({@link #warmUp}) last went round, for liveness; 0 before it started. */
+  private volatile long loopRanAtNanos;
+  private volatile Thread loop;
 
   /**
    * @param fatal called once mastership is lost for good, with why; it should end the process
@@ -53,12 +64,29 @@ public final class Master implements AutoCloseable {
    */
   public Master(List<String> peers, String identity, String address, Duration timeout, State.Settings settings,
       Consumer<String> fatal) {
+    this(peers, identity, address, timeout, settings, fatal, ProcessMetrics.none());
+  }
+
+  /**
+   * @param metrics where mastership, the log client and the registrar are measured (see
+   *     docs/operations.md, "Metrics")
+   */
+  public Master(List<String> peers, String identity, String address, Duration timeout, State.Settings settings,
+      Consumer<String> fatal, MeterRegistry metrics) {
     this.settings = settings;
-    this.logClient = new Log(peers);
+    this.metrics = metrics;
+    this.logClient = new Log(peers, Log.REQUEST_DEADLINE, metrics);
     this.info = MasterInfo.newBuilder().setId(identity + "-" + UUID.randomUUID().toString().substring(0, 8))
         .setHostname(identity).setAddress(address).setVersion(KmesosVersion.version()).build();
     this.timeout = timeout;
     this.fatal = fatal;
+    Gauge.builder("kmesos.master.elected", this, m -> m.leading ? 1 : 0)
+        .description("1 while this controller holds the Lease and is the master (Mesos master/elected)")
+        .strongReference(true).register(metrics);
+    Gauge.builder("kmesos.log.recovered", this, m -> m.logRecovered() ? 1 : 0)
+        .description("1 when the log serves this controller: as master, its registry is recovered; as standby, a "
+            + "quorum of replicas answered VOTING (Mesos registrar/log/recovered)")
+        .strongReference(true).register(metrics);
   }
 
   public MasterInfo info() {
@@ -72,12 +100,14 @@ public final class Master implements AutoCloseable {
    * start as master spends about a second in cold code. While it stands by it then asks the replicas
    * for their status every {@link #STANDBY_PING}, so that the channels stay connected (gRPC lets an
    * unused channel go idle). Failures are only logged: the replicas may not be up yet, and nothing
-   * depends on this.
+   * depends on this. Each round also tells /metrics whether a quorum of replicas is VOTING, and
+   * /healthz that this loop runs.
    */
   public void warmUp() {
+    loopRanAtNanos = System.nanoTime();
     Thread t = new Thread(() -> {
       try {
-        logClient.reader().status();
+        standbySeesQuorum = votingQuorum(logClient.reader().status());
         State.Contents read = State.read(logClient, timeout);
         RegistryContents.of(read.variables(), read.sequence());
         log.info("master {}: standing by, the registry read once (version {})", info.getId(), read.sequence());
@@ -85,10 +115,11 @@ public final class Master implements AutoCloseable {
         log.info("master {}: could not read the registry while standing by: {}", info.getId(), e.getMessage());
       }
       while (!leading && !closed) {
+        loopRanAtNanos = System.nanoTime();
         try {
           Thread.sleep(STANDBY_PING.toMillis());
           if (!leading && !closed) {
-            logClient.reader().status();
+            standbySeesQuorum = votingQuorum(logClient.reader().status());
           }
         } catch (InterruptedException e) {
           return;
@@ -98,7 +129,50 @@ public final class Master implements AutoCloseable {
       }
     }, "master-warm-up");
     t.setDaemon(true);
+    loop = t;
     t.start();
+  }
+
+  private boolean votingQuorum(List<Reader.ReplicaState> states) {
+    long voting = states.stream().filter(s -> s.status() != null && s.status().getStatus() == ReplicaStatus.VOTING).count();
+    return voting >= logClient.replicas() / 2 + 1;
+  }
+
+  /**
+   * Why this controller's own loop is not running as it should, or null if it is: a standby's loop
+   * must go round every {@link #STANDBY_PING} (its status calls are bounded by their deadline); the
+   * master's ends by design once it leads.
+   */
+  public String loopProblem() {
+    Thread t = loop;
+    if (t == null || leading || closed) {
+      return null;
+    }
+    if (!t.isAlive()) {
+      return "the standby's log loop (thread " + t.getName() + ") has died";
+    }
+    long quiet = System.nanoTime() - loopRanAtNanos;
+    // The first round reads the whole registry (up to the timeout); later ones only ask for status.
+    long limit = timeout.toNanos() + 3 * STANDBY_PING.toNanos() + logClient.replicas() * Log.REQUEST_DEADLINE.toNanos();
+    return quiet > limit ? "the standby's log loop has not gone round for " + quiet / 1_000_000_000 + " s" : null;
+  }
+
+  /** Whether this is the master and has recovered the registry (its registrar works). */
+  public boolean recovered() {
+    if (!leading || !registrar.isDone() || registrar.isCompletedExceptionally()) {
+      return false;
+    }
+    return registrar.join().failure() == null;
+  }
+
+  /** Whether the log serves this controller in its role (the gauge kmesos_log_recovered). */
+  boolean logRecovered() {
+    return leading ? recovered() : standbySeesQuorum;
+  }
+
+  /** The registrar's version once recovered, for probes' details; -1 before. */
+  public long registryVersion() {
+    return recovered() ? registrar.join().version() : -1;
   }
 
   /** The Lease was won: become the registry's writer (in the background; reconcilers wait for it). */
@@ -108,7 +182,7 @@ public final class Master implements AutoCloseable {
       try {
         MasterInfo elected = info.toBuilder().setElectedAt(Timestamps.fromMillis(System.currentTimeMillis())).build();
         long started = System.nanoTime();
-        Registrar r = Registrar.start(logClient, elected, settings);
+        Registrar r = Registrar.start(logClient, elected, settings, metrics);
         synchronized (this) {
           if (!leading) {
             // Mastership ended while recovering (lose() already failed the future): this registrar

@@ -21,7 +21,7 @@ final class Controllers {
         "-Xmx384m",
         "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain", "--peers", peers,
         "--kubeconfig", kubeconfig.toString(), "--lease-namespace", namespace, "--identity", identity,
-        "--health-port", "0"));
+        "--metrics-port", "0"));
     if (!lease.isEmpty()) {
       cmd.addAll(List.of("--lease-duration", lease.get(0), "--renew-deadline", lease.get(1), "--retry-period", lease.get(2)));
     }

@@ -2,6 +2,7 @@ package io.kmesos.registry;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.RecordMaster;
@@ -9,6 +10,10 @@ import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Writer;
 import io.kmesos.replica.state.State;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,10 +57,28 @@ public final class Registrar implements AutoCloseable {
   private boolean storing;
   private volatile RuntimeException failure;
   private final List<java.util.function.Consumer<RuntimeException>> failureListeners = new ArrayList<>();
+  private final MeterRegistry metrics;
+  private final Timer storeLatency;
+  private final List<Meter> gauges = new ArrayList<>();
 
-  private Registrar(Storage storage) {
+  private Registrar(Storage storage, MeterRegistry metrics) {
     this.storage = storage;
+    this.metrics = metrics;
+    // Mesos's registrar/state_fetch_ms: reading the registry back when this master starts.
+    Timer fetch = ProcessMetrics.latency(metrics, "kmesos.registrar.state.fetch",
+        "Recovering the registry from the log when this master started (Mesos registrar/state_fetch_ms)");
+    long started = System.nanoTime();
     this.contents = storage.recover();
+    fetch.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+    // Mesos's registrar/state_store_ms: one batch of operations, from its store to its commit.
+    this.storeLatency = ProcessMetrics.latency(metrics, "kmesos.registrar.state.store",
+        "Storing one batch of operations in the log until committed (Mesos registrar/state_store_ms)");
+    gauges.add(Gauge.builder("kmesos.registrar.queued.operations", this, Registrar::queued)
+        .description("Operations waiting for the next batch (Mesos registrar/queued_operations)")
+        .strongReference(true).register(metrics));
+    gauges.add(Gauge.builder("kmesos.registrar.registry.size", this, Registrar::bytes).baseUnit("bytes")
+        .description("The registry's entries, serialized (Mesos registrar/registry_size_bytes)")
+        .strongReference(true).register(metrics));
   }
 
   /**
@@ -64,8 +87,14 @@ public final class Registrar implements AutoCloseable {
    */
   public static Registrar start(Log logClient, MasterInfo master, State.Settings settings)
       throws InterruptedException, TimeoutException {
+    return start(logClient, master, settings, ProcessMetrics.none());
+  }
+
+  /** As {@link #start(Log, MasterInfo, State.Settings)}, measured in {@code metrics} (docs/operations.md). */
+  public static Registrar start(Log logClient, MasterInfo master, State.Settings settings, MeterRegistry metrics)
+      throws InterruptedException, TimeoutException {
     return start(new StateStorage(State.open(logClient, settings.writtenBy(master.getId()))), master,
-        settings.recoveryTimeout());
+        settings.recoveryTimeout(), metrics);
   }
 
   public static Registrar start(Log logClient, MasterInfo master) throws InterruptedException, TimeoutException {
@@ -82,9 +111,14 @@ public final class Registrar implements AutoCloseable {
 
   static Registrar start(Storage storage, MasterInfo master, Duration timeout)
       throws InterruptedException, TimeoutException {
+    return start(storage, master, timeout, ProcessMetrics.none());
+  }
+
+  static Registrar start(Storage storage, MasterInfo master, Duration timeout, MeterRegistry metrics)
+      throws InterruptedException, TimeoutException {
     Registrar r;
     try {
-      r = new Registrar(storage);
+      r = new Registrar(storage, metrics);
     } catch (RuntimeException e) {
       storage.close();
       throw e;
@@ -189,6 +223,7 @@ public final class Registrar implements AutoCloseable {
         continue;
       }
       CompletableFuture<Void> stored;
+      long storeStarted = System.nanoTime();
       try {
         stored = storage.store(contents, changes, causes, version);
       } catch (RuntimeException e) {
@@ -199,6 +234,7 @@ public final class Registrar implements AutoCloseable {
           fail(State.unwrap(error), batch);
           return;
         }
+        storeLatency.record(System.nanoTime() - storeStarted, TimeUnit.NANOSECONDS);
         synchronized (this) {
           contents.apply(changes, version);
         }
@@ -272,6 +308,16 @@ public final class Registrar implements AutoCloseable {
     return contents.size();
   }
 
+  /** The registry's entries, serialized ({@link RegistryContents#bytes()}). */
+  public synchronized long bytes() {
+    return contents.bytes();
+  }
+
+  /** Operations waiting for the next batch (the one in flight not counted). */
+  public synchronized int queued() {
+    return queue.size();
+  }
+
   /** Why the registrar stopped, or null while it works. */
   public RuntimeException failure() {
     return failure;
@@ -290,5 +336,6 @@ public final class Registrar implements AutoCloseable {
   @Override
   public void close() {
     storage.close();
+    gauges.forEach(metrics::remove); // they read this registrar; a later one registers its own
   }
 }

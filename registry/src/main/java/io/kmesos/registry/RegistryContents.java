@@ -23,12 +23,14 @@ import java.util.TreeMap;
 public final class RegistryContents implements Entries {
   private final TreeMap<String, Message> entries = new TreeMap<>();
   private long version;
+  /** The entries' serialized size, kept as they change (Mesos's registrar/registry_size_bytes). */
+  private long bytes;
 
   /** Decodes the State's variables; a variable that is not a registry entry is refused by name. */
   public static RegistryContents of(Collection<State.Variable> variables, long version) {
     RegistryContents c = new RegistryContents();
     for (State.Variable v : variables) {
-      c.entries.put(v.name(), decode(v));
+      c.put(v.name(), decode(v));
     }
     c.version = version;
     return c;
@@ -38,15 +40,15 @@ public final class RegistryContents implements Entries {
   static RegistryContents of(Registry r) {
     RegistryContents c = new RegistryContents();
     if (r.hasMaster()) {
-      c.entries.put(Names.MASTER, r.getMaster());
+      c.put(Names.MASTER, r.getMaster());
     }
     for (List<Agent> agents : List.of(r.getAgentsList(), r.getUnreachableList(), r.getGoneList())) {
-      agents.forEach(a -> c.entries.put(Names.agent(a.getInfo().getId()), a));
+      agents.forEach(a -> c.put(Names.agent(a.getInfo().getId()), a));
     }
-    r.getMachinesList().forEach(m -> c.entries.put(Names.machine(m.getId()), m));
-    r.getSchedulesList().forEach(s -> c.entries.put(Names.schedule(s.getName()), s));
-    r.getQuotasList().forEach(q -> c.entries.put(Names.quota(q.getRole()), q));
-    r.getWeightsList().forEach(w -> c.entries.put(Names.weight(w.getRole()), w));
+    r.getMachinesList().forEach(m -> c.put(Names.machine(m.getId()), m));
+    r.getSchedulesList().forEach(s -> c.put(Names.schedule(s.getName()), s));
+    r.getQuotasList().forEach(q -> c.put(Names.quota(q.getRole()), q));
+    r.getWeightsList().forEach(w -> c.put(Names.weight(w.getRole()), w));
     c.version = r.getVersion();
     return c;
   }
@@ -55,6 +57,7 @@ public final class RegistryContents implements Entries {
     RegistryContents c = new RegistryContents();
     c.entries.putAll(entries);
     c.version = version;
+    c.bytes = bytes;
     return c;
   }
 
@@ -69,9 +72,19 @@ public final class RegistryContents implements Entries {
   }
 
   void apply(Transaction t, long newVersion) {
-    t.deletes().forEach(entries::remove);
-    entries.putAll(t.puts());
+    t.deletes().forEach(this::remove);
+    t.puts().forEach(this::put);
     version = newVersion;
+  }
+
+  private void put(String name, Message m) {
+    Message old = entries.put(name, m);
+    bytes += m.getSerializedSize() - (old == null ? 0 : old.getSerializedSize());
+  }
+
+  private void remove(String name) {
+    Message old = entries.remove(name);
+    bytes -= old == null ? 0 : old.getSerializedSize();
   }
 
   public long version() {
@@ -80,6 +93,11 @@ public final class RegistryContents implements Entries {
 
   public int size() {
     return entries.size();
+  }
+
+  /** The serialized size of every entry: the registry's size, without the few bytes framing each. */
+  public long bytes() {
+    return bytes;
   }
 
   /** The whole registry as one message (for tools and tests: O(entries)). */

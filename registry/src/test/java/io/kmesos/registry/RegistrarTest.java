@@ -108,6 +108,35 @@ class RegistrarTest {
   }
 
   @Test
+  void itsMetricsFollowTheQueueTheStoresAndTheRegistrysSize() throws Exception {
+    var metrics = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    stores.clear();
+    Registrar measured = Registrar.start(new HandDriven(), MasterInfo.newBuilder().setId("master-2").build(),
+        Duration.ofSeconds(5), metrics);
+    assertThat(metrics.get("kmesos.registrar.state.fetch").timer().count()).as("one recovery").isEqualTo(1);
+    assertThat(metrics.get("kmesos.registrar.state.store").timer().count()).as("the master's own record").isEqualTo(1);
+    double masterOnly = metrics.get("kmesos.registrar.registry.size").gauge().value();
+    assertThat(masterOnly).isEqualTo(measured.registry().getMaster().getSerializedSize());
+
+    CompletableFuture<Boolean> first = measured.apply(admit("a1"));
+    measured.apply(admit("a2"));
+    measured.apply(admit("a3"));
+    assertThat(metrics.get("kmesos.registrar.queued.operations").gauge().value())
+        .as("two wait while the first is stored").isEqualTo(2);
+    stores.get(1).done().complete(null);
+    first.get(5, TimeUnit.SECONDS);
+    assertThat(metrics.get("kmesos.registrar.queued.operations").gauge().value()).as("both went out").isZero();
+    assertThat(metrics.get("kmesos.registrar.state.store").timer().count()).isEqualTo(2);
+    stores.get(2).done().complete(null);
+    assertThat(metrics.get("kmesos.registrar.state.store").timer().count()).isEqualTo(3);
+    long agents = measured.registry().getAgentsList().stream().mapToLong(a -> a.getSerializedSize()).sum();
+    assertThat(metrics.get("kmesos.registrar.registry.size").gauge().value()).isEqualTo(masterOnly + agents);
+
+    measured.close();
+    assertThat(metrics.find("kmesos.registrar.queued.operations").gauge()).as("a closed registrar's gauges go").isNull();
+  }
+
+  @Test
   void aBacklogLargerThanALogEntryIsStoredInSeveralBatches() throws Exception {
     CompletableFuture<Boolean> first = registrar.apply(admit("a0"));
     // Forty admissions of about 1 MiB each arrive during that store: far more than one log entry holds.

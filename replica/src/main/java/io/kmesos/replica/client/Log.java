@@ -3,11 +3,16 @@ package io.kmesos.replica.client;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.Failures;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.InitializeRequest;
 import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.server.Transport;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -15,6 +20,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -42,6 +48,11 @@ public final class Log implements AutoCloseable {
   private final SecureRandom random = new SecureRandom();
   /** Why the last call to each replica failed; null once one succeeded since. */
   private final AtomicReferenceArray<String> lastErrors;
+  /** 1 where the last call to that replica was answered, 0 where it failed or none was made yet. */
+  private final AtomicIntegerArray answered;
+  private final MeterRegistry metrics;
+  private final Gauge ensembleSize;
+  private final Timer appendLatency;
 
   public Log(List<String> peers) {
     this(peers, REQUEST_DEADLINE);
@@ -49,12 +60,28 @@ public final class Log implements AutoCloseable {
 
   /** @param questionTimeout how long a reader's or initialization's request waits for each replica */
   public Log(List<String> peers, Duration questionTimeout) {
+    this(peers, questionTimeout, ProcessMetrics.none());
+  }
+
+  /**
+   * @param questionTimeout how long a reader's or initialization's request waits for each replica
+   * @param metrics where this client's writers and reachability are measured (docs/operations.md)
+   */
+  public Log(List<String> peers, Duration questionTimeout, MeterRegistry metrics) {
     this.questionTimeout = questionTimeout;
+    this.metrics = metrics;
     if (peers.isEmpty()) {
       throw new IllegalArgumentException("a log needs at least one replica address");
     }
     this.peers = List.copyOf(peers);
     this.lastErrors = new AtomicReferenceArray<>(peers.size());
+    this.answered = new AtomicIntegerArray(peers.size());
+    // Mesos's registrar/log/ensemble_size: the replicas this process reaches, of the configured ones.
+    this.ensembleSize = Gauge.builder("kmesos.log.ensemble.size", this, Log::reachable)
+        .description("Replicas of the log (of --peers) whose last call from this process was answered")
+        .strongReference(true).register(metrics);
+    this.appendLatency = ProcessMetrics.latency(metrics, "kmesos.log.append",
+        "From a writer's append to its commit by a quorum (the client's view of the log's latency)");
     for (String p : peers) {
       ManagedChannel ch = Transport.channel(p);
       channels.add(ch);
@@ -91,6 +118,25 @@ public final class Log implements AutoCloseable {
     return timer;
   }
 
+  /** How long each committed append took, for the writers of this log. */
+  Timer appendLatency() {
+    return appendLatency;
+  }
+
+  /** Records whether {@code replica} answered this process's last call. */
+  void heard(int replica, boolean answer) {
+    answered.set(replica, answer ? 1 : 0);
+  }
+
+  /** How many replicas answered their last call (Mesos's ensemble size). */
+  public int reachable() {
+    int n = 0;
+    for (int r = 0; r < answered.length(); r++) {
+      n += answered.get(r);
+    }
+    return n;
+  }
+
   /** Client node IDs lie above every replica index. */
   private long clientNode() {
     return (1L << 32) + (random.nextLong() & 0x7fff_ffffL);
@@ -103,12 +149,14 @@ public final class Log implements AutoCloseable {
       @Override
       public void onNext(Envelope value) {
         lastErrors.set(to, null);
+        heard(to, true);
         answer.onNext(value);
       }
 
       @Override
       public void onError(Throwable t) {
         lastErrors.set(to, Failures.reason(t, deadline));
+        heard(to, false);
         answer.onError(t);
       }
 
@@ -179,5 +227,6 @@ public final class Log implements AutoCloseable {
   public void close() {
     timer.shutdownNow();
     channels.forEach(ManagedChannel::shutdownNow);
+    metrics.remove(ensembleSize);
   }
 }

@@ -45,8 +45,10 @@ public final class Reader {
     try {
       Envelope answer = blocking(replica).call(Envelope.newBuilder().setFrom(node).setTo(replica)
           .setStatusRequest(StatusRequest.getDefaultInstance()).build());
+      log.heard(replica, true);
       return new ReplicaState(replica, log.peers().get(replica), answer.getStatusResponse(), null);
     } catch (StatusRuntimeException e) {
+      log.heard(replica, false);
       return new ReplicaState(replica, log.peers().get(replica), null, Failures.reason(e, log.questionTimeout()));
     }
   }

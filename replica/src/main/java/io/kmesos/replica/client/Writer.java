@@ -227,7 +227,10 @@ public final class Writer implements AutoCloseable {
           + (MAX_ENTRY_BYTES >> 20) + " MiB; this one has " + payload.size() + " bytes and was not appended"));
     }
     appendedBytes.add(payload.size());
-    return submit(new Append(payload, new CompletableFuture<>()));
+    long submitted = System.nanoTime();
+    CompletableFuture<Long> done = submit(new Append(payload, new CompletableFuture<>()));
+    done.thenRun(() -> log.appendLatency().record(System.nanoTime() - submitted, TimeUnit.NANOSECONDS));
+    return done;
   }
 
   /** Payload bytes this writer was asked to append so far (for benchmarks: what a layer above writes). */

@@ -8,6 +8,7 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.grpc.DisabledEndpoints;
 import io.kmesos.api.grpc.StandardServices;
 import io.kmesos.api.log.v1.Envelope;
@@ -19,6 +20,10 @@ import io.kmesos.replica.core.ReplicaCore;
 import io.kmesos.replica.storage.CorruptRecordException;
 import io.kmesos.replica.storage.RocksStorage;
 import io.kmesos.replica.storage.StorageException;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -118,8 +123,8 @@ public final class ReplicaServer implements AutoCloseable {
 
   private sealed interface Input permits Request, PeerAnswer, Tick {}
 
-  private record Request(Envelope envelope, StreamObserver<Envelope> answer, long expiresAtNanos, int bytes)
-      implements Input {}
+  private record Request(Envelope envelope, StreamObserver<Envelope> answer, long expiresAtNanos, int bytes,
+      long arrivedNanos) implements Input {}
 
   private record PeerAnswer(Envelope envelope, int bytes) implements Input {}
 
@@ -152,8 +157,14 @@ public final class ReplicaServer implements AutoCloseable {
   private volatile boolean running = true;
   /** Completed with the cause when the replica stopped serving on its own (not by {@link #close}). */
   private final CompletableFuture<String> failure = new CompletableFuture<>();
+  /** The core's status after the last step, for /metrics (the core itself is the loop's alone). */
+  private volatile ReplicaStatus status;
+  /** From a write request's arrival to its answer: queueing, the step, and the synced write. */
+  private final Timer writeLatency;
+  private final MeterRegistry metrics;
+  private final List<Meter> gauges = new ArrayList<>();
 
-  private ReplicaServer(Config config, RocksStorage storage) throws IOException {
+  private ReplicaServer(Config config, RocksStorage storage, MeterRegistry metrics) throws IOException {
     this.config = config;
     this.storage = storage;
     if (!config.expectedClusterId().isEmpty() && storage.metadata() != null
@@ -165,6 +176,12 @@ public final class ReplicaServer implements AutoCloseable {
     }
     this.core = new ReplicaCore(config.id(), config.peers().size(), storage, config.core(), new SecureRandom().nextLong());
     this.queue = new ArrayBlockingQueue<>(config.queueLimit());
+    this.status = core.replicaStatus();
+    this.metrics = metrics;
+    this.writeLatency = ProcessMetrics.latency(metrics, "kmesos.replica.write",
+        "From a write (Paxos accept) request's arrival to its answer, its synced write included");
+    storage.measureSyncedWrites(ProcessMetrics.latency(metrics, "kmesos.replica.fsync",
+        "How long a synced RocksDB write takes to be durable (group commit: one per batch of requests)"));
     for (int i = 0; i < config.peers().size(); i++) {
       ManagedChannel ch = Transport.channel(config.peers().get(i));
       channels.add(ch);
@@ -176,6 +193,7 @@ public final class ReplicaServer implements AutoCloseable {
         .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES);
     this.standard = StandardServices.addTo(builder, "replica", config.disabledEndpoints(), new Service());
     this.server = builder.build().start();
+    registerGauges(); // once serving: a replica that failed to start leaves none behind
     standard.serving(); // before the loop starts, so that a failure of the loop is never overwritten
     this.loop = new Thread(this::run, "replica-" + config.id());
     loop.start();
@@ -188,10 +206,15 @@ public final class ReplicaServer implements AutoCloseable {
 
   /** Opens the storage, refuses another log's data, and starts serving. */
   public static ReplicaServer start(Config config) throws IOException {
+    return start(config, ProcessMetrics.none());
+  }
+
+  /** As {@link #start(Config)}, measured in {@code metrics} (see docs/operations.md, "Metrics"). */
+  public static ReplicaServer start(Config config, MeterRegistry metrics) throws IOException {
     ExpectedDisconnects.install();
     RocksStorage storage = RocksStorage.open(config.dataDir());
     try {
-      return new ReplicaServer(config, storage);
+      return new ReplicaServer(config, storage, metrics);
     } catch (IOException | RuntimeException e) {
       storage.close();
       throw e;
@@ -211,6 +234,26 @@ public final class ReplicaServer implements AutoCloseable {
     return failure;
   }
 
+  /**
+   * The replica's status as one gauge per status (1 for the current one: Prometheus's way of an
+   * enum) and the depth of the input queue that every request and peer answer waits in.
+   */
+  private void registerGauges() {
+    for (ReplicaStatus s : ReplicaStatus.values()) {
+      if (s != ReplicaStatus.UNRECOGNIZED && s != ReplicaStatus.REPLICA_STATUS_UNSPECIFIED) {
+        gauges.add(Gauge.builder("kmesos.replica.status", this, r -> r.status == s ? 1 : 0)
+            .description("1 for this replica's status (EMPTY, RECOVERING or VOTING), 0 for the others")
+            .tag("status", s.name()).strongReference(true).register(metrics));
+      }
+    }
+    gauges.add(Gauge.builder("kmesos.replica.queue.depth", queue, BlockingQueue::size)
+        .description("Requests, peers' answers and ticks waiting for the replica's loop (the write queue)")
+        .strongReference(true).register(metrics));
+    gauges.add(Gauge.builder("kmesos.replica.queue.size", queuedBytes, AtomicLong::get)
+        .baseUnit("bytes").description("Message bytes waiting in that queue (bounded at 256 MiB)")
+        .strongReference(true).register(metrics));
+  }
+
   private final class Service extends ReplicaGrpc.ReplicaImplBase {
     @Override
     public void call(Envelope request, StreamObserver<Envelope> answer) {
@@ -228,7 +271,7 @@ public final class ReplicaServer implements AutoCloseable {
       if (!running) {
         String why = failure.isDone() ? " has stopped: " + failure.join() : " is shutting down";
         answer.onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + why).asRuntimeException());
-      } else if (!enqueue(new Request(request, answer, expires, request.getSerializedSize()))) {
+      } else if (!enqueue(new Request(request, answer, expires, request.getSerializedSize(), now))) {
         answer.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + config.id() + " is overloaded; retry later").asRuntimeException());
       }
     }
@@ -359,6 +402,8 @@ public final class ReplicaServer implements AutoCloseable {
       writes.addAll(e.persist());
     }
     storage.apply(writes); // one batch, one sync: every reply below follows the writes it reports
+    status = core.replicaStatus();
+    long applied = System.nanoTime();
     for (int i = 0; i < batch.size(); i++) {
       Input in = batch.get(i);
       logTransitions(results.get(i));
@@ -369,6 +414,9 @@ public final class ReplicaServer implements AutoCloseable {
         } else {
           sendToPeer(m);
         }
+      }
+      if (in instanceof Request r && !answered[i] && r.envelope().hasWriteRequest()) {
+        writeLatency.record(applied - r.arrivedNanos(), TimeUnit.NANOSECONDS);
       }
       if (in instanceof Request r && !answered[i] && !cancelled(r)) {
         r.answer().onNext(reply != null ? reply
@@ -434,6 +482,7 @@ public final class ReplicaServer implements AutoCloseable {
     server.shutdownNow();
     channels.forEach(ManagedChannel::shutdownNow);
     storage.close();
+    gauges.forEach(metrics::remove); // they read this server: a later one in the process registers its own
   }
 
   private static Thread daemon(Runnable r, String name) {

@@ -6,6 +6,7 @@ import io.kmesos.api.log.v1.Metadata;
 import io.kmesos.replica.core.Effects;
 import io.kmesos.replica.core.PayloadBudget;
 import io.kmesos.replica.core.ReplicaStorage;
+import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -62,6 +63,8 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   private final WriteOptions unsynced = new WriteOptions().setSync(false);
   private SyncedWatermark watermark;
   private Metadata metadata;
+  /** How long each synced write takes to be durable (the fsync latency on /metrics); none until measured. */
+  private Timer syncedWrites;
 
   private RocksStorage(Path dir, Options options, RocksLog rocksLog, RocksDB db) {
     this.dir = dir;
@@ -313,6 +316,14 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
     }
   }
 
+  /**
+   * Records in {@code timer} how long every synced write takes, from the write to its watermark: what
+   * a vote waits for before it may be answered. Call before the first {@link #apply}.
+   */
+  public void measureSyncedWrites(Timer timer) {
+    this.syncedWrites = timer;
+  }
+
   /** Applies the writes of one or more steps as one atomic batch, synced if any of them needs it. */
   public void apply(List<Effects.Persist> writes) {
     if (writes.isEmpty()) {
@@ -338,10 +349,14 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
           batch.put(actionKey(a.getPosition()), seal(a.toByteArray()));
         }
       }
+      long started = System.nanoTime();
       db.write(sync ? synced : unsynced, batch);
       if (sync) {
         // Before any reply that depends on this write: see SyncedWatermark.
         watermark.advance(db.getLatestSequenceNumber());
+        if (syncedWrites != null) {
+          syncedWrites.record(System.nanoTime() - started, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
       }
       metadata = newMetadata;
     } catch (RocksDBException | IOException e) {

@@ -1,8 +1,11 @@
 package io.kmesos.replica.tool;
 
+import io.kmesos.api.admin.AdminServer;
+import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.grpc.DisabledEndpoints;
 import io.kmesos.replica.server.ReplicaServer;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -41,19 +44,39 @@ final class ReplicaCommand implements Callable<Integer> {
       description = "gRPC methods to refuse with PERMISSION_DENIED, as full names (e.g. kmesos.log.v1.Replica/Call).")
   List<String> disabledEndpoints = List.of();
 
+  @Option(names = "--metrics-port", defaultValue = "0", paramLabel = "PORT",
+      description = "Serve Prometheus metrics at http://<any address>:PORT/metrics; 0 for none (default: ${DEFAULT-VALUE}, "
+          + "as several replicas often share a machine; the manifests use 8081).")
+  int metricsPort;
+
   @Override
   public Integer call() throws Exception {
     ReplicaServer.Config c = ReplicaServer.Config.of(id, peers.list(), dataDir);
     c = new ReplicaServer.Config(c.id(), c.peers(), c.dataDir(), clusterId, c.tick(), c.maxRequestAge(), c.queueLimit(),
         listen, disabled());
-    ReplicaServer server = ReplicaServer.start(c);
+    if (metricsPort < 0 || metricsPort > 65535) {
+      throw new ParameterException(spec.commandLine(), "--metrics-port must be a port number (0 for none), not " + metricsPort);
+    }
+    // Without a port nothing is kept: a replica started that way loads no Prometheus code.
+    var metrics = metricsPort == 0 ? null : ProcessMetrics.prometheus();
+    ReplicaServer server = ReplicaServer.start(c, metrics == null ? ProcessMetrics.none() : metrics);
+    AdminServer admin;
+    try {
+      admin = metrics == null ? null : AdminServer.start(metricsPort, AdminServer.routes(metrics));
+    } catch (IOException e) {
+      server.close();
+      throw e;
+    }
     CompletableFuture<String> stopped = new CompletableFuture<>();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       stopped.complete(null);
+      if (admin != null) {
+        admin.close();
+      }
       server.close();
     }));
     System.out.println("kmesos-log replica " + id + " listening on " + (listen.isEmpty() ? peers.list().get(id) : listen)
-        + ", data in " + dataDir);
+        + ", data in " + dataDir + (admin == null ? "" : ", metrics on :" + admin.port() + "/metrics"));
     // Runs until a signal (exit 0), or until the replica fails: then exit 1 naming the cause, so that
     // Kubernetes restarts it instead of keeping a pod that answers nothing.
     server.failure().thenAccept(stopped::complete);
