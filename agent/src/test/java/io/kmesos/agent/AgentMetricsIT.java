@@ -40,7 +40,7 @@ class AgentMetricsIT {
 
   @Test
   void registeredFollowsTheAgentsStatusInTheRegistry(LocalKubeApiServer server, KubernetesClient client) throws Exception {
-    KmesosCrds.install(client, Duration.ofSeconds(60));
+    KmesosCrds.install(client, PATIENCE);
     Path kubeconfig = server.writeKubeConfig(dir.resolve("kubeconfig"));
     int port;
     try (ServerSocket free = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

@@ -53,7 +53,7 @@ class ControllerMetricsIT {
   @BeforeAll
   static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp) throws Exception {
     client = k8s;
-    KmesosCrds.install(client, Duration.ofSeconds(60));
+    KmesosCrds.install(client, PATIENCE);
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
         .serverSideApply();
     // The manifests' RBAC, as in ControllerIT: a permission the probes or metrics need and the
