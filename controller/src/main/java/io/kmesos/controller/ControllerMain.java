@@ -115,7 +115,7 @@ public final class ControllerMain implements Callable<Integer> {
     State.Settings settings = new State.Settings(snapshotMinBytes, snapshotMaxChanges,
         State.Settings.DEFAULT.snapshotChunkBytes(), State.Settings.DEFAULT.recoveryTimeout())
         .withElectionDeadline(logElectionDeadline);
-    Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
+    Master master = new Master(peers.list(), peers.tls.load(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
         ControllerMain::exit);
     LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
         () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),

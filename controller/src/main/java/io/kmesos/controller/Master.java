@@ -5,6 +5,7 @@ import io.kmesos.api.KmesosVersion;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.registry.Registrar;
 import io.kmesos.registry.RegistryContents;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.state.State;
 import java.time.Duration;
@@ -42,18 +43,20 @@ public final class Master implements AutoCloseable {
   /**
    * @param fatal called once mastership is lost for good, with why; it should end the process
    */
-  public Master(List<String> peers, String identity, String address, Duration timeout, Consumer<String> fatal) {
-    this(peers, identity, address, timeout, State.Settings.DEFAULT, fatal);
+  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
+      Consumer<String> fatal) {
+    this(peers, tls, identity, address, timeout, State.Settings.DEFAULT, fatal);
   }
 
   /**
+   * @param tls the controller's certificate, with which it reaches the replicas
    * @param settings when the registry's State snapshots (and so how much a new master reads back)
    * @param fatal called once mastership is lost for good, with why; it should end the process
    */
-  public Master(List<String> peers, String identity, String address, Duration timeout, State.Settings settings,
-      Consumer<String> fatal) {
+  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
+      State.Settings settings, Consumer<String> fatal) {
     this.settings = settings;
-    this.logClient = new Log(peers);
+    this.logClient = new Log(peers, tls);
     this.info = MasterInfo.newBuilder().setId(identity + "-" + UUID.randomUUID().toString().substring(0, 8))
         .setHostname(identity).setAddress(address).setVersion(KmesosVersion.version()).build();
     this.timeout = timeout;

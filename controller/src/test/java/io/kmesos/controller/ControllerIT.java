@@ -88,7 +88,7 @@ class ControllerIT {
   void start() throws Exception {
     replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
     replicas.initialize("controller-it", Duration.ofSeconds(60));
-    log = new Log(replicas.peers());
+    log = replicas.client();
   }
 
   @AfterEach
@@ -127,7 +127,8 @@ class ControllerIT {
         "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
         "--lease-namespace", NS, "--identity", identity,
         "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--agent-removal-rate-limit", "1/3s", "--health-port", String.valueOf(healthPort));
+        "--agent-removal-rate-limit", "1/3s", "--health-port", String.valueOf(healthPort),
+        "--tls-dir", replicas.certificates().dir(io.kmesos.api.tls.Identity.CONTROLLER).toString());
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve(identity + ".log").toFile()).start();
     controllers.add(p);

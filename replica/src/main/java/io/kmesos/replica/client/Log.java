@@ -6,6 +6,7 @@ import io.kmesos.api.cli.Failures;
 import io.kmesos.replica.server.Transport;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.core.Coordinator;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -42,12 +43,13 @@ public final class Log implements AutoCloseable {
   /** Why the last call to each replica failed; null once one succeeded since. */
   private final AtomicReferenceArray<String> lastErrors;
 
-  public Log(List<String> peers) {
-    this(peers, REQUEST_DEADLINE);
+  /** @param tls this client's certificate (a controller's, an admin's), with which it reaches the replicas */
+  public Log(List<String> peers, MutualTls tls) {
+    this(peers, REQUEST_DEADLINE, tls);
   }
 
   /** @param questionTimeout how long a reader's or initialization's request waits for each replica */
-  public Log(List<String> peers, Duration questionTimeout) {
+  public Log(List<String> peers, Duration questionTimeout, MutualTls tls) {
     this.questionTimeout = questionTimeout;
     if (peers.isEmpty()) {
       throw new IllegalArgumentException("a log needs at least one replica address");
@@ -55,7 +57,7 @@ public final class Log implements AutoCloseable {
     this.peers = List.copyOf(peers);
     this.lastErrors = new AtomicReferenceArray<>(peers.size());
     for (String p : peers) {
-      ManagedChannel ch = Transport.channel(p);
+      ManagedChannel ch = Transport.channel(p, tls);
       channels.add(ch);
       stubs.add(ReplicaGrpc.newStub(ch));
     }

@@ -11,6 +11,8 @@ import io.grpc.stub.StreamObserver;
 import io.kmesos.api.InfoService;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.core.Effects;
 import io.kmesos.replica.core.ReplicaCore;
 import io.kmesos.replica.storage.CorruptRecordException;
@@ -44,6 +46,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReplicaServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaServer.class);
+
+  /**
+   * Who may call a replica (with a certificate of the cluster's CA): the other replicas, the
+   * controllers (the master writes, standbys read), and operators' tools. Agents and frameworks
+   * never talk to the log.
+   */
+  public static final java.util.Set<Identity> CLIENTS = java.util.EnumSet.of(Identity.REPLICA, Identity.CONTROLLER,
+      Identity.ADMIN);
 
   /** Settings of one replica process. */
   public record Config(int id, List<String> peers, Path dataDir, String expectedClusterId,
@@ -104,7 +114,7 @@ public final class ReplicaServer implements AutoCloseable {
   private final Server server;
   private volatile boolean running = true;
 
-  private ReplicaServer(Config config, RocksStorage storage) throws IOException {
+  private ReplicaServer(Config config, MutualTls tls, RocksStorage storage) throws IOException {
     this.config = config;
     this.storage = storage;
     if (!config.expectedClusterId().isEmpty() && storage.metadata() != null
@@ -117,13 +127,14 @@ public final class ReplicaServer implements AutoCloseable {
     this.core = new ReplicaCore(config.id(), config.peers().size(), storage, config.core(), new SecureRandom().nextLong());
     this.queue = new ArrayBlockingQueue<>(config.queueLimit());
     for (int i = 0; i < config.peers().size(); i++) {
-      ManagedChannel ch = Transport.channel(config.peers().get(i));
+      ManagedChannel ch = Transport.channel(config.peers().get(i), tls);
       channels.add(ch);
       peers.add(ReplicaGrpc.newStub(ch));
     }
     InetSocketAddress listen = config.listenAddress();
     // The handler only validates and enqueues: run it on the I/O thread, no hand-off.
-    this.server = NettyServerBuilder.forAddress(listen).directExecutor()
+    this.server = NettyServerBuilder.forAddress(listen, tls.serverCredentials()).directExecutor()
+        .intercept(MutualTls.identityCheck(CLIENTS))
         .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES).addService(new Service())
         .addService(new InfoService("replica")).build().start();
     this.loop = new Thread(this::run, "replica-" + config.id());
@@ -134,15 +145,15 @@ public final class ReplicaServer implements AutoCloseable {
         core.describe().getStatus());
   }
 
-  /** Opens the storage, refuses another log's data, and starts serving. */
-  public static ReplicaServer start(Config config) throws IOException {
+  /** Opens the storage, refuses another log's data, and starts serving over mutual TLS ({@code tls}: the replica's certificate). */
+  public static ReplicaServer start(Config config, MutualTls tls) throws IOException {
     ExpectedDisconnects.install();
     if (config.id() < 0 || config.id() >= config.peers().size()) {
       throw new IllegalArgumentException("replica id " + config.id() + " is not an index into the " + config.peers().size() + " peers");
     }
     RocksStorage storage = RocksStorage.open(config.dataDir());
     try {
-      return new ReplicaServer(config, storage);
+      return new ReplicaServer(config, tls, storage);
     } catch (IOException | RuntimeException e) {
       storage.close();
       throw e;

@@ -34,7 +34,7 @@ final class ReplicaCommand implements Callable<Integer> {
     ReplicaServer.Config c = ReplicaServer.Config.of(id, peers.list(), dataDir);
     c = new ReplicaServer.Config(c.id(), c.peers(), c.dataDir(), clusterId, c.tick(), c.maxRequestAge(), c.queueLimit(),
         listen);
-    ReplicaServer server = ReplicaServer.start(c);
+    ReplicaServer server = ReplicaServer.start(c, peers.tls.load());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.close();

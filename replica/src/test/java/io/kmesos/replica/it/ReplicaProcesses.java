@@ -1,5 +1,12 @@
 package io.kmesos.replica.it;
 
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.kmesos.api.tls.CertificateDirectory;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.MutualTls;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.local.LocalReplicas;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -11,7 +18,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Replicas as separate JVMs on 127.0.0.1, each with its own RocksDB directory, started from the
  * built {@code kmesos-replica.jar} exactly as an operator would ({@code kmesos-log replica ...}).
- * Output goes to a file per replica, kept for the test report.
+ * Output goes to a file per replica, kept for the test report. Every connection is mutual TLS, with
+ * certificates of a CA made for this run under {@code root/tls} by the code kmesos-certs uses.
  */
 final class ReplicaProcesses implements AutoCloseable {
   static final Path JAR = Path.of("target/kmesos-replica.jar");
@@ -21,13 +29,47 @@ final class ReplicaProcesses implements AutoCloseable {
   private final Process[] processes;
   /** JVM options of replicas started from now on (e.g. -DKMESOS_LOG_LEVEL=DEBUG). */
   final List<String> jvmOptions = new ArrayList<>(List.of("-Xmx256m"));
+  final CertificateDirectory certificates;
+  private MutualTls admin;
 
   ReplicaProcesses(Path root, int n) throws IOException {
     this.root = root;
     this.processes = new Process[n];
+    this.certificates = certificates(root);
     for (int i = 0; i < n; i++) {
       peers.add("127.0.0.1:" + freePort());
     }
+  }
+
+  /** A CA and certificates of a replica, a controller and an admin under {@code root}/tls (kept if there). */
+  static CertificateDirectory certificates(Path root) {
+    CertificateDirectory certificates = new CertificateDirectory(root.resolve("tls"));
+    LocalReplicas.issueCertificates(certificates);
+    return certificates;
+  }
+
+  /** The --tls-dir of a client with {@code identity}. */
+  String tlsDir(Identity identity) {
+    return certificates.dir(identity).toString();
+  }
+
+  /** TLS with the admin certificate, as an operator's tool has it. */
+  synchronized MutualTls adminTls() {
+    if (admin == null) {
+      admin = MutualTls.load(certificates.settings(Identity.ADMIN));
+    }
+    return admin;
+  }
+
+  /** A client of these replicas with the admin certificate. */
+  Log client() {
+    return new Log(peers, adminTls());
+  }
+
+  /** A raw channel to replica {@code i} with the admin certificate. */
+  ManagedChannel channel(int i) {
+    return NettyChannelBuilder.forTarget(peers.get(i), adminTls().channelCredentials(Identity.REPLICA))
+        .maxInboundMessageSize(64 << 20).build();
   }
 
   String peerList() {
@@ -49,11 +91,17 @@ final class ReplicaProcesses implements AutoCloseable {
     return this;
   }
 
+  /** Replica {@code i}'s process (null if it was never started or was killed). */
+  Process process(int i) {
+    return processes[i];
+  }
+
   Process start(int i, String... extra) throws IOException {
     List<String> cmd = new ArrayList<>(List.of(java()));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR.toString(), "replica",
-        "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString()));
+        "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString(),
+        "--tls-dir", tlsDir(Identity.REPLICA)));
     cmd.addAll(List.of(extra));
     processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
@@ -104,6 +152,12 @@ final class ReplicaProcesses implements AutoCloseable {
   public void close() throws InterruptedException {
     for (int i = 0; i < processes.length; i++) {
       kill(i);
+    }
+    synchronized (this) {
+      if (admin != null) {
+        admin.close();
+        admin = null;
+      }
     }
   }
 

@@ -30,7 +30,7 @@ class StateIT {
   void start() throws Exception {
     replicas = new LocalReplicas(dir, 3).startAll();
     replicas.initialize("state-it", Duration.ofSeconds(120));
-    log = new Log(replicas.peers());
+    log = replicas.client();
   }
 
   @AfterEach
@@ -101,7 +101,7 @@ class StateIT {
   void aSupersededStateFailsEveryLaterCall() throws Exception {
     State first = State.open(log);
     assertThat(get(first.store(first.fetch("x").with(text("first"))))).isTrue();
-    try (Log other = new Log(replicas.peers()); State second = State.open(other)) {
+    try (Log other = replicas.client(); State second = State.open(other)) {
       assertThat(text(second.fetch("x"))).isEqualTo("first");
       assertThatThrownBy(() -> get(first.store(first.fetch("x").with(text("late")))))
           .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(SupersededException.class);
