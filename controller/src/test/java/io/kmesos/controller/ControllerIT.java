@@ -113,8 +113,12 @@ class ControllerIT {
       }
     }
     client.leases().inNamespace(NS).withName("kmesos-master").delete();
-    log.close();
-    replicas.close();
+    if (log != null) {
+      log.close();
+    }
+    if (replicas != null) {
+      replicas.close(); // also when start() failed: leaked replicas would load every later test
+    }
   }
 
   Process controller(String identity) throws Exception {

@@ -37,6 +37,9 @@ public final class TlsOptions {
   /** The validated settings; a one-line parameter error if they are missing or unreadable. */
   public TlsSettings settings() {
     try {
+      if (dir != null && dir.toString().isBlank()) {
+        dir = null; // an empty $KMESOS_TLS_DIR is no directory (not the current one)
+      }
       if (dir == null && (ca == null || cert == null || key == null)) {
         throw new IllegalArgumentException("--tls-dir is missing: every kmesos connection is mutual TLS; name the directory "
             + "of this process's ca.crt, tls.crt and tls.key (or set $KMESOS_TLS_DIR, or give --tls-ca, --tls-cert and --tls-key)");

@@ -35,8 +35,12 @@ class StateIT {
 
   @AfterEach
   void stop() throws Exception {
-    log.close();
-    replicas.close();
+    if (log != null) {
+      log.close();
+    }
+    if (replicas != null) {
+      replicas.close(); // also when start() failed: no replica outlives its test
+    }
   }
 
   static Any text(String s) {
