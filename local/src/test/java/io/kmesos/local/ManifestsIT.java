@@ -164,7 +164,7 @@ class ManifestsIT {
       assertThat(spec.get("secretName")).isEqualTo("kmesos-" + component + "-tls");
       assertThat(spec.get("uris")).isEqualTo(List.of("spiffe://kmesos/" + component));
       assertThat(((Map<?, ?>) spec.get("privateKey")).get("encoding")).isEqualTo("PKCS8");
-      assertThat((List<?>) spec.get("usages")).contains("server auth", "client auth");
+      assertThat((List<String>) spec.get("usages")).contains("server auth", "client auth");
       assertThat(((Map<?, ?>) spec.get("issuerRef")).get("name")).isEqualTo("kmesos-ca");
     }
   }
