@@ -7,15 +7,20 @@
 # completion of the previous one: the JVM's counterpart of a goroutine, and how a registrar uses the
 # log) and "kmesos-blocking" with one thread per client. Prints every run, then the medians and the
 # kmesos/etcd ratios, and writes them to bench/results/.
+# Both sides speak mutual TLS, as deployed: kmesos always does (client and replica-to-replica), and
+# etcd gets client and peer TLS with certificates of the same CA (ECDSA P-256, made by kmesos-certs);
+# ETCD_TLS=0 runs etcd in plaintext instead, to see what TLS costs etcd.
 #
 #   bench/log-vs-etcd.sh                       # REPEATS=2 OPS=20000 CLIENTS="1 16 64"
 #   REPEATS=3 OPS=50000 bench/log-vs-etcd.sh
+#   REPEATS=1 OPS=500 WARMUP=100 CLIENTS=4 bench/log-vs-etcd.sh   # a check that it runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=${REPEATS:-2}
 OPS=${OPS:-20000}
 CLIENTS=${CLIENTS:-"1 16 64"}
 WARMUP=${WARMUP:-3000}
+ETCD_TLS=${ETCD_TLS:-1}
 work=$(mktemp -d /tmp/kmesos-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -28,30 +33,49 @@ trap cleanup EXIT
 echo "bench: building (kmesos, etcd from Go modules, etcd's Go client)" >&2
 scripts/kube-test-binaries.sh >/dev/null
 etcd="$(scripts/kube-test-binaries.sh --print-dir)/etcd.bin"
-./mvnw -q -B package -DskipTests -pl replica -am
+./mvnw -q -B package -DskipTests -pl replica,controller -am
 (cd bench/etcd-client && GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -o "$work/etcd-client" .)
 
+# One CA for both systems: the replicas' certificate (also etcd's, server and peer: it carries
+# 127.0.0.1) and the admin certificate for every client.
+java -cp controller/target/kmesos-controller.jar io.kmesos.controller.certs.CertsTool files --dir "$work/tls" \
+  --component replica,admin --host replica=127.0.0.1 --host replica=localhost >/dev/null
+server="$work/tls/replica"; client="$work/tls/admin"
+export KMESOS_TLS_DIR="$client"
+
+scheme=http; etcd_tls=(); client_tls=()
+if [[ $ETCD_TLS == 1 ]]; then
+  scheme=https
+  etcd_tls=(--client-cert-auth --trusted-ca-file "$server/ca.crt" --cert-file "$server/tls.crt" --key-file "$server/tls.key"
+    --peer-client-cert-auth --peer-trusted-ca-file "$server/ca.crt" --peer-cert-file "$server/tls.crt"
+    --peer-key-file "$server/tls.key")
+  client_tls=(-cacert "$client/ca.crt" -cert "$client/tls.crt" -key "$client/tls.key")
+fi
 cluster=""; endpoints=""
 for i in 0 1 2; do
-  cluster+="${cluster:+,}e$i=http://127.0.0.1:$((23800 + i))"
-  endpoints+="${endpoints:+,}127.0.0.1:$((23790 + i))"
+  cluster+="${cluster:+,}e$i=$scheme://127.0.0.1:$((23800 + i))"
+  endpoints+="${endpoints:+,}$scheme://127.0.0.1:$((23790 + i))"
 done
 for i in 0 1 2; do
   "$etcd" --name "e$i" --data-dir "$work/etcd-$i" \
-    --listen-client-urls "http://127.0.0.1:$((23790 + i))" --advertise-client-urls "http://127.0.0.1:$((23790 + i))" \
-    --listen-peer-urls "http://127.0.0.1:$((23800 + i))" --initial-advertise-peer-urls "http://127.0.0.1:$((23800 + i))" \
-    --initial-cluster "$cluster" --initial-cluster-state new --log-level error > "$work/etcd-$i.log" 2>&1 &
+    --listen-client-urls "$scheme://127.0.0.1:$((23790 + i))" --advertise-client-urls "$scheme://127.0.0.1:$((23790 + i))" \
+    --listen-peer-urls "$scheme://127.0.0.1:$((23800 + i))" --initial-advertise-peer-urls "$scheme://127.0.0.1:$((23800 + i))" \
+    --initial-cluster "$cluster" --initial-cluster-state new --log-level error "${etcd_tls[@]}" > "$work/etcd-$i.log" 2>&1 &
   pids+=($!)
 done
 peers="127.0.0.1:27001,127.0.0.1:27002,127.0.0.1:27003"
 for i in 0 1 2; do
   java -Xmx512m -jar replica/target/kmesos-replica.jar replica --id "$i" --peers "$peers" --data-dir "$work/kmesos-$i" \
-    > "$work/kmesos-$i.log" 2>&1 &
+    --tls-dir "$server" > "$work/kmesos-$i.log" 2>&1 &
   pids+=($!)
 done
-sleep 3
-java -jar replica/target/kmesos-replica.jar initialize --peers "$peers" --cluster-id bench >/dev/null
-for _ in $(seq 50); do "$work/etcd-client" -endpoints "$endpoints" -ops 1 -warmup 0 >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 100); do
+  java -jar replica/target/kmesos-replica.jar initialize --peers "$peers" --cluster-id bench >/dev/null 2>&1 && break
+  sleep 0.5
+done
+for _ in $(seq 50); do
+  "$work/etcd-client" -endpoints "$endpoints" "${client_tls[@]}" -ops 1 -warmup 0 >/dev/null 2>&1 && break; sleep 0.2
+done
 
 results="$work/results.txt"
 for rep in $(seq "$REPEATS"); do
@@ -60,7 +84,8 @@ for rep in $(seq "$REPEATS"); do
     if (( (rep + c) % 2 )); then order="etcd kmesos kmesos-blocking"; else order="kmesos-blocking kmesos etcd"; fi
     for sys in $order; do
       if [[ $sys == etcd ]]; then
-        "$work/etcd-client" -endpoints "$endpoints" -clients "$c" -ops "$OPS" -warmup "$WARMUP" | tee -a "$results"
+        "$work/etcd-client" -endpoints "$endpoints" "${client_tls[@]}" -clients "$c" -ops "$OPS" -warmup "$WARMUP" \
+          | tee -a "$results"
       else
         mode=(); [[ $sys == kmesos-blocking ]] && mode=(--blocking-clients)
         java -jar replica/target/kmesos-replica.jar benchmark --peers "$peers" --clients "$c" --appends "$OPS" --warmup "$WARMUP" \
@@ -72,9 +97,9 @@ done
 
 out="bench/results/$(date -u +%Y-%m-%d-%H%M)-log-vs-etcd.md"
 mkdir -p bench/results
-python3 - "$results" "$out" "$REPEATS" "$OPS" "$CLIENTS" <<'PY'
+python3 - "$results" "$out" "$REPEATS" "$OPS" "$CLIENTS" "$ETCD_TLS" <<'PY'
 import sys, statistics, re, platform, os
-path, out, repeats, ops, clients = sys.argv[1:6]
+path, out, repeats, ops, clients, etcd_tls = sys.argv[1:7]
 runs = []
 for line in open(path):
     f = dict(re.findall(r'(\w+)=([\d.]+)', line))
@@ -96,9 +121,10 @@ for c in sorted({r[1] for r in runs}):
         ratios.append(f"| {c} | {kind} | {k[0]/e[0]:.2f} | {k[1]/e[1]:.2f} | {k[2]/e[2]:.2f} |")
 with open(out, "w") as f:
     f.write(f"# kmesos log vs etcd, side by side\n\n")
-    f.write(f"Command: `REPEATS={repeats} OPS={ops} CLIENTS=\"{clients}\" bench/log-vs-etcd.sh`  \n")
+    f.write(f"Command: `REPEATS={repeats} OPS={ops} CLIENTS=\"{clients}\" ETCD_TLS={etcd_tls} bench/log-vs-etcd.sh`  \n")
     f.write(f"Machine: {os.cpu_count()} cores, {platform.platform()}; 3 kmesos replicas and 3 etcd members "
-            "(3.5.21, built from Go modules) on 127.0.0.1, one disk, fsync on both; 256-byte values; closed-loop clients.\n\n")
+            "(3.5.21, built from Go modules) on 127.0.0.1, one disk, fsync on both; 256-byte values; closed-loop clients; "
+            + ("mutual TLS on both (client and peer)" if etcd_tls == "1" else "mutual TLS on kmesos, etcd in plaintext") + ".\n\n")
     f.write("\n".join(rows) + "\n\n" + "\n".join(ratios) + "\n\nEvery run:\n\n```\n" + open(path).read() + "```\n")
 print(open(out).read())
 PY

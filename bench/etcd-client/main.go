@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -21,8 +23,8 @@ import (
 
 // leader returns the endpoint of the current leader, so that puts are not forwarded by a follower
 // (the kmesos writer, likewise, is the one proposer).
-func leader(endpoints []string) []string {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+func leader(endpoints []string, tlsConfig *tls.Config) []string {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsConfig})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "etcd-client:", err)
 		os.Exit(1)
@@ -41,15 +43,43 @@ func leader(endpoints []string) []string {
 	return nil
 }
 
+// mutualTLS presents cert/key and trusts only cacert, as the kmesos clients do.
+func mutualTLS(cacert, cert, key string) *tls.Config {
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "etcd-client:", err)
+		os.Exit(1)
+	}
+	pem, err := os.ReadFile(cacert)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "etcd-client:", err)
+		os.Exit(1)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		fmt.Fprintln(os.Stderr, "etcd-client: no certificate in", cacert)
+		os.Exit(1)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
 func main() {
 	endpoints := flag.String("endpoints", "127.0.0.1:2379", "comma-separated etcd endpoints")
 	clients := flag.Int("clients", 1, "concurrent closed-loop clients")
 	ops := flag.Int("ops", 20000, "puts to measure")
 	warmup := flag.Int("warmup", 2000, "puts before measuring")
 	size := flag.Int("size", 256, "value bytes")
+	cacert := flag.String("cacert", "", "with -cert and -key: mutual TLS, trusting this CA (endpoints https://...)")
+	cert := flag.String("cert", "", "client certificate (PEM)")
+	key := flag.String("key", "", "client key (PEM)")
 	flag.Parse()
 
-	cli, err := clientv3.New(clientv3.Config{Endpoints: leader(strings.Split(*endpoints, ",")), DialTimeout: 5 * time.Second})
+	var tlsConfig *tls.Config
+	if *cacert != "" {
+		tlsConfig = mutualTLS(*cacert, *cert, *key)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: leader(strings.Split(*endpoints, ","), tlsConfig),
+		DialTimeout: 5 * time.Second, TLS: tlsConfig})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "etcd-client:", err)
 		os.Exit(1)

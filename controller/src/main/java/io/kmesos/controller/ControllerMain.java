@@ -127,7 +127,7 @@ public final class ControllerMain implements Callable<Integer> {
     // Without a port nothing is kept (kmesos-local's controllers): no Prometheus code to load.
     var prometheus = metricsPort == 0 ? null : ProcessMetrics.prometheus();
     MeterRegistry metrics = prometheus == null ? ProcessMetrics.none() : prometheus;
-    Master master = new Master(peers.list(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
+    Master master = new Master(peers.list(), peers.tls.load(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
         ControllerMain::exit, metrics);
     LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
         () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),

@@ -8,6 +8,7 @@ import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.registry.Registrar;
 import io.kmesos.registry.RegistryContents;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.state.State;
@@ -54,28 +55,31 @@ public final class Master implements AutoCloseable {
   /**
    * @param fatal called once mastership is lost for good, with why; it should end the process
    */
-  public Master(List<String> peers, String identity, String address, Duration timeout, Consumer<String> fatal) {
-    this(peers, identity, address, timeout, State.Settings.DEFAULT, fatal);
+  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
+      Consumer<String> fatal) {
+    this(peers, tls, identity, address, timeout, State.Settings.DEFAULT, fatal);
   }
 
   /**
+   * @param tls the controller's certificate, with which it reaches the replicas
    * @param settings when the registry's State snapshots (and so how much a new master reads back)
    * @param fatal called once mastership is lost for good, with why; it should end the process
    */
-  public Master(List<String> peers, String identity, String address, Duration timeout, State.Settings settings,
-      Consumer<String> fatal) {
-    this(peers, identity, address, timeout, settings, fatal, ProcessMetrics.none());
+  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
+      State.Settings settings, Consumer<String> fatal) {
+    this(peers, tls, identity, address, timeout, settings, fatal, ProcessMetrics.none());
   }
 
   /**
+   * @param tls the controller's certificate, with which it reaches the replicas
    * @param metrics where mastership, the log client and the registrar are measured (see
    *     docs/operations.md, "Metrics")
    */
-  public Master(List<String> peers, String identity, String address, Duration timeout, State.Settings settings,
-      Consumer<String> fatal, MeterRegistry metrics) {
+  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
+      State.Settings settings, Consumer<String> fatal, MeterRegistry metrics) {
     this.settings = settings;
     this.metrics = metrics;
-    this.logClient = new Log(peers, Log.REQUEST_DEADLINE, metrics);
+    this.logClient = new Log(peers, Log.REQUEST_DEADLINE, tls, metrics);
     this.info = MasterInfo.newBuilder().setId(identity + "-" + UUID.randomUUID().toString().substring(0, 8))
         .setHostname(identity).setAddress(address).setVersion(KmesosVersion.version()).build();
     this.timeout = timeout;

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.kmesos.api.registry.v1.MachineMode;
+import io.kmesos.api.tls.Identity;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.state.v1.Entry;
 import io.kmesos.crds.KmesosCrds;
@@ -94,7 +95,7 @@ class ControllerIT {
   void start() throws Exception {
     replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
     replicas.initialize("controller-it", PATIENCE);
-    log = new Log(replicas.peers());
+    log = replicas.client();
   }
 
   @AfterEach
@@ -125,7 +126,7 @@ class ControllerIT {
       log.close();
     }
     if (replicas != null) {
-      replicas.close();
+      replicas.close(); // also when start() failed: leaked replicas would load every later test
     }
   }
 
@@ -139,7 +140,8 @@ class ControllerIT {
         "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
         "--lease-namespace", NS, "--identity", identity,
         "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--agent-removal-rate-limit", "1/3s", "--metrics-port", String.valueOf(healthPort)));
+        "--agent-removal-rate-limit", "1/3s", "--metrics-port", String.valueOf(healthPort),
+        "--tls-dir", replicas.certificates().dir(Identity.CONTROLLER).toString()));
     cmd.addAll(List.of(more));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve(identity + ".log").toFile()).start();

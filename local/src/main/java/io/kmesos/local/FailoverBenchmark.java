@@ -67,14 +67,14 @@ public final class FailoverBenchmark implements Callable<Integer> {
   private String failover(KubernetesClient client, Path kubeconfig, Path dir, List<String> lease) throws Exception {
     Files.createDirectories(dir);
     try (LocalReplicas replicas = new LocalReplicas(dir.resolve("log"), 3).dieWithLauncher().startAll();
-        Log log = new Log(replicas.peers())) {
+        Log log = replicas.client()) {
       replicas.initialize("failover", Duration.ofSeconds(60));
       String peers = String.join(",", replicas.peers());
-      Process first = Controllers.start("first", peers, kubeconfig, LocalCluster.NAMESPACE, lease, dir.resolve("first.log"));
+      Process first = Controllers.start("first", replicas, kubeconfig, LocalCluster.NAMESPACE, lease, dir.resolve("first.log"));
       Process second = null;
       try {
         await(() -> "first".equals(LocalCluster.leader(client)), Duration.ofSeconds(60), "the first controller to lead");
-        second = Controllers.start("second", peers, kubeconfig, LocalCluster.NAMESPACE, lease, dir.resolve("second.log"));
+        second = Controllers.start("second", replicas, kubeconfig, LocalCluster.NAMESPACE, lease, dir.resolve("second.log"));
         weight(client, "before", "team-before");
         await(() -> hasWeight(log, "team-before"), Duration.ofSeconds(60), "the first change");
         Thread.sleep(2000); // the follower's caches are warm

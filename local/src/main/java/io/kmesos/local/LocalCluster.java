@@ -10,6 +10,8 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.text.ReadableProto;
+import io.kmesos.api.tls.CertificateDirectory;
+import io.kmesos.api.tls.Identity;
 import io.kmesos.crds.KmesosCrds;
 import io.kmesos.devcluster.LocalKubeApiServer;
 import io.kmesos.registry.RegistryContents;
@@ -83,7 +85,9 @@ public final class LocalCluster implements Callable<Integer> {
     LocalKubeApiServer server = LocalKubeApiServer.start();
     Path logDir = stateDir.resolve("log");
     deleteTree(logDir); // every run starts a new cluster: the API server's data is discarded too
-    LocalReplicas replicas = new LocalReplicas(logDir, 3, List.of("-Xmx256m")).dieWithLauncher();
+    // The CA outlives a run (as a cluster's does): the certificates in it can be handed to tools.
+    Path tls = stateDir.resolve("tls").toAbsolutePath();
+    LocalReplicas replicas = new LocalReplicas(logDir, 3, List.of("-Xmx256m"), new CertificateDirectory(tls)).dieWithLauncher();
     Supervisor supervisor = new Supervisor(out, "kube-apiserver " + server.url(), () -> answers(server));
     CountDownLatch stopped = new CountDownLatch(1);
     Thread stopper = new Thread(() -> {
@@ -118,7 +122,7 @@ public final class LocalCluster implements Callable<Integer> {
     String peers = String.join(",", replicas.peers());
     for (int i = 1; i <= 2; i++) {
       Path output = stateDir.resolve("controller-" + i + ".log");
-      Process controller = Controllers.start("controller-" + i, peers, kubeconfig, NAMESPACE, List.of(), output);
+      Process controller = Controllers.start("controller-" + i, replicas, kubeconfig, NAMESPACE, List.of(), output);
       controllers.add(controller);
       supervisor.watch("controller-" + i, controller, output);
     }
@@ -127,7 +131,7 @@ public final class LocalCluster implements Callable<Integer> {
     primeKubectlDiscovery(kubeconfig);
     String leader = leader(client);
     Registry registry;
-    try (Log log = new Log(replicas.peers())) {
+    try (Log log = replicas.client()) {
       State.Contents read = State.read(log, Duration.ofSeconds(30));
       registry = RegistryContents.of(read.variables(), read.sequence()).toProto();
     }
@@ -138,6 +142,7 @@ public final class LocalCluster implements Callable<Integer> {
     out.println("  kubeconfig      " + kubeconfig);
     out.println("  CRDs            " + String.join(", ", crds.stream().map(c -> c.getMetadata().getName()).toList()));
     out.println("  log             " + peers + "   (3 replicas, data in " + logDir.toAbsolutePath() + ")");
+    out.println("  TLS             mutual TLS on every connection; CA and certificates in " + tls);
     out.println("  controllers     controller-1, controller-2; the master (Lease " + NAMESPACE + "/kmesos-master) is "
         + leader + "   (output in " + stateDir.toAbsolutePath() + "/controller-*.log)");
     out.println("  examples        " + (applied.isEmpty() ? "none applied" : applied.size() + " applied: "
@@ -149,6 +154,7 @@ public final class LocalCluster implements Callable<Integer> {
     out.println("    export KUBECONFIG=" + kubeconfig);
     out.println("    export PATH=" + LocalKubeApiServer.binaryDirectory() + ":$PATH   # kubectl "
         + LocalKubeApiServer.KUBE_VERSION.replaceAll("\\.\\d+$", ""));
+    out.println("    export KMESOS_TLS_DIR=" + replicas.certificates().dir(Identity.ADMIN) + "   # the admin certificate");
     out.println("    kubectl get kmesos");
     out.println("    kubectl apply -f examples/invalid/quota-guarantee-above-limit.yaml   # rejected, naming the field");
     out.println("    java -jar registry/target/kmesos-registry.jar show --peers " + peers);

@@ -45,7 +45,13 @@ class LocalClusterIT {
               "mode: DRAINING", "name: december-kernel-upgrade");
       Matcher peers = Pattern.compile("  log             (\\S+)").matcher(output.call());
       assertThat(peers.find()).isTrue();
-      Proc show = Proc.run(Duration.ofSeconds(120), Map.of(), List.of(Proc.java(), "-jar", "registry/target/kmesos-registry.jar",
+      // Everything speaks mutual TLS with a CA of kmesos-local's own; tools use the admin certificate it points to.
+      assertThat(output.call()).contains("  TLS             mutual TLS on every connection; CA and certificates in "
+          + stateDir.resolve("tls").toAbsolutePath());
+      Path admin = stateDir.resolve("tls").resolve("admin").toAbsolutePath();
+      assertThat(output.call()).contains("export KMESOS_TLS_DIR=" + admin);
+      assertThat(admin.resolve("tls.crt")).exists();
+      Proc show = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_TLS_DIR", admin.toString()), List.of(Proc.java(), "-jar", "registry/target/kmesos-registry.jar",
           "show", "--peers", peers.group(1), "--format", "json"));
       assertThat(show.exitCode()).as(show.stderr()).isZero();
       assertThat(show.stdout()).contains("\"hostname\": \"node-a.cluster.local\"");

@@ -66,15 +66,15 @@ class ManifestsIT {
         .withName("kmesos-controller").get().getSpec().getTemplate().getSpec().getEnableServiceLinks(),
         admin.apps().daemonSets().inNamespace("kmesos").withName("kmesos-agent").get().getSpec().getTemplate().getSpec()
             .getEnableServiceLinks())).containsOnly(false);
-    assertThat(replica.getReadinessProbe().getGrpc().getPort()).as("readiness: the gRPC health service").isEqualTo(7001);
-    assertThat(replica.getLivenessProbe().getGrpc().getPort()).as("liveness: the gRPC health service").isEqualTo(7001);
+    assertThat(replica.getReadinessProbe().getGrpc().getPort()).as("readiness: the gRPC health service").isEqualTo(7002);
+    assertThat(replica.getLivenessProbe().getGrpc().getPort()).as("liveness: the gRPC health service").isEqualTo(7002);
     // Java unpacks native libraries (RocksDB's) into /tmp: a read-only root needs a writable /tmp.
     List<io.fabric8.kubernetes.api.model.PodSpec> specs = new java.util.ArrayList<>();
     admin.apps().statefulSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
     admin.apps().deployments().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
     admin.apps().daemonSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
     admin.batch().v1().jobs().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
-    assertThat(specs).hasSize(4);
+    assertThat(specs).as("the replicas, controllers, agents, the log's initialize Job and the certificates Job").hasSize(5);
     for (var spec : specs) {
       for (var c : spec.getContainers()) {
         if (c.getSecurityContext() != null && Boolean.TRUE.equals(c.getSecurityContext().getReadOnlyRootFilesystem())) {
@@ -150,5 +150,34 @@ class ManifestsIT {
     a.setSpec(new AgentSpec());
     a.getSpec().setHostname(node + ".cluster.local");
     return a;
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void theCertManagerOverlayFillsTheSameSecretsInsteadOfKmesosCerts() throws Exception {
+    Proc build = kubectl(dir.resolve("no-kubeconfig"), "kustomize", "manifests/overlays/cert-manager");
+    assertThat(build.exitCode()).as(build.stderr()).isZero();
+    List<Map<String, Object>> objects = new java.util.ArrayList<>();
+    try (var docs = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readerFor(Map.class).readValues(build.stdout())) {
+      while (docs.hasNext()) {
+        objects.add((Map<String, Object>) docs.next());
+      }
+    }
+    java.util.function.Function<Map<String, Object>, String> name = o -> o.get("kind") + "/"
+        + ((Map<?, ?>) o.get("metadata")).get("name");
+    assertThat(objects).extracting(name).doesNotContain("Job/kmesos-certs", "CronJob/kmesos-certs-renew", "Role/kmesos-certs",
+        "RoleBinding/kmesos-certs", "ServiceAccount/kmesos-certs")
+        .contains("StatefulSet/kmesos-replica", "Deployment/kmesos-controller", "Job/kmesos-log-initialize",
+            "Issuer/kmesos-ca", "Certificate/kmesos-ca");
+    for (String component : List.of("replica", "controller", "admin")) {
+      Map<?, ?> spec = (Map<?, ?>) objects.stream().filter(o -> name.apply(o).equals("Certificate/kmesos-" + component))
+          .findFirst().orElseThrow().get("spec");
+      // What the pods mount, with the identity they check, in the key format they read.
+      assertThat(spec.get("secretName")).isEqualTo("kmesos-" + component + "-tls");
+      assertThat(spec.get("uris")).isEqualTo(List.of("spiffe://kmesos/" + component));
+      assertThat(((Map<?, ?>) spec.get("privateKey")).get("encoding")).isEqualTo("PKCS8");
+      assertThat((List<String>) spec.get("usages")).contains("server auth", "client auth");
+      assertThat(((Map<?, ?>) spec.get("issuerRef")).get("name")).isEqualTo("kmesos-ca");
+    }
   }
 }

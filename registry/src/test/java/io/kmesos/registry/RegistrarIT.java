@@ -48,7 +48,7 @@ class RegistrarIT {
   void start() throws Exception {
     replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
     replicas.initialize("registry-it", PATIENCE);
-    log = new Log(replicas.peers());
+    log = replicas.client();
   }
 
   @AfterEach
@@ -170,7 +170,7 @@ class RegistrarIT {
     await().atMost(PATIENCE).until(() -> changedLines(out).size() >= 200);
 
     // A second master takes over while the first is still writing.
-    try (Log other = new Log(replicas.peers()); Registrar second = Registrar.start(other, master("second"))) {
+    try (Log other = replicas.client(); Registrar second = Registrar.start(other, master("second"))) {
       assertThat(first.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).as("the first registrar stops once superseded").isTrue();
       assertThat(first.exitValue()).isEqualTo(1);
       assertThat(Files.readString(Path.of(out + ".err"))).contains("superseded");

@@ -93,7 +93,21 @@ public final class Failures {
         return "TLS handshake failed: the server does not speak TLS";
       }
       if (c instanceof javax.net.ssl.SSLException) {
-        return "TLS handshake failed: " + clean(deepestMessage(c));
+        String why = clean(deepestMessage(c));
+        String alert = alert(why);
+        if (alert.equals("certificate_required")) {
+          return "TLS handshake failed: the server requires a client certificate (" + why + ")";
+        }
+        if (alert.equals("certificate_expired")) {
+          return "TLS handshake failed: the server refused this client's certificate as expired (" + why + ")";
+        }
+        if (REFUSED_CERTIFICATE.matcher(alert).matches()) {
+          // The server's TLS layer refused our certificate, and its alert says no more than that
+          // (a Java trust manager's refusal reaches BoringSSL as an internal error).
+          return "TLS handshake failed: the server refused this client's certificate (" + why
+              + "): is it of the cluster's CA, and valid now?";
+        }
+        return "TLS handshake failed: " + why;
       }
       if (c instanceof java.net.UnknownHostException) {
         return "unknown host" + (message.isEmpty() ? "" : " " + message);
@@ -115,6 +129,24 @@ public final class Failures {
       }
     }
     return null;
+  }
+
+  /** The alerts a TLS server sends when it does not accept the client's certificate. */
+  private static final Pattern REFUSED_CERTIFICATE = Pattern.compile(
+      "certificate_unknown|bad_certificate|unknown_ca|unsupported_certificate|internal_error");
+
+  /**
+   * The TLS alert in a handshake failure, in the JDK's words ("Received fatal alert:
+   * certificate_unknown") or BoringSSL's ("...:SSLV3_ALERT_CERTIFICATE_EXPIRED"), as the JDK names
+   * it ("certificate_expired"); "" if none.
+   */
+  static String alert(String message) {
+    java.util.regex.Matcher jdk = Pattern.compile("Received fatal alert: (\\w+)").matcher(message);
+    if (jdk.find()) {
+      return jdk.group(1);
+    }
+    java.util.regex.Matcher ssl = Pattern.compile("(?:SSLV3|TLSV1|TLSV13)_ALERT_(\\w+)").matcher(message);
+    return ssl.find() ? ssl.group(1).toLowerCase(java.util.Locale.ROOT) : "";
   }
 
   private static String deepestMessage(Throwable t) {

@@ -54,6 +54,14 @@ public final class StandardServices {
     return standard;
   }
 
+  /**
+   * The health service alone, with the statuses this object sets: for a second, plaintext server
+   * that only Kubernetes' {@code grpc} probes call (they cannot present a client certificate).
+   */
+  public BindableService healthService() {
+    return health.getHealthService();
+  }
+
   /** Health: SERVING. */
   public void serving() {
     set(ServingStatus.SERVING);

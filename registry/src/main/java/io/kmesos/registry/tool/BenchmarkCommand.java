@@ -99,7 +99,7 @@ final class BenchmarkCommand implements Callable<Integer> {
 
   private String point(Path dir, String mode, int size) throws Exception {
     try (LocalReplicas replicas = new LocalReplicas(dir, 3, List.of("-Xmx1g")).startAll();
-        Log log = new Log(replicas.peers())) {
+        Log log = replicas.client()) {
       replicas.initialize("bench", Duration.ofSeconds(60));
       Registrar registrar = start(mode, log, "master-1");
       long fillStart = System.nanoTime();

@@ -8,6 +8,7 @@ import io.kmesos.api.cli.Failures;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.InitializeRequest;
 import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.server.Transport;
 import io.micrometer.core.instrument.Gauge;
@@ -54,20 +55,22 @@ public final class Log implements AutoCloseable {
   private final Gauge ensembleSize;
   private final Timer appendLatency;
 
-  public Log(List<String> peers) {
-    this(peers, REQUEST_DEADLINE);
+  /** @param tls this client's certificate (a controller's, an admin's), with which it reaches the replicas */
+  public Log(List<String> peers, MutualTls tls) {
+    this(peers, REQUEST_DEADLINE, tls);
   }
 
   /** @param questionTimeout how long a reader's or initialization's request waits for each replica */
-  public Log(List<String> peers, Duration questionTimeout) {
-    this(peers, questionTimeout, ProcessMetrics.none());
+  public Log(List<String> peers, Duration questionTimeout, MutualTls tls) {
+    this(peers, questionTimeout, tls, ProcessMetrics.none());
   }
 
   /**
    * @param questionTimeout how long a reader's or initialization's request waits for each replica
+   * @param tls this client's certificate, with which it reaches the replicas
    * @param metrics where this client's writers and reachability are measured (docs/operations.md)
    */
-  public Log(List<String> peers, Duration questionTimeout, MeterRegistry metrics) {
+  public Log(List<String> peers, Duration questionTimeout, MutualTls tls, MeterRegistry metrics) {
     this.questionTimeout = questionTimeout;
     this.metrics = metrics;
     if (peers.isEmpty()) {
@@ -83,7 +86,7 @@ public final class Log implements AutoCloseable {
     this.appendLatency = ProcessMetrics.latency(metrics, "kmesos.log.append",
         "From a writer's append to its commit by a quorum (the client's view of the log's latency)");
     for (String p : peers) {
-      ManagedChannel ch = Transport.channel(p);
+      ManagedChannel ch = Transport.channel(p, tls);
       channels.add(ch);
       stubs.add(ReplicaGrpc.newStub(ch));
     }

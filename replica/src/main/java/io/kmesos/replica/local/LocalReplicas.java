@@ -1,6 +1,10 @@
 package io.kmesos.replica.local;
 
 import io.kmesos.api.cli.EnvironmentDefaults;
+import io.kmesos.api.tls.CertificateDirectory;
+import io.kmesos.api.tls.ClusterCertificates;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.client.Log;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -17,21 +21,33 @@ import java.util.concurrent.TimeUnit;
  * one root: for the local demo, tests of the layers above the log, and benchmarks. Each replica
  * runs {@code kmesos-log replica} with this JVM's class path; its output goes to a file beside its
  * data. A replica dies with this JVM only if it is closed (or killed) first; {@link #close} kills all.
+ * Everything speaks mutual TLS with certificates of a CA of its own ({@link #certificates()}, made
+ * on the first start and kept after).
  */
 public final class LocalReplicas implements AutoCloseable {
   private final Path root;
   private final List<String> peers = new ArrayList<>();
   private final Process[] processes;
   private final List<String> jvmOptions;
+  private final CertificateDirectory certificates;
+  private final java.util.Map<Identity, MutualTls> clients = new java.util.EnumMap<>(Identity.class);
   private boolean dieWithLauncher;
 
-  public LocalReplicas(Path root, int n, List<String> jvmOptions) throws IOException {
+  /** Replicas under {@code root}, with certificates of the CA in {@code certificates} (created if missing). */
+  public LocalReplicas(Path root, int n, List<String> jvmOptions, CertificateDirectory certificates) throws IOException {
     this.root = root;
     this.processes = new Process[n];
     this.jvmOptions = List.copyOf(jvmOptions);
+    this.certificates = certificates;
+    issueCertificates(certificates);
     for (int i = 0; i < n; i++) {
       peers.add("127.0.0.1:" + freePort());
     }
+  }
+
+  /** Replicas under {@code root}, with a CA of their own in {@code root}/tls. */
+  public LocalReplicas(Path root, int n, List<String> jvmOptions) throws IOException {
+    this(root, n, jvmOptions, new CertificateDirectory(root.resolve("tls")));
   }
 
   public LocalReplicas(Path root, int n) throws IOException {
@@ -69,8 +85,35 @@ public final class LocalReplicas implements AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /**
+   * Makes sure {@code certificates} holds a CA and valid certificates of a replica (reached at
+   * 127.0.0.1 and localhost), a controller and an admin, as {@code kmesos-certs files} does.
+   */
+  public static void issueCertificates(CertificateDirectory certificates) {
+    ClusterCertificates.ensure(certificates, new ClusterCertificates.Settings(
+        List.of(Identity.REPLICA, Identity.CONTROLLER, Identity.ADMIN),
+        java.util.Map.of(Identity.REPLICA, List.of("127.0.0.1", "localhost")),
+        ClusterCertificates.Settings.DEFAULT_CA_VALIDITY, ClusterCertificates.Settings.DEFAULT_VALIDITY, false),
+        java.time.Instant.now());
+  }
+
   public List<String> peers() {
     return peers;
+  }
+
+  /** The CA and the certificates of the replicas and their clients. */
+  public CertificateDirectory certificates() {
+    return certificates;
+  }
+
+  /** TLS of a client of these replicas with {@code identity} (a controller, an admin), loaded once. */
+  public synchronized MutualTls tls(Identity identity) {
+    return clients.computeIfAbsent(identity, i -> MutualTls.load(certificates.settings(i)));
+  }
+
+  /** A client of these replicas, with the admin certificate. */
+  public Log client() {
+    return new Log(peers, tls(Identity.ADMIN));
   }
 
   public Path dataDir(int i) {
@@ -97,7 +140,8 @@ public final class LocalReplicas implements AutoCloseable {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.kmesos.replica.tool.LogTool", "replica",
-        "--id", Integer.toString(i), "--peers", String.join(",", peers), "--data-dir", dataDir(i).toString()));
+        "--id", Integer.toString(i), "--peers", String.join(",", peers), "--data-dir", dataDir(i).toString(),
+        "--tls-dir", certificates.dir(Identity.REPLICA).toString()));
     Files.createDirectories(root);
     ProcessBuilder replica = new ProcessBuilder(dieWithLauncher ? tiedToLauncher(cmd) : cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
@@ -109,7 +153,7 @@ public final class LocalReplicas implements AutoCloseable {
   /** Initializes the log once every replica answers (they take a moment to start). */
   public void initialize(String clusterId, java.time.Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    try (Log log = new Log(peers)) {
+    try (Log log = client()) {
       while (true) {
         try {
           log.initialize(clusterId);
@@ -149,6 +193,10 @@ public final class LocalReplicas implements AutoCloseable {
   public void close() throws InterruptedException {
     for (int i = 0; i < processes.length; i++) {
       kill(i);
+    }
+    synchronized (this) {
+      clients.values().forEach(MutualTls::close);
+      clients.clear();
     }
   }
 

@@ -1,5 +1,6 @@
 package io.kmesos.replica.server;
 
+import io.grpc.BindableService;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
@@ -14,6 +15,8 @@ import io.kmesos.api.grpc.StandardServices;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.core.Effects;
 import io.kmesos.replica.core.Event;
 import io.kmesos.replica.core.ReplicaCore;
@@ -30,7 +33,9 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -59,6 +64,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReplicaServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaServer.class);
+
+  /**
+   * Who may call a replica (with a certificate of the cluster's CA): the other replicas, the
+   * controllers (the master writes, standbys read), and operators' tools. Agents and frameworks
+   * never talk to the log.
+   */
+  public static final Set<Identity> CLIENTS = EnumSet.of(Identity.REPLICA, Identity.CONTROLLER,
+      Identity.ADMIN);
 
   /**
    * Settings of one replica process, validated when made. Times are {@code Duration}s; {@link
@@ -164,7 +177,7 @@ public final class ReplicaServer implements AutoCloseable {
   private final MeterRegistry metrics;
   private final List<Meter> gauges = new ArrayList<>();
 
-  private ReplicaServer(Config config, RocksStorage storage, MeterRegistry metrics) throws IOException {
+  private ReplicaServer(Config config, MutualTls tls, RocksStorage storage, MeterRegistry metrics) throws IOException {
     this.config = config;
     this.storage = storage;
     if (!config.expectedClusterId().isEmpty() && storage.metadata() != null
@@ -183,13 +196,14 @@ public final class ReplicaServer implements AutoCloseable {
     storage.measureSyncedWrites(ProcessMetrics.latency(metrics, "kmesos.replica.fsync",
         "How long a synced RocksDB write takes to be durable (group commit: one per batch of requests)"));
     for (int i = 0; i < config.peers().size(); i++) {
-      ManagedChannel ch = Transport.channel(config.peers().get(i));
+      ManagedChannel ch = Transport.channel(config.peers().get(i), tls);
       channels.add(ch);
       peers.add(ReplicaGrpc.newStub(ch));
     }
     InetSocketAddress listen = config.listenAddress();
     // The handler only validates and enqueues: run it on the I/O thread, no hand-off.
-    NettyServerBuilder builder = NettyServerBuilder.forAddress(listen).directExecutor()
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(listen, tls.serverCredentials()).directExecutor()
+        .intercept(MutualTls.identityCheck(CLIENTS))
         .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES);
     this.standard = StandardServices.addTo(builder, "replica", config.disabledEndpoints(), new Service());
     this.server = builder.build().start();
@@ -204,17 +218,17 @@ public final class ReplicaServer implements AutoCloseable {
             : "; disabled endpoints: " + String.join(", ", config.disabledEndpoints().methods()));
   }
 
-  /** Opens the storage, refuses another log's data, and starts serving. */
-  public static ReplicaServer start(Config config) throws IOException {
-    return start(config, ProcessMetrics.none());
+  /** Opens the storage, refuses another log's data, and starts serving over mutual TLS ({@code tls}: the replica's certificate). */
+  public static ReplicaServer start(Config config, MutualTls tls) throws IOException {
+    return start(config, tls, ProcessMetrics.none());
   }
 
-  /** As {@link #start(Config)}, measured in {@code metrics} (see docs/operations.md, "Metrics"). */
-  public static ReplicaServer start(Config config, MeterRegistry metrics) throws IOException {
+  /** As {@link #start(Config, MutualTls)}, measured in {@code metrics} (see docs/operations.md, "Metrics"). */
+  public static ReplicaServer start(Config config, MutualTls tls, MeterRegistry metrics) throws IOException {
     ExpectedDisconnects.install();
     RocksStorage storage = RocksStorage.open(config.dataDir());
     try {
-      return new ReplicaServer(config, storage, metrics);
+      return new ReplicaServer(config, tls, storage, metrics);
     } catch (IOException | RuntimeException e) {
       storage.close();
       throw e;
@@ -223,6 +237,15 @@ public final class ReplicaServer implements AutoCloseable {
 
   public int port() {
     return server.getPort();
+  }
+
+  /**
+   * The standard health service of this replica, to serve also on a port of its own without TLS:
+   * Kubernetes' {@code grpc} probes present no client certificate, and the service tells nothing
+   * but SERVING or NOT_SERVING.
+   */
+  public BindableService healthService() {
+    return standard.healthService();
   }
 
   /**

@@ -3,6 +3,8 @@ package io.kmesos.replica.server;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.MutualTls;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -11,8 +13,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * How every node of the log reaches a replica: one plaintext gRPC channel per replica address,
- * which reconnects within {@link #MAX_RECONNECT_BACKOFF} of a replica coming back.
+ * How every node of the log reaches a replica: one mutual-TLS gRPC channel per replica address
+ * (the replica must prove the replica identity; we present our own certificate), which reconnects
+ * within {@link #MAX_RECONNECT_BACKOFF} of a replica coming back.
  */
 public final class Transport {
   /**
@@ -64,8 +67,8 @@ public final class Transport {
   private Transport() {}
 
   /** Answers only enqueue work for a single-threaded loop: they run on the I/O thread, no hand-off. */
-  public static ManagedChannel channel(String hostPort) {
-    ManagedChannel channel = NettyChannelBuilder.forTarget(hostPort).usePlaintext().directExecutor()
+  public static ManagedChannel channel(String hostPort, MutualTls tls) {
+    ManagedChannel channel = NettyChannelBuilder.forTarget(hostPort, tls.channelCredentials(Identity.REPLICA)).directExecutor()
         .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
     boundBackoff(channel, MAX_RECONNECT_BACKOFF);
     return channel;

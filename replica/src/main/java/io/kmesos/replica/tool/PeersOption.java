@@ -1,18 +1,22 @@
 package io.kmesos.replica.tool;
 
 import io.kmesos.api.cli.Durations;
+import io.kmesos.api.tls.TlsOptions;
 import io.kmesos.replica.client.Log;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** The replica set, as every subcommand takes it. */
+/** The replica set, as every subcommand takes it, and the TLS certificate this process reaches it with. */
 public final class PeersOption {
   @Spec(Spec.Target.MIXEE) CommandSpec command;
+
+  @Mixin public TlsOptions tls;
 
   @Option(names = "--peers", paramLabel = "HOST:PORT,...",
       description = "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names). "
@@ -25,7 +29,7 @@ public final class PeersOption {
 
   /** A client of the log these options name. */
   public Log log() {
-    return new Log(list(), requestTimeout);
+    return new Log(list(), requestTimeout, tls.load());
   }
 
   public List<String> list() {

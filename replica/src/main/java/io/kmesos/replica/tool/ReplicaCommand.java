@@ -1,5 +1,7 @@
 package io.kmesos.replica.tool;
 
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.kmesos.api.admin.AdminServer;
 import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.VersionProvider;
@@ -49,34 +51,55 @@ final class ReplicaCommand implements Callable<Integer> {
           + "as several replicas often share a machine; the manifests use 8081).")
   int metricsPort;
 
+  @Option(names = "--probe-port", defaultValue = "0", paramLabel = "PORT",
+      description = "Also serve the gRPC health service, and nothing else, without TLS on this port, for Kubernetes' "
+          + "grpc probes (which present no client certificate); 0 for none (default: ${DEFAULT-VALUE}; the manifests use 7002).")
+  int probePort;
+
   @Override
   public Integer call() throws Exception {
     ReplicaServer.Config c = ReplicaServer.Config.of(id, peers.list(), dataDir);
     c = new ReplicaServer.Config(c.id(), c.peers(), c.dataDir(), clusterId, c.tick(), c.maxRequestAge(), c.queueLimit(),
         listen, disabled());
-    if (metricsPort < 0 || metricsPort > 65535) {
-      throw new ParameterException(spec.commandLine(), "--metrics-port must be a port number (0 for none), not " + metricsPort);
+    for (int port : new int[] {metricsPort, probePort}) {
+      if (port < 0 || port > 65535) {
+        throw new ParameterException(spec.commandLine(), "--metrics-port and --probe-port take a port number (0 for none), "
+            + "not " + port);
+      }
     }
     // Without a port nothing is kept: a replica started that way loads no Prometheus code.
     var metrics = metricsPort == 0 ? null : ProcessMetrics.prometheus();
-    ReplicaServer server = ReplicaServer.start(c, metrics == null ? ProcessMetrics.none() : metrics);
-    AdminServer admin;
+    ReplicaServer server = ReplicaServer.start(c, peers.tls.load(), metrics == null ? ProcessMetrics.none() : metrics);
+    AdminServer admin = null;
+    Server probes = null;
     try {
       admin = metrics == null ? null : AdminServer.start(metricsPort, AdminServer.routes(metrics));
+      // Plaintext, and only the health service: Kubernetes' grpc probes present no client certificate.
+      probes = probePort == 0 ? null
+          : NettyServerBuilder.forPort(probePort).addService(server.healthService()).build().start();
     } catch (IOException e) {
-      server.close();
-      throw e;
-    }
-    CompletableFuture<String> stopped = new CompletableFuture<>();
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      stopped.complete(null);
       if (admin != null) {
         admin.close();
       }
       server.close();
+      throw e;
+    }
+    AdminServer adminServer = admin;
+    Server probeServer = probes;
+    CompletableFuture<String> stopped = new CompletableFuture<>();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      stopped.complete(null);
+      if (adminServer != null) {
+        adminServer.close();
+      }
+      if (probeServer != null) {
+        probeServer.shutdownNow();
+      }
+      server.close();
     }));
     System.out.println("kmesos-log replica " + id + " listening on " + (listen.isEmpty() ? peers.list().get(id) : listen)
-        + ", data in " + dataDir + (admin == null ? "" : ", metrics on :" + admin.port() + "/metrics"));
+        + ", data in " + dataDir + (admin == null ? "" : ", metrics on :" + admin.port() + "/metrics")
+        + (probes == null ? "" : ", health probes on :" + probes.getPort()));
     // Runs until a signal (exit 0), or until the replica fails: then exit 1 naming the cause, so that
     // Kubernetes restarts it instead of keeping a pod that answers nothing.
     server.failure().thenAccept(stopped::complete);

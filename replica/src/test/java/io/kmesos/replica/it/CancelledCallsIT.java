@@ -9,7 +9,6 @@ import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.FetchRequest;
 import io.kmesos.api.log.v1.ReplicaGrpc;
@@ -29,7 +28,7 @@ class CancelledCallsIT extends LogProcessesTest {
     replicas = new ReplicaProcesses(dir, 1);
     replicas.jvmOptions.add("-DKMESOS_LOG_LEVEL=DEBUG"); // to see that the event did happen
     replicas.startAll();
-    try (Log log = new Log(replicas.peers)) {
+    try (Log log = replicas.client()) {
       await().atMost(PATIENCE).ignoreExceptions().until(() -> {
         log.initialize("cancel-it");
         return true;
@@ -45,8 +44,7 @@ class CancelledCallsIT extends LogProcessesTest {
 
     // A 4 MiB answer to a caller that reads none of it: HTTP/2 flow control holds most of it in the
     // replica until the caller gives up, as a caller past its deadline under load does.
-    ManagedChannel channel = NettyChannelBuilder.forTarget(replicas.peers.get(0)).usePlaintext()
-        .maxInboundMessageSize(64 << 20).build();
+    ManagedChannel channel = replicas.channel(0);
     try {
       CompletableFuture<Void> headers = new CompletableFuture<>();
       CompletableFuture<Status> closed = new CompletableFuture<>();

@@ -51,7 +51,7 @@ abstract class LogProcessesTest {
   /** Starts {@code n} replica processes and initializes them as one log. */
   Log start(int n) throws Exception {
     replicas = new ReplicaProcesses(dir, n).startAll();
-    log = new Log(replicas.peers);
+    log = replicas.client();
     await().atMost(PATIENCE).ignoreExceptions().until(() -> {
       log.initialize("it-log");
       return true;

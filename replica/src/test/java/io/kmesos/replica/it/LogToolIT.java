@@ -3,6 +3,7 @@ package io.kmesos.replica.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.kmesos.api.tls.Identity;
 import io.kmesos.replica.client.Log;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,6 +32,8 @@ class LogToolIT extends LogProcessesTest {
     Path err = Files.createTempFile(dir, "err", ".txt");
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
     pb.environment().remove("KMESOS_LOG_PEERS");
+    // As an operator's shell has it: the admin certificate of this run's CA.
+    pb.environment().put("KMESOS_TLS_DIR", ReplicaProcesses.certificates(dir).dir(Identity.ADMIN).toString());
     Process p = pb.start();
     try (var in = p.getOutputStream()) {
       in.write(stdin.getBytes(StandardCharsets.UTF_8));
@@ -40,6 +43,22 @@ class LogToolIT extends LogProcessesTest {
       throw new AssertionError("kmesos-log " + String.join(" ", args) + " did not finish within " + PATIENCE);
     }
     return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+  }
+
+  /** Runs {@code kmesos-log args...} with no TLS settings in its environment. */
+  Result runWithoutTls(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("no-tls.out").toFile())
+        .redirectError(dir.resolve("no-tls.err").toFile());
+    pb.environment().remove("KMESOS_LOG_PEERS");
+    pb.environment().remove("KMESOS_TLS_DIR");
+    Process p = pb.start();
+    if (!p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("kmesos-log " + String.join(" ", args) + " did not finish within " + PATIENCE);
+    }
+    return new Result(p.exitValue(), Files.readString(dir.resolve("no-tls.out")), Files.readString(dir.resolve("no-tls.err")));
   }
 
   Result run(String... args) throws Exception {
@@ -82,7 +101,7 @@ class LogToolIT extends LogProcessesTest {
   void aReplicaThatDoesNotAnswerInTimeIsNamedAndTheOthersStillServe() throws Exception {
     replicas = new ReplicaProcesses(dir, 3).startAll();
     String peers = replicas.peerList();
-    try (Log log = new Log(replicas.peers)) {
+    try (Log log = replicas.client()) {
       await().atMost(PATIENCE).ignoreExceptions().until(() -> {
         log.initialize("tool-it");
         return true;
@@ -149,6 +168,17 @@ class LogToolIT extends LogProcessesTest {
     assertThat(noPeers.exit()).isEqualTo(2);
     assertThat(noPeers.err()).isEqualTo("kmesos-log status: --peers is missing: name every replica of the log (or set "
         + "$KMESOS_LOG_PEERS) (see kmesos-log status --help)\n");
+
+    Result noTls = runWithoutTls("status", "--peers", "127.0.0.1:1");
+    assertThat(noTls.exit()).isEqualTo(2);
+    assertThat(noTls.err()).isEqualTo("kmesos-log status: --tls-dir is missing: every kmesos connection is mutual TLS; "
+        + "name the directory of this process's ca.crt, tls.crt and tls.key (or set $KMESOS_TLS_DIR, or give --tls-ca, "
+        + "--tls-cert and --tls-key) (see kmesos-log status --help)\n");
+
+    Result noSuchDir = run("status", "--peers", "127.0.0.1:1", "--tls-dir", dir.resolve("nowhere").toString());
+    assertThat(noSuchDir.exit()).isEqualTo(2);
+    assertThat(noSuchDir.err()).isEqualTo("kmesos-log status: TLS: " + dir.resolve("nowhere") + " is not a directory (it "
+        + "must hold ca.crt, tls.crt and tls.key) (see kmesos-log status --help)\n");
 
     Result noSuchReplica = run("read", "--peers", "127.0.0.1:1,127.0.0.1:2", "--replica", "5");
     assertThat(noSuchReplica.exit()).isEqualTo(2);

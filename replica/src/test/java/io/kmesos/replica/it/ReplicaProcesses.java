@@ -1,17 +1,26 @@
 package io.kmesos.replica.it;
 
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.kmesos.api.tls.CertificateDirectory;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.MutualTls;
+import io.kmesos.replica.client.Log;
+import io.kmesos.replica.local.LocalReplicas;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Replicas as separate JVMs on 127.0.0.1, each with its own RocksDB directory, started from the
  * built {@code kmesos-replica.jar} exactly as an operator would ({@code kmesos-log replica ...}).
- * Output goes to a file per replica, kept for the test report.
+ * Output goes to a file per replica, kept for the test report. Every connection is mutual TLS, with
+ * certificates of a CA made for this run under {@code root/tls} by the code kmesos-certs uses.
  */
 final class ReplicaProcesses implements AutoCloseable {
   static final Path JAR = Path.of("target/kmesos-replica.jar");
@@ -23,13 +32,47 @@ final class ReplicaProcesses implements AutoCloseable {
   final List<String> jvmOptions = new ArrayList<>(List.of("-Xmx256m"));
   /** What runs java for replicas started from now on (e.g. prlimit with its options); none by default. */
   final List<String> launcher = new ArrayList<>();
+  final CertificateDirectory certificates;
+  private MutualTls admin;
 
   ReplicaProcesses(Path root, int n) throws IOException {
     this.root = root;
     this.processes = new Process[n];
+    this.certificates = certificates(root);
     for (int i = 0; i < n; i++) {
       peers.add("127.0.0.1:" + freePort());
     }
+  }
+
+  /** A CA and certificates of a replica, a controller and an admin under {@code root}/tls (kept if there). */
+  static CertificateDirectory certificates(Path root) {
+    CertificateDirectory certificates = new CertificateDirectory(root.resolve("tls"));
+    LocalReplicas.issueCertificates(certificates);
+    return certificates;
+  }
+
+  /** The --tls-dir of a client with {@code identity}. */
+  String tlsDir(Identity identity) {
+    return certificates.dir(identity).toString();
+  }
+
+  /** TLS with the admin certificate, as an operator's tool has it. */
+  synchronized MutualTls adminTls() {
+    if (admin == null) {
+      admin = MutualTls.load(certificates.settings(Identity.ADMIN));
+    }
+    return admin;
+  }
+
+  /** A client of these replicas with the admin certificate. */
+  Log client() {
+    return new Log(peers, adminTls());
+  }
+
+  /** A raw channel to replica {@code i} with the admin certificate. */
+  ManagedChannel channel(int i) {
+    return NettyChannelBuilder.forTarget(peers.get(i), adminTls().channelCredentials(Identity.REPLICA))
+        .maxInboundMessageSize(64 << 20).build();
   }
 
   String peerList() {
@@ -51,12 +94,18 @@ final class ReplicaProcesses implements AutoCloseable {
     return this;
   }
 
+  /** Replica {@code i}'s process (null if it was never started or was killed). */
+  Process process(int i) {
+    return processes[i];
+  }
+
   Process start(int i, String... extra) throws IOException {
     List<String> cmd = new ArrayList<>(launcher);
     cmd.add(java());
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR.toString(), "replica",
-        "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString()));
+        "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString(),
+        "--tls-dir", tlsDir(Identity.REPLICA)));
     cmd.addAll(List.of(extra));
     processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
@@ -65,17 +114,18 @@ final class ReplicaProcesses implements AutoCloseable {
 
   /**
    * Replica {@code i} configured through the environment only, as a pod can be: KMESOS_ID,
-   * KMESOS_PEERS, KMESOS_DATA_DIR and {@code more} variables; no option on its command line.
+   * KMESOS_PEERS, KMESOS_DATA_DIR, KMESOS_TLS_DIR and {@code more} variables; no option on its
+   * command line.
    */
-  Process startFromEnvironment(int i, java.util.Map<String, String> more) throws IOException {
+  Process startFromEnvironment(int i, Map<String, String> more) throws IOException {
     List<String> cmd = new ArrayList<>(launcher);
     cmd.add(java());
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR.toString(), "replica"));
     ProcessBuilder replica = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
-    replica.environment().putAll(java.util.Map.of("KMESOS_ID", Integer.toString(i), "KMESOS_PEERS", peerList(),
-        "KMESOS_DATA_DIR", dataDir(i).toString()));
+    replica.environment().putAll(Map.of("KMESOS_ID", Integer.toString(i), "KMESOS_PEERS", peerList(),
+        "KMESOS_DATA_DIR", dataDir(i).toString(), "KMESOS_TLS_DIR", tlsDir(Identity.REPLICA)));
     replica.environment().putAll(more);
     processes[i] = replica.start();
     return processes[i];
@@ -125,6 +175,12 @@ final class ReplicaProcesses implements AutoCloseable {
   public void close() throws InterruptedException {
     for (int i = 0; i < processes.length; i++) {
       kill(i);
+    }
+    synchronized (this) {
+      if (admin != null) {
+        admin.close();
+        admin = null;
+      }
     }
   }
 

@@ -8,12 +8,12 @@ import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.kmesos.api.log.v1.ActionType;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.api.log.v1.StatusRequest;
+import io.kmesos.api.tls.Identity;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.LogEntry;
 import io.kmesos.replica.client.Reader;
@@ -176,7 +176,7 @@ class ReplicatedLogIT extends LogProcessesTest {
     start(3);
     Path acks = dir.resolve("acks.txt");
     Process writer = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "append",
-        "--peers", replicas.peerList()).redirectOutput(acks.toFile())
+        "--peers", replicas.peerList(), "--tls-dir", replicas.tlsDir(Identity.ADMIN)).redirectOutput(acks.toFile())
         .redirectError(dir.resolve("append.err").toFile()).start();
     Thread feeder = new Thread(() -> {
       try (var in = new java.io.PrintStream(writer.getOutputStream(), true)) {
@@ -241,7 +241,7 @@ class ReplicatedLogIT extends LogProcessesTest {
   @Test
   void malformedRequestsGetInvalidArgumentAndTheReplicaGoesOn() throws Exception {
     start(3);
-    ManagedChannel ch = NettyChannelBuilder.forTarget(replicas.peers.get(0)).usePlaintext().build();
+    ManagedChannel ch = replicas.channel(0);
     try {
       var stub = ReplicaGrpc.newBlockingStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS);
       assertThatThrownBy(() -> stub.call(Envelope.newBuilder().setTo(0).build()))
@@ -280,7 +280,8 @@ class ReplicatedLogIT extends LogProcessesTest {
     Files.createDirectories(foreign);
     Files.writeString(foreign.resolve("notes.txt"), "precious");
     Process p = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "replica",
-        "--id", "1", "--peers", replicas.peerList(), "--data-dir", foreign.toString())
+        "--id", "1", "--peers", replicas.peerList(), "--data-dir", foreign.toString(),
+        "--tls-dir", replicas.tlsDir(Identity.REPLICA))
         .redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
     assertThat(p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();

@@ -30,13 +30,17 @@ class StateIT {
   void start() throws Exception {
     replicas = new LocalReplicas(dir, 3).startAll();
     replicas.initialize("state-it", Duration.ofSeconds(120));
-    log = new Log(replicas.peers());
+    log = replicas.client();
   }
 
   @AfterEach
   void stop() throws Exception {
-    log.close();
-    replicas.close();
+    if (log != null) {
+      log.close();
+    }
+    if (replicas != null) {
+      replicas.close(); // also when start() failed: no replica outlives its test
+    }
   }
 
   static Any text(String s) {
@@ -101,7 +105,7 @@ class StateIT {
   void aSupersededStateFailsEveryLaterCall() throws Exception {
     State first = State.open(log);
     assertThat(get(first.store(first.fetch("x").with(text("first"))))).isTrue();
-    try (Log other = new Log(replicas.peers()); State second = State.open(other)) {
+    try (Log other = replicas.client(); State second = State.open(other)) {
       assertThat(text(second.fetch("x"))).isEqualTo("first");
       assertThatThrownBy(() -> get(first.store(first.fetch("x").with(text("late")))))
           .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(SupersededException.class);
