@@ -71,6 +71,9 @@ public final class Transport {
     ManagedChannel channel = NettyChannelBuilder.forTarget(hostPort, tls.channelCredentials(Identity.REPLICA)).directExecutor()
         .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
     boundBackoff(channel, MAX_RECONNECT_BACKOFF);
+    // Connect (TCP and the TLS handshake) now, not within the first call's deadline: a new
+    // process's first handshake loads and warms the TLS code, seconds on a busy machine.
+    channel.getState(true);
     return channel;
   }
 

@@ -54,7 +54,7 @@ class ReplicaHealthIT extends LogProcessesTest {
   }
 
   private ManagedChannel channelTo(int replica) {
-    channel = NettyChannelBuilder.forTarget(replicas.peers.get(replica)).usePlaintext().build();
+    channel = replicas.channel(replica); // mutual TLS, with an operator's (admin) certificate
     return channel;
   }
 
@@ -81,6 +81,30 @@ class ReplicaHealthIT extends LogProcessesTest {
     assertThat(InfoGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
         .getBuildInfo(GetBuildInfoRequest.getDefaultInstance()).getComponent()).isEqualTo("replica");
     assertThat(replicas.log(0)).contains("disabled endpoints: kmesos.log.v1.Replica/Call");
+  }
+
+  @Test
+  void kubernetesGrpcProbesReachTheHealthServiceAloneOnAPlaintextPort() throws Exception {
+    // Kubernetes' grpc probes speak plaintext gRPC and present no client certificate.
+    replicas = new ReplicaProcesses(dir, 1);
+    int probePort = ReplicaProcesses.freePort();
+    replicas.start(0, "--probe-port", Integer.toString(probePort));
+    ManagedChannel probe = NettyChannelBuilder.forAddress("127.0.0.1", probePort).usePlaintext().build();
+    try {
+      await().atMost(PATIENCE).ignoreExceptions().until(() -> health(probe) == ServingStatus.SERVING);
+      // Nothing else is served there: not the log, not even the build information.
+      assertThatThrownBy(() -> InfoGrpc.newBlockingStub(probe).withDeadlineAfter(10, TimeUnit.SECONDS)
+          .getBuildInfo(GetBuildInfoRequest.getDefaultInstance()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class,
+              e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
+      assertThatThrownBy(() -> ReplicaGrpc.newBlockingStub(probe).withDeadlineAfter(10, TimeUnit.SECONDS)
+          .call(Envelope.newBuilder().setFrom(-1).setTo(0).build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class,
+              e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
+      assertThat(replicas.log(0)).contains("health probes on :" + probePort);
+    } finally {
+      probe.shutdownNow();
+    }
   }
 
   @Test
@@ -132,7 +156,7 @@ class ReplicaHealthIT extends LogProcessesTest {
     replicas.jvmOptions.add("-Djava.library.path=" + rocksDbLibrary());
     replicas.launcher.addAll(List.of("prlimit", "--fsize=" + (1 << 20)));
     Process p = replicas.start(0);
-    log = new Log(replicas.peers);
+    log = replicas.client();
     await().atMost(PATIENCE).ignoreExceptions().until(() -> {
       log.initialize("it-log");
       return true;

@@ -63,7 +63,7 @@ class ReplicaMetricsIT extends LogProcessesTest {
     }
 
     PrometheusMeterRegistry client = ProcessMetrics.prometheus();
-    log = new Log(replicas.peers, Log.REQUEST_DEADLINE, client);
+    log = new Log(replicas.peers, Log.REQUEST_DEADLINE, replicas.adminTls(), client);
     await().atMost(PATIENCE).ignoreExceptions().until(() -> {
       log.initialize("it-log");
       return true;
