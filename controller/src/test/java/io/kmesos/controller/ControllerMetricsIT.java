@@ -7,6 +7,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.kmesos.api.tls.CertificateDirectory;
+import io.kmesos.api.tls.Identity;
 import io.kmesos.crds.KmesosCrds;
 import io.kmesos.crds.v1alpha1.Weight;
 import io.kmesos.crds.v1alpha1.WeightSpec;
@@ -96,12 +98,24 @@ class ControllerMetricsIT {
     }
   }
 
+  /** The controller certificate of this test's log, or of a CA of its own when there is no log. */
+  String controllerTls() {
+    CertificateDirectory certificates;
+    if (replicas != null) {
+      certificates = replicas.certificates();
+    } else {
+      certificates = new CertificateDirectory(dir.resolve("tls"));
+      LocalReplicas.issueCertificates(certificates);
+    }
+    return certificates.dir(Identity.CONTROLLER).toString();
+  }
+
   Process controller(String identity, String peers, int metricsPort, String... extra) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx384m", "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain",
         "--peers", peers, "--kubeconfig", kubeconfig.toString(), "--lease-namespace", NS, "--identity", identity,
         "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--metrics-port", Integer.toString(metricsPort)));
+        "--metrics-port", Integer.toString(metricsPort), "--tls-dir", controllerTls()));
     cmd.addAll(List.of(extra));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(identity + ".log").toFile())
         .start();

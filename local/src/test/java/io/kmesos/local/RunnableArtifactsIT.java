@@ -3,10 +3,15 @@ package io.kmesos.local;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.tls.CertificateDirectory;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.replica.local.LocalReplicas;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -39,26 +44,29 @@ class RunnableArtifactsIT {
 
   /** An option from the environment reaches the command; a malformed one is named, in one line. */
   @Test
-  void optionsComeFromKmesosVariables() throws Exception {
+  void optionsComeFromKmesosVariables(@TempDir Path tmp) throws Exception {
     String jar = "replica/target/kmesos-replica.jar";
+    CertificateDirectory certificates = new CertificateDirectory(tmp.resolve("tls"));
+    LocalReplicas.issueCertificates(certificates);
+    String tls = certificates.dir(Identity.ADMIN).toString();
     int closed;
     try (java.net.ServerSocket s = new java.net.ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
       closed = s.getLocalPort();
     }
     String nobody = "127.0.0.1:" + closed;
-    Proc status = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_PEERS", nobody, "KMESOS_REQUEST_TIMEOUT", "5s"),
+    Proc status = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_PEERS", nobody, "KMESOS_REQUEST_TIMEOUT", "5s", "KMESOS_TLS_DIR", tls),
         List.of(Proc.java(), "-jar", jar, "status"));
     assertThat(status.exitCode()).as("no replica answered").isEqualTo(2);
     assertThat(status.stdout()).as("the replica named by KMESOS_PEERS was asked").contains(nobody + "  ");
     assertThat(status.stderr()).isEmpty();
 
-    Proc malformed = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_PEERS", nobody, "KMESOS_REQUEST_TIMEOUT", "soon"),
+    Proc malformed = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_PEERS", nobody, "KMESOS_REQUEST_TIMEOUT", "soon", "KMESOS_TLS_DIR", tls),
         List.of(Proc.java(), "-jar", jar, "status"));
     assertThat(malformed.exitCode()).isEqualTo(2);
     assertThat(malformed.stderr()).isEqualTo("kmesos-log status: environment variable KMESOS_REQUEST_TIMEOUT: Invalid value "
         + "for option '--request-timeout': 'soon' is not a duration like 500ms, 15s, 2m or 1h (see kmesos-log status --help)\n");
 
-    Proc overridden = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_PEERS", nobody, "KMESOS_REQUEST_TIMEOUT", "soon"),
+    Proc overridden = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_PEERS", nobody, "KMESOS_REQUEST_TIMEOUT", "soon", "KMESOS_TLS_DIR", tls),
         List.of(Proc.java(), "-jar", jar, "status", "--request-timeout", "5s"));
     assertThat(overridden.stderr()).as("the command line wins").isEmpty();
     assertThat(overridden.stdout()).contains(nobody + "  ");

@@ -12,6 +12,7 @@ import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.text.ReadableProto;
+import io.kmesos.api.tls.Identity;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.local.LocalReplicas;
 import io.kmesos.replica.state.State;
@@ -74,8 +75,11 @@ class RegistrarIT {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx256m", "-cp", System.getProperty("java.class.path"), mainClass));
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectOutput(output.toFile())
-        .redirectError(Path.of(output + ".err").toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(output.toFile())
+        .redirectError(Path.of(output + ".err").toFile());
+    // An operator's certificate, as a user of the tools sets it (docs/security.md).
+    pb.environment().put("KMESOS_TLS_DIR", replicas.certificates().dir(Identity.ADMIN).toString());
+    Process p = pb.start();
     tools.add(p);
     return p;
   }
