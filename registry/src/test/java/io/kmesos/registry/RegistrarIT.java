@@ -153,8 +153,10 @@ class RegistrarIT {
     List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-cp",
         System.getProperty("java.class.path"), "io.kmesos.registry.tool.RegistryTool", "apply", "--peers",
         String.join(",", replicas.peers()), "--master-id", "first");
-    Process first = new ProcessBuilder(cmd).redirectOutput(out.toFile())
-        .redirectError(Path.of(out + ".err").toFile()).start();
+    ProcessBuilder firstMaster = new ProcessBuilder(cmd).redirectOutput(out.toFile())
+        .redirectError(Path.of(out + ".err").toFile());
+    firstMaster.environment().put("KMESOS_TLS_DIR", replicas.certificates().dir(Identity.ADMIN).toString());
+    Process first = firstMaster.start();
     tools.add(first);
     Thread feeder = new Thread(() -> {
       try (var w = new java.io.BufferedWriter(new java.io.OutputStreamWriter(first.getOutputStream(),
