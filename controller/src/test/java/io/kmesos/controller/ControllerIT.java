@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -13,7 +12,6 @@ import io.kmesos.api.registry.v1.MachineMode;
 import io.kmesos.api.tls.Identity;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.state.v1.Entry;
-import io.kmesos.crds.KmesosCrds;
 import io.kmesos.crds.v1alpha1.MachineId;
 import io.kmesos.crds.v1alpha1.MaintenanceSchedule;
 import io.kmesos.crds.v1alpha1.Quota;
@@ -55,7 +53,7 @@ class ControllerIT {
    */
   static final Duration PATIENCE = Duration.ofMinutes(2);
 
-  static final String NS = "kmesos";
+  static final String NS = ControllerProcesses.NAMESPACE;
   static final Path EXAMPLES = Path.of("../examples");
 
   static final Map<String, Class<? extends io.fabric8.kubernetes.client.CustomResource<?, ? extends RegistryStatus>>> KINDS =
@@ -73,22 +71,7 @@ class ControllerIT {
   @BeforeAll
   static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp) throws Exception {
     client = k8s;
-    KmesosCrds.install(client, PATIENCE);
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
-        .serverSideApply();
-    // The controllers run as the kmesos-controller service account with exactly the manifests'
-    // RBAC: a permission the manifests lack fails these tests.
-    try (var in = Files.newInputStream(Path.of("../manifests/base/controller-rbac.yaml"))) {
-      for (HasMetadata o : client.load(in).items()) {
-        boolean clusterScoped = o instanceof io.fabric8.kubernetes.api.model.rbac.ClusterRole
-            || o instanceof io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
-        (clusterScoped ? client.resource(o) : client.resource(o).inNamespace(NS)).serverSideApply();
-      }
-    }
-    var token = client.serviceAccounts().inNamespace(NS).withName("kmesos-controller").tokenRequest(
-        new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec()
-            .withAudiences(List.of()).withExpirationSeconds(3600L).endSpec().build());
-    kubeconfig = server.writeTokenKubeConfig(tmp.resolve("controller-kubeconfig"), "controller", token.getStatus().getToken());
+    kubeconfig = ControllerProcesses.prepare(server, client, tmp, PATIENCE);
   }
 
   @BeforeEach
@@ -100,14 +83,7 @@ class ControllerIT {
 
   @AfterEach
   void stop() throws Exception {
-    controllers.forEach(p -> {
-      p.destroyForcibly();
-      try {
-        p.waitFor(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    ControllerProcesses.killAll(controllers, client);
     // Each test starts from an empty registry: drop the resources (and their finalizers).
     for (Class<? extends HasMetadata> kind : List.of(io.kmesos.crds.v1alpha1.Agent.class, Quota.class, Weight.class,
         MaintenanceSchedule.class)) {
@@ -119,7 +95,6 @@ class ControllerIT {
         client.resource(r).withGracePeriod(0).delete();
       }
     }
-    client.leases().inNamespace(NS).withName("kmesos-master").delete();
     // Either may be missing when start() failed (replicas too slow to start): the replicas that did
     // start must not outlive the test.
     if (log != null) {
@@ -134,24 +109,17 @@ class ControllerIT {
     return controller(identity, 0);
   }
 
-  Process controller(String identity, int healthPort, String... more) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx384m",
-        "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain",
-        "--peers", String.join(",", replicas.peers()), "--kubeconfig", kubeconfig.toString(),
-        "--lease-namespace", NS, "--identity", identity,
-        "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--agent-removal-rate-limit", "1/3s", "--metrics-port", String.valueOf(healthPort),
-        "--tls-dir", replicas.certificates().dir(Identity.CONTROLLER).toString()));
-    cmd.addAll(List.of(more));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(dir.resolve(identity + ".log").toFile()).start();
+  Process controller(String identity, int metricsPort, String... more) throws Exception {
+    List<String> flags = new ArrayList<>(List.of("--agent-removal-rate-limit", "1/3s"));
+    flags.addAll(List.of(more));
+    Process p = ControllerProcesses.start(kubeconfig, String.join(",", replicas.peers()),
+        replicas.certificates().dir(Identity.CONTROLLER), dir, identity, metricsPort, flags.toArray(String[]::new));
     controllers.add(p);
     return p;
   }
 
   String leader() {
-    Lease lease = client.leases().inNamespace(NS).withName("kmesos-master").get();
-    return lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
+    return ControllerProcesses.leader(client);
   }
 
   List<HasMetadata> applyExamples() throws Exception {

@@ -3,13 +3,9 @@ package io.kmesos.controller;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kmesos.api.tls.CertificateDirectory;
 import io.kmesos.api.tls.Identity;
-import io.kmesos.crds.KmesosCrds;
 import io.kmesos.crds.v1alpha1.Weight;
 import io.kmesos.crds.v1alpha1.WeightSpec;
 import io.kmesos.devcluster.LocalKubeApiServer;
@@ -20,7 +16,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @WithKubeApiServer
 class ControllerMetricsIT {
-  static final String NS = "kmesos";
+  static final String NS = ControllerProcesses.NAMESPACE;
   static final Duration PATIENCE = Duration.ofSeconds(120);
 
   static KubernetesClient client;
@@ -55,30 +50,12 @@ class ControllerMetricsIT {
   @BeforeAll
   static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp) throws Exception {
     client = k8s;
-    KmesosCrds.install(client, PATIENCE);
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
-        .serverSideApply();
-    // The manifests' RBAC, as in ControllerIT: a permission the probes or metrics need and the
-    // manifests lack fails here.
-    try (var in = Files.newInputStream(Path.of("../manifests/base/controller-rbac.yaml"))) {
-      for (HasMetadata o : client.load(in).items()) {
-        boolean clusterScoped = o instanceof io.fabric8.kubernetes.api.model.rbac.ClusterRole
-            || o instanceof io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
-        (clusterScoped ? client.resource(o) : client.resource(o).inNamespace(NS)).serverSideApply();
-      }
-    }
-    var token = client.serviceAccounts().inNamespace(NS).withName("kmesos-controller").tokenRequest(
-        new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec()
-            .withAudiences(List.of()).withExpirationSeconds(3600L).endSpec().build());
-    kubeconfig = server.writeTokenKubeConfig(tmp.resolve("controller-kubeconfig"), "controller", token.getStatus().getToken());
+    kubeconfig = ControllerProcesses.prepare(server, client, tmp, PATIENCE);
   }
 
   @AfterEach
   void stop() throws Exception {
-    for (Process p : controllers) {
-      p.destroyForcibly();
-      p.waitFor(30, TimeUnit.SECONDS);
-    }
+    ControllerProcesses.killAll(controllers, client);
     client.resources(Weight.class).list().getItems().forEach(w -> {
       client.resource(w).edit(x -> {
         x.getMetadata().setFinalizers(List.of());
@@ -86,7 +63,6 @@ class ControllerMetricsIT {
       });
       client.resource(w).withGracePeriod(0).delete();
     });
-    client.leases().inNamespace(NS).withName("kmesos-master").delete();
     if (replicas != null) {
       replicas.close();
     }
@@ -111,21 +87,13 @@ class ControllerMetricsIT {
   }
 
   Process controller(String identity, String peers, int metricsPort, String... extra) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx384m", "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain",
-        "--peers", peers, "--kubeconfig", kubeconfig.toString(), "--lease-namespace", NS, "--identity", identity,
-        "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--metrics-port", Integer.toString(metricsPort), "--tls-dir", controllerTls()));
-    cmd.addAll(List.of(extra));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(identity + ".log").toFile())
-        .start();
+    Process p = ControllerProcesses.start(kubeconfig, peers, Path.of(controllerTls()), dir, identity, metricsPort, extra);
     controllers.add(p);
     return p;
   }
 
   String leader() {
-    Lease lease = client.leases().inNamespace(NS).withName("kmesos-master").get();
-    return lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
+    return ControllerProcesses.leader(client);
   }
 
   HttpResponse<String> get(int port, String path) throws Exception {
