@@ -24,6 +24,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Optional;
 
 /**
  * {@code kmesos-agent}: the node daemon of a kmesos cluster (one per node, from a DaemonSet). So far
@@ -132,7 +135,7 @@ public final class AgentMain implements Callable<Integer> {
    * the container's limits (cgroups), not the node's: /proc/cpuinfo and /proc/meminfo still show the
    * machine's, so they come first; the JVM's figures are the fallback off Linux.
    */
-  static Map<String, Double> resources(Path workDir) throws java.io.IOException {
+  static Map<String, Double> resources(Path workDir) throws IOException {
     Map<String, Double> r = new LinkedHashMap<>();
     r.put("cpus", (double) nodeCpus().orElse(Runtime.getRuntime().availableProcessors()));
     var os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -141,21 +144,21 @@ public final class AgentMain implements Callable<Integer> {
     return r;
   }
 
-  static java.util.Optional<Integer> nodeCpus() {
+  static Optional<Integer> nodeCpus() {
     try (var lines = Files.lines(Path.of("/proc/cpuinfo"))) {
       long n = lines.filter(l -> l.startsWith("processor")).count();
-      return n > 0 ? java.util.Optional.of((int) n) : java.util.Optional.empty();
-    } catch (java.io.IOException | java.io.UncheckedIOException e) {
-      return java.util.Optional.empty();
+      return n > 0 ? Optional.of((int) n) : Optional.empty();
+    } catch (IOException | UncheckedIOException e) {
+      return Optional.empty();
     }
   }
 
-  static java.util.Optional<Long> nodeMemoryMiB() {
+  static Optional<Long> nodeMemoryMiB() {
     try (var lines = Files.lines(Path.of("/proc/meminfo"))) {
       return lines.filter(l -> l.startsWith("MemTotal:")).findFirst()
           .map(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) >> 10); // kB
-    } catch (java.io.IOException | java.io.UncheckedIOException | NumberFormatException e) {
-      return java.util.Optional.empty();
+    } catch (IOException | UncheckedIOException | NumberFormatException e) {
+      return Optional.empty();
     }
   }
 }

@@ -22,6 +22,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.net.InetAddress;
 
 /**
  * {@code kmesos-agent --metrics-port} against a real kube-apiserver: its /metrics says whether the
@@ -43,7 +44,7 @@ class AgentMetricsIT {
     KmesosCrds.install(client, PATIENCE);
     Path kubeconfig = server.writeKubeConfig(dir.resolve("kubeconfig"));
     int port;
-    try (ServerSocket free = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = free.getLocalPort();
     }
     Process agent = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

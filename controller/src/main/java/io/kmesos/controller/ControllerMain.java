@@ -32,6 +32,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
 
 /**
  * {@code kmesos-controller}: the kmesos master. The controller that holds the Lease is the master
@@ -184,7 +186,7 @@ public final class ControllerMain implements Callable<Integer> {
       if (lease == null || lease.getSpec() == null || !identity.equals(lease.getSpec().getHolderIdentity())) {
         return;
       }
-      var now = java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC);
+      var now = ZonedDateTime.now(ZoneOffset.UTC);
       lease.getSpec().setHolderIdentity(null);
       lease.getSpec().setLeaseDurationSeconds(1);
       lease.getSpec().setAcquireTime(now);

@@ -8,6 +8,10 @@ import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Tells clients (agents, frameworks, tools) which controller is the master: the holder of the
@@ -24,7 +28,7 @@ public final class MasterDetector implements AutoCloseable {
    * A Lease whose holder died expires without any event (nobody writes it), so the watched Lease is
    * looked at again every second as well.
    */
-  private java.util.concurrent.ScheduledExecutorService expiry;
+  private ScheduledExecutorService expiry;
 
   public MasterDetector(KubernetesClient client, String namespace, String leaseName) {
     this.client = client;
@@ -43,8 +47,8 @@ public final class MasterDetector implements AutoCloseable {
       throw new IllegalStateException("already watching");
     }
     // Empty until the informer delivered the Lease (or its absence) once: nothing to re-check before.
-    var lastLease = new java.util.concurrent.atomic.AtomicReference<Optional<Lease>>();
-    var last = new java.util.concurrent.atomic.AtomicReference<Optional<String>>();
+    var lastLease = new AtomicReference<Optional<Lease>>();
+    var last = new AtomicReference<Optional<String>>();
     // Looks at the latest Lease the informer delivered; only the informer changes which one that is.
     Runnable recheck = () -> {
       synchronized (last) {
@@ -85,12 +89,12 @@ public final class MasterDetector implements AutoCloseable {
         changed(null);
       }
     });
-    expiry = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+    expiry = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "master-detector-expiry");
       t.setDaemon(true);
       return t;
     });
-    expiry.scheduleWithFixedDelay(recheck, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+    expiry.scheduleWithFixedDelay(recheck, 1, 1, TimeUnit.SECONDS);
   }
 
   static Optional<String> holder(Lease lease) {

@@ -39,6 +39,25 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
+import io.fabric8.kubernetes.api.model.events.v1.Event;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.kmesos.crds.v1alpha1.Agent;
+import io.kmesos.crds.v1alpha1.AgentSpec;
+import io.kmesos.crds.v1alpha1.MaintenanceScheduleSpec;
+import io.kmesos.crds.v1alpha1.MaintenanceWindow;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.ZonedDateTime;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Optional;
 
 /**
  * Two controller processes against a real kube-apiserver + etcd and a 3-replica log of separate
@@ -56,8 +75,8 @@ class ControllerIT {
   static final String NS = ControllerProcesses.NAMESPACE;
   static final Path EXAMPLES = Path.of("../examples");
 
-  static final Map<String, Class<? extends io.fabric8.kubernetes.client.CustomResource<?, ? extends RegistryStatus>>> KINDS =
-      Map.of("Agent", io.kmesos.crds.v1alpha1.Agent.class, "Quota", Quota.class, "Weight", Weight.class,
+  static final Map<String, Class<? extends CustomResource<?, ? extends RegistryStatus>>> KINDS =
+      Map.of("Agent", Agent.class, "Quota", Quota.class, "Weight", Weight.class,
           "MaintenanceSchedule", MaintenanceSchedule.class);
 
   static KubernetesClient client;
@@ -85,7 +104,7 @@ class ControllerIT {
   void stop() throws Exception {
     ControllerProcesses.killAll(controllers, client);
     // Each test starts from an empty registry: drop the resources (and their finalizers).
-    for (Class<? extends HasMetadata> kind : List.of(io.kmesos.crds.v1alpha1.Agent.class, Quota.class, Weight.class,
+    for (Class<? extends HasMetadata> kind : List.of(Agent.class, Quota.class, Weight.class,
         MaintenanceSchedule.class)) {
       for (HasMetadata r : client.resources(kind).list().getItems()) {
         client.resource(r).edit(x -> {
@@ -155,17 +174,17 @@ class ControllerIT {
   @Test
   void theExamplesAreReconciledIntoTheRegistryAndStatusSaysSo() throws Exception {
     int probes;
-    try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       probes = free.getLocalPort();
     }
     controller("c1", probes);
     controller("c2");
     // The Deployment's probes: both answer once the operator runs, leader or not.
-    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    HttpClient http = HttpClient.newHttpClient();
     for (String path : List.of("/healthz", "/readyz")) {
       await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
-        var answer = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + probes + path))
-            .timeout(Duration.ofSeconds(30)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        var answer = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + probes + path))
+            .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(answer.statusCode()).as(path + ": " + answer.body()).isEqualTo(200);
       });
     }
@@ -184,7 +203,7 @@ class ControllerIT {
     assertThat(r.getMaster().getHostname()).isIn("c1", "c2").isEqualTo(leader());
     assertThat(r.getAgentsList()).extracting(a -> a.getInfo().getHostname())
         .containsExactlyInAnyOrder("node-a.cluster.local", "node-b.cluster.local", "node-gpu-1.cluster.local");
-    var nodeA = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-a").get();
+    var nodeA = client.resources(Agent.class).withName("node-a").get();
     assertThat(nodeA.getStatus().getAgentId()).isEqualTo(nodeA.getMetadata().getUid());
     assertThat(nodeA.getStatus().getState()).isEqualTo("Admitted");
     assertThat(r.getAgentsList()).filteredOn(a -> a.getInfo().getId().equals(nodeA.getMetadata().getUid()))
@@ -196,7 +215,7 @@ class ControllerIT {
     assertThat(r.getMachinesList()).hasSize(3).allSatisfy(m -> assertThat(m.getMode()).isEqualTo(MachineMode.DRAINING));
 
     // Applying the same files again changes nothing: no new resourceVersion, no new registry change.
-    Map<String, String> versions = new java.util.HashMap<>();
+    Map<String, String> versions = new HashMap<>();
     applied.forEach(a -> versions.put(a.getKind() + "/" + a.getMetadata().getName(),
         client.resource(a).get().getMetadata().getResourceVersion()));
     long registryVersion = registry().getVersion();
@@ -250,8 +269,8 @@ class ControllerIT {
     await().atMost(PATIENCE).until(() -> client.resources(Weight.class).withName("batch").get() == null);
     assertThat(registry().getWeightsList()).extracting(w -> w.getRole()).containsExactly("analytics");
     // Two agents deleted at once: the removal rate limit (1 per 3 s here) lets one go, holds the other.
-    client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").delete();
-    client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-gpu-1").delete();
+    client.resources(Agent.class).withName("node-b").delete();
+    client.resources(Agent.class).withName("node-gpu-1").delete();
     List<String> hostnames = new ArrayList<>();
     await().atMost(PATIENCE).pollInterval(Duration.ofMillis(50)).until(() -> {
       hostnames.clear();
@@ -262,8 +281,8 @@ class ControllerIT {
     await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(100))
         .until(() -> registry().getAgentsCount() == 2);
     await().atMost(PATIENCE).until(() ->
-        client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").get() == null
-            && client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-gpu-1").get() == null);
+        client.resources(Agent.class).withName("node-b").get() == null
+            && client.resources(Agent.class).withName("node-gpu-1").get() == null);
     assertThat(registry().getAgentsList()).extracting(a -> a.getInfo().getHostname())
         .containsExactly("node-a.cluster.local");
 
@@ -280,28 +299,28 @@ class ControllerIT {
 
   /** One object of each kind, as a GitOps repository would hold it, with these labels and annotations. */
   static List<HasMetadata> gitOpsObjects(Map<String, String> labels, Map<String, String> annotations) {
-    io.kmesos.crds.v1alpha1.Agent agent = new io.kmesos.crds.v1alpha1.Agent();
-    agent.setSpec(new io.kmesos.crds.v1alpha1.AgentSpec());
+    Agent agent = new Agent();
+    agent.setSpec(new AgentSpec());
     agent.getSpec().setHostname("gitops-node.cluster.local");
-    agent.getSpec().setResources(new java.util.LinkedHashMap<>(Map.of("cpus", 4.0)));
+    agent.getSpec().setResources(new LinkedHashMap<>(Map.of("cpus", 4.0)));
     Quota quota = new Quota();
     quota.setSpec(new QuotaSpec());
     quota.getSpec().setRole("gitops");
-    quota.getSpec().setLimits(new java.util.LinkedHashMap<>(Map.of("cpus", 8.0)));
+    quota.getSpec().setLimits(new LinkedHashMap<>(Map.of("cpus", 8.0)));
     Weight weight = new Weight();
     weight.setSpec(new WeightSpec());
     weight.getSpec().setRole("gitops");
     weight.getSpec().setWeight(3.0);
     MaintenanceSchedule schedule = new MaintenanceSchedule();
-    schedule.setSpec(new io.kmesos.crds.v1alpha1.MaintenanceScheduleSpec());
-    io.kmesos.crds.v1alpha1.MaintenanceWindow window = new io.kmesos.crds.v1alpha1.MaintenanceWindow();
+    schedule.setSpec(new MaintenanceScheduleSpec());
+    MaintenanceWindow window = new MaintenanceWindow();
     window.setStart("2026-12-05T02:00:00Z");
     window.setDurationSeconds(3600L);
     window.getMachines().add(new MachineId("gitops-node.cluster.local", null));
     schedule.getSpec().getWindows().add(window);
     List<HasMetadata> objects = List.of(agent, quota, weight, schedule);
     for (HasMetadata o : objects) {
-      o.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName("gitops")
+      o.setMetadata(new ObjectMetaBuilder().withName("gitops")
           .withLabels(labels.isEmpty() ? null : labels).withAnnotations(annotations.isEmpty() ? null : annotations)
           .build());
     }
@@ -416,7 +435,7 @@ class ControllerIT {
     return reason(quota, Quota.class);
   }
 
-  String reason(String name, Class<? extends io.fabric8.kubernetes.client.CustomResource<?, ? extends RegistryStatus>> kind) {
+  String reason(String name, Class<? extends CustomResource<?, ? extends RegistryStatus>> kind) {
     RegistryStatus status = client.resources(kind).withName(name).get().getStatus();
     return status == null || status.getConditions().isEmpty() ? null : readyCondition(status).getReason();
   }
@@ -433,9 +452,9 @@ class ControllerIT {
   MaintenanceSchedule schedule(String name, List<List<String>> windows) {
     MaintenanceSchedule ms = new MaintenanceSchedule();
     ms.getMetadata().setName(name);
-    ms.setSpec(new io.kmesos.crds.v1alpha1.MaintenanceScheduleSpec());
+    ms.setSpec(new MaintenanceScheduleSpec());
     for (List<String> hosts : windows) {
-      io.kmesos.crds.v1alpha1.MaintenanceWindow w = new io.kmesos.crds.v1alpha1.MaintenanceWindow();
+      MaintenanceWindow w = new MaintenanceWindow();
       w.setStart("2026-12-05T02:00:00Z");
       w.setDurationSeconds(3600L);
       hosts.forEach(h -> w.getMachines().add(new MachineId(h, null)));
@@ -529,7 +548,7 @@ class ControllerIT {
     Weight w = weight("before", "team-a", 2);
     await().atMost(PATIENCE).until(() -> ready(client.resource(w).get().getStatus(), 1));
 
-    List<java.util.Optional<String>> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Optional<String>> seen = Collections.synchronizedList(new ArrayList<>());
     MasterDetector detector = new MasterDetector(client, NS, "kmesos-master");
     detector.watch(seen::add);
     assertThat(detector.current()).contains("first");
@@ -543,22 +562,22 @@ class ControllerIT {
         + "(lease 4s, renew deadline 3s, retry 500ms)%n", millis);
     assertThat(registry().getMaster().getHostname()).isEqualTo("second");
     await().atMost(PATIENCE).untilAsserted(() -> assertThat(detector.current()).contains("second"));
-    assertThat(seen).as("the detector saw the master change hands").startsWith(java.util.Optional.of("first"))
-        .endsWith(java.util.Optional.of("second"));
+    assertThat(seen).as("the detector saw the master change hands").startsWith(Optional.of("first"))
+        .endsWith(Optional.of("second"));
     detector.close();
   }
 
   @Test
   void theDetectorSeesALeaseExpireThoughNobodyWritesIt() throws Exception {
     // A holder that died with no one to take over: the Lease just stops being renewed.
-    client.leases().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder()
+    client.leases().inNamespace(NS).resource(new LeaseBuilder()
         .withNewMetadata().withName("kmesos-detector-test").endMetadata().withNewSpec().withHolderIdentity("ghost")
-        .withLeaseDurationSeconds(5).withRenewTime(java.time.ZonedDateTime.now()).endSpec().build()).create();
-    List<java.util.Optional<String>> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+        .withLeaseDurationSeconds(5).withRenewTime(ZonedDateTime.now()).endSpec().build()).create();
+    List<Optional<String>> seen = Collections.synchronizedList(new ArrayList<>());
     try (MasterDetector detector = new MasterDetector(client, NS, "kmesos-detector-test")) {
       detector.watch(seen::add);
       await().atMost(PATIENCE).untilAsserted(() ->
-          assertThat(seen).containsExactly(java.util.Optional.of("ghost"), java.util.Optional.empty()));
+          assertThat(seen).containsExactly(Optional.of("ghost"), Optional.empty()));
       assertThat(detector.current()).isEmpty();
     } finally {
       client.leases().inNamespace(NS).withName("kmesos-detector-test").delete();
@@ -575,7 +594,7 @@ class ControllerIT {
   }
 
   /** The events.k8s.io Events about {@code regarding} (by UID: objects of earlier tests had the same names). */
-  static List<io.fabric8.kubernetes.api.model.events.v1.Event> eventsOf(HasMetadata regarding) {
+  static List<Event> eventsOf(HasMetadata regarding) {
     return client.events().v1().events().inNamespace("default").list().getItems().stream()
         .filter(e -> e.getRegarding() != null && regarding.getMetadata().getUid().equals(e.getRegarding().getUid()))
         .toList();
@@ -589,7 +608,7 @@ class ControllerIT {
   void notableTransitionsAreKubernetesEvents() throws Exception {
     controller("c1");
     applyExamples();
-    var nodeA = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-a").get();
+    var nodeA = client.resources(Agent.class).withName("node-a").get();
     await().atMost(Duration.ofSeconds(90)).until(() -> reasons(nodeA).contains("Admitted"));
     var admitted = eventsOf(nodeA).stream().filter(e -> e.getReason().equals("Admitted")).findFirst().orElseThrow();
     assertThat(admitted.getType()).isEqualTo("Normal");
@@ -611,8 +630,8 @@ class ControllerIT {
         .satisfies(e -> assertThat(e.getNote()).isEqualTo("machines taken DOWN: node-a.cluster.local"));
 
     // Two agents deleted at once: one removal is held back by the rate limit (1 per 3 s), then both go.
-    var nodeB = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-b").get();
-    var gpu = client.resources(io.kmesos.crds.v1alpha1.Agent.class).withName("node-gpu-1").get();
+    var nodeB = client.resources(Agent.class).withName("node-b").get();
+    var gpu = client.resources(Agent.class).withName("node-gpu-1").get();
     await().atMost(Duration.ofSeconds(90)).until(() -> reasons(nodeB).contains("Admitted")
         && reasons(gpu).contains("Admitted"));
     client.resource(nodeB).delete();
@@ -658,7 +677,7 @@ class ControllerIT {
   }
 
   static Condition synced(HasMetadata resource) {
-    RegistryStatus status = (RegistryStatus) ((io.fabric8.kubernetes.client.CustomResource<?, ?>) client.resource(resource)
+    RegistryStatus status = (RegistryStatus) ((CustomResource<?, ?>) client.resource(resource)
         .get()).getStatus();
     return status == null ? null
         : status.getConditions().stream().filter(c -> c.getType().equals("Synced")).findFirst().orElse(null);

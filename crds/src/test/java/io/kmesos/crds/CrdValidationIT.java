@@ -25,6 +25,14 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps;
+import io.kmesos.crds.v1alpha1.RegistryStatus;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.concurrent.TimeUnit;
 
 /** The generated CRDs, installed in a real kube-apiserver, accept good objects and name the field of bad ones. */
 @WithKubeApiServer
@@ -219,13 +227,13 @@ class CrdValidationIT {
     huge.getSpec().setAttributes(Map.of("rack", "x".repeat(900 * 1024)));
     assertRejected(huge, "spec.attributes.rack", "Too long", "256");
     Agent many = agent("many", "many.cluster.local");
-    Map<String, String> attributes = new java.util.HashMap<>();
+    Map<String, String> attributes = new HashMap<>();
     for (int i = 0; i < 65; i++) {
       attributes.put("a" + i, "v");
     }
     many.getSpec().setAttributes(attributes);
     assertRejected(many, "spec.attributes", "Too many", "64");
-    Map<String, Double> resources = new java.util.HashMap<>();
+    Map<String, Double> resources = new HashMap<>();
     for (int i = 0; i < 33; i++) {
       resources.put("r" + i, 1.0);
     }
@@ -254,7 +262,7 @@ class CrdValidationIT {
     // The uniqueness rules compare every machine with every other: at the bounds, with realistic
     // hostnames and IPs, they must stay within the API server's CEL cost budget.
     MaintenanceWindow[] windows = new MaintenanceWindow[MaintenanceScheduleSpec.MAX_WINDOWS];
-    List<MachineId> down = new java.util.ArrayList<>();
+    List<MachineId> down = new ArrayList<>();
     for (int w = 0; w < windows.length; w++) {
       MachineId[] machines = new MachineId[MaintenanceWindow.MAX_MACHINES];
       for (int m = 0; m < machines.length; m++) {
@@ -272,8 +280,8 @@ class CrdValidationIT {
   @Test
   void conditionsAreValidatedAsMetav1Conditions() {
     Weight w = client.resource(weight("conditioned", "conditioned", 1.0)).create();
-    w.setStatus(new io.kmesos.crds.v1alpha1.RegistryStatus());
-    w.getStatus().setConditions(List.of(new io.fabric8.kubernetes.api.model.ConditionBuilder().withType("Ready")
+    w.setStatus(new RegistryStatus());
+    w.getStatus().setConditions(List.of(new ConditionBuilder().withType("Ready")
         .withStatus("Maybe").withReason("InRegistry").withMessage("m").withLastTransitionTime("yesterday").build()));
     assertThatThrownBy(() -> client.resource(w).updateStatus())
         .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getMessage())
@@ -306,7 +314,7 @@ class CrdValidationIT {
     }
   }
 
-  private static void assertDescribed(String path, io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps s) {
+  private static void assertDescribed(String path, JSONSchemaProps s) {
     assertThat(s.getDescription()).as(path).isNotBlank();
     if (s.getProperties() != null) {
       s.getProperties().forEach((name, p) -> assertDescribed(path + "." + name, p));
@@ -317,18 +325,18 @@ class CrdValidationIT {
   }
 
   private static String kubectl(Path kubeconfig, String... args) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of(LocalKubeApiServer.binaryDirectory().resolve("kubectl")
+    List<String> cmd = new ArrayList<>(List.of(LocalKubeApiServer.binaryDirectory().resolve("kubectl")
         .toString(), "--kubeconfig", kubeconfig.toString()));
     cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as(String.join(" ", args) + ": " + out).isZero();
     return out;
   }
 
   /** The API server refuses {@code resource} (422) with a message that contains each of {@code expected}. */
-  private void assertRejected(io.fabric8.kubernetes.api.model.HasMetadata resource, String... expected) {
+  private void assertRejected(HasMetadata resource, String... expected) {
     assertThatThrownBy(() -> client.resource(resource).create())
         .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
           assertThat(e.getCode()).as(e.getMessage()).isEqualTo(422);
@@ -345,13 +353,13 @@ class CrdValidationIT {
     MaintenanceWindow window = new MaintenanceWindow();
     window.setStart(start);
     window.setDurationSeconds(3600L);
-    window.setMachines(new java.util.ArrayList<>(List.of(machines)));
+    window.setMachines(new ArrayList<>(List.of(machines)));
     return window;
   }
 
   private static MaintenanceSchedule schedule(String name, MaintenanceWindow... windows) {
     MaintenanceScheduleSpec spec = new MaintenanceScheduleSpec();
-    spec.setWindows(new java.util.ArrayList<>(List.of(windows)));
+    spec.setWindows(new ArrayList<>(List.of(windows)));
     MaintenanceSchedule schedule = new MaintenanceSchedule();
     schedule.setMetadata(new ObjectMetaBuilder().withName(name).build());
     schedule.setSpec(spec);

@@ -34,6 +34,10 @@ import java.util.stream.Stream;
 import io.kmesos.api.cli.OneLineErrors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.util.Comparator;
 
 /**
  * The main job on an embedded default: all of kmesos on this machine, with nothing to install by
@@ -201,9 +205,9 @@ public final class LocalCluster implements Callable<Integer> {
 
   /** Whether the API server still listens (its process is not ours to watch: kube-api-test runs it). */
   private static boolean answers(LocalKubeApiServer server) {
-    java.net.URI url = java.net.URI.create(server.url());
-    try (java.net.Socket s = new java.net.Socket()) {
-      s.connect(new java.net.InetSocketAddress(url.getHost(), url.getPort()), 2000);
+    URI url = URI.create(server.url());
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(url.getHost(), url.getPort()), 2000);
       return true;
     } catch (IOException e) {
       return false;
@@ -230,7 +234,7 @@ public final class LocalCluster implements Callable<Integer> {
       return;
     }
     try (Stream<Path> files = Files.walk(dir)) {
-      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
         Files.delete(p);
       }
     }
@@ -247,7 +251,7 @@ public final class LocalCluster implements Callable<Integer> {
       Process p = new ProcessBuilder(kubectl.toString(), "--kubeconfig", kubeconfig.toString(),
           "api-resources", "--api-group", "kmesos.io", "-o", "name")
           .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-      if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+      if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
         p.destroyForcibly();
         out.println("kmesos-local: note: could not prime kubectl's discovery cache; the first 'kubectl get kmesos' may fail once");
       }

@@ -5,6 +5,9 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Tells the user when something kmesos-local started dies while it runs (a replica, a controller, or
@@ -65,11 +68,11 @@ final class Supervisor implements AutoCloseable {
 
   /** The last lines of {@code output} (read from its last 4 KiB: the file may be large). */
   private static String lastLines(Path output) {
-    try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(output)) {
+    try (FileChannel f = FileChannel.open(output)) {
       long from = Math.max(0, f.size() - 4096);
-      java.nio.ByteBuffer tail = java.nio.ByteBuffer.allocate((int) (f.size() - from));
+      ByteBuffer tail = ByteBuffer.allocate((int) (f.size() - from));
       f.read(tail, from);
-      List<String> lines = new String(tail.array(), java.nio.charset.StandardCharsets.UTF_8).lines()
+      List<String> lines = new String(tail.array(), StandardCharsets.UTF_8).lines()
           .skip(from > 0 ? 1 : 0).toList(); // the first may be cut
       List<String> last = lines.subList(Math.max(0, lines.size() - 3), lines.size());
       return last.isEmpty() ? "" : ", ending:\n    " + String.join("\n    ", last);

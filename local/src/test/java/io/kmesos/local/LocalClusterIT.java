@@ -18,6 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
 
 /**
  * The README's main job, exercised as a user would: start it, follow its printed instructions with
@@ -112,7 +113,7 @@ class LocalClusterIT {
       try (Socket s = new Socket()) {
         s.connect(new InetSocketAddress(apiServer.getHost(), apiServer.getPort()), 1000);
         throw new AssertionError("the API server still listens on " + apiServer);
-      } catch (java.io.IOException expected) {
+      } catch (IOException expected) {
         // connection refused: the API server is gone
       }
       assertThat(Files.exists(kubeconfig)).isTrue();
@@ -120,7 +121,7 @@ class LocalClusterIT {
         try (Socket s = new Socket()) {
           s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(peer.substring(peer.lastIndexOf(':') + 1))), 1000);
           throw new AssertionError("a replica still listens on " + peer);
-        } catch (java.io.IOException expected) {
+        } catch (IOException expected) {
           // connection refused: the replica is gone
         }
       }

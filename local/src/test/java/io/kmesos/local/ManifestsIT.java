@@ -23,6 +23,12 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.kmesos.crds.v1alpha1.Quota;
+import java.util.ArrayList;
+import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * The kustomize base against a real kube-apiserver, the way an operator installs it: kubectl's
@@ -34,7 +40,7 @@ class ManifestsIT {
   @TempDir Path dir;
 
   Proc kubectl(Path kubeconfig, String... args) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of(LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString()));
+    List<String> cmd = new ArrayList<>(List.of(LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString()));
     cmd.addAll(List.of(args));
     return Proc.run(Duration.ofSeconds(120), Map.of("KUBECONFIG", kubeconfig.toString()), cmd);
   }
@@ -69,7 +75,7 @@ class ManifestsIT {
     assertThat(replica.getReadinessProbe().getGrpc().getPort()).as("readiness: the gRPC health service").isEqualTo(7002);
     assertThat(replica.getLivenessProbe().getGrpc().getPort()).as("liveness: the gRPC health service").isEqualTo(7002);
     // Java unpacks native libraries (RocksDB's) into /tmp: a read-only root needs a writable /tmp.
-    List<io.fabric8.kubernetes.api.model.PodSpec> specs = new java.util.ArrayList<>();
+    List<PodSpec> specs = new ArrayList<>();
     admin.apps().statefulSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
     admin.apps().deployments().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
     admin.apps().daemonSets().inNamespace("kmesos").list().getItems().forEach(o -> specs.add(o.getSpec().getTemplate().getSpec()));
@@ -114,7 +120,7 @@ class ManifestsIT {
     Config asAgent = new ConfigBuilder(admin0).withClientCertData(null).withClientKeyData(null).withClientCertFile(null)
         .withClientKeyFile(null).withOauthToken(token.getStatus().getToken()).build();
     try (KubernetesClient agent = new KubernetesClientBuilder().withConfig(asAgent).build()) {
-      assertThatThrownBy(() -> agent.resources(io.kmesos.crds.v1alpha1.Quota.class).list())
+      assertThatThrownBy(() -> agent.resources(Quota.class).list())
           .as("and nothing but Agents").isInstanceOf(KubernetesClientException.class).hasMessageContaining("forbidden");
     }
     // The policy binds agents only: the admin (and the controller) may write any Agent.
@@ -130,7 +136,7 @@ class ManifestsIT {
   }
 
   static Map<String, String> resourceVersions(KubernetesClient admin) {
-    Map<String, String> versions = new java.util.TreeMap<>();
+    Map<String, String> versions = new TreeMap<>();
     var ns = "kmesos";
     admin.apps().statefulSets().inNamespace(ns).list().getItems().forEach(o -> versions.put("sts/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
     admin.apps().deployments().inNamespace(ns).list().getItems().forEach(o -> versions.put("deploy/" + o.getMetadata().getName(), o.getMetadata().getResourceVersion()));
@@ -157,13 +163,13 @@ class ManifestsIT {
   void theCertManagerOverlayFillsTheSameSecretsInsteadOfKmesosCerts() throws Exception {
     Proc build = kubectl(dir.resolve("no-kubeconfig"), "kustomize", "manifests/overlays/cert-manager");
     assertThat(build.exitCode()).as(build.stderr()).isZero();
-    List<Map<String, Object>> objects = new java.util.ArrayList<>();
-    try (var docs = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readerFor(Map.class).readValues(build.stdout())) {
+    List<Map<String, Object>> objects = new ArrayList<>();
+    try (var docs = new YAMLMapper().readerFor(Map.class).readValues(build.stdout())) {
       while (docs.hasNext()) {
         objects.add((Map<String, Object>) docs.next());
       }
     }
-    java.util.function.Function<Map<String, Object>, String> name = o -> o.get("kind") + "/"
+    Function<Map<String, Object>, String> name = o -> o.get("kind") + "/"
         + ((Map<?, ?>) o.get("metadata")).get("name");
     assertThat(objects).extracting(name).doesNotContain("Job/kmesos-certs", "CronJob/kmesos-certs-renew", "Role/kmesos-certs",
         "RoleBinding/kmesos-certs", "ServiceAccount/kmesos-certs")

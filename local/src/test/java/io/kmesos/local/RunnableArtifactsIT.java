@@ -14,6 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 
 /** Every process kmesos ships runs from its built jar and answers --version, --help and bad flags. */
 class RunnableArtifactsIT {
@@ -50,7 +52,7 @@ class RunnableArtifactsIT {
     LocalReplicas.issueCertificates(certificates);
     String tls = certificates.dir(Identity.ADMIN).toString();
     int closed;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
       closed = s.getLocalPort();
     }
     String nobody = "127.0.0.1:" + closed;

@@ -25,6 +25,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * The registry operations, with the semantics of Mesos {@code registry_operations.cpp} and
@@ -350,7 +351,7 @@ final class Operations {
   }
 
   private static Map<String, Message> machinesOf(String schedule, Transaction t) {
-    Map<String, Message> out = new java.util.TreeMap<>();
+    Map<String, Message> out = new TreeMap<>();
     for (Map.Entry<String, Message> e : t.withPrefix(Names.MACHINES).entrySet()) {
       if (((Machine) e.getValue()).getSchedule().equals(schedule)) {
         out.put(e.getKey(), e.getValue());

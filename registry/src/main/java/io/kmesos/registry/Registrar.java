@@ -24,6 +24,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * The master's registrar (Mesos {@code src/master/registrar.cpp}): the only writer of the registry.
@@ -56,7 +59,7 @@ public final class Registrar implements AutoCloseable {
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private boolean storing;
   private volatile RuntimeException failure;
-  private final List<java.util.function.Consumer<RuntimeException>> failureListeners = new ArrayList<>();
+  private final List<Consumer<RuntimeException>> failureListeners = new ArrayList<>();
   private final MeterRegistry metrics;
   private final Timer storeLatency;
   private final List<Meter> gauges = new ArrayList<>();
@@ -257,7 +260,7 @@ public final class Registrar implements AutoCloseable {
       storing = false;
     }
     all.forEach(p -> p.done().completeExceptionally(failure));
-    List<java.util.function.Consumer<RuntimeException>> listeners;
+    List<Consumer<RuntimeException>> listeners;
     synchronized (this) {
       listeners = new ArrayList<>(failureListeners);
       failureListeners.clear();
@@ -278,15 +281,15 @@ public final class Registrar implements AutoCloseable {
   }
 
   /** Every committed entry whose name starts with {@code prefix}, in name order (a copy). */
-  public synchronized java.util.NavigableMap<String, Message> entries(String prefix) {
-    return new java.util.TreeMap<>(contents.withPrefix(prefix));
+  public synchronized NavigableMap<String, Message> entries(String prefix) {
+    return new TreeMap<>(contents.withPrefix(prefix));
   }
 
   /**
    * Calls {@code listener} (once, on some thread) when the registrar stops because a store failed;
    * at once if it already has. A master uses it to give up mastership.
    */
-  public void onFailure(java.util.function.Consumer<RuntimeException> listener) {
+  public void onFailure(Consumer<RuntimeException> listener) {
     boolean now;
     synchronized (this) {
       now = failure != null;

@@ -5,6 +5,8 @@ import io.kmesos.api.registry.v1.MachineID;
 import io.kmesos.api.registry.v1.Quota;
 import io.kmesos.api.registry.v1.Unavailability;
 import java.util.Map;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 
 /**
  * What a well-formed operation looks like (Mesos rules), checked before it touches the registry.
@@ -115,9 +117,9 @@ final class Validation {
     }
     if (ip.contains(":") && ip.matches("[0-9A-Fa-f:.]+")) {
       try {
-        java.net.InetAddress.getByName(ip); // a literal: no lookup happens
+        InetAddress.getByName(ip); // a literal: no lookup happens
         return true;
-      } catch (java.net.UnknownHostException e) {
+      } catch (UnknownHostException e) {
         return false;
       }
     }

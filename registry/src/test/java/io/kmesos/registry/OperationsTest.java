@@ -35,6 +35,8 @@ import io.kmesos.api.registry.v1.Weight;
 import io.kmesos.api.registry.v1.Window;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import io.kmesos.api.registry.v1.RemoveWeights;
+import org.assertj.core.groups.Tuple;
 
 /** Every registry operation on an in-memory registry: what it changes, and when it is refused. */
 class OperationsTest {
@@ -258,17 +260,17 @@ class OperationsTest {
     assertThat(apply(weights("eng", 2, "ops", 0.5))).isTrue();
     assertThat(apply(weights("eng", 2))).isFalse();
     assertThat(show().getWeightsList()).extracting(Weight::getRole, Weight::getWeight)
-        .containsExactly(org.assertj.core.groups.Tuple.tuple("eng", 2.0), org.assertj.core.groups.Tuple.tuple("ops", 0.5));
+        .containsExactly(Tuple.tuple("eng", 2.0), Tuple.tuple("ops", 0.5));
 
     assertThatThrownBy(() -> apply(weights("eng", 0))).hasMessageContaining("update_weights.weights[0].weight must be a positive number");
     assertThatThrownBy(() -> apply(weights("eng", 1, "eng", 3))).hasMessageContaining("weights[1].role: role 'eng' appears twice");
     assertThatThrownBy(() -> apply(weights())).hasMessageContaining("update_weights.weights must not be empty");
     assertThat(show().getWeightsList()).hasSize(2);
 
-    assertThat(apply(Operation.newBuilder().setRemoveWeights(io.kmesos.api.registry.v1.RemoveWeights.newBuilder()
+    assertThat(apply(Operation.newBuilder().setRemoveWeights(RemoveWeights.newBuilder()
         .addRoles("eng").addRoles("unknown")).build())).isTrue();
     assertThat(show().getWeightsList()).extracting(Weight::getRole).containsExactly("ops");
-    assertThat(apply(Operation.newBuilder().setRemoveWeights(io.kmesos.api.registry.v1.RemoveWeights.newBuilder()
+    assertThat(apply(Operation.newBuilder().setRemoveWeights(RemoveWeights.newBuilder()
         .addRoles("eng")).build())).as("already at the default").isFalse();
   }
 
@@ -280,9 +282,9 @@ class OperationsTest {
     Registry r = show();
     assertThat(r.getSchedulesList()).extracting(Schedule::getName).containsExactly("rack-1");
     assertThat(r.getMachinesList()).extracting(m -> m.getId().getHostname(), m -> m.getMode())
-        .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("m1", MachineMode.DRAINING),
-            org.assertj.core.groups.Tuple.tuple("M2", MachineMode.DRAINING),
-            org.assertj.core.groups.Tuple.tuple("m3", MachineMode.DRAINING));
+        .containsExactlyInAnyOrder(Tuple.tuple("m1", MachineMode.DRAINING),
+            Tuple.tuple("M2", MachineMode.DRAINING),
+            Tuple.tuple("m3", MachineMode.DRAINING));
 
     assertThat(apply(start(host("m1"), host("m2")))).as("hostnames compare without case").isTrue();
     assertThat(show().getMachinesList()).filteredOn(m -> m.getMode() == MachineMode.DOWN).hasSize(2);

@@ -30,6 +30,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.kmesos.api.registry.v1.UpdateWeights;
+import io.kmesos.api.registry.v1.Weight;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The registrar on a 3-replica log of separate JVMs with RocksDB: a registrar process killed with
@@ -159,15 +166,15 @@ class RegistrarIT {
     Process first = firstMaster.start();
     tools.add(first);
     Thread feeder = new Thread(() -> {
-      try (var w = new java.io.BufferedWriter(new java.io.OutputStreamWriter(first.getOutputStream(),
-          java.nio.charset.StandardCharsets.UTF_8))) {
+      try (var w = new BufferedWriter(new OutputStreamWriter(first.getOutputStream(),
+          StandardCharsets.UTF_8))) {
         for (int i = 0; i < 100_000 && first.isAlive(); i++) {
           w.write(JsonFormat.printer().omittingInsignificantWhitespace().print(admit("first-" + i)));
           w.newLine();
           w.flush();
           Thread.sleep(1);
         }
-      } catch (java.io.IOException | InterruptedException e) {
+      } catch (IOException | InterruptedException e) {
         // the first registrar stopped reading: superseded
       }
     });
@@ -203,7 +210,7 @@ class RegistrarIT {
   }
 
   /** Line numbers (1-based, in the input) that {@code kmesos-registry apply} reported as changed. */
-  static List<Integer> changedLines(Path out) throws java.io.IOException {
+  static List<Integer> changedLines(Path out) throws IOException {
     List<Integer> lines = new ArrayList<>();
     for (String line : Files.readAllLines(out)) {
       String[] f = line.split("\t");
@@ -247,8 +254,8 @@ class RegistrarIT {
   void theRegistryAndItsHistoryAreReadable() throws Exception {
     try (Registrar r = Registrar.start(log, master("m1"))) {
       r.apply(admit("a1")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
-      r.apply(Operation.newBuilder().setUpdateWeights(io.kmesos.api.registry.v1.UpdateWeights.newBuilder()
-          .addWeights(io.kmesos.api.registry.v1.Weight.newBuilder().setRole("eng").setWeight(2))).build())
+      r.apply(Operation.newBuilder().setUpdateWeights(UpdateWeights.newBuilder()
+          .addWeights(Weight.newBuilder().setRole("eng").setWeight(2))).build())
           .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
       String peers = String.join(",", replicas.peers());
@@ -256,7 +263,7 @@ class RegistrarIT {
       String json = runTool("io.kmesos.registry.tool.RegistryTool", "show", "--peers", peers, "--format", "json");
       try {
         JsonFormat.parser().merge(json, shown);
-      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      } catch (InvalidProtocolBufferException e) {
         throw new AssertionError("show printed:\n" + json, e);
       }
       assertThat(shown.build()).isEqualTo(r.registry());

@@ -18,6 +18,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import io.kmesos.api.registry.v1.AdmitAgent;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 /**
  * The registrar's batching, with a storage whose stores the test completes by hand (the log itself
@@ -109,7 +111,7 @@ class RegistrarTest {
 
   @Test
   void itsMetricsFollowTheQueueTheStoresAndTheRegistrysSize() throws Exception {
-    var metrics = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    var metrics = new SimpleMeterRegistry();
     stores.clear();
     Registrar measured = Registrar.start(new HandDriven(), MasterInfo.newBuilder().setId("master-2").build(),
         Duration.ofSeconds(5), metrics);
@@ -143,7 +145,7 @@ class RegistrarTest {
     List<CompletableFuture<Boolean>> backlog = new ArrayList<>();
     String big = "x".repeat(1 << 20);
     for (int i = 1; i <= 40; i++) {
-      backlog.add(registrar.apply(Operation.newBuilder().setAdmitAgent(io.kmesos.api.registry.v1.AdmitAgent.newBuilder()
+      backlog.add(registrar.apply(Operation.newBuilder().setAdmitAgent(AdmitAgent.newBuilder()
           .setInfo(OperationsTest.agent("a" + i).toBuilder().putAttributes("blob", big))).build()));
     }
     int stored = 0;
@@ -165,7 +167,7 @@ class RegistrarTest {
 
     // One operation too large for any log entry is refused alone, at once; the registrar goes on.
     CompletableFuture<Boolean> huge = registrar.apply(Operation.newBuilder().setAdmitAgent(
-        io.kmesos.api.registry.v1.AdmitAgent.newBuilder().setInfo(OperationsTest.agent("huge").toBuilder()
+        AdmitAgent.newBuilder().setInfo(OperationsTest.agent("huge").toBuilder()
             .putAttributes("blob", "x".repeat(Registrar.MAX_BATCH_OPERATION_BYTES)))).build());
     assertThatThrownBy(huge::get).cause().isInstanceOf(OperationRefusedException.class)
         .hasMessageContaining("one operation may have at most");

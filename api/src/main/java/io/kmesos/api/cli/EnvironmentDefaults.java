@@ -11,6 +11,7 @@ import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import java.util.Arrays;
 
 /**
  * Every option of every kmesos command can also come from the environment, as Mesos reads
@@ -68,7 +69,7 @@ public final class EnvironmentDefaults implements IDefaultValueProvider {
       spec.addOption(option.toBuilder().required(false).build());
     }
     String[] footer = spec.usageMessage().footer();
-    String[] withEnv = java.util.Arrays.copyOf(footer, footer.length + 1);
+    String[] withEnv = Arrays.copyOf(footer, footer.length + 1);
     withEnv[footer.length] = HELP_FOOTER;
     spec.usageMessage().footer(withEnv);
     for (CommandLine sub : spec.subcommands().values()) {

@@ -8,6 +8,13 @@ import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.regex.Pattern;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import javax.net.ssl.SSLException;
 
 /**
  * Turns any failure into one line a user can act on: what went wrong, never a Java class name or a
@@ -92,7 +99,7 @@ public final class Failures {
       if (name.equals("NotSslRecordException")) {
         return "TLS handshake failed: the server does not speak TLS";
       }
-      if (c instanceof javax.net.ssl.SSLException) {
+      if (c instanceof SSLException) {
         String why = clean(deepestMessage(c));
         String alert = alert(why);
         if (alert.equals("certificate_required")) {
@@ -109,16 +116,16 @@ public final class Failures {
         }
         return "TLS handshake failed: " + why;
       }
-      if (c instanceof java.net.UnknownHostException) {
+      if (c instanceof UnknownHostException) {
         return "unknown host" + (message.isEmpty() ? "" : " " + message);
       }
-      if (c instanceof java.net.NoRouteToHostException) {
+      if (c instanceof NoRouteToHostException) {
         return "no route to host";
       }
-      if (name.equals("ConnectTimeoutException") || c instanceof java.net.SocketTimeoutException) {
+      if (name.equals("ConnectTimeoutException") || c instanceof SocketTimeoutException) {
         return "connection timed out";
       }
-      if (c instanceof java.net.ConnectException || name.endsWith("ConnectException")) {
+      if (c instanceof ConnectException || name.endsWith("ConnectException")) {
         if (message.contains("refused")) {
           return "connection refused";
         }
@@ -141,12 +148,12 @@ public final class Failures {
    * it ("certificate_expired"); "" if none.
    */
   static String alert(String message) {
-    java.util.regex.Matcher jdk = Pattern.compile("Received fatal alert: (\\w+)").matcher(message);
+    Matcher jdk = Pattern.compile("Received fatal alert: (\\w+)").matcher(message);
     if (jdk.find()) {
       return jdk.group(1);
     }
-    java.util.regex.Matcher ssl = Pattern.compile("(?:SSLV3|TLSV1|TLSV13)_ALERT_(\\w+)").matcher(message);
-    return ssl.find() ? ssl.group(1).toLowerCase(java.util.Locale.ROOT) : "";
+    Matcher ssl = Pattern.compile("(?:SSLV3|TLSV1|TLSV13)_ALERT_(\\w+)").matcher(message);
+    return ssl.find() ? ssl.group(1).toLowerCase(Locale.ROOT) : "";
   }
 
   private static String deepestMessage(Throwable t) {
@@ -182,6 +189,6 @@ public final class Failures {
     if (ms % 60_000 == 0) {
       return (ms / 60_000) + " min";
     }
-    return ms % 1000 == 0 ? (ms / 1000) + " s" : String.format(java.util.Locale.ROOT, "%.1f s", ms / 1000.0);
+    return ms % 1000 == 0 ? (ms / 1000) + " s" : String.format(Locale.ROOT, "%.1f s", ms / 1000.0);
   }
 }

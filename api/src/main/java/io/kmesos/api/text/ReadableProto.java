@@ -12,6 +12,7 @@ import io.kmesos.api.registry.v1.RegistryProto;
 import io.kmesos.api.state.v1.StateProto;
 import io.kmesos.api.v1.InfoProto;
 import java.io.UncheckedIOException;
+import java.io.IOException;
 
 /**
  * Any kmesos message as JSON or YAML, decoded from the {@code .proto} definitions (protobuf's JSON
@@ -47,7 +48,7 @@ public final class ReadableProto {
   public static JsonNode tree(MessageOrBuilder message) {
     try {
       return JSON.readTree(json(message));
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
@@ -59,7 +60,7 @@ public final class ReadableProto {
   public static String yaml(JsonNode tree) {
     try {
       return YAML.writeValueAsString(tree);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
@@ -67,7 +68,7 @@ public final class ReadableProto {
   public static String json(JsonNode tree) {
     try {
       return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(tree);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }

@@ -31,6 +31,8 @@ import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import java.io.IOException;
+import java.net.UnknownHostException;
 
 /**
  * The cluster's certificate authority: a self-signed CA certificate and its key, which issues the
@@ -93,7 +95,7 @@ public final class CertificateAuthority {
           .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature))
           .addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()));
       return new CertificateAuthority(new Issued(sign(builder, keys.getPrivate()), keys.getPrivate()));
-    } catch (GeneralSecurityException | java.io.IOException e) {
+    } catch (GeneralSecurityException | IOException e) {
       throw new IllegalStateException("cannot create a CA: " + e.getMessage(), e);
     }
   }
@@ -139,7 +141,7 @@ public final class CertificateAuthority {
         builder.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names.toArray(GeneralName[]::new)));
       }
       return new Issued(sign(builder, ca.key()), keys.getPrivate());
-    } catch (GeneralSecurityException | java.io.IOException e) {
+    } catch (GeneralSecurityException | IOException e) {
       throw new IllegalStateException("cannot issue a certificate: " + e.getMessage(), e);
     }
   }
@@ -188,7 +190,7 @@ public final class CertificateAuthority {
       try {
         InetAddress.getByName(host);
         return true;
-      } catch (java.net.UnknownHostException e) {
+      } catch (UnknownHostException e) {
         return false;
       }
     }

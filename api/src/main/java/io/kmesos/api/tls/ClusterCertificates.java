@@ -8,6 +8,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.security.cert.CertificateParsingException;
 
 /**
  * Makes a store (a directory tree or Kubernetes Secrets) hold a CA and a valid certificate for each
@@ -173,7 +174,7 @@ public final class ClusterCertificates {
           }
         }
       }
-    } catch (java.security.cert.CertificateParsingException e) {
+    } catch (CertificateParsingException e) {
       // no names
     }
     return names;

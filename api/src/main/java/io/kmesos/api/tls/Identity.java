@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
+import java.util.Arrays;
 
 /**
  * Who a certificate speaks for: the kind of kmesos component, carried as a URI subject alternative
@@ -46,7 +47,7 @@ public enum Identity {
       }
     }
     throw new IllegalArgumentException("'" + component + "' is not a kmesos component; use one of "
-        + String.join(", ", java.util.Arrays.stream(values()).map(Identity::component).toList()));
+        + String.join(", ", Arrays.stream(values()).map(Identity::component).toList()));
   }
 
   /** Every URI subject alternative name of {@code cert} (the kmesos ones and any other). */

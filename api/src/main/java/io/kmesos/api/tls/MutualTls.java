@@ -27,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLEngine;
+import java.nio.file.Files;
 
 /**
  * Mutual TLS for every gRPC server and channel of one process, from one {@link TlsSettings}: the
@@ -118,9 +119,9 @@ public final class MutualTls implements AutoCloseable {
     X509Certificate cert;
     PrivateKey key;
     try {
-      cert = Pem.certificates(java.nio.file.Files.readString(settings.certFile())).get(0);
-      key = Pem.privateKey(java.nio.file.Files.readString(settings.keyFile()));
-      Pem.certificates(java.nio.file.Files.readString(settings.caFile()));
+      cert = Pem.certificates(Files.readString(settings.certFile())).get(0);
+      key = Pem.privateKey(Files.readString(settings.keyFile()));
+      Pem.certificates(Files.readString(settings.caFile()));
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException("TLS: " + message(e));
     }

@@ -16,6 +16,7 @@ import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.util.io.pem.PemGenerationException;
 
 /** PEM text of certificates and keys, as Kubernetes Secrets, cert-manager and gRPC's file reloaders hold them. */
 public final class Pem {
@@ -64,7 +65,7 @@ public final class Pem {
   public static String of(PrivateKey key) {
     try {
       return write(new JcaPKCS8Generator(key, null));
-    } catch (org.bouncycastle.util.io.pem.PemGenerationException e) {
+    } catch (PemGenerationException e) {
       throw new IllegalStateException(e);
     }
   }

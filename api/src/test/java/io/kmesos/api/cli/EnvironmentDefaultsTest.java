@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import java.util.HashMap;
 
 /** KMESOS_* variables as the defaults of every option, under the command line. */
 class EnvironmentDefaultsTest {
@@ -159,7 +160,7 @@ class EnvironmentDefaultsTest {
 
   @Test
   void aLaunchersChildrenGetOnlyTheLoggingVariables() {
-    Map<String, String> child = new java.util.HashMap<>(Map.of("KMESOS_PEERS", "a:1", "KMESOS_LOG_LEVEL", "DEBUG",
+    Map<String, String> child = new HashMap<>(Map.of("KMESOS_PEERS", "a:1", "KMESOS_LOG_LEVEL", "DEBUG",
         "KMESOS_LOG_FORMAT", "json", "KMESOS_LOG_PEERS", "b:2", "PATH", "/bin"));
     EnvironmentDefaults.removeOptions(child);
     assertThat(child).containsOnlyKeys("KMESOS_LOG_LEVEL", "KMESOS_LOG_FORMAT", "PATH");

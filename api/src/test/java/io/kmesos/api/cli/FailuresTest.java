@@ -10,6 +10,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.Test;
+import java.net.NoRouteToHostException;
+import java.net.UnknownHostException;
 
 /**
  * The one line a user reads for a failure: what went wrong and, for a server that could not be
@@ -66,9 +68,9 @@ class FailuresTest {
 
   @Test
   void otherTransportFailuresAreNamed() {
-    assertThat(Failures.reason(unavailable(new java.net.UnknownHostException("replica-9.kmesos"))))
+    assertThat(Failures.reason(unavailable(new UnknownHostException("replica-9.kmesos"))))
         .isEqualTo("unknown host replica-9.kmesos");
-    assertThat(Failures.reason(unavailable(new java.net.NoRouteToHostException("No route to host"))))
+    assertThat(Failures.reason(unavailable(new NoRouteToHostException("No route to host"))))
         .isEqualTo("no route to host");
     assertThat(Failures.reason(unavailable(new IOException("Connection reset by peer"))))
         .isEqualTo("unreachable: Connection reset by peer");

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.nio.file.StandardCopyOption;
 
 /** Issuing into a certificate directory: what is created, kept, and issued again, and when. */
 class ClusterCertificatesTest {
@@ -98,7 +99,7 @@ class ClusterCertificatesTest {
         .hasMessageStartingWith("TLS: the certificate in " + store.dir(Identity.ADMIN).resolve("tls.crt") + " expired at ");
     ClusterCertificates.ensure(store, settings(Map.of(), true), Instant.now());
     Files.copy(store.dir(Identity.REPLICA).resolve("tls.key"), store.dir(Identity.ADMIN).resolve("tls.key"),
-        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        StandardCopyOption.REPLACE_EXISTING);
     assertThatThrownBy(() -> MutualTls.load(store.settings(Identity.ADMIN))).hasMessage("TLS: the private key in "
         + store.dir(Identity.ADMIN).resolve("tls.key") + " is not the key of the certificate in "
         + store.dir(Identity.ADMIN).resolve("tls.crt"));

@@ -17,6 +17,7 @@ import io.kmesos.crds.v1alpha1.AgentStatus;
 import io.kmesos.registry.Names;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.kmesos.registry.OperationRefusedException;
 
 /**
  * An Agent resource is an agent in the registry: admitted when it appears, updated when its spec
@@ -71,7 +72,7 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
         refused(agent, status, status.getState(), "agent " + id + " is " + status.getState().toLowerCase()
             + " in the registry");
       }
-    } catch (io.kmesos.registry.OperationRefusedException e) {
+    } catch (OperationRefusedException e) {
       refused(agent, status, "Refused", RefusalPaths.AGENT.translate(e.getMessage()));
     }
     return finish(agent, status);

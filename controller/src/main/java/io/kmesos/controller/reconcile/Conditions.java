@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Comparator;
 
 /**
  * {@code metav1.Condition}s on kmesos statuses: {@code Ready} (the registry holds the spec) and
@@ -33,7 +34,7 @@ public final class Conditions {
     conditions.add(new ConditionBuilder().withType(type).withStatus(value).withReason(reason)
         .withMessage(bounded(message)).withObservedGeneration(owner.getMetadata().getGeneration())
         .withLastTransitionTime(since).build());
-    conditions.sort(java.util.Comparator.comparing(Condition::getType));
+    conditions.sort(Comparator.comparing(Condition::getType));
     status.setConditions(conditions);
   }
 

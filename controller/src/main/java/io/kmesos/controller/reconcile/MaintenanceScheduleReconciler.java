@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import io.kmesos.registry.OperationRefusedException;
 
 /**
  * A MaintenanceSchedule resource is the schedule of that name in the registry (Mesos maintenance
@@ -97,7 +98,7 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
         changed = true;
         normalEvent(context, ms, "MachinesDown", "StartMaintenance", "machines taken DOWN: " + names(toDown));
       }
-    } catch (io.kmesos.registry.OperationRefusedException e) {
+    } catch (OperationRefusedException e) {
       refusal = RefusalPaths.schedule(toDownIndexes).translate(e.getMessage());
     }
     List<MaintenanceScheduleStatus.MachineStatus> machines = new ArrayList<>();

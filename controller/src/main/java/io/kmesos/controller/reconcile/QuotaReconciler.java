@@ -27,6 +27,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import io.kmesos.registry.OperationRefusedException;
 
 /**
  * A Quota resource is the quota of its role in the registry (Mesos {@code /quota}), if it keeps
@@ -112,7 +113,7 @@ public final class QuotaReconciler extends RegistryReconciler<Quota, RegistrySta
       } else {
         inRegistry(quota, status, changed, "the quota of role " + role + " is in the registry");
       }
-    } catch (io.kmesos.registry.OperationRefusedException e) {
+    } catch (OperationRefusedException e) {
       refused(quota, status, "Refused", RefusalPaths.QUOTA.translate(e.getMessage()));
     }
     return finish(quota, status);

@@ -17,6 +17,7 @@ import io.kmesos.registry.Registrar;
 import io.kmesos.replica.state.State;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 
 /**
  * What the four reconcilers share: they turn a resource's spec into registry operations on the
@@ -116,7 +117,7 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
    * the role over in the registry at once (see {@link RoleOwners}), but only this brings the
    * successor's own status up to date, since no event of the successor announces it.
    */
-  static final java.time.Duration ROLE_CONFLICT_RECHECK = java.time.Duration.ofSeconds(10);
+  static final Duration ROLE_CONFLICT_RECHECK = Duration.ofSeconds(10);
 
   /** {@link #finish}, for a resource in conflict over its role: it looks again later. */
   protected UpdateControl<R> finishInConflict(R resource, S status) {

@@ -12,6 +12,7 @@ import io.kmesos.crds.v1alpha1.RegistryStatus;
 import io.kmesos.crds.v1alpha1.Weight;
 import io.kmesos.crds.v1alpha1.WeightSpec;
 import java.util.Optional;
+import io.kmesos.registry.OperationRefusedException;
 
 /** A Weight resource is the weight of its role in the registry (Mesos {@code /weights}). */
 @ControllerConfiguration(name = "weight")
@@ -40,7 +41,7 @@ public final class WeightReconciler extends RegistryReconciler<Weight, RegistryS
     try {
       boolean changed = apply(update(weight.getSpec()));
       inRegistry(weight, status, changed, "the weight of role " + role + " is in the registry");
-    } catch (io.kmesos.registry.OperationRefusedException e) {
+    } catch (OperationRefusedException e) {
       refused(weight, status, "Refused", RefusalPaths.WEIGHT.translate(e.getMessage()));
     }
     return finish(weight, status);

@@ -29,6 +29,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.CronJob;
+import java.nio.file.attribute.PosixFilePermission;
 
 /**
  * {@code kmesos-certs} as a process, as the install Job runs it: against a real kube-apiserver, as
@@ -53,13 +57,13 @@ class CertsToolIT {
       for (HasMetadata o : admin.load(in).items()) {
         if (o instanceof Job job) {
           jobArgs = job.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs();
-        } else if (!(o instanceof io.fabric8.kubernetes.api.model.batch.v1.CronJob)) {
+        } else if (!(o instanceof CronJob)) {
           admin.resource(o).inNamespace(NS).serverSideApply();
         }
       }
     }
     var token = admin.serviceAccounts().inNamespace(NS).withName("kmesos-certs").tokenRequest(
-        new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec()
+        new TokenRequestBuilder().withNewSpec()
             .withAudiences(List.of()).withExpirationSeconds(3600L).endSpec().build());
     kubeconfig = server.writeTokenKubeConfig(tmp.resolve("certs-kubeconfig"), "kmesos-certs", token.getStatus().getToken());
   }
@@ -146,7 +150,7 @@ class CertsToolIT {
     assertThat(authority.signed(renewed)).isTrue();
 
     // Least privilege: the job's account reads no other Secret.
-    admin.secrets().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata()
+    admin.secrets().inNamespace(NS).resource(new SecretBuilder().withNewMetadata()
         .withName("someone-elses").endMetadata().addToStringData("password", "x").build()).serverSideApply();
     try (KubernetesClient job = new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig)))
         .build()) {
@@ -169,8 +173,8 @@ class CertsToolIT {
       assertThat(cert.getNotAfter().getTime() - cert.getNotBefore().getTime()).isEqualTo((48 * 60 + 1) * 60_000L);
     }
     assertThat(Files.getPosixFilePermissions(dir.resolve("tls/admin/tls.key")))
-        .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
-            java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ,
+            PosixFilePermission.OWNER_WRITE);
     Result again = run(List.of("files", "--dir", dir.resolve("tls").toString(), "--component", "replica,admin",
         "--host", "replica=127.0.0.1", "--validity", "48h"));
     assertThat(again.out()).doesNotContain("issued").contains("kept replica certificate", "kept admin certificate");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Size;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
 public class MaintenanceScheduleStatus extends RegistryStatus {
@@ -64,13 +65,13 @@ public class MaintenanceScheduleStatus extends RegistryStatus {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof MachineStatus m && java.util.Objects.equals(hostname, m.hostname)
-          && java.util.Objects.equals(ip, m.ip) && java.util.Objects.equals(mode, m.mode);
+      return o instanceof MachineStatus m && Objects.equals(hostname, m.hostname)
+          && Objects.equals(ip, m.ip) && Objects.equals(mode, m.mode);
     }
 
     @Override
     public int hashCode() {
-      return java.util.Objects.hash(hostname, ip, mode);
+      return Objects.hash(hostname, ip, mode);
     }
   }
 }

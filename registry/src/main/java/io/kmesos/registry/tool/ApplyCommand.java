@@ -25,6 +25,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.Timestamps;
+import java.net.InetAddress;
 
 /**
  * Becomes the registrar and applies operations, one JSON object per line (protobuf's JSON form of
@@ -49,8 +52,8 @@ final class ApplyCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     MasterInfo master = MasterInfo.newBuilder().setId(masterId != null ? masterId : "kmesos-registry-" + UUID.randomUUID())
-        .setHostname(java.net.InetAddress.getLocalHost().getHostName()).setVersion(KmesosVersion.version())
-        .setElectedAt(com.google.protobuf.util.Timestamps.fromMillis(System.currentTimeMillis())).build();
+        .setHostname(InetAddress.getLocalHost().getHostName()).setVersion(KmesosVersion.version())
+        .setElectedAt(Timestamps.fromMillis(System.currentTimeMillis())).build();
     AtomicInteger failed = new AtomicInteger();
     try (Log log = peers.log(); Registrar registrar = Registrar.start(log, master, State.Settings.DEFAULT);
         BufferedReader in = file != null ? Files.newBufferedReader(file)
@@ -68,7 +71,7 @@ final class ApplyCommand implements Callable<Integer> {
         Operation.Builder op = Operation.newBuilder();
         try {
           JsonFormat.parser().merge(line, op);
-        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        } catch (InvalidProtocolBufferException e) {
           throw new IllegalArgumentException("line " + lineNo + " is not an operation: " + e.getMessage());
         }
         int n = lineNo;

@@ -28,6 +28,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 
 /**
  * The registrar benchmark, in the spirit of Mesos's registrar benchmarks, side by side with the way
@@ -84,9 +88,9 @@ final class BenchmarkCommand implements Callable<Integer> {
     for (int rep = 1; rep <= repeats; rep++) {
       for (int size : sizes) {
         // Alternate which way goes first, so that neither always runs on a warmer machine.
-        List<String> order = new java.util.ArrayList<>(modes);
+        List<String> order = new ArrayList<>(modes);
         if ((rep + run) % 2 == 1) {
-          java.util.Collections.reverse(order);
+          Collections.reverse(order);
         }
         for (String mode : order) {
           System.out.println(point(root.resolve("run-" + (++run)), mode, size));
@@ -194,12 +198,12 @@ final class BenchmarkCommand implements Callable<Integer> {
     };
   }
 
-  private static void delete(Path dir) throws java.io.IOException {
+  private static void delete(Path dir) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }
     try (var files = Files.walk(dir)) {
-      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);
       }
     }

@@ -15,6 +15,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * A replicated log of separate replica JVMs on 127.0.0.1, each with its own RocksDB directory under
@@ -30,7 +35,7 @@ public final class LocalReplicas implements AutoCloseable {
   private final Process[] processes;
   private final List<String> jvmOptions;
   private final CertificateDirectory certificates;
-  private final java.util.Map<Identity, MutualTls> clients = new java.util.EnumMap<>(Identity.class);
+  private final Map<Identity, MutualTls> clients = new EnumMap<>(Identity.class);
   private boolean dieWithLauncher;
 
   /** Replicas under {@code root}, with certificates of the CA in {@code certificates} (created if missing). */
@@ -76,13 +81,13 @@ public final class LocalReplicas implements AutoCloseable {
     return tied;
   }
 
-  private static java.util.Optional<String> executable(String name) {
+  private static Optional<String> executable(String name) {
     for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
       if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) {
-        return java.util.Optional.of(Path.of(dir, name).toString());
+        return Optional.of(Path.of(dir, name).toString());
       }
     }
-    return java.util.Optional.empty();
+    return Optional.empty();
   }
 
   /**
@@ -92,9 +97,9 @@ public final class LocalReplicas implements AutoCloseable {
   public static void issueCertificates(CertificateDirectory certificates) {
     ClusterCertificates.ensure(certificates, new ClusterCertificates.Settings(
         List.of(Identity.REPLICA, Identity.CONTROLLER, Identity.ADMIN),
-        java.util.Map.of(Identity.REPLICA, List.of("127.0.0.1", "localhost")),
+        Map.of(Identity.REPLICA, List.of("127.0.0.1", "localhost")),
         ClusterCertificates.Settings.DEFAULT_CA_VALIDITY, ClusterCertificates.Settings.DEFAULT_VALIDITY, false),
-        java.time.Instant.now());
+        Instant.now());
   }
 
   public List<String> peers() {
@@ -151,7 +156,7 @@ public final class LocalReplicas implements AutoCloseable {
   }
 
   /** Initializes the log once every replica answers (they take a moment to start). */
-  public void initialize(String clusterId, java.time.Duration timeout) throws InterruptedException {
+  public void initialize(String clusterId, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     try (Log log = client()) {
       while (true) {

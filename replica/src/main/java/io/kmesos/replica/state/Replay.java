@@ -13,6 +13,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeoutException;
+import io.kmesos.api.state.v1.Variable;
+import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * Rebuilds the State's variables from the log: the snapshot the log was truncated for (none when
@@ -109,7 +112,7 @@ final class Replay {
       if (c.getIndex() < parts.length && parts.length == c.getCount()) {
         parts[c.getIndex()] = c;
       }
-      if (java.util.Arrays.stream(parts).allMatch(java.util.Objects::nonNull)) {
+      if (Arrays.stream(parts).allMatch(Objects::nonNull)) {
         complete = parts;
       }
     }
@@ -120,7 +123,7 @@ final class Replay {
     snapshotAsOf = complete[0].getAsOf();
     sequence = snapshotAsOf;
     for (SnapshotChunk c : complete) {
-      for (io.kmesos.api.state.v1.Variable v : c.getVariablesList()) {
+      for (Variable v : c.getVariablesList()) {
         variables.put(v.getName(), new State.Variable(v.getName(), v.getVersion(), v.getValue()));
       }
     }

@@ -25,6 +25,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import com.google.protobuf.ByteString;
+import java.util.HashSet;
+import java.util.concurrent.CompletionException;
 
 /**
  * Versioned variables on the replicated log, with the semantics of Mesos {@code State}: {@link
@@ -246,7 +249,7 @@ public final class State implements AutoCloseable {
     if (failure != null) {
       return CompletableFuture.failedFuture(failure);
     }
-    Set<String> touched = new java.util.HashSet<>();
+    Set<String> touched = new HashSet<>();
     for (Variable v : concat(batch.stores(), batch.expunges())) {
       if (!touched.add(v.name())) {
         throw new IllegalArgumentException("variable " + v.name() + " appears twice in one batch");
@@ -284,7 +287,7 @@ public final class State implements AutoCloseable {
     CompletableFuture<Boolean> done = appended.handle((position, error) -> {
       if (error != null) {
         fail(unwrap(error));
-        throw new java.util.concurrent.CompletionException(failure);
+        throw new CompletionException(failure);
       }
       return true;
     });
@@ -402,7 +405,7 @@ public final class State implements AutoCloseable {
 
   /** The error behind a future's wrapping. */
   public static RuntimeException unwrap(Throwable t) {
-    while ((t instanceof java.util.concurrent.CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
       t = t.getCause();
     }
     return t instanceof RuntimeException r ? r : new StateException(t.getMessage(), t);
@@ -417,7 +420,7 @@ public final class State implements AutoCloseable {
   }
 
   /** Decodes one log payload as a State entry; null if it is not one. */
-  public static Entry decode(com.google.protobuf.ByteString payload) {
+  public static Entry decode(ByteString payload) {
     try {
       Entry entry = Entry.parseFrom(payload);
       return entry.getKindCase() == Entry.KindCase.KIND_NOT_SET || !entry.getUnknownFields().asMap().isEmpty()

@@ -26,6 +26,7 @@ import org.rocksdb.RocksIterator;
 import org.rocksdb.WALRecoveryMode;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A replica's storage on RocksDB.
@@ -241,7 +242,7 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   }
 
   private static String describeLogFiles(Path dir) throws IOException {
-    List<String> logs = new java.util.ArrayList<>();
+    List<String> logs = new ArrayList<>();
     for (Path d : List.of(dir, dir.resolve("archive"))) {
       if (!Files.isDirectory(d)) {
         continue;
@@ -355,7 +356,7 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         // Before any reply that depends on this write: see SyncedWatermark.
         watermark.advance(db.getLatestSequenceNumber());
         if (syncedWrites != null) {
-          syncedWrites.record(System.nanoTime() - started, java.util.concurrent.TimeUnit.NANOSECONDS);
+          syncedWrites.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
         }
       }
       metadata = newMetadata;

@@ -20,6 +20,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.util.concurrent.Callable;
 
 /**
  * Becomes the log's writer and appends every line of standard input, pipelined; prints
@@ -28,7 +31,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "append", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "Elects a writer and appends each line of standard input; prints position<TAB>line once committed.")
-final class AppendCommand implements java.util.concurrent.Callable<Integer> {
+final class AppendCommand implements Callable<Integer> {
   @Mixin PeersOption peers;
 
   @Option(names = "--in-flight", defaultValue = "1000", description = "Appends in flight at most (default: ${DEFAULT-VALUE}).")
@@ -51,7 +54,7 @@ final class AppendCommand implements java.util.concurrent.Callable<Integer> {
     if (electionTimeout.isZero() || appendTimeout.isZero() || inFlight < 1) {
       throw new ParameterException(spec.commandLine(), "--election-timeout, --append-timeout and --in-flight must be positive");
     }
-    PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+    PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
     Writer.Settings settings =
         Writer.Settings.DEFAULT.withElectionDeadline(electionTimeout).withAppendTimeout(appendTimeout).quiet();
     try (Log log = peers.log(); Writer writer = log.writer(settings)) {

@@ -20,6 +20,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
+import java.nio.ByteBuffer;
 
 @Command(name = "read", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = {"Prints learned entries: position, type, size and payload (as text when it is UTF-8, else hex).",
@@ -105,7 +106,7 @@ final class ReadCommand implements Callable<Integer> {
   private String show(byte[] payload) {
     if (!hex) {
       try {
-        return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(payload)).toString();
+        return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(payload)).toString();
       } catch (CharacterCodingException notText) {
         // fall through to hex
       }

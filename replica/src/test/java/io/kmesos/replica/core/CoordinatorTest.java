@@ -14,6 +14,7 @@ import io.kmesos.api.log.v1.WriteResponse;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import io.kmesos.api.log.v1.FetchResponse;
 
 class CoordinatorTest {
   final Coordinator writer = new Coordinator(100, 7, 3, new Coordinator.Config(5, 50, 2, 1000, 1 << 20));
@@ -69,7 +70,7 @@ class CoordinatorTest {
     assertThat(ask.getFetchRequest().getLearnedOnly()).isTrue();
 
     Effects fill = writer.handle(Envelope.newBuilder().setFrom(1).setTo(100).setFetchResponse(
-        io.kmesos.api.log.v1.FetchResponse.newBuilder().setOk(true).setNonce(ask.getFetchRequest().getNonce())
+        FetchResponse.newBuilder().setOk(true).setNonce(ask.getFetchRequest().getNonce())
             .setFrom(3).setTo(3).setBegin(1).setLearnedThrough(3)
             .addActions(accepted(3, Ballots.of(0, 1), "learned").toBuilder().setLearned(true))).build());
     WriteRequest w = fill.messages().get(0).getWriteRequest();

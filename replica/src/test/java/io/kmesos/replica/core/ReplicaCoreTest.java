@@ -20,6 +20,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
+import io.kmesos.api.log.v1.FetchRequest;
+import io.kmesos.api.log.v1.FetchResponse;
 
 class ReplicaCoreTest {
   static final long WRITER = 100;
@@ -203,14 +205,14 @@ class ReplicaCoreTest {
         .setBallot(Ballots.of(1, 1)).addActions(append(1, "12345")).addActions(append(2, "12345"))
         .addActions(append(3, "12345")).addActions(append(5, "12345"))).build()));
 
-    io.kmesos.api.log.v1.FetchResponse first = r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0)
-        .setFetchRequest(io.kmesos.api.log.v1.FetchRequest.newBuilder().setFrom(1).setTo(9))
+    FetchResponse first = r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0)
+        .setFetchRequest(FetchRequest.newBuilder().setFrom(1).setTo(9))
         .build()).messages().get(0).getFetchResponse();
     assertThat(first.getActionsList()).extracting(Action::getPosition).containsExactly(1L, 2L);
     assertThat(first.getTo()).as("covers only what it carries").isEqualTo(2);
 
-    io.kmesos.api.log.v1.FetchResponse rest = r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0)
-        .setFetchRequest(io.kmesos.api.log.v1.FetchRequest.newBuilder().setFrom(5).setTo(9))
+    FetchResponse rest = r.handle(Envelope.newBuilder().setFrom(WRITER).setTo(0)
+        .setFetchRequest(FetchRequest.newBuilder().setFrom(5).setTo(9))
         .build()).messages().get(0).getFetchResponse();
     assertThat(rest.getActionsList()).extracting(Action::getPosition).containsExactly(5L);
     assertThat(rest.getTo()).as("nothing more is held: it covers the whole range").isEqualTo(9);

@@ -38,6 +38,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.rocksdb.RocksDB;
+import org.rocksdb.util.Environment;
 
 /**
  * What Kubernetes and an operator see of a replica process: the gRPC health service its probes
@@ -186,8 +188,8 @@ class ReplicaHealthIT extends LogProcessesTest {
 
   private Path rocksDbLibrary() throws Exception {
     Path lib = Files.createDirectories(dir.resolve("lib"));
-    String name = org.rocksdb.util.Environment.getJniLibraryFileName("rocksdb");
-    try (InputStream in = org.rocksdb.RocksDB.class.getClassLoader().getResourceAsStream(name)) {
+    String name = Environment.getJniLibraryFileName("rocksdb");
+    try (InputStream in = RocksDB.class.getClassLoader().getResourceAsStream(name)) {
       assertThat(in).as("RocksDB's native library %s on the class path", name).isNotNull();
       Files.copy(in, lib.resolve(name));
     }

@@ -15,6 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.net.InetAddress;
+import java.util.Comparator;
 
 /**
  * Replicas as separate JVMs on 127.0.0.1, each with its own RocksDB directory, started from the
@@ -161,7 +163,7 @@ final class ReplicaProcesses implements AutoCloseable {
 
   void wipe(int i) throws IOException {
     try (var files = Files.walk(dataDir(i))) {
-      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
         Files.delete(p);
       }
     }
@@ -189,7 +191,7 @@ final class ReplicaProcesses implements AutoCloseable {
   }
 
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
   }

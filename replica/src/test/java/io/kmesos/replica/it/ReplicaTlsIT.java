@@ -39,6 +39,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import javax.net.ssl.SSLParameters;
 
 /**
  * A real replica process accepts only clients with a certificate of the cluster's CA that carries
@@ -231,8 +232,8 @@ class ReplicaTlsIT {
   }
 
   /** gRPC's servers want HTTP/2 negotiated. */
-  private static javax.net.ssl.SSLParameters alpn(SSLSocket socket) {
-    javax.net.ssl.SSLParameters p = socket.getSSLParameters();
+  private static SSLParameters alpn(SSLSocket socket) {
+    SSLParameters p = socket.getSSLParameters();
     p.setApplicationProtocols(new String[] {"h2"});
     return p;
   }

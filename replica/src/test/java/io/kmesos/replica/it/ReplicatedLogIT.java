@@ -33,6 +33,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.PrintStream;
+import java.util.Arrays;
 
 /**
  * The log as separate replica JVMs on 127.0.0.1 with real RocksDB, driven through the client
@@ -56,7 +58,7 @@ class ReplicatedLogIT extends LogProcessesTest {
     try (Writer large = log.writer(Writer.Settings.DEFAULT.withAppendTimeout(Duration.ofSeconds(60)))) {
       large.elect().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       byte[] largest = new byte[Writer.MAX_ENTRY_BYTES];
-      java.util.Arrays.fill(largest, (byte) 'x');
+      Arrays.fill(largest, (byte) 'x');
       long big = large.append(largest).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       assertThatThrownBy(() -> large.append(new byte[Writer.MAX_ENTRY_BYTES + 1]).get(10, TimeUnit.SECONDS))
           .hasCauseInstanceOf(IllegalArgumentException.class).hasMessageContaining("an entry holds at most 12 MiB");
@@ -179,7 +181,7 @@ class ReplicatedLogIT extends LogProcessesTest {
         "--peers", replicas.peerList(), "--tls-dir", replicas.tlsDir(Identity.ADMIN)).redirectOutput(acks.toFile())
         .redirectError(dir.resolve("append.err").toFile()).start();
     Thread feeder = new Thread(() -> {
-      try (var in = new java.io.PrintStream(writer.getOutputStream(), true)) {
+      try (var in = new PrintStream(writer.getOutputStream(), true)) {
         for (int i = 0; i < 200_000 && writer.isAlive(); i++) {
           in.println("line-" + i);
         }

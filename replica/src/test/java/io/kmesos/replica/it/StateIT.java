@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.concurrent.CompletableFuture;
 
 /** Versioned variables on a 3-replica log of separate JVMs: Mesos State semantics and fencing. */
 class StateIT {
@@ -51,7 +52,7 @@ class StateIT {
     return v.value().unpack(StringValue.class).getValue();
   }
 
-  static <T> T get(java.util.concurrent.CompletableFuture<T> f) throws Exception {
+  static <T> T get(CompletableFuture<T> f) throws Exception {
     return f.get(120, TimeUnit.SECONDS);
   }
 

@@ -30,6 +30,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.time.Instant;
 
 /**
  * How channels to replicas behave towards a replica that is down for long, and what a client
@@ -120,10 +121,10 @@ class TransportTest {
   void aServerThatIsNotAReplicaOfTheClustersCaIsReportedAsSuch() throws Exception {
     Server plaintext = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new InfoService("replica")).build().start();
-    CertificateAuthority foreign = CertificateAuthority.create("another CA", java.time.Instant.now(), Duration.ofDays(1));
+    CertificateAuthority foreign = CertificateAuthority.create("another CA", Instant.now(), Duration.ofDays(1));
     CertificateDirectory foreignDir = new CertificateDirectory(certificates.resolve("foreign"));
     CertificateAuthority.Issued impostor = foreign.issue(CertificateAuthority.Request.of(Identity.REPLICA, List.of(),
-        java.time.Instant.now(), Duration.ofDays(1)));
+        Instant.now(), Duration.ofDays(1)));
     foreignDir.write(Identity.REPLICA, foreign.issued().certificatePem(),
         new ClusterCertificates.Material(impostor.certificatePem(), impostor.keyPem()));
     MutualTls foreignTls = MutualTls.load(foreignDir.settings(Identity.REPLICA));
@@ -134,7 +135,7 @@ class TransportTest {
     // A replica's certificate naming no host at all: the identity is what clients check, not the address.
     CertificateAuthority ours = CertificateAuthority.load(ca.readCa().certificatePem(), ca.readCa().keyPem());
     CertificateAuthority.Issued hostless = ours.issue(CertificateAuthority.Request.of(Identity.REPLICA, List.of(),
-        java.time.Instant.now(), Duration.ofDays(1)));
+        Instant.now(), Duration.ofDays(1)));
     CertificateDirectory hostlessDir = new CertificateDirectory(certificates.resolve("hostless"));
     hostlessDir.write(Identity.REPLICA, ca.readCa().certificatePem(),
         new ClusterCertificates.Material(hostless.certificatePem(), hostless.keyPem()));
