@@ -9,6 +9,7 @@ import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentStatus;
 import io.kmesos.devcluster.LocalKubeApiServer;
 import io.kmesos.devcluster.WithKubeApiServer;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,7 +23,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.net.InetAddress;
 
 /**
  * {@code kmesos-agent --metrics-port} against a real kube-apiserver: its /metrics says whether the
@@ -40,27 +40,48 @@ class AgentMetricsIT {
   }
 
   @Test
-  void registeredFollowsTheAgentsStatusInTheRegistry(LocalKubeApiServer server, KubernetesClient client) throws Exception {
+  void registeredFollowsTheAgentsStatusInTheRegistry(
+      LocalKubeApiServer server, KubernetesClient client) throws Exception {
     KmesosCrds.install(client, PATIENCE);
     Path kubeconfig = server.writeKubeConfig(dir.resolve("kubeconfig"));
     int port;
     try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = free.getLocalPort();
     }
-    Process agent = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx256m", "-cp", System.getProperty("java.class.path"), "io.kmesos.agent.AgentMain",
-        "--node-name", "node-m", "--work-dir", dir.resolve("work").toString(), "--kubeconfig", kubeconfig.toString(),
-        "--metrics-port", Integer.toString(port)))
-        .redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();
+    Process agent =
+        new ProcessBuilder(
+                List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx256m",
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    "io.kmesos.agent.AgentMain",
+                    "--node-name",
+                    "node-m",
+                    "--work-dir",
+                    dir.resolve("work").toString(),
+                    "--kubeconfig",
+                    kubeconfig.toString(),
+                    "--metrics-port",
+                    Integer.toString(port)))
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("agent.log").toFile())
+            .start();
     try {
       HttpClient http = HttpClient.newHttpClient();
-      HttpRequest scrape = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
-          .timeout(Duration.ofSeconds(30)).build();
-      await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
-        String s = http.send(scrape, HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(value(s, "kmesos_agent_registered")).as("not admitted yet").isEqualTo(0);
-        assertThat(s).contains("jvm_threads_live_threads");
-      });
+      HttpRequest scrape =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+              .timeout(Duration.ofSeconds(30))
+              .build();
+      await()
+          .atMost(PATIENCE)
+          .ignoreExceptions()
+          .untilAsserted(
+              () -> {
+                String s = http.send(scrape, HttpResponse.BodyHandlers.ofString()).body();
+                assertThat(value(s, "kmesos_agent_registered")).as("not admitted yet").isEqualTo(0);
+                assertThat(s).contains("jvm_threads_live_threads");
+              });
 
       // What the master writes once it admitted the agent into the registry.
       Agent registered = client.resources(Agent.class).withName("node-m").get();
@@ -69,16 +90,28 @@ class AgentMetricsIT {
       status.setAgentId("a-1");
       registered.setStatus(status);
       client.resource(registered).updateStatus();
-      await().atMost(PATIENCE).untilAsserted(() ->
-          assertThat(value(http.send(scrape, HttpResponse.BodyHandlers.ofString()).body(), "kmesos_agent_registered"))
-              .isEqualTo(1));
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          value(
+                              http.send(scrape, HttpResponse.BodyHandlers.ofString()).body(),
+                              "kmesos_agent_registered"))
+                      .isEqualTo(1));
 
       registered = client.resources(Agent.class).withName("node-m").get();
       registered.getStatus().setState("Unreachable");
       client.resource(registered).updateStatus();
-      await().atMost(PATIENCE).untilAsserted(() ->
-          assertThat(value(http.send(scrape, HttpResponse.BodyHandlers.ofString()).body(), "kmesos_agent_registered"))
-              .isEqualTo(0));
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          value(
+                              http.send(scrape, HttpResponse.BodyHandlers.ofString()).body(),
+                              "kmesos_agent_registered"))
+                      .isEqualTo(0));
     } finally {
       agent.destroy();
       agent.waitFor(30, TimeUnit.SECONDS);

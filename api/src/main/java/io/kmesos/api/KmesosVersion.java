@@ -6,7 +6,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Properties;
 
-/** The kmesos release this build belongs to, read from a resource that Maven stamps at build time. */
+/**
+ * The kmesos release this build belongs to, read from a resource that Maven stamps at build time.
+ */
 public final class KmesosVersion {
   private static final String VERSION = load();
 
@@ -34,7 +36,8 @@ public final class KmesosVersion {
   private static String load() {
     try (InputStream in = KmesosVersion.class.getResourceAsStream("version.properties")) {
       if (in == null) {
-        throw new IllegalStateException("io/kmesos/api/version.properties is missing from the classpath");
+        throw new IllegalStateException(
+            "io/kmesos/api/version.properties is missing from the classpath");
       }
       Properties p = new Properties();
       p.load(in);

@@ -17,16 +17,19 @@ class InfoServiceTest {
   void versionIsStampedByTheBuild() {
     // The resource is filtered by Maven; an unfiltered placeholder means the build is broken.
     assertThat(KmesosVersion.version()).isNotBlank().doesNotContain("${");
-    assertThat(KmesosVersion.versionLine("kmesos-log")).startsWith("kmesos-log " + KmesosVersion.version());
+    assertThat(KmesosVersion.versionLine("kmesos-log"))
+        .startsWith("kmesos-log " + KmesosVersion.version());
   }
 
   @Test
   void serverAnswersWithItsComponentAndVersion() throws Exception {
     String name = InProcessServerBuilder.generateName();
-    Server server = InProcessServerBuilder.forName(name).addService(new InfoService("agent")).build().start();
+    Server server =
+        InProcessServerBuilder.forName(name).addService(new InfoService("agent")).build().start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
     try {
-      BuildInfo info = InfoGrpc.newBlockingStub(channel).getBuildInfo(GetBuildInfoRequest.getDefaultInstance());
+      BuildInfo info =
+          InfoGrpc.newBlockingStub(channel).getBuildInfo(GetBuildInfoRequest.getDefaultInstance());
       assertThat(info.getComponent()).isEqualTo("agent");
       assertThat(info.getVersion()).isEqualTo(KmesosVersion.version());
       assertThat(info.getJavaVersion()).isEqualTo(System.getProperty("java.version"));

@@ -24,6 +24,8 @@ import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -32,8 +34,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
 
 /**
  * {@code kmesos-controller}: the kmesos master. The controller that holds the Lease is the master
@@ -41,65 +41,108 @@ import java.time.ZonedDateTime;
  * reconcilers do not). Losing the Lease, or being fenced on the log by a newer master, ends the
  * process: in Kubernetes it restarts as a follower.
  */
-@Command(name = "kmesos-controller", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "The kmesos master: elected through a Kubernetes Lease, it reconciles Agent, Quota, Weight and "
-        + "MaintenanceSchedule resources into the registry on the replicated log.")
+@Command(
+    name = "kmesos-controller",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description =
+        "The kmesos master: elected through a Kubernetes Lease, it reconciles Agent, Quota, Weight and "
+            + "MaintenanceSchedule resources into the registry on the replicated log.")
 public final class ControllerMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ControllerMain.class);
 
   @Mixin PeersOption peers;
 
-  @Option(names = "--kubeconfig", description = "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
+  @Option(
+      names = "--kubeconfig",
+      description = "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")
   Path kubeconfig;
 
-  @Option(names = "--lease-namespace", defaultValue = "${env:POD_NAMESPACE:-kmesos}",
+  @Option(
+      names = "--lease-namespace",
+      defaultValue = "${env:POD_NAMESPACE:-kmesos}",
       description = "Namespace of the Lease (default: $POD_NAMESPACE, else ${DEFAULT-VALUE}).")
   String leaseNamespace;
 
-  @Option(names = "--lease-name", defaultValue = "kmesos-master", description = "The Lease (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--lease-name",
+      defaultValue = "kmesos-master",
+      description = "The Lease (default: ${DEFAULT-VALUE}).")
   String leaseName;
 
-  @Option(names = "--identity", defaultValue = "${env:POD_NAME}",
+  @Option(
+      names = "--identity",
+      defaultValue = "${env:POD_NAME}",
       description = "This controller's name in the Lease (default: $POD_NAME, else the hostname).")
   String identity;
 
-  @Option(names = "--advertise-address", defaultValue = "",
-      description = "Where frameworks and agents reach this master (host:port), recorded in the registry.")
+  @Option(
+      names = "--advertise-address",
+      defaultValue = "",
+      description =
+          "Where frameworks and agents reach this master (host:port), recorded in the registry.")
   String advertiseAddress;
 
-  @Option(names = "--lease-duration", defaultValue = "15s", converter = Durations.class,
+  @Option(
+      names = "--lease-duration",
+      defaultValue = "15s",
+      converter = Durations.class,
       description = "How long a Lease holds without renewal (default: ${DEFAULT-VALUE}).")
   Duration leaseDuration;
 
-  @Option(names = "--renew-deadline", defaultValue = "10s", converter = Durations.class,
-      description = "How long the leader keeps trying to renew before it gives up (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--renew-deadline",
+      defaultValue = "10s",
+      converter = Durations.class,
+      description =
+          "How long the leader keeps trying to renew before it gives up (default: ${DEFAULT-VALUE}).")
   Duration renewDeadline;
 
-  @Option(names = "--retry-period", defaultValue = "2s", converter = Durations.class,
+  @Option(
+      names = "--retry-period",
+      defaultValue = "2s",
+      converter = Durations.class,
       description = "How often candidates try to take the Lease (default: ${DEFAULT-VALUE}).")
   Duration retryPeriod;
 
-  @Option(names = "--metrics-port", defaultValue = "8081", paramLabel = "PORT",
-      description = "Port of the admin HTTP server: /metrics (Prometheus), /healthz and /readyz (Kubernetes probes); "
-          + "0 for none (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--metrics-port",
+      defaultValue = "8081",
+      paramLabel = "PORT",
+      description =
+          "Port of the admin HTTP server: /metrics (Prometheus), /healthz and /readyz (Kubernetes probes); "
+              + "0 for none (default: ${DEFAULT-VALUE}).")
   int metricsPort;
 
-  @Option(names = "--snapshot-min-bytes", defaultValue = "4194304",
-      description = "The registry snapshots once the changes since the last snapshot exceed both the registry's size "
-          + "and this many bytes (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--snapshot-min-bytes",
+      defaultValue = "4194304",
+      description =
+          "The registry snapshots once the changes since the last snapshot exceed both the registry's size "
+              + "and this many bytes (default: ${DEFAULT-VALUE}).")
   long snapshotMinBytes;
 
-  @Option(names = "--snapshot-max-changes", defaultValue = "100000",
-      description = "... or once there are more than this many changes since the last snapshot (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--snapshot-max-changes",
+      defaultValue = "100000",
+      description =
+          "... or once there are more than this many changes since the last snapshot (default: ${DEFAULT-VALUE}).")
   int snapshotMaxChanges;
 
-  @Option(names = "--log-election-deadline", defaultValue = "60s", converter = Durations.class,
-      description = "How long the new master keeps trying to become the log's writer (replicas that restart are "
-          + "waited for) before it gives up and exits (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--log-election-deadline",
+      defaultValue = "60s",
+      converter = Durations.class,
+      description =
+          "How long the new master keeps trying to become the log's writer (replicas that restart are "
+              + "waited for) before it gives up and exits (default: ${DEFAULT-VALUE}).")
   Duration logElectionDeadline;
 
-  @Option(names = "--agent-removal-rate-limit", description = "At most this many agent removals per period, e.g. 1/10m "
-      + "(Mesos --agent_removal_rate_limit; default: no limit).")
+  @Option(
+      names = "--agent-removal-rate-limit",
+      description =
+          "At most this many agent removals per period, e.g. 1/10m "
+              + "(Mesos --agent_removal_rate_limit; default: no limit).")
   String removalRateLimit;
 
   public static void main(String[] args) {
@@ -111,64 +154,125 @@ public final class ControllerMain implements Callable<Integer> {
     if (identity == null || identity.isBlank()) {
       identity = InetAddress.getLocalHost().getHostName();
     }
-    RemovalRateLimit removals = removalRateLimit == null ? RemovalRateLimit.unlimited() : RemovalRateLimit.parse(removalRateLimit);
-    KubernetesClient client = kubeconfig != null
-        ? new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig))).build()
-        : new KubernetesClientBuilder().build();
+    RemovalRateLimit removals =
+        removalRateLimit == null
+            ? RemovalRateLimit.unlimited()
+            : RemovalRateLimit.parse(removalRateLimit);
+    KubernetesClient client =
+        kubeconfig != null
+            ? new KubernetesClientBuilder()
+                .withConfig(Config.fromKubeconfig(Files.readString(kubeconfig)))
+                .build()
+            : new KubernetesClientBuilder().build();
     if (snapshotMinBytes < 1 || snapshotMaxChanges < 1) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
+      throw new CommandLine.ParameterException(
+          new CommandLine(this),
           "--snapshot-min-bytes and --snapshot-max-changes must be positive");
     }
     if (metricsPort < 0 || metricsPort > 65535) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
+      throw new CommandLine.ParameterException(
+          new CommandLine(this),
           "--metrics-port must be a port number (0 for none), not " + metricsPort);
     }
-    State.Settings settings = new State.Settings(snapshotMinBytes, snapshotMaxChanges,
-        State.Settings.DEFAULT.snapshotChunkBytes(), State.Settings.DEFAULT.recoveryTimeout())
-        .withElectionDeadline(logElectionDeadline);
+    State.Settings settings =
+        new State.Settings(
+                snapshotMinBytes,
+                snapshotMaxChanges,
+                State.Settings.DEFAULT.snapshotChunkBytes(),
+                State.Settings.DEFAULT.recoveryTimeout())
+            .withElectionDeadline(logElectionDeadline);
     // Without a port nothing is kept (kmesos-local's controllers): no Prometheus code to load.
     var prometheus = metricsPort == 0 ? null : ProcessMetrics.prometheus();
     MeterRegistry metrics = prometheus == null ? ProcessMetrics.none() : prometheus;
-    Master master = new Master(peers.list(), peers.tls.load(), identity, advertiseAddress, Duration.ofSeconds(60), settings,
-        ControllerMain::exit, metrics);
-    LeaderCallbacks callbacks = new LeaderCallbacks(master::lead,
-        () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),
-        leader -> log.info("controller {}: {}", identity, leader == null || leader.isEmpty() ? "no master at the moment"
-            : "the master is now " + leader));
-    // Reconcile counts and durations per controller (kind), not per resource: one series per CR would
+    Master master =
+        new Master(
+            peers.list(),
+            peers.tls.load(),
+            identity,
+            advertiseAddress,
+            Duration.ofSeconds(60),
+            settings,
+            ControllerMain::exit,
+            metrics);
+    LeaderCallbacks callbacks =
+        new LeaderCallbacks(
+            master::lead,
+            () -> master.lose("lost the Lease " + leaseNamespace + "/" + leaseName),
+            leader ->
+                log.info(
+                    "controller {}: {}",
+                    identity,
+                    leader == null || leader.isEmpty()
+                        ? "no master at the moment"
+                        : "the master is now " + leader));
+    // Reconcile counts and durations per controller (kind), not per resource: one series per CR
+    // would
     // grow with the cluster.
-    Operator operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
-        .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics))
-        .withLeaderElectionConfiguration(new LeaderElectionConfiguration(leaseName, leaseNamespace, leaseDuration,
-            renewDeadline, retryPeriod, identity, callbacks, false)));
+    Operator operator =
+        new Operator(
+            o ->
+                o.withKubernetesClient(client)
+                    .withCloseClientOnStop(false)
+                    .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(metrics))
+                    .withLeaderElectionConfiguration(
+                        new LeaderElectionConfiguration(
+                            leaseName,
+                            leaseNamespace,
+                            leaseDuration,
+                            renewDeadline,
+                            retryPeriod,
+                            identity,
+                            callbacks,
+                            false)));
     operator.register(new AgentReconciler(master, removals));
     operator.register(new QuotaReconciler(master));
     operator.register(new WeightReconciler(master));
     operator.register(new MaintenanceScheduleReconciler(master));
     // Served before the operator starts: /readyz says "starting" meanwhile, and /metrics answers.
     ControllerProbes probes = new ControllerProbes(operator, master);
-    AdminServer admin = prometheus == null ? null : AdminServer.start(metricsPort, AdminServer.routes(prometheus)
-        .probe(AdminServer.HEALTHZ, probes::liveness).probe(AdminServer.READYZ, probes::readiness));
+    AdminServer admin =
+        prometheus == null
+            ? null
+            : AdminServer.start(
+                metricsPort,
+                AdminServer.routes(prometheus)
+                    .probe(AdminServer.HEALTHZ, probes::liveness)
+                    .probe(AdminServer.READYZ, probes::readiness));
     master.warmUp();
     operator.start();
     probes.operatorStarted();
-    log.info("controller {} ({}): standing for the Lease {}/{} (duration {}, renew deadline {}, retry {}); log {}",
-        identity, master.info().getId(), leaseNamespace, leaseName, leaseDuration, renewDeadline, retryPeriod, peers.list());
+    log.info(
+        "controller {} ({}): standing for the Lease {}/{} (duration {}, renew deadline {}, retry {}); log {}",
+        identity,
+        master.info().getId(),
+        leaseNamespace,
+        leaseName,
+        leaseDuration,
+        renewDeadline,
+        retryPeriod,
+        peers.list());
     CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      log.info("controller {}: stopping ({})", identity, failing ? "after the failure above" : "signal");
-      boolean wasMaster = master.stop();
-      operator.stop();
-      if (admin != null) {
-        admin.close();
-      }
-      master.close();
-      if (wasMaster) {
-        releaseLease(client);
-      }
-      log.info("controller {}: stopped", identity);
-      stopped.countDown();
-    }, "controller-stop"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  log.info(
+                      "controller {}: stopping ({})",
+                      identity,
+                      failing ? "after the failure above" : "signal");
+                  boolean wasMaster = master.stop();
+                  operator.stop();
+                  if (admin != null) {
+                    admin.close();
+                  }
+                  master.close();
+                  if (wasMaster) {
+                    releaseLease(client);
+                  }
+                  log.info("controller {}: stopped", identity);
+                  stopped.countDown();
+                },
+                "controller-stop"));
     stopped.await();
     return 0;
   }
@@ -183,7 +287,9 @@ public final class ControllerMain implements Callable<Integer> {
     try {
       var leases = client.leases().inNamespace(leaseNamespace).withName(leaseName);
       var lease = leases.get();
-      if (lease == null || lease.getSpec() == null || !identity.equals(lease.getSpec().getHolderIdentity())) {
+      if (lease == null
+          || lease.getSpec() == null
+          || !identity.equals(lease.getSpec().getHolderIdentity())) {
         return;
       }
       var now = ZonedDateTime.now(ZoneOffset.UTC);
@@ -191,12 +297,20 @@ public final class ControllerMain implements Callable<Integer> {
       lease.getSpec().setLeaseDurationSeconds(1);
       lease.getSpec().setAcquireTime(now);
       lease.getSpec().setRenewTime(now);
-      client.leases().inNamespace(leaseNamespace).resource(lease).lockResourceVersion(lease.getMetadata().getResourceVersion())
+      client
+          .leases()
+          .inNamespace(leaseNamespace)
+          .resource(lease)
+          .lockResourceVersion(lease.getMetadata().getResourceVersion())
           .update();
       log.info("controller {}: released the Lease {}/{}", identity, leaseNamespace, leaseName);
     } catch (RuntimeException e) {
-      log.info("controller {}: could not release the Lease {}/{} ({}); it expires on its own", identity, leaseNamespace,
-          leaseName, e.getMessage());
+      log.info(
+          "controller {}: could not release the Lease {}/{} ({}); it expires on its own",
+          identity,
+          leaseNamespace,
+          leaseName,
+          e.getMessage());
     }
   }
 
@@ -206,14 +320,17 @@ public final class ControllerMain implements Callable<Integer> {
   /** Mastership is lost for good: end the process now (a hung shutdown must not keep it alive). */
   private static void exit(String why) {
     failing = true;
-    Thread halt = new Thread(() -> {
-      try {
-        Thread.sleep(5000);
-      } catch (InterruptedException ignored) {
-        // exiting anyway
-      }
-      Runtime.getRuntime().halt(1);
-    }, "controller-halt");
+    Thread halt =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(5000);
+              } catch (InterruptedException ignored) {
+                // exiting anyway
+              }
+              Runtime.getRuntime().halt(1);
+            },
+            "controller-halt");
     halt.setDaemon(true);
     halt.start();
     new Thread(() -> System.exit(1), "controller-exit").start();

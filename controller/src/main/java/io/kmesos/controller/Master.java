@@ -6,9 +6,9 @@ import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.Failures;
 import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.api.registry.v1.MasterInfo;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.registry.Registrar;
 import io.kmesos.registry.RegistryContents;
-import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.state.State;
@@ -46,16 +46,26 @@ public final class Master implements AutoCloseable {
   private volatile boolean closed;
   static final Duration STANDBY_PING = Duration.ofSeconds(10);
   private final MeterRegistry metrics;
+
   /** A standby's view of the log: its last status round found a quorum of VOTING replicas. */
   private volatile boolean standbySeesQuorum;
-  /** When the background loop ({@link #warmUp}) last went round, for liveness; 0 before it started. */
+
+  /**
+   * When the background loop ({@link #warmUp}) last went round, for liveness; 0 before it started.
+   */
   private volatile long loopRanAtNanos;
+
   private volatile Thread loop;
 
   /**
    * @param fatal called once mastership is lost for good, with why; it should end the process
    */
-  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
+  public Master(
+      List<String> peers,
+      MutualTls tls,
+      String identity,
+      String address,
+      Duration timeout,
       Consumer<String> fatal) {
     this(peers, tls, identity, address, timeout, State.Settings.DEFAULT, fatal);
   }
@@ -65,8 +75,14 @@ public final class Master implements AutoCloseable {
    * @param settings when the registry's State snapshots (and so how much a new master reads back)
    * @param fatal called once mastership is lost for good, with why; it should end the process
    */
-  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
-      State.Settings settings, Consumer<String> fatal) {
+  public Master(
+      List<String> peers,
+      MutualTls tls,
+      String identity,
+      String address,
+      Duration timeout,
+      State.Settings settings,
+      Consumer<String> fatal) {
     this(peers, tls, identity, address, timeout, settings, fatal, ProcessMetrics.none());
   }
 
@@ -75,22 +91,38 @@ public final class Master implements AutoCloseable {
    * @param metrics where mastership, the log client and the registrar are measured (see
    *     docs/operations.md, "Metrics")
    */
-  public Master(List<String> peers, MutualTls tls, String identity, String address, Duration timeout,
-      State.Settings settings, Consumer<String> fatal, MeterRegistry metrics) {
+  public Master(
+      List<String> peers,
+      MutualTls tls,
+      String identity,
+      String address,
+      Duration timeout,
+      State.Settings settings,
+      Consumer<String> fatal,
+      MeterRegistry metrics) {
     this.settings = settings;
     this.metrics = metrics;
     this.logClient = new Log(peers, Log.REQUEST_DEADLINE, tls, metrics);
-    this.info = MasterInfo.newBuilder().setId(identity + "-" + UUID.randomUUID().toString().substring(0, 8))
-        .setHostname(identity).setAddress(address).setVersion(KmesosVersion.version()).build();
+    this.info =
+        MasterInfo.newBuilder()
+            .setId(identity + "-" + UUID.randomUUID().toString().substring(0, 8))
+            .setHostname(identity)
+            .setAddress(address)
+            .setVersion(KmesosVersion.version())
+            .build();
     this.timeout = timeout;
     this.fatal = fatal;
     Gauge.builder("kmesos.master.elected", this, m -> m.leading ? 1 : 0)
-        .description("1 while this controller holds the Lease and is the master (Mesos master/elected)")
-        .strongReference(true).register(metrics);
+        .description(
+            "1 while this controller holds the Lease and is the master (Mesos master/elected)")
+        .strongReference(true)
+        .register(metrics);
     Gauge.builder("kmesos.log.recovered", this, m -> m.logRecovered() ? 1 : 0)
-        .description("1 when the log serves this controller: as master, its registry is recovered; as standby, a "
-            + "quorum of replicas answered VOTING (Mesos registrar/log/recovered)")
-        .strongReference(true).register(metrics);
+        .description(
+            "1 when the log serves this controller: as master, its registry is recovered; as standby, a "
+                + "quorum of replicas answered VOTING (Mesos registrar/log/recovered)")
+        .strongReference(true)
+        .register(metrics);
   }
 
   public MasterInfo info() {
@@ -98,47 +130,60 @@ public final class Master implements AutoCloseable {
   }
 
   /**
-   * Gets a standby ready to take over fast: connects to the replicas and reads the registry once, as
-   * a reader (never the writer), in the background. A controller that wins the Lease later then
+   * Gets a standby ready to take over fast: connects to the replicas and reads the registry once,
+   * as a reader (never the writer), in the background. A controller that wins the Lease later then
    * finds its channels open and the log, protobuf and registry code loaded; without this its first
-   * start as master spends about a second in cold code. While it stands by it then asks the replicas
-   * for their status every {@link #STANDBY_PING}, so that the channels stay connected (gRPC lets an
-   * unused channel go idle). Failures are only logged: the replicas may not be up yet, and nothing
-   * depends on this. Each round also tells /metrics whether a quorum of replicas is VOTING, and
-   * /healthz that this loop runs.
+   * start as master spends about a second in cold code. While it stands by it then asks the
+   * replicas for their status every {@link #STANDBY_PING}, so that the channels stay connected
+   * (gRPC lets an unused channel go idle). Failures are only logged: the replicas may not be up
+   * yet, and nothing depends on this. Each round also tells /metrics whether a quorum of replicas
+   * is VOTING, and /healthz that this loop runs.
    */
   public void warmUp() {
     loopRanAtNanos = System.nanoTime();
-    Thread t = new Thread(() -> {
-      try {
-        standbySeesQuorum = votingQuorum(logClient.reader().status());
-        State.Contents read = State.read(logClient, timeout);
-        RegistryContents.of(read.variables(), read.sequence());
-        log.info("master {}: standing by, the registry read once (version {})", info.getId(), read.sequence());
-      } catch (Exception e) {
-        log.info("master {}: could not read the registry while standing by: {}", info.getId(), e.getMessage());
-      }
-      while (!leading && !closed) {
-        loopRanAtNanos = System.nanoTime();
-        try {
-          Thread.sleep(STANDBY_PING.toMillis());
-          if (!leading && !closed) {
-            standbySeesQuorum = votingQuorum(logClient.reader().status());
-          }
-        } catch (InterruptedException e) {
-          return;
-        } catch (RuntimeException e) {
-          log.debug("master {}: status while standing by: {}", info.getId(), e.getMessage());
-        }
-      }
-    }, "master-warm-up");
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                standbySeesQuorum = votingQuorum(logClient.reader().status());
+                State.Contents read = State.read(logClient, timeout);
+                RegistryContents.of(read.variables(), read.sequence());
+                log.info(
+                    "master {}: standing by, the registry read once (version {})",
+                    info.getId(),
+                    read.sequence());
+              } catch (Exception e) {
+                log.info(
+                    "master {}: could not read the registry while standing by: {}",
+                    info.getId(),
+                    e.getMessage());
+              }
+              while (!leading && !closed) {
+                loopRanAtNanos = System.nanoTime();
+                try {
+                  Thread.sleep(STANDBY_PING.toMillis());
+                  if (!leading && !closed) {
+                    standbySeesQuorum = votingQuorum(logClient.reader().status());
+                  }
+                } catch (InterruptedException e) {
+                  return;
+                } catch (RuntimeException e) {
+                  log.debug(
+                      "master {}: status while standing by: {}", info.getId(), e.getMessage());
+                }
+              }
+            },
+            "master-warm-up");
     t.setDaemon(true);
     loop = t;
     t.start();
   }
 
   private boolean votingQuorum(List<Reader.ReplicaState> states) {
-    long voting = states.stream().filter(s -> s.status() != null && s.status().getStatus() == ReplicaStatus.VOTING).count();
+    long voting =
+        states.stream()
+            .filter(s -> s.status() != null && s.status().getStatus() == ReplicaStatus.VOTING)
+            .count();
     return voting >= logClient.replicas() / 2 + 1;
   }
 
@@ -157,8 +202,13 @@ public final class Master implements AutoCloseable {
     }
     long quiet = System.nanoTime() - loopRanAtNanos;
     // The first round reads the whole registry (up to the timeout); later ones only ask for status.
-    long limit = timeout.toNanos() + 3 * STANDBY_PING.toNanos() + logClient.replicas() * Log.REQUEST_DEADLINE.toNanos();
-    return quiet > limit ? "the standby's log loop has not gone round for " + quiet / 1_000_000_000 + " s" : null;
+    long limit =
+        timeout.toNanos()
+            + 3 * STANDBY_PING.toNanos()
+            + logClient.replicas() * Log.REQUEST_DEADLINE.toNanos();
+    return quiet > limit
+        ? "the standby's log loop has not gone round for " + quiet / 1_000_000_000 + " s"
+        : null;
   }
 
   /** Whether this is the master and has recovered the registry (its registrar works). */
@@ -179,32 +229,46 @@ public final class Master implements AutoCloseable {
     return recovered() ? registrar.join().version() : -1;
   }
 
-  /** The Lease was won: become the registry's writer (in the background; reconcilers wait for it). */
+  /**
+   * The Lease was won: become the registry's writer (in the background; reconcilers wait for it).
+   */
   public void lead() {
     leading = true;
-    Thread t = new Thread(() -> {
-      try {
-        MasterInfo elected = info.toBuilder().setElectedAt(Timestamps.fromMillis(System.currentTimeMillis())).build();
-        long started = System.nanoTime();
-        Registrar r = Registrar.start(logClient, elected, settings, metrics);
-        synchronized (this) {
-          if (!leading) {
-            // Mastership ended while recovering (lose() already failed the future): this registrar
-            // must not linger as a writer nobody uses.
-            r.close();
-            return;
-          }
-          registrar.complete(r);
-        }
-        log.info("master {}: the registry is recovered (version {}, {} entries) in {} ms; reconciling", info.getId(),
-            r.version(), r.size(), (System.nanoTime() - started) / 1_000_000);
-        r.onFailure(e -> lose("the registry can no longer be written: " + e.getMessage()));
-      } catch (Exception e) {
-        Throwable why = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
-        registrar.completeExceptionally(why);
-        lose("could not become the registry's writer: " + why.getMessage());
-      }
-    }, "master-elect");
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                MasterInfo elected =
+                    info.toBuilder()
+                        .setElectedAt(Timestamps.fromMillis(System.currentTimeMillis()))
+                        .build();
+                long started = System.nanoTime();
+                Registrar r = Registrar.start(logClient, elected, settings, metrics);
+                synchronized (this) {
+                  if (!leading) {
+                    // Mastership ended while recovering (lose() already failed the future): this
+                    // registrar
+                    // must not linger as a writer nobody uses.
+                    r.close();
+                    return;
+                  }
+                  registrar.complete(r);
+                }
+                log.info(
+                    "master {}: the registry is recovered (version {}, {} entries) in {} ms; reconciling",
+                    info.getId(),
+                    r.version(),
+                    r.size(),
+                    (System.nanoTime() - started) / 1_000_000);
+                r.onFailure(e -> lose("the registry can no longer be written: " + e.getMessage()));
+              } catch (Exception e) {
+                Throwable why =
+                    e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+                registrar.completeExceptionally(why);
+                lose("could not become the registry's writer: " + why.getMessage());
+              }
+            },
+            "master-elect");
     t.setDaemon(true);
     t.start();
   }
@@ -248,9 +312,12 @@ public final class Master implements AutoCloseable {
     try {
       r = registrar.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      // Said in a resource's Synced condition: why the reconcile waits, not a bare TimeoutException.
-      throw new IllegalStateException("the master has not recovered the registry within " + Failures.human(timeout)
-          + ": it is still becoming the log's writer (is a quorum of the log's replicas up?)");
+      // Said in a resource's Synced condition: why the reconcile waits, not a bare
+      // TimeoutException.
+      throw new IllegalStateException(
+          "the master has not recovered the registry within "
+              + Failures.human(timeout)
+              + ": it is still becoming the log's writer (is a quorum of the log's replicas up?)");
     }
     if (!leading || r.failure() != null) {
       throw new IllegalStateException("no longer the master");

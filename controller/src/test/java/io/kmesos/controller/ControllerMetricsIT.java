@@ -11,6 +11,7 @@ import io.kmesos.crds.v1alpha1.WeightSpec;
 import io.kmesos.devcluster.LocalKubeApiServer;
 import io.kmesos.devcluster.WithKubeApiServer;
 import io.kmesos.replica.local.LocalReplicas;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,13 +28,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.net.InetAddress;
 
 /**
- * The controller's admin server as Prometheus and the kubelet use it: controller processes against a
- * real kube-apiserver + etcd and a log of replica processes, scraped and probed over HTTP. Mastership,
- * the registrar's and java-operator-sdk's metrics move with what the controllers do; /readyz tells a
- * recovered master and a standby (ready) from a master that cannot reach its log (not ready).
+ * The controller's admin server as Prometheus and the kubelet use it: controller processes against
+ * a real kube-apiserver + etcd and a log of replica processes, scraped and probed over HTTP.
+ * Mastership, the registrar's and java-operator-sdk's metrics move with what the controllers do;
+ * /readyz tells a recovered master and a standby (ready) from a master that cannot reach its log
+ * (not ready).
  */
 @WithKubeApiServer
 class ControllerMetricsIT {
@@ -49,7 +50,8 @@ class ControllerMetricsIT {
   final HttpClient http = HttpClient.newHttpClient();
 
   @BeforeAll
-  static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp) throws Exception {
+  static void cluster(LocalKubeApiServer server, KubernetesClient k8s, @TempDir Path tmp)
+      throws Exception {
     client = k8s;
     kubeconfig = ControllerProcesses.prepare(server, client, tmp, PATIENCE);
   }
@@ -57,13 +59,21 @@ class ControllerMetricsIT {
   @AfterEach
   void stop() throws Exception {
     ControllerProcesses.killAll(controllers, client);
-    client.resources(Weight.class).list().getItems().forEach(w -> {
-      client.resource(w).edit(x -> {
-        x.getMetadata().setFinalizers(List.of());
-        return x;
-      });
-      client.resource(w).withGracePeriod(0).delete();
-    });
+    client
+        .resources(Weight.class)
+        .list()
+        .getItems()
+        .forEach(
+            w -> {
+              client
+                  .resource(w)
+                  .edit(
+                      x -> {
+                        x.getMetadata().setFinalizers(List.of());
+                        return x;
+                      });
+              client.resource(w).withGracePeriod(0).delete();
+            });
     if (replicas != null) {
       replicas.close();
     }
@@ -87,8 +97,11 @@ class ControllerMetricsIT {
     return certificates.dir(Identity.CONTROLLER).toString();
   }
 
-  Process controller(String identity, String peers, int metricsPort, String... extra) throws Exception {
-    Process p = ControllerProcesses.start(kubeconfig, peers, Path.of(controllerTls()), dir, identity, metricsPort, extra);
+  Process controller(String identity, String peers, int metricsPort, String... extra)
+      throws Exception {
+    Process p =
+        ControllerProcesses.start(
+            kubeconfig, peers, Path.of(controllerTls()), dir, identity, metricsPort, extra);
     controllers.add(p);
     return p;
   }
@@ -98,11 +111,16 @@ class ControllerMetricsIT {
   }
 
   HttpResponse<String> get(int port, String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30))
-        .build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .timeout(Duration.ofSeconds(30))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
-  /** The value of one series as written ({@code name} or {@code name{labels}}), or -1 when absent. */
+  /**
+   * The value of one series as written ({@code name} or {@code name{labels}}), or -1 when absent.
+   */
   static double value(String scrape, String series) {
     Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\S+)$").matcher(scrape);
     return m.find() ? Double.parseDouble(m.group(1)) : -1;
@@ -110,7 +128,8 @@ class ControllerMetricsIT {
 
   /** The sum of every series of {@code name}, whatever its labels; -1 when there is none. */
   static double sum(String scrape, String name) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? (\\S+)$").matcher(scrape);
+    Matcher m =
+        Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? (\\S+)$").matcher(scrape);
     double total = -1;
     while (m.find()) {
       total = Math.max(total, 0) + Double.parseDouble(m.group(2));
@@ -129,26 +148,36 @@ class ControllerMetricsIT {
     await().atMost(PATIENCE).until(() -> "c1".equals(leader()));
     controller("c2", peers, second);
 
-    await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
-      var ready = get(first, "/readyz");
-      assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
-      assertThat(ready.body()).startsWith("master: the registry is recovered");
-      String s = get(first, "/metrics").body();
-      assertThat(value(s, "kmesos_master_elected")).isEqualTo(1);
-      assertThat(value(s, "kmesos_log_recovered")).isEqualTo(1);
-      assertThat(value(s, "kmesos_log_ensemble_size")).isEqualTo(3);
-      assertThat(value(s, "kmesos_registrar_state_fetch_seconds_count")).as("one recovery").isEqualTo(1);
-    });
-    await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
-      var ready = get(second, "/readyz");
-      assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
-      assertThat(ready.body()).startsWith("standby:");
-      assertThat(get(second, "/healthz").statusCode()).isEqualTo(200);
-      String s = get(second, "/metrics").body();
-      assertThat(value(s, "kmesos_master_elected")).isEqualTo(0);
-      // A standby writes nothing: it has no registrar.
-      assertThat(value(s, "kmesos_registrar_state_store_seconds_count")).isEqualTo(-1);
-    });
+    await()
+        .atMost(PATIENCE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              var ready = get(first, "/readyz");
+              assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+              assertThat(ready.body()).startsWith("master: the registry is recovered");
+              String s = get(first, "/metrics").body();
+              assertThat(value(s, "kmesos_master_elected")).isEqualTo(1);
+              assertThat(value(s, "kmesos_log_recovered")).isEqualTo(1);
+              assertThat(value(s, "kmesos_log_ensemble_size")).isEqualTo(3);
+              assertThat(value(s, "kmesos_registrar_state_fetch_seconds_count"))
+                  .as("one recovery")
+                  .isEqualTo(1);
+            });
+    await()
+        .atMost(PATIENCE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              var ready = get(second, "/readyz");
+              assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+              assertThat(ready.body()).startsWith("standby:");
+              assertThat(get(second, "/healthz").statusCode()).isEqualTo(200);
+              String s = get(second, "/metrics").body();
+              assertThat(value(s, "kmesos_master_elected")).isEqualTo(0);
+              // A standby writes nothing: it has no registrar.
+              assertThat(value(s, "kmesos_registrar_state_store_seconds_count")).isEqualTo(-1);
+            });
 
     String before = get(first, "/metrics").body();
     Weight w = new Weight();
@@ -157,48 +186,63 @@ class ControllerMetricsIT {
     w.getSpec().setRole("metrics");
     w.getSpec().setWeight(2.5);
     client.resource(w).serverSideApply();
-    await().atMost(PATIENCE).untilAsserted(() -> {
-      String s = get(first, "/metrics").body();
-      assertThat(value(s, "kmesos_registrar_state_store_seconds_count"))
-          .isGreaterThan(value(before, "kmesos_registrar_state_store_seconds_count"));
-      assertThat(value(s, "kmesos_registrar_registry_size_bytes"))
-          .isGreaterThan(value(before, "kmesos_registrar_registry_size_bytes"));
-      assertThat(value(s, "kmesos_log_append_seconds_count")).isGreaterThan(value(before, "kmesos_log_append_seconds_count"));
-      assertThat(value(s, "kmesos_registrar_queued_operations")).isGreaterThanOrEqualTo(0);
-      // java-operator-sdk's own, per controller (kind) and never per resource
-      assertThat(sum(s, "operator_sdk_reconciliations_success_total")).isGreaterThan(0);
-      assertThat(s).doesNotContain("name=\"metrics\"");
-    });
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () -> {
+              String s = get(first, "/metrics").body();
+              assertThat(value(s, "kmesos_registrar_state_store_seconds_count"))
+                  .isGreaterThan(value(before, "kmesos_registrar_state_store_seconds_count"));
+              assertThat(value(s, "kmesos_registrar_registry_size_bytes"))
+                  .isGreaterThan(value(before, "kmesos_registrar_registry_size_bytes"));
+              assertThat(value(s, "kmesos_log_append_seconds_count"))
+                  .isGreaterThan(value(before, "kmesos_log_append_seconds_count"));
+              assertThat(value(s, "kmesos_registrar_queued_operations")).isGreaterThanOrEqualTo(0);
+              // java-operator-sdk's own, per controller (kind) and never per resource
+              assertThat(sum(s, "operator_sdk_reconciliations_success_total")).isGreaterThan(0);
+              assertThat(s).doesNotContain("name=\"metrics\"");
+            });
 
     // Failover: the standby becomes the master, and its metrics and readiness say so.
     c1.destroyForcibly();
     c1.waitFor(30, TimeUnit.SECONDS);
-    await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
-      String s = get(second, "/metrics").body();
-      assertThat(value(s, "kmesos_master_elected")).isEqualTo(1);
-      assertThat(value(s, "kmesos_log_recovered")).isEqualTo(1);
-      assertThat(value(s, "kmesos_registrar_state_fetch_seconds_count")).isEqualTo(1);
-      assertThat(get(second, "/readyz").body()).startsWith("master: the registry is recovered");
-    });
+    await()
+        .atMost(PATIENCE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              String s = get(second, "/metrics").body();
+              assertThat(value(s, "kmesos_master_elected")).isEqualTo(1);
+              assertThat(value(s, "kmesos_log_recovered")).isEqualTo(1);
+              assertThat(value(s, "kmesos_registrar_state_fetch_seconds_count")).isEqualTo(1);
+              assertThat(get(second, "/readyz").body())
+                  .startsWith("master: the registry is recovered");
+            });
   }
 
   @Test
   void aMasterThatCannotReachItsLogIsAliveButNotReady() throws Exception {
     // Nobody listens at these addresses: the log is down.
-    String peers = "127.0.0.1:" + freePort() + ",127.0.0.1:" + freePort() + ",127.0.0.1:" + freePort();
+    String peers =
+        "127.0.0.1:" + freePort() + ",127.0.0.1:" + freePort() + ",127.0.0.1:" + freePort();
     int port = freePort();
     controller("lonely", peers, port, "--log-election-deadline", "600s");
     await().atMost(PATIENCE).until(() -> "lonely".equals(leader()));
-    await().atMost(PATIENCE).ignoreExceptions().untilAsserted(() -> {
-      var ready = get(port, "/readyz");
-      assertThat(ready.statusCode()).isEqualTo(503);
-      assertThat(ready.body()).isEqualTo("master: recovering the registry from the log; not reconciling yet\n");
-      var alive = get(port, "/healthz");
-      assertThat(alive.statusCode()).as(alive.body()).isEqualTo(200);
-      String s = get(port, "/metrics").body();
-      assertThat(value(s, "kmesos_master_elected")).isEqualTo(1);
-      assertThat(value(s, "kmesos_log_recovered")).isEqualTo(0);
-      assertThat(value(s, "kmesos_log_ensemble_size")).isEqualTo(0);
-    });
+    await()
+        .atMost(PATIENCE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              var ready = get(port, "/readyz");
+              assertThat(ready.statusCode()).isEqualTo(503);
+              assertThat(ready.body())
+                  .isEqualTo("master: recovering the registry from the log; not reconciling yet\n");
+              var alive = get(port, "/healthz");
+              assertThat(alive.statusCode()).as(alive.body()).isEqualTo(200);
+              String s = get(port, "/metrics").body();
+              assertThat(value(s, "kmesos_master_elected")).isEqualTo(1);
+              assertThat(value(s, "kmesos_log_recovered")).isEqualTo(0);
+              assertThat(value(s, "kmesos_log_ensemble_size")).isEqualTo(0);
+            });
   }
 }

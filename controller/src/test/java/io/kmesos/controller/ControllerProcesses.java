@@ -32,36 +32,81 @@ final class ControllerProcesses {
    * Installs the CRDs, the namespace and the manifests' RBAC into {@code client}'s API server and
    * returns a kubeconfig holding a token of the controller's service account.
    */
-  static Path prepare(LocalKubeApiServer server, KubernetesClient client, Path dir, Duration patience)
+  static Path prepare(
+      LocalKubeApiServer server, KubernetesClient client, Path dir, Duration patience)
       throws Exception {
     KmesosCrds.install(client, patience);
-    client.namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build())
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build())
         .serverSideApply();
     try (var in = Files.newInputStream(Path.of("../manifests/base/controller-rbac.yaml"))) {
       for (HasMetadata o : client.load(in).items()) {
         boolean clusterScoped = o instanceof ClusterRole || o instanceof ClusterRoleBinding;
-        (clusterScoped ? client.resource(o) : client.resource(o).inNamespace(NAMESPACE)).serverSideApply();
+        (clusterScoped ? client.resource(o) : client.resource(o).inNamespace(NAMESPACE))
+            .serverSideApply();
       }
     }
-    var token = client.serviceAccounts().inNamespace(NAMESPACE).withName("kmesos-controller").tokenRequest(
-        new TokenRequestBuilder().withNewSpec().withAudiences(List.of()).withExpirationSeconds(3600L).endSpec().build());
-    return server.writeTokenKubeConfig(dir.resolve("controller-kubeconfig"), "controller", token.getStatus().getToken());
+    var token =
+        client
+            .serviceAccounts()
+            .inNamespace(NAMESPACE)
+            .withName("kmesos-controller")
+            .tokenRequest(
+                new TokenRequestBuilder()
+                    .withNewSpec()
+                    .withAudiences(List.of())
+                    .withExpirationSeconds(3600L)
+                    .endSpec()
+                    .build());
+    return server.writeTokenKubeConfig(
+        dir.resolve("controller-kubeconfig"), "controller", token.getStatus().getToken());
   }
 
   /**
-   * Starts a controller named {@code identity} on the log {@code peers}, with its output in
-   * {@code <logDir>/<identity>.log}; {@code extra} flags come last and so win.
+   * Starts a controller named {@code identity} on the log {@code peers}, with its output in {@code
+   * <logDir>/<identity>.log}; {@code extra} flags come last and so win.
    */
-  static Process start(Path kubeconfig, String peers, Path tlsDir, Path logDir, String identity, int metricsPort,
-      String... extra) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx384m", "-cp", System.getProperty("java.class.path"), ControllerMain.class.getName(),
-        "--peers", peers, "--kubeconfig", kubeconfig.toString(), "--lease-namespace", NAMESPACE,
-        "--identity", identity, "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms",
-        "--metrics-port", Integer.toString(metricsPort), "--tls-dir", tlsDir.toString()));
+  static Process start(
+      Path kubeconfig,
+      String peers,
+      Path tlsDir,
+      Path logDir,
+      String identity,
+      int metricsPort,
+      String... extra)
+      throws Exception {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx384m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                ControllerMain.class.getName(),
+                "--peers",
+                peers,
+                "--kubeconfig",
+                kubeconfig.toString(),
+                "--lease-namespace",
+                NAMESPACE,
+                "--identity",
+                identity,
+                "--lease-duration",
+                "4s",
+                "--renew-deadline",
+                "3s",
+                "--retry-period",
+                "500ms",
+                "--metrics-port",
+                Integer.toString(metricsPort),
+                "--tls-dir",
+                tlsDir.toString()));
     cmd.addAll(List.of(extra));
-    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logDir.resolve(identity + ".log").toFile())
+    return new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(logDir.resolve(identity + ".log").toFile())
         .start();
   }
 
@@ -71,8 +116,11 @@ final class ControllerProcesses {
     return lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
   }
 
-  /** Kills every controller (a test's end need not be graceful) and frees the Lease for the next. */
-  static void killAll(List<Process> controllers, KubernetesClient client) throws InterruptedException {
+  /**
+   * Kills every controller (a test's end need not be graceful) and frees the Lease for the next.
+   */
+  static void killAll(List<Process> controllers, KubernetesClient client)
+      throws InterruptedException {
     for (Process p : controllers) {
       p.destroyForcibly();
       p.waitFor(30, TimeUnit.SECONDS);

@@ -1,14 +1,14 @@
 package io.kmesos.crds;
 
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.http.HttpClient;
 import io.fabric8.kubernetes.client.http.HttpRequest;
 import io.fabric8.kubernetes.client.http.HttpResponse;
-import io.kmesos.crds.v1alpha1.KmesosApi;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.kmesos.crds.v1alpha1.KmesosApi;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -24,11 +24,12 @@ import java.util.concurrent.TimeoutException;
 /** The generated kmesos CRDs (on the classpath under META-INF/fabric8) and how to install them. */
 public final class KmesosCrds {
   /** The CRD files the build generates, one per kind. */
-  public static final List<String> FILES = List.of(
-      "agents.kmesos.io-v1.yml",
-      "maintenanceschedules.kmesos.io-v1.yml",
-      "quotas.kmesos.io-v1.yml",
-      "weights.kmesos.io-v1.yml");
+  public static final List<String> FILES =
+      List.of(
+          "agents.kmesos.io-v1.yml",
+          "maintenanceschedules.kmesos.io-v1.yml",
+          "quotas.kmesos.io-v1.yml",
+          "weights.kmesos.io-v1.yml");
 
   private static final String GROUP = KmesosApi.GROUP;
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -41,7 +42,8 @@ public final class KmesosCrds {
     for (String file : FILES) {
       try (InputStream in = KmesosCrds.class.getResourceAsStream("/META-INF/fabric8/" + file)) {
         if (in == null) {
-          throw new IllegalStateException("CRD " + file + " is not on the classpath: was kmesos-crds built?");
+          throw new IllegalStateException(
+              "CRD " + file + " is not on the classpath: was kmesos-crds built?");
         }
         crds.add(Serialization.unmarshal(in, CustomResourceDefinition.class));
       } catch (IOException e) {
@@ -59,40 +61,63 @@ public final class KmesosCrds {
   public static List<CustomResourceDefinition> install(KubernetesClient client, Duration timeout) {
     List<CustomResourceDefinition> installed = new ArrayList<>();
     for (CustomResourceDefinition crd : load()) {
-      installed.add(client.apiextensions().v1().customResourceDefinitions().resource(crd)
-          .fieldManager("kmesos").forceConflicts().serverSideApply());
+      installed.add(
+          client
+              .apiextensions()
+              .v1()
+              .customResourceDefinitions()
+              .resource(crd)
+              .fieldManager("kmesos")
+              .forceConflicts()
+              .serverSideApply());
     }
     for (CustomResourceDefinition crd : installed) {
-      client.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName())
+      client
+          .apiextensions()
+          .v1()
+          .customResourceDefinitions()
+          .withName(crd.getMetadata().getName())
           .waitUntilCondition(KmesosCrds::established, timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
-    awaitDiscovery(client, installed.stream().map(c -> c.getSpec().getNames().getPlural()).toList(), timeout);
+    awaitDiscovery(
+        client, installed.stream().map(c -> c.getSpec().getNames().getPlural()).toList(), timeout);
     return installed;
   }
 
-  private static void awaitDiscovery(KubernetesClient client, List<String> plurals, Duration timeout) {
+  private static void awaitDiscovery(
+      KubernetesClient client, List<String> plurals, Duration timeout) {
     HttpClient http = client.getHttpClient();
-    HttpRequest request = http.newHttpRequestBuilder()
-        .uri(client.getMasterUrl().toString().replaceAll("/$", "") + "/apis")
-        .header("Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
-        .build();
+    HttpRequest request =
+        http.newHttpRequestBuilder()
+            .uri(client.getMasterUrl().toString().replaceAll("/$", "") + "/apis")
+            .header(
+                "Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+            .build();
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
       try {
-        HttpResponse<String> response = http.sendAsync(request, String.class).get(10, TimeUnit.SECONDS);
+        HttpResponse<String> response =
+            http.sendAsync(request, String.class).get(10, TimeUnit.SECONDS);
         if (response.isSuccessful() && discovered(JSON.readTree(response.body()), plurals)) {
           return;
         }
         if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("the API server did not list " + plurals + " in its discovery document within "
-              + timeout + " (last answer: HTTP " + response.code() + ")");
+          throw new IllegalStateException(
+              "the API server did not list "
+                  + plurals
+                  + " in its discovery document within "
+                  + timeout
+                  + " (last answer: HTTP "
+                  + response.code()
+                  + ")");
         }
         Thread.sleep(100);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while waiting for CRD discovery", e);
       } catch (IOException | ExecutionException | TimeoutException e) {
-        throw new IllegalStateException("reading the API server's discovery document failed: " + e.getMessage(), e);
+        throw new IllegalStateException(
+            "reading the API server's discovery document failed: " + e.getMessage(), e);
       }
     }
   }
@@ -119,7 +144,9 @@ public final class KmesosCrds {
   }
 
   static boolean established(CustomResourceDefinition crd) {
-    return crd != null && crd.getStatus() != null && crd.getStatus().getConditions().stream()
-        .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
+    return crd != null
+        && crd.getStatus() != null
+        && crd.getStatus().getConditions().stream()
+            .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 }

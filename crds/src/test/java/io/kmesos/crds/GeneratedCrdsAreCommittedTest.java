@@ -33,10 +33,12 @@ class GeneratedCrdsAreCommittedTest {
     }
     assertThat(list(COMMITTED).stream().map(p -> p.getFileName().toString()))
         .as("files in %s (regenerate: ./mvnw -pl crds test -Dkmesos.updateCrds=true)", COMMITTED)
-        .containsExactlyElementsOf(generated.stream().map(p -> p.getFileName().toString()).toList());
+        .containsExactlyElementsOf(
+            generated.stream().map(p -> p.getFileName().toString()).toList());
     for (Path p : generated) {
       assertThat(Files.readString(COMMITTED.resolve(p.getFileName())))
-          .as("%s is out of date with the Java model (regenerate: ./mvnw -pl crds test -Dkmesos.updateCrds=true)",
+          .as(
+              "%s is out of date with the Java model (regenerate: ./mvnw -pl crds test -Dkmesos.updateCrds=true)",
               COMMITTED.resolve(p.getFileName()))
           .isEqualTo(Files.readString(p));
     }

@@ -9,11 +9,14 @@ import org.junit.jupiter.api.extension.ParameterResolutionException;
 import org.junit.jupiter.api.extension.ParameterResolver;
 
 /**
- * Starts one {@link LocalKubeApiServer} per test class and injects it, or a {@link KubernetesClient}
- * for it, into constructors, lifecycle methods and tests. Use it through {@link WithKubeApiServer}.
+ * Starts one {@link LocalKubeApiServer} per test class and injects it, or a {@link
+ * KubernetesClient} for it, into constructors, lifecycle methods and tests. Use it through {@link
+ * WithKubeApiServer}.
  */
-public final class KubeApiServerExtension implements BeforeAllCallback, AfterAllCallback, ParameterResolver {
-  private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(KubeApiServerExtension.class);
+public final class KubeApiServerExtension
+    implements BeforeAllCallback, AfterAllCallback, ParameterResolver {
+  private static final ExtensionContext.Namespace NS =
+      ExtensionContext.Namespace.create(KubeApiServerExtension.class);
   private static final String SERVER = "server";
 
   @Override
@@ -39,9 +42,12 @@ public final class KubeApiServerExtension implements BeforeAllCallback, AfterAll
   public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
     LocalKubeApiServer server = findServer(context);
     if (server == null) {
-      throw new ParameterResolutionException("no API server: is the test class annotated with @WithKubeApiServer?");
+      throw new ParameterResolutionException(
+          "no API server: is the test class annotated with @WithKubeApiServer?");
     }
-    return parameter.getParameter().getType() == KubernetesClient.class ? server.newClient() : server;
+    return parameter.getParameter().getType() == KubernetesClient.class
+        ? server.newClient()
+        : server;
   }
 
   private static LocalKubeApiServer findServer(ExtensionContext context) {

@@ -39,33 +39,45 @@ public final class LocalKubeApiServer implements AutoCloseable {
     this.kubeConfigYaml = server.getKubeConfigYaml();
   }
 
-  /** Starts etcd and kube-apiserver and returns once the API server serves the default namespace. */
+  /**
+   * Starts etcd and kube-apiserver and returns once the API server serves the default namespace.
+   */
   public static LocalKubeApiServer start() {
     Path binaries = binaryDirectory();
     for (String name : List.of("kube-apiserver", "etcd", "kubectl")) {
       if (!Files.isExecutable(binaries.resolve(name))) {
-        throw new IllegalStateException("No " + name + " at " + binaries.resolve(name)
-            + ": run scripts/kube-test-binaries.sh (it builds Kubernetes " + KUBE_VERSION
-            + " from Go modules; the README's test command runs it for you)");
+        throw new IllegalStateException(
+            "No "
+                + name
+                + " at "
+                + binaries.resolve(name)
+                + ": run scripts/kube-test-binaries.sh (it builds Kubernetes "
+                + KUBE_VERSION
+                + " from Go modules; the README's test command runs it for you)");
       }
     }
-    KubeAPIServer server = new KubeAPIServer(KubeAPIServerConfigBuilder.anAPIServerConfig()
-        .withOfflineMode(true)
-        .withApiServerVersion(KUBE_VERSION)
-        .withUpdateKubeConfig(false)
-        .withWaitForEtcdHealthCheckOnStartup(true)
-        .withStartupTimeout(120_000)
-        // Loopback only: the default would listen on every interface.
-        .withApiServerFlag("--bind-address", "127.0.0.1")
-        .withApiServerFlag("--advertise-address", "127.0.0.1")
-        .build());
+    KubeAPIServer server =
+        new KubeAPIServer(
+            KubeAPIServerConfigBuilder.anAPIServerConfig()
+                .withOfflineMode(true)
+                .withApiServerVersion(KUBE_VERSION)
+                .withUpdateKubeConfig(false)
+                .withWaitForEtcdHealthCheckOnStartup(true)
+                .withStartupTimeout(120_000)
+                // Loopback only: the default would listen on every interface.
+                .withApiServerFlag("--bind-address", "127.0.0.1")
+                .withApiServerFlag("--advertise-address", "127.0.0.1")
+                .build());
     server.start();
     return new LocalKubeApiServer(server);
   }
 
   /** {@code ~/.kubeapitest/k8s/<version>-linux-amd64}, where kube-api-test looks for binaries. */
   public static Path binaryDirectory() {
-    return Path.of(System.getProperty("user.home"), KubeAPIServerConfigBuilder.DIRECTORY_NAME, "k8s",
+    return Path.of(
+        System.getProperty("user.home"),
+        KubeAPIServerConfigBuilder.DIRECTORY_NAME,
+        "k8s",
         KUBE_VERSION + "-linux-amd64");
   }
 
@@ -79,7 +91,9 @@ public final class LocalKubeApiServer implements AutoCloseable {
     return Config.fromKubeconfig(kubeConfigYaml).getMasterUrl().replaceAll("/$", "");
   }
 
-  /** Writes the kubeconfig to {@code file} (owner-only permissions) for kubectl and other processes. */
+  /**
+   * Writes the kubeconfig to {@code file} (owner-only permissions) for kubectl and other processes.
+   */
   public Path writeKubeConfig(Path file) {
     return write(file, kubeConfigYaml);
   }
@@ -91,13 +105,21 @@ public final class LocalKubeApiServer implements AutoCloseable {
    */
   public Path writeTokenKubeConfig(Path file, String user, String token) {
     Config admin = Config.fromKubeconfig(kubeConfigYaml);
-    String ca = admin.getCaCertData() != null ? "certificate-authority-data: " + admin.getCaCertData()
-        : "certificate-authority: '" + admin.getCaCertFile() + "'";
-    return write(file, String.join("\n", "apiVersion: v1", "kind: Config",
-        "clusters: [{name: local, cluster: {server: '" + url() + "', " + ca + "}}]",
-        "users: [{name: " + user + ", user: {token: " + token + "}}]",
-        "contexts: [{name: " + user + ", context: {cluster: local, user: " + user + "}}]",
-        "current-context: " + user, ""));
+    String ca =
+        admin.getCaCertData() != null
+            ? "certificate-authority-data: " + admin.getCaCertData()
+            : "certificate-authority: '" + admin.getCaCertFile() + "'";
+    return write(
+        file,
+        String.join(
+            "\n",
+            "apiVersion: v1",
+            "kind: Config",
+            "clusters: [{name: local, cluster: {server: '" + url() + "', " + ca + "}}]",
+            "users: [{name: " + user + ", user: {token: " + token + "}}]",
+            "contexts: [{name: " + user + ", context: {cluster: local, user: " + user + "}}]",
+            "current-context: " + user,
+            ""));
   }
 
   private static Path write(Path file, String yaml) {
@@ -114,8 +136,8 @@ public final class LocalKubeApiServer implements AutoCloseable {
   /**
    * A new client for this API server; closed with the server. Its requests may take up to two
    * minutes (fabric8's default is 10 s): a development API server shares a small machine with
-   * everything else, and a create whose CEL rules run at their cost bounds took longer than 10 s
-   * on a 2-core machine under a load of 40.
+   * everything else, and a create whose CEL rules run at their cost bounds took longer than 10 s on
+   * a 2-core machine under a load of 40.
    */
   public synchronized KubernetesClient newClient() {
     Config config = Config.fromKubeconfig(kubeConfigYaml);
@@ -139,7 +161,8 @@ public final class LocalKubeApiServer implements AutoCloseable {
       p.load(in);
       return p.getProperty("kube.version");
     } catch (IOException | NullPointerException e) {
-      throw new IllegalStateException("io/kmesos/devcluster/kube.properties is missing or unreadable", e);
+      throw new IllegalStateException(
+          "io/kmesos/devcluster/kube.properties is missing or unreadable", e);
     }
   }
 }

@@ -14,22 +14,52 @@ final class Controllers {
 
   /**
    * Starts {@code kmesos-controller} as {@code identity}, with the controller certificate of {@code
-   * replicas}' CA; {@code lease} is {duration, renew deadline, retry period} (e.g. 15s, 10s, 2s). It
-   * dies with the launching thread where the system allows it.
+   * replicas}' CA; {@code lease} is {duration, renew deadline, retry period} (e.g. 15s, 10s, 2s).
+   * It dies with the launching thread where the system allows it.
    */
-  static Process start(String identity, LocalReplicas replicas, Path kubeconfig, String namespace, List<String> lease,
-      Path output) throws IOException {
+  static Process start(
+      String identity,
+      LocalReplicas replicas,
+      Path kubeconfig,
+      String namespace,
+      List<String> lease,
+      Path output)
+      throws IOException {
     String peers = String.join(",", replicas.peers());
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx384m",
-        "-cp", System.getProperty("java.class.path"), "io.kmesos.controller.ControllerMain", "--peers", peers,
-        "--kubeconfig", kubeconfig.toString(), "--lease-namespace", namespace, "--identity", identity,
-        "--metrics-port", "0", "--tls-dir", replicas.certificates().dir(Identity.CONTROLLER).toString()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx384m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.kmesos.controller.ControllerMain",
+                "--peers",
+                peers,
+                "--kubeconfig",
+                kubeconfig.toString(),
+                "--lease-namespace",
+                namespace,
+                "--identity",
+                identity,
+                "--metrics-port",
+                "0",
+                "--tls-dir",
+                replicas.certificates().dir(Identity.CONTROLLER).toString()));
     if (!lease.isEmpty()) {
-      cmd.addAll(List.of("--lease-duration", lease.get(0), "--renew-deadline", lease.get(1), "--retry-period", lease.get(2)));
+      cmd.addAll(
+          List.of(
+              "--lease-duration",
+              lease.get(0),
+              "--renew-deadline",
+              lease.get(1),
+              "--retry-period",
+              lease.get(2)));
     }
-    ProcessBuilder controller = new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd)).redirectErrorStream(true)
-        .redirectOutput(output.toFile());
+    ProcessBuilder controller =
+        new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd))
+            .redirectErrorStream(true)
+            .redirectOutput(output.toFile());
     EnvironmentDefaults.removeOptions(controller.environment()); // its options are all above
     return controller.start();
   }

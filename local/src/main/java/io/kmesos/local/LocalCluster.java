@@ -3,10 +3,11 @@ package io.kmesos.local;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.text.ReadableProto;
@@ -21,23 +22,22 @@ import io.kmesos.replica.state.State;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import io.kmesos.api.cli.OneLineErrors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.URI;
-import java.util.Comparator;
 
 /**
  * The main job on an embedded default: all of kmesos on this machine, with nothing to install by
@@ -46,25 +46,37 @@ import java.util.Comparator;
  * reconciled into the registry; it prints where everything is, how to use it, and the registry,
  * then runs until Ctrl-C, which stops everything.
  */
-@Command(name = "kmesos-local", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "Runs kmesos on this machine: a local kube-apiserver + etcd with the kmesos CRDs, a 3-replica "
-        + "log, two controllers, and the examples reconciled into the registry.")
+@Command(
+    name = "kmesos-local",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description =
+        "Runs kmesos on this machine: a local kube-apiserver + etcd with the kmesos CRDs, a 3-replica "
+            + "log, two controllers, and the examples reconciled into the registry.")
 public final class LocalCluster implements Callable<Integer> {
   static final String NAMESPACE = "kmesos";
 
-  @Option(names = "--state-dir", defaultValue = ".kmesos-local",
-      description = "Where the kubeconfig, the log's data and the processes' output go (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--state-dir",
+      defaultValue = ".kmesos-local",
+      description =
+          "Where the kubeconfig, the log's data and the processes' output go (default: ${DEFAULT-VALUE}).")
   Path stateDir;
 
-  @Option(names = "--examples", defaultValue = "examples",
-      description = "Directory of *.yaml resources to apply after the CRDs (default: ${DEFAULT-VALUE}); "
-          + "its invalid/ subdirectory is not applied.")
+  @Option(
+      names = "--examples",
+      defaultValue = "examples",
+      description =
+          "Directory of *.yaml resources to apply after the CRDs (default: ${DEFAULT-VALUE}); "
+              + "its invalid/ subdirectory is not applied.")
   Path examples;
 
   @Option(names = "--no-examples", description = "Install the CRDs only.")
   boolean noExamples;
 
-  @Option(names = "--exit-when-ready", description = "Stop as soon as everything is up (a smoke test).")
+  @Option(
+      names = "--exit-when-ready",
+      description = "Stop as soon as everything is up (a smoke test).")
   boolean exitWhenReady;
 
   private final PrintStream out;
@@ -75,7 +87,8 @@ public final class LocalCluster implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    // Its own logging setup (warnings only: its output is for the user), not the processes' logback.xml.
+    // Its own logging setup (warnings only: its output is for the user), not the processes'
+    // logback.xml.
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", "kmesos-local-logback.xml");
     }
@@ -85,35 +98,48 @@ public final class LocalCluster implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     long t0 = System.nanoTime();
-    out.println("kmesos-local: starting kube-apiserver " + LocalKubeApiServer.KUBE_VERSION + " + etcd on 127.0.0.1 ...");
+    out.println(
+        "kmesos-local: starting kube-apiserver "
+            + LocalKubeApiServer.KUBE_VERSION
+            + " + etcd on 127.0.0.1 ...");
     LocalKubeApiServer server = LocalKubeApiServer.start();
     Path logDir = stateDir.resolve("log");
     deleteTree(logDir); // every run starts a new cluster: the API server's data is discarded too
     // The CA outlives a run (as a cluster's does): the certificates in it can be handed to tools.
     Path tls = stateDir.resolve("tls").toAbsolutePath();
-    LocalReplicas replicas = new LocalReplicas(logDir, 3, List.of("-Xmx256m"), new CertificateDirectory(tls)).dieWithLauncher();
-    Supervisor supervisor = new Supervisor(out, "kube-apiserver " + server.url(), () -> answers(server));
+    LocalReplicas replicas =
+        new LocalReplicas(logDir, 3, List.of("-Xmx256m"), new CertificateDirectory(tls))
+            .dieWithLauncher();
+    Supervisor supervisor =
+        new Supervisor(out, "kube-apiserver " + server.url(), () -> answers(server));
     CountDownLatch stopped = new CountDownLatch(1);
-    Thread stopper = new Thread(() -> {
-      supervisor.stopping();
-      out.println("kmesos-local: stopping the controllers, the log's replicas, kube-apiserver and etcd");
-      controllers.forEach(Process::destroy);
-      controllers.forEach(LocalCluster::awaitExit);
-      try {
-        replicas.close();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      server.close();
-      out.println("kmesos-local: stopped");
-      stopped.countDown();
-    }, "kmesos-local-stop");
+    Thread stopper =
+        new Thread(
+            () -> {
+              supervisor.stopping();
+              out.println(
+                  "kmesos-local: stopping the controllers, the log's replicas, kube-apiserver and etcd");
+              controllers.forEach(Process::destroy);
+              controllers.forEach(LocalCluster::awaitExit);
+              try {
+                replicas.close();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              server.close();
+              out.println("kmesos-local: stopped");
+              stopped.countDown();
+            },
+            "kmesos-local-stop");
     Runtime.getRuntime().addShutdownHook(stopper);
 
     Path kubeconfig = server.writeKubeConfig(stateDir.resolve("kubeconfig")).toAbsolutePath();
     KubernetesClient client = server.newClient();
     List<CustomResourceDefinition> crds = KmesosCrds.install(client, Duration.ofSeconds(60));
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build())
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build())
         .serverSideApply();
 
     out.println("kmesos-local: starting a 3-replica log and two controllers ...");
@@ -126,7 +152,8 @@ public final class LocalCluster implements Callable<Integer> {
     String peers = String.join(",", replicas.peers());
     for (int i = 1; i <= 2; i++) {
       Path output = stateDir.resolve("controller-" + i + ".log");
-      Process controller = Controllers.start("controller-" + i, replicas, kubeconfig, NAMESPACE, List.of(), output);
+      Process controller =
+          Controllers.start("controller-" + i, replicas, kubeconfig, NAMESPACE, List.of(), output);
       controllers.add(controller);
       supervisor.watch("controller-" + i, controller, output);
     }
@@ -142,25 +169,61 @@ public final class LocalCluster implements Callable<Integer> {
 
     out.printf("kmesos-local: ready in %.1f s%n", (System.nanoTime() - t0) / 1e9);
     out.println();
-    out.println("  kube-apiserver  " + server.url() + "   (Kubernetes v" + LocalKubeApiServer.KUBE_VERSION + ", real etcd)");
+    out.println(
+        "  kube-apiserver  "
+            + server.url()
+            + "   (Kubernetes v"
+            + LocalKubeApiServer.KUBE_VERSION
+            + ", real etcd)");
     out.println("  kubeconfig      " + kubeconfig);
-    out.println("  CRDs            " + String.join(", ", crds.stream().map(c -> c.getMetadata().getName()).toList()));
-    out.println("  log             " + peers + "   (3 replicas, data in " + logDir.toAbsolutePath() + ")");
+    out.println(
+        "  CRDs            "
+            + String.join(", ", crds.stream().map(c -> c.getMetadata().getName()).toList()));
+    out.println(
+        "  log             " + peers + "   (3 replicas, data in " + logDir.toAbsolutePath() + ")");
     out.println("  TLS             mutual TLS on every connection; CA and certificates in " + tls);
-    out.println("  controllers     controller-1, controller-2; the master (Lease " + NAMESPACE + "/kmesos-master) is "
-        + leader + "   (output in " + stateDir.toAbsolutePath() + "/controller-*.log)");
-    out.println("  examples        " + (applied.isEmpty() ? "none applied" : applied.size() + " applied: "
-        + String.join(", ", applied.stream().map(h -> h.getKind() + "/" + h.getMetadata().getName()).toList())));
-    out.println("  reconciled      " + ready + " of " + applied.size() + " Ready in the registry (version "
-        + registry.getVersion() + ")");
+    out.println(
+        "  controllers     controller-1, controller-2; the master (Lease "
+            + NAMESPACE
+            + "/kmesos-master) is "
+            + leader
+            + "   (output in "
+            + stateDir.toAbsolutePath()
+            + "/controller-*.log)");
+    out.println(
+        "  examples        "
+            + (applied.isEmpty()
+                ? "none applied"
+                : applied.size()
+                    + " applied: "
+                    + String.join(
+                        ", ",
+                        applied.stream()
+                            .map(h -> h.getKind() + "/" + h.getMetadata().getName())
+                            .toList())));
+    out.println(
+        "  reconciled      "
+            + ready
+            + " of "
+            + applied.size()
+            + " Ready in the registry (version "
+            + registry.getVersion()
+            + ")");
     out.println();
     out.println("  Try it (another terminal):");
     out.println("    export KUBECONFIG=" + kubeconfig);
-    out.println("    export PATH=" + LocalKubeApiServer.binaryDirectory() + ":$PATH   # kubectl "
-        + LocalKubeApiServer.KUBE_VERSION.replaceAll("\\.\\d+$", ""));
-    out.println("    export KMESOS_TLS_DIR=" + replicas.certificates().dir(Identity.ADMIN) + "   # the admin certificate");
+    out.println(
+        "    export PATH="
+            + LocalKubeApiServer.binaryDirectory()
+            + ":$PATH   # kubectl "
+            + LocalKubeApiServer.KUBE_VERSION.replaceAll("\\.\\d+$", ""));
+    out.println(
+        "    export KMESOS_TLS_DIR="
+            + replicas.certificates().dir(Identity.ADMIN)
+            + "   # the admin certificate");
     out.println("    kubectl get kmesos");
-    out.println("    kubectl apply -f examples/invalid/quota-guarantee-above-limit.yaml   # rejected, naming the field");
+    out.println(
+        "    kubectl apply -f examples/invalid/quota-guarantee-above-limit.yaml   # rejected, naming the field");
     out.println("    java -jar registry/target/kmesos-registry.jar show --peers " + peers);
     out.println("    java -jar replica/target/kmesos-replica.jar read --decode --peers " + peers);
     out.println();
@@ -175,7 +238,10 @@ public final class LocalCluster implements Callable<Integer> {
     return 0;
   }
 
-  /** Waits until every applied resource reports Ready for its current generation; returns how many do. */
+  /**
+   * Waits until every applied resource reports Ready for its current generation; returns how many
+   * do.
+   */
   static long awaitReady(KubernetesClient client, List<HasMetadata> applied, Duration timeout)
       throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -191,7 +257,8 @@ public final class LocalCluster implements Callable<Integer> {
   }
 
   private static boolean isReady(HasMetadata r) {
-    if (!(r instanceof GenericKubernetesResource g) || !(g.getAdditionalProperties().get("status") instanceof Map<?, ?> status)) {
+    if (!(r instanceof GenericKubernetesResource g)
+        || !(g.getAdditionalProperties().get("status") instanceof Map<?, ?> status)) {
       return false;
     }
     Object generation = status.get("observedGeneration");
@@ -199,11 +266,18 @@ public final class LocalCluster implements Callable<Integer> {
       return false;
     }
     Object conditions = status.get("conditions");
-    return conditions instanceof List<?> list && list.stream().anyMatch(c -> c instanceof Map<?, ?> m
-        && "Ready".equals(m.get("type")) && "True".equals(m.get("status")));
+    return conditions instanceof List<?> list
+        && list.stream()
+            .anyMatch(
+                c ->
+                    c instanceof Map<?, ?> m
+                        && "Ready".equals(m.get("type"))
+                        && "True".equals(m.get("status")));
   }
 
-  /** Whether the API server still listens (its process is not ours to watch: kube-api-test runs it). */
+  /**
+   * Whether the API server still listens (its process is not ours to watch: kube-api-test runs it).
+   */
   private static boolean answers(LocalKubeApiServer server) {
     URI url = URI.create(server.url());
     try (Socket s = new Socket()) {
@@ -216,7 +290,9 @@ public final class LocalCluster implements Callable<Integer> {
 
   static String leader(KubernetesClient client) {
     Lease lease = client.leases().inNamespace(NAMESPACE).withName("kmesos-master").get();
-    return lease == null || lease.getSpec() == null ? "(none yet)" : lease.getSpec().getHolderIdentity();
+    return lease == null || lease.getSpec() == null
+        ? "(none yet)"
+        : lease.getSpec().getHolderIdentity();
   }
 
   private static void awaitExit(Process p) {
@@ -241,30 +317,47 @@ public final class LocalCluster implements Callable<Integer> {
   }
 
   /**
-   * kubectl resolves a category ({@code kubectl get kmesos}) only from its discovery cache, and on the
-   * very first call against a new server that cache is empty, so the call fails (kubernetes/kubectl#1231).
-   * One {@code kubectl api-resources} fills the cache, so the first command a user types works.
+   * kubectl resolves a category ({@code kubectl get kmesos}) only from its discovery cache, and on
+   * the very first call against a new server that cache is empty, so the call fails
+   * (kubernetes/kubectl#1231). One {@code kubectl api-resources} fills the cache, so the first
+   * command a user types works.
    */
   private void primeKubectlDiscovery(Path kubeconfig) throws InterruptedException {
     Path kubectl = LocalKubeApiServer.binaryDirectory().resolve("kubectl");
     try {
-      Process p = new ProcessBuilder(kubectl.toString(), "--kubeconfig", kubeconfig.toString(),
-          "api-resources", "--api-group", "kmesos.io", "-o", "name")
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      Process p =
+          new ProcessBuilder(
+                  kubectl.toString(),
+                  "--kubeconfig",
+                  kubeconfig.toString(),
+                  "api-resources",
+                  "--api-group",
+                  "kmesos.io",
+                  "-o",
+                  "name")
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
       if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
         p.destroyForcibly();
-        out.println("kmesos-local: note: could not prime kubectl's discovery cache; the first 'kubectl get kmesos' may fail once");
+        out.println(
+            "kmesos-local: note: could not prime kubectl's discovery cache; the first 'kubectl get kmesos' may fail once");
       }
     } catch (IOException e) {
       out.println("kmesos-local: note: no kubectl at " + kubectl + " (" + e.getMessage() + ")");
     }
   }
 
-  /** Server-side applies every resource in {@code examples/*.yaml}; returns what the API server holds. */
+  /**
+   * Server-side applies every resource in {@code examples/*.yaml}; returns what the API server
+   * holds.
+   */
   private List<HasMetadata> applyExamples(KubernetesClient client) throws IOException {
     if (!Files.isDirectory(examples)) {
-      throw new IllegalArgumentException("--examples " + examples.toAbsolutePath()
-          + " is not a directory (run from the repository root, or pass --no-examples)");
+      throw new IllegalArgumentException(
+          "--examples "
+              + examples.toAbsolutePath()
+              + " is not a directory (run from the repository root, or pass --no-examples)");
     }
     List<Path> files;
     try (Stream<Path> s = Files.list(examples)) {
@@ -275,10 +368,22 @@ public final class LocalCluster implements Callable<Integer> {
       try (InputStream in = Files.newInputStream(file)) {
         for (HasMetadata item : client.load(in).items()) {
           try {
-            applied.add(client.resource(item).fieldManager("kmesos-local").forceConflicts().serverSideApply());
+            applied.add(
+                client
+                    .resource(item)
+                    .fieldManager("kmesos-local")
+                    .forceConflicts()
+                    .serverSideApply());
           } catch (KubernetesClientException e) {
-            throw new IllegalStateException(file + ": " + item.getKind() + "/" + item.getMetadata().getName()
-                + " was rejected: " + e.getMessage(), e);
+            throw new IllegalStateException(
+                file
+                    + ": "
+                    + item.getKind()
+                    + "/"
+                    + item.getMetadata().getName()
+                    + " was rejected: "
+                    + e.getMessage(),
+                e);
           }
         }
       }

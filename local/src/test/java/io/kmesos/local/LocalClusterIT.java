@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.kmesos.devcluster.LocalKubeApiServer;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
@@ -18,7 +19,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.io.IOException;
 
 /**
  * The README's main job, exercised as a user would: start it, follow its printed instructions with
@@ -30,74 +30,147 @@ class LocalClusterIT {
   @Test
   void startsAnswersKubectlAndStopsOnCtrlC() throws Exception {
     Path log = stateDir.resolve("kmesos-local.out");
-    Process p = new ProcessBuilder(Proc.java(), "-jar", "local/target/kmesos-local.jar", "--state-dir", stateDir.toString())
-        .directory(Proc.ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p =
+        new ProcessBuilder(
+                Proc.java(),
+                "-jar",
+                "local/target/kmesos-local.jar",
+                "--state-dir",
+                stateDir.toString())
+            .directory(Proc.ROOT.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .start();
     Callable<String> output = () -> Files.readString(log);
     try {
-      await().atMost(Duration.ofSeconds(120)).until(() -> output.call().contains("press Ctrl-C to stop") || !p.isAlive());
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(() -> output.call().contains("press Ctrl-C to stop") || !p.isAlive());
       assertThat(p.isAlive()).as("kmesos-local exited early:%n%s", output.call()).isTrue();
 
       Path kubeconfig = stateDir.resolve("kubeconfig");
-      assertThat(output.call()).contains("kubeconfig      " + kubeconfig).contains("examples        9 applied")
+      assertThat(output.call())
+          .contains("kubeconfig      " + kubeconfig)
+          .contains("examples        9 applied")
           .contains("reconciled      9 of 9 Ready in the registry")
           .containsPattern("the master \\(Lease kmesos/kmesos-master\\) is controller-[12]")
           // the registry as kmesos-registry show prints it: what the examples declared, admitted
-          .contains("hostname: node-gpu-1.cluster.local", "state: ADMITTED", "role: ml/training", "weight: 0.5",
-              "mode: DRAINING", "name: december-kernel-upgrade");
+          .contains(
+              "hostname: node-gpu-1.cluster.local",
+              "state: ADMITTED",
+              "role: ml/training",
+              "weight: 0.5",
+              "mode: DRAINING",
+              "name: december-kernel-upgrade");
       Matcher peers = Pattern.compile("  log             (\\S+)").matcher(output.call());
       assertThat(peers.find()).isTrue();
-      // Everything speaks mutual TLS with a CA of kmesos-local's own; tools use the admin certificate it points to.
-      assertThat(output.call()).contains("  TLS             mutual TLS on every connection; CA and certificates in "
-          + stateDir.resolve("tls").toAbsolutePath());
+      // Everything speaks mutual TLS with a CA of kmesos-local's own; tools use the admin
+      // certificate it points to.
+      assertThat(output.call())
+          .contains(
+              "  TLS             mutual TLS on every connection; CA and certificates in "
+                  + stateDir.resolve("tls").toAbsolutePath());
       Path admin = stateDir.resolve("tls").resolve("admin").toAbsolutePath();
       assertThat(output.call()).contains("export KMESOS_TLS_DIR=" + admin);
       assertThat(admin.resolve("tls.crt")).exists();
-      Proc show = Proc.run(Duration.ofSeconds(120), Map.of("KMESOS_TLS_DIR", admin.toString()), List.of(Proc.java(), "-jar", "registry/target/kmesos-registry.jar",
-          "show", "--peers", peers.group(1), "--format", "json"));
+      Proc show =
+          Proc.run(
+              Duration.ofSeconds(120),
+              Map.of("KMESOS_TLS_DIR", admin.toString()),
+              List.of(
+                  Proc.java(),
+                  "-jar",
+                  "registry/target/kmesos-registry.jar",
+                  "show",
+                  "--peers",
+                  peers.group(1),
+                  "--format",
+                  "json"));
       assertThat(show.exitCode()).as(show.stderr()).isZero();
       assertThat(show.stdout()).contains("\"hostname\": \"node-a.cluster.local\"");
       String kubectl = LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString();
       Map<String, String> env = Map.of("KUBECONFIG", kubeconfig.toString());
 
-      Proc get = Proc.run(Duration.ofSeconds(120), env, List.of(kubectl, "get", "kmesos", "-o", "name"));
+      Proc get =
+          Proc.run(Duration.ofSeconds(120), env, List.of(kubectl, "get", "kmesos", "-o", "name"));
       assertThat(get.exitCode()).as(get.stderr()).isZero();
-      assertThat(get.stdout().lines().sorted().toList()).containsExactly(
-          "agent.kmesos.io/node-a", "agent.kmesos.io/node-b", "agent.kmesos.io/node-gpu-1",
-          "maintenanceschedule.kmesos.io/december-kernel-upgrade",
-          "quota.kmesos.io/analytics", "quota.kmesos.io/ml", "quota.kmesos.io/ml-training",
-          "weight.kmesos.io/analytics", "weight.kmesos.io/batch");
+      assertThat(get.stdout().lines().sorted().toList())
+          .containsExactly(
+              "agent.kmesos.io/node-a",
+              "agent.kmesos.io/node-b",
+              "agent.kmesos.io/node-gpu-1",
+              "maintenanceschedule.kmesos.io/december-kernel-upgrade",
+              "quota.kmesos.io/analytics",
+              "quota.kmesos.io/ml",
+              "quota.kmesos.io/ml-training",
+              "weight.kmesos.io/analytics",
+              "weight.kmesos.io/batch");
 
-      Proc invalid = Proc.run(Duration.ofSeconds(120), env,
-          List.of(kubectl, "apply", "-f", "examples/invalid/quota-guarantee-above-limit.yaml"));
+      Proc invalid =
+          Proc.run(
+              Duration.ofSeconds(120),
+              env,
+              List.of(kubectl, "apply", "-f", "examples/invalid/quota-guarantee-above-limit.yaml"));
       assertThat(invalid.exitCode()).isNotZero();
-      assertThat(invalid.stderr()).contains("spec.guarantees").contains("must not exceed spec.limits");
-      // Every example of what the API server refuses is refused, naming the field, and nothing is created.
-      Proc allInvalid = Proc.run(Duration.ofSeconds(120), env, List.of(kubectl, "apply", "-f", "examples/invalid/"));
+      assertThat(invalid.stderr())
+          .contains("spec.guarantees")
+          .contains("must not exceed spec.limits");
+      // Every example of what the API server refuses is refused, naming the field, and nothing is
+      // created.
+      Proc allInvalid =
+          Proc.run(
+              Duration.ofSeconds(120), env, List.of(kubectl, "apply", "-f", "examples/invalid/"));
       assertThat(allInvalid.exitCode()).isNotZero();
       assertThat(allInvalid.stdout()).as("nothing created or configured").isBlank();
-      assertThat(allInvalid.stderr().lines().filter(l -> l.startsWith("Error from server (Invalid)")).toList())
-          .hasSize(5).anyMatch(l -> l.contains("\"stranger\" is invalid") && l.contains("spec.windows[0].machines[0].ip")
-              && l.contains("spec.down"))
+      assertThat(
+              allInvalid
+                  .stderr()
+                  .lines()
+                  .filter(l -> l.startsWith("Error from server (Invalid)"))
+                  .toList())
+          .hasSize(5)
+          .anyMatch(
+              l ->
+                  l.contains("\"stranger\" is invalid")
+                      && l.contains("spec.windows[0].machines[0].ip")
+                      && l.contains("spec.down"))
           .anyMatch(l -> l.contains("\"twice\" is invalid") && l.contains("spec.windows"))
-          .anyMatch(l -> l.contains("\"never\" is invalid") && l.contains("spec.windows[0].start in body must be of type date-time"))
+          .anyMatch(
+              l ->
+                  l.contains("\"never\" is invalid")
+                      && l.contains("spec.windows[0].start in body must be of type date-time"))
           .anyMatch(l -> l.contains("\"greedy\" is invalid") && l.contains("spec.guarantees"))
           .anyMatch(l -> l.contains("\"nobody\" is invalid") && l.contains("spec.weight"));
 
       // Only what the user asked for: no logging set-up chatter.
-      assertThat(output.call()).doesNotContain("ch.qos.logback").doesNotContain("occurs multiple times")
+      assertThat(output.call())
+          .doesNotContain("ch.qos.logback")
+          .doesNotContain("occurs multiple times")
           .doesNotContain("SLF4J");
 
       List<ProcessHandle> children = p.descendants().toList();
-      assertThat(children).as("API server, etcd, replicas and controllers run as processes of their own")
+      assertThat(children)
+          .as("API server, etcd, replicas and controllers run as processes of their own")
           .hasSizeGreaterThanOrEqualTo(7);
 
       // A process that dies while it runs is reported, once, with where its output is.
-      ProcessHandle controller2 = p.descendants().filter(h -> h.info().commandLine().orElse("")
-          .contains("--identity controller-2")).findFirst().orElseThrow();
+      ProcessHandle controller2 =
+          p.descendants()
+              .filter(h -> h.info().commandLine().orElse("").contains("--identity controller-2"))
+              .findFirst()
+              .orElseThrow();
       controller2.destroyForcibly(); // kill -9
-      await().atMost(Duration.ofSeconds(120)).until(() -> output.call().contains(
-          "kmesos-local: controller-2 (pid " + controller2.pid() + ") exited with status 137; its output is in "
-              + stateDir.resolve("controller-2.log")));
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(
+              () ->
+                  output
+                      .call()
+                      .contains(
+                          "kmesos-local: controller-2 (pid "
+                              + controller2.pid()
+                              + ") exited with status 137; its output is in "
+                              + stateDir.resolve("controller-2.log")));
 
       Matcher url = Pattern.compile("kube-apiserver  (https://\\S+)").matcher(output.call());
       assertThat(url.find()).isTrue();
@@ -107,9 +180,16 @@ class LocalClusterIT {
       // test runner started in the background may have inherited an ignored SIGINT.
       p.destroy();
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("stops when asked").isTrue();
-      await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> assertThat(children)
-          .as("nothing it started is left running").noneMatch(ProcessHandle::isAlive));
-      assertThat(output.call()).contains("kmesos-local: stopping").endsWith("kmesos-local: stopped\n");
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .untilAsserted(
+              () ->
+                  assertThat(children)
+                      .as("nothing it started is left running")
+                      .noneMatch(ProcessHandle::isAlive));
+      assertThat(output.call())
+          .contains("kmesos-local: stopping")
+          .endsWith("kmesos-local: stopped\n");
       try (Socket s = new Socket()) {
         s.connect(new InetSocketAddress(apiServer.getHost(), apiServer.getPort()), 1000);
         throw new AssertionError("the API server still listens on " + apiServer);
@@ -119,7 +199,10 @@ class LocalClusterIT {
       assertThat(Files.exists(kubeconfig)).isTrue();
       for (String peer : peers.group(1).split(",")) {
         try (Socket s = new Socket()) {
-          s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(peer.substring(peer.lastIndexOf(':') + 1))), 1000);
+          s.connect(
+              new InetSocketAddress(
+                  "127.0.0.1", Integer.parseInt(peer.substring(peer.lastIndexOf(':') + 1))),
+              1000);
           throw new AssertionError("a replica still listens on " + peer);
         } catch (IOException expected) {
           // connection refused: the replica is gone

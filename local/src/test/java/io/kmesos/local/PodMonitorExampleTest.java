@@ -37,7 +37,8 @@ class PodMonitorExampleTest {
   }
 
   static int defaultMetricsPort(Object command) {
-    return Integer.parseInt(new CommandLine(command).getCommandSpec().findOption("--metrics-port").defaultValue());
+    return Integer.parseInt(
+        new CommandLine(command).getCommandSpec().findOption("--metrics-port").defaultValue());
   }
 
   @Test
@@ -53,8 +54,12 @@ class PodMonitorExampleTest {
     String port = monitor.at("/spec/podMetricsEndpoints/0/port").asText();
     assertThat(monitor.at("/spec/podMetricsEndpoints/0/path").asText()).isEqualTo("/metrics");
 
-    Map<String, Integer> defaults = Map.of("kmesos-controller", defaultMetricsPort(new ControllerMain()),
-        "kmesos-agent", defaultMetricsPort(new AgentMain()));
+    Map<String, Integer> defaults =
+        Map.of(
+            "kmesos-controller",
+            defaultMetricsPort(new ControllerMain()),
+            "kmesos-agent",
+            defaultMetricsPort(new AgentMain()));
     Set<String> workloads = new TreeSet<>();
     for (String file : List.of("replicas.yaml", "controller.yaml", "agent.yaml")) {
       for (JsonNode d : documents("manifests/base/" + file)) {
@@ -78,10 +83,15 @@ class PodMonitorExampleTest {
           }
         }
         assertThat(served).as(name + " serves /metrics (--metrics-port)").isNotNull().isPositive();
-        assertThat(named.at("/containerPort").asInt()).as(name + "'s " + port + " port").isEqualTo(served);
+        assertThat(named.at("/containerPort").asInt())
+            .as(name + "'s " + port + " port")
+            .isEqualTo(served);
       }
     }
-    assertThat(workloads).containsExactlyInAnyOrder("kmesos-replica", "kmesos-controller", "kmesos-agent");
-    assertThat(selected).as("the PodMonitor selects every workload of the base").isEqualTo(workloads);
+    assertThat(workloads)
+        .containsExactlyInAnyOrder("kmesos-replica", "kmesos-controller", "kmesos-agent");
+    assertThat(selected)
+        .as("the PodMonitor selects every workload of the base")
+        .isEqualTo(workloads);
   }
 }

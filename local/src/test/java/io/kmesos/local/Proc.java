@@ -17,13 +17,17 @@ record Proc(int exitCode, String stdout, String stderr) {
   /** The repository root: the directory a user runs kmesos commands from. */
   static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
 
-  static Proc run(Duration timeout, Map<String, String> env, List<String> command) throws IOException, InterruptedException {
+  static Proc run(Duration timeout, Map<String, String> env, List<String> command)
+      throws IOException, InterruptedException {
     Path out = Files.createTempFile("proc", ".out");
     Path err = Files.createTempFile("proc", ".err");
     try {
-      ProcessBuilder pb = new ProcessBuilder(command).directory(ROOT.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-          .redirectOutput(out.toFile()).redirectError(err.toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder(command)
+              .directory(ROOT.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+              .redirectOutput(out.toFile())
+              .redirectError(err.toFile());
       pb.environment().putAll(env);
       Process p = pb.start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {

@@ -8,7 +8,9 @@ public interface Entries {
   /** The entry stored under {@code name}, or null. */
   Message get(String name);
 
-  /** Every entry whose name starts with {@code prefix}, in name order (a copy or a read-only view). */
+  /**
+   * Every entry whose name starts with {@code prefix}, in name order (a copy or a read-only view).
+   */
   NavigableMap<String, Message> withPrefix(String prefix);
 
   @SuppressWarnings("unchecked")

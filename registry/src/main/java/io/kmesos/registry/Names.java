@@ -49,6 +49,7 @@ public final class Names {
 
   /** The first name after every name that starts with {@code prefix}: for range scans. */
   static String after(String prefix) {
-    return prefix.substring(0, prefix.length() - 1) + (char) (prefix.charAt(prefix.length() - 1) + 1);
+    return prefix.substring(0, prefix.length() - 1)
+        + (char) (prefix.charAt(prefix.length() - 1) + 1);
   }
 }

@@ -28,14 +28,14 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The registry operations, with the semantics of Mesos {@code registry_operations.cpp} and
- * {@code maintenance.cpp}. Each one validates its input, checks that it applies to the registry as
- * it is, and then writes the entries it changes into a transaction.
+ * The registry operations, with the semantics of Mesos {@code registry_operations.cpp} and {@code
+ * maintenance.cpp}. Each one validates its input, checks that it applies to the registry as it is,
+ * and then writes the entries it changes into a transaction.
  *
  * <p>Guarantees: an operation either returns (true: it changed something; false: the registry
- * already was as asked, a no-op) having written exactly its changes, or throws
- * {@link OperationRefusedException} with a message naming what is wrong, having written nothing
- * that the caller keeps (the registrar gives each operation a transaction of its own).
+ * already was as asked, a no-op) having written exactly its changes, or throws {@link
+ * OperationRefusedException} with a message naming what is wrong, having written nothing that the
+ * caller keeps (the registrar gives each operation a transaction of its own).
  */
 final class Operations {
   private Operations() {}
@@ -99,10 +99,16 @@ final class Operations {
     Validation.agent("admit_agent.info", info);
     Agent known = t.get(Names.agent(info.getId()), Agent.class);
     if (known != null) {
-      throw refused("admit_agent.info.id: agent " + info.getId() + " is already known ("
-          + known.getState() + "); an agent ID is never admitted twice");
+      throw refused(
+          "admit_agent.info.id: agent "
+              + info.getId()
+              + " is already known ("
+              + known.getState()
+              + "); an agent ID is never admitted twice");
     }
-    t.put(Names.agent(info.getId()), Agent.newBuilder().setInfo(info).setState(AgentState.ADMITTED).build());
+    t.put(
+        Names.agent(info.getId()),
+        Agent.newBuilder().setInfo(info).setState(AgentState.ADMITTED).build());
     return true;
   }
 
@@ -117,7 +123,9 @@ final class Operations {
     if (!op.hasAt()) {
       throw refused("mark_agent_unreachable.at must be set (when the agent was found unreachable)");
     }
-    t.put(Names.agent(op.getId()), a.toBuilder().setState(AgentState.UNREACHABLE).setSince(op.getAt()).build());
+    t.put(
+        Names.agent(op.getId()),
+        a.toBuilder().setState(AgentState.UNREACHABLE).setSince(op.getAt()).build());
     return true;
   }
 
@@ -129,10 +137,16 @@ final class Operations {
       return false; // re-registering after a master failover: nothing to do
     }
     if (a != null && a.getState() == AgentState.GONE) {
-      throw refused("mark_agent_reachable.info.id: agent " + info.getId() + " was marked gone and cannot come back");
+      throw refused(
+          "mark_agent_reachable.info.id: agent "
+              + info.getId()
+              + " was marked gone and cannot come back");
     }
-    // Unreachable, or unknown because it was pruned long ago: admitted again either way (as in Mesos).
-    t.put(Names.agent(info.getId()), Agent.newBuilder().setInfo(info).setState(AgentState.ADMITTED).build());
+    // Unreachable, or unknown because it was pruned long ago: admitted again either way (as in
+    // Mesos).
+    t.put(
+        Names.agent(info.getId()),
+        Agent.newBuilder().setInfo(info).setState(AgentState.ADMITTED).build());
     return true;
   }
 
@@ -166,7 +180,9 @@ final class Operations {
     if (!op.hasAt()) {
       throw refused("mark_agent_gone.at must be set (when the agent was declared gone)");
     }
-    t.put(Names.agent(op.getId()), a.toBuilder().setState(AgentState.GONE).setSince(op.getAt()).build());
+    t.put(
+        Names.agent(op.getId()),
+        a.toBuilder().setState(AgentState.GONE).setSince(op.getAt()).build());
     return true;
   }
 
@@ -192,10 +208,15 @@ final class Operations {
       Weight w = op.getWeights(i);
       Validation.role("update_weights.weights[" + i + "].role", w.getRole(), false);
       if (!(w.getWeight() > 0) || !Double.isFinite(w.getWeight())) {
-        throw refused("update_weights.weights[" + i + "].weight must be a positive number, not " + w.getWeight());
+        throw refused(
+            "update_weights.weights["
+                + i
+                + "].weight must be a positive number, not "
+                + w.getWeight());
       }
       if (!seen.add(w.getRole())) {
-        throw refused("update_weights.weights[" + i + "].role: role '" + w.getRole() + "' appears twice");
+        throw refused(
+            "update_weights.weights[" + i + "].role: role '" + w.getRole() + "' appears twice");
       }
     }
     boolean changed = false;
@@ -209,15 +230,16 @@ final class Operations {
 
   /**
    * Replaces the schedule of that name. Machines new to it start DRAINING with their window's
-   * unavailability; machines it keeps get the new unavailability (and keep their mode); machines
-   * it drops go back UP (their entry is deleted).
+   * unavailability; machines it keeps get the new unavailability (and keep their mode); machines it
+   * drops go back UP (their entry is deleted).
    */
   private static boolean updateSchedule(Schedule s, Transaction t) {
     if (s.getName().isBlank()) {
       throw refused("update_schedule.schedule.name must not be empty");
     }
     if (s.getWindowsCount() == 0) {
-      throw refused("update_schedule.schedule.windows must not be empty (remove the schedule instead)");
+      throw refused(
+          "update_schedule.schedule.windows must not be empty (remove the schedule instead)");
     }
     Map<String, Window> windowOf = new HashMap<>();
     Map<String, MachineID> ids = new HashMap<>();
@@ -233,21 +255,36 @@ final class Operations {
         Validation.machine(field + ".machine_ids[" + m + "]", id);
         String name = Names.machine(id);
         if (windowOf.put(name, window) != null) {
-          throw refused(field + ".machine_ids[" + m + "]: machine " + describe(id) + " appears more than once in the schedule");
+          throw refused(
+              field
+                  + ".machine_ids["
+                  + m
+                  + "]: machine "
+                  + describe(id)
+                  + " appears more than once in the schedule");
         }
         ids.put(name, id);
         Machine existing = t.get(name, Machine.class);
         if (existing != null && !existing.getSchedule().equals(s.getName())) {
-          throw refused(field + ".machine_ids[" + m + "]: machine " + describe(id) + " is already in schedule '"
-              + existing.getSchedule() + "'");
+          throw refused(
+              field
+                  + ".machine_ids["
+                  + m
+                  + "]: machine "
+                  + describe(id)
+                  + " is already in schedule '"
+                  + existing.getSchedule()
+                  + "'");
         }
       }
     }
     for (Map.Entry<String, Message> e : machinesOf(s.getName(), t).entrySet()) {
       Machine m = (Machine) e.getValue();
       if (!windowOf.containsKey(e.getKey()) && m.getMode() == MachineMode.DOWN) {
-        throw refused("update_schedule.schedule: machine " + describe(m.getId())
-            + " is DOWN and cannot be left out of its schedule (stop its maintenance first)");
+        throw refused(
+            "update_schedule.schedule: machine "
+                + describe(m.getId())
+                + " is DOWN and cannot be left out of its schedule (stop its maintenance first)");
       }
     }
     boolean changed = false;
@@ -259,9 +296,15 @@ final class Operations {
     }
     for (Map.Entry<String, Window> e : windowOf.entrySet()) {
       Machine existing = t.get(e.getKey(), Machine.class);
-      Machine next = (existing != null ? existing.toBuilder()
-          : Machine.newBuilder().setId(ids.get(e.getKey())).setMode(MachineMode.DRAINING).setSchedule(s.getName()))
-          .setUnavailability(e.getValue().getUnavailability()).build();
+      Machine next =
+          (existing != null
+                  ? existing.toBuilder()
+                  : Machine.newBuilder()
+                      .setId(ids.get(e.getKey()))
+                      .setMode(MachineMode.DRAINING)
+                      .setSchedule(s.getName()))
+              .setUnavailability(e.getValue().getUnavailability())
+              .build();
       changed |= putIfChanged(e.getKey(), next, t);
     }
     changed |= putIfChanged(Names.schedule(s.getName()), s, t);
@@ -276,8 +319,12 @@ final class Operations {
     for (Message m : machines.values()) {
       Machine machine = (Machine) m;
       if (machine.getMode() == MachineMode.DOWN) {
-        throw refused("remove_schedule.name: machine " + describe(machine.getId()) + " of schedule '" + name
-            + "' is DOWN (stop its maintenance first)");
+        throw refused(
+            "remove_schedule.name: machine "
+                + describe(machine.getId())
+                + " of schedule '"
+                + name
+                + "' is DOWN (stop its maintenance first)");
       }
     }
     machines.keySet().forEach(t::delete);
@@ -291,8 +338,12 @@ final class Operations {
     for (int i = 0; i < ids.size(); i++) {
       Machine m = t.get(names.get(i), Machine.class);
       if (m == null) {
-        throw refused("start_maintenance.machine_ids[" + i + "]: machine " + describe(ids.get(i))
-            + " is not in any maintenance schedule");
+        throw refused(
+            "start_maintenance.machine_ids["
+                + i
+                + "]: machine "
+                + describe(ids.get(i))
+                + " is not in any maintenance schedule");
       }
       changed |= putIfChanged(names.get(i), m.toBuilder().setMode(MachineMode.DOWN).build(), t);
     }
@@ -305,7 +356,12 @@ final class Operations {
     for (int i = 0; i < ids.size(); i++) {
       Machine m = t.get(names.get(i), Machine.class);
       if (m == null || m.getMode() != MachineMode.DOWN) {
-        throw refused("stop_maintenance.machine_ids[" + i + "]: machine " + describe(ids.get(i)) + " is not DOWN");
+        throw refused(
+            "stop_maintenance.machine_ids["
+                + i
+                + "]: machine "
+                + describe(ids.get(i))
+                + " is not DOWN");
       }
     }
     for (String name : names) {
@@ -344,7 +400,8 @@ final class Operations {
     for (int i = 0; i < ids.size(); i++) {
       Validation.machine(op + ".machine_ids[" + i + "]", ids.get(i));
       if (!seen.add(Names.machine(ids.get(i)))) {
-        throw refused(op + ".machine_ids[" + i + "]: machine " + describe(ids.get(i)) + " appears twice");
+        throw refused(
+            op + ".machine_ids[" + i + "]: machine " + describe(ids.get(i)) + " appears twice");
       }
     }
     return ids.stream().map(Names::machine).toList();
@@ -371,7 +428,8 @@ final class Operations {
   }
 
   static String describe(MachineID id) {
-    return id.getHostname().isEmpty() ? id.getIp()
+    return id.getHostname().isEmpty()
+        ? id.getIp()
         : id.getIp().isEmpty() ? id.getHostname() : id.getHostname() + " (" + id.getIp() + ")";
   }
 }

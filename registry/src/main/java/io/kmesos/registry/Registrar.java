@@ -14,39 +14,41 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.time.Duration;
+import java.util.NavigableMap;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.util.NavigableMap;
-import java.util.TreeMap;
-import java.util.function.Consumer;
 
 /**
  * The master's registrar (Mesos {@code src/master/registrar.cpp}): the only writer of the registry.
  *
  * <p>Guarantees:
+ *
  * <ul>
  *   <li>Start: it elects itself the log's writer (fencing every earlier registrar), recovers the
- *       registry from the log, and records its master as the leading one before it applies
- *       anything else.
+ *       registry from the log, and records its master as the leading one before it applies anything
+ *       else.
  *   <li>Operations are applied in batches: everything that arrives while a store is in flight goes
- *       into the next store (up to a log entry's size), which is one atomic log entry. Each caller gets its own result: true
- *       (changed), false (already so) or {@link OperationRefusedException} (does not apply; nothing
- *       of it is stored) without affecting the others in its batch.
+ *       into the next store (up to a log entry's size), which is one atomic log entry. Each caller
+ *       gets its own result: true (changed), false (already so) or {@link
+ *       OperationRefusedException} (does not apply; nothing of it is stored) without affecting the
+ *       others in its batch.
  *   <li>A store holds only the entries its operations changed, so its cost does not grow with the
  *       registry's size (Mesos stores the whole registry every time).
  *   <li>Once its store fails (another registrar was elected, or the log lost its quorum) it stops
  *       for good: every pending and later operation fails with that error, the refused ones of the
  *       failed batch included (a refusal may rest on a batch-mate's change that was never stored,
- *       e.g. a second admission of an ID the batch admitted). The process should then
- *       give up mastership; a new registrar recovers what was committed.
+ *       e.g. a second admission of an ID the batch admitted). The process should then give up
+ *       mastership; a new registrar recovers what was committed.
  * </ul>
  */
 public final class Registrar implements AutoCloseable {
@@ -68,39 +70,59 @@ public final class Registrar implements AutoCloseable {
     this.storage = storage;
     this.metrics = metrics;
     // Mesos's registrar/state_fetch_ms: reading the registry back when this master starts.
-    Timer fetch = ProcessMetrics.latency(metrics, "kmesos.registrar.state.fetch",
-        "Recovering the registry from the log when this master started (Mesos registrar/state_fetch_ms)");
+    Timer fetch =
+        ProcessMetrics.latency(
+            metrics,
+            "kmesos.registrar.state.fetch",
+            "Recovering the registry from the log when this master started (Mesos registrar/state_fetch_ms)");
     long started = System.nanoTime();
     this.contents = storage.recover();
     fetch.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
     // Mesos's registrar/state_store_ms: one batch of operations, from its store to its commit.
-    this.storeLatency = ProcessMetrics.latency(metrics, "kmesos.registrar.state.store",
-        "Storing one batch of operations in the log until committed (Mesos registrar/state_store_ms)");
-    gauges.add(Gauge.builder("kmesos.registrar.queued.operations", this, Registrar::queued)
-        .description("Operations waiting for the next batch (Mesos registrar/queued_operations)")
-        .strongReference(true).register(metrics));
-    gauges.add(Gauge.builder("kmesos.registrar.registry.size", this, Registrar::bytes).baseUnit("bytes")
-        .description("The registry's entries, serialized (Mesos registrar/registry_size_bytes)")
-        .strongReference(true).register(metrics));
+    this.storeLatency =
+        ProcessMetrics.latency(
+            metrics,
+            "kmesos.registrar.state.store",
+            "Storing one batch of operations in the log until committed (Mesos registrar/state_store_ms)");
+    gauges.add(
+        Gauge.builder("kmesos.registrar.queued.operations", this, Registrar::queued)
+            .description(
+                "Operations waiting for the next batch (Mesos registrar/queued_operations)")
+            .strongReference(true)
+            .register(metrics));
+    gauges.add(
+        Gauge.builder("kmesos.registrar.registry.size", this, Registrar::bytes)
+            .baseUnit("bytes")
+            .description("The registry's entries, serialized (Mesos registrar/registry_size_bytes)")
+            .strongReference(true)
+            .register(metrics));
   }
 
   /**
-   * Becomes the registry's writer on {@code logClient}, recovers the registry and records
-   * {@code master} as the leading master. Blocks until done.
+   * Becomes the registry's writer on {@code logClient}, recovers the registry and records {@code
+   * master} as the leading master. Blocks until done.
    */
   public static Registrar start(Log logClient, MasterInfo master, State.Settings settings)
       throws InterruptedException, TimeoutException {
     return start(logClient, master, settings, ProcessMetrics.none());
   }
 
-  /** As {@link #start(Log, MasterInfo, State.Settings)}, measured in {@code metrics} (docs/operations.md). */
-  public static Registrar start(Log logClient, MasterInfo master, State.Settings settings, MeterRegistry metrics)
+  /**
+   * As {@link #start(Log, MasterInfo, State.Settings)}, measured in {@code metrics}
+   * (docs/operations.md).
+   */
+  public static Registrar start(
+      Log logClient, MasterInfo master, State.Settings settings, MeterRegistry metrics)
       throws InterruptedException, TimeoutException {
-    return start(new StateStorage(State.open(logClient, settings.writtenBy(master.getId()))), master,
-        settings.recoveryTimeout(), metrics);
+    return start(
+        new StateStorage(State.open(logClient, settings.writtenBy(master.getId()))),
+        master,
+        settings.recoveryTimeout(),
+        metrics);
   }
 
-  public static Registrar start(Log logClient, MasterInfo master) throws InterruptedException, TimeoutException {
+  public static Registrar start(Log logClient, MasterInfo master)
+      throws InterruptedException, TimeoutException {
     return start(logClient, master, State.Settings.DEFAULT);
   }
 
@@ -108,7 +130,8 @@ public final class Registrar implements AutoCloseable {
    * A registrar that stores the whole registry on every change, as Mesos does: the benchmarks'
    * baseline, never for production.
    */
-  public static Registrar startWholeRegistry(Log logClient, MasterInfo master, Duration timeout) throws Exception {
+  public static Registrar startWholeRegistry(Log logClient, MasterInfo master, Duration timeout)
+      throws Exception {
     return start(new WholeRegistryStorage(logClient, timeout), master, timeout);
   }
 
@@ -117,7 +140,8 @@ public final class Registrar implements AutoCloseable {
     return start(storage, master, timeout, ProcessMetrics.none());
   }
 
-  static Registrar start(Storage storage, MasterInfo master, Duration timeout, MeterRegistry metrics)
+  static Registrar start(
+      Storage storage, MasterInfo master, Duration timeout, MeterRegistry metrics)
       throws InterruptedException, TimeoutException {
     Registrar r;
     try {
@@ -127,7 +151,10 @@ public final class Registrar implements AutoCloseable {
       throw e;
     }
     try {
-      r.apply(Operation.newBuilder().setRecordMaster(RecordMaster.newBuilder().setInfo(master)).build())
+      r.apply(
+              Operation.newBuilder()
+                  .setRecordMaster(RecordMaster.newBuilder().setInfo(master))
+                  .build())
           .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       r.close();
@@ -136,22 +163,32 @@ public final class Registrar implements AutoCloseable {
       r.close();
       throw e;
     }
-    log.info("registrar: master {} recovered the registry at version {} ({} entries; {}) in {} ms",
-        master.getId(), r.version(), r.size(), storage.recoveredSummary(), storage.recoveryMillis());
+    log.info(
+        "registrar: master {} recovered the registry at version {} ({} entries; {}) in {} ms",
+        master.getId(),
+        r.version(),
+        r.size(),
+        storage.recoveredSummary(),
+        storage.recoveryMillis());
     return r;
   }
 
   /**
    * Applies {@code op} in the next batch. Completes with true once its change is committed, false
-   * if the registry already was as asked, or fails with {@link OperationRefusedException} if it does
-   * not apply, or with the registrar's failure.
+   * if the registry already was as asked, or fails with {@link OperationRefusedException} if it
+   * does not apply, or with the registrar's failure.
    */
   public CompletableFuture<Boolean> apply(Operation op) {
     CompletableFuture<Boolean> done = new CompletableFuture<>();
     if (op.getSerializedSize() > MAX_BATCH_OPERATION_BYTES) {
       // It could not be stored (a log entry holds the operation and what it changes).
-      done.completeExceptionally(Validation.refused("the operation has " + op.getSerializedSize()
-          + " bytes; one operation may have at most " + MAX_BATCH_OPERATION_BYTES + " bytes"));
+      done.completeExceptionally(
+          Validation.refused(
+              "the operation has "
+                  + op.getSerializedSize()
+                  + " bytes; one operation may have at most "
+                  + MAX_BATCH_OPERATION_BYTES
+                  + " bytes"));
       return done;
     }
     synchronized (this) {
@@ -171,12 +208,14 @@ public final class Registrar implements AutoCloseable {
 
   /**
    * The most operation bytes one batch takes. A batch is one log entry holding every changed entry
-   * and every operation (about twice the operations' size), and a log entry holds at most
-   * {@link Writer#MAX_ENTRY_BYTES}: a larger backlog is stored as several batches, one after another.
+   * and every operation (about twice the operations' size), and a log entry holds at most {@link
+   * Writer#MAX_ENTRY_BYTES}: a larger backlog is stored as several batches, one after another.
    */
   static final int MAX_BATCH_OPERATION_BYTES = Writer.MAX_ENTRY_BYTES / 4;
 
-  /** Takes queued operations, oldest first, up to {@link #MAX_BATCH_OPERATION_BYTES} (at least one). */
+  /**
+   * Takes queued operations, oldest first, up to {@link #MAX_BATCH_OPERATION_BYTES} (at least one).
+   */
   private List<Pending> takeBatch() {
     List<Pending> batch = new ArrayList<>();
     long bytes = 0;
@@ -191,7 +230,9 @@ public final class Registrar implements AutoCloseable {
     return batch;
   }
 
-  /** Takes the queued operations and stores their changes as one entry; repeats while more arrive. */
+  /**
+   * Takes the queued operations and stores their changes as one entry; repeats while more arrive.
+   */
   private void storeNext() {
     while (true) {
       List<Pending> batch;
@@ -232,18 +273,19 @@ public final class Registrar implements AutoCloseable {
       } catch (RuntimeException e) {
         stored = CompletableFuture.failedFuture(e);
       }
-      stored.whenComplete((ok, error) -> {
-        if (error != null) {
-          fail(State.unwrap(error), batch);
-          return;
-        }
-        storeLatency.record(System.nanoTime() - storeStarted, TimeUnit.NANOSECONDS);
-        synchronized (this) {
-          contents.apply(changes, version);
-        }
-        answers.forEach(Runnable::run);
-        storeNext();
-      });
+      stored.whenComplete(
+          (ok, error) -> {
+            if (error != null) {
+              fail(State.unwrap(error), batch);
+              return;
+            }
+            storeLatency.record(System.nanoTime() - storeStarted, TimeUnit.NANOSECONDS);
+            synchronized (this) {
+              contents.apply(changes, version);
+            }
+            answers.forEach(Runnable::run);
+            storeNext();
+          });
       return;
     }
   }

@@ -23,6 +23,7 @@ import java.util.TreeMap;
 public final class RegistryContents implements Entries {
   private final TreeMap<String, Message> entries = new TreeMap<>();
   private long version;
+
   /** The entries' serialized size, kept as they change (Mesos's registrar/registry_size_bytes). */
   private long bytes;
 
@@ -68,7 +69,8 @@ public final class RegistryContents implements Entries {
 
   @Override
   public NavigableMap<String, Message> withPrefix(String prefix) {
-    return Collections.unmodifiableNavigableMap(entries.subMap(prefix, true, Names.after(prefix), false));
+    return Collections.unmodifiableNavigableMap(
+        entries.subMap(prefix, true, Names.after(prefix), false));
   }
 
   void apply(Transaction t, long newVersion) {
@@ -95,7 +97,9 @@ public final class RegistryContents implements Entries {
     return entries.size();
   }
 
-  /** The serialized size of every entry: the registry's size, without the few bytes framing each. */
+  /**
+   * The serialized size of every entry: the registry's size, without the few bytes framing each.
+   */
   public long bytes() {
     return bytes;
   }
@@ -127,21 +131,31 @@ public final class RegistryContents implements Entries {
 
   static Message decode(State.Variable v) {
     String name = v.name();
-    Class<? extends Message> type = name.equals(Names.MASTER) ? MasterInfo.class
-        : name.startsWith(Names.AGENTS) ? Agent.class
-        : name.startsWith(Names.MACHINES) ? Machine.class
-        : name.startsWith(Names.SCHEDULES) ? Schedule.class
-        : name.startsWith(Names.QUOTAS) ? Quota.class
-        : name.startsWith(Names.WEIGHTS) ? Weight.class
-        : null;
+    Class<? extends Message> type =
+        name.equals(Names.MASTER)
+            ? MasterInfo.class
+            : name.startsWith(Names.AGENTS)
+                ? Agent.class
+                : name.startsWith(Names.MACHINES)
+                    ? Machine.class
+                    : name.startsWith(Names.SCHEDULES)
+                        ? Schedule.class
+                        : name.startsWith(Names.QUOTAS)
+                            ? Quota.class
+                            : name.startsWith(Names.WEIGHTS) ? Weight.class : null;
     if (type == null || !v.value().is(type)) {
-      throw new IllegalStateException("variable '" + name + "' (" + v.value().getTypeUrl()
-          + ") is not a registry entry; this log holds something else");
+      throw new IllegalStateException(
+          "variable '"
+              + name
+              + "' ("
+              + v.value().getTypeUrl()
+              + ") is not a registry entry; this log holds something else");
     }
     try {
       return v.value().unpack(type);
     } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("variable '" + name + "' cannot be decoded: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "variable '" + name + "' cannot be decoded: " + e.getMessage(), e);
     }
   }
 }

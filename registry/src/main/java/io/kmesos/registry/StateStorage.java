@@ -25,7 +25,8 @@ final class StateStorage implements Storage {
   }
 
   @Override
-  public CompletableFuture<Void> store(RegistryContents before, Transaction changes, List<Any> causes, long version) {
+  public CompletableFuture<Void> store(
+      RegistryContents before, Transaction changes, List<Any> causes, long version) {
     List<State.Variable> stores = new ArrayList<>();
     List<State.Variable> expunges = new ArrayList<>();
     for (Map.Entry<String, Message> e : changes.puts().entrySet()) {
@@ -37,11 +38,15 @@ final class StateStorage implements Storage {
         expunges.add(v);
       }
     }
-    return state.apply(new State.Batch(stores, expunges, causes)).thenAccept(stored -> {
-      if (!stored) {
-        throw new IllegalStateException("the registry changed under the registrar (a State version conflict)");
-      }
-    });
+    return state
+        .apply(new State.Batch(stores, expunges, causes))
+        .thenAccept(
+            stored -> {
+              if (!stored) {
+                throw new IllegalStateException(
+                    "the registry changed under the registrar (a State version conflict)");
+              }
+            });
   }
 
   @Override
@@ -52,8 +57,19 @@ final class StateStorage implements Storage {
   @Override
   public String recoveredSummary() {
     State.Recovered r = state.recovered();
-    return "positions " + r.begin() + ".." + r.ending() + ", snapshot as of change " + r.snapshotAsOf() + " + "
-        + r.changesApplied() + " changes (" + r.changesSkipped() + " skipped), " + r.bytesRead() + " bytes";
+    return "positions "
+        + r.begin()
+        + ".."
+        + r.ending()
+        + ", snapshot as of change "
+        + r.snapshotAsOf()
+        + " + "
+        + r.changesApplied()
+        + " changes ("
+        + r.changesSkipped()
+        + " skipped), "
+        + r.bytesRead()
+        + " bytes";
   }
 
   @Override

@@ -4,7 +4,9 @@ import com.google.protobuf.Any;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-/** Where a registrar keeps the registry: how it recovers it and how it stores one batch of changes. */
+/**
+ * Where a registrar keeps the registry: how it recovers it and how it stores one batch of changes.
+ */
 interface Storage extends AutoCloseable {
   /** The registry as committed, read once at start (after this storage became the log's writer). */
   RegistryContents recover();
@@ -13,7 +15,8 @@ interface Storage extends AutoCloseable {
    * Stores {@code changes} (made over {@code before}) atomically as change number {@code version};
    * completes once committed, or fails with the log's error.
    */
-  CompletableFuture<Void> store(RegistryContents before, Transaction changes, List<Any> causes, long version);
+  CompletableFuture<Void> store(
+      RegistryContents before, Transaction changes, List<Any> causes, long version);
 
   /** Bytes appended to the log so far. */
   long appendedBytes();

@@ -4,9 +4,9 @@ import io.kmesos.api.registry.v1.AgentInfo;
 import io.kmesos.api.registry.v1.MachineID;
 import io.kmesos.api.registry.v1.Quota;
 import io.kmesos.api.registry.v1.Unavailability;
-import java.util.Map;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.Map;
 
 /**
  * What a well-formed operation looks like (Mesos rules), checked before it touches the registry.
@@ -33,7 +33,8 @@ final class Validation {
     }
     for (String segment : role.split("/", -1)) {
       if (segment.isEmpty()) {
-        throw refused(field + " '" + role + "': empty path segment (leading, trailing or double '/')");
+        throw refused(
+            field + " '" + role + "': empty path segment (leading, trailing or double '/')");
       }
       if (segment.equals(".") || segment.equals("..")) {
         throw refused(field + " '" + role + "': '" + segment + "' is not a valid role segment");
@@ -46,7 +47,8 @@ final class Validation {
       }
       for (char c : segment.toCharArray()) {
         if (Character.isWhitespace(c) || Character.isISOControl(c) || c == '\\') {
-          throw refused(field + " '" + role + "': invalid character " + String.format("U+%04X", (int) c));
+          throw refused(
+              field + " '" + role + "': invalid character " + String.format("U+%04X", (int) c));
         }
       }
     }
@@ -81,8 +83,15 @@ final class Validation {
     for (Map.Entry<String, Double> g : q.getGuaranteesMap().entrySet()) {
       Double limit = q.getLimitsMap().get(g.getKey());
       if (limit != null && g.getValue() > limit) {
-        throw refused("quota.guarantees[" + g.getKey() + "] = " + g.getValue() + " exceeds quota.limits["
-            + g.getKey() + "] = " + limit);
+        throw refused(
+            "quota.guarantees["
+                + g.getKey()
+                + "] = "
+                + g.getValue()
+                + " exceeds quota.limits["
+                + g.getKey()
+                + "] = "
+                + limit);
       }
     }
   }
@@ -100,7 +109,8 @@ final class Validation {
     if (!u.hasStart()) {
       throw refused(field + ".start is required");
     }
-    if (!u.hasDuration() || u.getDuration().getSeconds() < 0
+    if (!u.hasDuration()
+        || u.getDuration().getSeconds() < 0
         || (u.getDuration().getSeconds() == 0 && u.getDuration().getNanos() <= 0)) {
       throw refused(field + ".duration must be positive");
     }

@@ -33,7 +33,8 @@ final class WholeRegistryStorage implements Storage {
       long deadline = started + timeout.toNanos();
       while (ending > 0 && reader.ending() < ending) {
         if (System.nanoTime() > deadline) {
-          throw new TimeoutException("the replicas did not learn the log up to " + ending + " within " + timeout);
+          throw new TimeoutException(
+              "the replicas did not learn the log up to " + ending + " within " + timeout);
         }
         Thread.sleep(5);
       }
@@ -61,7 +62,8 @@ final class WholeRegistryStorage implements Storage {
     try {
       return Registry.parseFrom(e.payload());
     } catch (InvalidProtocolBufferException ex) {
-      throw new IllegalStateException("position " + e.position() + " is not a whole registry: " + ex.getMessage());
+      throw new IllegalStateException(
+          "position " + e.position() + " is not a whole registry: " + ex.getMessage());
     }
   }
 
@@ -71,10 +73,14 @@ final class WholeRegistryStorage implements Storage {
   }
 
   @Override
-  public CompletableFuture<Void> store(RegistryContents before, Transaction changes, List<Any> causes, long version) {
+  public CompletableFuture<Void> store(
+      RegistryContents before, Transaction changes, List<Any> causes, long version) {
     RegistryContents after = before.copy();
     after.apply(changes, version);
-    return writer.append(after.toProto().toByteArray()).thenCompose(writer::truncate).thenAccept(p -> { });
+    return writer
+        .append(after.toProto().toByteArray())
+        .thenCompose(writer::truncate)
+        .thenAccept(p -> {});
   }
 
   @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import io.kmesos.api.registry.v1.AdmitAgent;
 import io.kmesos.api.registry.v1.Agent;
@@ -11,11 +12,17 @@ import io.kmesos.api.registry.v1.AgentInfo;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.Registry;
+import io.kmesos.api.registry.v1.UpdateWeights;
+import io.kmesos.api.registry.v1.Weight;
 import io.kmesos.api.text.ReadableProto;
 import io.kmesos.api.tls.Identity;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.local.LocalReplicas;
 import io.kmesos.replica.state.State;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,13 +37,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import com.google.protobuf.InvalidProtocolBufferException;
-import io.kmesos.api.registry.v1.UpdateWeights;
-import io.kmesos.api.registry.v1.Weight;
-import java.io.BufferedWriter;
-import java.io.IOException;
-import java.io.OutputStreamWriter;
-import java.nio.charset.StandardCharsets;
 
 /**
  * The registrar on a 3-replica log of separate JVMs with RocksDB: a registrar process killed with
@@ -44,7 +44,9 @@ import java.nio.charset.StandardCharsets;
  * ({@code kmesos-registry show}, {@code kmesos-log read --decode}).
  */
 class RegistrarIT {
-  /** How long a test waits for what only takes time: generous, the machine may be small and busy. */
+  /**
+   * How long a test waits for what only takes time: generous, the machine may be small and busy.
+   */
   static final Duration PATIENCE = Duration.ofMinutes(2);
 
   @TempDir Path dir;
@@ -73,17 +75,32 @@ class RegistrarIT {
   }
 
   static Operation admit(String id) {
-    return Operation.newBuilder().setAdmitAgent(AdmitAgent.newBuilder().setInfo(AgentInfo.newBuilder().setId(id)
-        .setHostname(id + ".example.com").putResources("cpus", 8))).build();
+    return Operation.newBuilder()
+        .setAdmitAgent(
+            AdmitAgent.newBuilder()
+                .setInfo(
+                    AgentInfo.newBuilder()
+                        .setId(id)
+                        .setHostname(id + ".example.com")
+                        .putResources("cpus", 8)))
+        .build();
   }
 
   /** A kmesos tool as its own JVM, output to a file. */
   Process tool(String mainClass, Path output, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx256m", "-cp", System.getProperty("java.class.path"), mainClass));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                mainClass));
     cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(output.toFile())
-        .redirectError(Path.of(output + ".err").toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd)
+            .redirectOutput(output.toFile())
+            .redirectError(Path.of(output + ".err").toFile());
     // An operator's certificate, as a user of the tools sets it (docs/security.md).
     pb.environment().put("KMESOS_TLS_DIR", replicas.certificates().dir(Identity.ADMIN).toString());
     Process p = pb.start();
@@ -117,8 +134,17 @@ class RegistrarIT {
     }
     Files.write(ops, lines);
     Path out = dir.resolve("apply.out");
-    Process registrar = tool("io.kmesos.registry.tool.RegistryTool", out, "apply", "--peers",
-        String.join(",", replicas.peers()), "--master-id", "doomed", "-f", ops.toString());
+    Process registrar =
+        tool(
+            "io.kmesos.registry.tool.RegistryTool",
+            out,
+            "apply",
+            "--peers",
+            String.join(",", replicas.peers()),
+            "--master-id",
+            "doomed",
+            "-f",
+            ops.toString());
     await().atMost(PATIENCE).until(() -> Files.readAllLines(out).size() >= 1500);
     registrar.destroyForcibly(); // kill -9, batches in flight
     registrar.waitFor(10, TimeUnit.SECONDS);
@@ -132,24 +158,34 @@ class RegistrarIT {
     try (Registrar next = Registrar.start(log, master("survivor"))) {
       Registry r = next.registry();
       assertThat(agentIds(r)).as("every acknowledged admission is there").containsAll(acknowledged);
-      assertThat(agentIds(r)).as("and nothing that was never submitted")
+      assertThat(agentIds(r))
+          .as("and nothing that was never submitted")
           .allMatch(id -> Integer.parseInt(id.substring("agent-".length())) < total);
       // Exactly what the log holds: read it as any reader would, beside the registrar. (A batch the
       // killed registrar had in flight is either in both or in neither: the new writer's election
       // decides it before recovery reads.)
-      await().atMost(PATIENCE).untilAsserted(() -> {
-        State.Contents committed = State.read(log, PATIENCE);
-        Registry inLog = RegistryContents.of(committed.variables(), committed.sequence()).toProto();
-        assertThat(agentIds(r)).as("the recovered registry is the log's").isEqualTo(agentIds(inLog));
-        assertThat(r.getVersion()).isEqualTo(inLog.getVersion());
-      });
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () -> {
+                State.Contents committed = State.read(log, PATIENCE);
+                Registry inLog =
+                    RegistryContents.of(committed.variables(), committed.sequence()).toProto();
+                assertThat(agentIds(r))
+                    .as("the recovered registry is the log's")
+                    .isEqualTo(agentIds(inLog));
+                assertThat(r.getVersion()).isEqualTo(inLog.getVersion());
+              });
       assertThat(r.getMaster().getId()).isEqualTo("survivor");
 
       // The new registrar goes on: admitting an agent the killed one already admitted is refused.
       String known = acknowledged.iterator().next();
-      assertThat(next.apply(admit(known))).failsWithin(PATIENCE)
-          .withThrowableOfType(ExecutionException.class).withCauseInstanceOf(OperationRefusedException.class);
-      assertThat(next.apply(admit("after-failover")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      assertThat(next.apply(admit(known)))
+          .failsWithin(PATIENCE)
+          .withThrowableOfType(ExecutionException.class)
+          .withCauseInstanceOf(OperationRefusedException.class);
+      assertThat(next.apply(admit("after-failover")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS))
+          .isTrue();
     }
   }
 
@@ -157,34 +193,56 @@ class RegistrarIT {
   void twoRegistrarsRacingNeverForkTheRegistry() throws Exception {
     // The first master is a process of its own (kmesos-registry apply), fed admissions one by one.
     Path out = dir.resolve("first.out");
-    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-cp",
-        System.getProperty("java.class.path"), "io.kmesos.registry.tool.RegistryTool", "apply", "--peers",
-        String.join(",", replicas.peers()), "--master-id", "first");
-    ProcessBuilder firstMaster = new ProcessBuilder(cmd).redirectOutput(out.toFile())
-        .redirectError(Path.of(out + ".err").toFile());
-    firstMaster.environment().put("KMESOS_TLS_DIR", replicas.certificates().dir(Identity.ADMIN).toString());
+    List<String> cmd =
+        List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx256m",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "io.kmesos.registry.tool.RegistryTool",
+            "apply",
+            "--peers",
+            String.join(",", replicas.peers()),
+            "--master-id",
+            "first");
+    ProcessBuilder firstMaster =
+        new ProcessBuilder(cmd)
+            .redirectOutput(out.toFile())
+            .redirectError(Path.of(out + ".err").toFile());
+    firstMaster
+        .environment()
+        .put("KMESOS_TLS_DIR", replicas.certificates().dir(Identity.ADMIN).toString());
     Process first = firstMaster.start();
     tools.add(first);
-    Thread feeder = new Thread(() -> {
-      try (var w = new BufferedWriter(new OutputStreamWriter(first.getOutputStream(),
-          StandardCharsets.UTF_8))) {
-        for (int i = 0; i < 100_000 && first.isAlive(); i++) {
-          w.write(JsonFormat.printer().omittingInsignificantWhitespace().print(admit("first-" + i)));
-          w.newLine();
-          w.flush();
-          Thread.sleep(1);
-        }
-      } catch (IOException | InterruptedException e) {
-        // the first registrar stopped reading: superseded
-      }
-    });
+    Thread feeder =
+        new Thread(
+            () -> {
+              try (var w =
+                  new BufferedWriter(
+                      new OutputStreamWriter(first.getOutputStream(), StandardCharsets.UTF_8))) {
+                for (int i = 0; i < 100_000 && first.isAlive(); i++) {
+                  w.write(
+                      JsonFormat.printer()
+                          .omittingInsignificantWhitespace()
+                          .print(admit("first-" + i)));
+                  w.newLine();
+                  w.flush();
+                  Thread.sleep(1);
+                }
+              } catch (IOException | InterruptedException e) {
+                // the first registrar stopped reading: superseded
+              }
+            });
     feeder.setDaemon(true);
     feeder.start();
     await().atMost(PATIENCE).until(() -> changedLines(out).size() >= 200);
 
     // A second master takes over while the first is still writing.
-    try (Log other = replicas.client(); Registrar second = Registrar.start(other, master("second"))) {
-      assertThat(first.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).as("the first registrar stops once superseded").isTrue();
+    try (Log other = replicas.client();
+        Registrar second = Registrar.start(other, master("second"))) {
+      assertThat(first.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS))
+          .as("the first registrar stops once superseded")
+          .isTrue();
       assertThat(first.exitValue()).isEqualTo(1);
       assertThat(Files.readString(Path.of(out + ".err"))).contains("superseded");
       Set<String> acknowledgedByFirst = new HashSet<>();
@@ -196,20 +254,27 @@ class RegistrarIT {
       for (int i = 0; i < 300; i++) {
         more.add(second.apply(admit("second-" + i)));
       }
-      CompletableFuture.allOf(more.toArray(CompletableFuture[]::new)).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+      CompletableFuture.allOf(more.toArray(CompletableFuture[]::new))
+          .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
       Registry seenBySecond = second.registry();
       assertThat(agentIds(seenBySecond)).containsAll(acknowledgedByFirst);
       assertThat(seenBySecond.getMaster().getId()).isEqualTo("second");
       // Whoever reads the log now sees exactly the second registrar's registry: one history.
-      await().atMost(PATIENCE).untilAsserted(() -> {
-        State.Contents read = State.read(log, PATIENCE);
-        assertThat(RegistryContents.of(read.variables(), read.sequence()).toProto()).isEqualTo(seenBySecond);
-      });
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () -> {
+                State.Contents read = State.read(log, PATIENCE);
+                assertThat(RegistryContents.of(read.variables(), read.sequence()).toProto())
+                    .isEqualTo(seenBySecond);
+              });
     }
   }
 
-  /** Line numbers (1-based, in the input) that {@code kmesos-registry apply} reported as changed. */
+  /**
+   * Line numbers (1-based, in the input) that {@code kmesos-registry apply} reported as changed.
+   */
   static List<Integer> changedLines(Path out) throws IOException {
     List<Integer> lines = new ArrayList<>();
     for (String line : Files.readAllLines(out)) {
@@ -232,7 +297,8 @@ class RegistrarIT {
         for (int i = 0; i < 100; i++) {
           batch.add(r.apply(admit("agent-" + round + "-" + i)));
         }
-        CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+        CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new))
+            .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       }
       before = r.registry();
       appended = r.appendedBytes();
@@ -245,8 +311,12 @@ class RegistrarIT {
       assertThat(after.getAgentsCount()).isEqualTo(2000);
       assertThat(after.getVersion()).isEqualTo(before.getVersion() + 1);
       State.Contents read = State.read(log, PATIENCE);
-      assertThat(read.recovered().snapshotAsOf()).as("recovery started from a snapshot").isPositive();
-      assertThat(read.recovered().bytesRead()).as("and read less than was ever written").isLessThan(appended);
+      assertThat(read.recovered().snapshotAsOf())
+          .as("recovery started from a snapshot")
+          .isPositive();
+      assertThat(read.recovered().bytesRead())
+          .as("and read less than was ever written")
+          .isLessThan(appended);
     }
   }
 
@@ -254,13 +324,19 @@ class RegistrarIT {
   void theRegistryAndItsHistoryAreReadable() throws Exception {
     try (Registrar r = Registrar.start(log, master("m1"))) {
       r.apply(admit("a1")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
-      r.apply(Operation.newBuilder().setUpdateWeights(UpdateWeights.newBuilder()
-          .addWeights(Weight.newBuilder().setRole("eng").setWeight(2))).build())
+      r.apply(
+              Operation.newBuilder()
+                  .setUpdateWeights(
+                      UpdateWeights.newBuilder()
+                          .addWeights(Weight.newBuilder().setRole("eng").setWeight(2)))
+                  .build())
           .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
       String peers = String.join(",", replicas.peers());
       Registry.Builder shown = Registry.newBuilder();
-      String json = runTool("io.kmesos.registry.tool.RegistryTool", "show", "--peers", peers, "--format", "json");
+      String json =
+          runTool(
+              "io.kmesos.registry.tool.RegistryTool", "show", "--peers", peers, "--format", "json");
       try {
         JsonFormat.parser().merge(json, shown);
       } catch (InvalidProtocolBufferException e) {
@@ -270,16 +346,27 @@ class RegistrarIT {
       String yaml = runTool("io.kmesos.registry.tool.RegistryTool", "show", "--peers", peers);
       assertThat(yaml).contains("id: a1", "hostname: a1.example.com", "role: eng", "weight: 2");
 
-      JsonNode history = ReadableProto.mapper().readTree(runTool("io.kmesos.replica.tool.LogTool", "read", "--peers",
-          peers, "--decode", "--format", "json"));
+      JsonNode history =
+          ReadableProto.mapper()
+              .readTree(
+                  runTool(
+                      "io.kmesos.replica.tool.LogTool",
+                      "read",
+                      "--peers",
+                      peers,
+                      "--decode",
+                      "--format",
+                      "json"));
       List<String> causes = new ArrayList<>();
       for (JsonNode entry : history) {
         for (JsonNode cause : entry.path("change").path("causes")) {
-          assertThat(cause.path("@type").asText()).isEqualTo("type.googleapis.com/kmesos.registry.v1.Operation");
+          assertThat(cause.path("@type").asText())
+              .isEqualTo("type.googleapis.com/kmesos.registry.v1.Operation");
           causes.add(String.join(",", fieldNames(cause)));
         }
       }
-      assertThat(causes).containsExactly("@type,recordMaster", "@type,admitAgent", "@type,updateWeights");
+      assertThat(causes)
+          .containsExactly("@type,recordMaster", "@type,admitAgent", "@type,updateWeights");
       JsonNode admitted = history.get(history.size() - 2).path("change").path("stores").get(0);
       assertThat(admitted.path("name").asText()).isEqualTo("agents/a1");
       assertThat(admitted.path("value").path("state").asText()).isEqualTo("ADMITTED");

@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.Any;
+import io.kmesos.api.registry.v1.AdmitAgent;
 import io.kmesos.api.registry.v1.AgentState;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.RemoveQuota;
 import io.kmesos.replica.state.StateException;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,8 +20,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import io.kmesos.api.registry.v1.AdmitAgent;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 /**
  * The registrar's batching, with a storage whose stores the test completes by hand (the log itself
@@ -40,8 +40,8 @@ class RegistrarTest {
     }
 
     @Override
-    public synchronized CompletableFuture<Void> store(RegistryContents before, Transaction changes, List<Any> causes,
-        long version) {
+    public synchronized CompletableFuture<Void> store(
+        RegistryContents before, Transaction changes, List<Any> causes, long version) {
       Store s = new Store(changes, causes, version, new CompletableFuture<>());
       stores.add(s);
       if (version == 1) {
@@ -71,7 +71,11 @@ class RegistrarTest {
 
   @BeforeEach
   void start() throws Exception {
-    registrar = Registrar.start(new HandDriven(), MasterInfo.newBuilder().setId("master-1").build(), Duration.ofSeconds(5));
+    registrar =
+        Registrar.start(
+            new HandDriven(),
+            MasterInfo.newBuilder().setId("master-1").build(),
+            Duration.ofSeconds(5));
     assertThat(stores).hasSize(1);
   }
 
@@ -84,8 +88,11 @@ class RegistrarTest {
     CompletableFuture<Boolean> second = registrar.apply(admit("a2"));
     CompletableFuture<Boolean> again = registrar.apply(admit("a1"));
     CompletableFuture<Boolean> third = registrar.apply(admit("a3"));
-    CompletableFuture<Boolean> noQuota = registrar.apply(Operation.newBuilder()
-        .setRemoveQuota(RemoveQuota.newBuilder().setRole("nobody")).build());
+    CompletableFuture<Boolean> noQuota =
+        registrar.apply(
+            Operation.newBuilder()
+                .setRemoveQuota(RemoveQuota.newBuilder().setRole("nobody"))
+                .build());
     assertThat(stores).as("nothing more is stored while a store is in flight").hasSize(2);
     assertThat(first).isNotDone();
 
@@ -94,29 +101,46 @@ class RegistrarTest {
     assertThat(stores).as("the four that waited go out as one store").hasSize(3);
     Store batch = stores.get(2);
     assertThat(batch.version()).isEqualTo(3);
-    assertThat(batch.changes().puts().keySet()).containsExactlyInAnyOrder(Names.agent("a2"), Names.agent("a3"));
+    assertThat(batch.changes().puts().keySet())
+        .containsExactlyInAnyOrder(Names.agent("a2"), Names.agent("a3"));
     assertThat(batch.causes()).hasSize(2);
-    assertThat(List.of(second, again, third, noQuota)).as("every answer waits for the batch's store").noneMatch(CompletableFuture::isDone);
+    assertThat(List.of(second, again, third, noQuota))
+        .as("every answer waits for the batch's store")
+        .noneMatch(CompletableFuture::isDone);
     batch.done().complete(null);
-    assertThatThrownBy(again::get).cause().isInstanceOf(OperationRefusedException.class)
+    assertThatThrownBy(again::get)
+        .cause()
+        .isInstanceOf(OperationRefusedException.class)
         .hasMessageContaining("agent a1 is already known");
-    assertThatThrownBy(noQuota::get).cause().isInstanceOf(OperationRefusedException.class)
+    assertThatThrownBy(noQuota::get)
+        .cause()
+        .isInstanceOf(OperationRefusedException.class)
         .hasMessageContaining("remove_quota.role: role 'nobody' has no quota");
     assertThat(second.get(5, TimeUnit.SECONDS)).isTrue();
     assertThat(third.get(5, TimeUnit.SECONDS)).isTrue();
-    assertThat(registrar.registry().getAgentsList()).extracting(a -> a.getInfo().getId())
+    assertThat(registrar.registry().getAgentsList())
+        .extracting(a -> a.getInfo().getId())
         .containsExactlyInAnyOrder("a1", "a2", "a3");
-    assertThat(registrar.registry().getAgentsList()).allMatch(a -> a.getState() == AgentState.ADMITTED);
+    assertThat(registrar.registry().getAgentsList())
+        .allMatch(a -> a.getState() == AgentState.ADMITTED);
   }
 
   @Test
   void itsMetricsFollowTheQueueTheStoresAndTheRegistrysSize() throws Exception {
     var metrics = new SimpleMeterRegistry();
     stores.clear();
-    Registrar measured = Registrar.start(new HandDriven(), MasterInfo.newBuilder().setId("master-2").build(),
-        Duration.ofSeconds(5), metrics);
-    assertThat(metrics.get("kmesos.registrar.state.fetch").timer().count()).as("one recovery").isEqualTo(1);
-    assertThat(metrics.get("kmesos.registrar.state.store").timer().count()).as("the master's own record").isEqualTo(1);
+    Registrar measured =
+        Registrar.start(
+            new HandDriven(),
+            MasterInfo.newBuilder().setId("master-2").build(),
+            Duration.ofSeconds(5),
+            metrics);
+    assertThat(metrics.get("kmesos.registrar.state.fetch").timer().count())
+        .as("one recovery")
+        .isEqualTo(1);
+    assertThat(metrics.get("kmesos.registrar.state.store").timer().count())
+        .as("the master's own record")
+        .isEqualTo(1);
     double masterOnly = metrics.get("kmesos.registrar.registry.size").gauge().value();
     assertThat(masterOnly).isEqualTo(measured.registry().getMaster().getSerializedSize());
 
@@ -124,29 +148,43 @@ class RegistrarTest {
     measured.apply(admit("a2"));
     measured.apply(admit("a3"));
     assertThat(metrics.get("kmesos.registrar.queued.operations").gauge().value())
-        .as("two wait while the first is stored").isEqualTo(2);
+        .as("two wait while the first is stored")
+        .isEqualTo(2);
     stores.get(1).done().complete(null);
     first.get(5, TimeUnit.SECONDS);
-    assertThat(metrics.get("kmesos.registrar.queued.operations").gauge().value()).as("both went out").isZero();
+    assertThat(metrics.get("kmesos.registrar.queued.operations").gauge().value())
+        .as("both went out")
+        .isZero();
     assertThat(metrics.get("kmesos.registrar.state.store").timer().count()).isEqualTo(2);
     stores.get(2).done().complete(null);
     assertThat(metrics.get("kmesos.registrar.state.store").timer().count()).isEqualTo(3);
-    long agents = measured.registry().getAgentsList().stream().mapToLong(a -> a.getSerializedSize()).sum();
-    assertThat(metrics.get("kmesos.registrar.registry.size").gauge().value()).isEqualTo(masterOnly + agents);
+    long agents =
+        measured.registry().getAgentsList().stream().mapToLong(a -> a.getSerializedSize()).sum();
+    assertThat(metrics.get("kmesos.registrar.registry.size").gauge().value())
+        .isEqualTo(masterOnly + agents);
 
     measured.close();
-    assertThat(metrics.find("kmesos.registrar.queued.operations").gauge()).as("a closed registrar's gauges go").isNull();
+    assertThat(metrics.find("kmesos.registrar.queued.operations").gauge())
+        .as("a closed registrar's gauges go")
+        .isNull();
   }
 
   @Test
   void aBacklogLargerThanALogEntryIsStoredInSeveralBatches() throws Exception {
     CompletableFuture<Boolean> first = registrar.apply(admit("a0"));
-    // Forty admissions of about 1 MiB each arrive during that store: far more than one log entry holds.
+    // Forty admissions of about 1 MiB each arrive during that store: far more than one log entry
+    // holds.
     List<CompletableFuture<Boolean>> backlog = new ArrayList<>();
     String big = "x".repeat(1 << 20);
     for (int i = 1; i <= 40; i++) {
-      backlog.add(registrar.apply(Operation.newBuilder().setAdmitAgent(AdmitAgent.newBuilder()
-          .setInfo(OperationsTest.agent("a" + i).toBuilder().putAttributes("blob", big))).build()));
+      backlog.add(
+          registrar.apply(
+              Operation.newBuilder()
+                  .setAdmitAgent(
+                      AdmitAgent.newBuilder()
+                          .setInfo(
+                              OperationsTest.agent("a" + i).toBuilder().putAttributes("blob", big)))
+                  .build()));
     }
     int stored = 0;
     for (int i = 1; stored < 40; i++) {
@@ -154,7 +192,9 @@ class RegistrarTest {
       Store s = stores.get(i);
       int ops = s.causes().size();
       long bytes = s.causes().stream().mapToLong(c -> c.getValue().size()).sum();
-      assertThat(bytes).as("operation bytes in one store").isLessThanOrEqualTo(Registrar.MAX_BATCH_OPERATION_BYTES);
+      assertThat(bytes)
+          .as("operation bytes in one store")
+          .isLessThanOrEqualTo(Registrar.MAX_BATCH_OPERATION_BYTES);
       stored += i == 1 ? 0 : ops;
       s.done().complete(null);
     }
@@ -166,10 +206,19 @@ class RegistrarTest {
     assertThat(registrar.registry().getAgentsCount()).isEqualTo(41);
 
     // One operation too large for any log entry is refused alone, at once; the registrar goes on.
-    CompletableFuture<Boolean> huge = registrar.apply(Operation.newBuilder().setAdmitAgent(
-        AdmitAgent.newBuilder().setInfo(OperationsTest.agent("huge").toBuilder()
-            .putAttributes("blob", "x".repeat(Registrar.MAX_BATCH_OPERATION_BYTES)))).build());
-    assertThatThrownBy(huge::get).cause().isInstanceOf(OperationRefusedException.class)
+    CompletableFuture<Boolean> huge =
+        registrar.apply(
+            Operation.newBuilder()
+                .setAdmitAgent(
+                    AdmitAgent.newBuilder()
+                        .setInfo(
+                            OperationsTest.agent("huge").toBuilder()
+                                .putAttributes(
+                                    "blob", "x".repeat(Registrar.MAX_BATCH_OPERATION_BYTES))))
+                .build());
+    assertThatThrownBy(huge::get)
+        .cause()
+        .isInstanceOf(OperationRefusedException.class)
         .hasMessageContaining("one operation may have at most");
     assertThat(registrar.failure()).isNull();
   }
@@ -180,12 +229,18 @@ class RegistrarTest {
     stores.get(1).done().complete(null);
     CompletableFuture<Boolean> lost = registrar.apply(admit("lost"));
     CompletableFuture<Boolean> waiting = registrar.apply(admit("waiting"));
-    stores.get(2).done().completeExceptionally(new StateException("superseded: another writer was elected"));
+    stores
+        .get(2)
+        .done()
+        .completeExceptionally(new StateException("superseded: another writer was elected"));
 
     for (CompletableFuture<Boolean> f : List.of(lost, waiting, registrar.apply(admit("later")))) {
-      assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+      assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
           .hasMessageContaining("superseded");
     }
-    assertThat(registrar.registry().getAgentsList()).extracting(a -> a.getInfo().getId()).containsExactly("kept");
+    assertThat(registrar.registry().getAgentsList())
+        .extracting(a -> a.getInfo().getId())
+        .containsExactly("kept");
   }
 }

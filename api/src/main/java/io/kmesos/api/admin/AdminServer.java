@@ -15,12 +15,12 @@ import java.util.function.Supplier;
 
 /**
  * The small HTTP server every kmesos process runs beside its real work: {@code /metrics} for
- * Prometheus, and the process's probes ({@code /healthz}, {@code /readyz}) where it has any. A probe
- * answers 200 with its detail when it passes, 503 with why when it does not. Only GET and HEAD; any
- * other path is 404.
+ * Prometheus, and the process's probes ({@code /healthz}, {@code /readyz}) where it has any. A
+ * probe answers 200 with its detail when it passes, 503 with why when it does not. Only GET and
+ * HEAD; any other path is 404.
  *
- * <p>It has threads of its own (two): a slow scrape never holds up a probe, and nothing here runs on
- * the threads of the process's real work.
+ * <p>It has threads of its own (two): a slow scrape never holds up a probe, and nothing here runs
+ * on the threads of the process's real work.
  */
 public final class AdminServer implements AutoCloseable {
   public static final String METRICS = "/metrics";
@@ -29,7 +29,9 @@ public final class AdminServer implements AutoCloseable {
 
   /** What Prometheus reads by default, and what it asks for when it prefers OpenMetrics. */
   static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
-  static final String OPENMETRICS_TEXT = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+  static final String OPENMETRICS_TEXT =
+      "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
   private final HttpServer http;
   private final ExecutorService threads;
@@ -73,18 +75,23 @@ public final class AdminServer implements AutoCloseable {
     } catch (IOException e) {
       throw new IOException("cannot serve /metrics on port " + port + ": " + e.getMessage(), e);
     }
-    ExecutorService threads = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "admin-http");
-      t.setDaemon(true);
-      return t;
-    });
-    http.createContext("/", exchange -> {
-      try (exchange) {
-        answer(exchange, routes);
-      } catch (IOException e) {
-        // The scraper or prober went away mid-answer: it asks again on its own schedule.
-      }
-    });
+    ExecutorService threads =
+        Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "admin-http");
+              t.setDaemon(true);
+              return t;
+            });
+    http.createContext(
+        "/",
+        exchange -> {
+          try (exchange) {
+            answer(exchange, routes);
+          } catch (IOException e) {
+            // The scraper or prober went away mid-answer: it asks again on its own schedule.
+          }
+        });
     http.setExecutor(threads);
     http.start();
     return new AdminServer(http, threads);
@@ -100,15 +107,23 @@ public final class AdminServer implements AutoCloseable {
     String path = exchange.getRequestURI().getPath();
     if (path.equals(METRICS)) {
       String accept = exchange.getRequestHeaders().getFirst("Accept");
-      String type = accept != null && accept.contains("application/openmetrics-text")
-          ? OPENMETRICS_TEXT : PROMETHEUS_TEXT;
+      String type =
+          accept != null && accept.contains("application/openmetrics-text")
+              ? OPENMETRICS_TEXT
+              : PROMETHEUS_TEXT;
       send(exchange, 200, type, routes.metrics.scrape(type));
       return;
     }
     Supplier<Health> probe = routes.probes.get(path);
     if (probe == null) {
-      send(exchange, 404, "text/plain; charset=utf-8", "no such path; this server has " + METRICS
-          + (routes.probes.isEmpty() ? "" : " " + String.join(" ", routes.probes.keySet())) + "\n");
+      send(
+          exchange,
+          404,
+          "text/plain; charset=utf-8",
+          "no such path; this server has "
+              + METRICS
+              + (routes.probes.isEmpty() ? "" : " " + String.join(" ", routes.probes.keySet()))
+              + "\n");
       return;
     }
     Health h;
@@ -120,7 +135,8 @@ public final class AdminServer implements AutoCloseable {
     send(exchange, h.ok() ? 200 : 503, "text/plain; charset=utf-8", h.detail() + "\n");
   }
 
-  private static void send(HttpExchange exchange, int status, String type, String body) throws IOException {
+  private static void send(HttpExchange exchange, int status, String type, String body)
+      throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", type);
     boolean head = exchange.getRequestMethod().equals("HEAD");

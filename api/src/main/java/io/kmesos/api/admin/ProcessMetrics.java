@@ -30,10 +30,22 @@ public final class ProcessMetrics {
    * recovery (30 s). Fixed, so that histograms of different processes add up in PromQL.
    */
   static final Duration[] LATENCY_BUCKETS = {
-      Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
-      Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
-      Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
-      Duration.ofSeconds(10), Duration.ofSeconds(30)};
+    Duration.ofNanos(500_000),
+    Duration.ofMillis(1),
+    Duration.ofMillis(2),
+    Duration.ofMillis(5),
+    Duration.ofMillis(10),
+    Duration.ofMillis(25),
+    Duration.ofMillis(50),
+    Duration.ofMillis(100),
+    Duration.ofMillis(250),
+    Duration.ofMillis(500),
+    Duration.ofSeconds(1),
+    Duration.ofMillis(2500),
+    Duration.ofSeconds(5),
+    Duration.ofSeconds(10),
+    Duration.ofSeconds(30)
+  };
 
   /**
    * A process's registry for {@code /metrics}: the JVM's memory, GC, threads, class loading, CPU,
@@ -49,8 +61,10 @@ public final class ProcessMetrics {
     new ProcessorMetrics().bindTo(r);
     new FileDescriptorMetrics().bindTo(r);
     new UptimeMetrics().bindTo(r);
-    Gauge.builder("kmesos.build.info", () -> 1).description("Always 1; the version is the label")
-        .tag("version", KmesosVersion.version()).register(r);
+    Gauge.builder("kmesos.build.info", () -> 1)
+        .description("Always 1; the version is the label")
+        .tag("version", KmesosVersion.version())
+        .register(r);
     return r;
   }
 
@@ -60,8 +74,12 @@ public final class ProcessMetrics {
   }
 
   /** A latency histogram in seconds with {@link #LATENCY_BUCKETS}. */
-  public static Timer latency(MeterRegistry registry, String name, String description, String... tags) {
-    return Timer.builder(name).description(description).tags(tags).serviceLevelObjectives(LATENCY_BUCKETS)
+  public static Timer latency(
+      MeterRegistry registry, String name, String description, String... tags) {
+    return Timer.builder(name)
+        .description(description)
+        .tags(tags)
+        .serviceLevelObjectives(LATENCY_BUCKETS)
         .register(registry);
   }
 }

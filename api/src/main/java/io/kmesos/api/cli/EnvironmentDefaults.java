@@ -1,6 +1,7 @@
 package io.kmesos.api.cli;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -11,14 +12,13 @@ import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
-import java.util.Arrays;
 
 /**
- * Every option of every kmesos command can also come from the environment, as Mesos reads
- * {@code MESOS_*}: {@code --data-dir} from {@code KMESOS_DATA_DIR}, {@code --peers} from
- * {@code KMESOS_PEERS}. An option given on the command line wins over the environment; the
- * environment wins over the option's built-in default. In a pod this keeps the command line short
- * and lets a ConfigMap or the downward API set any option.
+ * Every option of every kmesos command can also come from the environment, as Mesos reads {@code
+ * MESOS_*}: {@code --data-dir} from {@code KMESOS_DATA_DIR}, {@code --peers} from {@code
+ * KMESOS_PEERS}. An option given on the command line wins over the environment; the environment
+ * wins over the option's built-in default. In a pod this keeps the command line short and lets a
+ * ConfigMap or the downward API set any option.
  *
  * <p>A required option set in the environment is satisfied by it. A malformed value is reported
  * naming the variable (see {@link #variableOf}), so a user knows where to look.
@@ -27,10 +27,12 @@ public final class EnvironmentDefaults implements IDefaultValueProvider {
   public static final String PREFIX = "KMESOS_";
 
   /** What {@code --help} says under every command. */
-  public static final String HELP_FOOTER = "%nEvery option can also be set with an environment variable: KMESOS_ and its "
-      + "name in capitals, dashes as underscores (--data-dir as KMESOS_DATA_DIR). An option on the command line wins.";
+  public static final String HELP_FOOTER =
+      "%nEvery option can also be set with an environment variable: KMESOS_ and its "
+          + "name in capitals, dashes as underscores (--data-dir as KMESOS_DATA_DIR). An option on the command line wins.";
 
   private final UnaryOperator<String> environment;
+
   /** The variable each option's default came from, to name it when its value is malformed. */
   private final Map<ArgSpec, String> supplied = new HashMap<>();
 
@@ -45,9 +47,9 @@ public final class EnvironmentDefaults implements IDefaultValueProvider {
   }
 
   /**
-   * Installs the environment as default for every option of {@code cl} and its subcommands
-   * (except --help and --version), adds the help footer, and lets a required option be satisfied
-   * by its variable.
+   * Installs the environment as default for every option of {@code cl} and its subcommands (except
+   * --help and --version), adds the help footer, and lets a required option be satisfied by its
+   * variable.
    */
   static EnvironmentDefaults install(CommandLine cl, UnaryOperator<String> environment) {
     EnvironmentDefaults defaults = new EnvironmentDefaults(environment);
@@ -59,7 +61,10 @@ public final class EnvironmentDefaults implements IDefaultValueProvider {
   private static void install(CommandSpec spec, EnvironmentDefaults defaults) {
     List<OptionSpec> requiredButSet = new ArrayList<>();
     for (OptionSpec option : spec.options()) {
-      if (option.required() && !option.usageHelp() && !option.versionHelp() && defaults.valueOf(option) != null) {
+      if (option.required()
+          && !option.usageHelp()
+          && !option.versionHelp()
+          && defaults.valueOf(option) != null) {
         requiredButSet.add(option);
       }
     }
@@ -78,13 +83,19 @@ public final class EnvironmentDefaults implements IDefaultValueProvider {
   }
 
   /**
-   * Takes the option variables out of a child process's environment ({@code ProcessBuilder.environment()}),
-   * keeping {@link LogSettings}'s: a launcher (kmesos-local, tests) gives its children every option
-   * they need on their command line, and a variable meant for the launcher must not reach them.
+   * Takes the option variables out of a child process's environment ({@code
+   * ProcessBuilder.environment()}), keeping {@link LogSettings}'s: a launcher (kmesos-local, tests)
+   * gives its children every option they need on their command line, and a variable meant for the
+   * launcher must not reach them.
    */
   public static void removeOptions(Map<String, String> childEnvironment) {
-    childEnvironment.keySet().removeIf(name -> name.startsWith(PREFIX) && !name.equals(LogSettings.LEVEL)
-        && !name.equals(LogSettings.FORMAT));
+    childEnvironment
+        .keySet()
+        .removeIf(
+            name ->
+                name.startsWith(PREFIX)
+                    && !name.equals(LogSettings.LEVEL)
+                    && !name.equals(LogSettings.FORMAT));
   }
 
   @Override
@@ -105,8 +116,8 @@ public final class EnvironmentDefaults implements IDefaultValueProvider {
   }
 
   /**
-   * The variable {@code arg}'s value came from, or null if it came from the command line (its
-   * names appear in {@code args}) or from its built-in default.
+   * The variable {@code arg}'s value came from, or null if it came from the command line (its names
+   * appear in {@code args}) or from its built-in default.
    */
   String variableOf(ArgSpec arg, String[] args) {
     String variable = supplied.get(arg);

@@ -4,31 +4,36 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import java.lang.reflect.InvocationTargetException;
-import java.time.Duration;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
-import java.util.regex.Pattern;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.Locale;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
 
 /**
  * Turns any failure into one line a user can act on: what went wrong, never a Java class name or a
  * stack trace. For gRPC failures it says why a server could not be reached (connection refused, no
- * answer in time, a TLS handshake that failed, an unknown host) instead of gRPC's
- * {@code UNAVAILABLE: io exception}, by reading the cause chain the transport attached.
+ * answer in time, a TLS handshake that failed, an unknown host) instead of gRPC's {@code
+ * UNAVAILABLE: io exception}, by reading the cause chain the transport attached.
  */
 public final class Failures {
   private Failures() {}
 
-  /** A qualified exception class name as {@code Throwable.toString()} puts it in front of a message. */
-  private static final Pattern CLASS_PREFIX = Pattern.compile("\\b(?:[a-z][\\w$]*\\.)+[A-Z][\\w$]*(?:Exception|Error)(?:: |\\b)");
+  /**
+   * A qualified exception class name as {@code Throwable.toString()} puts it in front of a message.
+   */
+  private static final Pattern CLASS_PREFIX =
+      Pattern.compile("\\b(?:[a-z][\\w$]*\\.)+[A-Z][\\w$]*(?:Exception|Error)(?:: |\\b)");
 
-  /** The failure as one line: its message, without wrapper exceptions, class names or line breaks. */
+  /**
+   * The failure as one line: its message, without wrapper exceptions, class names or line breaks.
+   */
   public static String oneLine(Throwable t) {
     Throwable root = unwrap(t);
     if (root instanceof StatusRuntimeException || root instanceof StatusException) {
@@ -37,7 +42,9 @@ public final class Failures {
     String message = root.getMessage();
     if (message == null || message.isBlank()) {
       Throwable cause = root.getCause();
-      return cause != null && cause != root ? oneLine(cause) : "unexpected failure (" + root.getClass().getSimpleName() + ")";
+      return cause != null && cause != root
+          ? oneLine(cause)
+          : "unexpected failure (" + root.getClass().getSimpleName() + ")";
     }
     return clean(message);
   }
@@ -51,8 +58,10 @@ public final class Failures {
    */
   public static String reason(Throwable t, Duration deadline) {
     Throwable root = unwrap(t);
-    Status status = root instanceof StatusRuntimeException e ? e.getStatus()
-        : root instanceof StatusException e ? e.getStatus() : null;
+    Status status =
+        root instanceof StatusRuntimeException e
+            ? e.getStatus()
+            : root instanceof StatusException e ? e.getStatus() : null;
     if (status == null) {
       String transport = transportReason(root);
       return transport != null ? transport : oneLine(root);
@@ -65,10 +74,14 @@ public final class Failures {
     switch (status.getCode()) {
       case DEADLINE_EXCEEDED -> {
         // gRPC's own words when the client gave up; any other description is the server's.
-        if (description.isEmpty() || description.startsWith("CallOptions deadline exceeded")
-            || description.startsWith("deadline exceeded") || description.startsWith("ClientCall started after")
+        if (description.isEmpty()
+            || description.startsWith("CallOptions deadline exceeded")
+            || description.startsWith("deadline exceeded")
+            || description.startsWith("ClientCall started after")
             || description.startsWith("Deadline exceeded")) {
-          return deadline == null ? "timed out: no answer in time" : "timed out: no answer within " + human(deadline);
+          return deadline == null
+              ? "timed out: no answer in time"
+              : "timed out: no answer within " + human(deadline);
         }
       }
       case UNAVAILABLE -> {
@@ -76,22 +89,29 @@ public final class Failures {
           return "the connection was closed without an answer (a TLS port, or not a kmesos server?)";
         }
         if (description.equals("io exception") || description.isEmpty()) {
-          return status.getCause() == null ? "unreachable" : "unreachable: " + clean(deepestMessage(status.getCause()));
+          return status.getCause() == null
+              ? "unreachable"
+              : "unreachable: " + clean(deepestMessage(status.getCause()));
         }
       }
       case CANCELLED -> {
         return "cancelled" + (description.isEmpty() ? "" : ": " + clean(description));
       }
-      default -> { }
+      default -> {}
     }
-    return description.isEmpty() ? status.getCode().name().toLowerCase().replace('_', ' ') : clean(description);
+    return description.isEmpty()
+        ? status.getCode().name().toLowerCase().replace('_', ' ')
+        : clean(description);
   }
 
   public static String reason(Throwable t) {
     return reason(t, null);
   }
 
-  /** What the transport said in a cause chain (refused, TLS, DNS, time-out), or null if nothing known. */
+  /**
+   * What the transport said in a cause chain (refused, TLS, DNS, time-out), or null if nothing
+   * known.
+   */
   private static String transportReason(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
       String name = c.getClass().getSimpleName();
@@ -106,12 +126,15 @@ public final class Failures {
           return "TLS handshake failed: the server requires a client certificate (" + why + ")";
         }
         if (alert.equals("certificate_expired")) {
-          return "TLS handshake failed: the server refused this client's certificate as expired (" + why + ")";
+          return "TLS handshake failed: the server refused this client's certificate as expired ("
+              + why
+              + ")";
         }
         if (REFUSED_CERTIFICATE.matcher(alert).matches()) {
           // The server's TLS layer refused our certificate, and its alert says no more than that
           // (a Java trust manager's refusal reaches BoringSSL as an internal error).
-          return "TLS handshake failed: the server refused this client's certificate (" + why
+          return "TLS handshake failed: the server refused this client's certificate ("
+              + why
               + "): is it of the cluster's CA, and valid now?";
         }
         return "TLS handshake failed: " + why;
@@ -139,8 +162,9 @@ public final class Failures {
   }
 
   /** The alerts a TLS server sends when it does not accept the client's certificate. */
-  private static final Pattern REFUSED_CERTIFICATE = Pattern.compile(
-      "certificate_unknown|bad_certificate|unknown_ca|unsupported_certificate|internal_error");
+  private static final Pattern REFUSED_CERTIFICATE =
+      Pattern.compile(
+          "certificate_unknown|bad_certificate|unknown_ca|unsupported_certificate|internal_error");
 
   /**
    * The TLS alert in a handshake failure, in the JDK's words ("Received fatal alert:
@@ -167,16 +191,23 @@ public final class Failures {
   }
 
   private static Throwable unwrap(Throwable t) {
-    while ((t instanceof ExecutionException || t instanceof CompletionException || t instanceof InvocationTargetException
-        || t instanceof picocli.CommandLine.ExecutionException) && t.getCause() != null && t.getCause() != t) {
+    while ((t instanceof ExecutionException
+            || t instanceof CompletionException
+            || t instanceof InvocationTargetException
+            || t instanceof picocli.CommandLine.ExecutionException)
+        && t.getCause() != null
+        && t.getCause() != t) {
       t = t.getCause();
     }
     return t;
   }
 
-  /** One line, without the class names that {@code Throwable.toString()} puts in messages it wraps. */
+  /**
+   * One line, without the class names that {@code Throwable.toString()} puts in messages it wraps.
+   */
   static String clean(String message) {
-    String line = CLASS_PREFIX.matcher(message).replaceAll("").replaceAll("\\s*\\R\\s*", "; ").strip();
+    String line =
+        CLASS_PREFIX.matcher(message).replaceAll("").replaceAll("\\s*\\R\\s*", "; ").strip();
     return line.isEmpty() ? message.strip() : line;
   }
 

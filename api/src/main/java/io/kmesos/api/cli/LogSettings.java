@@ -6,16 +6,17 @@ import java.util.function.UnaryOperator;
 
 /**
  * The logging every kmesos process shares (logback.xml in this module): {@code KMESOS_LOG_LEVEL}
- * (TRACE, DEBUG, INFO, WARN, ERROR or OFF; default INFO) and {@code KMESOS_LOG_FORMAT} ({@code text}
- * or {@code json}: one JSON object a line). Logback reads them itself, as environment variables or
- * as -D system properties, and would silently log nothing for an unknown format: every command
- * checks them first.
+ * (TRACE, DEBUG, INFO, WARN, ERROR or OFF; default INFO) and {@code KMESOS_LOG_FORMAT} ({@code
+ * text} or {@code json}: one JSON object a line). Logback reads them itself, as environment
+ * variables or as -D system properties, and would silently log nothing for an unknown format: every
+ * command checks them first.
  */
 public final class LogSettings {
   public static final String LEVEL = "KMESOS_LOG_LEVEL";
   public static final String FORMAT = "KMESOS_LOG_FORMAT";
 
-  private static final Set<String> LEVELS = Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF");
+  private static final Set<String> LEVELS =
+      Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF");
   private static final Set<String> FORMATS = Set.of("text", "json");
 
   private LogSettings() {}

@@ -23,32 +23,36 @@ public final class OneLineErrors {
   public static CommandLine commandLine(Object command, UnaryOperator<String> environment) {
     CommandLine cl = new CommandLine(command);
     EnvironmentDefaults defaults = EnvironmentDefaults.install(cl, environment);
-    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      PrintWriter err = cmd.getErr();
-      err.println(cmd.getCommandSpec().qualifiedName() + ": " + Failures.oneLine(e));
-      err.flush();
-      return cmd.getCommandSpec().exitCodeOnExecutionException();
-    });
-    cl.setParameterExceptionHandler((e, args) -> {
-      CommandLine cmd = e.getCommandLine();
-      PrintWriter err = cmd.getErr();
-      String name = cmd.getCommandSpec().qualifiedName();
-      String variable = e.getArgSpec() == null ? null : defaults.variableOf(e.getArgSpec(), args);
-      String from = variable == null ? "" : "environment variable " + variable + ": ";
-      err.println(name + ": " + from + Failures.oneLine(e) + " (see " + name + " --help)");
-      err.flush();
-      return cmd.getCommandSpec().exitCodeOnInvalidInput();
-    });
+    cl.setExecutionExceptionHandler(
+        (e, cmd, parsed) -> {
+          PrintWriter err = cmd.getErr();
+          err.println(cmd.getCommandSpec().qualifiedName() + ": " + Failures.oneLine(e));
+          err.flush();
+          return cmd.getCommandSpec().exitCodeOnExecutionException();
+        });
+    cl.setParameterExceptionHandler(
+        (e, args) -> {
+          CommandLine cmd = e.getCommandLine();
+          PrintWriter err = cmd.getErr();
+          String name = cmd.getCommandSpec().qualifiedName();
+          String variable =
+              e.getArgSpec() == null ? null : defaults.variableOf(e.getArgSpec(), args);
+          String from = variable == null ? "" : "environment variable " + variable + ": ";
+          err.println(name + ": " + from + Failures.oneLine(e) + " (see " + name + " --help)");
+          err.flush();
+          return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
     // Checked before any command runs (even --help): logback would log nothing with a bad format.
     CommandLine.IExecutionStrategy run = cl.getExecutionStrategy();
-    cl.setExecutionStrategy(parsed -> {
-      String problem = LogSettings.problem(environment);
-      if (problem != null) {
-        List<CommandLine> commands = parsed.asCommandLineList();
-        throw new CommandLine.ParameterException(commands.get(commands.size() - 1), problem);
-      }
-      return run.execute(parsed);
-    });
+    cl.setExecutionStrategy(
+        parsed -> {
+          String problem = LogSettings.problem(environment);
+          if (problem != null) {
+            List<CommandLine> commands = parsed.asCommandLineList();
+            throw new CommandLine.ParameterException(commands.get(commands.size() - 1), problem);
+          }
+          return run.execute(parsed);
+        });
     return cl;
   }
 }

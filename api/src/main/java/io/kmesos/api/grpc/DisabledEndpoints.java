@@ -17,14 +17,15 @@ import java.util.regex.Pattern;
 /**
  * gRPC methods a server refuses with PERMISSION_DENIED, as Mesos's firewall rule for disabled
  * endpoints: e.g. {@code kmesos.log.v1.Replica/Call} to take a replica out of the protocol, or a
- * future operator call that a cluster does not want. Names are full method names
- * ({@code package.Service/Method}), checked against the server's services when it starts: a typo
- * would otherwise leave the endpoint open without a word.
+ * future operator call that a cluster does not want. Names are full method names ({@code
+ * package.Service/Method}), checked against the server's services when it starts: a typo would
+ * otherwise leave the endpoint open without a word.
  */
 public final class DisabledEndpoints implements ServerInterceptor {
   public static final DisabledEndpoints NONE = new DisabledEndpoints(Set.of());
 
-  private static final Pattern FULL_METHOD_NAME = Pattern.compile("[A-Za-z_][\\w.]*\\.[A-Za-z_]\\w*/[A-Za-z_]\\w*|[A-Za-z_]\\w*/[A-Za-z_]\\w*");
+  private static final Pattern FULL_METHOD_NAME =
+      Pattern.compile("[A-Za-z_][\\w.]*\\.[A-Za-z_]\\w*/[A-Za-z_]\\w*|[A-Za-z_]\\w*/[A-Za-z_]\\w*");
 
   private final Set<String> methods;
 
@@ -32,7 +33,9 @@ public final class DisabledEndpoints implements ServerInterceptor {
     this.methods = methods;
   }
 
-  /** The given full method names; a name not shaped like {@code package.Service/Method} is refused. */
+  /**
+   * The given full method names; a name not shaped like {@code package.Service/Method} is refused.
+   */
   public static DisabledEndpoints of(Collection<String> names) {
     Set<String> methods = new LinkedHashSet<>();
     for (String name : names) {
@@ -41,7 +44,8 @@ public final class DisabledEndpoints implements ServerInterceptor {
         continue;
       }
       if (!FULL_METHOD_NAME.matcher(n).matches()) {
-        throw new IllegalArgumentException("'" + n + "' is not a gRPC method name like kmesos.log.v1.Replica/Call");
+        throw new IllegalArgumentException(
+            "'" + n + "' is not a gRPC method name like kmesos.log.v1.Replica/Call");
       }
       methods.add(n);
     }
@@ -62,18 +66,25 @@ public final class DisabledEndpoints implements ServerInterceptor {
     }
     for (String method : methods) {
       if (!known.contains(method)) {
-        throw new IllegalArgumentException("--disabled-endpoints: this server has no method " + method
-            + " (it has " + String.join(", ", known) + ")");
+        throw new IllegalArgumentException(
+            "--disabled-endpoints: this server has no method "
+                + method
+                + " (it has "
+                + String.join(", ", known)
+                + ")");
       }
     }
   }
 
   @Override
-  public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+  public <Q, A> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
     MethodDescriptor<Q, A> method = call.getMethodDescriptor();
     if (methods.contains(method.getFullMethodName())) {
-      call.close(Status.PERMISSION_DENIED.withDescription(method.getFullMethodName()
-          + " is disabled on this server (--disabled-endpoints)"), new Metadata());
+      call.close(
+          Status.PERMISSION_DENIED.withDescription(
+              method.getFullMethodName() + " is disabled on this server (--disabled-endpoints)"),
+          new Metadata());
       return new ServerCall.Listener<>() {};
     }
     return next.startCall(call, headers);

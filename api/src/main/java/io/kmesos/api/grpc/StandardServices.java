@@ -17,8 +17,8 @@ import java.util.List;
  * call), server reflection ({@code grpc.reflection.v1.ServerReflection}, so {@code grpcurl} works
  * without .proto files), and {@link DisabledEndpoints} in front of all of them.
  *
- * <p>Health starts NOT_SERVING; the server says {@link #serving} once it can answer, and
- * {@link #notServing} when it stops or fails, for the whole server (service {@code ""}, what a probe
+ * <p>Health starts NOT_SERVING; the server says {@link #serving} once it can answer, and {@link
+ * #notServing} when it stops or fails, for the whole server (service {@code ""}, what a probe
  * without {@code service} asks) and for each of its own services.
  */
 public final class StandardServices {
@@ -28,13 +28,16 @@ public final class StandardServices {
   private StandardServices() {}
 
   /**
-   * Adds {@code own} services and the standard ones to {@code builder}, each behind
-   * {@code disabled}, whose names must all exist among them.
+   * Adds {@code own} services and the standard ones to {@code builder}, each behind {@code
+   * disabled}, whose names must all exist among them.
    *
    * @param component what {@code kmesos.v1.Info} reports (e.g. "replica")
    * @throws IllegalArgumentException naming a disabled endpoint that no service has
    */
-  public static StandardServices addTo(ServerBuilder<?> builder, String component, DisabledEndpoints disabled,
+  public static StandardServices addTo(
+      ServerBuilder<?> builder,
+      String component,
+      DisabledEndpoints disabled,
       BindableService... own) {
     StandardServices standard = new StandardServices();
     List<ServerServiceDefinition> services = new ArrayList<>();

@@ -11,28 +11,32 @@ import io.kmesos.api.log.v1.LogProto;
 import io.kmesos.api.registry.v1.RegistryProto;
 import io.kmesos.api.state.v1.StateProto;
 import io.kmesos.api.v1.InfoProto;
-import java.io.UncheckedIOException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 
 /**
  * Any kmesos message as JSON or YAML, decoded from the {@code .proto} definitions (protobuf's JSON
  * mapping), never by hand-written formatting. {@code google.protobuf.Any} values are expanded
- * whatever kmesos type they hold, so a log entry that stores registry variables prints them in full.
+ * whatever kmesos type they hold, so a log entry that stores registry variables prints them in
+ * full.
  */
 public final class ReadableProto {
   /** Every message type kmesos defines, for Any values. */
-  public static final JsonFormat.TypeRegistry TYPES = JsonFormat.TypeRegistry.newBuilder()
-      .add(LogProto.getDescriptor().getMessageTypes())
-      .add(StateProto.getDescriptor().getMessageTypes())
-      .add(RegistryProto.getDescriptor().getMessageTypes())
-      .add(InfoProto.getDescriptor().getMessageTypes())
-      .build();
+  public static final JsonFormat.TypeRegistry TYPES =
+      JsonFormat.TypeRegistry.newBuilder()
+          .add(LogProto.getDescriptor().getMessageTypes())
+          .add(StateProto.getDescriptor().getMessageTypes())
+          .add(RegistryProto.getDescriptor().getMessageTypes())
+          .add(InfoProto.getDescriptor().getMessageTypes())
+          .build();
 
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().usingTypeRegistry(TYPES);
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
-      .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-      .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+  private static final ObjectMapper YAML =
+      new ObjectMapper(
+          new YAMLFactory()
+              .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+              .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
 
   private ReadableProto() {}
 
@@ -40,7 +44,8 @@ public final class ReadableProto {
     try {
       return PRINTER.print(message);
     } catch (InvalidProtocolBufferException e) {
-      throw new IllegalArgumentException("cannot print " + message.getClass().getSimpleName() + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot print " + message.getClass().getSimpleName() + ": " + e.getMessage(), e);
     }
   }
 

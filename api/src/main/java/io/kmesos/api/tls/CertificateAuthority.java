@@ -1,7 +1,9 @@
 package io.kmesos.api.tls;
 
+import java.io.IOException;
 import java.math.BigInteger;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -31,8 +33,6 @@ import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import java.io.IOException;
-import java.net.UnknownHostException;
 
 /**
  * The cluster's certificate authority: a self-signed CA certificate and its key, which issues the
@@ -53,10 +53,15 @@ public final class CertificateAuthority {
 
   /**
    * What a certificate says: its subject's common name, URI names (the kmesos identity), the host
-   * names and IP addresses it may be reached at (for clients that check them; kmesos's own check the
-   * identity), and when it is valid.
+   * names and IP addresses it may be reached at (for clients that check them; kmesos's own check
+   * the identity), and when it is valid.
    */
-  public record Request(String commonName, List<String> uris, List<String> hosts, Instant notBefore, Instant notAfter) {
+  public record Request(
+      String commonName,
+      List<String> uris,
+      List<String> hosts,
+      Instant notBefore,
+      Instant notAfter) {
     public Request {
       uris = List.copyOf(uris);
       hosts = List.copyOf(hosts);
@@ -65,14 +70,25 @@ public final class CertificateAuthority {
       }
     }
 
-    /** A component's certificate: its identity, {@code hosts}, valid from a minute ago (clock skew) for {@code validity}. */
-    public static Request of(Identity identity, List<String> hosts, Instant now, Duration validity) {
-      return new Request("kmesos " + identity.component(), List.of(identity.uri()), hosts, now.minus(CLOCK_SKEW),
+    /**
+     * A component's certificate: its identity, {@code hosts}, valid from a minute ago (clock skew)
+     * for {@code validity}.
+     */
+    public static Request of(
+        Identity identity, List<String> hosts, Instant now, Duration validity) {
+      return new Request(
+          "kmesos " + identity.component(),
+          List.of(identity.uri()),
+          hosts,
+          now.minus(CLOCK_SKEW),
           now.plus(validity));
     }
   }
 
-  /** How far back a new certificate's validity starts: another machine's clock may be a little behind. */
+  /**
+   * How far back a new certificate's validity starts: another machine's clock may be a little
+   * behind.
+   */
   static final Duration CLOCK_SKEW = Duration.ofMinutes(1);
 
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -89,22 +105,39 @@ public final class CertificateAuthority {
     X500Name subject = name(name);
     try {
       JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
-      X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(subject, serial(),
-          Date.from(now.minus(CLOCK_SKEW)), Date.from(now.plus(validity)), subject, keys.getPublic())
-          .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
-          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature))
-          .addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()));
-      return new CertificateAuthority(new Issued(sign(builder, keys.getPrivate()), keys.getPrivate()));
+      X509v3CertificateBuilder builder =
+          new JcaX509v3CertificateBuilder(
+                  subject,
+                  serial(),
+                  Date.from(now.minus(CLOCK_SKEW)),
+                  Date.from(now.plus(validity)),
+                  subject,
+                  keys.getPublic())
+              .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
+              .addExtension(
+                  Extension.keyUsage,
+                  true,
+                  new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature))
+              .addExtension(
+                  Extension.subjectKeyIdentifier,
+                  false,
+                  ext.createSubjectKeyIdentifier(keys.getPublic()));
+      return new CertificateAuthority(
+          new Issued(sign(builder, keys.getPrivate()), keys.getPrivate()));
     } catch (GeneralSecurityException | IOException e) {
       throw new IllegalStateException("cannot create a CA: " + e.getMessage(), e);
     }
   }
 
-  /** The CA whose certificate and key these PEM texts hold (a one-line error if they are not a CA's). */
+  /**
+   * The CA whose certificate and key these PEM texts hold (a one-line error if they are not a
+   * CA's).
+   */
   public static CertificateAuthority load(String certificatePem, String keyPem) {
     X509Certificate cert = Pem.certificates(certificatePem).get(0);
     if (cert.getBasicConstraints() < 0) {
-      throw new IllegalArgumentException("the certificate '" + cert.getSubjectX500Principal().getName() + "' is not a CA's");
+      throw new IllegalArgumentException(
+          "the certificate '" + cert.getSubjectX500Principal().getName() + "' is not a CA's");
     }
     return new CertificateAuthority(new Issued(cert, Pem.privateKey(keyPem)));
   }
@@ -127,18 +160,44 @@ public final class CertificateAuthority {
         names.add(new GeneralName(GeneralName.uniformResourceIdentifier, uri));
       }
       for (String host : request.hosts()) {
-        names.add(isIpAddress(host) ? new GeneralName(GeneralName.iPAddress, host) : new GeneralName(GeneralName.dNSName, host));
+        names.add(
+            isIpAddress(host)
+                ? new GeneralName(GeneralName.iPAddress, host)
+                : new GeneralName(GeneralName.dNSName, host));
       }
-      X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(ca.certificate(), serial(),
-          Date.from(request.notBefore()), Date.from(request.notAfter()), name(request.commonName()), keys.getPublic())
-          .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
-          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement))
-          .addExtension(Extension.extendedKeyUsage, false,
-              new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}))
-          .addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()))
-          .addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(ca.certificate()));
+      X509v3CertificateBuilder builder =
+          new JcaX509v3CertificateBuilder(
+                  ca.certificate(),
+                  serial(),
+                  Date.from(request.notBefore()),
+                  Date.from(request.notAfter()),
+                  name(request.commonName()),
+                  keys.getPublic())
+              .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+              .addExtension(
+                  Extension.keyUsage,
+                  true,
+                  new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement))
+              .addExtension(
+                  Extension.extendedKeyUsage,
+                  false,
+                  new ExtendedKeyUsage(
+                      new KeyPurposeId[] {
+                        KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth
+                      }))
+              .addExtension(
+                  Extension.subjectKeyIdentifier,
+                  false,
+                  ext.createSubjectKeyIdentifier(keys.getPublic()))
+              .addExtension(
+                  Extension.authorityKeyIdentifier,
+                  false,
+                  ext.createAuthorityKeyIdentifier(ca.certificate()));
       if (!names.isEmpty()) {
-        builder.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names.toArray(GeneralName[]::new)));
+        builder.addExtension(
+            Extension.subjectAlternativeName,
+            false,
+            new GeneralNames(names.toArray(GeneralName[]::new)));
       }
       return new Issued(sign(builder, ca.key()), keys.getPrivate());
     } catch (GeneralSecurityException | IOException e) {
@@ -157,10 +216,11 @@ public final class CertificateAuthority {
     }
   }
 
-  private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey key) throws GeneralSecurityException {
+  private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey key)
+      throws GeneralSecurityException {
     try {
-      return new JcaX509CertificateConverter().getCertificate(
-          builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
+      return new JcaX509CertificateConverter()
+          .getCertificate(builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
     } catch (OperatorCreationException e) {
       throw new GeneralSecurityException(e.getMessage(), e);
     }
@@ -177,7 +237,10 @@ public final class CertificateAuthority {
   }
 
   private static X500Name name(String commonName) {
-    return new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.O, "kmesos").addRDN(BCStyle.CN, commonName).build();
+    return new X500NameBuilder(BCStyle.INSTANCE)
+        .addRDN(BCStyle.O, "kmesos")
+        .addRDN(BCStyle.CN, commonName)
+        .build();
   }
 
   private static BigInteger serial() {

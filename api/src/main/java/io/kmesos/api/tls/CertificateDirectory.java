@@ -10,11 +10,11 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
- * The CA and the components' certificates as files, in the layout of Kubernetes TLS Secrets:
- * {@code <root>/ca/} holds the CA ({@code tls.crt}, {@code tls.key}, and {@code ca.crt}), and
- * {@code <root>/<component>/} holds {@code ca.crt}, {@code tls.crt}, {@code tls.key}: a directory
- * to pass as a component's {@code --tls-dir}. Every file is replaced whole (written beside, then
- * renamed), keys readable by their owner only.
+ * The CA and the components' certificates as files, in the layout of Kubernetes TLS Secrets: {@code
+ * <root>/ca/} holds the CA ({@code tls.crt}, {@code tls.key}, and {@code ca.crt}), and {@code
+ * <root>/<component>/} holds {@code ca.crt}, {@code tls.crt}, {@code tls.key}: a directory to pass
+ * as a component's {@code --tls-dir}. Every file is replaced whole (written beside, then renamed),
+ * keys readable by their owner only.
  */
 public final class CertificateDirectory implements ClusterCertificates.Store {
   private final Path root;
@@ -107,7 +107,8 @@ public final class CertificateDirectory implements ClusterCertificates.Store {
       replace(dir.resolve(TlsSettings.KEY_FILE), m.keyPem(), true);
       replace(dir.resolve(TlsSettings.CERT_FILE), m.certificatePem(), false);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write certificates to " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot write certificates to " + dir + ": " + e.getMessage(), e);
     }
   }
 
@@ -115,7 +116,10 @@ public final class CertificateDirectory implements ClusterCertificates.Store {
     Path temp = file.resolveSibling("." + file.getFileName() + ".new");
     Files.deleteIfExists(temp);
     try {
-      Files.createFile(temp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(secret ? "rw-------" : "rw-r--r--")));
+      Files.createFile(
+          temp,
+          PosixFilePermissions.asFileAttribute(
+              PosixFilePermissions.fromString(secret ? "rw-------" : "rw-r--r--")));
     } catch (UnsupportedOperationException | FileAlreadyExistsException e) {
       Files.deleteIfExists(temp);
       Files.createFile(temp);

@@ -1,5 +1,6 @@
 package io.kmesos.api.tls;
 
+import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -8,7 +9,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.security.cert.CertificateParsingException;
 
 /**
  * Makes a store (a directory tree or Kubernetes Secrets) hold a CA and a valid certificate for each
@@ -34,7 +34,10 @@ public final class ClusterCertificates {
     /** The component's certificate and key; null if there are none. */
     Material read(Identity component);
 
-    /** The CA certificate(s) stored beside the component's certificate (what it trusts); null if none. */
+    /**
+     * The CA certificate(s) stored beside the component's certificate (what it trusts); null if
+     * none.
+     */
     String readTrust(Identity component);
 
     /** Stores a component's certificate, key and the CA certificate it is to trust. */
@@ -51,8 +54,12 @@ public final class ClusterCertificates {
    * What to issue: the components, the host names and addresses each is reached at (may be empty),
    * how long a new CA and a new certificate are valid, and whether to issue every certificate anew.
    */
-  public record Settings(List<Identity> components, Map<Identity, List<String>> hosts, Duration caValidity,
-      Duration validity, boolean renew) {
+  public record Settings(
+      List<Identity> components,
+      Map<Identity, List<String>> hosts,
+      Duration caValidity,
+      Duration validity,
+      boolean renew) {
     public static final Duration DEFAULT_CA_VALIDITY = Duration.ofDays(3650);
     public static final Duration DEFAULT_VALIDITY = Duration.ofDays(30);
 
@@ -60,56 +67,96 @@ public final class ClusterCertificates {
       components = List.copyOf(components);
       hosts = Map.copyOf(hosts);
       if (components.isEmpty()) {
-        throw new IllegalArgumentException("name at least one component to issue a certificate for");
+        throw new IllegalArgumentException(
+            "name at least one component to issue a certificate for");
       }
       if (validity.compareTo(Duration.ofHours(1)) < 0) {
-        throw new IllegalArgumentException("a certificate must be valid for at least 1 hour, not " + validity);
+        throw new IllegalArgumentException(
+            "a certificate must be valid for at least 1 hour, not " + validity);
       }
       if (caValidity.compareTo(validity) <= 0) {
-        throw new IllegalArgumentException("the CA (" + caValidity.toHours() + "h) must outlive the certificates it issues ("
-            + validity.toHours() + "h)");
+        throw new IllegalArgumentException(
+            "the CA ("
+                + caValidity.toHours()
+                + "h) must outlive the certificates it issues ("
+                + validity.toHours()
+                + "h)");
       }
     }
   }
 
-  /** Brings {@code store} to {@code settings} at {@code now}; returns one line per thing it created, issued or kept. */
+  /**
+   * Brings {@code store} to {@code settings} at {@code now}; returns one line per thing it created,
+   * issued or kept.
+   */
   public static List<String> ensure(Store store, Settings settings, Instant now) {
     List<String> report = new ArrayList<>();
     Material stored = store.readCa();
     CertificateAuthority ca;
     if (stored == null) {
-      CertificateAuthority created = CertificateAuthority.create("kmesos CA", now, settings.caValidity());
-      stored = store.createCa(new Material(created.issued().certificatePem(), created.issued().keyPem()));
+      CertificateAuthority created =
+          CertificateAuthority.create("kmesos CA", now, settings.caValidity());
+      stored =
+          store.createCa(
+              new Material(created.issued().certificatePem(), created.issued().keyPem()));
       if (stored == null) {
-        throw new IllegalArgumentException(store.whereCa() + " exists but holds no CA certificate and key (tls.crt, tls.key)");
+        throw new IllegalArgumentException(
+            store.whereCa() + " exists but holds no CA certificate and key (tls.crt, tls.key)");
       }
       ca = load(stored, store.whereCa());
-      report.add(ca.certificate().equals(created.certificate())
-          ? "created CA in " + store.whereCa() + " (valid until " + until(ca.certificate()) + ")"
-          : "kept the CA in " + store.whereCa() + " that another run created meanwhile");
+      report.add(
+          ca.certificate().equals(created.certificate())
+              ? "created CA in "
+                  + store.whereCa()
+                  + " (valid until "
+                  + until(ca.certificate())
+                  + ")"
+              : "kept the CA in " + store.whereCa() + " that another run created meanwhile");
     } else {
       ca = load(stored, store.whereCa());
-      report.add("kept CA in " + store.whereCa() + " (valid until " + until(ca.certificate()) + ")");
+      report.add(
+          "kept CA in " + store.whereCa() + " (valid until " + until(ca.certificate()) + ")");
     }
     if (ca.certificate().getNotAfter().toInstant().isBefore(now.plus(settings.validity()))) {
-      report.add("warning: the CA expires at " + until(ca.certificate()) + ", before certificates issued now would;"
-          + " see docs/security.md (rotating the CA)");
+      report.add(
+          "warning: the CA expires at "
+              + until(ca.certificate())
+              + ", before certificates issued now would;"
+              + " see docs/security.md (rotating the CA)");
     }
     String caPem = Pem.of(ca.certificate());
     for (Identity component : settings.components()) {
       List<String> hosts = settings.hosts().getOrDefault(component, List.of());
-      String why = settings.renew() ? "renewal asked for"
-          : whyIssue(store.read(component), store.readTrust(component), ca, component, hosts, now);
+      String why =
+          settings.renew()
+              ? "renewal asked for"
+              : whyIssue(
+                  store.read(component), store.readTrust(component), ca, component, hosts, now);
       if (why == null) {
         X509Certificate kept = Pem.certificates(store.read(component).certificatePem()).get(0);
-        report.add("kept " + component.component() + " certificate in " + store.where(component) + " (valid until "
-            + until(kept) + ")");
+        report.add(
+            "kept "
+                + component.component()
+                + " certificate in "
+                + store.where(component)
+                + " (valid until "
+                + until(kept)
+                + ")");
         continue;
       }
-      CertificateAuthority.Issued issued = ca.issue(CertificateAuthority.Request.of(component, hosts, now, settings.validity()));
+      CertificateAuthority.Issued issued =
+          ca.issue(CertificateAuthority.Request.of(component, hosts, now, settings.validity()));
       store.write(component, caPem, new Material(issued.certificatePem(), issued.keyPem()));
-      report.add("issued " + component.component() + " certificate in " + store.where(component) + " (" + why
-          + "; valid until " + until(issued.certificate()) + ")");
+      report.add(
+          "issued "
+              + component.component()
+              + " certificate in "
+              + store.where(component)
+              + " ("
+              + why
+              + "; valid until "
+              + until(issued.certificate())
+              + ")");
     }
     return report;
   }
@@ -123,7 +170,12 @@ public final class ClusterCertificates {
   }
 
   /** Why the stored certificate must be issued again; null if it is good. */
-  static String whyIssue(Material existing, String trust, CertificateAuthority ca, Identity component, List<String> hosts,
+  static String whyIssue(
+      Material existing,
+      String trust,
+      CertificateAuthority ca,
+      Identity component,
+      List<String> hosts,
       Instant now) {
     if (existing == null) {
       return "none yet";

@@ -3,10 +3,10 @@ package io.kmesos.api.tls;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
-import java.util.Arrays;
 
 /**
  * Who a certificate speaks for: the kind of kmesos component, carried as a URI subject alternative
@@ -46,8 +46,11 @@ public enum Identity {
         return i;
       }
     }
-    throw new IllegalArgumentException("'" + component + "' is not a kmesos component; use one of "
-        + String.join(", ", Arrays.stream(values()).map(Identity::component).toList()));
+    throw new IllegalArgumentException(
+        "'"
+            + component
+            + "' is not a kmesos component; use one of "
+            + String.join(", ", Arrays.stream(values()).map(Identity::component).toList()));
   }
 
   /** Every URI subject alternative name of {@code cert} (the kmesos ones and any other). */
@@ -57,7 +60,8 @@ public enum Identity {
       Collection<List<?>> names = cert.getSubjectAlternativeNames();
       if (names != null) {
         for (List<?> name : names) {
-          if (name.size() >= 2 && Integer.valueOf(6).equals(name.get(0))) { // 6: uniformResourceIdentifier
+          if (name.size() >= 2
+              && Integer.valueOf(6).equals(name.get(0))) { // 6: uniformResourceIdentifier
             uris.add(String.valueOf(name.get(1)));
           }
         }
@@ -84,7 +88,9 @@ public enum Identity {
   /** How a certificate is named in an error: its subject and its URIs. */
   static String describe(X509Certificate cert) {
     List<String> uris = uris(cert);
-    return "'" + cert.getSubjectX500Principal().getName() + "'"
+    return "'"
+        + cert.getSubjectX500Principal().getName()
+        + "'"
         + (uris.isEmpty() ? " (no URI names)" : " (URI names " + String.join(", ", uris) + ")");
   }
 }

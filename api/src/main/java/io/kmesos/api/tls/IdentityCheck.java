@@ -15,8 +15,8 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
 /**
- * Admits a call only from a client whose certificate (already verified against the cluster's CA
- * by the TLS layer) carries one of the kmesos identities this server accepts. Refusals say what was
+ * Admits a call only from a client whose certificate (already verified against the cluster's CA by
+ * the TLS layer) carries one of the kmesos identities this server accepts. Refusals say what was
  * wrong: UNAUTHENTICATED when the client proved no kmesos identity, PERMISSION_DENIED when it is a
  * kmesos component this server does not serve.
  */
@@ -31,9 +31,13 @@ final class IdentityCheck implements ServerInterceptor {
   }
 
   @Override
-  public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
-    Status refusal = check(peerCertificates(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION)), accepted,
-        call.getMethodDescriptor().getServiceName());
+  public <Q, A> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+    Status refusal =
+        check(
+            peerCertificates(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION)),
+            accepted,
+            call.getMethodDescriptor().getServiceName());
     if (refusal != null) {
       call.close(refusal, new Metadata());
       return new ServerCall.Listener<>() {};
@@ -56,22 +60,36 @@ final class IdentityCheck implements ServerInterceptor {
   static Status check(Certificate[] chain, Set<Identity> accepted, String service) {
     String wanted = String.join(", ", accepted.stream().map(Identity::uri).toList());
     if (chain == null) {
-      return Status.UNAUTHENTICATED.withDescription(service + " accepts only mutual TLS clients (" + wanted + ")");
+      return Status.UNAUTHENTICATED.withDescription(
+          service + " accepts only mutual TLS clients (" + wanted + ")");
     }
     if (chain.length == 0 || !(chain[0] instanceof X509Certificate cert)) {
-      return Status.UNAUTHENTICATED.withDescription(service + " needs a client certificate of the cluster's CA (" + wanted + ")");
+      return Status.UNAUTHENTICATED.withDescription(
+          service + " needs a client certificate of the cluster's CA (" + wanted + ")");
     }
     List<Identity> identities = Identity.of(cert);
     if (identities.isEmpty()) {
-      return Status.UNAUTHENTICATED.withDescription("the client certificate " + Identity.describe(cert)
-          + " carries no kmesos identity; " + service + " accepts " + wanted);
+      return Status.UNAUTHENTICATED.withDescription(
+          "the client certificate "
+              + Identity.describe(cert)
+              + " carries no kmesos identity; "
+              + service
+              + " accepts "
+              + wanted);
     }
     for (Identity i : identities) {
       if (accepted.contains(i)) {
         return null;
       }
     }
-    return Status.PERMISSION_DENIED.withDescription("a kmesos " + identities.get(0).component() + " ("
-        + identities.get(0).uri() + ") may not call " + service + "; it accepts " + wanted);
+    return Status.PERMISSION_DENIED.withDescription(
+        "a kmesos "
+            + identities.get(0).component()
+            + " ("
+            + identities.get(0).uri()
+            + ") may not call "
+            + service
+            + "; it accepts "
+            + wanted);
   }
 }

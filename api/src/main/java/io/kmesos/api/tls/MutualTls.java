@@ -12,6 +12,7 @@ import io.grpc.util.AdvancedTlsX509TrustManager.Verification;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.Socket;
+import java.nio.file.Files;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
 import java.security.Signature;
@@ -27,7 +28,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLEngine;
-import java.nio.file.Files;
 
 /**
  * Mutual TLS for every gRPC server and channel of one process, from one {@link TlsSettings}: the
@@ -35,40 +35,57 @@ import java.nio.file.Files;
  * {@link TlsSettings#reload()} (a rotated certificate is presented, a new CA trusted, on the next
  * handshake, without a restart; connections already open keep the certificate they began with).
  *
- * <p>Servers require a client certificate that chains to the CA and is valid now (checked by the TLS
- * layer: a plaintext client, a foreign CA's certificate or an expired one never completes a
+ * <p>Servers require a client certificate that chains to the CA and is valid now (checked by the
+ * TLS layer: a plaintext client, a foreign CA's certificate or an expired one never completes a
  * handshake), then {@link IdentityCheck} admits only the kmesos identities the server names, with a
  * status that says why. Clients check the server's certificate the same way and that it carries the
  * identity they meant to reach (not its host name: replicas are reached by pod DNS names in
  * Kubernetes and by 127.0.0.1 locally, and an identity is what a stolen DNS name cannot fake).
  */
 public final class MutualTls implements AutoCloseable {
-  private static final ScheduledExecutorService RELOADS = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "tls-reload");
-    t.setDaemon(true);
-    return t;
-  });
+  private static final ScheduledExecutorService RELOADS =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "tls-reload");
+            t.setDaemon(true);
+            return t;
+          });
 
   private final TlsSettings settings;
   private final AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
   private final AdvancedTlsX509TrustManager clientCertificates;
-  private final Map<Identity, AdvancedTlsX509TrustManager> serverCertificates = new ConcurrentHashMap<>();
+  private final Map<Identity, AdvancedTlsX509TrustManager> serverCertificates =
+      new ConcurrentHashMap<>();
   private final List<Closeable> reloads = new ArrayList<>();
 
   private MutualTls(TlsSettings settings) {
     this.settings = settings;
     checkOwnCertificate(settings);
     try {
-      reloads.add(keys.updateIdentityCredentials(settings.certFile().toFile(), settings.keyFile().toFile(),
-          settings.reload().toMillis(), TimeUnit.MILLISECONDS, RELOADS)::close);
+      reloads.add(
+          keys.updateIdentityCredentials(
+                  settings.certFile().toFile(),
+                  settings.keyFile().toFile(),
+                  settings.reload().toMillis(),
+                  TimeUnit.MILLISECONDS,
+                  RELOADS)
+              ::close);
     } catch (IOException | GeneralSecurityException e) {
-      throw new IllegalArgumentException("TLS: cannot load " + settings.certFile() + " with " + settings.keyFile() + ": "
-          + message(e));
+      throw new IllegalArgumentException(
+          "TLS: cannot load "
+              + settings.certFile()
+              + " with "
+              + settings.keyFile()
+              + ": "
+              + message(e));
     }
     this.clientCertificates = trustManager(null);
   }
 
-  /** Loads the files of {@code settings} (a one-line IllegalArgumentException if they are unusable) and reloads them. */
+  /**
+   * Loads the files of {@code settings} (a one-line IllegalArgumentException if they are unusable)
+   * and reloads them.
+   */
   public static MutualTls load(TlsSettings settings) {
     return new MutualTls(settings);
   }
@@ -77,44 +94,71 @@ public final class MutualTls implements AutoCloseable {
     return settings;
   }
 
-  /** For a server: present our certificate, require one from every client (checked with {@link #identityCheck}). */
+  /**
+   * For a server: present our certificate, require one from every client (checked with {@link
+   * #identityCheck}).
+   */
   public ServerCredentials serverCredentials() {
-    return TlsServerCredentials.newBuilder().keyManager(keys).trustManager(clientCertificates)
-        .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
+    return TlsServerCredentials.newBuilder()
+        .keyManager(keys)
+        .trustManager(clientCertificates)
+        .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE)
+        .build();
   }
 
-  /** The interceptor every server of this process adds: only {@code accepted} identities may call it. */
+  /**
+   * The interceptor every server of this process adds: only {@code accepted} identities may call
+   * it.
+   */
   public static ServerInterceptor identityCheck(Set<Identity> accepted) {
     return new IdentityCheck(accepted);
   }
 
-  /** For a channel to a server that must present {@code server}'s identity; we present our own certificate. */
+  /**
+   * For a channel to a server that must present {@code server}'s identity; we present our own
+   * certificate.
+   */
   public ChannelCredentials channelCredentials(Identity server) {
-    return TlsChannelCredentials.newBuilder().keyManager(keys)
-        .trustManager(serverCertificates.computeIfAbsent(server, this::trustManager)).build();
+    return TlsChannelCredentials.newBuilder()
+        .keyManager(keys)
+        .trustManager(serverCertificates.computeIfAbsent(server, this::trustManager))
+        .build();
   }
 
-  /** A trust manager of the CA file; with {@code server} set, it also requires that identity of the peer. */
+  /**
+   * A trust manager of the CA file; with {@code server} set, it also requires that identity of the
+   * peer.
+   */
   private AdvancedTlsX509TrustManager trustManager(Identity server) {
     try {
-      AdvancedTlsX509TrustManager.Builder builder = AdvancedTlsX509TrustManager.newBuilder()
-          .setVerification(Verification.CERTIFICATE_ONLY_VERIFICATION);
+      AdvancedTlsX509TrustManager.Builder builder =
+          AdvancedTlsX509TrustManager.newBuilder()
+              .setVerification(Verification.CERTIFICATE_ONLY_VERIFICATION);
       if (server != null) {
         builder.setSslSocketAndEnginePeerVerifier(new ServerIdentity(server));
       }
       AdvancedTlsX509TrustManager trust = builder.build();
-      Closeable reload = trust.updateTrustCredentials(settings.caFile().toFile(), settings.reload().toMillis(),
-          TimeUnit.MILLISECONDS, RELOADS)::close;
+      Closeable reload =
+          trust.updateTrustCredentials(
+                  settings.caFile().toFile(),
+                  settings.reload().toMillis(),
+                  TimeUnit.MILLISECONDS,
+                  RELOADS)
+              ::close;
       synchronized (reloads) {
         reloads.add(reload);
       }
       return trust;
     } catch (IOException | GeneralSecurityException e) {
-      throw new IllegalArgumentException("TLS: cannot load the CA certificate " + settings.caFile() + ": " + message(e));
+      throw new IllegalArgumentException(
+          "TLS: cannot load the CA certificate " + settings.caFile() + ": " + message(e));
     }
   }
 
-  /** Refuses at start what would only fail every handshake later: an expired certificate, or a key of another certificate. */
+  /**
+   * Refuses at start what would only fail every handshake later: an expired certificate, or a key
+   * of another certificate.
+   */
   private static void checkOwnCertificate(TlsSettings settings) {
     X509Certificate cert;
     PrivateKey key;
@@ -127,11 +171,16 @@ public final class MutualTls implements AutoCloseable {
     }
     Instant now = Instant.now();
     if (cert.getNotAfter().toInstant().isBefore(now)) {
-      throw new IllegalArgumentException("TLS: the certificate in " + settings.certFile() + " expired at "
-          + cert.getNotAfter().toInstant() + "; issue a new one (kmesos-certs)");
+      throw new IllegalArgumentException(
+          "TLS: the certificate in "
+              + settings.certFile()
+              + " expired at "
+              + cert.getNotAfter().toInstant()
+              + "; issue a new one (kmesos-certs)");
     }
     try {
-      String algorithm = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256with" + key.getAlgorithm();
+      String algorithm =
+          key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256with" + key.getAlgorithm();
       Signature sign = Signature.getInstance(algorithm);
       sign.initSign(key);
       sign.update(new byte[] {1, 2, 3});
@@ -143,8 +192,11 @@ public final class MutualTls implements AutoCloseable {
         throw new GeneralSecurityException("mismatch");
       }
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException("TLS: the private key in " + settings.keyFile() + " is not the key of the certificate in "
-          + settings.certFile());
+      throw new IllegalArgumentException(
+          "TLS: the private key in "
+              + settings.keyFile()
+              + " is not the key of the certificate in "
+              + settings.certFile());
     }
   }
 
@@ -167,22 +219,33 @@ public final class MutualTls implements AutoCloseable {
     }
   }
 
-  /** A client's check of the server it reached: the certificate (already chained to the CA) carries {@code expected}. */
+  /**
+   * A client's check of the server it reached: the certificate (already chained to the CA) carries
+   * {@code expected}.
+   */
   private record ServerIdentity(Identity expected) implements SslSocketAndEnginePeerVerifier {
     @Override
-    public void verifyPeerCertificate(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+    public void verifyPeerCertificate(X509Certificate[] chain, String authType, Socket socket)
+        throws CertificateException {
       check(chain);
     }
 
     @Override
-    public void verifyPeerCertificate(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+    public void verifyPeerCertificate(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
       check(chain);
     }
 
     private void check(X509Certificate[] chain) throws CertificateException {
       if (chain == null || chain.length == 0 || !Identity.of(chain[0]).contains(expected)) {
-        throw new CertificateException("the server's certificate " + (chain == null || chain.length == 0 ? "is missing"
-            : Identity.describe(chain[0])) + " is not a kmesos " + expected.component() + "'s (" + expected.uri() + ")");
+        throw new CertificateException(
+            "the server's certificate "
+                + (chain == null || chain.length == 0 ? "is missing" : Identity.describe(chain[0]))
+                + " is not a kmesos "
+                + expected.component()
+                + "'s ("
+                + expected.uri()
+                + ")");
       }
     }
   }

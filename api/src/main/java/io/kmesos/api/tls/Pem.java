@@ -18,7 +18,10 @@ import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.util.io.pem.PemGenerationException;
 
-/** PEM text of certificates and keys, as Kubernetes Secrets, cert-manager and gRPC's file reloaders hold them. */
+/**
+ * PEM text of certificates and keys, as Kubernetes Secrets, cert-manager and gRPC's file reloaders
+ * hold them.
+ */
 public final class Pem {
   private Pem() {}
 

@@ -12,7 +12,10 @@ import java.time.Duration;
  * reload} period, so a rotated certificate is used without a restart.
  */
 public record TlsSettings(Path caFile, Path certFile, Path keyFile, Duration reload) {
-  /** How often the files are read again by default: a Secret volume itself updates within about a minute. */
+  /**
+   * How often the files are read again by default: a Secret volume itself updates within about a
+   * minute.
+   */
   public static final Duration DEFAULT_RELOAD = Duration.ofMinutes(1);
 
   public static final String CA_FILE = "ca.crt";
@@ -25,10 +28,12 @@ public record TlsSettings(Path caFile, Path certFile, Path keyFile, Duration rel
     }
     for (Path p : new Path[] {caFile, certFile, keyFile}) {
       if (p == null) {
-        throw new IllegalArgumentException("TLS needs a CA certificate, a certificate and a private key");
+        throw new IllegalArgumentException(
+            "TLS needs a CA certificate, a certificate and a private key");
       }
       if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
-        throw new IllegalArgumentException("TLS: cannot read " + p + (Files.exists(p) ? "" : ": no such file"));
+        throw new IllegalArgumentException(
+            "TLS: cannot read " + p + (Files.exists(p) ? "" : ": no such file"));
       }
     }
   }
@@ -39,11 +44,22 @@ public record TlsSettings(Path caFile, Path certFile, Path keyFile, Duration rel
     return new TlsSettings(p.caFile(), p.certFile(), p.keyFile(), DEFAULT_RELOAD);
   }
 
-  /** The three file paths of {@code dir}, checked only when the settings are made (some may be given explicitly). */
+  /**
+   * The three file paths of {@code dir}, checked only when the settings are made (some may be given
+   * explicitly).
+   */
   static Paths fromDirectoryUnchecked(Path dir) {
     if (!Files.isDirectory(dir)) {
-      throw new IllegalArgumentException("TLS: " + dir + " is not a directory (it must hold " + CA_FILE + ", "
-          + CERT_FILE + " and " + KEY_FILE + ")");
+      throw new IllegalArgumentException(
+          "TLS: "
+              + dir
+              + " is not a directory (it must hold "
+              + CA_FILE
+              + ", "
+              + CERT_FILE
+              + " and "
+              + KEY_FILE
+              + ")");
     }
     return new Paths(dir.resolve(CA_FILE), dir.resolve(CERT_FILE), dir.resolve(KEY_FILE));
   }

@@ -30,8 +30,9 @@ class AdminServerTest {
   }
 
   HttpResponse<String> get(String path, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
-        .timeout(Duration.ofSeconds(30));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+            .timeout(Duration.ofSeconds(30));
     if (headers.length > 0) {
       b.headers(headers);
     }
@@ -49,14 +50,17 @@ class AdminServerTest {
     latency.record(Duration.ofMillis(3));
     var answer = get("/metrics");
     assertThat(answer.statusCode()).isEqualTo(200);
-    assertThat(answer.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
-    assertThat(answer.body()).contains("kmesos_test_appends_total 3.0")
+    assertThat(answer.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
+    assertThat(answer.body())
+        .contains("kmesos_test_appends_total 3.0")
         // seconds, with the shared buckets: 3 ms falls in the 5 ms one and above, not in 2 ms
         .contains("kmesos_test_latency_seconds_bucket{le=\"0.002\"} 0")
         .contains("kmesos_test_latency_seconds_bucket{le=\"0.005\"} 1")
         .contains("kmesos_test_latency_seconds_count 1")
         .containsPattern("kmesos_build_info\\{version=\"[^\"]+\"} 1")
-        .contains("jvm_memory_used_bytes").contains("process_uptime_seconds");
+        .contains("jvm_memory_used_bytes")
+        .contains("process_uptime_seconds");
 
     appends.increment();
     assertThat(get("/metrics").body()).contains("kmesos_test_appends_total 4.0");
@@ -73,9 +77,14 @@ class AdminServerTest {
 
   @Test
   void aProbeAnswers200WhenItPassesAnd503WithWhyWhenItDoesNot() throws Exception {
-    AtomicReference<Health> ready = new AtomicReference<>(Health.failing("the registry is being recovered"));
-    server = AdminServer.start(0, AdminServer.routes(ProcessMetrics.prometheus())
-        .probe("/healthz", () -> Health.ok("alive")).probe("/readyz", ready::get));
+    AtomicReference<Health> ready =
+        new AtomicReference<>(Health.failing("the registry is being recovered"));
+    server =
+        AdminServer.start(
+            0,
+            AdminServer.routes(ProcessMetrics.prometheus())
+                .probe("/healthz", () -> Health.ok("alive"))
+                .probe("/readyz", ready::get));
 
     assertThat(get("/healthz").statusCode()).isEqualTo(200);
     var notReady = get("/readyz");
@@ -90,9 +99,15 @@ class AdminServerTest {
 
   @Test
   void aProbeThatThrowsFailsWithItsReason() throws Exception {
-    server = AdminServer.start(0, AdminServer.routes(ProcessMetrics.prometheus()).probe("/readyz", () -> {
-      throw new IllegalStateException("no runtime yet");
-    }));
+    server =
+        AdminServer.start(
+            0,
+            AdminServer.routes(ProcessMetrics.prometheus())
+                .probe(
+                    "/readyz",
+                    () -> {
+                      throw new IllegalStateException("no runtime yet");
+                    }));
     var answer = get("/readyz");
     assertThat(answer.statusCode()).isEqualTo(503);
     assertThat(answer.body()).contains("no runtime yet");
@@ -100,21 +115,33 @@ class AdminServerTest {
 
   @Test
   void unknownPathsAndOtherMethodsAreRefused() throws Exception {
-    server = AdminServer.start(0, AdminServer.routes(ProcessMetrics.prometheus()).probe("/healthz", () -> Health.ok("ok")));
+    server =
+        AdminServer.start(
+            0,
+            AdminServer.routes(ProcessMetrics.prometheus())
+                .probe("/healthz", () -> Health.ok("ok")));
     var missing = get("/healthzz");
     assertThat(missing.statusCode()).isEqualTo(404);
     assertThat(missing.body()).contains("/metrics").contains("/healthz");
-    var post = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics"))
-        .POST(HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(30)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    var post =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics"))
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .timeout(Duration.ofSeconds(30))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(post.statusCode()).isEqualTo(405);
   }
 
   @Test
   void aTakenPortIsAnErrorNamingIt() throws Exception {
     try (ServerSocket taken = new ServerSocket(0)) {
-      assertThatThrownBy(() -> AdminServer.start(taken.getLocalPort(), AdminServer.routes(ProcessMetrics.prometheus())))
-          .isInstanceOf(IOException.class).hasMessageContaining("port " + taken.getLocalPort());
+      assertThatThrownBy(
+              () ->
+                  AdminServer.start(
+                      taken.getLocalPort(), AdminServer.routes(ProcessMetrics.prometheus())))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("port " + taken.getLocalPort());
     }
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -14,7 +15,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import java.util.HashMap;
 
 /** KMESOS_* variables as the defaults of every option, under the command line. */
 class EnvironmentDefaultsTest {
@@ -71,8 +71,20 @@ class EnvironmentDefaultsTest {
 
   @Test
   void everyOptionComesFromItsVariable() {
-    Run r = run(Map.of("KMESOS_PEERS", "a:1,b:2", "KMESOS_DATA_DIR", "/data", "KMESOS_ID", "1",
-        "KMESOS_TICK", "20ms", "KMESOS_VERBOSE", "true"), "serve");
+    Run r =
+        run(
+            Map.of(
+                "KMESOS_PEERS",
+                "a:1,b:2",
+                "KMESOS_DATA_DIR",
+                "/data",
+                "KMESOS_ID",
+                "1",
+                "KMESOS_TICK",
+                "20ms",
+                "KMESOS_VERBOSE",
+                "true"),
+            "serve");
     assertThat(r.err()).isEmpty();
     assertThat(r.exit()).isZero();
     assertThat(Serve.last.shared.peers).containsExactly("a:1", "b:2");
@@ -84,8 +96,15 @@ class EnvironmentDefaultsTest {
 
   @Test
   void theCommandLineWinsOverTheEnvironment() {
-    Run r = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/data", "KMESOS_ID", "1"),
-        "serve", "--data-dir=/other", "--id", "2", "--peers", "c:3");
+    Run r =
+        run(
+            Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/data", "KMESOS_ID", "1"),
+            "serve",
+            "--data-dir=/other",
+            "--id",
+            "2",
+            "--peers",
+            "c:3");
     assertThat(r.exit()).isZero();
     assertThat(Serve.last.dataDir).isEqualTo("/other");
     assertThat(Serve.last.id).isEqualTo(2);
@@ -105,29 +124,51 @@ class EnvironmentDefaultsTest {
   void aRequiredOptionMissingEverywhereIsStillRequired() {
     Run r = run(Map.of("KMESOS_PEERS", "a:1"), "serve");
     assertThat(r.exit()).isEqualTo(2);
-    assertThat(r.err()).isEqualTo("tool serve: Missing required option: '--data-dir=<dataDir>' (see tool serve --help)"
-        + System.lineSeparator());
+    assertThat(r.err())
+        .isEqualTo(
+            "tool serve: Missing required option: '--data-dir=<dataDir>' (see tool serve --help)"
+                + System.lineSeparator());
   }
 
   @Test
   void aMalformedVariableIsNamed() {
-    Run r = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_TICK", "soon"), "serve");
+    Run r =
+        run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_TICK", "soon"), "serve");
     assertThat(r.exit()).isEqualTo(2);
-    assertThat(r.err()).startsWith("tool serve: environment variable KMESOS_TICK: ")
-        .contains("'soon' is not a duration").endsWith("(see tool serve --help)" + System.lineSeparator())
+    assertThat(r.err())
+        .startsWith("tool serve: environment variable KMESOS_TICK: ")
+        .contains("'soon' is not a duration")
+        .endsWith("(see tool serve --help)" + System.lineSeparator())
         .hasLineCount(1);
   }
 
   @Test
   void aMalformedValueOnTheCommandLineIsNotBlamedOnTheEnvironment() {
-    Run r = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_ID", "1"), "serve", "--id", "x");
+    Run r =
+        run(
+            Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_ID", "1"),
+            "serve",
+            "--id",
+            "x");
     assertThat(r.exit()).isEqualTo(2);
-    assertThat(r.err()).startsWith("tool serve: Invalid value for option '--id': 'x' is not an int");
+    assertThat(r.err())
+        .startsWith("tool serve: Invalid value for option '--id': 'x' is not an int");
   }
 
   @Test
   void helpAndVersionAndParametersIgnoreTheEnvironment() {
-    Run r = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_HELP", "true", "KMESOS_WHAT", "x"), "serve");
+    Run r =
+        run(
+            Map.of(
+                "KMESOS_PEERS",
+                "a:1",
+                "KMESOS_DATA_DIR",
+                "/d",
+                "KMESOS_HELP",
+                "true",
+                "KMESOS_WHAT",
+                "x"),
+            "serve");
     assertThat(r.exit()).isZero();
     assertThat(r.out()).isEmpty();
     assertThat(Serve.last.what).isNull();
@@ -137,31 +178,65 @@ class EnvironmentDefaultsTest {
   void helpSaysSo() {
     Run r = run(Map.of(), "serve", "--help");
     assertThat(r.exit()).isZero();
-    assertThat(r.out().replaceAll("\\s+", " ")).contains("--data-dir=<dataDir>")
-        .contains("environment variable: KMESOS_ and its name in capitals").contains("KMESOS_DATA_DIR");
-    assertThat(run(Map.of(), "--help").out().replaceAll("\\s+", " ")).contains("environment variable: KMESOS_");
+    assertThat(r.out().replaceAll("\\s+", " "))
+        .contains("--data-dir=<dataDir>")
+        .contains("environment variable: KMESOS_ and its name in capitals")
+        .contains("KMESOS_DATA_DIR");
+    assertThat(run(Map.of(), "--help").out().replaceAll("\\s+", " "))
+        .contains("environment variable: KMESOS_");
   }
 
   @Test
   void aBadLogFormatOrLevelStopsEveryCommandWithOneLine() {
     Map<String, String> serve = Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d");
-    Run format = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_FORMAT", "xml"), "serve");
+    Run format =
+        run(
+            Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_FORMAT", "xml"),
+            "serve");
     assertThat(format.exit()).isEqualTo(2);
-    assertThat(format.err()).isEqualTo("tool serve: KMESOS_LOG_FORMAT is 'xml'; it must be text or json "
-        + "(see tool serve --help)" + System.lineSeparator());
-    Run level = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_LEVEL", "loud"), "serve");
+    assertThat(format.err())
+        .isEqualTo(
+            "tool serve: KMESOS_LOG_FORMAT is 'xml'; it must be text or json "
+                + "(see tool serve --help)"
+                + System.lineSeparator());
+    Run level =
+        run(
+            Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_LEVEL", "loud"),
+            "serve");
     assertThat(level.exit()).isEqualTo(2);
-    assertThat(level.err()).startsWith("tool serve: KMESOS_LOG_LEVEL is 'loud'; it must be one of TRACE, DEBUG, INFO");
-    Run json = run(Map.of("KMESOS_PEERS", "a:1", "KMESOS_DATA_DIR", "/d", "KMESOS_LOG_FORMAT", "json",
-        "KMESOS_LOG_LEVEL", "debug"), "serve");
+    assertThat(level.err())
+        .startsWith("tool serve: KMESOS_LOG_LEVEL is 'loud'; it must be one of TRACE, DEBUG, INFO");
+    Run json =
+        run(
+            Map.of(
+                "KMESOS_PEERS",
+                "a:1",
+                "KMESOS_DATA_DIR",
+                "/d",
+                "KMESOS_LOG_FORMAT",
+                "json",
+                "KMESOS_LOG_LEVEL",
+                "debug"),
+            "serve");
     assertThat(json.exit()).as(json.err()).isZero();
     assertThat(run(serve, "serve").exit()).isZero();
   }
 
   @Test
   void aLaunchersChildrenGetOnlyTheLoggingVariables() {
-    Map<String, String> child = new HashMap<>(Map.of("KMESOS_PEERS", "a:1", "KMESOS_LOG_LEVEL", "DEBUG",
-        "KMESOS_LOG_FORMAT", "json", "KMESOS_LOG_PEERS", "b:2", "PATH", "/bin"));
+    Map<String, String> child =
+        new HashMap<>(
+            Map.of(
+                "KMESOS_PEERS",
+                "a:1",
+                "KMESOS_LOG_LEVEL",
+                "DEBUG",
+                "KMESOS_LOG_FORMAT",
+                "json",
+                "KMESOS_LOG_PEERS",
+                "b:2",
+                "PATH",
+                "/bin"));
     EnvironmentDefaults.removeOptions(child);
     assertThat(child).containsOnlyKeys("KMESOS_LOG_LEVEL", "KMESOS_LOG_FORMAT", "PATH");
   }

@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.grpc.Status;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.Test;
-import java.net.NoRouteToHostException;
-import java.net.UnknownHostException;
 
 /**
  * The one line a user reads for a failure: what went wrong and, for a server that could not be
@@ -19,7 +19,9 @@ import java.net.UnknownHostException;
  * checks them against real connections).
  */
 class FailuresTest {
-  /** grpc-java's own wrapping of a connection failure: UNAVAILABLE "io exception" with the cause. */
+  /**
+   * grpc-java's own wrapping of a connection failure: UNAVAILABLE "io exception" with the cause.
+   */
   static Throwable unavailable(Throwable cause) {
     return Status.UNAVAILABLE.withDescription("io exception").withCause(cause).asRuntimeException();
   }
@@ -34,14 +36,21 @@ class FailuresTest {
 
   @Test
   void aServerThatDoesNotAnswerInTimeTimesOut() {
-    Throwable late = Status.DEADLINE_EXCEEDED
-        .withDescription("CallOptions deadline exceeded after 1.998s. [closed=[], open=[[remote_addr=127.0.0.1/127.0.0.1:7001]]]")
-        .asRuntimeException();
-    assertThat(Failures.reason(late, Duration.ofSeconds(2))).isEqualTo("timed out: no answer within 2 s");
+    Throwable late =
+        Status.DEADLINE_EXCEEDED
+            .withDescription(
+                "CallOptions deadline exceeded after 1.998s. [closed=[], open=[[remote_addr=127.0.0.1/127.0.0.1:7001]]]")
+            .asRuntimeException();
+    assertThat(Failures.reason(late, Duration.ofSeconds(2)))
+        .isEqualTo("timed out: no answer within 2 s");
     assertThat(Failures.reason(late)).isEqualTo("timed out: no answer in time");
-    // A replica's own refusal of a request that waited too long is its words, not a time-out of ours.
-    Throwable refused = Status.DEADLINE_EXCEEDED.withDescription("the request waited past its deadline in replica 0 and was not applied")
-        .asRuntimeException();
+    // A replica's own refusal of a request that waited too long is its words, not a time-out of
+    // ours.
+    Throwable refused =
+        Status.DEADLINE_EXCEEDED
+            .withDescription(
+                "the request waited past its deadline in replica 0 and was not applied")
+            .asRuntimeException();
     assertThat(Failures.reason(refused, Duration.ofSeconds(2)))
         .isEqualTo("the request waited past its deadline in replica 0 and was not applied");
   }
@@ -49,15 +58,26 @@ class FailuresTest {
   @Test
   void aTlsHandshakeFailureNamesTls() {
     SSLHandshakeException handshake = new SSLHandshakeException("General OpenSslEngine problem");
-    handshake.initCause(new Exception("PKIX path building failed: unable to find valid certification path to requested target"));
+    handshake.initCause(
+        new Exception(
+            "PKIX path building failed: unable to find valid certification path to requested target"));
     assertThat(Failures.reason(unavailable(handshake)))
-        .isEqualTo("TLS handshake failed: PKIX path building failed: unable to find valid certification path to requested target");
-    // A plaintext server answering a TLS client: Netty's NotSslRecordException (matched by name: api has no Netty).
-    assertThat(Failures.reason(unavailable(new NotSslRecordException("not an SSL/TLS record: 0000120400"))))
+        .isEqualTo(
+            "TLS handshake failed: PKIX path building failed: unable to find valid certification path to requested target");
+    // A plaintext server answering a TLS client: Netty's NotSslRecordException (matched by name:
+    // api has no Netty).
+    assertThat(
+            Failures.reason(
+                unavailable(new NotSslRecordException("not an SSL/TLS record: 0000120400"))))
         .isEqualTo("TLS handshake failed: the server does not speak TLS");
     // A TLS server that a plaintext client reaches closes the connection without a word.
-    assertThat(Failures.reason(Status.UNAVAILABLE.withDescription("Network closed for unknown reason").asRuntimeException()))
-        .isEqualTo("the connection was closed without an answer (a TLS port, or not a kmesos server?)");
+    assertThat(
+            Failures.reason(
+                Status.UNAVAILABLE
+                    .withDescription("Network closed for unknown reason")
+                    .asRuntimeException()))
+        .isEqualTo(
+            "the connection was closed without an answer (a TLS port, or not a kmesos server?)");
   }
 
   static final class NotSslRecordException extends RuntimeException {
@@ -74,25 +94,43 @@ class FailuresTest {
         .isEqualTo("no route to host");
     assertThat(Failures.reason(unavailable(new IOException("Connection reset by peer"))))
         .isEqualTo("unreachable: Connection reset by peer");
-    assertThat(Failures.reason(Status.UNAVAILABLE.withDescription("replica 2 is shutting down").asRuntimeException()))
+    assertThat(
+            Failures.reason(
+                Status.UNAVAILABLE
+                    .withDescription("replica 2 is shutting down")
+                    .asRuntimeException()))
         .isEqualTo("replica 2 is shutting down");
-    assertThat(Failures.reason(Status.INVALID_ARGUMENT.withDescription("the envelope carries no message").asRuntimeException()))
+    assertThat(
+            Failures.reason(
+                Status.INVALID_ARGUMENT
+                    .withDescription("the envelope carries no message")
+                    .asRuntimeException()))
         .isEqualTo("the envelope carries no message");
-    assertThat(Failures.reason(Status.RESOURCE_EXHAUSTED.asRuntimeException())).isEqualTo("resource exhausted");
+    assertThat(Failures.reason(Status.RESOURCE_EXHAUSTED.asRuntimeException()))
+        .isEqualTo("resource exhausted");
   }
 
   @Test
   void aFailureIsItsMessageWithoutWrappersOrClassNames() {
-    RuntimeException election = new IllegalStateException("election failed: no quorum of voting replicas answered within 30 s");
+    RuntimeException election =
+        new IllegalStateException(
+            "election failed: no quorum of voting replicas answered within 30 s");
     assertThat(Failures.oneLine(new ExecutionException(election))).isEqualTo(election.getMessage());
-    assertThat(Failures.oneLine(new CompletionException(new ExecutionException(election)))).isEqualTo(election.getMessage());
+    assertThat(Failures.oneLine(new CompletionException(new ExecutionException(election))))
+        .isEqualTo(election.getMessage());
     // Messages that embed another exception's toString() lose the class name.
-    assertThat(Failures.oneLine(new IllegalStateException("an append failed: io.kmesos.replica.client.UnavailableException: "
-        + "no quorum of replicas accepted position 7")))
+    assertThat(
+            Failures.oneLine(
+                new IllegalStateException(
+                    "an append failed: io.kmesos.replica.client.UnavailableException: "
+                        + "no quorum of replicas accepted position 7")))
         .isEqualTo("an append failed: no quorum of replicas accepted position 7");
-    assertThat(Failures.oneLine(new RuntimeException("first line\n  second line"))).isEqualTo("first line; second line");
-    assertThat(Failures.oneLine(new NullPointerException())).isEqualTo("unexpected failure (NullPointerException)");
-    assertThat(Failures.oneLine(new RuntimeException(null, new IOException("disk full")))).isEqualTo("disk full");
+    assertThat(Failures.oneLine(new RuntimeException("first line\n  second line")))
+        .isEqualTo("first line; second line");
+    assertThat(Failures.oneLine(new NullPointerException()))
+        .isEqualTo("unexpected failure (NullPointerException)");
+    assertThat(Failures.oneLine(new RuntimeException(null, new IOException("disk full"))))
+        .isEqualTo("disk full");
   }
 
   @Test

@@ -28,9 +28,12 @@ class OneLineErrorsTest {
 
     @Override
     public Integer call() throws Exception {
-      // As kmesos-log append waits for its election: the failure arrives wrapped in an ExecutionException.
-      CompletableFuture<Long> election = CompletableFuture.failedFuture(new IllegalStateException(
-          "election failed: no quorum of voting replicas answered within 2 s (127.0.0.1:7001: connection refused)"));
+      // As kmesos-log append waits for its election: the failure arrives wrapped in an
+      // ExecutionException.
+      CompletableFuture<Long> election =
+          CompletableFuture.failedFuture(
+              new IllegalStateException(
+                  "election failed: no quorum of voting replicas answered within 2 s (127.0.0.1:7001: connection refused)"));
       return election.get(timeout.toMillis(), TimeUnit.MILLISECONDS).intValue();
     }
   }
@@ -49,19 +52,27 @@ class OneLineErrorsTest {
   void aFailureIsOneLineWithoutClassNames() {
     Run r = run("sub");
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.err()).isEqualTo("tool sub: election failed: no quorum of voting replicas answered within 2 s "
-        + "(127.0.0.1:7001: connection refused)" + System.lineSeparator());
+    assertThat(r.err())
+        .isEqualTo(
+            "tool sub: election failed: no quorum of voting replicas answered within 2 s "
+                + "(127.0.0.1:7001: connection refused)"
+                + System.lineSeparator());
   }
 
   @Test
   void aBadFlagIsOneLinePointingAtHelp() {
     Run unknown = run("sub", "--bogus");
     assertThat(unknown.exit()).isEqualTo(2);
-    assertThat(unknown.err()).isEqualTo("tool sub: Unknown option: '--bogus' (see tool sub --help)" + System.lineSeparator());
+    assertThat(unknown.err())
+        .isEqualTo(
+            "tool sub: Unknown option: '--bogus' (see tool sub --help)" + System.lineSeparator());
 
     Run badDuration = run("sub", "--timeout", "5x");
     assertThat(badDuration.exit()).isEqualTo(2);
-    assertThat(badDuration.err()).isEqualTo("tool sub: Invalid value for option '--timeout': '5x' is not a duration like "
-        + "500ms, 15s, 2m or 1h (see tool sub --help)" + System.lineSeparator());
+    assertThat(badDuration.err())
+        .isEqualTo(
+            "tool sub: Invalid value for option '--timeout': '5x' is not a duration like "
+                + "500ms, 15s, 2m or 1h (see tool sub --help)"
+                + System.lineSeparator());
   }
 }

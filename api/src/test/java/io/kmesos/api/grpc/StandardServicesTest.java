@@ -60,8 +60,10 @@ class StandardServicesTest {
   }
 
   private ServingStatus health(String service) {
-    return HealthGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .check(HealthCheckRequest.newBuilder().setService(service).build()).getStatus();
+    return HealthGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(10, TimeUnit.SECONDS)
+        .check(HealthCheckRequest.newBuilder().setService(service).build())
+        .getStatus();
   }
 
   @Test
@@ -80,41 +82,59 @@ class StandardServicesTest {
   void reflectionListsEveryService() throws Exception {
     start(DisabledEndpoints.NONE);
     CompletableFuture<ServerReflectionResponse> answer = new CompletableFuture<>();
-    StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(channel)
-        .serverReflectionInfo(new StreamObserver<>() {
-          @Override
-          public void onNext(ServerReflectionResponse r) {
-            answer.complete(r);
-          }
+    StreamObserver<ServerReflectionRequest> requests =
+        ServerReflectionGrpc.newStub(channel)
+            .serverReflectionInfo(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(ServerReflectionResponse r) {
+                    answer.complete(r);
+                  }
 
-          @Override
-          public void onError(Throwable t) {
-            answer.completeExceptionally(t);
-          }
+                  @Override
+                  public void onError(Throwable t) {
+                    answer.completeExceptionally(t);
+                  }
 
-          @Override
-          public void onCompleted() {}
-        });
+                  @Override
+                  public void onCompleted() {}
+                });
     requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
     requests.onCompleted();
-    List<String> services = answer.get(30, TimeUnit.SECONDS).getListServicesResponse().getServiceList().stream()
-        .map(ServiceResponse::getName).toList();
-    assertThat(services).contains("kmesos.log.v1.Replica", "kmesos.v1.Info", "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection");
+    List<String> services =
+        answer.get(30, TimeUnit.SECONDS).getListServicesResponse().getServiceList().stream()
+            .map(ServiceResponse::getName)
+            .toList();
+    assertThat(services)
+        .contains(
+            "kmesos.log.v1.Replica",
+            "kmesos.v1.Info",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection");
   }
 
   @Test
   void aDisabledEndpointIsRefusedAndTheOthersAnswer() throws Exception {
     StandardServices standard = start(DisabledEndpoints.of(List.of("kmesos.log.v1.Replica/Call")));
     standard.serving();
-    assertThatThrownBy(() -> ReplicaGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .call(Envelope.newBuilder().setFrom(1).build()))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-          assertThat(e.getStatus().getDescription()).isEqualTo("kmesos.log.v1.Replica/Call is disabled on this server "
-              + "(--disabled-endpoints)");
-        });
-    assertThat(InfoGrpc.newBlockingStub(channel).getBuildInfo(GetBuildInfoRequest.getDefaultInstance()).getComponent())
+    assertThatThrownBy(
+            () ->
+                ReplicaGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .call(Envelope.newBuilder().setFrom(1).build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+              assertThat(e.getStatus().getDescription())
+                  .isEqualTo(
+                      "kmesos.log.v1.Replica/Call is disabled on this server "
+                          + "(--disabled-endpoints)");
+            });
+    assertThat(
+            InfoGrpc.newBlockingStub(channel)
+                .getBuildInfo(GetBuildInfoRequest.getDefaultInstance())
+                .getComponent())
         .isEqualTo("test");
     assertThat(health("")).isEqualTo(ServingStatus.SERVING);
   }
@@ -123,7 +143,8 @@ class StandardServicesTest {
   void anUnknownEndpointIsAOneLineErrorListingTheKnownOnes() {
     assertThatThrownBy(() -> start(DisabledEndpoints.of(List.of("kmesos.log.v1.Replica/Truncate"))))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageStartingWith("--disabled-endpoints: this server has no method kmesos.log.v1.Replica/Truncate (it has ")
+        .hasMessageStartingWith(
+            "--disabled-endpoints: this server has no method kmesos.log.v1.Replica/Truncate (it has ")
         .hasMessageContaining("kmesos.log.v1.Replica/Call")
         .hasMessageContaining("kmesos.v1.Info/GetBuildInfo")
         .hasMessageNotContaining("\n");

@@ -13,8 +13,12 @@ import picocli.CommandLine.Spec;
  * issued again only when it must be (see {@code ClusterCertificates}), so the install Job and a
  * daily renewal CronJob run the same command.
  */
-@Command(name = "kmesos-certs", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "Creates the kmesos CA and issues the components' mutual-TLS certificates (files or Kubernetes Secrets).",
+@Command(
+    name = "kmesos-certs",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description =
+        "Creates the kmesos CA and issues the components' mutual-TLS certificates (files or Kubernetes Secrets).",
     subcommands = {FilesCommand.class, KubernetesCommand.class})
 public final class CertsTool implements Runnable {
   @Spec CommandSpec spec;

@@ -97,9 +97,16 @@ final class SecretStore implements ClusterCertificates.Store {
     data.put(TlsSettings.CA_FILE, encode(caPem));
     data.put(TlsSettings.CERT_FILE, encode(m.certificatePem()));
     data.put(TlsSettings.KEY_FILE, encode(m.keyPem()));
-    return new SecretBuilder().withNewMetadata().withName(name).withNamespace(namespace)
-        .addToLabels("app.kubernetes.io/part-of", "kmesos").addToLabels("app.kubernetes.io/managed-by", "kmesos-certs")
-        .endMetadata().withType("kubernetes.io/tls").withData(data).build();
+    return new SecretBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(namespace)
+        .addToLabels("app.kubernetes.io/part-of", "kmesos")
+        .addToLabels("app.kubernetes.io/managed-by", "kmesos-certs")
+        .endMetadata()
+        .withType("kubernetes.io/tls")
+        .withData(data)
+        .build();
   }
 
   private static ClusterCertificates.Material material(Secret s) {

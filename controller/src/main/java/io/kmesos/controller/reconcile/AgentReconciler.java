@@ -15,9 +15,9 @@ import io.kmesos.controller.Master;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentStatus;
 import io.kmesos.registry.Names;
+import io.kmesos.registry.OperationRefusedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import io.kmesos.registry.OperationRefusedException;
 
 /**
  * An Agent resource is an agent in the registry: admitted when it appears, updated when its spec
@@ -37,40 +37,65 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
   }
 
   static AgentInfo info(Agent agent) {
-    return AgentInfo.newBuilder().setId(agent.getMetadata().getUid()).setHostname(agent.getSpec().getHostname())
-        .putAllResources(agent.getSpec().getResources()).putAllAttributes(agent.getSpec().getAttributes()).build();
+    return AgentInfo.newBuilder()
+        .setId(agent.getMetadata().getUid())
+        .setHostname(agent.getSpec().getHostname())
+        .putAllResources(agent.getSpec().getResources())
+        .putAllAttributes(agent.getSpec().getAttributes())
+        .build();
   }
 
   @Override
   public UpdateControl<Agent> reconcile(Agent agent, Context<Agent> context) throws Exception {
     AgentStatus status = newStatus(agent);
     String id = agent.getMetadata().getUid();
-    io.kmesos.api.registry.v1.Agent held = registrar().entry(Names.agent(id), io.kmesos.api.registry.v1.Agent.class);
+    io.kmesos.api.registry.v1.Agent held =
+        registrar().entry(Names.agent(id), io.kmesos.api.registry.v1.Agent.class);
     status.setAgentId(id);
     try {
       boolean changed;
       if (held == null) {
-        changed = apply(Operation.newBuilder().setAdmitAgent(AdmitAgent.newBuilder().setInfo(info(agent))).build());
+        changed =
+            apply(
+                Operation.newBuilder()
+                    .setAdmitAgent(AdmitAgent.newBuilder().setInfo(info(agent)))
+                    .build());
         if (changed) {
-          normalEvent(context, agent, "Admitted", "Admit", "agent " + id + " (" + agent.getSpec().getHostname()
-              + ") is admitted into the registry");
+          normalEvent(
+              context,
+              agent,
+              "Admitted",
+              "Admit",
+              "agent "
+                  + id
+                  + " ("
+                  + agent.getSpec().getHostname()
+                  + ") is admitted into the registry");
         }
       } else if (held.getState() == AgentState.ADMITTED) {
-        changed = apply(Operation.newBuilder().setUpdateAgent(UpdateAgent.newBuilder().setInfo(info(agent))).build());
+        changed =
+            apply(
+                Operation.newBuilder()
+                    .setUpdateAgent(UpdateAgent.newBuilder().setInfo(info(agent)))
+                    .build());
       } else {
         changed = false;
       }
       AgentState state = held == null ? AgentState.ADMITTED : held.getState();
-      status.setState(switch (state) {
-        case UNREACHABLE -> "Unreachable";
-        case GONE -> "Gone";
-        default -> "Admitted";
-      });
+      status.setState(
+          switch (state) {
+            case UNREACHABLE -> "Unreachable";
+            case GONE -> "Gone";
+            default -> "Admitted";
+          });
       if (state == AgentState.ADMITTED) {
         inRegistry(agent, status, changed, "agent " + id + " is admitted");
       } else {
-        refused(agent, status, status.getState(), "agent " + id + " is " + status.getState().toLowerCase()
-            + " in the registry");
+        refused(
+            agent,
+            status,
+            status.getState(),
+            "agent " + id + " is " + status.getState().toLowerCase() + " in the registry");
       }
     } catch (OperationRefusedException e) {
       refused(agent, status, "Refused", RefusalPaths.AGENT.translate(e.getMessage()));
@@ -81,7 +106,8 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
   @Override
   public DeleteControl cleanup(Agent agent, Context<Agent> context) throws Exception {
     String id = agent.getMetadata().getUid();
-    io.kmesos.api.registry.v1.Agent held = registrar().entry(Names.agent(id), io.kmesos.api.registry.v1.Agent.class);
+    io.kmesos.api.registry.v1.Agent held =
+        registrar().entry(Names.agent(id), io.kmesos.api.registry.v1.Agent.class);
     if (held == null) {
       return DeleteControl.defaultDelete();
     }
@@ -89,19 +115,38 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
     // errs towards removing more slowly, never faster.
     long wait = removals.acquire();
     if (wait > 0) {
-      normalEvent(context, agent, "RemovalRateLimited", "Remove", "the removal of agent " + id + " is held back "
-          + wait + " ms by the agent removal rate limit");
+      normalEvent(
+          context,
+          agent,
+          "RemovalRateLimited",
+          "Remove",
+          "the removal of agent "
+              + id
+              + " is held back "
+              + wait
+              + " ms by the agent removal rate limit");
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait);
     }
-    String refusal = applyOrRefusal(held.getState() == AgentState.ADMITTED
-        ? Operation.newBuilder().setRemoveAgent(RemoveAgent.newBuilder().setId(id)).build()
-        : held.getState() == AgentState.UNREACHABLE
-            ? Operation.newBuilder().setPruneAgents(PruneAgents.newBuilder().addUnreachable(id)).build()
-            : Operation.newBuilder().setPruneAgents(PruneAgents.newBuilder().addGone(id)).build());
+    String refusal =
+        applyOrRefusal(
+            held.getState() == AgentState.ADMITTED
+                ? Operation.newBuilder().setRemoveAgent(RemoveAgent.newBuilder().setId(id)).build()
+                : held.getState() == AgentState.UNREACHABLE
+                    ? Operation.newBuilder()
+                        .setPruneAgents(PruneAgents.newBuilder().addUnreachable(id))
+                        .build()
+                    : Operation.newBuilder()
+                        .setPruneAgents(PruneAgents.newBuilder().addGone(id))
+                        .build());
     if (refusal == null) {
-      normalEvent(context, agent, "Removed", "Remove", "agent " + id + " is removed from the registry");
+      normalEvent(
+          context, agent, "Removed", "Remove", "agent " + id + " is removed from the registry");
     } else {
-      log.info("agent {} ({}): the registry refused its removal: {}", agent.getMetadata().getName(), id, refusal);
+      log.info(
+          "agent {} ({}): the registry refused its removal: {}",
+          agent.getMetadata().getName(),
+          id,
+          refusal);
     }
     return DeleteControl.defaultDelete();
   }

@@ -23,12 +23,12 @@ import io.kmesos.crds.v1alpha1.MaintenanceSchedule;
 import io.kmesos.crds.v1alpha1.MaintenanceScheduleStatus;
 import io.kmesos.crds.v1alpha1.MaintenanceWindow;
 import io.kmesos.registry.Names;
+import io.kmesos.registry.OperationRefusedException;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import io.kmesos.registry.OperationRefusedException;
 
 /**
  * A MaintenanceSchedule resource is the schedule of that name in the registry (Mesos maintenance
@@ -38,30 +38,38 @@ import io.kmesos.registry.OperationRefusedException;
  * removes the schedule.
  */
 @ControllerConfiguration(name = "maintenanceschedule")
-public final class MaintenanceScheduleReconciler extends RegistryReconciler<MaintenanceSchedule, MaintenanceScheduleStatus> {
+public final class MaintenanceScheduleReconciler
+    extends RegistryReconciler<MaintenanceSchedule, MaintenanceScheduleStatus> {
   public MaintenanceScheduleReconciler(Master master) {
     super(master, MaintenanceScheduleStatus.class);
   }
 
   static MachineID machine(MachineId m) {
-    return MachineID.newBuilder().setHostname(m.getHostname() == null ? "" : m.getHostname())
-        .setIp(m.getIp() == null ? "" : m.getIp()).build();
+    return MachineID.newBuilder()
+        .setHostname(m.getHostname() == null ? "" : m.getHostname())
+        .setIp(m.getIp() == null ? "" : m.getIp())
+        .build();
   }
 
   static Schedule schedule(MaintenanceSchedule ms) {
     Schedule.Builder s = Schedule.newBuilder().setName(ms.getMetadata().getName());
     for (MaintenanceWindow w : ms.getSpec().getWindows()) {
-      Window.Builder window = s.addWindowsBuilder().setUnavailability(Unavailability.newBuilder()
-          .setStart(Timestamps.fromMillis(OffsetDateTime.parse(w.getStart()).toInstant().toEpochMilli()))
-          .setDuration(Durations.fromSeconds(w.getDurationSeconds())));
+      Window.Builder window =
+          s.addWindowsBuilder()
+              .setUnavailability(
+                  Unavailability.newBuilder()
+                      .setStart(
+                          Timestamps.fromMillis(
+                              OffsetDateTime.parse(w.getStart()).toInstant().toEpochMilli()))
+                      .setDuration(Durations.fromSeconds(w.getDurationSeconds())));
       w.getMachines().forEach(m -> window.addMachineIds(machine(m)));
     }
     return s.build();
   }
 
   @Override
-  public UpdateControl<MaintenanceSchedule> reconcile(MaintenanceSchedule ms, Context<MaintenanceSchedule> context)
-      throws Exception {
+  public UpdateControl<MaintenanceSchedule> reconcile(
+      MaintenanceSchedule ms, Context<MaintenanceSchedule> context) throws Exception {
     MaintenanceScheduleStatus status = newStatus(ms);
     String name = ms.getMetadata().getName();
     Set<String> down = new HashSet<>();
@@ -80,11 +88,19 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
     String refusal = null;
     try {
       if (!toUp.isEmpty()
-          && apply(Operation.newBuilder().setStopMaintenance(StopMaintenance.newBuilder().addAllMachineIds(toUp)).build())) {
+          && apply(
+              Operation.newBuilder()
+                  .setStopMaintenance(StopMaintenance.newBuilder().addAllMachineIds(toUp))
+                  .build())) {
         changed = true;
-        normalEvent(context, ms, "MachinesUp", "StopMaintenance", "machines back UP: " + names(toUp));
+        normalEvent(
+            context, ms, "MachinesUp", "StopMaintenance", "machines back UP: " + names(toUp));
       }
-      changed |= apply(Operation.newBuilder().setUpdateSchedule(UpdateSchedule.newBuilder().setSchedule(schedule(ms))).build());
+      changed |=
+          apply(
+              Operation.newBuilder()
+                  .setUpdateSchedule(UpdateSchedule.newBuilder().setSchedule(schedule(ms)))
+                  .build());
       for (int i = 0; i < ms.getSpec().getDown().size(); i++) {
         MachineID m = machine(ms.getSpec().getDown().get(i));
         Machine held = registrar().entry(Names.machine(m), Machine.class);
@@ -94,32 +110,61 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
         }
       }
       if (!toDown.isEmpty()
-          && apply(Operation.newBuilder().setStartMaintenance(StartMaintenance.newBuilder().addAllMachineIds(toDown)).build())) {
+          && apply(
+              Operation.newBuilder()
+                  .setStartMaintenance(StartMaintenance.newBuilder().addAllMachineIds(toDown))
+                  .build())) {
         changed = true;
-        normalEvent(context, ms, "MachinesDown", "StartMaintenance", "machines taken DOWN: " + names(toDown));
+        normalEvent(
+            context,
+            ms,
+            "MachinesDown",
+            "StartMaintenance",
+            "machines taken DOWN: " + names(toDown));
       }
     } catch (OperationRefusedException e) {
       refusal = RefusalPaths.schedule(toDownIndexes).translate(e.getMessage());
     }
     List<MaintenanceScheduleStatus.MachineStatus> machines = new ArrayList<>();
     for (Machine m : machinesOf(name)) {
-      machines.add(new MaintenanceScheduleStatus.MachineStatus(m.getId().getHostname().isEmpty() ? null : m.getId().getHostname(),
-          m.getId().getIp().isEmpty() ? null : m.getId().getIp(), m.getMode() == MachineMode.DOWN ? "Down" : "Draining"));
+      machines.add(
+          new MaintenanceScheduleStatus.MachineStatus(
+              m.getId().getHostname().isEmpty() ? null : m.getId().getHostname(),
+              m.getId().getIp().isEmpty() ? null : m.getId().getIp(),
+              m.getMode() == MachineMode.DOWN ? "Down" : "Draining"));
     }
     status.setMachines(machines);
     if (refusal != null) {
       refused(ms, status, "Refused", refusal);
     } else {
-      inRegistry(ms, status, changed, "schedule " + name + " is in the registry: " + machines.size() + " machines, "
-          + machines.stream().filter(m -> m.getMode().equals("Down")).count() + " down");
+      inRegistry(
+          ms,
+          status,
+          changed,
+          "schedule "
+              + name
+              + " is in the registry: "
+              + machines.size()
+              + " machines, "
+              + machines.stream().filter(m -> m.getMode().equals("Down")).count()
+              + " down");
     }
     return finish(ms, status);
   }
 
   /** host (ip), ... as a user wrote them. */
   private static String names(List<MachineID> machines) {
-    return String.join(", ", machines.stream().map(m -> m.getHostname().isEmpty() ? m.getIp()
-        : m.getIp().isEmpty() ? m.getHostname() : m.getHostname() + " (" + m.getIp() + ")").toList());
+    return String.join(
+        ", ",
+        machines.stream()
+            .map(
+                m ->
+                    m.getHostname().isEmpty()
+                        ? m.getIp()
+                        : m.getIp().isEmpty()
+                            ? m.getHostname()
+                            : m.getHostname() + " (" + m.getIp() + ")")
+            .toList());
   }
 
   private List<Machine> machinesOf(String schedule) throws Exception {
@@ -133,14 +178,25 @@ public final class MaintenanceScheduleReconciler extends RegistryReconciler<Main
   }
 
   @Override
-  public DeleteControl cleanup(MaintenanceSchedule ms, Context<MaintenanceSchedule> context) throws Exception {
+  public DeleteControl cleanup(MaintenanceSchedule ms, Context<MaintenanceSchedule> context)
+      throws Exception {
     String name = ms.getMetadata().getName();
-    List<MachineID> down = machinesOf(name).stream().filter(m -> m.getMode() == MachineMode.DOWN).map(Machine::getId).toList();
+    List<MachineID> down =
+        machinesOf(name).stream()
+            .filter(m -> m.getMode() == MachineMode.DOWN)
+            .map(Machine::getId)
+            .toList();
     if (!down.isEmpty()) {
-      applyOrRefusal(Operation.newBuilder().setStopMaintenance(StopMaintenance.newBuilder().addAllMachineIds(down)).build());
+      applyOrRefusal(
+          Operation.newBuilder()
+              .setStopMaintenance(StopMaintenance.newBuilder().addAllMachineIds(down))
+              .build());
     }
     if (registrar().entry(Names.schedule(name), Schedule.class) != null) {
-      applyOrRefusal(Operation.newBuilder().setRemoveSchedule(RemoveSchedule.newBuilder().setName(name)).build());
+      applyOrRefusal(
+          Operation.newBuilder()
+              .setRemoveSchedule(RemoveSchedule.newBuilder().setName(name))
+              .build());
     }
     return DeleteControl.defaultDelete();
   }

@@ -19,6 +19,7 @@ import io.kmesos.crds.v1alpha1.Quota;
 import io.kmesos.crds.v1alpha1.QuotaSpec;
 import io.kmesos.crds.v1alpha1.RegistryStatus;
 import io.kmesos.registry.Names;
+import io.kmesos.registry.OperationRefusedException;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -27,16 +28,15 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import io.kmesos.registry.OperationRefusedException;
 
 /**
  * A Quota resource is the quota of its role in the registry (Mesos {@code /quota}), if it keeps
  * Mesos's hierarchical rule ({@link QuotaTree}): a quota that would break it is not written, and
- * the resource reports why (Ready=False, {@code ExceedsParentGuarantees} or
- * {@code BelowChildrenGuarantees}); a Quota whose role's children still need its guarantees is
- * not removed from the registry, and its deletion waits for them. Whether a quota fits depends on
- * its parent, siblings and children, which may be applied in any order: a change to any of them
- * reconciles it again.
+ * the resource reports why (Ready=False, {@code ExceedsParentGuarantees} or {@code
+ * BelowChildrenGuarantees}); a Quota whose role's children still need its guarantees is not removed
+ * from the registry, and its deletion waits for them. Whether a quota fits depends on its parent,
+ * siblings and children, which may be applied in any order: a change to any of them reconciles it
+ * again.
  */
 @ControllerConfiguration(name = "quota")
 public final class QuotaReconciler extends RegistryReconciler<Quota, RegistryStatus> {
@@ -53,40 +53,61 @@ public final class QuotaReconciler extends RegistryReconciler<Quota, RegistrySta
   }
 
   static Operation update(QuotaSpec spec) {
-    return Operation.newBuilder().setUpdateQuota(UpdateQuota.newBuilder().setQuota(
-        io.kmesos.api.registry.v1.Quota.newBuilder().setRole(spec.getRole())
-            .putAllGuarantees(spec.getGuarantees()).putAllLimits(spec.getLimits()))).build();
+    return Operation.newBuilder()
+        .setUpdateQuota(
+            UpdateQuota.newBuilder()
+                .setQuota(
+                    io.kmesos.api.registry.v1.Quota.newBuilder()
+                        .setRole(spec.getRole())
+                        .putAllGuarantees(spec.getGuarantees())
+                        .putAllLimits(spec.getLimits())))
+        .build();
   }
 
   /**
    * When a Quota's spec or status changes, or it goes, the Quotas of related roles are reconciled
    * again. Its status too: a parent's new spec is in the registry (which is what its children are
-   * checked against) only once its reconcile has stored it, and that reconcile's status write
-   * tells so. The others' reconciles write nothing unless their own status changes, so this ends.
+   * checked against) only once its reconcile has stored it, and that reconcile's status write tells
+   * so. The others' reconciles write nothing unless their own status changes, so this ends.
    */
   @Override
   public List<EventSource<?, Quota>> prepareEventSources(EventSourceContext<Quota> context) {
-    return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Quota.class, Quota.class)
-        .withName("related-quotas")
-        .withOnUpdateFilter((now, before) -> !Objects.equals(now.getMetadata().getGeneration(),
-            before.getMetadata().getGeneration())
-            || !Objects.equals(now.getMetadata().getDeletionTimestamp(), before.getMetadata().getDeletionTimestamp())
-            || !Conditions.same(now.getStatus(), before.getStatus()))
-        .withSecondaryToPrimaryMapper(changed -> related(changed, context.getPrimaryCache().list()))
-        .build(), context));
+    return List.of(
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Quota.class, Quota.class)
+                .withName("related-quotas")
+                .withOnUpdateFilter(
+                    (now, before) ->
+                        !Objects.equals(
+                                now.getMetadata().getGeneration(),
+                                before.getMetadata().getGeneration())
+                            || !Objects.equals(
+                                now.getMetadata().getDeletionTimestamp(),
+                                before.getMetadata().getDeletionTimestamp())
+                            || !Conditions.same(now.getStatus(), before.getStatus()))
+                .withSecondaryToPrimaryMapper(
+                    changed -> related(changed, context.getPrimaryCache().list()))
+                .build(),
+            context));
   }
 
-  /** The Quotas whose fit {@code changed} can alter: its parent's, its siblings' and its children's. */
+  /**
+   * The Quotas whose fit {@code changed} can alter: its parent's, its siblings' and its children's.
+   */
   static Set<ResourceID> related(Quota changed, Stream<Quota> all) {
     String role = changed.getSpec().getRole();
     String parent = QuotaTree.parent(role);
     return all.filter(q -> !q.getMetadata().getName().equals(changed.getMetadata().getName()))
-        .filter(q -> {
-          String other = q.getSpec().getRole();
-          String otherParent = QuotaTree.parent(other);
-          return other.equals(parent) || role.equals(otherParent) || (parent != null && parent.equals(otherParent));
-        })
-        .map(ResourceID::fromResource).collect(Collectors.toSet());
+        .filter(
+            q -> {
+              String other = q.getSpec().getRole();
+              String otherParent = QuotaTree.parent(other);
+              return other.equals(parent)
+                  || role.equals(otherParent)
+                  || (parent != null && parent.equals(otherParent));
+            })
+        .map(ResourceID::fromResource)
+        .collect(Collectors.toSet());
   }
 
   @Override
@@ -95,8 +116,11 @@ public final class QuotaReconciler extends RegistryReconciler<Quota, RegistrySta
     String role = quota.getSpec().getRole();
     Quota owner = OWNERS.owner(context.getPrimaryCache().list(), quota);
     if (owner != quota) {
-      refused(quota, status, "RoleConflict", "Quota " + owner.getMetadata().getName()
-          + " already sets the quota of role " + role);
+      refused(
+          quota,
+          status,
+          "RoleConflict",
+          "Quota " + owner.getMetadata().getName() + " already sets the quota of role " + role);
       return finishInConflict(quota, status);
     }
     try {
@@ -129,7 +153,8 @@ public final class QuotaReconciler extends RegistryReconciler<Quota, RegistrySta
     QuotaTree.Violation violation;
     synchronized (tree) {
       Map<String, Map<String, Double>> held = heldGuarantees();
-      if (next.isPresent() && QuotaTree.check(role, next.get().getSpec().getGuarantees(), held) == null) {
+      if (next.isPresent()
+          && QuotaTree.check(role, next.get().getSpec().getGuarantees(), held) == null) {
         applyOrRefusal(update(next.get().getSpec())); // the next oldest takes the role over
         return DeleteControl.defaultDelete();
       }
@@ -138,7 +163,8 @@ public final class QuotaReconciler extends RegistryReconciler<Quota, RegistrySta
       }
       violation = QuotaTree.check(role, null, held);
       if (violation == null) {
-        applyOrRefusal(Operation.newBuilder().setRemoveQuota(RemoveQuota.newBuilder().setRole(role)).build());
+        applyOrRefusal(
+            Operation.newBuilder().setRemoveQuota(RemoveQuota.newBuilder().setRole(role)).build());
         return DeleteControl.defaultDelete();
       }
     }
@@ -148,9 +174,16 @@ public final class QuotaReconciler extends RegistryReconciler<Quota, RegistrySta
     RegistryStatus status = newStatus(quota);
     refused(quota, status, violation.reason(), violation.message());
     if (!Conditions.same(quota.getStatus(), status)) {
-      context.getClient().resource(statusOnly(quota, status)).subresource("status").patch(new PatchContext.Builder()
-          .withFieldManager(context.getControllerConfiguration().fieldManager()).withForce(true)
-          .withPatchType(PatchType.SERVER_SIDE_APPLY).build());
+      context
+          .getClient()
+          .resource(statusOnly(quota, status))
+          .subresource("status")
+          .patch(
+              new PatchContext.Builder()
+                  .withFieldManager(context.getControllerConfiguration().fieldManager())
+                  .withForce(true)
+                  .withPatchType(PatchType.SERVER_SIDE_APPLY)
+                  .build());
     }
     return DeleteControl.noFinalizerRemoval();
   }

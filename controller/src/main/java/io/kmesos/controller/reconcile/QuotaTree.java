@@ -33,7 +33,8 @@ final class QuotaTree {
    * Whether {@code role} may guarantee {@code guarantees} (null: its quota is removed) while the
    * registry holds {@code held} (role → guarantees, including the role's current quota, if any).
    */
-  static Violation check(String role, Map<String, Double> guarantees, Map<String, Map<String, Double>> held) {
+  static Violation check(
+      String role, Map<String, Double> guarantees, Map<String, Map<String, Double>> held) {
     Map<String, Map<String, Double>> after = new TreeMap<>(held);
     if (guarantees == null) {
       after.remove(role);
@@ -46,22 +47,45 @@ final class QuotaTree {
       Map<String, Double> parentGuarantees = after.getOrDefault(parent, Map.of());
       String over = exceeding(children, parentGuarantees);
       if (over != null) {
-        List<String> siblings = children(parent, after).stream().filter(r -> !r.equals(role)).toList();
-        return new Violation(EXCEEDS_PARENT, "spec.guarantees: role " + role
-            + (siblings.isEmpty() ? "" : " with its sibling roles (" + String.join(", ", siblings) + ")")
-            + " would be guaranteed more than its parent role " + parent + " guarantees ("
-            + (after.containsKey(parent) ? describe(parentGuarantees) : "nothing: it has no quota") + "): " + over
-            + "; a role's guarantees must contain the sum of its child roles' guarantees");
+        List<String> siblings =
+            children(parent, after).stream().filter(r -> !r.equals(role)).toList();
+        return new Violation(
+            EXCEEDS_PARENT,
+            "spec.guarantees: role "
+                + role
+                + (siblings.isEmpty()
+                    ? ""
+                    : " with its sibling roles (" + String.join(", ", siblings) + ")")
+                + " would be guaranteed more than its parent role "
+                + parent
+                + " guarantees ("
+                + (after.containsKey(parent)
+                    ? describe(parentGuarantees)
+                    : "nothing: it has no quota")
+                + "): "
+                + over
+                + "; a role's guarantees must contain the sum of its child roles' guarantees");
       }
     }
     Map<String, Double> children = childrenSum(role, after);
     String under = exceeding(children, guarantees == null ? Map.of() : guarantees);
     if (under != null) {
       String names = String.join(", ", children(role, after));
-      return new Violation(BELOW_CHILDREN, (guarantees == null
-          ? "role " + role + " cannot lose its quota while its child roles (" + names + ") are guaranteed something: "
-          : "spec.guarantees: role " + role + " would guarantee less than its child roles (" + names + ") are: ")
-          + under + "; a role's guarantees must contain the sum of its child roles' guarantees");
+      return new Violation(
+          BELOW_CHILDREN,
+          (guarantees == null
+                  ? "role "
+                      + role
+                      + " cannot lose its quota while its child roles ("
+                      + names
+                      + ") are guaranteed something: "
+                  : "spec.guarantees: role "
+                      + role
+                      + " would guarantee less than its child roles ("
+                      + names
+                      + ") are: ")
+              + under
+              + "; a role's guarantees must contain the sum of its child roles' guarantees");
     }
     return null;
   }
@@ -70,7 +94,8 @@ final class QuotaTree {
     return quotas.keySet().stream().filter(r -> role.equals(parent(r))).toList();
   }
 
-  private static Map<String, Double> childrenSum(String role, Map<String, Map<String, Double>> quotas) {
+  private static Map<String, Double> childrenSum(
+      String role, Map<String, Map<String, Double>> quotas) {
     Map<String, Double> sum = new TreeMap<>();
     for (String child : children(role, quotas)) {
       quotas.get(child).forEach((resource, amount) -> sum.merge(resource, amount, Double::sum));
@@ -78,7 +103,10 @@ final class QuotaTree {
     return sum;
   }
 
-  /** The first resource of {@code needed} that {@code available} does not cover, described; null if all are. */
+  /**
+   * The first resource of {@code needed} that {@code available} does not cover, described; null if
+   * all are.
+   */
   private static String exceeding(Map<String, Double> needed, Map<String, Double> available) {
     for (Map.Entry<String, Double> n : new TreeMap<>(needed).entrySet()) {
       double has = available.getOrDefault(n.getKey(), 0.0);
@@ -95,8 +123,10 @@ final class QuotaTree {
       return "nothing";
     }
     StringBuilder out = new StringBuilder();
-    new TreeMap<>(quantities).forEach((r, v) -> out.append(out.length() == 0 ? "" : ", ").append(r).append(' ')
-        .append(format(v)));
+    new TreeMap<>(quantities)
+        .forEach(
+            (r, v) ->
+                out.append(out.length() == 0 ? "" : ", ").append(r).append(' ').append(format(v)));
     return out.toString();
   }
 

@@ -1,8 +1,8 @@
 package io.kmesos.controller.reconcile;
 
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.CustomResource;
-import io.fabric8.kubernetes.api.model.Condition;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
@@ -15,17 +15,17 @@ import io.kmesos.crds.v1alpha1.RegistryStatus;
 import io.kmesos.registry.OperationRefusedException;
 import io.kmesos.registry.Registrar;
 import io.kmesos.replica.state.State;
+import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.time.Duration;
 
 /**
  * What the four reconcilers share: they turn a resource's spec into registry operations on the
  * master's registrar, and write back what the registry holds as status (never spec). An operation
- * the registry refuses is reported in the Ready condition, not retried; a registrar that is not
- * (or no longer) available makes the reconcile fail, and the framework retries it: meanwhile
- * {@code Synced} is False with the failure's message (and a Warning event says so once), so that
- * {@code kubectl get}, Argo CD and Flux show why the spec is not in the registry yet.
+ * the registry refuses is reported in the Ready condition, not retried; a registrar that is not (or
+ * no longer) available makes the reconcile fail, and the framework retries it: meanwhile {@code
+ * Synced} is False with the failure's message (and a Warning event says so once), so that {@code
+ * kubectl get}, Argo CD and Flux show why the spec is not in the registry yet.
  */
 abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends RegistryStatus>
     implements Reconciler<R>, Cleaner<R> {
@@ -68,35 +68,54 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
   }
 
   /** The registry holds the spec: Ready and Synced, and the registry version that holds it. */
-  protected void inRegistry(R resource, S status, boolean changed, String message) throws Exception {
+  protected void inRegistry(R resource, S status, boolean changed, String message)
+      throws Exception {
     if (changed || status.getRegistryVersion() == null) {
       status.setRegistryVersion(registrar().version());
     }
     Conditions.set(status, resource, Conditions.READY, true, "InRegistry", message);
-    Conditions.set(status, resource, Conditions.SYNCED, true, "Applied", "the registry was updated from this spec");
+    Conditions.set(
+        status,
+        resource,
+        Conditions.SYNCED,
+        true,
+        "Applied",
+        "the registry was updated from this spec");
   }
 
   /** The registry refused the spec (or it conflicts): not Ready, with why. */
   protected void refused(R resource, S status, String reason, String message) {
     Conditions.set(status, resource, Conditions.READY, false, reason, message);
-    Conditions.set(status, resource, Conditions.SYNCED, true, "Applied", "the registry was consulted for this spec");
+    Conditions.set(
+        status,
+        resource,
+        Conditions.SYNCED,
+        true,
+        "Applied",
+        "the registry was consulted for this spec");
   }
 
   /**
-   * A failed reconcile (JOSDK's error-status hook, before each retry): {@code Synced} False with the
-   * failure's message, written as a status-only patch like every other status write; nothing if it
-   * already says so. {@code Ready} keeps what the registry last held.
+   * A failed reconcile (JOSDK's error-status hook, before each retry): {@code Synced} False with
+   * the failure's message, written as a status-only patch like every other status write; nothing if
+   * it already says so. {@code Ready} keeps what the registry last held.
    */
   @Override
-  public ErrorStatusUpdateControl<R> updateErrorStatus(R resource, Context<R> context, Exception e) {
+  public ErrorStatusUpdateControl<R> updateErrorStatus(
+      R resource, Context<R> context, Exception e) {
     S status = Conditions.copy(resource.getStatus(), statusType);
     String message = "reconcile failed: " + Failures.oneLine(e);
     Conditions.set(status, resource, Conditions.SYNCED, false, "ReconcileFailed", message);
     if (Conditions.same(resource.getStatus(), status)) {
       return ErrorStatusUpdateControl.noStatusUpdate();
     }
-    Condition before = resource.getStatus() == null ? null : resource.getStatus().getConditions().stream()
-        .filter(c -> c.getType().equals(Conditions.SYNCED)).findFirst().orElse(null);
+    Condition before =
+        resource.getStatus() == null
+            ? null
+            : resource.getStatus().getConditions().stream()
+                .filter(c -> c.getType().equals(Conditions.SYNCED))
+                .findFirst()
+                .orElse(null);
     if (before == null || !"False".equals(before.getStatus())) {
       warningEvent(context, resource, "ReconcileFailed", "Reconcile", message);
     }
@@ -104,11 +123,13 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
   }
 
   /** Records a notable transition of {@code resource} as a Normal event (see {@link Events}). */
-  protected void normalEvent(Context<R> context, R resource, String reason, String action, String note) {
+  protected void normalEvent(
+      Context<R> context, R resource, String reason, String action, String note) {
     Events.normal(context.getClient(), master.info().getId(), resource, reason, action, note);
   }
 
-  protected void warningEvent(Context<R> context, R resource, String reason, String action, String note) {
+  protected void warningEvent(
+      Context<R> context, R resource, String reason, String action, String note) {
     Events.warning(context.getClient(), master.info().getId(), resource, reason, action, note);
   }
 
@@ -148,9 +169,12 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
     } catch (ReflectiveOperationException e) {
       throw new IllegalStateException(e);
     }
-    patch.setMetadata(new ObjectMetaBuilder().withName(resource.getMetadata().getName())
-        .withNamespace(resource.getMetadata().getNamespace())
-        .withResourceVersion(resource.getMetadata().getResourceVersion()).build());
+    patch.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(resource.getMetadata().getName())
+            .withNamespace(resource.getMetadata().getNamespace())
+            .withResourceVersion(resource.getMetadata().getResourceVersion())
+            .build());
     patch.setStatus(status);
     return patch;
   }

@@ -35,8 +35,10 @@ public final class RemovalRateLimit {
     Matcher m = FORMAT.matcher(spec.trim());
     Duration period = m.matches() ? new Durations().convert(m.group(2)) : Duration.ZERO;
     if (!m.matches() || Integer.parseInt(m.group(1)) == 0 || period.isZero()) {
-      throw new IllegalArgumentException("a removal rate limit looks like 1/10m (count/period, period in ms, s, m or h), not '"
-          + spec + "'");
+      throw new IllegalArgumentException(
+          "a removal rate limit looks like 1/10m (count/period, period in ms, s, m or h), not '"
+              + spec
+              + "'");
     }
     return new RemovalRateLimit(Integer.parseInt(m.group(1)), period);
   }

@@ -21,8 +21,11 @@ final class RoleOwners<R extends HasMetadata> {
   /** The other live resources that name the same role as {@code self}. */
   private Stream<R> rivals(Stream<R> all, R self) {
     String role = roleOf.apply(self);
-    return all.filter(r -> !r.getMetadata().getName().equals(self.getMetadata().getName())
-        && r.getMetadata().getDeletionTimestamp() == null && role.equals(roleOf.apply(r)));
+    return all.filter(
+        r ->
+            !r.getMetadata().getName().equals(self.getMetadata().getName())
+                && r.getMetadata().getDeletionTimestamp() == null
+                && role.equals(roleOf.apply(r)));
   }
 
   /** The resource that owns {@code self}'s role: {@code self} unless an older rival exists. */
@@ -35,6 +38,7 @@ final class RoleOwners<R extends HasMetadata> {
     return rivals(all, self).min(OLDEST_FIRST);
   }
 
-  private final Comparator<R> OLDEST_FIRST = Comparator.comparing((R r) -> r.getMetadata().getCreationTimestamp())
-      .thenComparing(r -> r.getMetadata().getName());
+  private final Comparator<R> OLDEST_FIRST =
+      Comparator.comparing((R r) -> r.getMetadata().getCreationTimestamp())
+          .thenComparing(r -> r.getMetadata().getName());
 }

@@ -11,8 +11,8 @@ import io.kmesos.controller.Master;
 import io.kmesos.crds.v1alpha1.RegistryStatus;
 import io.kmesos.crds.v1alpha1.Weight;
 import io.kmesos.crds.v1alpha1.WeightSpec;
-import java.util.Optional;
 import io.kmesos.registry.OperationRefusedException;
+import java.util.Optional;
 
 /** A Weight resource is the weight of its role in the registry (Mesos {@code /weights}). */
 @ControllerConfiguration(name = "weight")
@@ -24,8 +24,14 @@ public final class WeightReconciler extends RegistryReconciler<Weight, RegistryS
   }
 
   static Operation update(WeightSpec spec) {
-    return Operation.newBuilder().setUpdateWeights(UpdateWeights.newBuilder().addWeights(
-        io.kmesos.api.registry.v1.Weight.newBuilder().setRole(spec.getRole()).setWeight(spec.getWeight()))).build();
+    return Operation.newBuilder()
+        .setUpdateWeights(
+            UpdateWeights.newBuilder()
+                .addWeights(
+                    io.kmesos.api.registry.v1.Weight.newBuilder()
+                        .setRole(spec.getRole())
+                        .setWeight(spec.getWeight())))
+        .build();
   }
 
   @Override
@@ -34,8 +40,11 @@ public final class WeightReconciler extends RegistryReconciler<Weight, RegistryS
     String role = weight.getSpec().getRole();
     Weight owner = OWNERS.owner(context.getPrimaryCache().list(), weight);
     if (owner != weight) {
-      refused(weight, status, "RoleConflict", "Weight " + owner.getMetadata().getName()
-          + " already sets the weight of role " + role);
+      refused(
+          weight,
+          status,
+          "RoleConflict",
+          "Weight " + owner.getMetadata().getName() + " already sets the weight of role " + role);
       return finishInConflict(weight, status);
     }
     try {
@@ -53,8 +62,12 @@ public final class WeightReconciler extends RegistryReconciler<Weight, RegistryS
       return DeleteControl.defaultDelete(); // it never owned the role
     }
     Optional<Weight> next = OWNERS.successor(context.getPrimaryCache().list(), weight);
-    applyOrRefusal(next.isPresent() ? update(next.get().getSpec()) // the next oldest takes the role over
-        : Operation.newBuilder().setRemoveWeights(RemoveWeights.newBuilder().addRoles(weight.getSpec().getRole())).build());
+    applyOrRefusal(
+        next.isPresent()
+            ? update(next.get().getSpec()) // the next oldest takes the role over
+            : Operation.newBuilder()
+                .setRemoveWeights(RemoveWeights.newBuilder().addRoles(weight.getSpec().getRole()))
+                .build());
     return DeleteControl.defaultDelete();
   }
 }

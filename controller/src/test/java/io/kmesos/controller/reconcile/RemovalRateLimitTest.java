@@ -25,7 +25,9 @@ class RemovalRateLimitTest {
 
   @Test
   void aMalformedLimitIsRefusedWithTheExpectedForm() {
-    assertThatThrownBy(() -> RemovalRateLimit.parse("10 per minute")).hasMessageContaining("looks like 1/10m");
-    assertThatThrownBy(() -> RemovalRateLimit.parse("0/1m")).hasMessageContaining("looks like 1/10m");
+    assertThatThrownBy(() -> RemovalRateLimit.parse("10 per minute"))
+        .hasMessageContaining("looks like 1/10m");
+    assertThatThrownBy(() -> RemovalRateLimit.parse("0/1m"))
+        .hasMessageContaining("looks like 1/10m");
   }
 }

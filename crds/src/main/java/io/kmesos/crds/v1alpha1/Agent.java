@@ -20,9 +20,16 @@ import io.kmesos.crds.schema.SchemaPatch;
 @AdditionalPrinterColumn(name = "Agent ID", jsonPath = ".status.agentId")
 @AdditionalPrinterColumn(name = "State", jsonPath = ".status.state")
 @AdditionalPrinterColumn(name = "Ready", jsonPath = KmesosApi.READY_JSON_PATH)
-@AdditionalPrinterColumn(name = "Age", jsonPath = KmesosApi.AGE_JSON_PATH, type = AdditionalPrinterColumn.Type.DATE)
-// What kubectl explain shows for the kind, spec and status (no annotation of the generator reaches them).
-@SchemaCustomizer(value = SchemaPatch.class, input = """
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = KmesosApi.AGE_JSON_PATH,
+    type = AdditionalPrinterColumn.Type.DATE)
+// What kubectl explain shows for the kind, spec and status (no annotation of the generator reaches
+// them).
+@SchemaCustomizer(
+    value = SchemaPatch.class,
+    input =
+        """
     {"description": "A node's agent as the registry knows it (Mesos agent). The agent on each node creates its own Agent, named after the node; the controller admits it into the registry and reports its agent ID and state in status. Deleting it removes the agent from the registry (no faster than the removal rate limit).",
      "properties": {"spec": {"description": "What the agent offers: its hostname, resources and attributes (Mesos SlaveInfo)."},
                     "status": {"description": "What the registry holds for this agent, written by the controller only."}}}""")

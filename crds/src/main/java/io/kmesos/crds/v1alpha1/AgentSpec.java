@@ -18,23 +18,29 @@ public class AgentSpec {
   @Size(min = 1, max = KmesosApi.HOSTNAME_MAX_LENGTH)
   @Pattern(KmesosApi.HOSTNAME_PATTERN)
   @PrinterColumn(name = "Hostname")
-  @JsonPropertyDescription("The agent's hostname, as in Mesos SlaveInfo.hostname: a DNS name as Kubernetes names "
-      + "nodes (lowercase letters, digits, '-' and '.', at most 253 characters), e.g. node-a.cluster.local.")
+  @JsonPropertyDescription(
+      "The agent's hostname, as in Mesos SlaveInfo.hostname: a DNS name as Kubernetes names "
+          + "nodes (lowercase letters, digits, '-' and '.', at most 253 characters), e.g. node-a.cluster.local.")
   private String hostname;
 
   @Size(max = KmesosApi.MAX_RESOURCES)
-  @ValidationRule(value = "self.all(r, r.matches('" + NAME_REGEX + "'))",
+  @ValidationRule(
+      value = "self.all(r, r.matches('" + NAME_REGEX + "'))",
       message = "resource names are " + NAME_RULE_TEXT)
-  @JsonPropertyDescription("The agent's resources by name (cpus, mem in MB, disk in MB, gpus): at most 32, each a "
-      + "non-negative quantity.")
+  @JsonPropertyDescription(
+      "The agent's resources by name (cpus, mem in MB, disk in MB, gpus): at most 32, each a "
+          + "non-negative quantity.")
   private Map<String, @Min(0) Double> resources = new LinkedHashMap<>();
 
   @Size(max = KmesosApi.MAX_ATTRIBUTES)
-  @ValidationRule(value = "self.all(a, a.matches('" + NAME_REGEX + "'))",
+  @ValidationRule(
+      value = "self.all(a, a.matches('" + NAME_REGEX + "'))",
       message = "attribute names are " + NAME_RULE_TEXT)
-  @JsonPropertyDescription("Free-form attributes that frameworks may match on, e.g. rack: r1: at most 64, values at "
-      + "most 256 characters.")
-  private Map<String, @Size(max = KmesosApi.ATTRIBUTE_VALUE_MAX_LENGTH) String> attributes = new LinkedHashMap<>();
+  @JsonPropertyDescription(
+      "Free-form attributes that frameworks may match on, e.g. rack: r1: at most 64, values at "
+          + "most 256 characters.")
+  private Map<String, @Size(max = KmesosApi.ATTRIBUTE_VALUE_MAX_LENGTH) String> attributes =
+      new LinkedHashMap<>();
 
   public String getHostname() {
     return hostname;

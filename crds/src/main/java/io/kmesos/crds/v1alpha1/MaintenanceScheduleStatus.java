@@ -10,7 +10,8 @@ import java.util.Objects;
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
 public class MaintenanceScheduleStatus extends RegistryStatus {
   @Size(max = MaintenanceScheduleSpec.MAX_WINDOWS * MaintenanceWindow.MAX_MACHINES)
-  @JsonPropertyDescription("The schedule's machines as the registry holds them, with their mode (Draining or Down).")
+  @JsonPropertyDescription(
+      "The schedule's machines as the registry holds them, with their mode (Draining or Down).")
   private List<MachineStatus> machines = new ArrayList<>();
 
   public List<MachineStatus> getMachines() {
@@ -26,8 +27,10 @@ public class MaintenanceScheduleStatus extends RegistryStatus {
   public static class MachineStatus {
     @JsonPropertyDescription("The machine's hostname.")
     private String hostname;
+
     @JsonPropertyDescription("The machine's IP address.")
     private String ip;
+
     @JsonPropertyDescription("Draining (scheduled) or Down (in maintenance).")
     private String mode;
 
@@ -65,8 +68,10 @@ public class MaintenanceScheduleStatus extends RegistryStatus {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof MachineStatus m && Objects.equals(hostname, m.hostname)
-          && Objects.equals(ip, m.ip) && Objects.equals(mode, m.mode);
+      return o instanceof MachineStatus m
+          && Objects.equals(hostname, m.hostname)
+          && Objects.equals(ip, m.ip)
+          && Objects.equals(mode, m.mode);
     }
 
     @Override

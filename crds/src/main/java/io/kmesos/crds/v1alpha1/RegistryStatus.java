@@ -12,8 +12,12 @@ import java.util.List;
 
 /** What every kmesos resource reports back: how far the registry has caught up with its spec. */
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
-// Conditions are a map keyed by type, as metav1.Condition lists are (kubectl and SSA treat them so).
-@SchemaCustomizer(value = SchemaPatch.class, input = """
+// Conditions are a map keyed by type, as metav1.Condition lists are (kubectl and SSA treat them
+// so).
+@SchemaCustomizer(
+    value = SchemaPatch.class,
+    input =
+        """
     {"properties": {"conditions": {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}}}""")
 public class RegistryStatus {
   @JsonPropertyDescription("The metadata.generation of the spec that the conditions describe.")
@@ -21,13 +25,15 @@ public class RegistryStatus {
 
   @SchemaFrom(type = ConditionSchema[].class)
   @Size(max = 8)
-  @JsonPropertyDescription("Ready: True when the registry holds the spec; False with a reason (Refused, RoleConflict, "
-      + "ExceedsParentGuarantees, BelowChildrenGuarantees, Unreachable, Gone) and a message naming the field when it "
-      + "does not. Synced: the last reconcile reached the registry.")
+  @JsonPropertyDescription(
+      "Ready: True when the registry holds the spec; False with a reason (Refused, RoleConflict, "
+          + "ExceedsParentGuarantees, BelowChildrenGuarantees, Unreachable, Gone) and a message naming the field when it "
+          + "does not. Synced: the last reconcile reached the registry.")
   private List<Condition> conditions = new ArrayList<>();
 
-  @JsonPropertyDescription("The registry version (the sequence number of its changes) at which the registry held "
-      + "this object's current spec.")
+  @JsonPropertyDescription(
+      "The registry version (the sequence number of its changes) at which the registry held "
+          + "this object's current spec.")
   private Long registryVersion;
 
   public Long getObservedGeneration() {

@@ -15,9 +15,16 @@ import io.kmesos.crds.schema.SchemaPatch;
 @ShortNames("kmw")
 @Categories(KmesosApi.CATEGORY)
 @AdditionalPrinterColumn(name = "Ready", jsonPath = KmesosApi.READY_JSON_PATH)
-@AdditionalPrinterColumn(name = "Age", jsonPath = KmesosApi.AGE_JSON_PATH, type = AdditionalPrinterColumn.Type.DATE)
-// What kubectl explain shows for the kind, spec and status (no annotation of the generator reaches them).
-@SchemaCustomizer(value = SchemaPatch.class, input = """
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = KmesosApi.AGE_JSON_PATH,
+    type = AdditionalPrinterColumn.Type.DATE)
+// What kubectl explain shows for the kind, spec and status (no annotation of the generator reaches
+// them).
+@SchemaCustomizer(
+    value = SchemaPatch.class,
+    input =
+        """
     {"description": "The weight of one Mesos role in fair sharing (Mesos /weights). One Weight per role.",
      "properties": {"spec": {"description": "The role and its weight."},
                     "status": {"description": "Whether the registry holds this weight, written by the controller only."}}}""")

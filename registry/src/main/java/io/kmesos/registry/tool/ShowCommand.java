@@ -13,14 +13,24 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** Prints the registry as committed, read from the log without disturbing its writer (the master). */
-@Command(name = "show", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = {"Prints the current registry, decoded from the .proto definitions.",
-        "Reads what the replicas learned; never becomes the log's writer, so it is safe while a master runs."})
+/**
+ * Prints the registry as committed, read from the log without disturbing its writer (the master).
+ */
+@Command(
+    name = "show",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Prints the current registry, decoded from the .proto definitions.",
+      "Reads what the replicas learned; never becomes the log's writer, so it is safe while a master runs."
+    })
 final class ShowCommand implements Callable<Integer> {
   @Mixin PeersOption peers;
 
-  @Option(names = "--format", defaultValue = "yaml", description = "yaml or json (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--format",
+      defaultValue = "yaml",
+      description = "yaml or json (default: ${DEFAULT-VALUE}).")
   String format;
 
   @Override
@@ -31,7 +41,10 @@ final class ShowCommand implements Callable<Integer> {
     try (Log log = peers.log()) {
       State.Contents contents = State.read(log, Duration.ofSeconds(30));
       Registry registry = RegistryContents.of(contents.variables(), contents.sequence()).toProto();
-      System.out.print(format.equals("json") ? ReadableProto.json(registry) + "\n" : ReadableProto.yaml(registry));
+      System.out.print(
+          format.equals("json")
+              ? ReadableProto.json(registry) + "\n"
+              : ReadableProto.yaml(registry));
     }
     return 0;
   }

@@ -9,7 +9,6 @@ import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.InitializeRequest;
 import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.api.tls.MutualTls;
-import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.server.Transport;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -29,38 +28,53 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * {@link Writer}s and {@link Reader}s. Thread-safe; close it to release the channels.
  */
 public final class Log implements AutoCloseable {
-  /** How long a request to a replica may take before the replica drops it (and the client gives up on it). */
+  /**
+   * How long a request to a replica may take before the replica drops it (and the client gives up
+   * on it).
+   */
   public static final Duration REQUEST_DEADLINE = Duration.ofSeconds(2);
 
   private final List<String> peers;
+
   /**
    * How long a reader's question (status, read) or an initialization waits for each replica. A
    * writer's requests keep {@link #REQUEST_DEADLINE}: replicas drop older ones, and the recovery
    * grace period counts on that.
    */
   private final Duration questionTimeout;
+
   private final List<ManagedChannel> channels = new ArrayList<>();
   private final List<ReplicaGrpc.ReplicaStub> stubs = new ArrayList<>();
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "log-timer");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "log-timer");
+            t.setDaemon(true);
+            return t;
+          });
   private final SecureRandom random = new SecureRandom();
+
   /** Why the last call to each replica failed; null once one succeeded since. */
   private final AtomicReferenceArray<String> lastErrors;
+
   /** 1 where the last call to that replica was answered, 0 where it failed or none was made yet. */
   private final AtomicIntegerArray answered;
+
   private final MeterRegistry metrics;
   private final Gauge ensembleSize;
   private final Timer appendLatency;
 
-  /** @param tls this client's certificate (a controller's, an admin's), with which it reaches the replicas */
+  /**
+   * @param tls this client's certificate (a controller's, an admin's), with which it reaches the
+   *     replicas
+   */
   public Log(List<String> peers, MutualTls tls) {
     this(peers, REQUEST_DEADLINE, tls);
   }
 
-  /** @param questionTimeout how long a reader's or initialization's request waits for each replica */
+  /**
+   * @param questionTimeout how long a reader's or initialization's request waits for each replica
+   */
   public Log(List<String> peers, Duration questionTimeout, MutualTls tls) {
     this(peers, questionTimeout, tls, ProcessMetrics.none());
   }
@@ -79,12 +93,19 @@ public final class Log implements AutoCloseable {
     this.peers = List.copyOf(peers);
     this.lastErrors = new AtomicReferenceArray<>(peers.size());
     this.answered = new AtomicIntegerArray(peers.size());
-    // Mesos's registrar/log/ensemble_size: the replicas this process reaches, of the configured ones.
-    this.ensembleSize = Gauge.builder("kmesos.log.ensemble.size", this, Log::reachable)
-        .description("Replicas of the log (of --peers) whose last call from this process was answered")
-        .strongReference(true).register(metrics);
-    this.appendLatency = ProcessMetrics.latency(metrics, "kmesos.log.append",
-        "From a writer's append to its commit by a quorum (the client's view of the log's latency)");
+    // Mesos's registrar/log/ensemble_size: the replicas this process reaches, of the configured
+    // ones.
+    this.ensembleSize =
+        Gauge.builder("kmesos.log.ensemble.size", this, Log::reachable)
+            .description(
+                "Replicas of the log (of --peers) whose last call from this process was answered")
+            .strongReference(true)
+            .register(metrics);
+    this.appendLatency =
+        ProcessMetrics.latency(
+            metrics,
+            "kmesos.log.append",
+            "From a writer's append to its commit by a quorum (the client's view of the log's latency)");
     for (String p : peers) {
       ManagedChannel ch = Transport.channel(p, tls);
       channels.add(ch);
@@ -92,7 +113,10 @@ public final class Log implements AutoCloseable {
     }
   }
 
-  /** A new writer with a fresh identity and {@link Writer.Settings#DEFAULT}; call {@link Writer#elect()} before appending. */
+  /**
+   * A new writer with a fresh identity and {@link Writer.Settings#DEFAULT}; call {@link
+   * Writer#elect()} before appending.
+   */
   public Writer writer() {
     return writer(Writer.Settings.DEFAULT);
   }
@@ -148,34 +172,45 @@ public final class Log implements AutoCloseable {
   void send(Envelope m, StreamObserver<Envelope> answer) {
     int to = (int) m.getTo();
     Duration deadline = Transport.budget(REQUEST_DEADLINE, m.getSerializedSize());
-    stubs.get(to).withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS).call(m, new StreamObserver<>() {
-      @Override
-      public void onNext(Envelope value) {
-        lastErrors.set(to, null);
-        heard(to, true);
-        answer.onNext(value);
-      }
+    stubs
+        .get(to)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .call(
+            m,
+            new StreamObserver<>() {
+              @Override
+              public void onNext(Envelope value) {
+                lastErrors.set(to, null);
+                heard(to, true);
+                answer.onNext(value);
+              }
 
-      @Override
-      public void onError(Throwable t) {
-        lastErrors.set(to, Failures.reason(t, deadline));
-        heard(to, false);
-        answer.onError(t);
-      }
+              @Override
+              public void onError(Throwable t) {
+                lastErrors.set(to, Failures.reason(t, deadline));
+                heard(to, false);
+                answer.onError(t);
+              }
 
-      @Override
-      public void onCompleted() {
-        answer.onCompleted();
-      }
-    });
+              @Override
+              public void onCompleted() {
+                answer.onCompleted();
+              }
+            });
   }
 
-  /** Channels waiting out a reconnect back-off try again now: an election or a retry is about to need them. */
+  /**
+   * Channels waiting out a reconnect back-off try again now: an election or a retry is about to
+   * need them.
+   */
   void reconnect() {
     channels.forEach(Transport::reconnectNow);
   }
 
-  /** Replicas whose last call failed, and why ("127.0.0.1:7001: connection refused; ..."); empty if none. */
+  /**
+   * Replicas whose last call failed, and why ("127.0.0.1:7001: connection refused; ..."); empty if
+   * none.
+   */
   String unreachable() {
     List<String> out = new ArrayList<>();
     for (int r = 0; r < peers.size(); r++) {
@@ -189,35 +224,62 @@ public final class Log implements AutoCloseable {
 
   /**
    * Makes every replica a voting member of log {@code clusterId}: each must be EMPTY, or already
-   * VOTING in that log. Returns one line per replica; throws if any replica refused or did not answer.
+   * VOTING in that log. Returns one line per replica; throws if any replica refused or did not
+   * answer.
    */
   public List<String> initialize(String clusterId) {
     // Initializing a replica that lost its data in a log in use would make it vote without it.
     for (Reader.ReplicaState s : reader().status()) {
-      if (s.status() != null && (s.status().getPromised().getRound() > 0 || s.status().getEnd() > 0)) {
-        throw new IllegalStateException("log " + s.status().getClusterId() + " is already in use (replica " + s.replica()
-            + " holds positions up to " + s.status().getEnd() + "); a replica that lost its data recovers by itself");
+      if (s.status() != null
+          && (s.status().getPromised().getRound() > 0 || s.status().getEnd() > 0)) {
+        throw new IllegalStateException(
+            "log "
+                + s.status().getClusterId()
+                + " is already in use (replica "
+                + s.replica()
+                + " holds positions up to "
+                + s.status().getEnd()
+                + "); a replica that lost its data recovers by itself");
       }
     }
     List<String> lines = new ArrayList<>();
     boolean ok = true;
     for (int r = 0; r < peers.size(); r++) {
       try {
-        var answer = ReplicaGrpc.newBlockingStub(channels.get(r))
-            .withDeadlineAfter(questionTimeout.toMillis(), TimeUnit.MILLISECONDS)
-            .call(Envelope.newBuilder().setFrom(clientNode()).setTo(r).setInitializeRequest(
-                InitializeRequest.newBuilder().setClusterId(clusterId)).build())
-            .getInitializeResponse();
+        var answer =
+            ReplicaGrpc.newBlockingStub(channels.get(r))
+                .withDeadlineAfter(questionTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .call(
+                    Envelope.newBuilder()
+                        .setFrom(clientNode())
+                        .setTo(r)
+                        .setInitializeRequest(
+                            InitializeRequest.newBuilder().setClusterId(clusterId))
+                        .build())
+                .getInitializeResponse();
         ok &= answer.getOk();
-        lines.add("replica " + r + " (" + peers.get(r) + "): " + (answer.getOk() ? "VOTING in log " + clusterId
-            : "refused: it is " + answer.getStatus() + (answer.getClusterId().isEmpty() ? "" : " in log " + answer.getClusterId())));
+        lines.add(
+            "replica "
+                + r
+                + " ("
+                + peers.get(r)
+                + "): "
+                + (answer.getOk()
+                    ? "VOTING in log " + clusterId
+                    : "refused: it is "
+                        + answer.getStatus()
+                        + (answer.getClusterId().isEmpty()
+                            ? ""
+                            : " in log " + answer.getClusterId())));
       } catch (StatusRuntimeException e) {
         ok = false;
-        lines.add("replica " + r + " (" + peers.get(r) + "): " + Failures.reason(e, questionTimeout));
+        lines.add(
+            "replica " + r + " (" + peers.get(r) + "): " + Failures.reason(e, questionTimeout));
       }
     }
     if (!ok) {
-      throw new UnavailableException("initialize did not reach every replica: " + String.join("; ", lines));
+      throw new UnavailableException(
+          "initialize did not reach every replica: " + String.join("; ", lines));
     }
     return lines;
   }

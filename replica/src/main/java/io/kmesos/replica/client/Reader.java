@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
  * never returns a value that is not learned (chosen), so what it returns never changes.
  */
 public final class Reader {
-  /** One replica's answer to "what do you hold?", or why it gave none (e.g. "connection refused"). */
+  /**
+   * One replica's answer to "what do you hold?", or why it gave none (e.g. "connection refused").
+   */
   public record ReplicaState(int replica, String address, StatusResponse status, String error) {}
 
   private final Log log;
@@ -43,13 +45,20 @@ public final class Reader {
   /** One replica's status, or why it did not answer. */
   public ReplicaState status(int replica) {
     try {
-      Envelope answer = blocking(replica).call(Envelope.newBuilder().setFrom(node).setTo(replica)
-          .setStatusRequest(StatusRequest.getDefaultInstance()).build());
+      Envelope answer =
+          blocking(replica)
+              .call(
+                  Envelope.newBuilder()
+                      .setFrom(node)
+                      .setTo(replica)
+                      .setStatusRequest(StatusRequest.getDefaultInstance())
+                      .build());
       log.heard(replica, true);
       return new ReplicaState(replica, log.peers().get(replica), answer.getStatusResponse(), null);
     } catch (StatusRuntimeException e) {
       log.heard(replica, false);
-      return new ReplicaState(replica, log.peers().get(replica), null, Failures.reason(e, log.questionTimeout()));
+      return new ReplicaState(
+          replica, log.peers().get(replica), null, Failures.reason(e, log.questionTimeout()));
     }
   }
 
@@ -78,8 +87,14 @@ public final class Reader {
       throw new UnavailableException("replica " + replica + " (" + s.address() + "): " + s.error());
     }
     if (s.status().getStatus() != ReplicaStatus.VOTING) {
-      throw new UnavailableException("replica " + replica + " (" + s.address() + ") is " + s.status().getStatus()
-          + ": only a voting replica serves reads");
+      throw new UnavailableException(
+          "replica "
+              + replica
+              + " ("
+              + s.address()
+              + ") is "
+              + s.status().getStatus()
+              + ": only a voting replica serves reads");
     }
     return read(List.of(s), from, to);
   }
@@ -97,7 +112,12 @@ public final class Reader {
           continue;
         }
         if (a.getPosition() != expected || !a.getLearned()) {
-          throw new IllegalStateException("replica answered position " + a.getPosition() + " where " + expected + " was expected");
+          throw new IllegalStateException(
+              "replica answered position "
+                  + a.getPosition()
+                  + " where "
+                  + expected
+                  + " was expected");
         }
         out.add(new LogEntry(a.getPosition(), a.getType(), a.getPayload(), a.getTruncateTo()));
         expected++;
@@ -118,9 +138,19 @@ public final class Reader {
         continue;
       }
       try {
-        Envelope answer = blocking(v.replica()).call(Envelope.newBuilder().setFrom(node).setTo(v.replica())
-            .setFetchRequest(FetchRequest.newBuilder().setFrom(from).setTo(to).setLearnedOnly(true).setMaxActions(1000))
-            .build());
+        Envelope answer =
+            blocking(v.replica())
+                .call(
+                    Envelope.newBuilder()
+                        .setFrom(node)
+                        .setTo(v.replica())
+                        .setFetchRequest(
+                            FetchRequest.newBuilder()
+                                .setFrom(from)
+                                .setTo(to)
+                                .setLearnedOnly(true)
+                                .setMaxActions(1000))
+                        .build());
         if (answer.getFetchResponse().getOk() && answer.getFetchResponse().getActionsCount() > 0) {
           return answer.getFetchResponse();
         }
@@ -129,8 +159,18 @@ public final class Reader {
         lastFrom = v;
       }
     }
-    throw new UnavailableException("no voting replica served positions " + from + ".." + to + (last == null ? ""
-        : " (" + lastFrom.address() + ": " + Failures.reason(last, log.questionTimeout()) + ")"));
+    throw new UnavailableException(
+        "no voting replica served positions "
+            + from
+            + ".."
+            + to
+            + (last == null
+                ? ""
+                : " ("
+                    + lastFrom.address()
+                    + ": "
+                    + Failures.reason(last, log.questionTimeout())
+                    + ")"));
   }
 
   private ReplicaState best() {
@@ -158,17 +198,34 @@ public final class Reader {
   /** Voting replicas that answered, the most advanced first. */
   private List<ReplicaState> voters() {
     List<ReplicaState> all = status();
-    List<ReplicaState> voters = new ArrayList<>(all.stream()
-        .filter(s -> s.status() != null && s.status().getStatus() == ReplicaStatus.VOTING).toList());
+    List<ReplicaState> voters =
+        new ArrayList<>(
+            all.stream()
+                .filter(s -> s.status() != null && s.status().getStatus() == ReplicaStatus.VOTING)
+                .toList());
     if (voters.isEmpty()) {
-      throw new UnavailableException("no voting replica answered (" + String.join("; ", all.stream()
-          .map(s -> s.address() + ": " + (s.status() == null ? s.error() : s.status().getStatus().toString())).toList()) + ")");
+      throw new UnavailableException(
+          "no voting replica answered ("
+              + String.join(
+                  "; ",
+                  all.stream()
+                      .map(
+                          s ->
+                              s.address()
+                                  + ": "
+                                  + (s.status() == null
+                                      ? s.error()
+                                      : s.status().getStatus().toString()))
+                      .toList())
+              + ")");
     }
-    voters.sort(Comparator.comparingLong((ReplicaState s) -> s.status().getLearnedThrough()).reversed());
+    voters.sort(
+        Comparator.comparingLong((ReplicaState s) -> s.status().getLearnedThrough()).reversed());
     return voters;
   }
 
   private ReplicaGrpc.ReplicaBlockingStub blocking(int replica) {
-    return ReplicaGrpc.newBlockingStub(log.channel(replica)).withDeadlineAfter(log.questionTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    return ReplicaGrpc.newBlockingStub(log.channel(replica))
+        .withDeadlineAfter(log.questionTimeout().toMillis(), TimeUnit.MILLISECONDS);
   }
 }

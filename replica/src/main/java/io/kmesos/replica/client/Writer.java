@@ -32,10 +32,10 @@ import org.slf4j.event.Level;
  * flight share round trips and fsyncs: everything submitted while the previous batch was on its way
  * goes out as one write per replica.
  *
- * <p>An election keeps trying until its deadline ({@link Settings#electionDeadline()}): a quorum
- * of replicas that is down or restarting when it starts is waited for, and channels waiting out a
- * reconnect back-off try again at once whenever an attempt starts. Only at the deadline does it fail
- * with {@link UnavailableException}, naming the replicas it could not reach and why.
+ * <p>An election keeps trying until its deadline ({@link Settings#electionDeadline()}): a quorum of
+ * replicas that is down or restarting when it starts is waited for, and channels waiting out a
+ * reconnect back-off try again at once whenever an attempt starts. Only at the deadline does it
+ * fail with {@link UnavailableException}, naming the replicas it could not reach and why.
  *
  * <p>Once another writer is elected this one is superseded for good: every pending and later call
  * fails with {@link SupersededException}. If a quorum does not accept an append within the
@@ -65,10 +65,25 @@ public final class Writer implements AutoCloseable {
    *     long-running process's writer) or only at DEBUG (a command-line tool's, whose stderr is
    *     kept for its one-line error)
    */
-  public record Settings(Duration appendTimeout, Duration electionDeadline, Duration electionAttempt,
-      Duration retryInterval, int maxInFlight, int maxBatchesInFlight, int maxBatchBytes, boolean logTransitions) {
-    public static final Settings DEFAULT = new Settings(Duration.ofSeconds(10), Duration.ofSeconds(30),
-        Duration.ofSeconds(5), Duration.ofMillis(500), 100_000, 4, 1 << 20, true);
+  public record Settings(
+      Duration appendTimeout,
+      Duration electionDeadline,
+      Duration electionAttempt,
+      Duration retryInterval,
+      int maxInFlight,
+      int maxBatchesInFlight,
+      int maxBatchBytes,
+      boolean logTransitions) {
+    public static final Settings DEFAULT =
+        new Settings(
+            Duration.ofSeconds(10),
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(5),
+            Duration.ofMillis(500),
+            100_000,
+            4,
+            1 << 20,
+            true);
 
     public Settings {
       positive("appendTimeout", appendTimeout);
@@ -82,52 +97,98 @@ public final class Writer implements AutoCloseable {
 
     private static void atLeastOneTick(String setting, Duration d) {
       if (d.compareTo(TICK) < 0) {
-        throw new IllegalArgumentException("the writer's " + setting + " must be at least " + Failures.human(TICK)
-            + ", got " + Failures.human(d));
+        throw new IllegalArgumentException(
+            "the writer's "
+                + setting
+                + " must be at least "
+                + Failures.human(TICK)
+                + ", got "
+                + Failures.human(d));
       }
     }
 
     private static void positive(String setting, Duration d) {
       if (d.isNegative() || d.isZero()) {
-        throw new IllegalArgumentException("the writer's " + setting + " must be positive, got " + Failures.human(d));
+        throw new IllegalArgumentException(
+            "the writer's " + setting + " must be positive, got " + Failures.human(d));
       }
     }
 
     private static void positive(String setting, int value) {
       if (value < 1) {
-        throw new IllegalArgumentException("the writer's " + setting + " must be positive, got " + value);
+        throw new IllegalArgumentException(
+            "the writer's " + setting + " must be positive, got " + value);
       }
     }
 
     public Settings withAppendTimeout(Duration timeout) {
-      return new Settings(timeout, electionDeadline, electionAttempt, retryInterval, maxInFlight, maxBatchesInFlight,
-          maxBatchBytes, logTransitions);
+      return new Settings(
+          timeout,
+          electionDeadline,
+          electionAttempt,
+          retryInterval,
+          maxInFlight,
+          maxBatchesInFlight,
+          maxBatchBytes,
+          logTransitions);
     }
 
     public Settings withElectionDeadline(Duration deadline) {
-      return new Settings(appendTimeout, deadline, electionAttempt, retryInterval, maxInFlight, maxBatchesInFlight,
-          maxBatchBytes, logTransitions);
+      return new Settings(
+          appendTimeout,
+          deadline,
+          electionAttempt,
+          retryInterval,
+          maxInFlight,
+          maxBatchesInFlight,
+          maxBatchBytes,
+          logTransitions);
     }
 
     public Settings withElectionAttempt(Duration attempt) {
-      return new Settings(appendTimeout, electionDeadline, attempt, retryInterval, maxInFlight, maxBatchesInFlight,
-          maxBatchBytes, logTransitions);
+      return new Settings(
+          appendTimeout,
+          electionDeadline,
+          attempt,
+          retryInterval,
+          maxInFlight,
+          maxBatchesInFlight,
+          maxBatchBytes,
+          logTransitions);
     }
 
     public Settings withMaxBatchesInFlight(int batches) {
-      return new Settings(appendTimeout, electionDeadline, electionAttempt, retryInterval, maxInFlight, batches,
-          maxBatchBytes, logTransitions);
+      return new Settings(
+          appendTimeout,
+          electionDeadline,
+          electionAttempt,
+          retryInterval,
+          maxInFlight,
+          batches,
+          maxBatchBytes,
+          logTransitions);
     }
 
     /** These settings, with transitions logged at DEBUG only (see {@link #logTransitions()}). */
     public Settings quiet() {
-      return new Settings(appendTimeout, electionDeadline, electionAttempt, retryInterval, maxInFlight,
-          maxBatchesInFlight, maxBatchBytes, false);
+      return new Settings(
+          appendTimeout,
+          electionDeadline,
+          electionAttempt,
+          retryInterval,
+          maxInFlight,
+          maxBatchesInFlight,
+          maxBatchBytes,
+          false);
     }
 
     /** The coordinator's tunables, in ticks of the writer's timer ({@link Writer#TICK}). */
     Coordinator.Config coordinator() {
-      return new Coordinator.Config(ticks(retryInterval), ticks(electionAttempt), maxInFlight, maxBatchesInFlight,
+      return new Coordinator.Config(
+          ticks(retryInterval),
+          ticks(electionAttempt),
+          maxInFlight,
+          maxBatchesInFlight,
           maxBatchBytes);
     }
 
@@ -144,15 +205,16 @@ public final class Writer implements AutoCloseable {
    * this many refusals another writer is actively elected, and this one is superseded.
    */
   private static final int ELECTION_ATTEMPTS = 5;
+
   /**
    * The largest payload one entry may carry: enough for Mesos's way of storing the registry (one
    * whole registry per entry, 10.5 MB at 50,000 agents: the benchmarks' baseline). Every message of
    * the log must fit in {@link io.kmesos.replica.server.Transport#MAX_MESSAGE_BYTES} (64 MiB): a
-   * write carries one such entry alone (a large entry travels in a batch of its own), a fetch answer
-   * one plus at most 16 MiB of others. A promise answer carries every entry a replica holds above its
-   * learned point: normally the last writer's batches in flight (at most 4, so 48 MiB of such
-   * entries); only a run of writers that each died with large entries in flight before the next
-   * one's election could pile up more (see docs/replicated-log.md).
+   * write carries one such entry alone (a large entry travels in a batch of its own), a fetch
+   * answer one plus at most 16 MiB of others. A promise answer carries every entry a replica holds
+   * above its learned point: normally the last writer's batches in flight (at most 4, so 48 MiB of
+   * such entries); only a run of writers that each died with large entries in flight before the
+   * next one's election could pile up more (see docs/replicated-log.md).
    */
   public static final int MAX_ENTRY_BYTES = 12 << 20;
 
@@ -174,8 +236,10 @@ public final class Writer implements AutoCloseable {
   private final Log log;
   private final LongAdder appendedBytes = new LongAdder();
   private final Coordinator coordinator;
+
   /** How log lines name this writer: by its proposer ID, the one its ballots carry. */
   private final String name;
+
   private final boolean logTransitions;
   private final Duration appendTimeout;
   private final Duration electionDeadline;
@@ -188,8 +252,12 @@ public final class Writer implements AutoCloseable {
   private int electionAttempts;
   private final Random jitter = new Random();
   private final Map<Long, CompletableFuture<Long>> pending = new HashMap<>();
-  /** When each pending position was proposed; positions commit in order, so the first is the oldest. */
+
+  /**
+   * When each pending position was proposed; positions commit in order, so the first is the oldest.
+   */
   private final TreeMap<Long, Long> pendingSince = new TreeMap<>();
+
   private final ArrayDeque<Op> waiting = new ArrayDeque<>();
   private volatile RuntimeException failure;
   private final ScheduledFuture<?> ticker;
@@ -204,8 +272,13 @@ public final class Writer implements AutoCloseable {
     this.loop = new Thread(this::run, "log-writer");
     loop.setDaemon(true);
     loop.start();
-    this.ticker = log.timer().scheduleAtFixedRate(() -> queue.offer(new Tick()), TICK.toMillis(), TICK.toMillis(),
-        TimeUnit.MILLISECONDS);
+    this.ticker =
+        log.timer()
+            .scheduleAtFixedRate(
+                () -> queue.offer(new Tick()),
+                TICK.toMillis(),
+                TICK.toMillis(),
+                TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -223,22 +296,33 @@ public final class Writer implements AutoCloseable {
 
   public CompletableFuture<Long> append(ByteString payload) {
     if (payload.size() > MAX_ENTRY_BYTES) {
-      return CompletableFuture.failedFuture(new IllegalArgumentException("an entry holds at most "
-          + (MAX_ENTRY_BYTES >> 20) + " MiB; this one has " + payload.size() + " bytes and was not appended"));
+      return CompletableFuture.failedFuture(
+          new IllegalArgumentException(
+              "an entry holds at most "
+                  + (MAX_ENTRY_BYTES >> 20)
+                  + " MiB; this one has "
+                  + payload.size()
+                  + " bytes and was not appended"));
     }
     appendedBytes.add(payload.size());
     long submitted = System.nanoTime();
     CompletableFuture<Long> done = submit(new Append(payload, new CompletableFuture<>()));
-    done.thenRun(() -> log.appendLatency().record(System.nanoTime() - submitted, TimeUnit.NANOSECONDS));
+    done.thenRun(
+        () -> log.appendLatency().record(System.nanoTime() - submitted, TimeUnit.NANOSECONDS));
     return done;
   }
 
-  /** Payload bytes this writer was asked to append so far (for benchmarks: what a layer above writes). */
+  /**
+   * Payload bytes this writer was asked to append so far (for benchmarks: what a layer above
+   * writes).
+   */
   public long appendedBytes() {
     return appendedBytes.sum();
   }
 
-  /** Appends a truncation: once learned, positions below {@code to} are deleted on every replica. */
+  /**
+   * Appends a truncation: once learned, positions below {@code to} are deleted on every replica.
+   */
   public CompletableFuture<Long> truncate(long to) {
     return submit(new Truncate(to, new CompletableFuture<>()));
   }
@@ -246,9 +330,11 @@ public final class Writer implements AutoCloseable {
   private CompletableFuture<Long> submit(Op op) {
     CompletableFuture<Long> done = futureOf(op);
     if (!running) {
-      done.completeExceptionally(failure != null ? failure : new IllegalStateException("the writer is closed"));
+      done.completeExceptionally(
+          failure != null ? failure : new IllegalStateException("the writer is closed"));
     } else if (!queue.offer(op)) {
-      done.completeExceptionally(new IllegalStateException("too many calls in flight (" + queue.size() + "); slow down"));
+      done.completeExceptionally(
+          new IllegalStateException("too many calls in flight (" + queue.size() + "); slow down"));
     }
     return done;
   }
@@ -297,7 +383,8 @@ public final class Writer implements AutoCloseable {
     }
     if (op instanceof Elect e) {
       if (electing != null || coordinator.status() != Coordinator.Status.IDLE) {
-        e.done().completeExceptionally(new IllegalStateException("already " + coordinator.status()));
+        e.done()
+            .completeExceptionally(new IllegalStateException("already " + coordinator.status()));
         return;
       }
       electing = e.done();
@@ -313,13 +400,18 @@ public final class Writer implements AutoCloseable {
     } else if (op instanceof Append || op instanceof Truncate) {
       if (coordinator.status() != Coordinator.Status.WRITING || !waiting.isEmpty()) {
         if (waiting.size() >= MAX_WAITING) {
-          futureOf(op).completeExceptionally(new IllegalStateException(
-              "too many appends waiting (" + waiting.size() + "); slow down"));
-        } else if (coordinator.status() == Coordinator.Status.WRITING || coordinator.status() == Coordinator.Status.FILLING
-            || coordinator.status() == Coordinator.Status.FETCHING || coordinator.status() == Coordinator.Status.ELECTING) {
+          futureOf(op)
+              .completeExceptionally(
+                  new IllegalStateException(
+                      "too many appends waiting (" + waiting.size() + "); slow down"));
+        } else if (coordinator.status() == Coordinator.Status.WRITING
+            || coordinator.status() == Coordinator.Status.FILLING
+            || coordinator.status() == Coordinator.Status.FETCHING
+            || coordinator.status() == Coordinator.Status.ELECTING) {
           waiting.add(op); // admitted once elected / once there is room in flight
         } else {
-          futureOf(op).completeExceptionally(new IllegalStateException("not elected: call elect() first"));
+          futureOf(op)
+              .completeExceptionally(new IllegalStateException("not elected: call elect() first"));
         }
         return;
       }
@@ -338,7 +430,10 @@ public final class Writer implements AutoCloseable {
   private boolean propose(Op op) {
     long p;
     try {
-      p = op instanceof Append a ? coordinator.append(a.payload()) : coordinator.truncate(((Truncate) op).to());
+      p =
+          op instanceof Append a
+              ? coordinator.append(a.payload())
+              : coordinator.truncate(((Truncate) op).to());
     } catch (IllegalArgumentException e) {
       futureOf(op).completeExceptionally(e);
       return true;
@@ -373,24 +468,30 @@ public final class Writer implements AutoCloseable {
         if (e != null) {
           e.complete(el.ending());
         }
-      } else if (ev instanceof Event.ElectionFailed f && electing != null
-          && Ballots.greater(f.promised(), Ballots.NONE) && electionAttempts < ELECTION_ATTEMPTS) {
+      } else if (ev instanceof Event.ElectionFailed f
+          && electing != null
+          && Ballots.greater(f.promised(), Ballots.NONE)
+          && electionAttempts < ELECTION_ATTEMPTS) {
         // Refused for a higher ballot: retry above it, after a random pause so that two writers
         // racing do not keep pre-empting each other (Mesos has no such back-off and can livelock).
         long pause = 5L + jitter.nextInt(20 * electionAttempts);
         electionAttempts++;
         log.timer().schedule(() -> queue.offer(new RetryElection()), pause, TimeUnit.MILLISECONDS);
-      } else if (ev instanceof Event.ElectionFailed f && electing != null
-          && !Ballots.greater(f.promised(), Ballots.NONE) && System.nanoTime() < electionEndsAt) {
+      } else if (ev instanceof Event.ElectionFailed f
+          && electing != null
+          && !Ballots.greater(f.promised(), Ballots.NONE)
+          && System.nanoTime() < electionEndsAt) {
         // No quorum answered within one attempt: replicas may be restarting. Try again until the
         // deadline (checked on every tick), which is what bounds this.
         log.timer().schedule(() -> queue.offer(new RetryElection()), 50, TimeUnit.MILLISECONDS);
       } else if (ev instanceof Event.ElectionFailed f) {
         CompletableFuture<Long> e = electing;
         electing = null;
-        RuntimeException why = Ballots.greater(f.promised(), Ballots.NONE)
-            ? new SupersededException("another writer holds a higher ballot (" + Ballots.toString(f.promised()) + ")")
-            : noQuorum();
+        RuntimeException why =
+            Ballots.greater(f.promised(), Ballots.NONE)
+                ? new SupersededException(
+                    "another writer holds a higher ballot (" + Ballots.toString(f.promised()) + ")")
+                : noQuorum();
         failAllWaiting(why);
         if (e != null) {
           e.completeExceptionally(why);
@@ -402,27 +503,33 @@ public final class Writer implements AutoCloseable {
           f.complete(c.position());
         }
       } else if (ev instanceof Event.Superseded s) {
-        fail(new SupersededException("superseded: another writer was elected with ballot "
-            + Ballots.toString(s.promised()) + "; this writer committed through " + s.committedThrough()));
+        fail(
+            new SupersededException(
+                "superseded: another writer was elected with ballot "
+                    + Ballots.toString(s.promised())
+                    + "; this writer committed through "
+                    + s.committedThrough()));
       }
     }
     for (Envelope m : out.messages()) {
-      log.send(m, new StreamObserver<>() {
-        @Override
-        public void onNext(Envelope answer) {
-          if (answer.getBodyCase() != Envelope.BodyCase.BODY_NOT_SET) {
-            queue.offer(new Answer(answer));
-          }
-        }
+      log.send(
+          m,
+          new StreamObserver<>() {
+            @Override
+            public void onNext(Envelope answer) {
+              if (answer.getBodyCase() != Envelope.BodyCase.BODY_NOT_SET) {
+                queue.offer(new Answer(answer));
+              }
+            }
 
-        @Override
-        public void onError(Throwable t) {
-          // The coordinator resends on its own schedule.
-        }
+            @Override
+            public void onError(Throwable t) {
+              // The coordinator resends on its own schedule.
+            }
 
-        @Override
-        public void onCompleted() {}
-      });
+            @Override
+            public void onCompleted() {}
+          });
     }
   }
 
@@ -430,28 +537,47 @@ public final class Writer implements AutoCloseable {
     Map.Entry<Long, Long> oldest = pendingSince.firstEntry();
     if (oldest != null && System.nanoTime() - oldest.getValue() > appendTimeout.toNanos()) {
       String unreachable = log.unreachable();
-      fail(new UnavailableException("no quorum of replicas accepted position " + oldest.getKey() + " within "
-          + Failures.human(appendTimeout) + " (" + (unreachable.isEmpty() ? "replicas: " + String.join(", ", log.peers())
-          : unreachable) + "); the writer stops, elect a new one"));
+      fail(
+          new UnavailableException(
+              "no quorum of replicas accepted position "
+                  + oldest.getKey()
+                  + " within "
+                  + Failures.human(appendTimeout)
+                  + " ("
+                  + (unreachable.isEmpty()
+                      ? "replicas: " + String.join(", ", log.peers())
+                      : unreachable)
+                  + "); the writer stops, elect a new one"));
     }
   }
 
-  /** An election still unsettled at its deadline fails, and the writer with it (its coordinator is mid-election). */
+  /**
+   * An election still unsettled at its deadline fails, and the writer with it (its coordinator is
+   * mid-election).
+   */
   private void checkElectionDeadline() {
     if (electing != null && System.nanoTime() >= electionEndsAt) {
       Coordinator.Status status = coordinator.status();
-      fail(status == Coordinator.Status.IDLE || status == Coordinator.Status.ELECTING ? noQuorum()
-          : new UnavailableException("election failed: a quorum promised, but settling the log's end (" + status
-              + ") did not finish within " + Failures.human(electionDeadline) + (log.unreachable().isEmpty() ? ""
-              : " (" + log.unreachable() + ")")));
+      fail(
+          status == Coordinator.Status.IDLE || status == Coordinator.Status.ELECTING
+              ? noQuorum()
+              : new UnavailableException(
+                  "election failed: a quorum promised, but settling the log's end ("
+                      + status
+                      + ") did not finish within "
+                      + Failures.human(electionDeadline)
+                      + (log.unreachable().isEmpty() ? "" : " (" + log.unreachable() + ")")));
     }
   }
 
   private UnavailableException noQuorum() {
     String unreachable = log.unreachable();
-    return new UnavailableException("election failed: no quorum of voting replicas answered within "
-        + Failures.human(electionDeadline) + " (" + (unreachable.isEmpty() ? "replicas: " + String.join(", ", log.peers())
-        : unreachable) + ")");
+    return new UnavailableException(
+        "election failed: no quorum of voting replicas answered within "
+            + Failures.human(electionDeadline)
+            + " ("
+            + (unreachable.isEmpty() ? "replicas: " + String.join(", ", log.peers()) : unreachable)
+            + ")");
   }
 
   private void fail(RuntimeException why) {
@@ -486,10 +612,11 @@ public final class Writer implements AutoCloseable {
     RuntimeException closed = new IllegalStateException("the writer was closed");
     pending.values().forEach(f -> f.completeExceptionally(closed));
     failAllWaiting(closed);
-    queue.forEach(op -> {
-      if (!(op instanceof Answer) && !(op instanceof Tick) && !(op instanceof RetryElection)) {
-        futureOf(op).completeExceptionally(closed);
-      }
-    });
+    queue.forEach(
+        op -> {
+          if (!(op instanceof Answer) && !(op instanceof Tick) && !(op instanceof RetryElection)) {
+            futureOf(op).completeExceptionally(closed);
+          }
+        });
   }
 }

@@ -2,7 +2,9 @@ package io.kmesos.replica.core;
 
 import io.kmesos.api.log.v1.Ballot;
 
-/** Ordering of ballots: by round, then by proposer. The zero ballot is "none" and below all others. */
+/**
+ * Ordering of ballots: by round, then by proposer. The zero ballot is "none" and below all others.
+ */
 public final class Ballots {
   public static final Ballot NONE = Ballot.getDefaultInstance();
 

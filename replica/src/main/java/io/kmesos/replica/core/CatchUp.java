@@ -13,21 +13,25 @@ import java.util.List;
 /**
  * A voting replica fills the holes in what it has learned (Mesos {@code src/log/catchup.cpp}).
  *
- * <p>Guarantees: it copies only learned actions, which are chosen and never change, so catching
- * up can neither change a vote nor make a replica learn a value that was not chosen. It runs
- * beside voting and never blocks it; one fetch is outstanding at a time, so it cannot flood a peer.
- * Holes that no replica has learned are not its business: the next writer fills them.
+ * <p>Guarantees: it copies only learned actions, which are chosen and never change, so catching up
+ * can neither change a vote nor make a replica learn a value that was not chosen. It runs beside
+ * voting and never blocks it; one fetch is outstanding at a time, so it cannot flood a peer. Holes
+ * that no replica has learned are not its business: the next writer fills them.
  */
 final class CatchUp {
   private final ReplicaCore replica;
   private int ticks;
+
   /** The peer a fetch is outstanding to, or -1. */
   private long fetchingFrom = -1;
+
   private int fetchAge;
   private long statusNonce;
   private long fetchNonce;
+
   /** The next position to ask the current peer for, and the last one it has learned. */
   private long cursor;
+
   private long target;
 
   CatchUp(ReplicaCore replica) {
@@ -51,7 +55,9 @@ final class CatchUp {
   }
 
   void onStatus(long from, StatusResponse peer, Effects out) {
-    if (peer.getNonce() != statusNonce || fetchingFrom >= 0 || !sameLog(peer.getClusterId())
+    if (peer.getNonce() != statusNonce
+        || fetchingFrom >= 0
+        || !sameLog(peer.getClusterId())
         || peer.getLearnedThrough() <= replica.learnedThrough()) {
       return;
     }
@@ -77,8 +83,12 @@ final class CatchUp {
     if (!stored.isEmpty() || m != null) {
       out.persist(Effects.Persist.actions(m, stored, moved == null ? 0 : moved.getBegin()));
     }
-    long covered = Math.min(resp.getLearnedThrough(), resp.getActionsCount() > 0
-        ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo());
+    long covered =
+        Math.min(
+            resp.getLearnedThrough(),
+            resp.getActionsCount() > 0
+                ? resp.getActions(resp.getActionsCount() - 1).getPosition()
+                : resp.getTo());
     cursor = Math.max(covered + 1, replica.learnedThrough() + 1);
     if (cursor <= target) {
       fetch(from, out); // more to copy from the same peer
@@ -91,12 +101,22 @@ final class CatchUp {
     fetchingFrom = peer;
     fetchAge = 0;
     fetchNonce = replica.nextNonce();
-    Envelope request = replica.envelope(peer).setFetchRequest(FetchRequest.newBuilder().setNonce(fetchNonce)
-        .setFrom(from).setTo(to).setLearnedOnly(true).setMaxActions(replica.config().fetchBatch())).build();
+    Envelope request =
+        replica
+            .envelope(peer)
+            .setFetchRequest(
+                FetchRequest.newBuilder()
+                    .setNonce(fetchNonce)
+                    .setFrom(from)
+                    .setTo(to)
+                    .setLearnedOnly(true)
+                    .setMaxActions(replica.config().fetchBatch()))
+            .build();
     out.send(request);
   }
 
   private boolean sameLog(String clusterId) {
-    return replica.metadata().getStatus() == ReplicaStatus.VOTING && replica.metadata().getClusterId().equals(clusterId);
+    return replica.metadata().getStatus() == ReplicaStatus.VOTING
+        && replica.metadata().getClusterId().equals(clusterId);
   }
 }

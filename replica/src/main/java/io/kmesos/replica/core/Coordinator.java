@@ -12,14 +12,15 @@ import io.kmesos.api.log.v1.WriteResponse;
  * then a {@link WritePipeline} that first fills what the election left open, then appends.
  *
  * <p>Guarantees:
+ *
  * <ul>
  *   <li>Election: a quorum of voting replicas promises a ballot higher than any they promised
  *       before, for every position at once. Before the first append, every position up to the
  *       highest one any of them holds is decided again under the new ballot: the value of the
  *       highest ballot that quorum accepted (or learned) there, else a NOP. So nothing a previous
  *       writer got committed is lost, and the log has no holes below the new writer's appends.
- *   <li>An append is reported committed only once a quorum accepted it under this writer's
- *       ballot, and in position order: committed through p means every position up to p is chosen.
+ *   <li>An append is reported committed only once a quorum accepted it under this writer's ballot,
+ *       and in position order: committed through p means every position up to p is chosen.
  *   <li>Once any replica reports a higher promise, the writer is superseded for good: it fails
  *       everything in flight and accepts nothing more. It can never again get anything committed,
  *       since a quorum has promised the higher ballot; this fencing, not any lease, is what keeps
@@ -43,7 +44,11 @@ public final class Coordinator {
    *     that a backlog never becomes one message larger than a replica accepts
    */
   public record Config(
-      int retryTicks, int electionTimeoutTicks, int maxInFlight, int maxBatchesInFlight, int maxBatchBytes) {
+      int retryTicks,
+      int electionTimeoutTicks,
+      int maxInFlight,
+      int maxBatchesInFlight,
+      int maxBatchBytes) {
     public Config {
       ReplicaCore.positive("retryTicks", retryTicks);
       ReplicaCore.positive("electionTimeoutTicks", electionTimeoutTicks);
@@ -53,7 +58,14 @@ public final class Coordinator {
     }
   }
 
-  public enum Status { IDLE, ELECTING, FETCHING, FILLING, WRITING, SUPERSEDED }
+  public enum Status {
+    IDLE,
+    ELECTING,
+    FETCHING,
+    FILLING,
+    WRITING,
+    SUPERSEDED
+  }
 
   private final long nodeId;
   private final long proposerId;
@@ -62,10 +74,13 @@ public final class Coordinator {
   private long fetchSeq;
 
   private Ballot ballot = Ballots.NONE;
+
   /** The highest round any replica reported: the next election goes above it. */
   private long roundSeen;
+
   /** The election under way, if any. */
   private Election election;
+
   /** Once an election was decided: the fill, then the appends. */
   private WritePipeline pipeline;
 
@@ -90,22 +105,28 @@ public final class Coordinator {
     }
     ballot = Ballots.of(roundSeen + 1, proposerId);
     roundSeen = ballot.getRound();
-    election = new Election(ballot, quorum, config, this::envelope, () -> proposerId + (++fetchSeq));
+    election =
+        new Election(ballot, quorum, config, this::envelope, () -> proposerId + (++fetchSeq));
     Effects out = new Effects();
     election.start(out);
     return out;
   }
 
-  /** Reserves the next position for {@code payload}; returns it, or -1 when too much is in flight. */
+  /**
+   * Reserves the next position for {@code payload}; returns it, or -1 when too much is in flight.
+   */
   public long append(ByteString payload) {
     return propose(Action.newBuilder().setType(ActionType.APPEND).setPayload(payload));
   }
 
-  /** Appends a TRUNCATE: once it is learned, positions below {@code to} may be deleted everywhere. */
+  /**
+   * Appends a TRUNCATE: once it is learned, positions below {@code to} may be deleted everywhere.
+   */
   public long truncate(long to) {
     long next = pipeline == null ? 0 : pipeline.nextPosition();
     if (to > next) {
-      throw new IllegalArgumentException("cannot truncate to " + to + ": the log ends at " + (next - 1));
+      throw new IllegalArgumentException(
+          "cannot truncate to " + to + ": the log ends at " + (next - 1));
     }
     return propose(Action.newBuilder().setType(ActionType.TRUNCATE).setTruncateTo(to));
   }
@@ -113,8 +134,10 @@ public final class Coordinator {
   private long propose(Action.Builder action) {
     Status status = status();
     if (status != Status.WRITING) {
-      throw new IllegalStateException(status == Status.SUPERSEDED
-          ? "superseded: another writer was elected" : "not elected (" + status + ")");
+      throw new IllegalStateException(
+          status == Status.SUPERSEDED
+              ? "superseded: another writer was elected"
+              : "not elected (" + status + ")");
     }
     return pipeline.propose(action);
   }
@@ -154,7 +177,7 @@ public final class Coordinator {
           pipeline.onWrite(in.getFrom(), resp, out);
         }
       }
-      default -> { }
+      default -> {}
     }
     return out;
   }
@@ -169,7 +192,10 @@ public final class Coordinator {
     return out;
   }
 
-  /** Acts on where the election stands: lost, it is over; decided, the pipeline starts with the fill. */
+  /**
+   * Acts on where the election stands: lost, it is over; decided, the pipeline starts with the
+   * fill.
+   */
   private void settle(Election.Result result, Effects out) {
     if (result instanceof Election.Lost lost) {
       election = null;

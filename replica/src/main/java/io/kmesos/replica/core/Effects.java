@@ -16,8 +16,8 @@ import java.util.List;
 public final class Effects {
   /**
    * A storage update, applied as one atomic batch: first delete every action ({@code deleteAll}) or
-   * those below {@code deleteBelow} (0: none), then store {@code actions} and {@code metadata} (null:
-   * unchanged). Build one with the named constructors.
+   * those below {@code deleteBelow} (0: none), then store {@code actions} and {@code metadata}
+   * (null: unchanged). Build one with the named constructors.
    */
   public record Persist(
       Metadata metadata, List<Action> actions, long deleteBelow, boolean deleteAll, boolean sync) {
@@ -35,15 +35,18 @@ public final class Effects {
       return new Persist(metadata, actions, deleteBelow, false, true);
     }
 
-    /** Starts the log over from nothing: every action is deleted and {@code metadata} stored, synced. */
+    /**
+     * Starts the log over from nothing: every action is deleted and {@code metadata} stored,
+     * synced.
+     */
     public static Persist replaceAll(Metadata metadata) {
       return new Persist(metadata, List.of(), 0, true, true);
     }
 
     /**
      * Actions copied during recovery, not synced: they count only once the recovery's final
-     * metadata is stored with a synced write, which makes them durable too (RocksDB keeps writes
-     * in order).
+     * metadata is stored with a synced write, which makes them durable too (RocksDB keeps writes in
+     * order).
      */
     public static Persist copies(List<Action> actions) {
       return new Persist(null, actions, 0, false, false);

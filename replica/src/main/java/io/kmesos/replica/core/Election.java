@@ -21,6 +21,7 @@ import java.util.function.LongSupplier;
  * the reads before its fill), up to the point where it knows what to propose again.
  *
  * <p>Guarantees:
+ *
  * <ul>
  *   <li>It succeeds only once a quorum of voting replicas promised its ballot, for every position
  *       at once; a promise answer from an earlier ballot, or from a replica that does not vote,
@@ -77,8 +78,10 @@ final class Election {
   private int fetchAge;
   private final TreeMap<Long, Action> fetched = new TreeMap<>();
   private long truncatedTo;
+
   /** From the promises: positions above this are decided again. */
   private long decideFrom;
+
   /** From the promises: the highest position any promiser holds. */
   private long promisedEnd;
 
@@ -86,7 +89,11 @@ final class Election {
    * @param envelope an envelope from the writer to a replica
    * @param fetchNonces a nonce no earlier fetch of this writer carried
    */
-  Election(Ballot ballot, Quorum quorum, Coordinator.Config config, LongFunction<Envelope.Builder> envelope,
+  Election(
+      Ballot ballot,
+      Quorum quorum,
+      Coordinator.Config config,
+      LongFunction<Envelope.Builder> envelope,
       LongSupplier fetchNonces) {
     this.ballot = ballot;
     this.quorum = quorum;
@@ -106,7 +113,8 @@ final class Election {
 
   Result tick(Effects out) {
     if (++age > config.electionTimeoutTicks()) {
-      return new Lost(new Event.ElectionFailed("no quorum of voting replicas answered in time", Ballots.NONE));
+      return new Lost(
+          new Event.ElectionFailed("no quorum of voting replicas answered in time", Ballots.NONE));
     } else if (!fetching && ++promiseAge >= config.retryTicks()) {
       promiseAge = 0;
       sendPromises(out);
@@ -132,7 +140,8 @@ final class Election {
     }
     if (!resp.getOk()) {
       if (Ballots.greater(resp.getPromised(), ballot)) {
-        return new Lost(new Event.ElectionFailed("a replica promised a higher ballot", resp.getPromised()));
+        return new Lost(
+            new Event.ElectionFailed("a replica promised a higher ballot", resp.getPromised()));
       }
       return PENDING; // a replica that does not vote (yet) just does not count
     }
@@ -143,8 +152,8 @@ final class Election {
   /**
    * A quorum promised. Every position above the lowest learned point among them is decided again
    * under this writer's ballot, so that what is committed never rests on one replica's memory of
-   * having learned it. Positions the most advanced promiser learned are copied from it first;
-   * above its learned point every promiser reported what it holds.
+   * having learned it. Positions the most advanced promiser learned are copied from it first; above
+   * its learned point every promiser reported what it holds.
    */
   private Result onQuorum(Effects out) {
     long lowest = Long.MAX_VALUE;
@@ -190,9 +199,17 @@ final class Election {
   private void fetchNext(Effects out) {
     fetchAge = 0;
     fetchNonce = fetchNonces.getAsLong();
-    out.send(envelope.apply(fetchSource).setFetchRequest(FetchRequest.newBuilder().setNonce(fetchNonce)
-        .setFrom(fetchCursor).setTo(Math.min(fetchTarget, fetchCursor + FETCH_BATCH - 1))
-        .setLearnedOnly(true).setMaxActions(FETCH_BATCH)).build());
+    out.send(
+        envelope
+            .apply(fetchSource)
+            .setFetchRequest(
+                FetchRequest.newBuilder()
+                    .setNonce(fetchNonce)
+                    .setFrom(fetchCursor)
+                    .setTo(Math.min(fetchTarget, fetchCursor + FETCH_BATCH - 1))
+                    .setLearnedOnly(true)
+                    .setMaxActions(FETCH_BATCH))
+            .build());
   }
 
   Result onFetch(long from, FetchResponse resp, Effects out) {
@@ -208,8 +225,12 @@ final class Election {
     }
     truncatedTo = Math.max(truncatedTo, resp.getBegin());
     // The replica may answer with less than asked (its own batch limit): go on after what came.
-    long covered = Math.min(resp.getLearnedThrough(), resp.getActionsCount() > 0
-        ? resp.getActions(resp.getActionsCount() - 1).getPosition() : resp.getTo());
+    long covered =
+        Math.min(
+            resp.getLearnedThrough(),
+            resp.getActionsCount() > 0
+                ? resp.getActions(resp.getActionsCount() - 1).getPosition()
+                : resp.getTo());
     fetchCursor = Math.max(covered, truncatedTo - 1) + 1;
     if (fetchCursor > fetchTarget) {
       return decide();

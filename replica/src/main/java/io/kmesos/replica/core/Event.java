@@ -5,9 +5,9 @@ import io.kmesos.api.log.v1.ReplicaStatus;
 
 /**
  * What a core step reports to its shell besides storage writes and messages ({@link
- * Effects#events()}). A {@link Transition} is a change of state an operator wants to see (the shells
- * log each one at INFO); {@link Committed} is an answer to one client call and far too frequent to
- * log.
+ * Effects#events()}). A {@link Transition} is a change of state an operator wants to see (the
+ * shells log each one at INFO); {@link Committed} is an answer to one client call and far too
+ * frequent to log.
  */
 public sealed interface Event {
 
@@ -31,22 +31,38 @@ public sealed interface Event {
     public String describe() {
       String why =
           switch (to) {
-            case VOTING -> from == ReplicaStatus.RECOVERING
-                ? "recovered log " + clusterId + " through position " + learnedThrough + "; voting again"
-                : "initialized as a voting member of log " + clusterId;
-            case RECOVERING -> "log " + clusterId + " is in use and this replica holds none of it:"
-                + " rebuilding it from a quorum before voting";
+            case VOTING ->
+                from == ReplicaStatus.RECOVERING
+                    ? "recovered log "
+                        + clusterId
+                        + " through position "
+                        + learnedThrough
+                        + "; voting again"
+                    : "initialized as a voting member of log " + clusterId;
+            case RECOVERING ->
+                "log "
+                    + clusterId
+                    + " is in use and this replica holds none of it:"
+                    + " rebuilding it from a quorum before voting";
             default -> "log " + clusterId;
           };
       return from + " -> " + to + ": " + why;
     }
   }
 
-  /** A learned TRUNCATE moved the replica's first position: everything below {@code begin} is deleted. */
+  /**
+   * A learned TRUNCATE moved the replica's first position: everything below {@code begin} is
+   * deleted.
+   */
   record Truncated(long previousBegin, long begin) implements Transition {
     @Override
     public String describe() {
-      return "truncated: positions " + previousBegin + " to " + (begin - 1) + " deleted, the log now begins at " + begin;
+      return "truncated: positions "
+          + previousBegin
+          + " to "
+          + (begin - 1)
+          + " deleted, the log now begins at "
+          + begin;
     }
   }
 
@@ -56,32 +72,46 @@ public sealed interface Event {
   record Elected(Ballot ballot, long ending) implements Transition {
     @Override
     public String describe() {
-      return "elected with ballot " + Ballots.toString(ballot) + "; the log ends at position " + ending;
+      return "elected with ballot "
+          + Ballots.toString(ballot)
+          + "; the log ends at position "
+          + ending;
     }
   }
 
   /**
    * The election failed; the writer is IDLE again and may retry (with back-off).
    *
-   * @param promised the higher ballot a replica had promised, or {@link Ballots#NONE} when no quorum
-   *     answered in time
+   * @param promised the higher ballot a replica had promised, or {@link Ballots#NONE} when no
+   *     quorum answered in time
    */
   record ElectionFailed(String reason, Ballot promised) implements Transition {
     @Override
     public String describe() {
-      return "election lost: " + reason
-          + (Ballots.greater(promised, Ballots.NONE) ? " (" + Ballots.toString(promised) + ")" : "");
+      return "election lost: "
+          + reason
+          + (Ballots.greater(promised, Ballots.NONE)
+              ? " (" + Ballots.toString(promised) + ")"
+              : "");
     }
   }
 
-  /** Every position up to {@code position} is committed; {@code position} is a client's append or truncation. */
+  /**
+   * Every position up to {@code position} is committed; {@code position} is a client's append or
+   * truncation.
+   */
   record Committed(long position) implements Event {}
 
-  /** Another writer's higher ballot was promised: everything in flight failed, nothing more is accepted. */
+  /**
+   * Another writer's higher ballot was promised: everything in flight failed, nothing more is
+   * accepted.
+   */
   record Superseded(Ballot promised, long committedThrough) implements Transition {
     @Override
     public String describe() {
-      return "superseded by ballot " + Ballots.toString(promised) + " after committing through position "
+      return "superseded by ballot "
+          + Ballots.toString(promised)
+          + " after committing through position "
           + committedThrough;
     }
   }

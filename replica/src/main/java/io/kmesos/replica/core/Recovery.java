@@ -20,6 +20,7 @@ import java.util.TreeMap;
  * log before it votes again (Mesos {@code src/log/recover.cpp}).
  *
  * <p>Guarantees:
+ *
  * <ul>
  *   <li>It never votes while recovering: its status is RECOVERING (persisted, so a crash mid-way
  *       resumes recovering, never voting) until the copy is complete.
@@ -28,14 +29,18 @@ import java.util.TreeMap;
  *       wins), and adopts the highest promise among them. A value chosen by a quorum that included
  *       its old self was also accepted by one of those peers, because two quorums overlap even
  *       without it.
- *   <li>A message sent to its old self cannot reach a peer after it asked: it waits
- *       {@link ReplicaCore.Config#recoveryGraceTicks()} first, which the shell keeps longer than
- *       any request's deadline (replicas drop requests past their deadline). This is the one
- *       timing assumption of the log, and only a replica that lost its disk relies on it.
+ *   <li>A message sent to its old self cannot reach a peer after it asked: it waits {@link
+ *       ReplicaCore.Config#recoveryGraceTicks()} first, which the shell keeps longer than any
+ *       request's deadline (replicas drop requests past their deadline). This is the one timing
+ *       assumption of the log, and only a replica that lost its disk relies on it.
  * </ul>
  */
 final class Recovery {
-  private enum Phase { WAITING, PROBING, COPYING }
+  private enum Phase {
+    WAITING,
+    PROBING,
+    COPYING
+  }
 
   private final ReplicaCore replica;
   private Phase phase = Phase.WAITING;
@@ -50,6 +55,7 @@ final class Recovery {
   private long end;
   private long cursor;
   private final Map<Long, FetchResponse> chunk = new HashMap<>();
+
   /** The question the answers must be to: answers to an earlier probe or chunk are ignored. */
   private long nonce;
 
@@ -58,7 +64,9 @@ final class Recovery {
     this.graceLeft = replica.config().recoveryGraceTicks();
   }
 
-  /** Whether this replica has begun to rebuild a log (then it can no longer be initialized as new). */
+  /**
+   * Whether this replica has begun to rebuild a log (then it can no longer be initialized as new).
+   */
   boolean started() {
     return replica.metadata().getStatus() == ReplicaStatus.RECOVERING;
   }
@@ -88,7 +96,9 @@ final class Recovery {
   }
 
   void onStatus(long from, StatusResponse peer, Effects out) {
-    if (peer.getNonce() != nonce || peer.getStatus() != ReplicaStatus.VOTING || peer.getClusterId().isEmpty()) {
+    if (peer.getNonce() != nonce
+        || peer.getStatus() != ReplicaStatus.VOTING
+        || peer.getClusterId().isEmpty()) {
       return;
     }
     if (replica.metadata().getStatus() == ReplicaStatus.EMPTY) {
@@ -97,8 +107,12 @@ final class Recovery {
       }
       // A log in use exists: this replica was wiped (or is new). From now on, even after a
       // restart, it is RECOVERING and will not vote before it has copied that log.
-      Metadata m = replica.metadata().toBuilder().setStatus(ReplicaStatus.RECOVERING)
-          .setClusterId(peer.getClusterId()).setLearnedThrough(0).build();
+      Metadata m =
+          replica.metadata().toBuilder()
+              .setStatus(ReplicaStatus.RECOVERING)
+              .setClusterId(peer.getClusterId())
+              .setLearnedThrough(0)
+              .build();
       replica.resetForRecovery(m);
       out.persist(Effects.Persist.replaceAll(m));
     }
@@ -135,8 +149,14 @@ final class Recovery {
     }
     clusterId = voters.get(members.get(0)).getClusterId();
     // Start from nothing: whatever an earlier attempt copied is replaced by this quorum's view.
-    Metadata m = replica.metadata().toBuilder().setClusterId(clusterId).setStatus(ReplicaStatus.RECOVERING)
-        .setPromised(Ballots.NONE).setBegin(begin).setLearnedThrough(0).build();
+    Metadata m =
+        replica.metadata().toBuilder()
+            .setClusterId(clusterId)
+            .setStatus(ReplicaStatus.RECOVERING)
+            .setPromised(Ballots.NONE)
+            .setBegin(begin)
+            .setLearnedThrough(0)
+            .build();
     replica.resetForRecovery(m);
     out.persist(Effects.Persist.replaceAll(m));
     phase = Phase.COPYING;
@@ -154,8 +174,17 @@ final class Recovery {
     nonce = replica.nextNonce();
     int batch = replica.config().fetchBatch();
     for (long m : members) {
-      out.send(replica.envelope(m).setFetchRequest(FetchRequest.newBuilder().setNonce(nonce).setFrom(cursor)
-          .setTo(chunkEnd()).setLearnedOnly(false).setMaxActions(batch)).build());
+      out.send(
+          replica
+              .envelope(m)
+              .setFetchRequest(
+                  FetchRequest.newBuilder()
+                      .setNonce(nonce)
+                      .setFrom(cursor)
+                      .setTo(chunkEnd())
+                      .setLearnedOnly(false)
+                      .setMaxActions(batch))
+              .build());
     }
   }
 
@@ -164,7 +193,10 @@ final class Recovery {
   }
 
   void onFetch(long from, FetchResponse resp, Effects out) {
-    if (phase != Phase.COPYING || resp.getNonce() != nonce || !members.contains(from) || chunk.containsKey(from)) {
+    if (phase != Phase.COPYING
+        || resp.getNonce() != nonce
+        || !members.contains(from)
+        || chunk.containsKey(from)) {
       return;
     }
     if (!resp.getOk() || resp.getBegin() > cursor) {
@@ -175,7 +207,8 @@ final class Recovery {
     if (chunk.size() < members.size()) {
       return;
     }
-    // A member may answer with less than asked (its size limit): go only as far as every answer covers.
+    // A member may answer with less than asked (its size limit): go only as far as every answer
+    // covers.
     long covered = chunkEnd();
     for (FetchResponse r : chunk.values()) {
       covered = Math.min(covered, Math.max(r.getTo(), cursor));
@@ -196,7 +229,10 @@ final class Recovery {
     requestChunk(out);
   }
 
-  /** Of two replicas' actions at one position: a learned one, else the one accepted under the higher ballot. */
+  /**
+   * Of two replicas' actions at one position: a learned one, else the one accepted under the higher
+   * ballot.
+   */
   static Action better(Action a, Action b) {
     if (a.getLearned() != b.getLearned()) {
       return a.getLearned() ? a : b;
@@ -207,8 +243,14 @@ final class Recovery {
   private void finish(Effects out) {
     // A learned TRUNCATE among the copies may have moved the beginning further than the peers said.
     long newBegin = Math.max(begin, replica.metadata().getBegin());
-    Metadata voting = replica.metadata().toBuilder().setClusterId(clusterId).setStatus(ReplicaStatus.VOTING)
-        .setPromised(promised).setBegin(newBegin).setLearnedThrough(replica.learnedThrough()).build();
+    Metadata voting =
+        replica.metadata().toBuilder()
+            .setClusterId(clusterId)
+            .setStatus(ReplicaStatus.VOTING)
+            .setPromised(promised)
+            .setBegin(newBegin)
+            .setLearnedThrough(replica.learnedThrough())
+            .build();
     out.persist(Effects.Persist.actions(voting, List.of(), newBegin));
     replica.finishRecovery(voting);
   }

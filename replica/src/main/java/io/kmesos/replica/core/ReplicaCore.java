@@ -25,23 +25,26 @@ import java.util.TreeMap;
  * One replica of the log: a Paxos acceptor and learner (Mesos {@code src/log/replica.cpp}).
  *
  * <p>Guarantees:
+ *
  * <ul>
  *   <li>It promises and accepts only while VOTING, and each promise or acceptance is persisted and
- *       synced before the reply that reports it leaves (the reply follows the write in {@link Effects}).
+ *       synced before the reply that reports it leaves (the reply follows the write in {@link
+ *       Effects}).
  *   <li>It never accepts anything under a ballot lower than one it promised; a promise covers every
  *       position, present and future (the "implicit promise" of a writer election).
  *   <li>A learned action is never changed or replaced; learning is idempotent.
- *   <li>It serves only its own log: its metadata names the log (cluster ID) and its replica ID, and a
- *       storage that names another replica is refused at start.
+ *   <li>It serves only its own log: its metadata names the log (cluster ID) and its replica ID, and
+ *       a storage that names another replica is refused at start.
  * </ul>
+ *
  * Filling its own holes while VOTING is {@link CatchUp}; rebuilding lost data before voting again
  * is {@link Recovery}.
  */
 public final class ReplicaCore {
   /**
    * Tunables, in ticks of the shell's timer: the shell makes them from its own settings, whose
-   * times are {@code Duration}s (see {@code ReplicaServer.Config#core()}), so the core never sees
-   * a clock.
+   * times are {@code Duration}s (see {@code ReplicaServer.Config#core()}), so the core never sees a
+   * clock.
    *
    * @param catchUpIntervalTicks how often a voting replica asks its peers whether it missed
    *     anything, and an empty one looks for a running log
@@ -53,7 +56,11 @@ public final class ReplicaCore {
    *     answer that stops early says how far it covers in its {@code to}
    */
   public record Config(
-      int catchUpIntervalTicks, int recoveryGraceTicks, int retryTicks, int fetchBatch, long fetchBytes) {
+      int catchUpIntervalTicks,
+      int recoveryGraceTicks,
+      int retryTicks,
+      int fetchBatch,
+      long fetchBytes) {
     public Config {
       positive("catchUpIntervalTicks", catchUpIntervalTicks);
       positive("recoveryGraceTicks", recoveryGraceTicks);
@@ -73,14 +80,21 @@ public final class ReplicaCore {
   private final Quorum quorum;
   private final ReplicaStorage storage;
   private final Config config;
-  /** Differs between two runs of this replica, so that answers meant for an earlier run are ignored. */
+
+  /**
+   * Differs between two runs of this replica, so that answers meant for an earlier run are ignored.
+   */
   private final long incarnation;
+
   private long nonces;
 
   private Metadata metadata;
+
   /** Every position in [begin, learnedThrough] is learned here. */
   private long learnedThrough;
+
   private long end;
+
   /** Every action held above learnedThrough (learned ones sit beyond a hole), payloads included. */
   private final TreeMap<Long, Action> tail = new TreeMap<>();
 
@@ -91,7 +105,8 @@ public final class ReplicaCore {
    * @param incarnation a value that differs between two runs of this replica (random, or a clock):
    *     questions this run asks carry it, and answers to an earlier run's questions are ignored
    */
-  public ReplicaCore(int id, int replicas, ReplicaStorage storage, Config config, long incarnation) {
+  public ReplicaCore(
+      int id, int replicas, ReplicaStorage storage, Config config, long incarnation) {
     this.id = id;
     this.incarnation = incarnation;
     this.quorum = new Quorum(replicas);
@@ -99,11 +114,23 @@ public final class ReplicaCore {
     this.config = config;
     Metadata stored = storage.metadata();
     if (stored != null && stored.getReplicaId() != id) {
-      throw new IllegalStateException("this storage belongs to replica " + stored.getReplicaId()
-          + " of log " + stored.getClusterId() + ", not to replica " + id + "; refusing to use it");
+      throw new IllegalStateException(
+          "this storage belongs to replica "
+              + stored.getReplicaId()
+              + " of log "
+              + stored.getClusterId()
+              + ", not to replica "
+              + id
+              + "; refusing to use it");
     }
-    this.metadata = stored != null ? stored
-        : Metadata.newBuilder().setReplicaId(id).setStatus(ReplicaStatus.EMPTY).setBegin(1).build();
+    this.metadata =
+        stored != null
+            ? stored
+            : Metadata.newBuilder()
+                .setReplicaId(id)
+                .setStatus(ReplicaStatus.EMPTY)
+                .setBegin(1)
+                .build();
     loadTail();
     this.catchUp = new CatchUp(this);
     if (metadata.getStatus() != ReplicaStatus.VOTING) {
@@ -128,8 +155,12 @@ public final class ReplicaCore {
       case PROMISE_REQUEST -> onPromise(in.getFrom(), in.getPromiseRequest(), out);
       case WRITE_REQUEST -> onWrite(in.getFrom(), in.getWriteRequest(), out);
       case LEARNED_REQUEST -> onLearned(in.getLearnedRequest(), out);
-      case STATUS_REQUEST -> out.send(envelope(in.getFrom())
-          .setStatusResponse(status().toBuilder().setNonce(in.getStatusRequest().getNonce())).build());
+      case STATUS_REQUEST ->
+          out.send(
+              envelope(in.getFrom())
+                  .setStatusResponse(
+                      status().toBuilder().setNonce(in.getStatusRequest().getNonce()))
+                  .build());
       case FETCH_REQUEST -> onFetch(in.getFrom(), in.getFetchRequest(), out);
       case INITIALIZE_REQUEST -> onInitialize(in.getFrom(), in.getInitializeRequest(), out);
       case STATUS_RESPONSE -> {
@@ -146,19 +177,20 @@ public final class ReplicaCore {
           catchUp.onFetch(in.getFrom(), in.getFetchResponse(), out);
         }
       }
-      default -> { } // responses meant for writers, or nothing we know: ignore
+      default -> {} // responses meant for writers, or nothing we know: ignore
     }
   }
 
   /**
-   * Reports what this step changed that an operator wants to see: a new status, or (while voting)
-   * a beginning moved by a learned TRUNCATE. Recovery moves the beginning too, as part of copying a
+   * Reports what this step changed that an operator wants to see: a new status, or (while voting) a
+   * beginning moved by a learned TRUNCATE. Recovery moves the beginning too, as part of copying a
    * quorum's log; that is reported once, with the status that ends it.
    */
   private void reportTransitions(ReplicaStatus statusBefore, long beginBefore, Effects out) {
     ReplicaStatus status = metadata.getStatus();
     if (status != statusBefore) {
-      out.event(new Event.StatusChanged(statusBefore, status, metadata.getClusterId(), learnedThrough));
+      out.event(
+          new Event.StatusChanged(statusBefore, status, metadata.getClusterId(), learnedThrough));
     } else if (status == ReplicaStatus.VOTING && metadata.getBegin() > beginBefore) {
       out.event(new Event.Truncated(beginBefore, metadata.getBegin()));
     }
@@ -192,8 +224,11 @@ public final class ReplicaCore {
   // ---- the acceptor -------------------------------------------------------------------------
 
   private void onPromise(long from, PromiseRequest req, Effects out) {
-    PromiseResponse.Builder resp = PromiseResponse.newBuilder().setBallot(req.getBallot())
-        .setStatus(metadata.getStatus()).setPromised(metadata.getPromised());
+    PromiseResponse.Builder resp =
+        PromiseResponse.newBuilder()
+            .setBallot(req.getBallot())
+            .setStatus(metadata.getStatus())
+            .setPromised(metadata.getPromised());
     if (metadata.getStatus() != ReplicaStatus.VOTING) {
       out.send(envelope(from).setPromiseResponse(resp.setOk(false)).build());
       return;
@@ -206,17 +241,25 @@ public final class ReplicaCore {
       metadata = metadata.toBuilder().setPromised(req.getBallot()).build();
       out.persist(Effects.Persist.metadata(metadata));
     }
-    resp.setOk(true).setPromised(metadata.getPromised()).setBegin(metadata.getBegin())
-        .setLearnedThrough(learnedThrough).setEnd(end);
+    resp.setOk(true)
+        .setPromised(metadata.getPromised())
+        .setBegin(metadata.getBegin())
+        .setLearnedThrough(learnedThrough)
+        .setEnd(end);
     // Everything above learned_through, payloads included: the new writer re-proposes these values.
     resp.addAllTail(tail.values());
     out.send(envelope(from).setPromiseResponse(resp).build());
   }
 
   private void onWrite(long from, WriteRequest req, Effects out) {
-    WriteResponse.Builder resp = WriteResponse.newBuilder().setBallot(req.getBallot()).setStatus(metadata.getStatus());
-    if (metadata.getStatus() != ReplicaStatus.VOTING || !Ballots.atLeast(req.getBallot(), metadata.getPromised())) {
-      out.send(envelope(from).setWriteResponse(resp.setOk(false).setPromised(metadata.getPromised())).build());
+    WriteResponse.Builder resp =
+        WriteResponse.newBuilder().setBallot(req.getBallot()).setStatus(metadata.getStatus());
+    if (metadata.getStatus() != ReplicaStatus.VOTING
+        || !Ballots.atLeast(req.getBallot(), metadata.getPromised())) {
+      out.send(
+          envelope(from)
+              .setWriteResponse(resp.setOk(false).setPromised(metadata.getPromised()))
+              .build());
       return;
     }
     Metadata newMetadata = null;
@@ -248,7 +291,10 @@ public final class ReplicaCore {
     if (m != null || !stored.isEmpty()) {
       out.persist(Effects.Persist.actions(m, dedupe(stored), truncatedBelow(afterTruncate)));
     }
-    out.send(envelope(from).setWriteResponse(resp.setOk(true).setPromised(metadata.getPromised())).build());
+    out.send(
+        envelope(from)
+            .setWriteResponse(resp.setOk(true).setPromised(metadata.getPromised()))
+            .build());
   }
 
   private void onLearned(LearnedRequest req, Effects out) {
@@ -380,16 +426,24 @@ public final class ReplicaCore {
   // ---- serving reads ------------------------------------------------------------------------
 
   private void onFetch(long from, FetchRequest req, Effects out) {
-    FetchResponse.Builder resp = FetchResponse.newBuilder().setFrom(req.getFrom()).setTo(req.getTo())
-        .setNonce(req.getNonce()).setStatus(metadata.getStatus()).setBegin(metadata.getBegin())
-        .setLearnedThrough(learnedThrough);
+    FetchResponse.Builder resp =
+        FetchResponse.newBuilder()
+            .setFrom(req.getFrom())
+            .setTo(req.getTo())
+            .setNonce(req.getNonce())
+            .setStatus(metadata.getStatus())
+            .setBegin(metadata.getBegin())
+            .setLearnedThrough(learnedThrough);
     // Only a voting replica answers: an empty or recovering one would answer "nothing there" for
     // positions it simply does not have yet.
     if (metadata.getStatus() != ReplicaStatus.VOTING) {
       out.send(envelope(from).setFetchResponse(resp.setOk(false)).build());
       return;
     }
-    int limit = req.getMaxActions() > 0 ? Math.min(req.getMaxActions(), config.fetchBatch()) : config.fetchBatch();
+    int limit =
+        req.getMaxActions() > 0
+            ? Math.min(req.getMaxActions(), config.fetchBatch())
+            : config.fetchBatch();
     long lo = Math.max(req.getFrom(), metadata.getBegin());
     List<Action> found = storage.range(lo, req.getTo(), limit, config.fetchBytes());
     long last = found.isEmpty() ? 0 : found.get(found.size() - 1).getPosition();
@@ -399,7 +453,8 @@ public final class ReplicaCore {
     }
     for (Action a : found) {
       if (!req.getLearnedOnly() || a.getLearned() || a.getPosition() <= learnedThrough) {
-        resp.addActions(a.getPosition() <= learnedThrough ? a.toBuilder().setLearned(true).build() : a);
+        resp.addActions(
+            a.getPosition() <= learnedThrough ? a.toBuilder().setLearned(true).build() : a);
       }
     }
     out.send(envelope(from).setFetchResponse(resp.setOk(true)).build());
@@ -408,27 +463,49 @@ public final class ReplicaCore {
   private void onInitialize(long from, InitializeRequest req, Effects out) {
     InitializeResponse.Builder resp = InitializeResponse.newBuilder();
     if (req.getClusterId().isEmpty()) {
-      out.send(envelope(from).setInitializeResponse(resp.setOk(false).setStatus(metadata.getStatus())
-          .setClusterId(metadata.getClusterId())).build());
+      out.send(
+          envelope(from)
+              .setInitializeResponse(
+                  resp.setOk(false)
+                      .setStatus(metadata.getStatus())
+                      .setClusterId(metadata.getClusterId()))
+              .build());
       return;
     }
     if (metadata.getStatus() == ReplicaStatus.EMPTY && recovery != null && !recovery.started()) {
-      metadata = metadata.toBuilder().setClusterId(req.getClusterId()).setStatus(ReplicaStatus.VOTING).build();
+      metadata =
+          metadata.toBuilder()
+              .setClusterId(req.getClusterId())
+              .setStatus(ReplicaStatus.VOTING)
+              .build();
       recovery = null;
       out.persist(Effects.Persist.metadata(metadata));
     }
-    boolean ok = metadata.getStatus() == ReplicaStatus.VOTING && metadata.getClusterId().equals(req.getClusterId());
-    out.send(envelope(from).setInitializeResponse(resp.setOk(ok).setStatus(metadata.getStatus())
-        .setClusterId(metadata.getClusterId())).build());
+    boolean ok =
+        metadata.getStatus() == ReplicaStatus.VOTING
+            && metadata.getClusterId().equals(req.getClusterId());
+    out.send(
+        envelope(from)
+            .setInitializeResponse(
+                resp.setOk(ok)
+                    .setStatus(metadata.getStatus())
+                    .setClusterId(metadata.getClusterId()))
+            .build());
   }
 
   // ---- used by CatchUp and Recovery ---------------------------------------------------------
 
   /** This replica's state, as it answers a status request (tools and tests read it too). */
   public StatusResponse status() {
-    return StatusResponse.newBuilder().setClusterId(metadata.getClusterId()).setReplicaId(id)
-        .setStatus(metadata.getStatus()).setPromised(metadata.getPromised()).setBegin(metadata.getBegin())
-        .setLearnedThrough(learnedThrough).setEnd(end).build();
+    return StatusResponse.newBuilder()
+        .setClusterId(metadata.getClusterId())
+        .setReplicaId(id)
+        .setStatus(metadata.getStatus())
+        .setPromised(metadata.getPromised())
+        .setBegin(metadata.getBegin())
+        .setLearnedThrough(learnedThrough)
+        .setEnd(end)
+        .build();
   }
 
   /** A nonce no earlier question of this replica (in this run or an earlier one) carried. */
@@ -440,13 +517,18 @@ public final class ReplicaCore {
     return Envelope.newBuilder().setFrom(id).setTo(to);
   }
 
-  /** Recovery is done: the copied state is in place (see {@link #adoptRecovered}); vote from now on. */
+  /**
+   * Recovery is done: the copied state is in place (see {@link #adoptRecovered}); vote from now on.
+   */
   void finishRecovery(Metadata recovered) {
     metadata = recovered;
     recovery = null;
   }
 
-  /** Takes a quorum's merged actions as this replica's own (recovery only); returns them for persisting. */
+  /**
+   * Takes a quorum's merged actions as this replica's own (recovery only); returns them for
+   * persisting.
+   */
   List<Action> adoptRecovered(List<Action> actions) {
     List<Action> adopted = new ArrayList<>();
     for (Action a : actions) {
@@ -458,7 +540,8 @@ public final class ReplicaCore {
       adopted.add(a);
     }
     advanceLearnedThrough();
-    applyLearnedTruncates(actions); // the caller persists the begin with the recovery's final metadata
+    applyLearnedTruncates(
+        actions); // the caller persists the begin with the recovery's final metadata
     return adopted;
   }
 
@@ -494,14 +577,22 @@ public final class ReplicaCore {
           learnedThrough++;
         } else {
           contiguous = false;
-          tail.put(a.getPosition(), learned && !a.getLearned() ? a.toBuilder().setLearned(true).build() : a);
+          tail.put(
+              a.getPosition(),
+              learned && !a.getLearned() ? a.toBuilder().setLearned(true).build() : a);
         }
       }
       next = chunk.get(chunk.size() - 1).getPosition() + 1;
     }
     if (learnedThrough < Math.min(watermark, end)) {
-      throw new IllegalStateException("replica " + id + ": its metadata says positions up to " + watermark
-          + " are learned, but position " + (learnedThrough + 1) + " is missing from its storage");
+      throw new IllegalStateException(
+          "replica "
+              + id
+              + ": its metadata says positions up to "
+              + watermark
+              + " are learned, but position "
+              + (learnedThrough + 1)
+              + " is missing from its storage");
     }
     // A learned TRUNCATE is persisted together with the begin it moves; this only guards against
     // storage written by an older version that did not.

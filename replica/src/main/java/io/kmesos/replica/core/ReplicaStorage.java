@@ -16,7 +16,8 @@ public interface ReplicaStorage {
 
   /**
    * The actions in [from, to], in position order: at most {@code limit} of them and, after the
-   * first, no more than {@code maxPayloadBytes} of payload in all (so an answer stays a sendable size).
+   * first, no more than {@code maxPayloadBytes} of payload in all (so an answer stays a sendable
+   * size).
    */
   List<Action> range(long from, long to, int limit, long maxPayloadBytes);
 

@@ -17,15 +17,16 @@ import java.util.TreeMap;
 import java.util.function.LongFunction;
 
 /**
- * An elected writer's proposals (Mesos {@code src/log/coordinator.cpp}, its fill and appends): first
- * the positions its election decided to settle again (the fill), then clients' appends, pipelined
- * in batches.
+ * An elected writer's proposals (Mesos {@code src/log/coordinator.cpp}, its fill and appends):
+ * first the positions its election decided to settle again (the fill), then clients' appends,
+ * pipelined in batches.
  *
  * <p>Guarantees:
+ *
  * <ul>
- *   <li>A position is reported committed only once a quorum accepted it under this writer's
- *       ballot, and in position order: committed through p means every position up to p is chosen.
- *       The election is reported won ({@link Event.Elected}) only once the whole fill is committed.
+ *   <li>A position is reported committed only once a quorum accepted it under this writer's ballot,
+ *       and in position order: committed through p means every position up to p is chosen. The
+ *       election is reported won ({@link Event.Elected}) only once the whole fill is committed.
  *   <li>Every write carries the committed point, and it is sent on its own when no write did, so
  *       replicas learn what was chosen; an unacknowledged write is resent to the replicas that did
  *       not accept it.
@@ -37,14 +38,22 @@ import java.util.function.LongFunction;
  * </ul>
  */
 final class WritePipeline {
-  enum Stage { FILLING, WRITING, SUPERSEDED }
+  enum Stage {
+    FILLING,
+    WRITING,
+    SUPERSEDED
+  }
 
   private static final class InFlight {
     final Action action;
     final BitSet acks = new BitSet();
     final boolean client;
-    /** Sent at least once: only then can it be stale (an unsent one waits for a free batch slot). */
+
+    /**
+     * Sent at least once: only then can it be stale (an unsent one waits for a free batch slot).
+     */
     boolean sent;
+
     int age;
 
     InFlight(Action action, boolean client) {
@@ -61,13 +70,17 @@ final class WritePipeline {
   private Stage stage = Stage.FILLING;
   private final TreeMap<Long, InFlight> inFlight = new TreeMap<>();
   private final ArrayDeque<Action> unsent = new ArrayDeque<>();
+
   /** The last position of every batch sent and not yet committed, oldest first. */
   private final ArrayDeque<Long> batchEnds = new ArrayDeque<>();
+
   private long committedThrough;
   private final long fillEnd;
   private long nextPosition;
+
   /** The committed point the replicas were last told, in a write or on its own. */
   private long learnedSent;
+
   private int learnedAge;
   private boolean flushedSinceTick;
 
@@ -75,7 +88,11 @@ final class WritePipeline {
    * Starts with the fill: every position the election decided to settle again, with the value it
    * found there or else a NOP. Call {@link #start} next.
    */
-  WritePipeline(Ballot ballot, Quorum quorum, Coordinator.Config config, LongFunction<Envelope.Builder> envelope,
+  WritePipeline(
+      Ballot ballot,
+      Quorum quorum,
+      Coordinator.Config config,
+      LongFunction<Envelope.Builder> envelope,
       Election.Decided decided) {
     this.ballot = ballot;
     this.quorum = quorum;
@@ -92,7 +109,9 @@ final class WritePipeline {
       if (seen == null) {
         fill.setType(ActionType.NOP);
       } else {
-        fill.setType(seen.getType()).setPayload(seen.getPayload()).setTruncateTo(seen.getTruncateTo());
+        fill.setType(seen.getType())
+            .setPayload(seen.getPayload())
+            .setTruncateTo(seen.getTruncateTo());
       }
       Action a = fill.build();
       inFlight.put(pos, new InFlight(a, false));
@@ -171,7 +190,11 @@ final class WritePipeline {
     if ((!busy && committedThrough > learnedSent)
         || (++learnedAge >= config.retryTicks() * 4 && committedThrough > 0)) {
       learnedAge = 0;
-      LearnedRequest l = LearnedRequest.newBuilder().setBallot(ballot).setCommittedThrough(committedThrough).build();
+      LearnedRequest l =
+          LearnedRequest.newBuilder()
+              .setBallot(ballot)
+              .setCommittedThrough(committedThrough)
+              .build();
       for (int r = 0; r < quorum.replicas(); r++) {
         out.send(envelope.apply(r).setLearnedRequest(l).build());
       }
@@ -206,7 +229,8 @@ final class WritePipeline {
   private void advance(Effects out) {
     while (!inFlight.isEmpty()) {
       Map.Entry<Long, InFlight> first = inFlight.firstEntry();
-      if (first.getKey() != committedThrough + 1 || !quorum.reachedBy(first.getValue().acks.cardinality())) {
+      if (first.getKey() != committedThrough + 1
+          || !quorum.reachedBy(first.getValue().acks.cardinality())) {
         break;
       }
       inFlight.pollFirstEntry();
@@ -241,11 +265,12 @@ final class WritePipeline {
         }
       }
     }
-    perReplica.forEach((r, actions) -> {
-      for (List<Action> batch : PayloadBudget.pack(actions, config.maxBatchBytes())) {
-        out.send(envelope.apply(r).setWriteRequest(write().addAllActions(batch)).build());
-      }
-    });
+    perReplica.forEach(
+        (r, actions) -> {
+          for (List<Action> batch : PayloadBudget.pack(actions, config.maxBatchBytes())) {
+            out.send(envelope.apply(r).setWriteRequest(write().addAllActions(batch)).build());
+          }
+        });
   }
 
   private WriteRequest.Builder write() {

@@ -10,7 +10,8 @@
  *
  * <ul>
  *   <li>{@link io.kmesos.replica.core.ReplicaCore}: a replica (acceptor and learner).
- *   <li>{@link io.kmesos.replica.core.CatchUp}: a voting replica fills its holes with learned values.
+ *   <li>{@link io.kmesos.replica.core.CatchUp}: a voting replica fills its holes with learned
+ *       values.
  *   <li>{@link io.kmesos.replica.core.Recovery}: a replica that lost its data copies a quorum's
  *       state before it votes again.
  *   <li>{@link io.kmesos.replica.core.Coordinator}: the writer, an {@link

@@ -11,23 +11,23 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A replicated log of separate replica JVMs on 127.0.0.1, each with its own RocksDB directory under
  * one root: for the local demo, tests of the layers above the log, and benchmarks. Each replica
  * runs {@code kmesos-log replica} with this JVM's class path; its output goes to a file beside its
- * data. A replica dies with this JVM only if it is closed (or killed) first; {@link #close} kills all.
- * Everything speaks mutual TLS with certificates of a CA of its own ({@link #certificates()}, made
- * on the first start and kept after).
+ * data. A replica dies with this JVM only if it is closed (or killed) first; {@link #close} kills
+ * all. Everything speaks mutual TLS with certificates of a CA of its own ({@link #certificates()},
+ * made on the first start and kept after).
  */
 public final class LocalReplicas implements AutoCloseable {
   private final Path root;
@@ -38,8 +38,12 @@ public final class LocalReplicas implements AutoCloseable {
   private final Map<Identity, MutualTls> clients = new EnumMap<>(Identity.class);
   private boolean dieWithLauncher;
 
-  /** Replicas under {@code root}, with certificates of the CA in {@code certificates} (created if missing). */
-  public LocalReplicas(Path root, int n, List<String> jvmOptions, CertificateDirectory certificates) throws IOException {
+  /**
+   * Replicas under {@code root}, with certificates of the CA in {@code certificates} (created if
+   * missing).
+   */
+  public LocalReplicas(Path root, int n, List<String> jvmOptions, CertificateDirectory certificates)
+      throws IOException {
     this.root = root;
     this.processes = new Process[n];
     this.jvmOptions = List.copyOf(jvmOptions);
@@ -61,7 +65,8 @@ public final class LocalReplicas implements AutoCloseable {
 
   /**
    * Replicas started from now on die when the thread that started them does (Linux {@code setpriv
-   * --pdeathsig}, when available): for a long-lived launcher whose kill -9 must not leave them behind.
+   * --pdeathsig}, when available): for a long-lived launcher whose kill -9 must not leave them
+   * behind.
    */
   public LocalReplicas dieWithLauncher() {
     this.dieWithLauncher = true;
@@ -76,7 +81,8 @@ public final class LocalReplicas implements AutoCloseable {
   public static List<String> tiedToLauncher(List<String> command) {
     List<String> tied = new ArrayList<>();
     executable("setsid").ifPresent(tied::add);
-    executable("setpriv").ifPresent(setpriv -> tied.addAll(List.of(setpriv, "--pdeathsig", "KILL")));
+    executable("setpriv")
+        .ifPresent(setpriv -> tied.addAll(List.of(setpriv, "--pdeathsig", "KILL")));
     tied.addAll(command);
     return tied;
   }
@@ -95,10 +101,14 @@ public final class LocalReplicas implements AutoCloseable {
    * 127.0.0.1 and localhost), a controller and an admin, as {@code kmesos-certs files} does.
    */
   public static void issueCertificates(CertificateDirectory certificates) {
-    ClusterCertificates.ensure(certificates, new ClusterCertificates.Settings(
-        List.of(Identity.REPLICA, Identity.CONTROLLER, Identity.ADMIN),
-        Map.of(Identity.REPLICA, List.of("127.0.0.1", "localhost")),
-        ClusterCertificates.Settings.DEFAULT_CA_VALIDITY, ClusterCertificates.Settings.DEFAULT_VALIDITY, false),
+    ClusterCertificates.ensure(
+        certificates,
+        new ClusterCertificates.Settings(
+            List.of(Identity.REPLICA, Identity.CONTROLLER, Identity.ADMIN),
+            Map.of(Identity.REPLICA, List.of("127.0.0.1", "localhost")),
+            ClusterCertificates.Settings.DEFAULT_CA_VALIDITY,
+            ClusterCertificates.Settings.DEFAULT_VALIDITY,
+            false),
         Instant.now());
   }
 
@@ -111,7 +121,9 @@ public final class LocalReplicas implements AutoCloseable {
     return certificates;
   }
 
-  /** TLS of a client of these replicas with {@code identity} (a controller, an admin), loaded once. */
+  /**
+   * TLS of a client of these replicas with {@code identity} (a controller, an admin), loaded once.
+   */
   public synchronized MutualTls tls(Identity identity) {
     return clients.computeIfAbsent(identity, i -> MutualTls.load(certificates.settings(i)));
   }
@@ -142,14 +154,29 @@ public final class LocalReplicas implements AutoCloseable {
   }
 
   public Process start(int i) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     cmd.addAll(jvmOptions);
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.kmesos.replica.tool.LogTool", "replica",
-        "--id", Integer.toString(i), "--peers", String.join(",", peers), "--data-dir", dataDir(i).toString(),
-        "--tls-dir", certificates.dir(Identity.REPLICA).toString()));
+    cmd.addAll(
+        List.of(
+            "-cp",
+            System.getProperty("java.class.path"),
+            "io.kmesos.replica.tool.LogTool",
+            "replica",
+            "--id",
+            Integer.toString(i),
+            "--peers",
+            String.join(",", peers),
+            "--data-dir",
+            dataDir(i).toString(),
+            "--tls-dir",
+            certificates.dir(Identity.REPLICA).toString()));
     Files.createDirectories(root);
-    ProcessBuilder replica = new ProcessBuilder(dieWithLauncher ? tiedToLauncher(cmd) : cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
+    ProcessBuilder replica =
+        new ProcessBuilder(dieWithLauncher ? tiedToLauncher(cmd) : cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
     EnvironmentDefaults.removeOptions(replica.environment()); // its options are all above
     processes[i] = replica.start();
     return processes[i];
@@ -165,7 +192,12 @@ public final class LocalReplicas implements AutoCloseable {
           return;
         } catch (RuntimeException e) {
           if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("the replicas did not all answer within " + timeout.toSeconds() + " s: " + e.getMessage(), e);
+            throw new IllegalStateException(
+                "the replicas did not all answer within "
+                    + timeout.toSeconds()
+                    + " s: "
+                    + e.getMessage(),
+                e);
           }
           Thread.sleep(100);
         }

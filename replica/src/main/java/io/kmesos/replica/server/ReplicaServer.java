@@ -51,16 +51,16 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One thread owns the core. It takes every queued input (requests, peers' answers, ticks), steps
  * the core through all of them, writes all their storage updates as one RocksDB batch (synced once,
- * if any needs it: group commit), and only then answers. A request that waited past its deadline, or
- * longer than its age limit whatever its deadline ({@link Config#maxRequestAge()}, more for a large
- * request: {@link Transport#budget}), is refused, never applied: this bound is what the recovery
- * grace period relies on. The queue is bounded in count and bytes; when it is full, callers
- * get RESOURCE_EXHAUSTED.
+ * if any needs it: group commit), and only then answers. A request that waited past its deadline,
+ * or longer than its age limit whatever its deadline ({@link Config#maxRequestAge()}, more for a
+ * large request: {@link Transport#budget}), is refused, never applied: this bound is what the
+ * recovery grace period relies on. The queue is bounded in count and bytes; when it is full,
+ * callers get RESOURCE_EXHAUSTED.
  *
- * <p>Besides the replica protocol it serves the standard gRPC health service: SERVING while the loop
- * runs; NOT_SERVING once it stopped, for a close or because the storage or the core failed. Such a
- * failure also completes {@link #failure()}: the replica command then exits non-zero, so that
- * Kubernetes restarts the pod. Every status transition and every truncation is logged.
+ * <p>Besides the replica protocol it serves the standard gRPC health service: SERVING while the
+ * loop runs; NOT_SERVING once it stopped, for a close or because the storage or the core failed.
+ * Such a failure also completes {@link #failure()}: the replica command then exits non-zero, so
+ * that Kubernetes restarts the pod. Every status transition and every truncation is logged.
  */
 public final class ReplicaServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaServer.class);
@@ -70,21 +70,32 @@ public final class ReplicaServer implements AutoCloseable {
    * controllers (the master writes, standbys read), and operators' tools. Agents and frameworks
    * never talk to the log.
    */
-  public static final Set<Identity> CLIENTS = EnumSet.of(Identity.REPLICA, Identity.CONTROLLER,
-      Identity.ADMIN);
+  public static final Set<Identity> CLIENTS =
+      EnumSet.of(Identity.REPLICA, Identity.CONTROLLER, Identity.ADMIN);
 
   /**
    * Settings of one replica process, validated when made. Times are {@code Duration}s; {@link
    * #core()} turns them into the core's ticks, once.
    */
-  public record Config(int id, List<String> peers, Path dataDir, String expectedClusterId,
-      Duration tick, Duration maxRequestAge, int queueLimit, String listen, DisabledEndpoints disabledEndpoints) {
+  public record Config(
+      int id,
+      List<String> peers,
+      Path dataDir,
+      String expectedClusterId,
+      Duration tick,
+      Duration maxRequestAge,
+      int queueLimit,
+      String listen,
+      DisabledEndpoints disabledEndpoints) {
     /** How often a voting replica asks its peers whether it missed anything. */
     static final Duration CATCH_UP_INTERVAL = Duration.ofMillis(100);
+
     /** How long the core waits for an answer before it asks again. */
     static final Duration RETRY_INTERVAL = Duration.ofMillis(500);
+
     /** The most actions, and payload bytes beyond the first action, one fetch answer carries. */
     static final int FETCH_BATCH = 1000;
+
     static final long FETCH_BYTES = 16L << 20;
 
     public Config {
@@ -92,7 +103,8 @@ public final class ReplicaServer implements AutoCloseable {
         throw new IllegalArgumentException("a log needs at least one replica address (peers)");
       }
       if (id < 0 || id >= peers.size()) {
-        throw new IllegalArgumentException("replica id " + id + " is not an index into the " + peers.size() + " peers");
+        throw new IllegalArgumentException(
+            "replica id " + id + " is not an index into the " + peers.size() + " peers");
       }
       if (tick.isNegative() || tick.toMillis() < 1) {
         throw new IllegalArgumentException("tick must be at least 1ms, got " + tick);
@@ -104,29 +116,48 @@ public final class ReplicaServer implements AutoCloseable {
         throw new IllegalArgumentException("queueLimit must be positive, got " + queueLimit);
       }
       if (disabledEndpoints == null) {
-        throw new IllegalArgumentException("disabledEndpoints must be given (DisabledEndpoints.NONE for none)");
+        throw new IllegalArgumentException(
+            "disabledEndpoints must be given (DisabledEndpoints.NONE for none)");
       }
     }
 
     public static Config of(int id, List<String> peers, Path dataDir) {
-      return new Config(id, peers, dataDir, "", Duration.ofMillis(10), Duration.ofSeconds(2), 10_000, "",
+      return new Config(
+          id,
+          peers,
+          dataDir,
+          "",
+          Duration.ofMillis(10),
+          Duration.ofSeconds(2),
+          10_000,
+          "",
           DisabledEndpoints.NONE);
     }
 
-    /** Where to listen: {@code listen} if set (e.g. 0.0.0.0:7001 in a pod), else this replica's peer address. */
+    /**
+     * Where to listen: {@code listen} if set (e.g. 0.0.0.0:7001 in a pod), else this replica's peer
+     * address.
+     */
     InetSocketAddress listenAddress() {
       return Addresses.parse(listen.isEmpty() ? peers.get(id) : listen);
     }
 
-    /** The longest any request may live here: the age limit of the largest (see {@link Transport#budget}). */
+    /**
+     * The longest any request may live here: the age limit of the largest (see {@link
+     * Transport#budget}).
+     */
     Duration longestRequestAge() {
       return Transport.budget(maxRequestAge, Long.MAX_VALUE);
     }
 
     /** The core's tunables in ticks: the recovery grace outlasts any request by a second. */
     ReplicaCore.Config core() {
-      return new ReplicaCore.Config(ticks(CATCH_UP_INTERVAL), ticks(longestRequestAge().plusSeconds(1)),
-          ticks(RETRY_INTERVAL), FETCH_BATCH, FETCH_BYTES);
+      return new ReplicaCore.Config(
+          ticks(CATCH_UP_INTERVAL),
+          ticks(longestRequestAge().plusSeconds(1)),
+          ticks(RETRY_INTERVAL),
+          FETCH_BATCH,
+          FETCH_BYTES);
     }
 
     private int ticks(Duration d) {
@@ -136,15 +167,20 @@ public final class ReplicaServer implements AutoCloseable {
 
   private sealed interface Input permits Request, PeerAnswer, Tick {}
 
-  private record Request(Envelope envelope, StreamObserver<Envelope> answer, long expiresAtNanos, int bytes,
-      long arrivedNanos) implements Input {}
+  private record Request(
+      Envelope envelope,
+      StreamObserver<Envelope> answer,
+      long expiresAtNanos,
+      int bytes,
+      long arrivedNanos)
+      implements Input {}
 
   private record PeerAnswer(Envelope envelope, int bytes) implements Input {}
 
   /**
    * The most message bytes waiting in the queue: its count bound alone would let 10,000 large
-   * writes or fetch answers pile up. Past it, requests get RESOURCE_EXHAUSTED and peers' answers are
-   * dropped (the protocol retries, as for a lost message).
+   * writes or fetch answers pile up. Past it, requests get RESOURCE_EXHAUSTED and peers' answers
+   * are dropped (the protocol retries, as for a lost message).
    */
   static final long MAX_QUEUED_BYTES = 256L << 20;
 
@@ -163,38 +199,65 @@ public final class ReplicaServer implements AutoCloseable {
   private final AtomicLong queuedBytes = new AtomicLong();
   private final List<ManagedChannel> channels = new ArrayList<>();
   private final List<ReplicaGrpc.ReplicaStub> peers = new ArrayList<>();
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "replica-timer"));
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "replica-timer"));
   private final Thread loop;
   private final Server server;
   private final StandardServices standard;
   private volatile boolean running = true;
-  /** Completed with the cause when the replica stopped serving on its own (not by {@link #close}). */
+
+  /**
+   * Completed with the cause when the replica stopped serving on its own (not by {@link #close}).
+   */
   private final CompletableFuture<String> failure = new CompletableFuture<>();
+
   /** The core's status after the last step, for /metrics (the core itself is the loop's alone). */
   private volatile ReplicaStatus status;
+
   /** From a write request's arrival to its answer: queueing, the step, and the synced write. */
   private final Timer writeLatency;
+
   private final MeterRegistry metrics;
   private final List<Meter> gauges = new ArrayList<>();
 
-  private ReplicaServer(Config config, MutualTls tls, RocksStorage storage, MeterRegistry metrics) throws IOException {
+  private ReplicaServer(Config config, MutualTls tls, RocksStorage storage, MeterRegistry metrics)
+      throws IOException {
     this.config = config;
     this.storage = storage;
-    if (!config.expectedClusterId().isEmpty() && storage.metadata() != null
+    if (!config.expectedClusterId().isEmpty()
+        && storage.metadata() != null
         && !storage.metadata().getClusterId().isEmpty()
         && !storage.metadata().getClusterId().equals(config.expectedClusterId())) {
-      throw new StorageException(config.dataDir() + " holds replica " + storage.metadata().getReplicaId()
-          + " of log " + storage.metadata().getClusterId() + ", not of log " + config.expectedClusterId()
-          + "; refusing to serve it");
+      throw new StorageException(
+          config.dataDir()
+              + " holds replica "
+              + storage.metadata().getReplicaId()
+              + " of log "
+              + storage.metadata().getClusterId()
+              + ", not of log "
+              + config.expectedClusterId()
+              + "; refusing to serve it");
     }
-    this.core = new ReplicaCore(config.id(), config.peers().size(), storage, config.core(), new SecureRandom().nextLong());
+    this.core =
+        new ReplicaCore(
+            config.id(),
+            config.peers().size(),
+            storage,
+            config.core(),
+            new SecureRandom().nextLong());
     this.queue = new ArrayBlockingQueue<>(config.queueLimit());
     this.status = core.replicaStatus();
     this.metrics = metrics;
-    this.writeLatency = ProcessMetrics.latency(metrics, "kmesos.replica.write",
-        "From a write (Paxos accept) request's arrival to its answer, its synced write included");
-    storage.measureSyncedWrites(ProcessMetrics.latency(metrics, "kmesos.replica.fsync",
-        "How long a synced RocksDB write takes to be durable (group commit: one per batch of requests)"));
+    this.writeLatency =
+        ProcessMetrics.latency(
+            metrics,
+            "kmesos.replica.write",
+            "From a write (Paxos accept) request's arrival to its answer, its synced write included");
+    storage.measureSyncedWrites(
+        ProcessMetrics.latency(
+            metrics,
+            "kmesos.replica.fsync",
+            "How long a synced RocksDB write takes to be durable (group commit: one per batch of requests)"));
     for (int i = 0; i < config.peers().size(); i++) {
       ManagedChannel ch = Transport.channel(config.peers().get(i), tls);
       channels.add(ch);
@@ -202,29 +265,48 @@ public final class ReplicaServer implements AutoCloseable {
     }
     InetSocketAddress listen = config.listenAddress();
     // The handler only validates and enqueues: run it on the I/O thread, no hand-off.
-    NettyServerBuilder builder = NettyServerBuilder.forAddress(listen, tls.serverCredentials()).directExecutor()
-        .intercept(MutualTls.identityCheck(CLIENTS))
-        .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES);
-    this.standard = StandardServices.addTo(builder, "replica", config.disabledEndpoints(), new Service());
+    NettyServerBuilder builder =
+        NettyServerBuilder.forAddress(listen, tls.serverCredentials())
+            .directExecutor()
+            .intercept(MutualTls.identityCheck(CLIENTS))
+            .maxInboundMessageSize(Transport.MAX_MESSAGE_BYTES);
+    this.standard =
+        StandardServices.addTo(builder, "replica", config.disabledEndpoints(), new Service());
     this.server = builder.build().start();
     registerGauges(); // once serving: a replica that failed to start leaves none behind
-    standard.serving(); // before the loop starts, so that a failure of the loop is never overwritten
+    standard
+        .serving(); // before the loop starts, so that a failure of the loop is never overwritten
     this.loop = new Thread(this::run, "replica-" + config.id());
     loop.start();
     long tickMillis = config.tick().toMillis();
-    timer.scheduleAtFixedRate(() -> queue.offer(new Tick()), tickMillis, tickMillis, TimeUnit.MILLISECONDS);
-    log.info("replica {} of {} serving {} on {} ({}){}", config.id(), config.peers().size(), config.dataDir(), listen,
-        core.replicaStatus(), config.disabledEndpoints().methods().isEmpty() ? ""
+    timer.scheduleAtFixedRate(
+        () -> queue.offer(new Tick()), tickMillis, tickMillis, TimeUnit.MILLISECONDS);
+    log.info(
+        "replica {} of {} serving {} on {} ({}){}",
+        config.id(),
+        config.peers().size(),
+        config.dataDir(),
+        listen,
+        core.replicaStatus(),
+        config.disabledEndpoints().methods().isEmpty()
+            ? ""
             : "; disabled endpoints: " + String.join(", ", config.disabledEndpoints().methods()));
   }
 
-  /** Opens the storage, refuses another log's data, and starts serving over mutual TLS ({@code tls}: the replica's certificate). */
+  /**
+   * Opens the storage, refuses another log's data, and starts serving over mutual TLS ({@code tls}:
+   * the replica's certificate).
+   */
   public static ReplicaServer start(Config config, MutualTls tls) throws IOException {
     return start(config, tls, ProcessMetrics.none());
   }
 
-  /** As {@link #start(Config, MutualTls)}, measured in {@code metrics} (see docs/operations.md, "Metrics"). */
-  public static ReplicaServer start(Config config, MutualTls tls, MeterRegistry metrics) throws IOException {
+  /**
+   * As {@link #start(Config, MutualTls)}, measured in {@code metrics} (see docs/operations.md,
+   * "Metrics").
+   */
+  public static ReplicaServer start(Config config, MutualTls tls, MeterRegistry metrics)
+      throws IOException {
     ExpectedDisconnects.install();
     RocksStorage storage = RocksStorage.open(config.dataDir());
     try {
@@ -264,17 +346,27 @@ public final class ReplicaServer implements AutoCloseable {
   private void registerGauges() {
     for (ReplicaStatus s : ReplicaStatus.values()) {
       if (s != ReplicaStatus.UNRECOGNIZED && s != ReplicaStatus.REPLICA_STATUS_UNSPECIFIED) {
-        gauges.add(Gauge.builder("kmesos.replica.status", this, r -> r.status == s ? 1 : 0)
-            .description("1 for this replica's status (EMPTY, RECOVERING or VOTING), 0 for the others")
-            .tag("status", s.name()).strongReference(true).register(metrics));
+        gauges.add(
+            Gauge.builder("kmesos.replica.status", this, r -> r.status == s ? 1 : 0)
+                .description(
+                    "1 for this replica's status (EMPTY, RECOVERING or VOTING), 0 for the others")
+                .tag("status", s.name())
+                .strongReference(true)
+                .register(metrics));
       }
     }
-    gauges.add(Gauge.builder("kmesos.replica.queue.depth", queue, BlockingQueue::size)
-        .description("Requests, peers' answers and ticks waiting for the replica's loop (the write queue)")
-        .strongReference(true).register(metrics));
-    gauges.add(Gauge.builder("kmesos.replica.queue.size", queuedBytes, AtomicLong::get)
-        .baseUnit("bytes").description("Message bytes waiting in that queue (bounded at 256 MiB)")
-        .strongReference(true).register(metrics));
+    gauges.add(
+        Gauge.builder("kmesos.replica.queue.depth", queue, BlockingQueue::size)
+            .description(
+                "Requests, peers' answers and ticks waiting for the replica's loop (the write queue)")
+            .strongReference(true)
+            .register(metrics));
+    gauges.add(
+        Gauge.builder("kmesos.replica.queue.size", queuedBytes, AtomicLong::get)
+            .baseUnit("bytes")
+            .description("Message bytes waiting in that queue (bounded at 256 MiB)")
+            .strongReference(true)
+            .register(metrics));
   }
 
   private final class Service extends ReplicaGrpc.ReplicaImplBase {
@@ -286,16 +378,24 @@ public final class ReplicaServer implements AutoCloseable {
         return;
       }
       long now = System.nanoTime();
-      long expires = now + Transport.budget(config.maxRequestAge(), request.getSerializedSize()).toNanos();
+      long expires =
+          now + Transport.budget(config.maxRequestAge(), request.getSerializedSize()).toNanos();
       Deadline deadline = Context.current().getDeadline();
       if (deadline != null) {
         expires = Math.min(expires, now + deadline.timeRemaining(TimeUnit.NANOSECONDS));
       }
       if (!running) {
         String why = failure.isDone() ? " has stopped: " + failure.join() : " is shutting down";
-        answer.onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + why).asRuntimeException());
-      } else if (!enqueue(new Request(request, answer, expires, request.getSerializedSize(), now))) {
-        answer.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + config.id() + " is overloaded; retry later").asRuntimeException());
+        answer.onError(
+            Status.UNAVAILABLE
+                .withDescription("replica " + config.id() + why)
+                .asRuntimeException());
+      } else if (!enqueue(
+          new Request(request, answer, expires, request.getSerializedSize(), now))) {
+        answer.onError(
+            Status.RESOURCE_EXHAUSTED
+                .withDescription("replica " + config.id() + " is overloaded; retry later")
+                .asRuntimeException());
       }
     }
   }
@@ -334,7 +434,10 @@ public final class ReplicaServer implements AutoCloseable {
     }
   }
 
-  /** The replica cannot go on: NOT_SERVING, one ERROR naming the cause, and {@link #failure} completes. */
+  /**
+   * The replica cannot go on: NOT_SERVING, one ERROR naming the cause, and {@link #failure}
+   * completes.
+   */
   private void stopServing(String cause, Throwable t) {
     running = false;
     standard.notServing();
@@ -380,7 +483,11 @@ public final class ReplicaServer implements AutoCloseable {
     }
     for (Input in : queue) {
       if (in instanceof Request r) {
-        r.answer().onError(Status.UNAVAILABLE.withDescription("replica " + config.id() + " stopped").asRuntimeException());
+        r.answer()
+            .onError(
+                Status.UNAVAILABLE
+                    .withDescription("replica " + config.id() + " stopped")
+                    .asRuntimeException());
       }
     }
   }
@@ -396,9 +503,14 @@ public final class ReplicaServer implements AutoCloseable {
       try {
         if (in instanceof Request r) {
           if (now > r.expiresAtNanos()) {
-            r.answer().onError(Status.DEADLINE_EXCEEDED
-                .withDescription("the request waited past its deadline in replica " + config.id() + " and was not applied")
-                .asRuntimeException());
+            r.answer()
+                .onError(
+                    Status.DEADLINE_EXCEEDED
+                        .withDescription(
+                            "the request waited past its deadline in replica "
+                                + config.id()
+                                + " and was not applied")
+                        .asRuntimeException());
             answered[i] = true;
           } else {
             if (ReplicaCore.readsStorage(r.envelope()) && !writes.isEmpty()) {
@@ -417,7 +529,11 @@ public final class ReplicaServer implements AutoCloseable {
       } catch (CorruptRecordException ex) {
         log.error("replica {}: {}", config.id(), ex.getMessage());
         if (in instanceof Request r) {
-          r.answer().onError(Status.DATA_LOSS.withDescription("replica " + config.id() + ": " + ex.getMessage()).asRuntimeException());
+          r.answer()
+              .onError(
+                  Status.DATA_LOSS
+                      .withDescription("replica " + config.id() + ": " + ex.getMessage())
+                      .asRuntimeException());
           answered[i] = true;
         }
       }
@@ -432,7 +548,10 @@ public final class ReplicaServer implements AutoCloseable {
       logTransitions(results.get(i));
       Envelope reply = null;
       for (Envelope m : results.get(i).messages()) {
-        if (reply == null && in instanceof Request r && m.getTo() == r.envelope().getFrom() && Requests.isReply(m)) {
+        if (reply == null
+            && in instanceof Request r
+            && m.getTo() == r.envelope().getFrom()
+            && Requests.isReply(m)) {
           reply = m;
         } else {
           sendToPeer(m);
@@ -442,14 +561,23 @@ public final class ReplicaServer implements AutoCloseable {
         writeLatency.record(applied - r.arrivedNanos(), TimeUnit.NANOSECONDS);
       }
       if (in instanceof Request r && !answered[i] && !cancelled(r)) {
-        r.answer().onNext(reply != null ? reply
-            : Envelope.newBuilder().setFrom(config.id()).setTo(r.envelope().getFrom()).build());
+        r.answer()
+            .onNext(
+                reply != null
+                    ? reply
+                    : Envelope.newBuilder()
+                        .setFrom(config.id())
+                        .setTo(r.envelope().getFrom())
+                        .build());
         r.answer().onCompleted();
       }
     }
   }
 
-  /** Status changes and truncations, once they are durable: one line each (see {@link Event.Transition}). */
+  /**
+   * Status changes and truncations, once they are durable: one line each (see {@link
+   * Event.Transition}).
+   */
   private void logTransitions(Effects e) {
     for (Event ev : e.events()) {
       if (ev instanceof Event.Transition t) {
@@ -459,8 +587,8 @@ public final class ReplicaServer implements AutoCloseable {
   }
 
   /**
-   * Whether the caller gave up on {@code r} (its deadline passed, or it cancelled): its answer would
-   * only be serialized to be thrown away. What the request changed is durable either way.
+   * Whether the caller gave up on {@code r} (its deadline passed, or it cancelled): its answer
+   * would only be serialized to be thrown away. What the request changed is durable either way.
    */
   private static boolean cancelled(Request r) {
     return r.answer() instanceof ServerCallStreamObserver<Envelope> call && call.isCancelled();
@@ -471,23 +599,28 @@ public final class ReplicaServer implements AutoCloseable {
     if (to < 0 || to >= peers.size() || to == config.id()) {
       return; // answers to clients travel back on their own calls
     }
-    peers.get((int) to).withDeadlineAfter(config.maxRequestAge().toMillis(), TimeUnit.MILLISECONDS)
-        .call(m, new StreamObserver<>() {
-          @Override
-          public void onNext(Envelope answer) {
-            if (answer.getBodyCase() != Envelope.BodyCase.BODY_NOT_SET) {
-              enqueue(new PeerAnswer(answer, answer.getSerializedSize()));
-            }
-          }
+    peers
+        .get((int) to)
+        .withDeadlineAfter(config.maxRequestAge().toMillis(), TimeUnit.MILLISECONDS)
+        .call(
+            m,
+            new StreamObserver<>() {
+              @Override
+              public void onNext(Envelope answer) {
+                if (answer.getBodyCase() != Envelope.BodyCase.BODY_NOT_SET) {
+                  enqueue(new PeerAnswer(answer, answer.getSerializedSize()));
+                }
+              }
 
-          @Override
-          public void onError(Throwable t) {
-            log.debug("replica {}: peer {} did not answer: {}", config.id(), to, t.getMessage());
-          }
+              @Override
+              public void onError(Throwable t) {
+                log.debug(
+                    "replica {}: peer {} did not answer: {}", config.id(), to, t.getMessage());
+              }
 
-          @Override
-          public void onCompleted() {}
-        });
+              @Override
+              public void onCompleted() {}
+            });
   }
 
   @Override
@@ -505,7 +638,8 @@ public final class ReplicaServer implements AutoCloseable {
     server.shutdownNow();
     channels.forEach(ManagedChannel::shutdownNow);
     storage.close();
-    gauges.forEach(metrics::remove); // they read this server: a later one in the process registers its own
+    gauges.forEach(
+        metrics::remove); // they read this server: a later one in the process registers its own
   }
 
   private static Thread daemon(Runnable r, String name) {

@@ -8,7 +8,10 @@ import io.kmesos.api.log.v1.Envelope;
 final class Requests {
   private Requests() {}
 
-  /** Null when {@code e} is a well-formed request for replica {@code id}, else why not (for INVALID_ARGUMENT). */
+  /**
+   * Null when {@code e} is a well-formed request for replica {@code id}, else why not (for
+   * INVALID_ARGUMENT).
+   */
   static String problem(Envelope e, int id) {
     if (e.getTo() != id) {
       return "addressed to replica " + e.getTo() + ", but this is replica " + id;
@@ -27,12 +30,15 @@ final class Requests {
           if (a.getPosition() == 0) {
             return "write_request.actions: positions start at 1";
           }
-          if (a.getType() == ActionType.ACTION_TYPE_UNSPECIFIED || a.getType() == ActionType.UNRECOGNIZED) {
-            return "write_request.actions[position " + a.getPosition() + "].type must be NOP, APPEND or TRUNCATE";
+          if (a.getType() == ActionType.ACTION_TYPE_UNSPECIFIED
+              || a.getType() == ActionType.UNRECOGNIZED) {
+            return "write_request.actions[position "
+                + a.getPosition()
+                + "].type must be NOP, APPEND or TRUNCATE";
           }
         }
       }
-      case LEARNED_REQUEST, STATUS_REQUEST, FETCH_REQUEST -> { }
+      case LEARNED_REQUEST, STATUS_REQUEST, FETCH_REQUEST -> {}
       case INITIALIZE_REQUEST -> {
         if (e.getInitializeRequest().getClusterId().isBlank()) {
           return "initialize_request.cluster_id must not be empty";
@@ -51,7 +57,8 @@ final class Requests {
   /** Whether {@code e}, sent by a replica to the sender of a request, is the answer to it. */
   static boolean isReply(Envelope e) {
     return switch (e.getBodyCase()) {
-      case PROMISE_RESPONSE, WRITE_RESPONSE, STATUS_RESPONSE, FETCH_RESPONSE, INITIALIZE_RESPONSE -> true;
+      case PROMISE_RESPONSE, WRITE_RESPONSE, STATUS_RESPONSE, FETCH_RESPONSE, INITIALIZE_RESPONSE ->
+          true;
       default -> false;
     };
   }

@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * How every node of the log reaches a replica: one mutual-TLS gRPC channel per replica address
- * (the replica must prove the replica identity; we present our own certificate), which reconnects
- * within {@link #MAX_RECONNECT_BACKOFF} of a replica coming back.
+ * How every node of the log reaches a replica: one mutual-TLS gRPC channel per replica address (the
+ * replica must prove the replica identity; we present our own certificate), which reconnects within
+ * {@link #MAX_RECONNECT_BACKOFF} of a replica coming back.
  */
 public final class Transport {
   /**
@@ -28,8 +28,8 @@ public final class Transport {
   /**
    * The longest a channel waits between two attempts to reach a replica that is down. gRPC's own
    * back-off grows towards 120 s, which suits a client of many servers; a log has a few known
-   * replicas, and a writer's election or a peer's catch-up must see a restarted replica at once, so a
-   * channel in TRANSIENT_FAILURE has its back-off reset this often (one connection attempt per
+   * replicas, and a writer's election or a peer's catch-up must see a restarted replica at once, so
+   * a channel in TRANSIENT_FAILURE has its back-off reset this often (one connection attempt per
    * second per channel to a replica that is down costs nothing). gRPC offers no public setting for
    * the back-off's maximum, so this is done from outside.
    */
@@ -43,7 +43,9 @@ public final class Transport {
    */
   static final long SLOW_DISK_BYTES_PER_SECOND = 4L << 20;
 
-  /** The most a request's budget grows: requests above 16 MiB get no more time than one of 16 MiB. */
+  /**
+   * The most a request's budget grows: requests above 16 MiB get no more time than one of 16 MiB.
+   */
   static final Duration MAX_SIZE_ALLOWANCE = Duration.ofSeconds(4);
 
   /**
@@ -53,23 +55,32 @@ public final class Transport {
    * must outlast every request ({@link ReplicaServer.Config#longestRequestAge()}).
    */
   public static Duration budget(Duration base, long bytes) {
-    long allowance = bytes >= MAX_SIZE_ALLOWANCE.toSeconds() * SLOW_DISK_BYTES_PER_SECOND
-        ? MAX_SIZE_ALLOWANCE.toMillis() : bytes * 1000 / SLOW_DISK_BYTES_PER_SECOND;
+    long allowance =
+        bytes >= MAX_SIZE_ALLOWANCE.toSeconds() * SLOW_DISK_BYTES_PER_SECOND
+            ? MAX_SIZE_ALLOWANCE.toMillis()
+            : bytes * 1000 / SLOW_DISK_BYTES_PER_SECOND;
     return base.plusMillis(allowance);
   }
 
-  private static final ScheduledExecutorService RECONNECTS = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "transport-reconnect");
-    t.setDaemon(true);
-    return t;
-  });
+  private static final ScheduledExecutorService RECONNECTS =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "transport-reconnect");
+            t.setDaemon(true);
+            return t;
+          });
 
   private Transport() {}
 
-  /** Answers only enqueue work for a single-threaded loop: they run on the I/O thread, no hand-off. */
+  /**
+   * Answers only enqueue work for a single-threaded loop: they run on the I/O thread, no hand-off.
+   */
   public static ManagedChannel channel(String hostPort, MutualTls tls) {
-    ManagedChannel channel = NettyChannelBuilder.forTarget(hostPort, tls.channelCredentials(Identity.REPLICA)).directExecutor()
-        .maxInboundMessageSize(MAX_MESSAGE_BYTES).build();
+    ManagedChannel channel =
+        NettyChannelBuilder.forTarget(hostPort, tls.channelCredentials(Identity.REPLICA))
+            .directExecutor()
+            .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+            .build();
     boundBackoff(channel, MAX_RECONNECT_BACKOFF);
     // Connect (TCP and the TLS handshake) now, not within the first call's deadline: a new
     // process's first handshake loads and warms the TLS code, seconds on a busy machine.
@@ -77,7 +88,10 @@ public final class Transport {
     return channel;
   }
 
-  /** Reconnects {@code channel} at once if it is waiting out a back-off (e.g. when an election starts). */
+  /**
+   * Reconnects {@code channel} at once if it is waiting out a back-off (e.g. when an election
+   * starts).
+   */
   public static void reconnectNow(ManagedChannel channel) {
     if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
       channel.resetConnectBackoff();
@@ -85,21 +99,26 @@ public final class Transport {
   }
 
   /**
-   * Checks {@code channel} every {@code max}; one waiting out a back-off reconnects now. Polled, not
-   * driven by state changes: gRPC's pick-first stays in TRANSIENT_FAILURE through its later
+   * Checks {@code channel} every {@code max}; one waiting out a back-off reconnects now. Polled,
+   * not driven by state changes: gRPC's pick-first stays in TRANSIENT_FAILURE through its later
    * attempts, so no change would announce them. Stops once the channel is shut down.
    */
   static void boundBackoff(ManagedChannel channel, Duration max) {
     AtomicReference<ScheduledFuture<?>> self = new AtomicReference<>();
-    self.set(RECONNECTS.scheduleWithFixedDelay(() -> {
-      if (channel.isShutdown()) {
-        ScheduledFuture<?> f = self.get();
-        if (f != null) {
-          f.cancel(false);
-        }
-        return;
-      }
-      reconnectNow(channel);
-    }, max.toMillis(), max.toMillis(), TimeUnit.MILLISECONDS));
+    self.set(
+        RECONNECTS.scheduleWithFixedDelay(
+            () -> {
+              if (channel.isShutdown()) {
+                ScheduledFuture<?> f = self.get();
+                if (f != null) {
+                  f.cancel(false);
+                }
+                return;
+              }
+              reconnectNow(channel);
+            },
+            max.toMillis(),
+            max.toMillis(),
+            TimeUnit.MILLISECONDS));
   }
 }

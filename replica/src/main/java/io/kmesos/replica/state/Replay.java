@@ -5,17 +5,17 @@ import io.kmesos.api.state.v1.Change;
 import io.kmesos.api.state.v1.Entry;
 import io.kmesos.api.state.v1.SnapshotChunk;
 import io.kmesos.api.state.v1.Store;
+import io.kmesos.api.state.v1.Variable;
 import io.kmesos.replica.client.LogEntry;
 import io.kmesos.replica.client.Reader;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.TimeoutException;
-import io.kmesos.api.state.v1.Variable;
-import java.util.Arrays;
-import java.util.Objects;
 
 /**
  * Rebuilds the State's variables from the log: the snapshot the log was truncated for (none when
@@ -23,9 +23,9 @@ import java.util.Objects;
  *
  * <p>Guarantees: a change is applied only if its sequence number follows the last one applied. A
  * writer pipelines its changes, so one that crashed may leave a change behind a lost one; that
- * change was never reported committed (commits are reported in order) and built on the lost one,
- * so it is skipped, and the next writer reuses its sequence number. A log that holds other data,
- * or was truncated without a complete snapshot, is refused with a message naming the position.
+ * change was never reported committed (commits are reported in order) and built on the lost one, so
+ * it is skipped, and the next writer reuses its sequence number. A log that holds other data, or
+ * was truncated without a complete snapshot, is refused with a message naming the position.
  */
 final class Replay {
   final long begin;
@@ -42,13 +42,17 @@ final class Replay {
     this.begin = begin;
   }
 
-  /** Waits until the log's learned entries reach {@code ending}, then replays [beginning, ending]. */
-  static Replay read(Reader reader, long ending, Duration timeout) throws InterruptedException, TimeoutException {
+  /**
+   * Waits until the log's learned entries reach {@code ending}, then replays [beginning, ending].
+   */
+  static Replay read(Reader reader, long ending, Duration timeout)
+      throws InterruptedException, TimeoutException {
     long deadline = System.nanoTime() + timeout.toNanos();
     // The writer's election committed everything up to `ending`; replicas learn it moments later.
     while (ending > 0 && reader.ending() < ending) {
       if (System.nanoTime() > deadline) {
-        throw new TimeoutException("the replicas did not learn positions up to " + ending + " within " + timeout);
+        throw new TimeoutException(
+            "the replicas did not learn positions up to " + ending + " within " + timeout);
       }
       Thread.sleep(5);
     }
@@ -80,7 +84,8 @@ final class Replay {
         continue; // already in the snapshot
       }
       if (c.getSequence() != r.sequence + 1) {
-        r.skipped++; // left behind a lost change by a writer that crashed: never committed to anyone
+        r.skipped++; // left behind a lost change by a writer that crashed: never committed to
+        // anyone
         continue;
       }
       r.apply(c);
@@ -104,11 +109,13 @@ final class Replay {
     Map<Long, SnapshotChunk[]> byAsOf = new HashMap<>();
     SnapshotChunk[] complete = null;
     for (Entry e : entries) {
-      if (e.getKindCase() != Entry.KindCase.SNAPSHOT || e.getSnapshot().getAsOfPosition() != begin - 1) {
+      if (e.getKindCase() != Entry.KindCase.SNAPSHOT
+          || e.getSnapshot().getAsOfPosition() != begin - 1) {
         continue;
       }
       SnapshotChunk c = e.getSnapshot();
-      SnapshotChunk[] parts = byAsOf.computeIfAbsent(c.getAsOf(), k -> new SnapshotChunk[Math.max(1, c.getCount())]);
+      SnapshotChunk[] parts =
+          byAsOf.computeIfAbsent(c.getAsOf(), k -> new SnapshotChunk[Math.max(1, c.getCount())]);
       if (c.getIndex() < parts.length && parts.length == c.getCount()) {
         parts[c.getIndex()] = c;
       }
@@ -117,8 +124,11 @@ final class Replay {
       }
     }
     if (complete == null) {
-      throw new StateException("the log begins at position " + begin + " but holds no complete snapshot of the state "
-          + "before it; refusing to recover from a partial state");
+      throw new StateException(
+          "the log begins at position "
+              + begin
+              + " but holds no complete snapshot of the state "
+              + "before it; refusing to recover from a partial state");
     }
     snapshotAsOf = complete[0].getAsOf();
     sequence = snapshotAsOf;
@@ -132,8 +142,12 @@ final class Replay {
   private static Entry decode(LogEntry e) {
     Entry entry = State.decode(e.payload());
     if (entry == null) {
-      throw new StateException("position " + e.position() + " is not a State entry (" + e.payload().size()
-          + " bytes); this log holds other data, refusing to use it");
+      throw new StateException(
+          "position "
+              + e.position()
+              + " is not a State entry ("
+              + e.payload().size()
+              + " bytes); this log holds other data, refusing to use it");
     }
     return entry;
   }

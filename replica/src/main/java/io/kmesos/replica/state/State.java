@@ -1,6 +1,7 @@
 package io.kmesos.replica.state;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.kmesos.api.cli.Failures;
 import io.kmesos.api.state.v1.Change;
@@ -13,11 +14,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,23 +28,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import com.google.protobuf.ByteString;
-import java.util.HashSet;
-import java.util.concurrent.CompletionException;
 
 /**
  * Versioned variables on the replicated log, with the semantics of Mesos {@code State}: {@link
- * #fetch} returns a variable with its version (an empty one, version 0, if absent); a store succeeds
- * only if none of its variables changed since they were fetched, and otherwise reports the
+ * #fetch} returns a variable with its version (an empty one, version 0, if absent); a store
+ * succeeds only if none of its variables changed since they were fetched, and otherwise reports the
  * conflict ({@code false}) without writing anything; {@link #names} lists what exists.
  *
  * <p>Guarantees:
+ *
  * <ul>
  *   <li>A store is one log entry: all of its variables change, or none. Its future completes once
  *       the entry is committed (on a quorum's disks).
  *   <li>Only the log's current writer stores: opening a State elects a writer, which fences every
- *       earlier one. A State whose writer was superseded, or lost its quorum, fails every later call
- *       with that error and must be replaced (open a new one, which recovers).
+ *       earlier one. A State whose writer was superseded, or lost its quorum, fails every later
+ *       call with that error and must be replaced (open a new one, which recovers).
  *   <li>Recovery reads one snapshot plus the changes after it: after enough changes (see {@link
  *       Settings}) the State appends a snapshot of every variable and then truncates the log before
  *       it, so the log stays about as large as the state itself.
@@ -49,6 +50,7 @@ import java.util.concurrent.CompletionException;
  *       number, and recovery applies a change only if it follows the last one applied, so a change
  *       that a crashed writer left behind a lost one (and never reported committed) is skipped.
  * </ul>
+ *
  * Thread-safe. The log layout is in {@code state.proto} and docs/registry.md.
  */
 public final class State implements AutoCloseable {
@@ -68,35 +70,68 @@ public final class State implements AutoCloseable {
 
   /**
    * When to snapshot: once the changes since the last snapshot hold more bytes than the state
-   * itself (and at least {@code minSnapshotBytes}), or number more than {@code maxChangesBetweenSnapshots}.
-   * So snapshots cost at most about as much as the changes they replace, and recovery reads at most
-   * about twice the state's size. {@code electionDeadline}: how long {@link #open} keeps trying to
-   * become the log's writer, so that a State opened while replicas restart waits for them.
+   * itself (and at least {@code minSnapshotBytes}), or number more than {@code
+   * maxChangesBetweenSnapshots}. So snapshots cost at most about as much as the changes they
+   * replace, and recovery reads at most about twice the state's size. {@code electionDeadline}: how
+   * long {@link #open} keeps trying to become the log's writer, so that a State opened while
+   * replicas restart waits for them.
    */
-  public record Settings(long minSnapshotBytes, int maxChangesBetweenSnapshots, int snapshotChunkBytes,
-      Duration recoveryTimeout, Duration electionDeadline, String writer) {
+  public record Settings(
+      long minSnapshotBytes,
+      int maxChangesBetweenSnapshots,
+      int snapshotChunkBytes,
+      Duration recoveryTimeout,
+      Duration electionDeadline,
+      String writer) {
     private static final Duration DEFAULT_ELECTION_DEADLINE = Duration.ofSeconds(60);
-    public static final Settings DEFAULT = new Settings(4L << 20, 100_000, 512 << 10, Duration.ofSeconds(30),
-        DEFAULT_ELECTION_DEADLINE, "");
+    public static final Settings DEFAULT =
+        new Settings(
+            4L << 20, 100_000, 512 << 10, Duration.ofSeconds(30), DEFAULT_ELECTION_DEADLINE, "");
 
-    public Settings(long minSnapshotBytes, int maxChangesBetweenSnapshots, int snapshotChunkBytes, Duration recoveryTimeout) {
-      this(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout, DEFAULT_ELECTION_DEADLINE, "");
+    public Settings(
+        long minSnapshotBytes,
+        int maxChangesBetweenSnapshots,
+        int snapshotChunkBytes,
+        Duration recoveryTimeout) {
+      this(
+          minSnapshotBytes,
+          maxChangesBetweenSnapshots,
+          snapshotChunkBytes,
+          recoveryTimeout,
+          DEFAULT_ELECTION_DEADLINE,
+          "");
     }
 
     /** The same settings, with every change recorded as written by {@code writer}. */
     public Settings writtenBy(String writer) {
-      return new Settings(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout,
-          electionDeadline, writer);
+      return new Settings(
+          minSnapshotBytes,
+          maxChangesBetweenSnapshots,
+          snapshotChunkBytes,
+          recoveryTimeout,
+          electionDeadline,
+          writer);
     }
 
-    /** The same settings, with {@link #open} trying to become the writer for at most {@code deadline}. */
+    /**
+     * The same settings, with {@link #open} trying to become the writer for at most {@code
+     * deadline}.
+     */
     public Settings withElectionDeadline(Duration deadline) {
-      return new Settings(minSnapshotBytes, maxChangesBetweenSnapshots, snapshotChunkBytes, recoveryTimeout,
-          deadline, writer);
+      return new Settings(
+          minSnapshotBytes,
+          maxChangesBetweenSnapshots,
+          snapshotChunkBytes,
+          recoveryTimeout,
+          deadline,
+          writer);
     }
   }
 
-  /** An atomic batch: variables to store and to expunge (each at the version it was fetched), and why. */
+  /**
+   * An atomic batch: variables to store and to expunge (each at the version it was fetched), and
+   * why.
+   */
   public record Batch(List<Variable> stores, List<Variable> expunges, List<Any> causes) {
     public Batch {
       stores = List.copyOf(stores);
@@ -108,11 +143,13 @@ public final class State implements AutoCloseable {
   private final Log logClient;
   private final Writer writer;
   private final Settings settings;
-  private final ExecutorService snapshotter = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "state-snapshot");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService snapshotter =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "state-snapshot");
+            t.setDaemon(true);
+            return t;
+          });
 
   private final Map<String, Variable> variables = new HashMap<>();
   private long sequence;
@@ -125,8 +162,14 @@ public final class State implements AutoCloseable {
   private final Recovered recovered;
 
   /** What recovery found, for logs and tools. */
-  public record Recovered(long begin, long ending, long snapshotAsOf, int changesApplied, int changesSkipped,
-      long bytesRead, long millis) {}
+  public record Recovered(
+      long begin,
+      long ending,
+      long snapshotAsOf,
+      int changesApplied,
+      int changesSkipped,
+      long bytesRead,
+      long millis) {}
 
   private State(Log logClient, Writer writer, Settings settings, Recovered recovered) {
     this.logClient = logClient;
@@ -136,37 +179,60 @@ public final class State implements AutoCloseable {
   }
 
   /**
-   * Elects a writer on {@code logClient} (fencing every earlier one) and recovers the variables from
-   * the log. Blocks until done.
+   * Elects a writer on {@code logClient} (fencing every earlier one) and recovers the variables
+   * from the log. Blocks until done.
    *
    * @throws StateException if the log holds something that is not this State's data, or was
    *     truncated without a complete snapshot
    */
-  public static State open(Log logClient, Settings settings) throws InterruptedException, TimeoutException {
-    Writer writer = logClient.writer(Writer.Settings.DEFAULT.withElectionDeadline(settings.electionDeadline()));
+  public static State open(Log logClient, Settings settings)
+      throws InterruptedException, TimeoutException {
+    Writer writer =
+        logClient.writer(Writer.Settings.DEFAULT.withElectionDeadline(settings.electionDeadline()));
     try {
       // The writer gives up at its own deadline with a clear error; the margin only bounds a hang.
       long ending;
       try {
         ending = get(writer.elect(), settings.electionDeadline().plusSeconds(10));
       } catch (RuntimeException | TimeoutException e) {
-        log.warn("state: election of {} as the log's writer lost: {}", settings.writer(), Failures.oneLine(e));
+        log.warn(
+            "state: election of {} as the log's writer lost: {}",
+            settings.writer(),
+            Failures.oneLine(e));
         throw e;
       }
-      log.info("state: {} elected the log's writer; the log ends at position {}", settings.writer(), ending);
+      log.info(
+          "state: {} elected the log's writer; the log ends at position {}",
+          settings.writer(),
+          ending);
       long started = System.nanoTime();
       Replay replay = Replay.read(logClient.reader(), ending, settings.recoveryTimeout());
-      Recovered recovered = new Recovered(replay.begin, ending, replay.snapshotAsOf, replay.applied, replay.skipped,
-          replay.bytes, (System.nanoTime() - started) / 1_000_000);
+      Recovered recovered =
+          new Recovered(
+              replay.begin,
+              ending,
+              replay.snapshotAsOf,
+              replay.applied,
+              replay.skipped,
+              replay.bytes,
+              (System.nanoTime() - started) / 1_000_000);
       State state = new State(logClient, writer, settings, recovered);
       state.variables.putAll(replay.variables);
       state.sequence = replay.sequence;
       state.stateBytes = replay.variables.values().stream().mapToLong(State::sizeOf).sum();
       state.bytesSinceSnapshot = replay.bytesSinceSnapshot;
       state.changesSinceSnapshot = replay.changesSinceSnapshot;
-      log.info("state recovered: {} variables at change {} from positions {}..{} ({} changes applied, {} skipped, "
-          + "{} bytes) in {} ms", state.variables.size(), state.sequence, replay.begin, ending, replay.applied,
-          replay.skipped, replay.bytes, recovered.millis());
+      log.info(
+          "state recovered: {} variables at change {} from positions {}..{} ({} changes applied, {} skipped, "
+              + "{} bytes) in {} ms",
+          state.variables.size(),
+          state.sequence,
+          replay.begin,
+          ending,
+          replay.applied,
+          replay.skipped,
+          replay.bytes,
+          recovered.millis());
       return state;
     } catch (RuntimeException | InterruptedException | TimeoutException e) {
       writer.close();
@@ -185,13 +251,23 @@ public final class State implements AutoCloseable {
    * Reads the variables as committed (learned) now, without becoming the writer: for tools, which
    * must never depose the master.
    */
-  public static Contents read(Log logClient, Duration timeout) throws InterruptedException, TimeoutException {
+  public static Contents read(Log logClient, Duration timeout)
+      throws InterruptedException, TimeoutException {
     long started = System.nanoTime();
     var reader = logClient.reader();
     long ending = reader.ending();
     Replay replay = Replay.read(reader, ending, timeout);
-    return new Contents(replay.sequence, new ArrayList<>(replay.variables.values()), new Recovered(replay.begin, ending,
-        replay.snapshotAsOf, replay.applied, replay.skipped, replay.bytes, (System.nanoTime() - started) / 1_000_000));
+    return new Contents(
+        replay.sequence,
+        new ArrayList<>(replay.variables.values()),
+        new Recovered(
+            replay.begin,
+            ending,
+            replay.snapshotAsOf,
+            replay.applied,
+            replay.skipped,
+            replay.bytes,
+            (System.nanoTime() - started) / 1_000_000));
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -214,7 +290,10 @@ public final class State implements AutoCloseable {
     return new ArrayList<>(variables.values());
   }
 
-  /** The number of changes stored so far: the version the next change's variables will get, minus one. */
+  /**
+   * The number of changes stored so far: the version the next change's variables will get, minus
+   * one.
+   */
   public synchronized long sequence() {
     return sequence;
   }
@@ -230,12 +309,18 @@ public final class State implements AutoCloseable {
 
   // ---- writes ---------------------------------------------------------------------------------
 
-  /** Stores one variable: {@code true} once committed, {@code false} if it changed since it was fetched. */
+  /**
+   * Stores one variable: {@code true} once committed, {@code false} if it changed since it was
+   * fetched.
+   */
   public CompletableFuture<Boolean> store(Variable v) {
     return apply(new Batch(List.of(v), List.of(), List.of()));
   }
 
-  /** Expunges one variable: {@code true} once committed, {@code false} if it changed since it was fetched. */
+  /**
+   * Expunges one variable: {@code true} once committed, {@code false} if it changed since it was
+   * fetched.
+   */
   public CompletableFuture<Boolean> expunge(Variable v) {
     return apply(new Batch(List.of(), List.of(v), List.of()));
   }
@@ -263,7 +348,11 @@ public final class State implements AutoCloseable {
       }
     }
     long seq = sequence + 1;
-    Change.Builder change = Change.newBuilder().setSequence(seq).setWriter(settings.writer()).addAllCauses(batch.causes());
+    Change.Builder change =
+        Change.newBuilder()
+            .setSequence(seq)
+            .setWriter(settings.writer())
+            .addAllCauses(batch.causes());
     for (Variable v : batch.stores()) {
       change.addStores(Store.newBuilder().setName(v.name()).setValue(v.value()));
     }
@@ -271,7 +360,8 @@ public final class State implements AutoCloseable {
       change.addExpunged(v.name());
     }
     byte[] entry = Entry.newBuilder().setChange(change).build().toByteArray();
-    // Applied in memory now, so that the next store is checked against it; if the append fails, this
+    // Applied in memory now, so that the next store is checked against it; if the append fails,
+    // this
     // State fails for good and nobody reads this memory again.
     sequence = seq;
     for (Variable v : batch.stores()) {
@@ -284,13 +374,15 @@ public final class State implements AutoCloseable {
     changesSinceSnapshot++;
     CompletableFuture<Long> appended = writer.append(entry);
     lastChange = appended;
-    CompletableFuture<Boolean> done = appended.handle((position, error) -> {
-      if (error != null) {
-        fail(unwrap(error));
-        throw new CompletionException(failure);
-      }
-      return true;
-    });
+    CompletableFuture<Boolean> done =
+        appended.handle(
+            (position, error) -> {
+              if (error != null) {
+                fail(unwrap(error));
+                throw new CompletionException(failure);
+              }
+              return true;
+            });
     maybeSnapshot();
     return done;
   }
@@ -310,8 +402,9 @@ public final class State implements AutoCloseable {
   // ---- snapshots ------------------------------------------------------------------------------
 
   private void maybeSnapshot() {
-    boolean due = bytesSinceSnapshot >= Math.max(settings.minSnapshotBytes(), stateBytes)
-        || changesSinceSnapshot >= settings.maxChangesBetweenSnapshots();
+    boolean due =
+        bytesSinceSnapshot >= Math.max(settings.minSnapshotBytes(), stateBytes)
+            || changesSinceSnapshot >= settings.maxChangesBetweenSnapshots();
     if (!due || snapshotting) {
       return;
     }
@@ -320,29 +413,44 @@ public final class State implements AutoCloseable {
     List<Variable> copy = new ArrayList<>(variables.values());
     bytesSinceSnapshot = 0;
     changesSinceSnapshot = 0;
-    // The snapshot names the position of the change it follows, so it waits for that change's commit.
-    lastChange.thenAcceptAsync(position -> writeSnapshot(asOf, position, copy), snapshotter)
-        .whenComplete((ok, error) -> {
-          synchronized (this) {
-            snapshotting = false;
-          }
-          if (error != null) {
-            fail(unwrap(error));
-          }
-        });
+    // The snapshot names the position of the change it follows, so it waits for that change's
+    // commit.
+    lastChange
+        .thenAcceptAsync(position -> writeSnapshot(asOf, position, copy), snapshotter)
+        .whenComplete(
+            (ok, error) -> {
+              synchronized (this) {
+                snapshotting = false;
+              }
+              if (error != null) {
+                fail(unwrap(error));
+              }
+            });
   }
 
-  /** Appends the chunks of the snapshot as of change {@code asOf} (at {@code asOfPosition}), then truncates before it. */
+  /**
+   * Appends the chunks of the snapshot as of change {@code asOf} (at {@code asOfPosition}), then
+   * truncates before it.
+   */
   private void writeSnapshot(long asOf, long asOfPosition, List<Variable> vars) {
     long started = System.nanoTime();
     List<SnapshotChunk.Builder> chunks = new ArrayList<>();
     SnapshotChunk.Builder chunk = null;
     long bytes = 0;
     for (Variable v : vars) {
-      io.kmesos.api.state.v1.Variable pv = io.kmesos.api.state.v1.Variable.newBuilder().setName(v.name())
-          .setVersion(v.version()).setValue(v.value()).build();
-      if (chunk == null || (bytes > 0 && bytes + pv.getSerializedSize() > settings.snapshotChunkBytes())) {
-        chunk = SnapshotChunk.newBuilder().setAsOf(asOf).setAsOfPosition(asOfPosition).setIndex(chunks.size());
+      io.kmesos.api.state.v1.Variable pv =
+          io.kmesos.api.state.v1.Variable.newBuilder()
+              .setName(v.name())
+              .setVersion(v.version())
+              .setValue(v.value())
+              .build();
+      if (chunk == null
+          || (bytes > 0 && bytes + pv.getSerializedSize() > settings.snapshotChunkBytes())) {
+        chunk =
+            SnapshotChunk.newBuilder()
+                .setAsOf(asOf)
+                .setAsOfPosition(asOfPosition)
+                .setIndex(chunks.size());
         chunks.add(chunk);
         bytes = 0;
       }
@@ -350,19 +458,28 @@ public final class State implements AutoCloseable {
       bytes += pv.getSerializedSize();
     }
     if (chunks.isEmpty()) {
-      chunks.add(SnapshotChunk.newBuilder().setAsOf(asOf).setAsOfPosition(asOfPosition).setIndex(0));
+      chunks.add(
+          SnapshotChunk.newBuilder().setAsOf(asOf).setAsOfPosition(asOfPosition).setIndex(0));
     }
     List<CompletableFuture<Long>> appended = new ArrayList<>();
     long total = 0;
     for (SnapshotChunk.Builder c : chunks) {
-      byte[] entry = Entry.newBuilder().setSnapshot(c.setCount(chunks.size())).build().toByteArray();
+      byte[] entry =
+          Entry.newBuilder().setSnapshot(c.setCount(chunks.size())).build().toByteArray();
       total += entry.length;
       appended.add(writer.append(entry));
     }
     CompletableFuture.allOf(appended.toArray(CompletableFuture[]::new)).join();
     writer.truncate(asOfPosition + 1).join();
-    log.info("state snapshot as of change {} (position {}): {} variables, {} chunks, {} bytes, {} ms; log truncated before {}",
-        asOf, asOfPosition, vars.size(), chunks.size(), total, (System.nanoTime() - started) / 1_000_000, asOfPosition + 1);
+    log.info(
+        "state snapshot as of change {} (position {}): {} variables, {} chunks, {} bytes, {} ms; log truncated before {}",
+        asOf,
+        asOfPosition,
+        vars.size(),
+        chunks.size(),
+        total,
+        (System.nanoTime() - started) / 1_000_000,
+        asOfPosition + 1);
   }
 
   // ---- failure --------------------------------------------------------------------------------
@@ -405,13 +522,15 @@ public final class State implements AutoCloseable {
 
   /** The error behind a future's wrapping. */
   public static RuntimeException unwrap(Throwable t) {
-    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
       t = t.getCause();
     }
     return t instanceof RuntimeException r ? r : new StateException(t.getMessage(), t);
   }
 
-  private static <T> T get(CompletableFuture<T> f, Duration timeout) throws InterruptedException, TimeoutException {
+  private static <T> T get(CompletableFuture<T> f, Duration timeout)
+      throws InterruptedException, TimeoutException {
     try {
       return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
@@ -423,8 +542,10 @@ public final class State implements AutoCloseable {
   public static Entry decode(ByteString payload) {
     try {
       Entry entry = Entry.parseFrom(payload);
-      return entry.getKindCase() == Entry.KindCase.KIND_NOT_SET || !entry.getUnknownFields().asMap().isEmpty()
-          ? null : entry;
+      return entry.getKindCase() == Entry.KindCase.KIND_NOT_SET
+              || !entry.getUnknownFields().asMap().isEmpty()
+          ? null
+          : entry;
     } catch (InvalidProtocolBufferException e) {
       return null;
     }

@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * status says only "checksum mismatch", while its log line names the file and what it dropped.
  */
 final class RocksLog extends Logger {
-  private static final org.slf4j.Logger log = LoggerFactory.getLogger("io.kmesos.replica.storage.rocksdb");
+  private static final org.slf4j.Logger log =
+      LoggerFactory.getLogger("io.kmesos.replica.storage.rocksdb");
   private static final int KEPT = 8;
 
   private final Deque<String> recent = new ArrayDeque<>();

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.rocksdb.FlushOptions;
@@ -26,25 +27,27 @@ import org.rocksdb.RocksIterator;
 import org.rocksdb.WALRecoveryMode;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A replica's storage on RocksDB.
  *
  * <p>Key layout (one column family):
+ *
  * <pre>
  *   "I"                   identity: "kmesos-replica-log v1" (written once, when the database is created)
  *   "M"                   the replica's Metadata
  *   "A" + position (u64 big-endian)   the Action at that position; big-endian keys sort by position
  * </pre>
+ *
  * Every value except the identity is {@code crc32c (u32 big-endian) || protobuf}; a record whose
  * checksum does not match is reported with its key (the position, for actions) and never used.
  *
  * <p>Guarantees: an {@link Effects.Persist} (or a group of them) is one atomic WriteBatch, synced
- * when any of them asks for it, so a vote is on disk before its reply leaves. A directory that is not
- * empty and not a kmesos replica database is refused, never written to. Storage that lost or damaged
- * anything it had synced is refused at {@link #open} (see {@link SyncedWatermark}); damage found
- * later, while serving, is reported as a {@link CorruptRecordException} naming what RocksDB found.
+ * when any of them asks for it, so a vote is on disk before its reply leaves. A directory that is
+ * not empty and not a kmesos replica database is refused, never written to. Storage that lost or
+ * damaged anything it had synced is refused at {@link #open} (see {@link SyncedWatermark}); damage
+ * found later, while serving, is reported as a {@link CorruptRecordException} naming what RocksDB
+ * found.
  */
 public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   static final byte[] IDENTITY_KEY = {'I'};
@@ -64,7 +67,11 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   private final WriteOptions unsynced = new WriteOptions().setSync(false);
   private SyncedWatermark watermark;
   private Metadata metadata;
-  /** How long each synced write takes to be durable (the fsync latency on /metrics); none until measured. */
+
+  /**
+   * How long each synced write takes to be durable (the fsync latency on /metrics); none until
+   * measured.
+   */
   private Timer syncedWrites;
 
   private RocksStorage(Path dir, Options options, RocksLog rocksLog, RocksDB db) {
@@ -78,13 +85,13 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
    * Opens the replica database in {@code dir}, creating it if {@code dir} is missing or empty.
    *
    * <p>RocksDB replays its write-ahead log tolerating only an incomplete last record (a write torn
-   * by a crash); any other damage it finds makes it refuse to open. What it cannot see (a torn-looking
-   * end that had in fact been synced, a truncated or deleted WAL file) the {@link SyncedWatermark}
-   * and the {@link WalChain} catch: the recovered sequence number must reach the highest one ever
-   * synced, and the WAL files must hold every write since the table files end. Then every block of
-   * every table file is checked. Damage of any kind is refused with a message naming what was
-   * found; nothing damaged is ever served. Once all is checked, what the WAL held is flushed into a
-   * table file, so that the next start reads little of it.
+   * by a crash); any other damage it finds makes it refuse to open. What it cannot see (a
+   * torn-looking end that had in fact been synced, a truncated or deleted WAL file) the {@link
+   * SyncedWatermark} and the {@link WalChain} catch: the recovered sequence number must reach the
+   * highest one ever synced, and the WAL files must hold every write since the table files end.
+   * Then every block of every table file is checked. Damage of any kind is refused with a message
+   * naming what was found; nothing damaged is ever served. Once all is checked, what the WAL held
+   * is flushed into a table file, so that the next start reads little of it.
    *
    * @throws StorageException if {@code dir} holds anything else, or anything in it is damaged
    */
@@ -97,23 +104,33 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
       }
       if (!fresh && !Files.exists(dir.resolve("CURRENT"))) {
         if (Files.exists(dir.resolve(SyncedWatermark.FILE_NAME))) {
-          throw damaged(dir, "RocksDB's CURRENT file is missing (the directory holds " + listSome(dir) + ")");
+          throw damaged(
+              dir, "RocksDB's CURRENT file is missing (the directory holds " + listSome(dir) + ")");
         }
-        throw new StorageException(dir + " is not empty and is not a kmesos replica database (no RocksDB "
-            + "CURRENT file; it holds " + listSome(dir) + "); refusing to touch it");
+        throw new StorageException(
+            dir
+                + " is not empty and is not a kmesos replica database (no RocksDB "
+                + "CURRENT file; it holds "
+                + listSome(dir)
+                + "); refusing to touch it");
       }
       Files.createDirectories(dir);
     } catch (IOException e) {
       throw new StorageException("cannot use " + dir + ": " + e.getMessage(), e);
     }
     RocksLog rocksLog = new RocksLog();
-    Options options = new Options().setCreateIfMissing(fresh).setParanoidChecks(true).setLogger(rocksLog)
-        .setWalRecoveryMode(WALRecoveryMode.TolerateCorruptedTailRecords)
-        // Keep the replayed WAL files until the checks below are done: if this start is refused, the
-        // damaged file is still there to be named and examined.
-        .setAvoidFlushDuringRecovery(true)
-        // Flushed WAL files are archived, not deleted: only WalChain.prune deletes them.
-        .setWalTtlSeconds(WalChain.ARCHIVE_TTL_SECONDS);
+    Options options =
+        new Options()
+            .setCreateIfMissing(fresh)
+            .setParanoidChecks(true)
+            .setLogger(rocksLog)
+            .setWalRecoveryMode(WALRecoveryMode.TolerateCorruptedTailRecords)
+            // Keep the replayed WAL files until the checks below are done: if this start is
+            // refused, the
+            // damaged file is still there to be named and examined.
+            .setAvoidFlushDuringRecovery(true)
+            // Flushed WAL files are archived, not deleted: only WalChain.prune deletes them.
+            .setWalTtlSeconds(WalChain.ARCHIVE_TTL_SECONDS);
     RocksDB db;
     try {
       db = RocksDB.open(options, dir.toString());
@@ -128,14 +145,29 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
       long recovered = db.getLatestSequenceNumber();
       if (storage.watermark != null) {
         if (recovered < storage.watermark.synced()) {
-          throw damaged(dir, "writes it had synced are gone: RocksDB recovered up to sequence number " + recovered
-              + " but " + storage.watermark.synced() + " had been synced (" + SyncedWatermark.FILE_NAME
-              + "); " + describeLogFiles(dir) + " lost them (damaged, truncated or deleted)" + reported(rocksLog));
+          throw damaged(
+              dir,
+              "writes it had synced are gone: RocksDB recovered up to sequence number "
+                  + recovered
+                  + " but "
+                  + storage.watermark.synced()
+                  + " had been synced ("
+                  + SyncedWatermark.FILE_NAME
+                  + "); "
+                  + describeLogFiles(dir)
+                  + " lost them (damaged, truncated or deleted)"
+                  + reported(rocksLog));
         }
         String gap = WalChain.check(db, storage.watermark.chainStart(), recovered);
         if (gap != null) {
-          throw damaged(dir, "writes it had synced are gone: " + gap + " (" + describeLogFiles(dir) + ")"
-              + reported(rocksLog));
+          throw damaged(
+              dir,
+              "writes it had synced are gone: "
+                  + gap
+                  + " ("
+                  + describeLogFiles(dir)
+                  + ")"
+                  + reported(rocksLog));
         }
       }
       try {
@@ -148,16 +180,24 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         // Created just now, or a creation cut short before it wrote anything: nothing to lose.
         db.put(storage.synced, IDENTITY_KEY, IDENTITY);
       } else if (identity == null || !Arrays.equals(identity, IDENTITY)) {
-        throw new StorageException(dir + " is a RocksDB database but not a kmesos replica log ("
-            + (identity == null ? "no identity record" : "identity '" + new String(identity, StandardCharsets.US_ASCII) + "'")
-            + "); refusing to touch it");
+        throw new StorageException(
+            dir
+                + " is a RocksDB database but not a kmesos replica log ("
+                + (identity == null
+                    ? "no identity record"
+                    : "identity '" + new String(identity, StandardCharsets.US_ASCII) + "'")
+                + "); refusing to touch it");
       }
       byte[] m = db.get(METADATA_KEY);
       storage.metadata = m == null ? null : Metadata.parseFrom(verify(m, "metadata"));
       if (storage.watermark == null) {
         if (storage.metadata != null || storage.end() > 0) {
-          throw damaged(dir, "its synced watermark " + SyncedWatermark.FILE_NAME + " is missing, so what RocksDB "
-              + "recovered cannot be checked against what it had synced");
+          throw damaged(
+              dir,
+              "its synced watermark "
+                  + SyncedWatermark.FILE_NAME
+                  + " is missing, so what RocksDB "
+                  + "recovered cannot be checked against what it had synced");
         }
         // Nothing was ever acknowledged from here (no metadata: it never voted); the chain starts
         // with the first write.
@@ -173,7 +213,8 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
       if (e instanceof StorageException se) {
         throw se;
       }
-      throw new StorageException("cannot read the replica database in " + dir + ": " + e.getMessage(), e);
+      throw new StorageException(
+          "cannot read the replica database in " + dir + ": " + e.getMessage(), e);
     }
   }
 
@@ -186,7 +227,8 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
     try {
       WalChain.prune(dir, db, watermark);
     } catch (RocksDBException | IOException e) {
-      throw new StorageException("pruning the write-ahead log archive in " + dir + " failed: " + e.getMessage(), e);
+      throw new StorageException(
+          "pruning the write-ahead log archive in " + dir + " failed: " + e.getMessage(), e);
     }
   }
 
@@ -196,15 +238,23 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
    * watermark. Nothing was ever written there, so it is started afresh, not refused as foreign.
    */
   private static boolean creationCutShort(Path dir) throws IOException {
-    if (!Files.isDirectory(dir) || Files.exists(dir.resolve("CURRENT"))
+    if (!Files.isDirectory(dir)
+        || Files.exists(dir.resolve("CURRENT"))
         || Files.exists(dir.resolve(SyncedWatermark.FILE_NAME))) {
       return false;
     }
     try (Stream<Path> s = Files.list(dir)) {
       List<Path> files = s.toList();
-      if (!files.stream().allMatch(f -> f.getFileName().toString()
-          .matches("LOCK|LOG|LOG\\.old\\.\\d+|IDENTITY|MANIFEST-\\d+|OPTIONS-\\d+|\\d+\\.dbtmp|OPTIONS-\\d+\\.dbtmp"
-              + "|" + SyncedWatermark.FILE_NAME + "\\.creating"))) {
+      if (!files.stream()
+          .allMatch(
+              f ->
+                  f.getFileName()
+                      .toString()
+                      .matches(
+                          "LOCK|LOG|LOG\\.old\\.\\d+|IDENTITY|MANIFEST-\\d+|OPTIONS-\\d+|\\d+\\.dbtmp|OPTIONS-\\d+\\.dbtmp"
+                              + "|"
+                              + SyncedWatermark.FILE_NAME
+                              + "\\.creating"))) {
         return false;
       }
       for (Path f : files) {
@@ -219,9 +269,16 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
    * wiped replica recovers the log from its peers, as a new one does, before it votes again).
    */
   static StorageException damaged(Path dir, String what, Throwable cause) {
-    return new StorageException("the replica's storage in " + dir + " is damaged: " + what + ". Refusing to start: "
-        + "it could vote without what it acknowledged before. If the disk is sound, wipe " + dir
-        + " and start the replica again: it recovers the log from its peers before it votes", cause);
+    return new StorageException(
+        "the replica's storage in "
+            + dir
+            + " is damaged: "
+            + what
+            + ". Refusing to start: "
+            + "it could vote without what it acknowledged before. If the disk is sound, wipe "
+            + dir
+            + " and start the replica again: it recovers the log from its peers before it votes",
+        cause);
   }
 
   static StorageException damaged(Path dir, String what) {
@@ -233,11 +290,14 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
    * leaves out (lines that only repeat the status are left out).
    */
   private static String reported(RocksLog rocksLog) {
-    List<String> lines = rocksLog.recent().stream()
-        .map(l -> l.replaceFirst("^\\[[^\\]]*\\.cc:\\d+\\] ", ""))
-        .filter(l -> (l.contains("Corruption") || l.contains("dropping") || l.contains("error"))
-            && !l.startsWith("DB::Open() failed"))
-        .toList();
+    List<String> lines =
+        rocksLog.recent().stream()
+            .map(l -> l.replaceFirst("^\\[[^\\]]*\\.cc:\\d+\\] ", ""))
+            .filter(
+                l ->
+                    (l.contains("Corruption") || l.contains("dropping") || l.contains("error"))
+                        && !l.startsWith("DB::Open() failed"))
+            .toList();
     return lines.isEmpty() ? "" : " (RocksDB: " + String.join("; ", lines) + ")";
   }
 
@@ -248,23 +308,32 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
         continue;
       }
       try (Stream<Path> s = Files.list(d)) {
-        s.filter(p -> p.getFileName().toString().endsWith(".log")).sorted().forEach(p -> {
-          String name = dir.relativize(p).toString();
-          try {
-            logs.add(name + " (" + Files.size(p) + " bytes)");
-          } catch (IOException e) {
-            logs.add(name);
-          }
-        });
+        s.filter(p -> p.getFileName().toString().endsWith(".log"))
+            .sorted()
+            .forEach(
+                p -> {
+                  String name = dir.relativize(p).toString();
+                  try {
+                    logs.add(name + " (" + Files.size(p) + " bytes)");
+                  } catch (IOException e) {
+                    logs.add(name);
+                  }
+                });
       }
     }
-    return logs.isEmpty() ? "no write-ahead log file is left: it" : logs.size() == 1
-        ? "its write-ahead log " + logs.get(0) : "its write-ahead log files " + String.join(", ", logs);
+    return logs.isEmpty()
+        ? "no write-ahead log file is left: it"
+        : logs.size() == 1
+            ? "its write-ahead log " + logs.get(0)
+            : "its write-ahead log files " + String.join(", ", logs);
   }
 
-  /** True if the database holds no record at all (a creation that never got as far as its identity). */
+  /**
+   * True if the database holds no record at all (a creation that never got as far as its identity).
+   */
   private boolean isEmpty() {
-    try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(ro)) {
+    try (ReadOptions ro = new ReadOptions();
+        RocksIterator it = db.newIterator(ro)) {
       it.seekToFirst();
       boolean empty = !it.isValid();
       check(it, "the database's first record");
@@ -284,7 +353,8 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
       return out;
     }
     PayloadBudget budget = new PayloadBudget(maxPayloadBytes);
-    try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(ro)) {
+    try (ReadOptions ro = new ReadOptions();
+        RocksIterator it = db.newIterator(ro)) {
       for (it.seek(actionKey(from)); it.isValid() && out.size() < limit; it.next()) {
         byte[] key = it.key();
         if (key.length != 9 || key[0] != ACTION_PREFIX) {
@@ -307,7 +377,8 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
 
   @Override
   public long end() {
-    try (ReadOptions ro = new ReadOptions(); RocksIterator it = db.newIterator(ro)) {
+    try (ReadOptions ro = new ReadOptions();
+        RocksIterator it = db.newIterator(ro)) {
       it.seekForPrev(actionKey(-1L)); // the largest unsigned position
       if (it.isValid() && it.key().length == 9 && it.key()[0] == ACTION_PREFIX) {
         return ByteBuffer.wrap(it.key(), 1, 8).getLong();
@@ -318,14 +389,16 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   }
 
   /**
-   * Records in {@code timer} how long every synced write takes, from the write to its watermark: what
-   * a vote waits for before it may be answered. Call before the first {@link #apply}.
+   * Records in {@code timer} how long every synced write takes, from the write to its watermark:
+   * what a vote waits for before it may be answered. Call before the first {@link #apply}.
    */
   public void measureSyncedWrites(Timer timer) {
     this.syncedWrites = timer;
   }
 
-  /** Applies the writes of one or more steps as one atomic batch, synced if any of them needs it. */
+  /**
+   * Applies the writes of one or more steps as one atomic batch, synced if any of them needs it.
+   */
   public void apply(List<Effects.Persist> writes) {
     if (writes.isEmpty()) {
       return;
@@ -368,13 +441,15 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
 
   /**
    * An iterator stops (invalid) both at the end and at damage: tell them apart, so that damage is
-   * reported as what it is (RocksDB names the corrupt file and offset) rather than as a missing record.
+   * reported as what it is (RocksDB names the corrupt file and offset) rather than as a missing
+   * record.
    */
   private void check(RocksIterator it, String reading) {
     try {
       it.status();
     } catch (RocksDBException e) {
-      throw new CorruptRecordException("reading " + reading + " from " + dir + " failed: " + e.getMessage());
+      throw new CorruptRecordException(
+          "reading " + reading + " from " + dir + " failed: " + e.getMessage());
     }
   }
 
@@ -408,14 +483,20 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
 
   static byte[] verify(byte[] record, String what) {
     if (record.length < 4) {
-      throw new CorruptRecordException(what + ": record of " + record.length + " bytes is too short to hold a checksum");
+      throw new CorruptRecordException(
+          what + ": record of " + record.length + " bytes is too short to hold a checksum");
     }
     CRC32C crc = new CRC32C();
     crc.update(record, 4, record.length - 4);
     int stored = ByteBuffer.wrap(record, 0, 4).getInt();
     if (stored != (int) crc.getValue()) {
-      throw new CorruptRecordException(what + ": checksum mismatch (stored " + Integer.toHexString(stored)
-          + ", computed " + Long.toHexString(crc.getValue()) + ")");
+      throw new CorruptRecordException(
+          what
+              + ": checksum mismatch (stored "
+              + Integer.toHexString(stored)
+              + ", computed "
+              + Long.toHexString(crc.getValue())
+              + ")");
     }
     return Arrays.copyOfRange(record, 4, record.length);
   }

@@ -27,10 +27,10 @@ import java.util.zip.CRC32C;
  * are read at start and must follow each other without a gap ({@link WalChain}).
  *
  * <p>Format: 28 bytes, overwritten in place: magic {@code KMSYNC02}, the synced sequence number and
- * the chain's start (u64 big-endian each), and a crc32c of those 24 bytes. An overwrite of one sector
- * is atomic on the disks this runs on, and a process crash cannot tear a write that the page cache
- * has taken. The file is created whole (written to a temporary name, synced, renamed), so a crash
- * while creating it leaves either no file or a complete one.
+ * the chain's start (u64 big-endian each), and a crc32c of those 24 bytes. An overwrite of one
+ * sector is atomic on the disks this runs on, and a process crash cannot tear a write that the page
+ * cache has taken. The file is created whole (written to a temporary name, synced, renamed), so a
+ * crash while creating it leaves either no file or a complete one.
  */
 final class SyncedWatermark implements AutoCloseable {
   static final String FILE_NAME = "KMESOS-SYNCED";
@@ -54,16 +54,23 @@ final class SyncedWatermark implements AutoCloseable {
   /** Creates the file in {@code dir}, durably (its directory entry too). */
   static SyncedWatermark create(Path dir, long synced, long chainStart) throws IOException {
     Path creating = dir.resolve(CREATING);
-    try (FileChannel c = FileChannel.open(creating, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-        StandardOpenOption.WRITE)) {
+    try (FileChannel c =
+        FileChannel.open(
+            creating,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
       c.write(encode(synced, chainStart));
       c.force(true);
     }
     Path file = dir.resolve(FILE_NAME);
     Files.move(creating, file, StandardCopyOption.ATOMIC_MOVE);
     syncDirectory(dir);
-    return new SyncedWatermark(file, FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE),
-        synced, chainStart);
+    return new SyncedWatermark(
+        file,
+        FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE),
+        synced,
+        chainStart);
   }
 
   /**
@@ -83,8 +90,11 @@ final class SyncedWatermark implements AutoCloseable {
     }
     decode(file, bytes);
     ByteBuffer b = ByteBuffer.wrap(bytes);
-    return new SyncedWatermark(file, FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE),
-        b.getLong(8), b.getLong(16));
+    return new SyncedWatermark(
+        file,
+        FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE),
+        b.getLong(8),
+        b.getLong(16));
   }
 
   /** The highest sequence number recorded as synced. */
@@ -135,10 +145,17 @@ final class SyncedWatermark implements AutoCloseable {
   }
 
   private static void decode(Path file, byte[] bytes) {
-    boolean magic = bytes.length >= MAGIC.length && Arrays.equals(bytes, 0, MAGIC.length, MAGIC, 0, MAGIC.length);
+    boolean magic =
+        bytes.length >= MAGIC.length
+            && Arrays.equals(bytes, 0, MAGIC.length, MAGIC, 0, MAGIC.length);
     if (bytes.length != SIZE || !magic) {
-      throw new StorageException(file + " is damaged (" + bytes.length + " bytes, "
-          + (magic ? "expected " + SIZE : "not a kmesos synced watermark") + ")");
+      throw new StorageException(
+          file
+              + " is damaged ("
+              + bytes.length
+              + " bytes, "
+              + (magic ? "expected " + SIZE : "not a kmesos synced watermark")
+              + ")");
     }
     if (ByteBuffer.wrap(bytes).getInt(24) != crc(bytes, 24)) {
       throw new StorageException(file + " is damaged (checksum mismatch)");

@@ -19,13 +19,14 @@ import org.rocksdb.WriteBatch;
  * <p>Why: RocksDB replays whatever WAL files it finds. A WAL file before the last one that is
  * deleted, or truncated, or damaged where RocksDB takes it for a torn end, is skipped without a
  * word (its recovered sequence number still reaches the synced watermark, since a later file holds
- * later writes), and the writes it held are silently gone. Reading the chain at start finds the gap.
+ * later writes), and the writes it held are silently gone. Reading the chain at start finds the
+ * gap.
  *
- * <p>The chain must start where the table files end. RocksDB moves a WAL file whose contents it
- * has flushed into a table file to {@code archive/} instead of deleting it (a very long WAL TTL,
- * {@link #ARCHIVE_TTL_SECONDS}, so that only {@link #prune} ever deletes one), and {@link #prune}
- * deletes archived files only after the watermark's chain start has durably moved past them. So
- * after a crash at any point the files from the recorded chain start on are all still there.
+ * <p>The chain must start where the table files end. RocksDB moves a WAL file whose contents it has
+ * flushed into a table file to {@code archive/} instead of deleting it (a very long WAL TTL, {@link
+ * #ARCHIVE_TTL_SECONDS}, so that only {@link #prune} ever deletes one), and {@link #prune} deletes
+ * archived files only after the watermark's chain start has durably moved past them. So after a
+ * crash at any point the files from the recorded chain start on are all still there.
  */
 public final class WalChain {
   /**
@@ -56,19 +57,29 @@ public final class WalChain {
           count = writes.count();
         }
         if (next < 0 && sequence > chainStart) {
-          return "the write-ahead log file that held sequence numbers " + chainStart + " to " + (sequence - 1)
+          return "the write-ahead log file that held sequence numbers "
+              + chainStart
+              + " to "
+              + (sequence - 1)
               + " is missing";
         }
         if (next >= 0 && sequence != next) {
-          return "sequence numbers " + next + " to " + (sequence - 1) + " are missing from the write-ahead log";
+          return "sequence numbers "
+              + next
+              + " to "
+              + (sequence - 1)
+              + " are missing from the write-ahead log";
         }
         next = sequence + count;
       }
       try {
         it.status();
       } catch (RocksDBException e) {
-        return "the write-ahead log breaks off after sequence number " + (next < 0 ? chainStart - 1 : next - 1)
-            + " (RocksDB: " + e.getMessage() + ")";
+        return "the write-ahead log breaks off after sequence number "
+            + (next < 0 ? chainStart - 1 : next - 1)
+            + " (RocksDB: "
+            + e.getMessage()
+            + ")";
       }
     }
     if (next < 0) {
@@ -84,17 +95,24 @@ public final class WalChain {
    * Deletes the archived WAL files (their contents are in table files), after recording durably
    * that the chain now starts at the oldest live WAL file.
    */
-  static void prune(Path dir, RocksDB db, SyncedWatermark mark) throws RocksDBException, IOException {
+  static void prune(Path dir, RocksDB db, SyncedWatermark mark)
+      throws RocksDBException, IOException {
     List<LogFile> files = db.getSortedWalFiles();
-    List<LogFile> archived = files.stream().filter(f -> f.type() == WalFileType.kArchivedLogFile).toList();
-    long start = files.stream().filter(f -> f.type() == WalFileType.kAliveLogFile && f.startSequence() > 0)
-        .mapToLong(LogFile::startSequence).min().orElse(db.getLatestSequenceNumber() + 1);
+    List<LogFile> archived =
+        files.stream().filter(f -> f.type() == WalFileType.kArchivedLogFile).toList();
+    long start =
+        files.stream()
+            .filter(f -> f.type() == WalFileType.kAliveLogFile && f.startSequence() > 0)
+            .mapToLong(LogFile::startSequence)
+            .min()
+            .orElse(db.getLatestSequenceNumber() + 1);
     mark.moveChainStart(start);
     for (LogFile f : archived) {
       Files.deleteIfExists(dir.resolve(f.pathName().replaceFirst("^/+", "")));
     }
     // Empty archived files hold nothing (RocksDB does not list them): they go too. A file archived
-    // since the listing above may hold writes at or after the chain's start: it stays until next time.
+    // since the listing above may hold writes at or after the chain's start: it stays until next
+    // time.
     Path archive = dir.resolve("archive");
     if (Files.isDirectory(archive)) {
       try (Stream<Path> s = Files.list(archive)) {

@@ -8,10 +8,15 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "initialize", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = {"Makes every replica of a new log a voting member. Each must be EMPTY (or already voting in the "
-        + "same log). Run it once, when the log is created: a replica that later loses its data recovers from "
-        + "the others by itself."})
+@Command(
+    name = "initialize",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Makes every replica of a new log a voting member. Each must be EMPTY (or already voting in the "
+          + "same log). Run it once, when the log is created: a replica that later loses its data recovers from "
+          + "the others by itself."
+    })
 final class InitializeCommand implements Callable<Integer> {
   @Mixin PeersOption peers;
 

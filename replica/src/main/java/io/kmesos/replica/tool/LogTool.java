@@ -11,10 +11,19 @@ import picocli.CommandLine.Spec;
  * {@code kmesos-log}: the replicated log's command-line tool, in the spirit of {@code mesos-log}.
  * Failures are one clear line on stderr and a non-zero exit, never a stack trace.
  */
-@Command(name = "kmesos-log", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+@Command(
+    name = "kmesos-log",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
     description = "The kmesos replicated log: multi-Paxos replicas on RocksDB, reached over gRPC.",
-    subcommands = {ReplicaCommand.class, InitializeCommand.class, StatusCommand.class, ReadCommand.class,
-        BenchmarkCommand.class, AppendCommand.class})
+    subcommands = {
+      ReplicaCommand.class,
+      InitializeCommand.class,
+      StatusCommand.class,
+      ReadCommand.class,
+      BenchmarkCommand.class,
+      AppendCommand.class
+    })
 public final class LogTool implements Runnable {
   @Spec CommandSpec spec;
 

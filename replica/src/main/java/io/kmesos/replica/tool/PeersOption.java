@@ -12,19 +12,32 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** The replica set, as every subcommand takes it, and the TLS certificate this process reaches it with. */
+/**
+ * The replica set, as every subcommand takes it, and the TLS certificate this process reaches it
+ * with.
+ */
 public final class PeersOption {
-  @Spec(Spec.Target.MIXEE) CommandSpec command;
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec command;
 
   @Mixin public TlsOptions tls;
 
-  @Option(names = "--peers", paramLabel = "HOST:PORT,...",
-      description = "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names). "
-          + "Also read from $KMESOS_LOG_PEERS.", defaultValue = "${env:KMESOS_LOG_PEERS}")
+  @Option(
+      names = "--peers",
+      paramLabel = "HOST:PORT,...",
+      description =
+          "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names). "
+              + "Also read from $KMESOS_LOG_PEERS.",
+      defaultValue = "${env:KMESOS_LOG_PEERS}")
   String peers;
 
-  @Option(names = "--request-timeout", defaultValue = "2s", converter = Durations.class, paramLabel = "DURATION",
-      description = "How long a status, read or initialize request waits for each replica (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--request-timeout",
+      defaultValue = "2s",
+      converter = Durations.class,
+      paramLabel = "DURATION",
+      description =
+          "How long a status, read or initialize request waits for each replica (default: ${DEFAULT-VALUE}).")
   Duration requestTimeout;
 
   /** A client of the log these options name. */
@@ -34,7 +47,8 @@ public final class PeersOption {
 
   public List<String> list() {
     if (peers == null || peers.isBlank()) {
-      throw new ParameterException(command.commandLine(),
+      throw new ParameterException(
+          command.commandLine(),
           "--peers is missing: name every replica of the log (or set $KMESOS_LOG_PEERS)");
     }
     return Arrays.stream(peers.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
@@ -51,8 +65,15 @@ public final class PeersOption {
       index = Integer.parseInt(replica.trim());
     }
     if (index < 0 || index >= all.size()) {
-      throw new ParameterException(command.commandLine(), "--replica " + replica + " is not one of the " + all.size()
-          + " replicas in --peers (an index 0.." + (all.size() - 1) + " or one of their addresses)");
+      throw new ParameterException(
+          command.commandLine(),
+          "--replica "
+              + replica
+              + " is not one of the "
+              + all.size()
+              + " replicas in --peers (an index 0.."
+              + (all.size() - 1)
+              + " or one of their addresses)");
     }
     return index;
   }

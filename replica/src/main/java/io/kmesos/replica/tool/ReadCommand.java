@@ -9,6 +9,7 @@ import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.LogEntry;
 import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.state.State;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
@@ -20,19 +21,26 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
-import java.nio.ByteBuffer;
 
-@Command(name = "read", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = {"Prints learned entries: position, type, size and payload (as text when it is UTF-8, else hex).",
-        "With --decode: the entries the State layer wrote (the registry's history), decoded from the .proto "
-            + "definitions: for each position, the variables a change stored or expunged and the operations that "
-            + "caused it, or a snapshot's variables."})
+@Command(
+    name = "read",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Prints learned entries: position, type, size and payload (as text when it is UTF-8, else hex).",
+      "With --decode: the entries the State layer wrote (the registry's history), decoded from the .proto "
+          + "definitions: for each position, the variables a change stored or expunged and the operations that "
+          + "caused it, or a snapshot's variables."
+    })
 final class ReadCommand implements Callable<Integer> {
   @Mixin PeersOption peers;
 
-  @Option(names = "--replica", paramLabel = "ID|HOST:PORT",
-      description = "Read only what this replica has learned (its index in --peers, 0-based, or its address there); "
-          + "by default each entry comes from whichever voting replica learned the most.")
+  @Option(
+      names = "--replica",
+      paramLabel = "ID|HOST:PORT",
+      description =
+          "Read only what this replica has learned (its index in --peers, 0-based, or its address there); "
+              + "by default each entry comes from whichever voting replica learned the most.")
   String replica;
 
   @Option(names = "--from", description = "First position (default: the log's beginning).")
@@ -44,10 +52,15 @@ final class ReadCommand implements Callable<Integer> {
   @Option(names = "--hex", description = "Print every payload as hex.")
   boolean hex;
 
-  @Option(names = "--decode", description = "Decode State entries (registry changes and snapshots).")
+  @Option(
+      names = "--decode",
+      description = "Decode State entries (registry changes and snapshots).")
   boolean decode;
 
-  @Option(names = "--format", defaultValue = "yaml", description = "With --decode: yaml or json (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--format",
+      defaultValue = "yaml",
+      description = "With --decode: yaml or json (default: ${DEFAULT-VALUE}).")
   String format;
 
   @Spec CommandSpec spec;
@@ -55,7 +68,8 @@ final class ReadCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (!format.equals("yaml") && !format.equals("json")) {
-      throw new ParameterException(spec.commandLine(), "--format must be yaml or json, not '" + format + "'");
+      throw new ParameterException(
+          spec.commandLine(), "--format must be yaml or json, not '" + format + "'");
     }
     List<String> all = peers.list();
     Integer only = replica == null ? null : peers.replica(replica);
@@ -63,13 +77,18 @@ final class ReadCommand implements Callable<Integer> {
       Reader reader = log.reader();
       long first = from != null ? from : only == null ? reader.beginning() : reader.beginning(only);
       long last = to != null ? to : only == null ? reader.ending() : reader.ending(only);
-      List<LogEntry> entries = only == null ? reader.read(first, last) : reader.readFrom(only, first, last);
+      List<LogEntry> entries =
+          only == null ? reader.read(first, last) : reader.readFrom(only, first, last);
       if (decode) {
         printDecoded(entries);
         return 0;
       }
       for (LogEntry e : entries) {
-        System.out.printf("%d\t%s\t%d\t%s%n", e.position(), e.type(), e.payload().size(),
+        System.out.printf(
+            "%d\t%s\t%d\t%s%n",
+            e.position(),
+            e.type(),
+            e.payload().size(),
             switch (e.type()) {
               case TRUNCATE -> "to " + e.truncateTo();
               case NOP -> "";
@@ -97,10 +116,11 @@ final class ReadCommand implements Callable<Integer> {
             n.setAll((ObjectNode) ReadableProto.tree(entry));
           }
         }
-        default -> { }
+        default -> {}
       }
     }
-    System.out.print(format.equals("json") ? ReadableProto.json(out) + "\n" : ReadableProto.yaml(out));
+    System.out.print(
+        format.equals("json") ? ReadableProto.json(out) + "\n" : ReadableProto.yaml(out));
   }
 
   private String show(byte[] payload) {

@@ -11,11 +11,17 @@ class WriterSettingsTest {
   @Test
   void theDefaultsBecomeTheCoordinatorsTicksOnce() {
     // 10 ms ticks: a resend after half a second, an election attempt of 5 s.
-    assertThat(Writer.Settings.DEFAULT.coordinator()).isEqualTo(new Coordinator.Config(50, 500, 100_000, 4, 1 << 20));
-    assertThat(Writer.Settings.DEFAULT.withElectionAttempt(Duration.ofSeconds(2)).withMaxBatchesInFlight(2).coordinator())
+    assertThat(Writer.Settings.DEFAULT.coordinator())
+        .isEqualTo(new Coordinator.Config(50, 500, 100_000, 4, 1 << 20));
+    assertThat(
+            Writer.Settings.DEFAULT
+                .withElectionAttempt(Duration.ofSeconds(2))
+                .withMaxBatchesInFlight(2)
+                .coordinator())
         .isEqualTo(new Coordinator.Config(50, 200, 100_000, 2, 1 << 20));
     assertThat(Writer.Settings.DEFAULT.logTransitions()).isTrue();
-    assertThat(Writer.Settings.DEFAULT.quiet().coordinator()).isEqualTo(Writer.Settings.DEFAULT.coordinator());
+    assertThat(Writer.Settings.DEFAULT.quiet().coordinator())
+        .isEqualTo(Writer.Settings.DEFAULT.coordinator());
     assertThat(Writer.Settings.DEFAULT.quiet().logTransitions()).isFalse();
   }
 

@@ -9,7 +9,10 @@ import org.junit.jupiter.api.Test;
 
 class PayloadBudgetTest {
   static Action sized(long position, int bytes) {
-    return Action.newBuilder().setPosition(position).setPayload(ByteString.copyFrom(new byte[bytes])).build();
+    return Action.newBuilder()
+        .setPosition(position)
+        .setPayload(ByteString.copyFrom(new byte[bytes]))
+        .build();
   }
 
   static List<List<Long>> positions(List<List<Action>> groups) {
@@ -18,7 +21,8 @@ class PayloadBudgetTest {
 
   @Test
   void actionsShareAGroupWhileTheirPayloadFitsAndALargerOneGoesAlone() {
-    List<Action> actions = List.of(sized(1, 4), sized(2, 6), sized(3, 1), sized(4, 25), sized(5, 0), sized(6, 10));
+    List<Action> actions =
+        List.of(sized(1, 4), sized(2, 6), sized(3, 1), sized(4, 25), sized(5, 0), sized(6, 10));
     assertThat(positions(PayloadBudget.pack(actions, 10)))
         .containsExactly(List.of(1L, 2L), List.of(3L), List.of(4L), List.of(5L, 6L));
   }
@@ -33,7 +37,9 @@ class PayloadBudgetTest {
     assertThat(small.tryAdd(sized(1, 4))).isTrue();
     assertThat(small.tryAdd(sized(2, 6))).as("exactly at the limit").isTrue();
     assertThat(small.tryAdd(sized(3, 1))).isFalse();
-    assertThat(small.tryAdd(sized(4, 0))).as("an empty payload fits while the limit is not passed").isTrue();
+    assertThat(small.tryAdd(sized(4, 0)))
+        .as("an empty payload fits while the limit is not passed")
+        .isTrue();
     assertThat(PayloadBudget.pack(List.of(), 10)).isEmpty();
   }
 }

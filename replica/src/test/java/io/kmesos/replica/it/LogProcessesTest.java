@@ -31,7 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
  * writers elect with a deadline that outlasts a replica's restart.
  */
 abstract class LogProcessesTest {
-  /** How long a test waits for anything that only takes time (replicas starting, appends committing). */
+  /**
+   * How long a test waits for anything that only takes time (replicas starting, appends
+   * committing).
+   */
   static final Duration PATIENCE = Duration.ofSeconds(120);
 
   @TempDir Path dir;
@@ -52,10 +55,14 @@ abstract class LogProcessesTest {
   Log start(int n) throws Exception {
     replicas = new ReplicaProcesses(dir, n).startAll();
     log = replicas.client();
-    await().atMost(PATIENCE).ignoreExceptions().until(() -> {
-      log.initialize("it-log");
-      return true;
-    });
+    await()
+        .atMost(PATIENCE)
+        .ignoreExceptions()
+        .until(
+            () -> {
+              log.initialize("it-log");
+              return true;
+            });
     return log;
   }
 
@@ -64,12 +71,17 @@ abstract class LogProcessesTest {
    * starting. (Its append timeout is what turns a lost quorum into an error.)
    */
   Writer electedWriter() throws Exception {
-    Writer w = log.writer(Writer.Settings.DEFAULT.withMaxBatchesInFlight(2).withElectionDeadline(PATIENCE));
+    Writer w =
+        log.writer(
+            Writer.Settings.DEFAULT.withMaxBatchesInFlight(2).withElectionDeadline(PATIENCE));
     w.elect().get(PATIENCE.toSeconds() + 30, TimeUnit.SECONDS);
     return w;
   }
 
-  /** Appends {@code count} payloads named {@code prefix-i}, all in flight at once; returns their positions. */
+  /**
+   * Appends {@code count} payloads named {@code prefix-i}, all in flight at once; returns their
+   * positions.
+   */
   static List<Long> appendAll(Writer w, String prefix, int count) throws Exception {
     List<CompletableFuture<Long>> futures = new ArrayList<>();
     for (int i = 0; i < count; i++) {
@@ -91,8 +103,8 @@ abstract class LogProcessesTest {
   }
 
   /**
-   * Every acknowledged payload is in the log exactly once, at its acknowledged position, and
-   * {@code payloads}, in the order they were appended, are in that order in the log.
+   * Every acknowledged payload is in the log exactly once, at its acknowledged position, and {@code
+   * payloads}, in the order they were appended, are in that order in the log.
    */
   void assertLogHolds(List<String> payloads, List<Long> positions) {
     Reader r = log.reader();
@@ -108,8 +120,12 @@ abstract class LogProcessesTest {
       }
     }
     for (int i = 0; i < payloads.size(); i++) {
-      assertThat(byPosition.get(positions.get(i))).as("position %d", positions.get(i)).isEqualTo(payloads.get(i));
-      assertThat(copies.get(payloads.get(i))).as("copies of %s in the log", payloads.get(i)).isEqualTo(1);
+      assertThat(byPosition.get(positions.get(i)))
+          .as("position %d", positions.get(i))
+          .isEqualTo(payloads.get(i));
+      assertThat(copies.get(payloads.get(i)))
+          .as("copies of %s in the log", payloads.get(i))
+          .isEqualTo(1);
     }
     assertThat(positions).isSorted();
   }

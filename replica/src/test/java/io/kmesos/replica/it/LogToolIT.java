@@ -26,39 +26,50 @@ class LogToolIT extends LogProcessesTest {
 
   /** Runs {@code kmesos-log args...} as a user would, with {@code stdin} as its input. */
   Result runWithInput(String stdin, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
+    List<String> cmd =
+        new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
     cmd.addAll(List.of(args));
     Path out = Files.createTempFile(dir, "out", ".txt");
     Path err = Files.createTempFile(dir, "err", ".txt");
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
     pb.environment().remove("KMESOS_LOG_PEERS");
     // As an operator's shell has it: the admin certificate of this run's CA.
-    pb.environment().put("KMESOS_TLS_DIR", ReplicaProcesses.certificates(dir).dir(Identity.ADMIN).toString());
+    pb.environment()
+        .put("KMESOS_TLS_DIR", ReplicaProcesses.certificates(dir).dir(Identity.ADMIN).toString());
     Process p = pb.start();
     try (var in = p.getOutputStream()) {
       in.write(stdin.getBytes(StandardCharsets.UTF_8));
     }
     if (!p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)) {
       p.destroyForcibly();
-      throw new AssertionError("kmesos-log " + String.join(" ", args) + " did not finish within " + PATIENCE);
+      throw new AssertionError(
+          "kmesos-log " + String.join(" ", args) + " did not finish within " + PATIENCE);
     }
     return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
   }
 
   /** Runs {@code kmesos-log args...} with no TLS settings in its environment. */
   Result runWithoutTls(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
+    List<String> cmd =
+        new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
     cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("no-tls.out").toFile())
-        .redirectError(dir.resolve("no-tls.err").toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd)
+            .redirectOutput(dir.resolve("no-tls.out").toFile())
+            .redirectError(dir.resolve("no-tls.err").toFile());
     pb.environment().remove("KMESOS_LOG_PEERS");
     pb.environment().remove("KMESOS_TLS_DIR");
     Process p = pb.start();
     if (!p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)) {
       p.destroyForcibly();
-      throw new AssertionError("kmesos-log " + String.join(" ", args) + " did not finish within " + PATIENCE);
+      throw new AssertionError(
+          "kmesos-log " + String.join(" ", args) + " did not finish within " + PATIENCE);
     }
-    return new Result(p.exitValue(), Files.readString(dir.resolve("no-tls.out")), Files.readString(dir.resolve("no-tls.err")));
+    return new Result(
+        p.exitValue(),
+        Files.readString(dir.resolve("no-tls.out")),
+        Files.readString(dir.resolve("no-tls.err")));
   }
 
   Result run(String... args) throws Exception {
@@ -78,23 +89,36 @@ class LogToolIT extends LogProcessesTest {
 
     Result status = run("status", "--peers", nobody, patient);
     assertThat(status.exit()).isEqualTo(2);
-    assertThat(status.lines()).hasSize(2).last().isEqualTo(statusRow(0, nobody, "unreachable: connection refused"));
+    assertThat(status.lines())
+        .hasSize(2)
+        .last()
+        .isEqualTo(statusRow(0, nobody, "unreachable: connection refused"));
     assertThat(status.err()).isEmpty();
 
     Result read = run("read", "--peers", nobody, patient);
     assertThat(read.exit()).isEqualTo(1);
-    assertThat(read.err()).isEqualTo("kmesos-log read: no voting replica answered (" + nobody + ": connection refused)\n");
+    assertThat(read.err())
+        .isEqualTo(
+            "kmesos-log read: no voting replica answered (" + nobody + ": connection refused)\n");
 
-    Result append = runWithInput("hello\n", "append", "--peers", nobody, "--election-timeout", "10s");
+    Result append =
+        runWithInput("hello\n", "append", "--peers", nobody, "--election-timeout", "10s");
     assertThat(append.exit()).isEqualTo(1);
-    assertThat(append.err()).isEqualTo("kmesos-log append: election failed: no quorum of voting replicas answered "
-        + "within 10 s (" + nobody + ": connection refused)\n");
+    assertThat(append.err())
+        .isEqualTo(
+            "kmesos-log append: election failed: no quorum of voting replicas answered "
+                + "within 10 s ("
+                + nobody
+                + ": connection refused)\n");
     assertThat(append.out()).isEmpty();
 
     Result initialize = run("initialize", "--peers", nobody, "--cluster-id", "x", patient);
     assertThat(initialize.exit()).isEqualTo(1);
-    assertThat(initialize.err()).isEqualTo("kmesos-log initialize: initialize did not reach every replica: replica 0 ("
-        + nobody + "): connection refused\n");
+    assertThat(initialize.err())
+        .isEqualTo(
+            "kmesos-log initialize: initialize did not reach every replica: replica 0 ("
+                + nobody
+                + "): connection refused\n");
   }
 
   @Test
@@ -102,10 +126,14 @@ class LogToolIT extends LogProcessesTest {
     replicas = new ReplicaProcesses(dir, 3).startAll();
     String peers = replicas.peerList();
     try (Log log = replicas.client()) {
-      await().atMost(PATIENCE).ignoreExceptions().until(() -> {
-        log.initialize("tool-it");
-        return true;
-      });
+      await()
+          .atMost(PATIENCE)
+          .ignoreExceptions()
+          .until(
+              () -> {
+                log.initialize("tool-it");
+                return true;
+              });
     }
     Result append = runWithInput("one\ntwo\n", "append", "--peers", peers);
     assertThat(append.exit()).as(append.err()).isZero();
@@ -119,30 +147,50 @@ class LogToolIT extends LogProcessesTest {
       Result status = run("status", "--peers", peers, timeout);
       assertThat(status.exit()).isEqualTo(2);
       assertThat(status.lines()).hasSize(4);
-      assertThat(status.lines().get(1)).isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 10 s"));
+      assertThat(status.lines().get(1))
+          .isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 10 s"));
       assertThat(status.lines().get(2)).startsWith(statusRow(1, replicas.peers.get(1), "VOTING"));
       assertThat(status.lines().get(3)).startsWith(statusRow(2, replicas.peers.get(2), "VOTING"));
 
       Result one = run("status", "--peers", peers, "--replica", "0", timeout);
       assertThat(one.exit()).isEqualTo(2);
-      assertThat(one.lines()).hasSize(2).last().isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 10 s"));
+      assertThat(one.lines())
+          .hasSize(2)
+          .last()
+          .isEqualTo(statusRow(0, paused, "unreachable: timed out: no answer within 10 s"));
 
       Result other = run("status", "--peers", peers, "--replica", replicas.peers.get(2), timeout);
       assertThat(other.exit()).isZero();
-      assertThat(other.lines()).hasSize(2).last().asString().startsWith(statusRow(2, replicas.peers.get(2), "VOTING"));
+      assertThat(other.lines())
+          .hasSize(2)
+          .last()
+          .asString()
+          .startsWith(statusRow(2, replicas.peers.get(2), "VOTING"));
 
       Result readPaused = run("read", "--peers", peers, "--replica", "0", timeout);
       assertThat(readPaused.exit()).isEqualTo(1);
-      assertThat(readPaused.err()).isEqualTo("kmesos-log read: replica 0 (" + paused + "): timed out: no answer within 10 s\n");
+      assertThat(readPaused.err())
+          .isEqualTo(
+              "kmesos-log read: replica 0 (" + paused + "): timed out: no answer within 10 s\n");
 
       // Two replicas of three are a quorum: appends go on, with the timeouts given as flags. (This
       // writer's election also settles that the first writer's lines are learned: a writer that
       // exits right after its last commit may not have told the replicas.)
-      Result more = runWithInput("three\n", "append", "--peers", peers, "--election-timeout", "60s", "--append-timeout", "30s");
+      Result more =
+          runWithInput(
+              "three\n",
+              "append",
+              "--peers",
+              peers,
+              "--election-timeout",
+              "60s",
+              "--append-timeout",
+              "30s");
       assertThat(more.exit()).as(more.err()).isZero();
       assertThat(more.out()).isEqualTo("3\tthree\n");
 
-      Result fromOne = run("read", "--peers", peers, "--replica", "1", "--from", "1", "--to", "2", timeout);
+      Result fromOne =
+          run("read", "--peers", peers, "--replica", "1", "--from", "1", "--to", "2", timeout);
       assertThat(fromOne.exit()).as(fromOne.err()).isZero();
       assertThat(fromOne.out()).isEqualTo("1\tAPPEND\t3\tone\n2\tAPPEND\t3\ttwo\n");
       Result readAll = run("read", "--peers", peers, "--from", "1", "--to", "2", timeout);
@@ -157,32 +205,46 @@ class LogToolIT extends LogProcessesTest {
   void badFlagsAreOneLinePointingAtHelp() throws Exception {
     Result unknown = run("append", "--bogus");
     assertThat(unknown.exit()).isEqualTo(2);
-    assertThat(unknown.err()).isEqualTo("kmesos-log append: Unknown option: '--bogus' (see kmesos-log append --help)\n");
+    assertThat(unknown.err())
+        .isEqualTo("kmesos-log append: Unknown option: '--bogus' (see kmesos-log append --help)\n");
 
     Result duration = run("append", "--peers", "127.0.0.1:1", "--election-timeout", "5x");
     assertThat(duration.exit()).isEqualTo(2);
-    assertThat(duration.err()).isEqualTo("kmesos-log append: Invalid value for option '--election-timeout': '5x' is not a "
-        + "duration like 500ms, 15s, 2m or 1h (see kmesos-log append --help)\n");
+    assertThat(duration.err())
+        .isEqualTo(
+            "kmesos-log append: Invalid value for option '--election-timeout': '5x' is not a "
+                + "duration like 500ms, 15s, 2m or 1h (see kmesos-log append --help)\n");
 
     Result noPeers = run("status");
     assertThat(noPeers.exit()).isEqualTo(2);
-    assertThat(noPeers.err()).isEqualTo("kmesos-log status: --peers is missing: name every replica of the log (or set "
-        + "$KMESOS_LOG_PEERS) (see kmesos-log status --help)\n");
+    assertThat(noPeers.err())
+        .isEqualTo(
+            "kmesos-log status: --peers is missing: name every replica of the log (or set "
+                + "$KMESOS_LOG_PEERS) (see kmesos-log status --help)\n");
 
     Result noTls = runWithoutTls("status", "--peers", "127.0.0.1:1");
     assertThat(noTls.exit()).isEqualTo(2);
-    assertThat(noTls.err()).isEqualTo("kmesos-log status: --tls-dir is missing: every kmesos connection is mutual TLS; "
-        + "name the directory of this process's ca.crt, tls.crt and tls.key (or set $KMESOS_TLS_DIR, or give --tls-ca, "
-        + "--tls-cert and --tls-key) (see kmesos-log status --help)\n");
+    assertThat(noTls.err())
+        .isEqualTo(
+            "kmesos-log status: --tls-dir is missing: every kmesos connection is mutual TLS; "
+                + "name the directory of this process's ca.crt, tls.crt and tls.key (or set $KMESOS_TLS_DIR, or give --tls-ca, "
+                + "--tls-cert and --tls-key) (see kmesos-log status --help)\n");
 
-    Result noSuchDir = run("status", "--peers", "127.0.0.1:1", "--tls-dir", dir.resolve("nowhere").toString());
+    Result noSuchDir =
+        run("status", "--peers", "127.0.0.1:1", "--tls-dir", dir.resolve("nowhere").toString());
     assertThat(noSuchDir.exit()).isEqualTo(2);
-    assertThat(noSuchDir.err()).isEqualTo("kmesos-log status: TLS: " + dir.resolve("nowhere") + " is not a directory (it "
-        + "must hold ca.crt, tls.crt and tls.key) (see kmesos-log status --help)\n");
+    assertThat(noSuchDir.err())
+        .isEqualTo(
+            "kmesos-log status: TLS: "
+                + dir.resolve("nowhere")
+                + " is not a directory (it "
+                + "must hold ca.crt, tls.crt and tls.key) (see kmesos-log status --help)\n");
 
     Result noSuchReplica = run("read", "--peers", "127.0.0.1:1,127.0.0.1:2", "--replica", "5");
     assertThat(noSuchReplica.exit()).isEqualTo(2);
-    assertThat(noSuchReplica.err()).isEqualTo("kmesos-log read: --replica 5 is not one of the 2 replicas in --peers "
-        + "(an index 0..1 or one of their addresses) (see kmesos-log read --help)\n");
+    assertThat(noSuchReplica.err())
+        .isEqualTo(
+            "kmesos-log read: --replica 5 is not one of the 2 replicas in --peers "
+                + "(an index 0..1 or one of their addresses) (see kmesos-log read --help)\n");
   }
 }

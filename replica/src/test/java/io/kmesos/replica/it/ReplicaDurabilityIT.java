@@ -50,9 +50,13 @@ class ReplicaDurabilityIT extends LogProcessesTest {
     Process damaged = replicas.start(1);
     assertThat(damaged.waitFor(60, TimeUnit.SECONDS)).as("the damaged replica exits").isTrue();
     assertThat(damaged.exitValue()).isNotZero();
-    assertThat(replicas.log(1)).as("it says why, naming the file (byte " + offset + " was flipped)")
-        .contains("kmesos-log replica: the replica's storage in " + replicas.dataDir(1) + " is damaged")
-        .contains(wal.getFileName().toString()).contains("wipe " + replicas.dataDir(1)).doesNotContain("\tat ");
+    assertThat(replicas.log(1))
+        .as("it says why, naming the file (byte " + offset + " was flipped)")
+        .contains(
+            "kmesos-log replica: the replica's storage in " + replicas.dataDir(1) + " is damaged")
+        .contains(wal.getFileName().toString())
+        .contains("wipe " + replicas.dataDir(1))
+        .doesNotContain("\tat ");
 
     // With the damaged replica out, the one that missed the writes cannot form a quorum alone; once
     // the up-to-date one is back, everything acknowledged is there.
@@ -69,10 +73,15 @@ class ReplicaDurabilityIT extends LogProcessesTest {
     replicas.wipe(1);
     replicas.start(1);
     long ending = log.reader().ending();
-    await().atMost(PATIENCE).until(() -> {
-      StatusResponse s = statusOf(1);
-      return s != null && s.getStatus() == ReplicaStatus.VOTING && s.getLearnedThrough() >= ending;
-    });
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () -> {
+              StatusResponse s = statusOf(1);
+              return s != null
+                  && s.getStatus() == ReplicaStatus.VOTING
+                  && s.getLearnedThrough() >= ending;
+            });
     // Now it can stand in for the up-to-date one.
     replicas.kill(0);
     List<Long> after = appendAll(next, "after", 50);
@@ -92,7 +101,8 @@ class ReplicaDurabilityIT extends LogProcessesTest {
     start(3);
     Map<String, Long> acknowledged = new ConcurrentHashMap<>();
     AtomicBoolean loading = new AtomicBoolean(true);
-    CompletableFuture<Void> load = CompletableFuture.runAsync(() -> appendUntilStopped(loading, acknowledged));
+    CompletableFuture<Void> load =
+        CompletableFuture.runAsync(() -> appendUntilStopped(loading, acknowledged));
     Random random = new Random(42);
     for (int kill = 0; kill < 50; kill++) { // bounded: 50 kills, each step waits at most 2 minutes
       int victim = kill % 3;
@@ -103,21 +113,29 @@ class ReplicaDurabilityIT extends LogProcessesTest {
       replicas.kill(victim);
       Process restarted = replicas.start(victim);
       int k = kill;
-      await().atMost(PATIENCE).until(() -> {
-        assertThat(restarted.isAlive()).as("replica %d started again after kill %d; its output:%n%s", victim, k,
-            replicas.log(victim)).isTrue();
-        StatusResponse s = statusOf(victim);
-        return s != null && s.getStatus() == ReplicaStatus.VOTING;
-      });
+      await()
+          .atMost(PATIENCE)
+          .until(
+              () -> {
+                assertThat(restarted.isAlive())
+                    .as(
+                        "replica %d started again after kill %d; its output:%n%s",
+                        victim, k, replicas.log(victim))
+                    .isTrue();
+                StatusResponse s = statusOf(victim);
+                return s != null && s.getStatus() == ReplicaStatus.VOTING;
+              });
     }
     loading.set(false);
     load.get(120, TimeUnit.SECONDS);
     assertThat(acknowledged).hasSizeGreaterThan(1000);
     // Every replica, read on its own after catching up, holds every acknowledged append.
-    List<String> payloads = acknowledged.keySet().stream().sorted(Comparator.comparing(acknowledged::get)).toList();
+    List<String> payloads =
+        acknowledged.keySet().stream().sorted(Comparator.comparing(acknowledged::get)).toList();
     List<Long> positions = payloads.stream().map(acknowledged::get).toList();
     try (Writer last = electedWriter()) { // settles what the load's last writer left in flight
-      long ending = last.append(ByteString.copyFromUtf8("after the kills")).get(60, TimeUnit.SECONDS);
+      long ending =
+          last.append(ByteString.copyFromUtf8("after the kills")).get(60, TimeUnit.SECONDS);
       assertLogHolds(payloads, positions);
       for (int i = 0; i < 3; i++) {
         int replica = i;
@@ -128,10 +146,11 @@ class ReplicaDurabilityIT extends LogProcessesTest {
   }
 
   /**
-   * Appends with up to 8 in flight, at most about two hundred a second (the log stays small, and the
-   * restarts get CPU on a small machine), until told to stop, recording each acknowledged payload's
-   * position. A writer that gives up (its appends timed out while a replica restarted) is replaced,
-   * as the master would replace it; what it had in flight is decided by the next election.
+   * Appends with up to 8 in flight, at most about two hundred a second (the log stays small, and
+   * the restarts get CPU on a small machine), until told to stop, recording each acknowledged
+   * payload's position. A writer that gives up (its appends timed out while a replica restarted) is
+   * replaced, as the master would replace it; what it had in flight is decided by the next
+   * election.
    */
   void appendUntilStopped(AtomicBoolean loading, Map<String, Long> acknowledged) {
     int n = 0;
@@ -156,14 +175,16 @@ class ReplicaDurabilityIT extends LogProcessesTest {
           inFlight.acquire();
           Thread.sleep(5);
           String payload = "p-" + n++;
-          w.append(ByteString.copyFromUtf8(payload)).whenComplete((position, error) -> {
-            if (error == null) {
-              acknowledged.put(payload, position);
-            } else {
-              failed.set(true);
-            }
-            inFlight.release();
-          });
+          w.append(ByteString.copyFromUtf8(payload))
+              .whenComplete(
+                  (position, error) -> {
+                    if (error == null) {
+                      acknowledged.put(payload, position);
+                    } else {
+                      failed.set(true);
+                    }
+                    inFlight.release();
+                  });
         }
         inFlight.tryAcquire(8, 60, TimeUnit.SECONDS);
       } catch (InterruptedException e) {

@@ -24,7 +24,6 @@ import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.api.v1.GetBuildInfoRequest;
 import io.kmesos.api.v1.InfoGrpc;
-import io.kmesos.replica.client.Log;
 import io.kmesos.replica.client.Writer;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -61,8 +60,10 @@ class ReplicaHealthIT extends LogProcessesTest {
   }
 
   private ServingStatus health(ManagedChannel ch) {
-    return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .check(HealthCheckRequest.getDefaultInstance()).getStatus();
+    return HealthGrpc.newBlockingStub(ch)
+        .withDeadlineAfter(10, TimeUnit.SECONDS)
+        .check(HealthCheckRequest.getDefaultInstance())
+        .getStatus();
   }
 
   @Test
@@ -72,16 +73,30 @@ class ReplicaHealthIT extends LogProcessesTest {
     ManagedChannel ch = channelTo(0);
     await().atMost(PATIENCE).ignoreExceptions().until(() -> health(ch) == ServingStatus.SERVING);
 
-    assertThat(reflectedServices(ch)).contains("kmesos.log.v1.Replica", "kmesos.v1.Info", "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection");
-    assertThatThrownBy(() -> ReplicaGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .call(Envelope.newBuilder().setFrom(-1).setTo(0).build()))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-          assertThat(e.getStatus().getDescription()).contains("kmesos.log.v1.Replica/Call is disabled");
-        });
-    assertThat(InfoGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .getBuildInfo(GetBuildInfoRequest.getDefaultInstance()).getComponent()).isEqualTo("replica");
+    assertThat(reflectedServices(ch))
+        .contains(
+            "kmesos.log.v1.Replica",
+            "kmesos.v1.Info",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection");
+    assertThatThrownBy(
+            () ->
+                ReplicaGrpc.newBlockingStub(ch)
+                    .withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .call(Envelope.newBuilder().setFrom(-1).setTo(0).build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+              assertThat(e.getStatus().getDescription())
+                  .contains("kmesos.log.v1.Replica/Call is disabled");
+            });
+    assertThat(
+            InfoGrpc.newBlockingStub(ch)
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .getBuildInfo(GetBuildInfoRequest.getDefaultInstance())
+                .getComponent())
+        .isEqualTo("replica");
     assertThat(replicas.log(0)).contains("disabled endpoints: kmesos.log.v1.Replica/Call");
   }
 
@@ -91,17 +106,29 @@ class ReplicaHealthIT extends LogProcessesTest {
     replicas = new ReplicaProcesses(dir, 1);
     int probePort = ReplicaProcesses.freePort();
     replicas.start(0, "--probe-port", Integer.toString(probePort));
-    ManagedChannel probe = NettyChannelBuilder.forAddress("127.0.0.1", probePort).usePlaintext().build();
+    ManagedChannel probe =
+        NettyChannelBuilder.forAddress("127.0.0.1", probePort).usePlaintext().build();
     try {
-      await().atMost(PATIENCE).ignoreExceptions().until(() -> health(probe) == ServingStatus.SERVING);
+      await()
+          .atMost(PATIENCE)
+          .ignoreExceptions()
+          .until(() -> health(probe) == ServingStatus.SERVING);
       // Nothing else is served there: not the log, not even the build information.
-      assertThatThrownBy(() -> InfoGrpc.newBlockingStub(probe).withDeadlineAfter(10, TimeUnit.SECONDS)
-          .getBuildInfo(GetBuildInfoRequest.getDefaultInstance()))
-          .isInstanceOfSatisfying(StatusRuntimeException.class,
+      assertThatThrownBy(
+              () ->
+                  InfoGrpc.newBlockingStub(probe)
+                      .withDeadlineAfter(10, TimeUnit.SECONDS)
+                      .getBuildInfo(GetBuildInfoRequest.getDefaultInstance()))
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
               e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
-      assertThatThrownBy(() -> ReplicaGrpc.newBlockingStub(probe).withDeadlineAfter(10, TimeUnit.SECONDS)
-          .call(Envelope.newBuilder().setFrom(-1).setTo(0).build()))
-          .isInstanceOfSatisfying(StatusRuntimeException.class,
+      assertThatThrownBy(
+              () ->
+                  ReplicaGrpc.newBlockingStub(probe)
+                      .withDeadlineAfter(10, TimeUnit.SECONDS)
+                      .call(Envelope.newBuilder().setFrom(-1).setTo(0).build()))
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
               e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
       assertThat(replicas.log(0)).contains("health probes on :" + probePort);
     } finally {
@@ -112,13 +139,22 @@ class ReplicaHealthIT extends LogProcessesTest {
   @Test
   void aReplicaConfiguredOnlyThroughTheEnvironmentServesAndLogsJson() throws Exception {
     replicas = new ReplicaProcesses(dir, 1);
-    replicas.startFromEnvironment(0, Map.of("KMESOS_DISABLED_ENDPOINTS", "kmesos.v1.Info/GetBuildInfo",
-        "KMESOS_LOG_FORMAT", "json"));
+    replicas.startFromEnvironment(
+        0,
+        Map.of(
+            "KMESOS_DISABLED_ENDPOINTS",
+            "kmesos.v1.Info/GetBuildInfo",
+            "KMESOS_LOG_FORMAT",
+            "json"));
     ManagedChannel ch = channelTo(0);
     await().atMost(PATIENCE).ignoreExceptions().until(() -> health(ch) == ServingStatus.SERVING);
-    assertThatThrownBy(() -> InfoGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .getBuildInfo(GetBuildInfoRequest.getDefaultInstance()))
-        .isInstanceOfSatisfying(StatusRuntimeException.class,
+    assertThatThrownBy(
+            () ->
+                InfoGrpc.newBlockingStub(ch)
+                    .withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .getBuildInfo(GetBuildInfoRequest.getDefaultInstance()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
             e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
     ObjectMapper json = new ObjectMapper();
     List<JsonNode> lines = new ArrayList<>();
@@ -127,12 +163,16 @@ class ReplicaHealthIT extends LogProcessesTest {
         lines.add(json.readTree(line)); // every log line is one JSON object
       }
     }
-    assertThat(lines).anySatisfy(l -> {
-      assertThat(l.get("level").asText()).isEqualTo("INFO");
-      assertThat(l.get("loggerName").asText()).isEqualTo("io.kmesos.replica.server.ReplicaServer");
-      assertThat(l.get("formattedMessage").asText()).startsWith("replica 0 of 1 serving " + replicas.dataDir(0))
-          .endsWith("disabled endpoints: kmesos.v1.Info/GetBuildInfo");
-    });
+    assertThat(lines)
+        .anySatisfy(
+            l -> {
+              assertThat(l.get("level").asText()).isEqualTo("INFO");
+              assertThat(l.get("loggerName").asText())
+                  .isEqualTo("io.kmesos.replica.server.ReplicaServer");
+              assertThat(l.get("formattedMessage").asText())
+                  .startsWith("replica 0 of 1 serving " + replicas.dataDir(0))
+                  .endsWith("disabled endpoints: kmesos.v1.Info/GetBuildInfo");
+            });
   }
 
   @Test
@@ -141,14 +181,17 @@ class ReplicaHealthIT extends LogProcessesTest {
     Process p = replicas.start(0, "--disabled-endpoints", "kmesos.log.v1.Replica/Truncate");
     assertThat(p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).as("the replica exits").isTrue();
     assertThat(p.exitValue()).isEqualTo(1);
-    assertThat(replicas.log(0)).contains("kmesos-log replica: --disabled-endpoints: this server has no method "
-        + "kmesos.log.v1.Replica/Truncate (it has ").doesNotContain("Exception");
+    assertThat(replicas.log(0))
+        .contains(
+            "kmesos-log replica: --disabled-endpoints: this server has no method "
+                + "kmesos.log.v1.Replica/Truncate (it has ")
+        .doesNotContain("Exception");
   }
 
   /**
    * Its disk refuses writes past 1 MiB per file (a file-size limit on the process, as a full or
-   * failing disk would): the replica stops serving, a watcher of its health sees NOT_SERVING, and it
-   * exits with status 1 naming the cause, so that Kubernetes restarts it.
+   * failing disk would): the replica stops serving, a watcher of its health sees NOT_SERVING, and
+   * it exits with status 1 naming the cause, so that Kubernetes restarts it.
    */
   @Test
   void aReplicaWhoseWritesFailReportsNotServingAndExitsNamingTheCause() throws Exception {
@@ -159,10 +202,14 @@ class ReplicaHealthIT extends LogProcessesTest {
     replicas.launcher.addAll(List.of("prlimit", "--fsize=" + (1 << 20)));
     Process p = replicas.start(0);
     log = replicas.client();
-    await().atMost(PATIENCE).ignoreExceptions().until(() -> {
-      log.initialize("it-log");
-      return true;
-    });
+    await()
+        .atMost(PATIENCE)
+        .ignoreExceptions()
+        .until(
+            () -> {
+              log.initialize("it-log");
+              return true;
+            });
     ManagedChannel ch = channelTo(0);
     await().atMost(PATIENCE).ignoreExceptions().until(() -> health(ch) == ServingStatus.SERVING);
     assertThat(replicas.log(0)).contains("replica 0: EMPTY -> VOTING");
@@ -177,9 +224,12 @@ class ReplicaHealthIT extends LogProcessesTest {
     assertThat(p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).as("the replica exits").isTrue();
     assertThat(p.exitValue()).isEqualTo(1);
     String output = replicas.log(0);
-    assertThat(output).contains("ERROR [replica-0] i.k.r.s.ReplicaServer - replica 0 stopped serving: storage failed: ")
+    assertThat(output)
+        .contains(
+            "ERROR [replica-0] i.k.r.s.ReplicaServer - replica 0 stopped serving: storage failed: ")
         .contains("File too large")
-        .containsPattern("kmesos-log replica: replica 0 stopped serving: storage failed: .*File too large");
+        .containsPattern(
+            "kmesos-log replica: replica 0 stopped serving: storage failed: .*File too large");
     assertThat(watched).as("health seen by a watcher").endsWith(ServingStatus.NOT_SERVING);
     await().atMost(PATIENCE).until(append::isDone);
     assertThat(append).as("the append was never reported committed").isCompletedExceptionally();
@@ -199,41 +249,51 @@ class ReplicaHealthIT extends LogProcessesTest {
   /** Every status the replica's health Watch stream reports, as it reports them. */
   private static List<ServingStatus> watchHealth(ManagedChannel ch) {
     List<ServingStatus> seen = new CopyOnWriteArrayList<>();
-    HealthGrpc.newStub(ch).watch(HealthCheckRequest.getDefaultInstance(), new StreamObserver<>() {
-      @Override
-      public void onNext(HealthCheckResponse r) {
-        seen.add(r.getStatus());
-      }
+    HealthGrpc.newStub(ch)
+        .watch(
+            HealthCheckRequest.getDefaultInstance(),
+            new StreamObserver<>() {
+              @Override
+              public void onNext(HealthCheckResponse r) {
+                seen.add(r.getStatus());
+              }
 
-      @Override
-      public void onError(Throwable t) {}
+              @Override
+              public void onError(Throwable t) {}
 
-      @Override
-      public void onCompleted() {}
-    });
+              @Override
+              public void onCompleted() {}
+            });
     return seen;
   }
 
   private static List<String> reflectedServices(ManagedChannel ch) throws Exception {
     CompletableFuture<ServerReflectionResponse> answer = new CompletableFuture<>();
-    StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(ch)
-        .serverReflectionInfo(new StreamObserver<>() {
-          @Override
-          public void onNext(ServerReflectionResponse r) {
-            answer.complete(r);
-          }
+    StreamObserver<ServerReflectionRequest> requests =
+        ServerReflectionGrpc.newStub(ch)
+            .serverReflectionInfo(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(ServerReflectionResponse r) {
+                    answer.complete(r);
+                  }
 
-          @Override
-          public void onError(Throwable t) {
-            answer.completeExceptionally(t);
-          }
+                  @Override
+                  public void onError(Throwable t) {
+                    answer.completeExceptionally(t);
+                  }
 
-          @Override
-          public void onCompleted() {}
-        });
+                  @Override
+                  public void onCompleted() {}
+                });
     requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
     requests.onCompleted();
-    return answer.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).getListServicesResponse().getServiceList().stream()
-        .map(ServiceResponse::getName).toList();
+    return answer
+        .get(PATIENCE.toSeconds(), TimeUnit.SECONDS)
+        .getListServicesResponse()
+        .getServiceList()
+        .stream()
+        .map(ServiceResponse::getName)
+        .toList();
   }
 }

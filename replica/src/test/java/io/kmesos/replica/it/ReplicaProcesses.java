@@ -8,15 +8,15 @@ import io.kmesos.api.tls.MutualTls;
 import io.kmesos.replica.client.Log;
 import io.kmesos.replica.local.LocalReplicas;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.net.InetAddress;
-import java.util.Comparator;
 
 /**
  * Replicas as separate JVMs on 127.0.0.1, each with its own RocksDB directory, started from the
@@ -30,10 +30,16 @@ final class ReplicaProcesses implements AutoCloseable {
   final Path root;
   final List<String> peers = new ArrayList<>();
   private final Process[] processes;
+
   /** JVM options of replicas started from now on (e.g. -DKMESOS_LOG_LEVEL=DEBUG). */
   final List<String> jvmOptions = new ArrayList<>(List.of("-Xmx256m"));
-  /** What runs java for replicas started from now on (e.g. prlimit with its options); none by default. */
+
+  /**
+   * What runs java for replicas started from now on (e.g. prlimit with its options); none by
+   * default.
+   */
   final List<String> launcher = new ArrayList<>();
+
   final CertificateDirectory certificates;
   private MutualTls admin;
 
@@ -46,7 +52,10 @@ final class ReplicaProcesses implements AutoCloseable {
     }
   }
 
-  /** A CA and certificates of a replica, a controller and an admin under {@code root}/tls (kept if there). */
+  /**
+   * A CA and certificates of a replica, a controller and an admin under {@code root}/tls (kept if
+   * there).
+   */
   static CertificateDirectory certificates(Path root) {
     CertificateDirectory certificates = new CertificateDirectory(root.resolve("tls"));
     LocalReplicas.issueCertificates(certificates);
@@ -73,8 +82,10 @@ final class ReplicaProcesses implements AutoCloseable {
 
   /** A raw channel to replica {@code i} with the admin certificate. */
   ManagedChannel channel(int i) {
-    return NettyChannelBuilder.forTarget(peers.get(i), adminTls().channelCredentials(Identity.REPLICA))
-        .maxInboundMessageSize(64 << 20).build();
+    return NettyChannelBuilder.forTarget(
+            peers.get(i), adminTls().channelCredentials(Identity.REPLICA))
+        .maxInboundMessageSize(64 << 20)
+        .build();
   }
 
   String peerList() {
@@ -105,12 +116,25 @@ final class ReplicaProcesses implements AutoCloseable {
     List<String> cmd = new ArrayList<>(launcher);
     cmd.add(java());
     cmd.addAll(jvmOptions);
-    cmd.addAll(List.of("-jar", JAR.toString(), "replica",
-        "--id", Integer.toString(i), "--peers", peerList(), "--data-dir", dataDir(i).toString(),
-        "--tls-dir", tlsDir(Identity.REPLICA)));
+    cmd.addAll(
+        List.of(
+            "-jar",
+            JAR.toString(),
+            "replica",
+            "--id",
+            Integer.toString(i),
+            "--peers",
+            peerList(),
+            "--data-dir",
+            dataDir(i).toString(),
+            "--tls-dir",
+            tlsDir(Identity.REPLICA)));
     cmd.addAll(List.of(extra));
-    processes[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile())).start();
+    processes[i] =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()))
+            .start();
     return processes[i];
   }
 
@@ -124,10 +148,22 @@ final class ReplicaProcesses implements AutoCloseable {
     cmd.add(java());
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR.toString(), "replica"));
-    ProcessBuilder replica = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
-    replica.environment().putAll(Map.of("KMESOS_ID", Integer.toString(i), "KMESOS_PEERS", peerList(),
-        "KMESOS_DATA_DIR", dataDir(i).toString(), "KMESOS_TLS_DIR", tlsDir(Identity.REPLICA)));
+    ProcessBuilder replica =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile(i).toFile()));
+    replica
+        .environment()
+        .putAll(
+            Map.of(
+                "KMESOS_ID",
+                Integer.toString(i),
+                "KMESOS_PEERS",
+                peerList(),
+                "KMESOS_DATA_DIR",
+                dataDir(i).toString(),
+                "KMESOS_TLS_DIR",
+                tlsDir(Identity.REPLICA)));
     replica.environment().putAll(more);
     processes[i] = replica.start();
     return processes[i];
@@ -155,7 +191,10 @@ final class ReplicaProcesses implements AutoCloseable {
   }
 
   private void signal(int i, String signal) throws Exception {
-    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(processes[i].pid())).inheritIO().start();
+    Process kill =
+        new ProcessBuilder("kill", "-" + signal, Long.toString(processes[i].pid()))
+            .inheritIO()
+            .start();
     if (!kill.waitFor(30, TimeUnit.SECONDS) || kill.exitValue() != 0) {
       throw new IllegalStateException("kill -" + signal + " of replica " + i + " failed");
     }

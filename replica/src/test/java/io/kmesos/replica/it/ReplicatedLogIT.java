@@ -14,27 +14,20 @@ import io.kmesos.api.log.v1.ReplicaGrpc;
 import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.api.log.v1.StatusRequest;
 import io.kmesos.api.tls.Identity;
-import io.kmesos.replica.client.Log;
-import io.kmesos.replica.client.LogEntry;
-import io.kmesos.replica.client.Reader;
 import io.kmesos.replica.client.SupersededException;
 import io.kmesos.replica.client.UnavailableException;
 import io.kmesos.replica.client.Writer;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import java.io.PrintStream;
-import java.util.Arrays;
 
 /**
  * The log as separate replica JVMs on 127.0.0.1 with real RocksDB, driven through the client
@@ -55,17 +48,28 @@ class ReplicatedLogIT extends LogProcessesTest {
     // With the default writer's batching (as State uses it; a longer append timeout, for a loaded
     // machine): the largest entry goes through (it travels alone, beyond the batch limit); one byte
     // more is refused on the spot with the limit named, and the writer goes on.
-    try (Writer large = log.writer(Writer.Settings.DEFAULT.withAppendTimeout(Duration.ofSeconds(60)))) {
+    try (Writer large =
+        log.writer(Writer.Settings.DEFAULT.withAppendTimeout(Duration.ofSeconds(60)))) {
       large.elect().get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       byte[] largest = new byte[Writer.MAX_ENTRY_BYTES];
       Arrays.fill(largest, (byte) 'x');
       long big = large.append(largest).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
-      assertThatThrownBy(() -> large.append(new byte[Writer.MAX_ENTRY_BYTES + 1]).get(10, TimeUnit.SECONDS))
-          .hasCauseInstanceOf(IllegalArgumentException.class).hasMessageContaining("an entry holds at most 12 MiB");
-      long after = large.append(ByteString.copyFromUtf8("after")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+      assertThatThrownBy(
+              () -> large.append(new byte[Writer.MAX_ENTRY_BYTES + 1]).get(10, TimeUnit.SECONDS))
+          .hasCauseInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("an entry holds at most 12 MiB");
+      long after =
+          large
+              .append(ByteString.copyFromUtf8("after"))
+              .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
       assertThat(after).isEqualTo(big + 1);
-      await().atMost(PATIENCE).untilAsserted(() -> assertThat(log.reader().read(big, after))
-          .extracting(e -> e.payload().size()).containsExactly(Writer.MAX_ENTRY_BYTES, 5));
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () ->
+                  assertThat(log.reader().read(big, after))
+                      .extracting(e -> e.payload().size())
+                      .containsExactly(Writer.MAX_ENTRY_BYTES, 5));
     }
   }
 
@@ -78,7 +82,9 @@ class ReplicatedLogIT extends LogProcessesTest {
     List<Long> during = appendAll(w, "during", 300);
     replicas.start(2);
     long ending = during.get(during.size() - 1);
-    await().atMost(PATIENCE).until(() -> statusOf(2) != null && statusOf(2).getLearnedThrough() >= ending);
+    await()
+        .atMost(PATIENCE)
+        .until(() -> statusOf(2) != null && statusOf(2).getLearnedThrough() >= ending);
     List<Long> all = new ArrayList<>(before);
     all.addAll(during);
     List<String> payloads = new ArrayList<>(names("before", 300));
@@ -94,9 +100,14 @@ class ReplicatedLogIT extends LogProcessesTest {
     List<Long> committed = appendAll(w, "kept", 100);
     replicas.kill(1);
     replicas.kill(2);
-    assertThatThrownBy(() -> w.append(ByteString.copyFromUtf8("lost")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS))
+    assertThatThrownBy(
+            () ->
+                w.append(ByteString.copyFromUtf8("lost"))
+                    .get(PATIENCE.toSeconds(), TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)
-        .cause().isInstanceOf(UnavailableException.class).hasMessageContaining("no quorum");
+        .cause()
+        .isInstanceOf(UnavailableException.class)
+        .hasMessageContaining("no quorum");
     replicas.start(1);
     replicas.start(2);
     // Elected at once, while the two replicas are still starting, as a master that starts with them
@@ -118,11 +129,18 @@ class ReplicatedLogIT extends LogProcessesTest {
     replicas.kill(1);
     replicas.kill(2);
     // One attempt of this writer's election lasts 2 s; its deadline is far longer.
-    Writer next = log.writer(Writer.Settings.DEFAULT.withMaxBatchesInFlight(2).withElectionAttempt(Duration.ofSeconds(2))
-        .withElectionDeadline(PATIENCE));
+    Writer next =
+        log.writer(
+            Writer.Settings.DEFAULT
+                .withMaxBatchesInFlight(2)
+                .withElectionAttempt(Duration.ofSeconds(2))
+                .withElectionDeadline(PATIENCE));
     CompletableFuture<Long> election = next.elect();
     // The majority stays down for several attempts (a slow restart), and the election goes on.
-    await().during(Duration.ofSeconds(8)).atMost(Duration.ofSeconds(40)).until(() -> !election.isDone());
+    await()
+        .during(Duration.ofSeconds(8))
+        .atMost(Duration.ofSeconds(40))
+        .until(() -> !election.isDone());
     replicas.start(1);
     replicas.start(2);
     long ending = election.get(PATIENCE.toSeconds() + 30, TimeUnit.SECONDS);
@@ -145,21 +163,29 @@ class ReplicatedLogIT extends LogProcessesTest {
     replicas.wipe(4);
     replicas.start(4);
     List<ReplicaStatus> seen = new ArrayList<>();
-    CompletableFuture<List<Long>> more = CompletableFuture.supplyAsync(() -> {
-      try {
-        return appendAll(w, "more", 500);
-      } catch (Exception e) {
-        throw new RuntimeException(e);
-      }
-    });
-    await().atMost(PATIENCE).pollInterval(Duration.ofMillis(20)).until(() -> {
-      var s = statusOf(4);
-      if (s != null && (seen.isEmpty() || seen.get(seen.size() - 1) != s.getStatus())) {
-        seen.add(s.getStatus());
-      }
-      return s != null && s.getStatus() == ReplicaStatus.VOTING;
-    });
-    assertThat(seen).as("statuses of the wiped replica, in order").contains(ReplicaStatus.RECOVERING)
+    CompletableFuture<List<Long>> more =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return appendAll(w, "more", 500);
+              } catch (Exception e) {
+                throw new RuntimeException(e);
+              }
+            });
+    await()
+        .atMost(PATIENCE)
+        .pollInterval(Duration.ofMillis(20))
+        .until(
+            () -> {
+              var s = statusOf(4);
+              if (s != null && (seen.isEmpty() || seen.get(seen.size() - 1) != s.getStatus())) {
+                seen.add(s.getStatus());
+              }
+              return s != null && s.getStatus() == ReplicaStatus.VOTING;
+            });
+    assertThat(seen)
+        .as("statuses of the wiped replica, in order")
+        .contains(ReplicaStatus.RECOVERING)
         .endsWith(ReplicaStatus.VOTING);
     assertThat(seen.indexOf(ReplicaStatus.VOTING)).isEqualTo(seen.size() - 1);
     List<Long> second = more.get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
@@ -177,18 +203,30 @@ class ReplicatedLogIT extends LogProcessesTest {
   void killingTheWriterProcessAndAReplicaUnderLoadLosesNothingAcknowledged() throws Exception {
     start(3);
     Path acks = dir.resolve("acks.txt");
-    Process writer = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "append",
-        "--peers", replicas.peerList(), "--tls-dir", replicas.tlsDir(Identity.ADMIN)).redirectOutput(acks.toFile())
-        .redirectError(dir.resolve("append.err").toFile()).start();
-    Thread feeder = new Thread(() -> {
-      try (var in = new PrintStream(writer.getOutputStream(), true)) {
-        for (int i = 0; i < 200_000 && writer.isAlive(); i++) {
-          in.println("line-" + i);
-        }
-      } catch (Exception ignored) {
-        // the writer was killed
-      }
-    });
+    Process writer =
+        new ProcessBuilder(
+                ReplicaProcesses.java(),
+                "-jar",
+                ReplicaProcesses.JAR.toString(),
+                "append",
+                "--peers",
+                replicas.peerList(),
+                "--tls-dir",
+                replicas.tlsDir(Identity.ADMIN))
+            .redirectOutput(acks.toFile())
+            .redirectError(dir.resolve("append.err").toFile())
+            .start();
+    Thread feeder =
+        new Thread(
+            () -> {
+              try (var in = new PrintStream(writer.getOutputStream(), true)) {
+                for (int i = 0; i < 200_000 && writer.isAlive(); i++) {
+                  in.println("line-" + i);
+                }
+              } catch (Exception ignored) {
+                // the writer was killed
+              }
+            });
     feeder.start();
     await().atMost(PATIENCE).until(() -> Files.readAllLines(acks).size() >= 1000);
     replicas.kill(1); // a replica dies under load; the writer goes on with the other two
@@ -213,9 +251,11 @@ class ReplicatedLogIT extends LogProcessesTest {
 
     Writer next = electedWriter(); // decides whatever the dead writer left in flight
     assertLogHolds(payloads, positions);
-    List<Integer> order = log.reader().read(1, log.reader().ending()).stream()
-        .filter(e -> e.type() == ActionType.APPEND)
-        .map(e -> Integer.parseInt(e.payload().toStringUtf8().substring("line-".length()))).toList();
+    List<Integer> order =
+        log.reader().read(1, log.reader().ending()).stream()
+            .filter(e -> e.type() == ActionType.APPEND)
+            .map(e -> Integer.parseInt(e.payload().toStringUtf8().substring("line-".length())))
+            .toList();
     assertThat(order).as("lines in the log keep the order they were written in").isSorted();
     next.close();
   }
@@ -226,8 +266,13 @@ class ReplicatedLogIT extends LogProcessesTest {
     Writer first = electedWriter();
     List<Long> a = appendAll(first, "first", 50);
     Writer second = electedWriter();
-    assertThatThrownBy(() -> first.append(ByteString.copyFromUtf8("stale")).get(PATIENCE.toSeconds(), TimeUnit.SECONDS))
-        .cause().isInstanceOf(SupersededException.class);
+    assertThatThrownBy(
+            () ->
+                first
+                    .append(ByteString.copyFromUtf8("stale"))
+                    .get(PATIENCE.toSeconds(), TimeUnit.SECONDS))
+        .cause()
+        .isInstanceOf(SupersededException.class);
     List<Long> b = appendAll(second, "second", 50);
     assertThat(b.get(0)).isGreaterThan(a.get(a.size() - 1));
     List<Long> all = new ArrayList<>(a);
@@ -235,7 +280,8 @@ class ReplicatedLogIT extends LogProcessesTest {
     List<String> payloads = new ArrayList<>(names("first", 50));
     payloads.addAll(names("second", 50));
     assertLogHolds(payloads, all);
-    assertThat(log.reader().read(1, log.reader().ending())).noneMatch(e -> e.payload().toStringUtf8().equals("stale"));
+    assertThat(log.reader().read(1, log.reader().ending()))
+        .noneMatch(e -> e.payload().toStringUtf8().equals("stale"));
     first.close();
     second.close();
   }
@@ -247,17 +293,35 @@ class ReplicatedLogIT extends LogProcessesTest {
     try {
       var stub = ReplicaGrpc.newBlockingStub(ch).withDeadlineAfter(60, TimeUnit.SECONDS);
       assertThatThrownBy(() -> stub.call(Envelope.newBuilder().setTo(0).build()))
-          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-            assertThat(e.getStatus().getDescription()).contains("no message");
-          });
-      assertThatThrownBy(() -> stub.call(Envelope.newBuilder().setTo(2).setStatusRequest(StatusRequest.getDefaultInstance()).build()))
-          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-            assertThat(e.getStatus().getDescription()).contains("addressed to replica 2, but this is replica 0");
-          });
-      assertThat(stub.call(Envelope.newBuilder().setTo(0).setStatusRequest(StatusRequest.getDefaultInstance()).build())
-          .getStatusResponse().getStatus()).isEqualTo(ReplicaStatus.VOTING);
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                assertThat(e.getStatus().getDescription()).contains("no message");
+              });
+      assertThatThrownBy(
+              () ->
+                  stub.call(
+                      Envelope.newBuilder()
+                          .setTo(2)
+                          .setStatusRequest(StatusRequest.getDefaultInstance())
+                          .build()))
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                assertThat(e.getStatus().getDescription())
+                    .contains("addressed to replica 2, but this is replica 0");
+              });
+      assertThat(
+              stub.call(
+                      Envelope.newBuilder()
+                          .setTo(0)
+                          .setStatusRequest(StatusRequest.getDefaultInstance())
+                          .build())
+                  .getStatusResponse()
+                  .getStatus())
+          .isEqualTo(ReplicaStatus.VOTING);
     } finally {
       ch.shutdownNow();
     }
@@ -275,20 +339,35 @@ class ReplicatedLogIT extends LogProcessesTest {
     Process other = replicas.start(1, "--cluster-id", "some-other-log");
     assertThat(other.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(other.exitValue()).isNotZero();
-    assertThat(replicas.log(1)).contains("holds replica 1 of log it-log, not of log some-other-log");
+    assertThat(replicas.log(1))
+        .contains("holds replica 1 of log it-log, not of log some-other-log");
 
     // A directory that is not a replica database: refused, and the file is still there.
     Path foreign = dir.resolve("not-a-replica");
     Files.createDirectories(foreign);
     Files.writeString(foreign.resolve("notes.txt"), "precious");
-    Process p = new ProcessBuilder(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString(), "replica",
-        "--id", "1", "--peers", replicas.peerList(), "--data-dir", foreign.toString(),
-        "--tls-dir", replicas.tlsDir(Identity.REPLICA))
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(
+                ReplicaProcesses.java(),
+                "-jar",
+                ReplicaProcesses.JAR.toString(),
+                "replica",
+                "--id",
+                "1",
+                "--peers",
+                replicas.peerList(),
+                "--data-dir",
+                foreign.toString(),
+                "--tls-dir",
+                replicas.tlsDir(Identity.REPLICA))
+            .redirectErrorStream(true)
+            .start();
     String out = new String(p.getInputStream().readAllBytes());
     assertThat(p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).isNotZero();
-    assertThat(out).contains("is not empty and is not a kmesos replica database").doesNotContain("\tat ");
+    assertThat(out)
+        .contains("is not empty and is not a kmesos replica database")
+        .doesNotContain("\tat ");
     assertThat(Files.readString(foreign.resolve("notes.txt"))).isEqualTo("precious");
 
     // A corrupt record: the replica refuses to start and names the position.

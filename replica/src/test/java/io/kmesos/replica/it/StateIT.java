@@ -13,13 +13,13 @@ import io.kmesos.replica.state.StateException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.util.concurrent.CompletableFuture;
 
 /** Versioned variables on a 3-replica log of separate JVMs: Mesos State semantics and fencing. */
 class StateIT {
@@ -68,7 +68,9 @@ class StateIT {
       assertThat(text(v1)).isEqualTo("v1");
       assertThat(v1.version()).isPositive();
 
-      assertThat(get(state.store(absent.with(text("stale"))))).as("fetched before v1 was stored").isFalse();
+      assertThat(get(state.store(absent.with(text("stale")))))
+          .as("fetched before v1 was stored")
+          .isFalse();
       assertThat(text(state.fetch("config"))).isEqualTo("v1");
 
       assertThat(get(state.store(v1.with(text("v2"))))).isTrue();
@@ -86,12 +88,17 @@ class StateIT {
     try (State state = State.open(log)) {
       State.Variable a = state.fetch("a");
       assertThat(get(state.store(a.with(text("a1"))))).isTrue();
-      State.Batch stale = new State.Batch(List.of(a.with(text("a2")), state.fetch("b").with(text("b1"))), List.of(), List.of());
+      State.Batch stale =
+          new State.Batch(
+              List.of(a.with(text("a2")), state.fetch("b").with(text("b1"))), List.of(), List.of());
       assertThat(get(state.apply(stale))).isFalse();
       assertThat(state.names()).containsExactly("a");
 
-      State.Batch fresh = new State.Batch(List.of(state.fetch("b").with(text("b1")), state.fetch("c").with(text("c1"))),
-          List.of(state.fetch("a")), List.of());
+      State.Batch fresh =
+          new State.Batch(
+              List.of(state.fetch("b").with(text("b1")), state.fetch("c").with(text("c1"))),
+              List.of(state.fetch("a")),
+              List.of());
       assertThat(get(state.apply(fresh))).isTrue();
       assertThat(state.names()).containsExactly("b", "c");
     }
@@ -106,11 +113,15 @@ class StateIT {
   void aSupersededStateFailsEveryLaterCall() throws Exception {
     State first = State.open(log);
     assertThat(get(first.store(first.fetch("x").with(text("first"))))).isTrue();
-    try (Log other = replicas.client(); State second = State.open(other)) {
+    try (Log other = replicas.client();
+        State second = State.open(other)) {
       assertThat(text(second.fetch("x"))).isEqualTo("first");
       assertThatThrownBy(() -> get(first.store(first.fetch("x").with(text("late")))))
-          .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(SupersededException.class);
-      assertThatThrownBy(() -> first.fetch("x")).isInstanceOf(StateException.class).hasMessageContaining("superseded");
+          .isInstanceOf(ExecutionException.class)
+          .hasCauseInstanceOf(SupersededException.class);
+      assertThatThrownBy(() -> first.fetch("x"))
+          .isInstanceOf(StateException.class)
+          .hasMessageContaining("superseded");
       assertThat(get(second.store(second.fetch("x").with(text("second"))))).isTrue();
     } finally {
       first.close();

@@ -26,9 +26,31 @@ class ReplicaServerConfigTest {
     assertThatThrownBy(() -> ReplicaServer.Config.of(3, PEERS, Path.of("unused")))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("replica id 3 is not an index into the 3 peers");
-    assertThatThrownBy(() -> new ReplicaServer.Config(0, PEERS, Path.of("unused"), "", Duration.ZERO,
-        Duration.ofSeconds(2), 10, "", DisabledEndpoints.NONE)).hasMessageContaining("tick");
-    assertThatThrownBy(() -> new ReplicaServer.Config(0, PEERS, Path.of("unused"), "", Duration.ofMillis(10),
-        Duration.ofSeconds(2), 0, "", DisabledEndpoints.NONE)).hasMessageContaining("queueLimit");
+    assertThatThrownBy(
+            () ->
+                new ReplicaServer.Config(
+                    0,
+                    PEERS,
+                    Path.of("unused"),
+                    "",
+                    Duration.ZERO,
+                    Duration.ofSeconds(2),
+                    10,
+                    "",
+                    DisabledEndpoints.NONE))
+        .hasMessageContaining("tick");
+    assertThatThrownBy(
+            () ->
+                new ReplicaServer.Config(
+                    0,
+                    PEERS,
+                    Path.of("unused"),
+                    "",
+                    Duration.ofMillis(10),
+                    Duration.ofSeconds(2),
+                    0,
+                    "",
+                    DisabledEndpoints.NONE))
+        .hasMessageContaining("queueLimit");
   }
 }

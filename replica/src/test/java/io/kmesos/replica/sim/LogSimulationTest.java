@@ -27,7 +27,8 @@ class LogSimulationTest {
       wipes += sim.wipes;
       crashes += sim.crashes;
     }
-    System.out.printf("log simulation: %d seeds from %d, %d appends committed, %d crashes, %d wiped disks%n",
+    System.out.printf(
+        "log simulation: %d seeds from %d, %d appends committed, %d crashes, %d wiped disks%n",
         count, from, committed, crashes, wipes);
     // The runs must actually exercise the log, not just idle through their faults.
     assertThat(committed).as("appends committed across all seeds").isGreaterThan(count * 20);

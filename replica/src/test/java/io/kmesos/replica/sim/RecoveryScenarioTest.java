@@ -41,8 +41,13 @@ class RecoveryScenarioTest {
   void initializeLog() {
     for (int i = 0; i < 3; i++) {
       start(i);
-      replica(i, Envelope.newBuilder().setFrom(900).setTo(i)
-          .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log")).build());
+      replica(
+          i,
+          Envelope.newBuilder()
+              .setFrom(900)
+              .setTo(i)
+              .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log"))
+              .build());
     }
     network.clear();
   }
@@ -124,7 +129,9 @@ class RecoveryScenarioTest {
     System.arraycopy(peers, 0, group, 0, peers.length);
     group[peers.length] = i;
     tickReplica(i, 100, between(group));
-    assertThat(replicas[i].replicaStatus()).as("replica %d recovered", i).isEqualTo(ReplicaStatus.VOTING);
+    assertThat(replicas[i].replicaStatus())
+        .as("replica %d recovered", i)
+        .isEqualTo(ReplicaStatus.VOTING);
   }
 
   @Test
@@ -150,9 +157,13 @@ class RecoveryScenarioTest {
     sent.clear();
     effects(w2.elect(), null);
     run(between(101, 1, 2));
-    Action filled = sent.stream().filter(e -> e.hasWriteRequest() && e.getFrom() == 101)
-        .flatMap(e -> e.getWriteRequest().getActionsList().stream()).filter(a -> a.getPosition() == p)
-        .findFirst().orElseThrow();
+    Action filled =
+        sent.stream()
+            .filter(e -> e.hasWriteRequest() && e.getFrom() == 101)
+            .flatMap(e -> e.getWriteRequest().getActionsList().stream())
+            .filter(a -> a.getPosition() == p)
+            .findFirst()
+            .orElseThrow();
     assertThat(filled.getType()).isEqualTo(ActionType.APPEND);
     assertThat(filled.getPayload().toStringUtf8()).isEqualTo("v");
   }
@@ -163,8 +174,13 @@ class RecoveryScenarioTest {
     start(1);
     tickReplica(1, 100, all());
     assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.EMPTY);
-    replica(1, Envelope.newBuilder().setFrom(900).setTo(1)
-        .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log")).build());
+    replica(
+        1,
+        Envelope.newBuilder()
+            .setFrom(900)
+            .setTo(1)
+            .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log"))
+            .build());
     assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.VOTING);
   }
 

@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.TreeMap;
 
 /**
- * A replica's disk in the simulation: what was written but not synced is lost in a crash, what
- * was synced survives; a wipe loses everything. Sync covers every earlier write, as fsync of a
+ * A replica's disk in the simulation: what was written but not synced is lost in a crash, what was
+ * synced survives; a wipe loses everything. Sync covers every earlier write, as fsync of a
  * write-ahead log does.
  */
 final class SimStorage implements ReplicaStorage {
@@ -19,6 +19,7 @@ final class SimStorage implements ReplicaStorage {
   private TreeMap<Long, Action> actions = new TreeMap<>();
   private Metadata durableMetadata;
   private TreeMap<Long, Action> durableActions = new TreeMap<>();
+
   /** Writes since the last sync, in order. */
   private final List<Effects.Persist> pending = new ArrayList<>();
 

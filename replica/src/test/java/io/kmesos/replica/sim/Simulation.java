@@ -40,21 +40,46 @@ final class Simulation {
   }
 
   /** How hostile a run is; derived from the seed. */
-  record Options(int replicas, int faultTicks, double drop, double duplicate, int maxDelay,
-      double crashRate, double wipeRate, double partitionRate, double writerCrashRate, boolean twoWriters,
-      double crashBeforeSyncRate, int batchesInFlight, int batchBytes, long fetchBytes, boolean groupCommit) {
+  record Options(
+      int replicas,
+      int faultTicks,
+      double drop,
+      double duplicate,
+      int maxDelay,
+      double crashRate,
+      double wipeRate,
+      double partitionRate,
+      double writerCrashRate,
+      boolean twoWriters,
+      double crashBeforeSyncRate,
+      int batchesInFlight,
+      int batchBytes,
+      long fetchBytes,
+      boolean groupCommit) {
     static Options from(long seed) {
       Random r = new Random(seed ^ 0x5DEECE66DL);
-      return new Options(r.nextBoolean() ? 3 : 5, 400 + r.nextInt(400),
-          r.nextDouble() * 0.2, r.nextDouble() * 0.1, 1 + r.nextInt(40),
-          r.nextDouble() * 0.02, r.nextDouble() * 0.02, r.nextDouble() * 0.03, r.nextDouble() * 0.01,
-          r.nextInt(3) > 0, r.nextDouble() * 0.05, 1 + r.nextInt(4), r.nextBoolean() ? 1 << 20 : 1 + r.nextInt(64),
-          r.nextBoolean() ? 1L << 20 : 1 + r.nextInt(100), r.nextBoolean());
+      return new Options(
+          r.nextBoolean() ? 3 : 5,
+          400 + r.nextInt(400),
+          r.nextDouble() * 0.2,
+          r.nextDouble() * 0.1,
+          1 + r.nextInt(40),
+          r.nextDouble() * 0.02,
+          r.nextDouble() * 0.02,
+          r.nextDouble() * 0.03,
+          r.nextDouble() * 0.01,
+          r.nextInt(3) > 0,
+          r.nextDouble() * 0.05,
+          1 + r.nextInt(4),
+          r.nextBoolean() ? 1 << 20 : 1 + r.nextInt(64),
+          r.nextBoolean() ? 1L << 20 : 1 + r.nextInt(100),
+          r.nextBoolean());
     }
   }
 
   /** A request older than this is dropped by its receiver (the shell's gRPC deadline). */
   static final int DEADLINE = 30;
+
   private static final long TOOL = 900;
   private static final long READER = 901;
   private static final int HEAL_TICKS = 4000;
@@ -81,7 +106,8 @@ final class Simulation {
   int wipes;
   int crashes;
 
-  private record Packet(long at, long seq, Envelope envelope, long deadline) implements Comparable<Packet> {
+  private record Packet(long at, long seq, Envelope envelope, long deadline)
+      implements Comparable<Packet> {
     @Override
     public int compareTo(Packet o) {
       return at != o.at ? Long.compare(at, o.at) : Long.compare(seq, o.seq);
@@ -93,8 +119,10 @@ final class Simulation {
     final SimStorage storage = new SimStorage();
     ReplicaCore core;
     long downUntil = -1;
+
     /** Positions up to here were checked against what was chosen. */
     long checkedThrough;
+
     /**
      * With group commit, the effects of this tick's inputs, not yet written: the server handles a
      * batch of inputs, then writes once and only then sends (see {@link ReplicaCore#readsStorage}).
@@ -107,8 +135,13 @@ final class Simulation {
     }
 
     void start() {
-      core = new ReplicaCore(id, options.replicas(), storage,
-          new ReplicaCore.Config(10, DEADLINE + 10, 20, 16, options.fetchBytes()), rnd.nextLong());
+      core =
+          new ReplicaCore(
+              id,
+              options.replicas(),
+              storage,
+              new ReplicaCore.Config(10, DEADLINE + 10, 20, 16, options.fetchBytes()),
+              rnd.nextLong());
       downUntil = -1;
     }
 
@@ -133,8 +166,12 @@ final class Simulation {
 
     void fresh() {
       instance = rnd.nextLong() & Long.MAX_VALUE;
-      coordinator = new Coordinator(node, instance, options.replicas(),
-          new Coordinator.Config(15, 120, 64, options.batchesInFlight(), options.batchBytes()));
+      coordinator =
+          new Coordinator(
+              node,
+              instance,
+              options.replicas(),
+              new Coordinator.Config(15, 120, 64, options.batchesInFlight(), options.batchBytes()));
       pending.clear();
     }
 
@@ -153,14 +190,23 @@ final class Simulation {
     return options;
   }
 
-  /** Runs the whole scenario; throws {@link Violation} on a broken invariant or a log that does not converge. */
+  /**
+   * Runs the whole scenario; throws {@link Violation} on a broken invariant or a log that does not
+   * converge.
+   */
   void run() {
     for (int i = 0; i < options.replicas(); i++) {
       replicas.add(new SimReplica(i));
     }
     for (SimReplica r : replicas) {
-      apply(r, r.core.handle(Envelope.newBuilder().setFrom(TOOL).setTo(r.id)
-          .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("sim-" + seed)).build()));
+      apply(
+          r,
+          r.core.handle(
+              Envelope.newBuilder()
+                  .setFrom(TOOL)
+                  .setTo(r.id)
+                  .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("sim-" + seed))
+                  .build()));
     }
     writers.add(new SimWriter(100));
     if (options.twoWriters()) {
@@ -191,7 +237,11 @@ final class Simulation {
         marker = -1;
       }
     }
-    fail("did not converge within " + HEAL_TICKS + " ticks after the faults stopped; replicas: " + describeReplicas());
+    fail(
+        "did not converge within "
+            + HEAL_TICKS
+            + " ticks after the faults stopped; replicas: "
+            + describeReplicas());
   }
 
   // ---- one tick -----------------------------------------------------------------------------
@@ -263,16 +313,24 @@ final class Simulation {
           w.fresh(); // the superseded writer process restarts, as a fenced master would
         }
       }
-      default -> { }
+      default -> {}
     }
   }
 
   private void read() {
     SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
     long from = 1 + rnd.nextInt(50);
-    send(Envelope.newBuilder().setFrom(READER).setTo(r.id)
-        .setFetchRequest(FetchRequest.newBuilder().setFrom(from).setTo(from + 20).setLearnedOnly(true)
-            .setMaxActions(20)).build());
+    send(
+        Envelope.newBuilder()
+            .setFrom(READER)
+            .setTo(r.id)
+            .setFetchRequest(
+                FetchRequest.newBuilder()
+                    .setFrom(from)
+                    .setTo(from + 20)
+                    .setLearnedOnly(true)
+                    .setMaxActions(20))
+            .build());
   }
 
   private void injectFaults() {
@@ -300,8 +358,11 @@ final class Simulation {
       }
     }
     // At most one replica without its data at a time: "a quorum keeps its disk".
-    if (rnd.nextDouble() < options.wipeRate() && replicas.stream().allMatch(x -> x.up() && x.core.replicaStatus() == ReplicaStatus.VOTING)) {
-      // Prefer a replica that holds values not yet learned: losing those is what recovery must survive.
+    if (rnd.nextDouble() < options.wipeRate()
+        && replicas.stream()
+            .allMatch(x -> x.up() && x.core.replicaStatus() == ReplicaStatus.VOTING)) {
+      // Prefer a replica that holds values not yet learned: losing those is what recovery must
+      // survive.
       SimReplica r = replicas.get(rnd.nextInt(replicas.size()));
       for (SimReplica x : replicas) {
         if (x.core.status().getEnd() > x.core.status().getLearnedThrough() && rnd.nextBoolean()) {
@@ -403,7 +464,8 @@ final class Simulation {
     if (to < replicas.size()) {
       SimReplica r = replicas.get((int) to);
       if (!r.up() || now > p.deadline()) {
-        return; // a down replica hears nothing; an expired request is dropped, as gRPC's deadline does
+        return; // a down replica hears nothing; an expired request is dropped, as gRPC's deadline
+        // does
       }
       if (options.groupCommit() && !ReplicaCore.readsStorage(e)) {
         r.deferred.add(r.core.handle(e));
@@ -444,7 +506,8 @@ final class Simulation {
         }
       }
     }
-    // Up to its learned point a replica stores actions as accepted; what it learned there is what it holds.
+    // Up to its learned point a replica stores actions as accepted; what it learned there is what
+    // it holds.
     long learned = r.core.status().getLearnedThrough();
     long begin = r.core.status().getBegin();
     for (long p = Math.max(r.checkedThrough + 1, begin); p <= learned; p++) {
@@ -457,8 +520,9 @@ final class Simulation {
     r.checkedThrough = Math.max(r.checkedThrough, learned);
 
     for (Envelope m : effects.messages()) {
-      boolean vote = (m.hasPromiseResponse() && m.getPromiseResponse().getOk())
-          || (m.hasWriteResponse() && m.getWriteResponse().getOk());
+      boolean vote =
+          (m.hasPromiseResponse() && m.getPromiseResponse().getOk())
+              || (m.hasWriteResponse() && m.getWriteResponse().getOk());
       if (vote && r.core.replicaStatus() != ReplicaStatus.VOTING) {
         fail("replica " + r.id + " voted while " + r.core.replicaStatus());
       }
@@ -478,7 +542,13 @@ final class Simulation {
         }
       } else if (ev instanceof Event.Elected el) {
         elections.add(el);
-        note("writer " + w.node + " elected " + Ballots.toString(el.ballot()) + " ending " + el.ending());
+        note(
+            "writer "
+                + w.node
+                + " elected "
+                + Ballots.toString(el.ballot())
+                + " ending "
+                + el.ending());
       } else if (ev instanceof Event.ElectionFailed f) {
         w.backoffUntil = now + 5 + rnd.nextInt(60);
       } else if (ev instanceof Event.Superseded s) {
@@ -493,11 +563,29 @@ final class Simulation {
     long p = a.getPosition();
     Action first = chosen.putIfAbsent(p, a);
     if (first != null && !sameValue(first, a)) {
-      fail("two values learned at position " + p + ": " + show(first) + " and " + show(a) + " (replica " + replica + ")");
+      fail(
+          "two values learned at position "
+              + p
+              + ": "
+              + show(first)
+              + " and "
+              + show(a)
+              + " (replica "
+              + replica
+              + ")");
     }
     String ack = acked.get(p);
-    if (ack != null && !(a.getType() == ActionType.APPEND && a.getPayload().toStringUtf8().equals(ack))) {
-      fail("position " + p + " was committed as " + ack + " but replica " + replica + " learned " + show(a));
+    if (ack != null
+        && !(a.getType() == ActionType.APPEND && a.getPayload().toStringUtf8().equals(ack))) {
+      fail(
+          "position "
+              + p
+              + " was committed as "
+              + ack
+              + " but replica "
+              + replica
+              + " learned "
+              + show(a));
     }
   }
 
@@ -505,8 +593,17 @@ final class Simulation {
     Ballot b = w.coordinator.ballot();
     for (Event.Elected e : elections) {
       if (Ballots.greater(e.ballot(), b) && e.ending() < position) {
-        fail("writer " + w.node + " (" + Ballots.toString(b) + ") committed " + position + " after "
-            + Ballots.toString(e.ballot()) + " was elected ending at " + e.ending());
+        fail(
+            "writer "
+                + w.node
+                + " ("
+                + Ballots.toString(b)
+                + ") committed "
+                + position
+                + " after "
+                + Ballots.toString(e.ballot())
+                + " was elected ending at "
+                + e.ending());
       }
     }
     String before = acked.putIfAbsent(position, payload);
@@ -514,8 +611,11 @@ final class Simulation {
       fail("position " + position + " committed twice: " + before + " and " + payload);
     }
     Action learned = chosen.get(position);
-    if (learned != null && !(learned.getType() == ActionType.APPEND && learned.getPayload().toStringUtf8().equals(payload))) {
-      fail("position " + position + " committed as " + payload + " but learned as " + show(learned));
+    if (learned != null
+        && !(learned.getType() == ActionType.APPEND
+            && learned.getPayload().toStringUtf8().equals(payload))) {
+      fail(
+          "position " + position + " committed as " + payload + " but learned as " + show(learned));
     }
     committedCount++;
   }
@@ -530,7 +630,13 @@ final class Simulation {
       }
       Action c = chosen.get(a.getPosition());
       if (c == null || !sameValue(c, a)) {
-        fail("a reader was given " + show(a) + " at " + a.getPosition() + " but the chosen value is " + (c == null ? "unknown" : show(c)));
+        fail(
+            "a reader was given "
+                + show(a)
+                + " at "
+                + a.getPosition()
+                + " but the chosen value is "
+                + (c == null ? "unknown" : show(c)));
       }
     }
   }
@@ -539,7 +645,9 @@ final class Simulation {
 
   private boolean converged(long marker) {
     for (SimReplica r : replicas) {
-      if (!r.up() || r.core.replicaStatus() != ReplicaStatus.VOTING || r.core.status().getLearnedThrough() < marker) {
+      if (!r.up()
+          || r.core.replicaStatus() != ReplicaStatus.VOTING
+          || r.core.status().getLearnedThrough() < marker) {
         return false;
       }
     }
@@ -556,9 +664,18 @@ final class Simulation {
           continue;
         }
         Action a = mine.get(ack.getKey());
-        boolean learned = a != null && (a.getLearned() || ack.getKey() <= r.core.status().getLearnedThrough());
+        boolean learned =
+            a != null && (a.getLearned() || ack.getKey() <= r.core.status().getLearnedThrough());
         if (!learned || !a.getPayload().toStringUtf8().equals(ack.getValue())) {
-          fail("replica " + r.id + " lost committed " + ack.getValue() + " at " + ack.getKey() + ": has " + (a == null ? "nothing" : show(a)));
+          fail(
+              "replica "
+                  + r.id
+                  + " lost committed "
+                  + ack.getValue()
+                  + " at "
+                  + ack.getKey()
+                  + ": has "
+                  + (a == null ? "nothing" : show(a)));
         }
       }
       if (log == null) {
@@ -585,7 +702,13 @@ final class Simulation {
         long seq = Long.parseLong(payload.substring(dot + 1));
         Long prev = lastSeqOfInstance.put(instance, seq);
         if (prev != null && prev >= seq) {
-          fail("appends of one writer out of order: " + instance + " seq " + prev + " before " + seq);
+          fail(
+              "appends of one writer out of order: "
+                  + instance
+                  + " seq "
+                  + prev
+                  + " before "
+                  + seq);
         }
       }
     }
@@ -594,23 +717,35 @@ final class Simulation {
   // ---- helpers ------------------------------------------------------------------------------
 
   private static boolean sameValue(Action a, Action b) {
-    return a.getType() == b.getType() && a.getPayload().equals(b.getPayload()) && a.getTruncateTo() == b.getTruncateTo();
+    return a.getType() == b.getType()
+        && a.getPayload().equals(b.getPayload())
+        && a.getTruncateTo() == b.getTruncateTo();
   }
 
   private static String show(Action a) {
-    return a.getType() + (a.getType() == ActionType.APPEND ? "(" + a.getPayload().toStringUtf8() + ")" : "")
-        + (a.getType() == ActionType.TRUNCATE ? "(to " + a.getTruncateTo() + ")" : "") + "@" + Ballots.toString(a.getBallot());
+    return a.getType()
+        + (a.getType() == ActionType.APPEND ? "(" + a.getPayload().toStringUtf8() + ")" : "")
+        + (a.getType() == ActionType.TRUNCATE ? "(to " + a.getTruncateTo() + ")" : "")
+        + "@"
+        + Ballots.toString(a.getBallot());
   }
 
   private String describeReplicas() {
     StringBuilder sb = new StringBuilder();
     for (SimReplica r : replicas) {
-      sb.append("\n  ").append(r.id).append(r.up() ? "" : " (down)").append(": ")
+      sb.append("\n  ")
+          .append(r.id)
+          .append(r.up() ? "" : " (down)")
+          .append(": ")
           .append(r.core.status().toString().replace('\n', ' '));
     }
     for (SimWriter w : writers) {
-      sb.append("\n  writer ").append(w.node).append(": ").append(w.coordinator.status())
-          .append(" committed through ").append(w.coordinator.committedThrough());
+      sb.append("\n  writer ")
+          .append(w.node)
+          .append(": ")
+          .append(w.coordinator.status())
+          .append(" committed through ")
+          .append(w.coordinator.committedThrough());
     }
     return sb.toString();
   }
@@ -623,8 +758,18 @@ final class Simulation {
   }
 
   private void fail(String message) {
-    throw new Violation("seed " + seed + ", tick " + now + ": " + message + "\n  options: " + options
-        + "\n  last events:\n    " + String.join("\n    ", trace)
-        + "\n  replay: ./mvnw -pl replica test -Dtest=LogSimulationTest -Dsim.seed=" + seed);
+    throw new Violation(
+        "seed "
+            + seed
+            + ", tick "
+            + now
+            + ": "
+            + message
+            + "\n  options: "
+            + options
+            + "\n  last events:\n    "
+            + String.join("\n    ", trace)
+            + "\n  replay: ./mvnw -pl replica test -Dtest=LogSimulationTest -Dsim.seed="
+            + seed);
   }
 }

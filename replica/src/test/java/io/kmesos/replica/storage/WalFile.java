@@ -22,15 +22,26 @@ public final class WalFile {
 
   /** One physical record: where its header starts, its payload length and its type. */
   public record Record(long offset, int length, int type) {
-    /** Full, first, middle and last fragments of write batches (not RocksDB's own metadata records). */
+    /**
+     * Full, first, middle and last fragments of write batches (not RocksDB's own metadata records).
+     */
     public boolean holdsData() {
       return type >= 1 && type <= 4;
     }
 
-    /** The checksum, both length bytes, the type, and the payload's first, middle and last bytes. */
+    /**
+     * The checksum, both length bytes, the type, and the payload's first, middle and last bytes.
+     */
     public long[] interestingOffsets() {
-      return new long[] {offset, offset + 4, offset + 5, offset + 6, offset + HEADER, offset + HEADER + length / 2,
-          offset + HEADER + length - 1};
+      return new long[] {
+        offset,
+        offset + 4,
+        offset + 5,
+        offset + 6,
+        offset + HEADER,
+        offset + HEADER + length / 2,
+        offset + HEADER + length - 1
+      };
     }
 
     public long payloadMiddle() {
@@ -66,13 +77,18 @@ public final class WalFile {
   public static Path largest(Path dataDir) throws IOException {
     try (Stream<Path> s = Files.list(dataDir)) {
       return s.filter(p -> p.getFileName().toString().matches("[0-9]+\\.log"))
-          .max(Comparator.comparingLong(p -> p.toFile().length())).orElseThrow();
+          .max(Comparator.comparingLong(p -> p.toFile().length()))
+          .orElseThrow();
     }
   }
 
-  /** Flips a byte in the payload of the data record in the middle of {@code wal}; returns its offset. */
+  /**
+   * Flips a byte in the payload of the data record in the middle of {@code wal}; returns its
+   * offset.
+   */
   public static long flipByteInTheMiddle(Path wal) throws IOException {
-    List<Record> data = records(Files.readAllBytes(wal)).stream().filter(Record::holdsData).toList();
+    List<Record> data =
+        records(Files.readAllBytes(wal)).stream().filter(Record::holdsData).toList();
     if (data.isEmpty()) {
       throw new IllegalStateException(wal + " holds no data record");
     }
