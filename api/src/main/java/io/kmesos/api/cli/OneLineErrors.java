@@ -51,7 +51,19 @@ public final class OneLineErrors {
             List<CommandLine> commands = parsed.asCommandLineList();
             throw new CommandLine.ParameterException(commands.get(commands.size() - 1), problem);
           }
-          return run.execute(parsed);
+          try {
+            return run.execute(parsed);
+          } catch (LinkageError e) {
+            // A class or native library that cannot be loaded (RocksDB's library failing to unpack
+            // into a read-only or full temporary directory): picocli hands Exceptions to the
+            // handler above and lets Errors through to a stack trace. Other Errors (out of memory)
+            // keep the JVM's report.
+            List<CommandLine> commands = parsed.asCommandLineList();
+            CommandLine cmd = commands.get(commands.size() - 1);
+            cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + Failures.oneLine(e));
+            cmd.getErr().flush();
+            return cmd.getCommandSpec().exitCodeOnExecutionException();
+          }
         });
     return cl;
   }

@@ -15,7 +15,9 @@ import picocli.CommandLine.Option;
 
 /** What every kmesos tool prints when it fails: one line, the subcommand's name, no class names. */
 class OneLineErrorsTest {
-  @Command(name = "tool", subcommands = Sub.class)
+  @Command(
+      name = "tool",
+      subcommands = {Sub.class, NativeLibrary.class})
   static final class Tool implements Runnable {
     @Override
     public void run() {}
@@ -35,6 +37,16 @@ class OneLineErrorsTest {
               new IllegalStateException(
                   "election failed: no quorum of voting replicas answered within 2 s (127.0.0.1:7001: connection refused)"));
       return election.get(timeout.toMillis(), TimeUnit.MILLISECONDS).intValue();
+    }
+  }
+
+  @Command(name = "native")
+  static final class NativeLibrary implements Runnable {
+    @Override
+    public void run() {
+      // As RocksDB's loader fails when it cannot unpack its library.
+      throw new UnsatisfiedLinkError(
+          "/tmp/librocksdbjni-linux64.so: failed to map segment from shared object");
     }
   }
 
@@ -73,6 +85,16 @@ class OneLineErrorsTest {
         .isEqualTo(
             "tool sub: Invalid value for option '--timeout': '5x' is not a duration like "
                 + "500ms, 15s, 2m or 1h (see tool sub --help)"
+                + System.lineSeparator());
+  }
+
+  @Test
+  void aLibraryThatCannotBeLoadedIsOneLineNotAStackTrace() {
+    Run r = run("native");
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err())
+        .isEqualTo(
+            "tool native: /tmp/librocksdbjni-linux64.so: failed to map segment from shared object"
                 + System.lineSeparator());
   }
 }

@@ -26,8 +26,7 @@ public final class PeersOption {
       names = "--peers",
       paramLabel = "HOST:PORT,...",
       description =
-          "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names). "
-              + "Also read from $KMESOS_LOG_PEERS.",
+          "Every replica of the log, in replica-ID order (in Kubernetes: the StatefulSet's DNS names).",
       defaultValue = "${env:KMESOS_LOG_PEERS}")
   String peers;
 
@@ -49,7 +48,7 @@ public final class PeersOption {
     if (peers == null || peers.isBlank()) {
       throw new ParameterException(
           command.commandLine(),
-          "--peers is missing: name every replica of the log (or set $KMESOS_LOG_PEERS)");
+          "--peers is missing: name every replica of the log (or set $KMESOS_PEERS)");
     }
     return Arrays.stream(peers.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
   }

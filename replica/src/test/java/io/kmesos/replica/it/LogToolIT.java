@@ -33,7 +33,9 @@ class LogToolIT extends LogProcessesTest {
     Path err = Files.createTempFile(dir, "err", ".txt");
     ProcessBuilder pb =
         new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-    pb.environment().remove("KMESOS_LOG_PEERS");
+    pb.environment()
+        .keySet()
+        .removeIf(name -> name.endsWith("PEERS") && name.startsWith("KMESOS_"));
     // As an operator's shell has it: the admin certificate of this run's CA.
     pb.environment()
         .put("KMESOS_TLS_DIR", ReplicaProcesses.certificates(dir).dir(Identity.ADMIN).toString());
@@ -58,7 +60,9 @@ class LogToolIT extends LogProcessesTest {
         new ProcessBuilder(cmd)
             .redirectOutput(dir.resolve("no-tls.out").toFile())
             .redirectError(dir.resolve("no-tls.err").toFile());
-    pb.environment().remove("KMESOS_LOG_PEERS");
+    pb.environment()
+        .keySet()
+        .removeIf(name -> name.endsWith("PEERS") && name.startsWith("KMESOS_"));
     pb.environment().remove("KMESOS_TLS_DIR");
     Process p = pb.start();
     if (!p.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)) {
@@ -220,7 +224,7 @@ class LogToolIT extends LogProcessesTest {
     assertThat(noPeers.err())
         .isEqualTo(
             "kmesos-log status: --peers is missing: name every replica of the log (or set "
-                + "$KMESOS_LOG_PEERS) (see kmesos-log status --help)\n");
+                + "$KMESOS_PEERS) (see kmesos-log status --help)\n");
 
     Result noTls = runWithoutTls("status", "--peers", "127.0.0.1:1");
     assertThat(noTls.exit()).isEqualTo(2);
