@@ -16,6 +16,7 @@ import io.kmesos.api.operator.v1.OperatorGrpc;
 import io.kmesos.api.scheduler.v1.Event;
 import io.kmesos.api.scheduler.v1.SchedulerGrpc;
 import io.kmesos.api.scheduler.v1.SchedulerProto;
+import io.kmesos.api.v1.CommandInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
@@ -106,6 +107,19 @@ class ContractsTest {
         TaskStatus.parseFrom(status.toBuilder().clearUuid().clearExitCode().build().toByteArray());
     assertThat(reconciliation.getUuid().isEmpty()).isTrue();
     assertThat(reconciliation.hasExitCode()).isFalse();
+  }
+
+  @Test
+  void aCommandRunsThroughTheShellUnlessTheSenderSaysNo() throws Exception {
+    // Mesos's default: `shell` unset means true, so its presence must survive the wire.
+    CommandInfo unset =
+        CommandInfo.parseFrom(CommandInfo.newBuilder().setValue("echo hi").build().toByteArray());
+    assertThat(unset.hasShell()).isFalse();
+    CommandInfo argv =
+        CommandInfo.parseFrom(
+            CommandInfo.newBuilder().setShell(false).setValue("true").build().toByteArray());
+    assertThat(argv.hasShell()).isTrue();
+    assertThat(argv.getShell()).isFalse();
   }
 
   @Test
