@@ -7,10 +7,14 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
+import io.kmesos.api.agent.v1.AgentProto;
 import io.kmesos.api.log.v1.LogProto;
+import io.kmesos.api.operator.v1.OperatorProto;
 import io.kmesos.api.registry.v1.RegistryProto;
+import io.kmesos.api.scheduler.v1.SchedulerProto;
 import io.kmesos.api.state.v1.StateProto;
 import io.kmesos.api.v1.InfoProto;
+import io.kmesos.api.v1.TasksProto;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
@@ -28,6 +32,10 @@ public final class ReadableProto {
           .add(StateProto.getDescriptor().getMessageTypes())
           .add(RegistryProto.getDescriptor().getMessageTypes())
           .add(InfoProto.getDescriptor().getMessageTypes())
+          .add(TasksProto.getDescriptor().getMessageTypes())
+          .add(SchedulerProto.getDescriptor().getMessageTypes())
+          .add(AgentProto.getDescriptor().getMessageTypes())
+          .add(OperatorProto.getDescriptor().getMessageTypes())
           .build();
 
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().usingTypeRegistry(TYPES);
