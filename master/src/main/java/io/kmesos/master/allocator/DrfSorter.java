@@ -1,0 +1,360 @@
+package io.kmesos.master.allocator;
+
+import io.kmesos.master.resources.Resources;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Mesos's hierarchical dominant resource fairness sorter (src/master/allocator/sorter/drf/): it
+ * orders clients (roles, or the frameworks of one role) by who should be offered resources next.
+ *
+ * <p>A client is a path such as {@code eng/web}; the paths form a tree. A node's <i>dominant
+ * share</i> is the largest, over the scalar resources of the pool, of its allocation divided by the
+ * pool's total of that resource (ranges do not count; names given at construction can be excluded,
+ * Mesos's {@code --fair_sharing_excluded_resource_names}), divided by the node's weight (1.0 unless
+ * {@link #updateWeight set}). An inner node's allocation is that of its whole subtree.
+ *
+ * <p>Guarantees:
+ *
+ * <ul>
+ *   <li>{@link #sort} lists every active client exactly once, and nothing else. It walks the tree
+ *       from the root, at each level in increasing order of (dominant share, number of allocations
+ *       made, path): siblings are compared by their subtrees' shares, so a role with a small share
+ *       whose parent has a large one still waits behind the parent's less-served siblings. The
+ *       allocation count (as Mesos's) spreads offers among clients of equal share; the path makes
+ *       the order total, so it never depends on insertion order or hashing.
+ *   <li>A client that also has children ({@code a} beside {@code a/b}) competes among its children
+ *       as the leaf {@code a/.}, with its own allocation and weight 1 (as Mesos's virtual leaf,
+ *       whose path carries the {@code .}); its weight applies to the subtree {@code a}.
+ *   <li>Weights belong to paths, not clients: a weight may be set before its role exists, and it
+ *       stays when the role goes, as in Mesos.
+ *   <li>Allocations never go negative: {@link #unallocated} refuses more than the client holds.
+ *   <li>Shares are computed from exact thousandths in plain double arithmetic, so the same calls
+ *       give the same order on every JVM (no clock, no randomness, no hash order).
+ * </ul>
+ *
+ * Unlike Mesos, {@link #add} makes a client active at once ({@link #deactivate} takes it out of the
+ * order), and a client's allocation is kept as scalar quantities summed over agents, not per agent:
+ * the allocator keeps the per-agent books. Only scalars can be summed across agents (the same port
+ * range on two agents is two resources, but one range in a sum), and only scalars count in shares,
+ * as Mesos's sorter keeps {@code ResourceQuantities} for its shares.
+ */
+public final class DrfSorter {
+  private static final String VIRTUAL_LEAF = ".";
+
+  private static final class Node {
+    final String name;
+    final String path;
+    final Node parent;
+    final TreeMap<String, Node> children = new TreeMap<>();
+    boolean client;
+    boolean active;
+    Resources own = Resources.EMPTY;
+    long ownCount;
+    Resources subtree = Resources.EMPTY;
+    long subtreeCount;
+
+    Node(String name, Node parent) {
+      this.name = name;
+      this.parent = parent;
+      this.path = parent == null ? "" : parent.parent == null ? name : parent.path + "/" + name;
+    }
+  }
+
+  /** One sibling as {@link #sort} compares it: a client leaf, a virtual leaf, or a subtree. */
+  private record Entry(Node node, boolean virtualLeaf, double share, long count, String path) {}
+
+  private static final Comparator<Entry> DRF_ORDER =
+      Comparator.comparingDouble(Entry::share)
+          .thenComparingLong(Entry::count)
+          .thenComparing(Entry::path);
+
+  private final Set<String> excludedResourceNames;
+  private final Node root = new Node("", null);
+  private final Map<String, Node> clients = new HashMap<>();
+  private final Map<String, Double> weights = new HashMap<>();
+  private Resources total = Resources.EMPTY;
+  // The pool's scalars that count in shares, in thousandths: what every share divides by.
+  private Map<String, Long> counted = Map.of();
+  private List<String> sorted; // null when something changed since the last sort
+
+  public DrfSorter() {
+    this(Set.of());
+  }
+
+  /**
+   * @param excludedResourceNames resources that do not count in shares (still allocated normally)
+   */
+  public DrfSorter(Set<String> excludedResourceNames) {
+    this.excludedResourceNames = Set.copyOf(excludedResourceNames);
+  }
+
+  // ---- Clients ----
+
+  /** Adds an active client with no allocation. */
+  public void add(String client) {
+    checkPath(client);
+    if (clients.containsKey(client)) {
+      throw new IllegalArgumentException("client '" + client + "' is already in the sorter");
+    }
+    Node node = root;
+    for (String segment : client.split("/")) {
+      Node parent = node;
+      node = parent.children.computeIfAbsent(segment, s -> new Node(s, parent));
+    }
+    node.client = true;
+    node.active = true;
+    clients.put(client, node);
+    sorted = null;
+  }
+
+  /**
+   * Removes a client. What it still holds stops counting in its ancestors' shares; inner nodes left
+   * with no client below them go too.
+   */
+  public void remove(String client) {
+    Node node = find(client);
+    for (Node n = node; n != root; n = n.parent) {
+      n.subtree = n.subtree.minus(node.own);
+    }
+    node.client = false;
+    node.active = false;
+    node.own = Resources.EMPTY;
+    node.ownCount = 0;
+    clients.remove(client);
+    for (Node n = node; n != root && !n.client && n.children.isEmpty(); n = n.parent) {
+      n.parent.children.remove(n.name);
+    }
+    sorted = null;
+  }
+
+  public boolean contains(String client) {
+    return clients.containsKey(client);
+  }
+
+  /** The number of clients. */
+  public int count() {
+    return clients.size();
+  }
+
+  /** Puts a client back in the order (Mesos: a framework revives, or reconnects). */
+  public void activate(String client) {
+    find(client).active = true;
+    sorted = null;
+  }
+
+  /** Keeps a client's allocation but leaves it out of {@link #sort} (Mesos: suppress). */
+  public void deactivate(String client) {
+    find(client).active = false;
+    sorted = null;
+  }
+
+  public boolean isActive(String client) {
+    return find(client).active;
+  }
+
+  // ---- Weights ----
+
+  /**
+   * Sets the weight of a path (a client or an inner node, present or not): its subtree's share is
+   * divided by it. 1.0 is the default.
+   */
+  public void updateWeight(String path, double weight) {
+    checkPath(path);
+    if (!(weight > 0) || Double.isInfinite(weight)) {
+      throw new IllegalArgumentException(
+          "weight of '" + path + "' must be a positive number, got " + weight);
+    }
+    weights.put(path, weight);
+    sorted = null;
+  }
+
+  public double weight(String path) {
+    return weights.getOrDefault(path, 1.0);
+  }
+
+  // ---- Allocations ----
+
+  /** Records resources given to (or offered to) a client: their scalars (see the class comment). */
+  public void allocated(String client, Resources resources) {
+    Node node = find(client);
+    if (resources.isEmpty()) {
+      return;
+    }
+    Resources quantities = resources.scalarsOnly();
+    node.own = node.own.plus(quantities);
+    node.ownCount++;
+    for (Node n = node; n != root; n = n.parent) {
+      n.subtree = n.subtree.plus(quantities);
+      n.subtreeCount++;
+    }
+    sorted = null;
+  }
+
+  /** Records resources a client gave back; refuses more scalars than it holds, naming which. */
+  public void unallocated(String client, Resources resources) {
+    Node node = find(client);
+    if (resources.isEmpty()) {
+      return;
+    }
+    Resources quantities = resources.scalarsOnly();
+    try {
+      node.own = node.own.minus(quantities); // names the resource that is short
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "client '" + client + "' does not hold what it gives back: " + e.getMessage(), e);
+    }
+    for (Node n = node; n != root; n = n.parent) {
+      n.subtree = n.subtree.minus(quantities);
+    }
+    sorted = null;
+  }
+
+  /** The scalars the client itself holds (not its children). */
+  public Resources allocation(String client) {
+    return find(client).own;
+  }
+
+  // ---- The pool ----
+
+  /** Adds to the pool the shares are relative to (an agent joined). Only scalars count. */
+  public void addTotal(Resources resources) {
+    setTotal(total.plus(resources.scalarsOnly()));
+  }
+
+  /** Removes from the pool (an agent left); refuses more than the pool holds. */
+  public void removeTotal(Resources resources) {
+    setTotal(total.minus(resources.scalarsOnly()));
+  }
+
+  private void setTotal(Resources newTotal) {
+    total = newTotal;
+    Map<String, Long> c = new TreeMap<>(newTotal.scalarThousandths());
+    c.keySet().removeAll(excludedResourceNames);
+    counted = c;
+    sorted = null;
+  }
+
+  /** The scalars of the pool. */
+  public Resources total() {
+    return total;
+  }
+
+  // ---- Order ----
+
+  /**
+   * The client's own dominant share divided by its weight, as {@link #sort} compares it among its
+   * siblings (a client with children: its virtual leaf's, whose weight is 1).
+   */
+  public double share(String client) {
+    Node node = find(client);
+    return node.children.isEmpty()
+        ? dominantShare(node.own) / weight(node.path)
+        : dominantShare(node.own);
+  }
+
+  /** The active clients, in the order they should be offered resources. */
+  public List<String> sort() {
+    if (sorted == null) {
+      List<String> out = new ArrayList<>(clients.size());
+      walk(root, out);
+      sorted = List.copyOf(out);
+    }
+    return sorted;
+  }
+
+  private void walk(Node node, List<String> out) {
+    List<Entry> entries = new ArrayList<>(node.children.size() + 1);
+    if (node != root && node.client && node.active) {
+      // Only reached for a client with children: a childless client is listed by its parent.
+      entries.add(
+          new Entry(
+              node, true, dominantShare(node.own), node.ownCount, node.path + "/" + VIRTUAL_LEAF));
+    }
+    for (Node child : node.children.values()) {
+      if (child.children.isEmpty()) {
+        if (child.active) {
+          entries.add(
+              new Entry(
+                  child,
+                  false,
+                  dominantShare(child.own) / weight(child.path),
+                  child.ownCount,
+                  child.path));
+        }
+      } else {
+        entries.add(
+            new Entry(
+                child,
+                false,
+                dominantShare(child.subtree) / weight(child.path),
+                child.subtreeCount,
+                child.path));
+      }
+    }
+    entries.sort(DRF_ORDER);
+    for (Entry e : entries) {
+      if (e.virtualLeaf() || e.node().children.isEmpty()) {
+        out.add(e.node().path);
+      } else {
+        walk(e.node(), out);
+      }
+    }
+  }
+
+  private double dominantShare(Resources allocation) {
+    double share = 0;
+    for (Map.Entry<String, Long> t : counted.entrySet()) {
+      long allocated = allocation.thousandths(t.getKey());
+      if (allocated > 0) {
+        share = Math.max(share, (double) allocated / t.getValue());
+      }
+    }
+    return share;
+  }
+
+  // ---- Checks ----
+
+  private Node find(String client) {
+    Node node = clients.get(Objects.requireNonNull(client, "client"));
+    if (node == null) {
+      throw new IllegalArgumentException("no client '" + client + "' in the sorter");
+    }
+    return node;
+  }
+
+  /** Non-empty '/'-separated segments, none "." or ".." (the virtual leaf's name). */
+  static void checkPath(String path) {
+    Objects.requireNonNull(path, "path");
+    if (path.isEmpty()) {
+      throw new IllegalArgumentException("empty path");
+    }
+    for (String segment : path.split("/", -1)) {
+      if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
+        throw new IllegalArgumentException(
+            "invalid path '" + path + "': segments must be non-empty and not '.' or '..'");
+      }
+    }
+  }
+
+  /** The paths in the tree, inner nodes included (for tests). */
+  TreeSet<String> nodePaths() {
+    TreeSet<String> paths = new TreeSet<>();
+    collect(root, paths);
+    return paths;
+  }
+
+  private static void collect(Node node, TreeSet<String> paths) {
+    for (Node child : node.children.values()) {
+      paths.add(child.path);
+      collect(child, paths);
+    }
+  }
+}
