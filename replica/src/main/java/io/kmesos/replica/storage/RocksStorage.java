@@ -56,7 +56,7 @@ public final class RocksStorage implements ReplicaStorage, AutoCloseable {
   static final byte[] IDENTITY = "kmesos-replica-log v1".getBytes(StandardCharsets.US_ASCII);
 
   static {
-    RocksDB.loadLibrary();
+    RocksNativeLibrary.load();
   }
 
   private final Path dir;
