@@ -108,6 +108,8 @@ public final class Allocator {
     final String hostname;
     final Resources total;
     Resources available;
+    // Inactive: disconnected (Mesos's deactivateSlave); what is used on it stays charged.
+    boolean active = true;
 
     Agent(String id, String hostname, Resources total) {
       this.id = id;
@@ -194,6 +196,19 @@ public final class Allocator {
     total = total.minus(agent.total.scalarsOnly());
     roleSorter.removeTotal(agent.total);
     frameworkSorters.values().forEach(s -> s.removeTotal(agent.total));
+  }
+
+  /**
+   * No offers of the agent's resources until {@link #activateAgent} (Mesos deactivates an agent
+   * whose session broke, until it re-registers); what its frameworks hold on it stays charged.
+   */
+  public void deactivateAgent(String agentId) {
+    agent(agentId).active = false;
+  }
+
+  /** Undoes {@link #deactivateAgent}. */
+  public void activateAgent(String agentId) {
+    agent(agentId).active = true;
   }
 
   // ---- Frameworks ----
@@ -369,7 +384,7 @@ public final class Allocator {
    * that is down for maintenance is deactivated).
    */
   private boolean agentOfferable(Agent agent, Instant now) {
-    return true;
+    return agent.active;
   }
 
   /**

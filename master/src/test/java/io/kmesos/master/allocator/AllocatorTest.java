@@ -253,6 +253,16 @@ class AllocatorTest {
   }
 
   @Test
+  void anInactiveAgentIsNotOffered() {
+    agents("ag1", "ag2");
+    allocator.addFramework("f", Set.of("web"), Set.of());
+    allocator.deactivateAgent("ag1");
+    assertThat(allocator.allocate(T0)).containsExactly(offer("f", "ag2", "web", AGENT));
+    allocator.activateAgent("ag1");
+    assertThat(allocator.allocate(T0)).containsExactly(offer("f", "ag1", "web", AGENT));
+  }
+
+  @Test
   void resourcesInUseAreChargedWithoutAnOffer() {
     agents("ag1");
     allocator.addFramework("f", Set.of("web"), Set.of());
