@@ -6,7 +6,7 @@ import java.util.Set;
 
 /**
  * Whether one task of a Launch may run on the accepted offers, as Mesos's task validation: an ID
- * unique among the framework's live tasks and within the call, the offers' agent, a command, valid
+ * unique within the call and among the framework's live tasks, the offers' agent, a command, valid
  * resources that are not empty, an allocation role that is still the framework's, and no more
  * resources than the offers have left after the earlier tasks.
  *
@@ -40,6 +40,9 @@ final class TaskCheck {
       return Result.invalid("the task has no task_id");
     }
     String named = "task '" + id + "'";
+    if (earlierInCall.contains(id)) {
+      return Result.invalid("duplicate task ID: " + named + " is launched twice in this Accept");
+    }
     if (ctx.tasks().isLive(ctx.framework().id, id)) {
       return Result.invalid(
           "duplicate task ID: "
@@ -47,9 +50,6 @@ final class TaskCheck {
               + " is a live task of framework '"
               + ctx.framework().id
               + "'");
-    }
-    if (earlierInCall.contains(id)) {
-      return Result.invalid("duplicate task ID: " + named + " is launched twice in this Accept");
     }
     if (!task.getAgentId().equals(ctx.agentId())) {
       return Result.invalid(
