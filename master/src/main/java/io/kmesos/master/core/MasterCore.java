@@ -56,8 +56,9 @@ public final class MasterCore {
   private Instant lastNow = Instant.MIN;
 
   public MasterCore(MasterConfig config, IdSource ids) {
-    this.state = new MasterState(Objects.requireNonNull(config, "config"), ids);
-    Objects.requireNonNull(ids, "ids");
+    this.state =
+        new MasterState(
+            Objects.requireNonNull(config, "config"), Objects.requireNonNull(ids, "ids"));
     this.calls = new CallCheck(state.frameworks);
     this.subscriptions = new Subscriptions(state);
     this.launcher = new Launcher(state);

@@ -71,7 +71,10 @@ public sealed interface Refusal {
   /**
    * An Accept named offers it may not use (unknown, rescinded, already used, another framework's,
    * of several agents or roles): no operation was applied. {@code offerIds} are the offending ones,
-   * in the order the call named them.
+   * in the order the call named them. INVALID_ARGUMENT, so a scheduler does not take it for a
+   * reason to subscribe again. (Mesos answers such an Accept 202 and says it only with the tasks'
+   * updates, which the core sends too; the Scheduler service's comment in scheduler.proto says the
+   * same and should name this refusal if it stays.)
    */
   record InvalidOffers(List<String> offerIds, String message) implements Refusal {
     public InvalidOffers {
