@@ -65,7 +65,13 @@ public final class Allocator {
   /** Mesos caps a refusal at a year. */
   public static final Duration MAX_REFUSE = Duration.ofDays(365);
 
-  /** Role names as kmesos's CRDs accept them (io.kmesos.crds.v1alpha1.KmesosApi). */
+  /** Mesos's default role, of frameworks that name none. */
+  public static final String DEFAULT_ROLE = "*";
+
+  /**
+   * Role names as kmesos's CRDs accept them (io.kmesos.crds.v1alpha1.KmesosApi), and {@link
+   * #DEFAULT_ROLE}.
+   */
   private static final Pattern ROLE =
       Pattern.compile("^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$");
 
@@ -102,6 +108,8 @@ public final class Allocator {
     final String hostname;
     final Resources total;
     Resources available;
+    // Inactive: disconnected (Mesos's deactivateSlave); what is used on it stays charged.
+    boolean active = true;
 
     Agent(String id, String hostname, Resources total) {
       this.id = id;
@@ -117,6 +125,8 @@ public final class Allocator {
     final String id;
     final SortedSet<String> roles;
     final SortedSet<String> suppressed;
+    // Inactive: disconnected (Mesos's deactivateFramework); keeps what it holds, gets no offers.
+    boolean active = true;
     // role -> agent -> offered or allocated
     final Map<String, TreeMap<String, Resources>> allocations = new TreeMap<>();
     // role -> agent -> refusals
@@ -188,6 +198,19 @@ public final class Allocator {
     frameworkSorters.values().forEach(s -> s.removeTotal(agent.total));
   }
 
+  /**
+   * No offers of the agent's resources until {@link #activateAgent} (Mesos deactivates an agent
+   * whose session broke, until it re-registers); what its frameworks hold on it stays charged.
+   */
+  public void deactivateAgent(String agentId) {
+    agent(agentId).active = false;
+  }
+
+  /** Undoes {@link #deactivateAgent}. */
+  public void activateAgent(String agentId) {
+    agent(agentId).active = true;
+  }
+
   // ---- Frameworks ----
 
   /**
@@ -250,6 +273,24 @@ public final class Allocator {
       }
     }
     frameworks.remove(frameworkId);
+  }
+
+  /**
+   * The framework gets no offers, in any role, until {@link #activateFramework}; what it holds
+   * stays charged to it (Mesos deactivates a framework whose subscription ended, for its failover
+   * timeout). Its suppressions and refusals are kept.
+   */
+  public void deactivateFramework(String frameworkId) {
+    framework(frameworkId).active = false;
+  }
+
+  /** Undoes {@link #deactivateFramework}; suppressed roles stay suppressed. */
+  public void activateFramework(String frameworkId) {
+    framework(frameworkId).active = true;
+  }
+
+  public boolean isActive(String frameworkId) {
+    return framework(frameworkId).active;
   }
 
   /** No more offers to these roles of the framework (all its roles if empty) until revived. */
@@ -326,7 +367,7 @@ public final class Allocator {
             break;
           }
           Framework framework = frameworks.get(frameworkId);
-          if (isFiltered(framework, role, agent.id, toOffer, now)) {
+          if (!framework.active || isFiltered(framework, role, agent.id, toOffer, now)) {
             continue;
           }
           charge(framework, role, agent, toOffer);
@@ -343,7 +384,7 @@ public final class Allocator {
    * that is down for maintenance is deactivated).
    */
   private boolean agentOfferable(Agent agent, Instant now) {
-    return true;
+    return agent.active;
   }
 
   /**
@@ -410,6 +451,36 @@ public final class Allocator {
         .merge(agent.id, resources, Resources::plus);
     roleSorter.allocated(role, resources);
     frameworkSorters.get(role).allocated(framework.id, resources);
+  }
+
+  /**
+   * Charges resources that are already in use to the framework's role on the agent, without an
+   * offer: the tasks an agent reports when it re-registers (Mesos passes them to {@code addSlave}).
+   * They are no longer free, and count in the shares, until {@link #recover recovered}. Refused
+   * (changing nothing) if the framework is not in the role or the agent does not have them free.
+   */
+  public void allocated(String frameworkId, String agentId, String role, Resources resources) {
+    Framework framework = framework(frameworkId);
+    Agent agent = agent(agentId);
+    if (!framework.roles.contains(role)) {
+      throw new IllegalArgumentException(
+          "framework '" + frameworkId + "' is not in role '" + role + "'");
+    }
+    if (!agent.available.contains(resources)) {
+      throw new IllegalArgumentException(
+          "agent '"
+              + agentId
+              + "' does not have '"
+              + resources
+              + "' free for framework '"
+              + frameworkId
+              + "' (free: '"
+              + agent.available
+              + "')");
+    }
+    if (!resources.isEmpty()) {
+      charge(framework, role, agent, resources);
+    }
   }
 
   /**
@@ -564,8 +635,12 @@ public final class Allocator {
     }
   }
 
-  static void checkRole(String role) {
+  /** Refuses a role name the allocator does not take, with a one-line message naming it. */
+  public static void checkRole(String role) {
     Objects.requireNonNull(role, "role");
+    if (role.equals(DEFAULT_ROLE)) {
+      return;
+    }
     if (role.length() > ROLE_MAX_LENGTH || !ROLE.matcher(role).matches()) {
       throw new IllegalArgumentException(
           "invalid role '"

@@ -207,7 +207,7 @@ class AllocatorTest {
         .hasMessageContaining("may not hold '/'");
     assertThatThrownBy(() -> allocator.addFramework("g", Set.of("web"), Set.of("ops")))
         .hasMessage("framework 'g' suppresses role 'ops' it is not in");
-    for (String bad : List.of("", "/a", "a/", "a//b", ".a", "-a", "a/.b", "*", "a b")) {
+    for (String bad : List.of("", "/a", "a/", "a//b", ".a", "-a", "a/.b", "**", "*/a", "a b")) {
       assertThatThrownBy(() -> allocator.addFramework("g", Set.of(bad), Set.of()))
           .as(bad)
           .hasMessageStartingWith("invalid role '" + bad + "'");
@@ -224,6 +224,59 @@ class AllocatorTest {
     assertThatThrownBy(() -> allocator.removeAgent("nobody")).hasMessage("no agent 'nobody'");
     // Nothing half-done by the refusals above.
     assertThat(allocator.roleOrder()).containsExactly("web");
+  }
+
+  @Test
+  void theDefaultRoleIsARole() {
+    agents("ag1");
+    allocator.addFramework("f", Set.of("*"), Set.of());
+    assertThat(allocator.allocate(T0)).containsExactly(offer("f", "ag1", "*", AGENT));
+  }
+
+  @Test
+  void anInactiveFrameworkKeepsWhatItHoldsAndGetsNoOffers() {
+    agents("ag1", "ag2");
+    allocator.addFramework("f", Set.of("web"), Set.of());
+    allocator.addFramework("g", Set.of("web"), Set.of());
+    List<Offer> first = allocator.allocate(T0);
+    assertThat(first)
+        .containsExactly(offer("f", "ag1", "web", AGENT), offer("g", "ag2", "web", AGENT));
+    first.forEach(allocator::recover);
+    allocator.deactivateFramework("f");
+    assertThat(allocator.isActive("f")).isFalse();
+    // Only g is offered, both agents (f's share is lower, but f is inactive).
+    assertThat(allocator.allocate(T0)).extracting(Offer::frameworkId).containsExactly("g", "g");
+    allocator.recover(offer("g", "ag1", "web", AGENT));
+    allocator.recover(offer("g", "ag2", "web", AGENT));
+    allocator.activateFramework("f");
+    assertThat(allocator.allocate(T0)).containsExactly(first.toArray(Offer[]::new));
+  }
+
+  @Test
+  void anInactiveAgentIsNotOffered() {
+    agents("ag1", "ag2");
+    allocator.addFramework("f", Set.of("web"), Set.of());
+    allocator.deactivateAgent("ag1");
+    assertThat(allocator.allocate(T0)).containsExactly(offer("f", "ag2", "web", AGENT));
+    allocator.activateAgent("ag1");
+    assertThat(allocator.allocate(T0)).containsExactly(offer("f", "ag1", "web", AGENT));
+  }
+
+  @Test
+  void resourcesInUseAreChargedWithoutAnOffer() {
+    agents("ag1");
+    allocator.addFramework("f", Set.of("web"), Set.of());
+    allocator.allocated("f", "ag1", "web", r("cpus:1;mem:256"));
+    assertThat(allocator.available("ag1"))
+        .isEqualTo(r("cpus:3;mem:768;disk:100;ports:[31000-31099]"));
+    assertThat(allocator.allocation("f", "web")).containsEntry("ag1", r("cpus:1;mem:256"));
+    assertThat(allocator.roleAllocation("web")).isEqualTo(r("cpus:1;mem:256"));
+    assertThatThrownBy(() -> allocator.allocated("f", "ag1", "web", r("cpus:4")))
+        .hasMessageStartingWith("agent 'ag1' does not have 'cpus:4' free for framework 'f'");
+    assertThatThrownBy(() -> allocator.allocated("f", "ag1", "ops", r("cpus:1")))
+        .hasMessage("framework 'f' is not in role 'ops'");
+    allocator.recover("f", "ag1", "web", r("cpus:1;mem:256"));
+    assertThat(allocator.available("ag1")).isEqualTo(r(AGENT));
   }
 
   @Test

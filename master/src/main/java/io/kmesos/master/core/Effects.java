@@ -1,0 +1,47 @@
+package io.kmesos.master.core;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What one input of {@link MasterCore} asks its shell to do, in this order: answer the call (with
+ * {@link #refusal()}'s status if present, OK otherwise), write {@link #events()} to the frameworks'
+ * streams and {@link #commands()} to the agents' sessions (each list in order), complete the
+ * streams of {@link #endedSubscriptions()}, and log {@link #removedFrameworks()}. Nothing here has
+ * happened yet outside the core: the shell only moves these messages.
+ *
+ * <p>Records of protos, so two {@code Effects} are {@link #equals equal} when they say the same
+ * thing: the basis of the core's determinism tests.
+ */
+public record Effects(
+    Optional<Refusal> refusal,
+    List<FrameworkEvent> events,
+    List<AgentCommand> commands,
+    List<SubscriptionEnded> endedSubscriptions,
+    List<FrameworkRemoved> removedFrameworks) {
+
+  public static final Effects NONE =
+      new Effects(Optional.empty(), List.of(), List.of(), List.of(), List.of());
+
+  public Effects {
+    events = List.copyOf(events);
+    commands = List.copyOf(commands);
+    endedSubscriptions = List.copyOf(endedSubscriptions);
+    removedFrameworks = List.copyOf(removedFrameworks);
+  }
+
+  /** Whether the call was refused. */
+  public boolean refused() {
+    return refusal.isPresent();
+  }
+
+  /** The events for one framework, whatever the stream. */
+  public List<FrameworkEvent> eventsFor(String frameworkId) {
+    return events.stream().filter(e -> e.frameworkId().equals(frameworkId)).toList();
+  }
+
+  /** The commands for one agent. */
+  public List<AgentCommand> commandsFor(String agentId) {
+    return commands.stream().filter(c -> c.agentId().equals(agentId)).toList();
+  }
+}

@@ -1,0 +1,259 @@
+package io.kmesos.master.core;
+
+import io.kmesos.api.agent.v1.StatusUpdate;
+import io.kmesos.api.operator.v1.GetStateResponse;
+import io.kmesos.api.scheduler.v1.AcceptRequest;
+import io.kmesos.api.scheduler.v1.AcknowledgeRequest;
+import io.kmesos.api.scheduler.v1.DeclineRequest;
+import io.kmesos.api.scheduler.v1.KillRequest;
+import io.kmesos.api.scheduler.v1.ReconcileRequest;
+import io.kmesos.api.scheduler.v1.ReviveRequest;
+import io.kmesos.api.scheduler.v1.SubscribeRequest;
+import io.kmesos.api.scheduler.v1.SuppressRequest;
+import io.kmesos.api.scheduler.v1.TeardownRequest;
+import io.kmesos.api.v1.FrameworkInfo;
+import io.kmesos.api.v1.Task;
+import io.kmesos.master.resources.Resources;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.BiConsumer;
+
+/**
+ * The master's pure core (Mesos's {@code Master} without its I/O): frameworks, agents, offers and
+ * tasks, driven by one input at a time, each returning the {@link Effects} the shell carries out.
+ * No threads, clocks or I/O: time is the {@code now} of each input (a {@code now} earlier than one
+ * already seen counts as that one: time never goes back in the core), IDs come from the {@link
+ * IdSource}. Not thread-safe: the shell feeds it from one thread.
+ *
+ * <p>Guarantees:
+ *
+ * <ul>
+ *   <li>Deterministic: the same inputs, from a core made with the same config and an {@link
+ *       IdSource} in the same state, give equal {@link Effects}.
+ *   <li>A scheduler call acts only for the framework it names, under its current subscription and
+ *       by the principal that registered it ({@link CallCheck}); otherwise it is refused and
+ *       changes nothing.
+ *   <li>The books agree with the allocator: each outstanding offer and each live task is charged to
+ *       its framework and role, and nothing else ({@link MasterState}).
+ *   <li>Messages go only where they can be delivered: events to a framework's current subscription,
+ *       commands to agents with a session ({@link Outbox}).
+ * </ul>
+ *
+ * The rules of each input are with the class that applies them: {@link Subscriptions} (subscribe,
+ * disconnect, suppress, revive, teardown, failover), {@link Launcher} (accept, decline), {@link
+ * TaskCalls} (kill, acknowledge, reconcile), {@link AgentEvents} (agents and status updates) and
+ * {@link Ticker} (offers, timeouts, heartbeats).
+ */
+public final class MasterCore {
+  private final MasterState state;
+  private final CallCheck calls;
+  private final Subscriptions subscriptions;
+  private final Launcher launcher;
+  private final TaskCalls taskCalls;
+  private final AgentEvents agentEvents;
+  private final Ticker ticker;
+  private Instant lastNow = Instant.MIN;
+
+  public MasterCore(MasterConfig config, IdSource ids) {
+    this.state =
+        new MasterState(
+            Objects.requireNonNull(config, "config"), Objects.requireNonNull(ids, "ids"));
+    this.calls = new CallCheck(state.frameworks);
+    this.subscriptions = new Subscriptions(state);
+    this.launcher = new Launcher(state);
+    this.taskCalls = new TaskCalls(state);
+    this.agentEvents = new AgentEvents(state);
+    this.ticker = new Ticker(state, subscriptions);
+  }
+
+  // ---- frameworks ------------------------------------------------------------------------------
+
+  /**
+   * A Subscribe call by {@code principal} (the connection's authenticated identity; it replaces
+   * whatever the FrameworkInfo says). The first event of the new stream is {@code subscribed}, with
+   * the framework's ID and the stream ID; a previous subscription of the framework ends.
+   */
+  public Effects subscribe(SubscribeRequest request, String principal, Instant now) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(principal, "principal");
+    Outbox out = outbox(now);
+    subscriptions.subscribe(request, principal, out);
+    return out.build();
+  }
+
+  /** The stream {@code streamId} of the framework broke or was closed by the scheduler. */
+  public Effects disconnected(String frameworkId, String streamId, Instant now) {
+    Outbox out = outbox(now);
+    subscriptions.disconnected(frameworkId, streamId, out);
+    return out.build();
+  }
+
+  public Effects accept(AcceptRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> launcher.accept(f, request, out));
+  }
+
+  public Effects decline(DeclineRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> launcher.decline(f, request, out));
+  }
+
+  public Effects kill(KillRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> taskCalls.kill(f, request, out));
+  }
+
+  public Effects acknowledge(AcknowledgeRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> taskCalls.acknowledge(f, request, out));
+  }
+
+  public Effects reconcile(ReconcileRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> taskCalls.reconcile(f, request, out));
+  }
+
+  public Effects suppress(SuppressRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> subscriptions.suppress(f, request.getRolesList(), out));
+  }
+
+  public Effects revive(ReviveRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> subscriptions.revive(f, request.getRolesList(), out));
+  }
+
+  public Effects teardown(TeardownRequest request, String principal, Instant now) {
+    return call(
+        request.getFrameworkId(),
+        request.getStreamId(),
+        principal,
+        now,
+        (f, out) -> subscriptions.teardown(f, out));
+  }
+
+  private Effects call(
+      String frameworkId,
+      String streamId,
+      String principal,
+      Instant now,
+      BiConsumer<FrameworkState, Outbox> body) {
+    Objects.requireNonNull(principal, "principal");
+    Outbox out = outbox(now);
+    FrameworkState framework = calls.check(frameworkId, streamId, principal, out);
+    if (framework != null) {
+      body.accept(framework, out);
+    }
+    return out.build();
+  }
+
+  // ---- agents ----------------------------------------------------------------------------------
+
+  /**
+   * An admitted agent registered with nothing to recover ({@code Register}); the core answers
+   * {@code registered}. Tasks the master believed on it are gone.
+   */
+  public Effects agentRegistered(String agentId, String hostname, Resources total, Instant now) {
+    Outbox out = outbox(now);
+    agentEvents.registered(agentId, hostname, total, out);
+    return out.build();
+  }
+
+  /**
+   * An admitted agent re-registered ({@code Reregister}) with the tasks it holds and the
+   * FrameworkInfo of their frameworks; the core answers {@code reregistered}.
+   */
+  public Effects agentReregistered(
+      String agentId,
+      String hostname,
+      Resources total,
+      List<Task> tasks,
+      List<FrameworkInfo> frameworks,
+      Instant now) {
+    Outbox out = outbox(now);
+    agentEvents.reregistered(agentId, hostname, total, tasks, frameworks, out);
+    return out.build();
+  }
+
+  /** The agent's session ended; it keeps its tasks while the shell waits for it to come back. */
+  public Effects agentDisconnected(String agentId, Instant now) {
+    Outbox out = outbox(now);
+    agentEvents.disconnected(agentId, out);
+    return out.build();
+  }
+
+  /** The agent left the cluster for good (the registry says so). */
+  public Effects agentRemoved(String agentId, AgentRemoval how, Instant now) {
+    Outbox out = outbox(now);
+    agentEvents.removed(agentId, Objects.requireNonNull(how, "how"), out);
+    return out.build();
+  }
+
+  /** A status update on the agent's session. */
+  public Effects statusUpdate(String agentId, StatusUpdate update, Instant now) {
+    Outbox out = outbox(now);
+    agentEvents.statusUpdate(agentId, update, out);
+    return out.build();
+  }
+
+  // ---- roles and time --------------------------------------------------------------------------
+
+  /** A role's weight (the registry's Weight entries); 1 by default. */
+  public void updateWeight(String role, double weight) {
+    state.allocator.updateWeight(role, weight);
+  }
+
+  /**
+   * The clock moved: failover timeouts, offer timeouts, an allocation, heartbeats ({@link Ticker}).
+   * The shell calls it on its allocation interval.
+   */
+  public Effects tick(Instant now) {
+    Outbox out = outbox(now);
+    ticker.tick(out);
+    return out.build();
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  /** The operator's view (GetState) of what the core holds now. */
+  public GetStateResponse state() {
+    return StateView.of(state);
+  }
+
+  private Outbox outbox(Instant now) {
+    Objects.requireNonNull(now, "now");
+    if (now.isAfter(lastNow)) {
+      lastNow = now;
+    }
+    return new Outbox(lastNow, state.agents);
+  }
+}

@@ -1,0 +1,117 @@
+package io.kmesos.master.core;
+
+import io.kmesos.api.agent.v1.MasterMessage;
+import io.kmesos.api.agent.v1.ShutdownFramework;
+import io.kmesos.api.v1.TaskState;
+import io.kmesos.api.v1.TaskStatus;
+import io.kmesos.master.allocator.Allocator;
+import java.util.TreeSet;
+import java.util.function.Predicate;
+
+/**
+ * Everything the core holds, and the few steps that keep its books and the allocator in agreement
+ * whoever takes them: giving back an offer, ending a task the master ends itself, removing a
+ * framework.
+ *
+ * <p>Guarantees: every outstanding offer and every task that is not terminal is charged to its
+ * framework and role in the allocator, and nothing else is; these steps keep it so (an offer's
+ * resources are recovered when it leaves the book, a task's when it first becomes terminal).
+ */
+final class MasterState {
+  final MasterConfig config;
+  final IdSource ids;
+  final Allocator allocator;
+  final FrameworkRegistry frameworks = new FrameworkRegistry();
+  final AgentBook agents = new AgentBook();
+  final OfferBook offers = new OfferBook();
+  final TaskRegistry tasks = new TaskRegistry();
+
+  MasterState(MasterConfig config, IdSource ids) {
+    this.config = config;
+    this.ids = ids;
+    this.allocator = new Allocator(config.allocator());
+  }
+
+  /**
+   * Takes the offer out of the book and gives its resources back to the allocator (no refusal
+   * filter); with {@code rescind}, tells the framework.
+   */
+  void dropOffer(OfferBook.Outstanding offer, OfferBook.Retired how, boolean rescind, Outbox out) {
+    offers.retire(offer.id(), how);
+    allocator.recover(offer.frameworkId(), offer.agentId(), offer.role(), offer.resources());
+    FrameworkState framework = frameworks.get(offer.frameworkId());
+    if (rescind && framework != null) {
+      out.rescind(framework, offer.id());
+    }
+  }
+
+  /** {@link #dropOffer} of every outstanding offer that matches, as RESCINDED. */
+  void dropOffers(Predicate<OfferBook.Outstanding> which, boolean rescind, Outbox out) {
+    for (OfferBook.Outstanding offer : offers.matching(which)) {
+      dropOffer(offer, OfferBook.Retired.RESCINDED, rescind, out);
+    }
+  }
+
+  /**
+   * Moves the task to {@code status.state} as the master decides (not an agent's update): records
+   * it, gives its resources back if it ends, tells the framework, and forgets the task if the state
+   * is terminal (no one acknowledges a master's update).
+   */
+  void masterUpdate(TaskRegistry.Entry task, TaskStatus status, Outbox out) {
+    if (task.becomesTerminal(status.getState())) {
+      allocator.recover(task.frameworkId, task.agentId(), task.role, task.resources);
+    }
+    if (!task.terminal()) {
+      task.state = status.getState();
+    }
+    task.latestStatus = status;
+    FrameworkState framework = frameworks.get(task.frameworkId);
+    if (framework != null) {
+      out.update(framework, status);
+    }
+    if (task.terminal()) {
+      tasks.remove(task);
+    }
+  }
+
+  /** {@link #masterUpdate} with a status the master generates for the task. */
+  void masterUpdate(
+      TaskRegistry.Entry task, TaskState state, TaskStatus.Reason reason, String why, Outbox out) {
+    FrameworkState framework = frameworks.get(task.frameworkId);
+    masterUpdate(
+        task,
+        MasterStatuses.of(framework, task.taskId(), task.agentId(), state, reason, why, out.now),
+        out);
+  }
+
+  /**
+   * Removes the framework for good: its offers rescinded, its subscription ended with {@code
+   * error}, its tasks forgotten (the agents that hold them, if connected, get shutdown_framework
+   * and kill them), its resources back to the allocator, its ID never to subscribe again.
+   */
+  void removeFramework(
+      FrameworkState framework, FrameworkRemoved.Why why, String error, Outbox out) {
+    dropOffers(o -> o.frameworkId().equals(framework.id), true, out);
+    out.endSubscription(framework, SubscriptionEnded.Why.TORN_DOWN, error);
+    TreeSet<String> agentsWithTasks = new TreeSet<>();
+    for (TaskRegistry.Entry task : tasks.ofFramework(framework.id)) {
+      agentsWithTasks.add(task.agentId());
+      if (task.becomesTerminal(TaskState.TASK_KILLED)) {
+        allocator.recover(task.frameworkId, task.agentId(), task.role, task.resources);
+      }
+      tasks.remove(task);
+    }
+    for (String agentId : agentsWithTasks) {
+      out.command(agentId, shutdown(framework.id));
+    }
+    allocator.removeFramework(framework.id);
+    frameworks.remove(framework.id);
+    out.removed(framework.id, why);
+  }
+
+  static MasterMessage shutdown(String frameworkId) {
+    return MasterMessage.newBuilder()
+        .setShutdownFramework(ShutdownFramework.newBuilder().setFrameworkId(frameworkId))
+        .build();
+  }
+}
