@@ -26,6 +26,14 @@ public interface Authenticator {
    */
   boolean mayUseRole(Caller caller, String role) throws Unavailable;
 
+  /**
+   * Whether {@code caller} may read the master's state (the operator API's GetState): the
+   * Kubernetes form of Mesos's {@code view_*} ACLs.
+   *
+   * @throws Unavailable if the cluster could not be asked (the caller should retry)
+   */
+  boolean mayViewState(Caller caller) throws Unavailable;
+
   /** The token does not identify anyone; the call is refused with UNAUTHENTICATED. */
   final class Unauthenticated extends Exception {
     public Unauthenticated(String message) {
