@@ -60,6 +60,21 @@ public final class DrfSorter {
     long ownCount;
     Resources subtree = Resources.EMPTY;
     long subtreeCount;
+    // Dominant shares of own and subtree, cached: a sort per agent in every allocation cycle would
+    // otherwise recompute every sibling's share although one charge changes one client's. Valid
+    // while the matching *SharePool equals the sorter's pool generation.
+    double ownShare;
+    long ownSharePool = -1;
+    double subtreeShare;
+    long subtreeSharePool = -1;
+
+    void ownChanged() {
+      ownSharePool = -1;
+    }
+
+    void subtreeChanged() {
+      subtreeSharePool = -1;
+    }
 
     Node(String name, Node parent) {
       this.name = name;
@@ -83,6 +98,8 @@ public final class DrfSorter {
   private Resources total = Resources.EMPTY;
   // The pool's scalars that count in shares, in thousandths: what every share divides by.
   private Map<String, Long> counted = Map.of();
+  // Bumped whenever the pool changes: every cached share is relative to the pool it was made with.
+  private long poolGeneration;
   private List<String> sorted; // null when something changed since the last sort
 
   public DrfSorter() {
@@ -123,7 +140,9 @@ public final class DrfSorter {
     Node node = find(client);
     for (Node n = node; n != root; n = n.parent) {
       n.subtree = n.subtree.minus(node.own);
+      n.subtreeChanged();
     }
+    node.ownChanged();
     node.client = false;
     node.active = false;
     node.own = Resources.EMPTY;
@@ -191,9 +210,11 @@ public final class DrfSorter {
     Resources quantities = resources.scalarsOnly();
     node.own = node.own.plus(quantities);
     node.ownCount++;
+    node.ownChanged();
     for (Node n = node; n != root; n = n.parent) {
       n.subtree = n.subtree.plus(quantities);
       n.subtreeCount++;
+      n.subtreeChanged();
     }
     sorted = null;
   }
@@ -211,8 +232,10 @@ public final class DrfSorter {
       throw new IllegalArgumentException(
           "client '" + client + "' does not hold what it gives back: " + e.getMessage(), e);
     }
+    node.ownChanged();
     for (Node n = node; n != root; n = n.parent) {
       n.subtree = n.subtree.minus(quantities);
+      n.subtreeChanged();
     }
     sorted = null;
   }
@@ -239,6 +262,7 @@ public final class DrfSorter {
     Map<String, Long> c = new TreeMap<>(newTotal.scalarThousandths());
     c.keySet().removeAll(excludedResourceNames);
     counted = c;
+    poolGeneration++;
     sorted = null;
   }
 
@@ -275,26 +299,21 @@ public final class DrfSorter {
     if (node != root && node.client && node.active) {
       // Only reached for a client with children: a childless client is listed by its parent.
       entries.add(
-          new Entry(
-              node, true, dominantShare(node.own), node.ownCount, node.path + "/" + VIRTUAL_LEAF));
+          new Entry(node, true, ownShare(node), node.ownCount, node.path + "/" + VIRTUAL_LEAF));
     }
     for (Node child : node.children.values()) {
       if (child.children.isEmpty()) {
         if (child.active) {
           entries.add(
               new Entry(
-                  child,
-                  false,
-                  dominantShare(child.own) / weight(child.path),
-                  child.ownCount,
-                  child.path));
+                  child, false, ownShare(child) / weight(child.path), child.ownCount, child.path));
         }
       } else {
         entries.add(
             new Entry(
                 child,
                 false,
-                dominantShare(child.subtree) / weight(child.path),
+                subtreeShare(child) / weight(child.path),
                 child.subtreeCount,
                 child.path));
       }
@@ -307,6 +326,22 @@ public final class DrfSorter {
         walk(e.node(), out);
       }
     }
+  }
+
+  private double ownShare(Node node) {
+    if (node.ownSharePool != poolGeneration) {
+      node.ownShare = dominantShare(node.own);
+      node.ownSharePool = poolGeneration;
+    }
+    return node.ownShare;
+  }
+
+  private double subtreeShare(Node node) {
+    if (node.subtreeSharePool != poolGeneration) {
+      node.subtreeShare = dominantShare(node.subtree);
+      node.subtreeSharePool = poolGeneration;
+    }
+    return node.subtreeShare;
   }
 
   private double dominantShare(Resources allocation) {
