@@ -2,6 +2,7 @@ package io.kmesos.master.core;
 
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.operator.v1.GetStateResponse;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.scheduler.v1.AcceptRequest;
 import io.kmesos.api.scheduler.v1.AcknowledgeRequest;
 import io.kmesos.api.scheduler.v1.DeclineRequest;
@@ -68,6 +69,31 @@ public final class MasterCore {
   }
 
   // ---- frameworks ------------------------------------------------------------------------------
+
+  /**
+   * The frameworks of the registry this master recovered ({@code frameworks/{id}}): the shell calls
+   * it once, before any other input, with every framework the registry holds (none in a new
+   * cluster). They are known as disconnected ({@code recovered} in the operator's view) and keep
+   * their tasks as agents re-register with them. Each is removed (its tasks killed, its record
+   * removed) when its failover timeout expires, counted from its record's {@code disconnected_at}
+   * (from {@code now} if unset: it was subscribed when the previous master stopped), but not before
+   * {@link MasterConfig#recoveredFrameworkGrace()} after {@code now}; subscribing before then keeps
+   * it and its tasks. From then on a framework ID this master does not know is refused at
+   * Subscribe, and tasks of such frameworks that agents report get the agent a shutdown_framework:
+   * the registry holds every framework until it is removed.
+   *
+   * <p>The Effects hold an Update for each framework whose record had no {@code disconnected_at},
+   * setting it to {@code now}, so that yet another master counts from here and not from scratch.
+   *
+   * @throws IllegalStateException if called twice, or after a framework or agent became known
+   * @throws IllegalArgumentException if a record is not a valid framework (named in the message)
+   */
+  public Effects recoverFrameworks(List<Framework> frameworks, Instant now) {
+    Objects.requireNonNull(frameworks, "frameworks");
+    Outbox out = outbox(now);
+    subscriptions.recover(frameworks, out);
+    return out.build();
+  }
 
   /**
    * A Subscribe call by {@code principal} (the connection's authenticated identity; it replaces
