@@ -39,6 +39,11 @@ import java.util.function.BiConsumer;
  *       its framework and role, and nothing else ({@link MasterState}).
  *   <li>Messages go only where they can be delivered: events to a framework's current subscription,
  *       commands to agents with a session ({@link Outbox}).
+ *   <li>The registry holds every framework from before it learns its ID until it is removed: the
+ *       core says what to store ({@link FrameworkRecord}, in the same {@link Effects} as what
+ *       depends on it) only when a framework's record changes, and a master that recovered the
+ *       registry ({@link #recoverFrameworks}) honours the failover timeouts of the frameworks it
+ *       lists.
  * </ul>
  *
  * The rules of each input are with the class that applies them: {@link Subscriptions} (subscribe,
@@ -98,7 +103,10 @@ public final class MasterCore {
   /**
    * A Subscribe call by {@code principal} (the connection's authenticated identity; it replaces
    * whatever the FrameworkInfo says). The first event of the new stream is {@code subscribed}, with
-   * the framework's ID and the stream ID; a previous subscription of the framework ends.
+   * the framework's ID and the stream ID; a previous subscription of the framework ends. A new
+   * framework comes with a {@link FrameworkRecord.Add}, a changed FrameworkInfo (or the end of a
+   * disconnection) with an {@link FrameworkRecord.Update}: the shell sends {@code subscribed} only
+   * once it is committed ({@link Effects}).
    */
   public Effects subscribe(SubscribeRequest request, String principal, Instant now) {
     Objects.requireNonNull(request, "request");
@@ -108,7 +116,11 @@ public final class MasterCore {
     return out.build();
   }
 
-  /** The stream {@code streamId} of the framework broke or was closed by the scheduler. */
+  /**
+   * The stream {@code streamId} of the framework broke or was closed by the scheduler. Its failover
+   * timeout starts, recorded with a {@link FrameworkRecord.Update} ({@code disconnected_at}); with
+   * a zero timeout it is removed at once.
+   */
   public Effects disconnected(String frameworkId, String streamId, Instant now) {
     Outbox out = outbox(now);
     subscriptions.disconnected(frameworkId, streamId, out);
