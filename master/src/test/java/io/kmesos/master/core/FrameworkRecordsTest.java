@@ -103,6 +103,13 @@ class FrameworkRecordsTest {
 
     // A refused subscription records nothing.
     assertThat(h.subscribeRaw(info("bad", "a", "b"), PRINCIPAL).frameworkRecords()).isEmpty();
+    // Nor does one too large for the registry.
+    Effects huge =
+        h.subscribeRaw(info("huge", "web").putLabels("blob", "x".repeat(70_000)), PRINCIPAL);
+    assertThat(huge.refusal().get().message())
+        .matches(
+            "the FrameworkInfo has 700\\d\\d bytes; at most 65536 are taken \\(the registry stores it\\)");
+    assertThat(huge.frameworkRecords()).isEmpty();
   }
 
   @Test
