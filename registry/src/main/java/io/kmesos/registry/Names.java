@@ -14,6 +14,7 @@ import java.util.Locale;
  *   schedules/{name}         Schedule     a maintenance schedule
  *   quotas/{role}            Quota
  *   weights/{role}           Weight
+ *   frameworks/{id}          Framework    a registered framework
  * </pre>
  */
 public final class Names {
@@ -23,6 +24,7 @@ public final class Names {
   public static final String SCHEDULES = "schedules/";
   public static final String QUOTAS = "quotas/";
   public static final String WEIGHTS = "weights/";
+  public static final String FRAMEWORKS = "frameworks/";
 
   private Names() {}
 
@@ -45,6 +47,10 @@ public final class Names {
 
   public static String weight(String role) {
     return WEIGHTS + role;
+  }
+
+  public static String framework(String id) {
+    return FRAMEWORKS + id;
   }
 
   /** The first name after every name that starts with {@code prefix}: for range scans. */

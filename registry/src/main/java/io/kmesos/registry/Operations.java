@@ -7,6 +7,7 @@ import io.kmesos.api.registry.v1.AdmitAgent;
 import io.kmesos.api.registry.v1.Agent;
 import io.kmesos.api.registry.v1.AgentInfo;
 import io.kmesos.api.registry.v1.AgentState;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.registry.v1.Machine;
 import io.kmesos.api.registry.v1.MachineID;
 import io.kmesos.api.registry.v1.MachineMode;
@@ -88,6 +89,31 @@ final class Operations {
       case REMOVE_SCHEDULE -> removeSchedule(op.getRemoveSchedule().getName(), t);
       case START_MAINTENANCE -> startMaintenance(op.getStartMaintenance().getMachineIdsList(), t);
       case STOP_MAINTENANCE -> stopMaintenance(op.getStopMaintenance().getMachineIdsList(), t);
+      case ADD_FRAMEWORK -> {
+        Framework f = op.getAddFramework().getFramework();
+        Validation.framework("add_framework.framework", f);
+        String id = f.getInfo().getId();
+        if (t.get(Names.framework(id)) != null) {
+          throw refused(
+              "add_framework.framework.info.id: framework "
+                  + id
+                  + " is already registered; a framework ID is never added twice");
+        }
+        t.put(Names.framework(id), f);
+        yield true;
+      }
+      case UPDATE_FRAMEWORK -> {
+        Framework f = op.getUpdateFramework().getFramework();
+        Validation.framework("update_framework.framework", f);
+        registered("update_framework.framework.info.id", f.getInfo().getId(), t);
+        yield putIfChanged(Names.framework(f.getInfo().getId()), f, t);
+      }
+      case REMOVE_FRAMEWORK -> {
+        String id = op.getRemoveFramework().getId();
+        registered("remove_framework.id", id, t);
+        t.delete(Names.framework(id));
+        yield true;
+      }
       case KIND_NOT_SET -> throw refused("the operation is empty");
     };
   }
@@ -195,6 +221,16 @@ final class Operations {
       throw refused(field + ": agent " + id + " is " + a.getState() + ", not admitted");
     }
     return a;
+  }
+
+  // ---- frameworks ------------------------------------------------------------------------------
+
+  private static Framework registered(String field, String id, Transaction t) {
+    Framework f = id.isEmpty() ? null : t.get(Names.framework(id), Framework.class);
+    if (f == null) {
+      throw refused(field + ": no framework '" + id + "' is registered");
+    }
+    return f;
   }
 
   // ---- weights ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ package io.kmesos.registry;
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
 import io.kmesos.api.admin.ProcessMetrics;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.RecordMaster;
@@ -325,6 +326,18 @@ public final class Registrar implements AutoCloseable {
   /** Every committed entry whose name starts with {@code prefix}, in name order (a copy). */
   public synchronized NavigableMap<String, Message> entries(String prefix) {
     return new TreeMap<>(contents.withPrefix(prefix));
+  }
+
+  /**
+   * The committed frameworks, in ID order: what a master that just started hands its core ({@code
+   * MasterCore.recoverFrameworks}).
+   */
+  public synchronized List<Framework> frameworks() {
+    List<Framework> out = new ArrayList<>();
+    for (Message m : contents.withPrefix(Names.FRAMEWORKS).values()) {
+      out.add((Framework) m);
+    }
+    return out;
   }
 
   /**

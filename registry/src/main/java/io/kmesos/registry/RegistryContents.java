@@ -3,6 +3,7 @@ package io.kmesos.registry;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import io.kmesos.api.registry.v1.Agent;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.registry.v1.Machine;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Quota;
@@ -50,6 +51,7 @@ public final class RegistryContents implements Entries {
     r.getSchedulesList().forEach(s -> c.put(Names.schedule(s.getName()), s));
     r.getQuotasList().forEach(q -> c.put(Names.quota(q.getRole()), q));
     r.getWeightsList().forEach(w -> c.put(Names.weight(w.getRole()), w));
+    r.getFrameworksList().forEach(f -> c.put(Names.framework(f.getInfo().getId()), f));
     c.version = r.getVersion();
     return c;
   }
@@ -124,6 +126,8 @@ public final class RegistryContents implements Entries {
         r.addQuotas(q);
       } else if (m instanceof Weight w) {
         r.addWeights(w);
+      } else if (m instanceof Framework f) {
+        r.addFrameworks(f);
       }
     }
     return r.build();
@@ -142,7 +146,9 @@ public final class RegistryContents implements Entries {
                         ? Schedule.class
                         : name.startsWith(Names.QUOTAS)
                             ? Quota.class
-                            : name.startsWith(Names.WEIGHTS) ? Weight.class : null;
+                            : name.startsWith(Names.WEIGHTS)
+                                ? Weight.class
+                                : name.startsWith(Names.FRAMEWORKS) ? Framework.class : null;
     if (type == null || !v.value().is(type)) {
       throw new IllegalStateException(
           "variable '"

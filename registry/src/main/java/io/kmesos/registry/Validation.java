@@ -1,12 +1,16 @@
 package io.kmesos.registry;
 
 import io.kmesos.api.registry.v1.AgentInfo;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.registry.v1.MachineID;
 import io.kmesos.api.registry.v1.Quota;
 import io.kmesos.api.registry.v1.Unavailability;
+import io.kmesos.api.v1.FrameworkInfo;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What a well-formed operation looks like (Mesos rules), checked before it touches the registry.
@@ -74,6 +78,38 @@ final class Validation {
       throw refused(field + ".hostname must not be empty");
     }
     quantities(field + ".resources", info.getResourcesMap());
+  }
+
+  /**
+   * A framework record: an ID usable as a variable name (no '/', not '.' or '..'), valid roles each
+   * named once ('*' allowed), no negative failover timeout, and when it registered.
+   */
+  static void framework(String field, Framework f) {
+    if (!f.hasInfo()) {
+      throw refused(field + ".info is required");
+    }
+    FrameworkInfo info = f.getInfo();
+    String id = info.getId();
+    if (id.isBlank()) {
+      throw refused(field + ".info.id must not be empty");
+    }
+    if (id.contains("/") || id.equals(".") || id.equals("..")) {
+      throw refused(field + ".info.id '" + id + "' may not hold '/' or be '.' or '..'");
+    }
+    Set<String> roles = new HashSet<>();
+    for (int i = 0; i < info.getRolesCount(); i++) {
+      String role = info.getRoles(i);
+      role(field + ".info.roles[" + i + "]", role, true);
+      if (!roles.add(role)) {
+        throw refused(field + ".info.roles[" + i + "]: role '" + role + "' appears twice");
+      }
+    }
+    if (info.getFailoverTimeout().getSeconds() < 0 || info.getFailoverTimeout().getNanos() < 0) {
+      throw refused(field + ".info.failover_timeout must not be negative");
+    }
+    if (!f.hasRegisteredAt()) {
+      throw refused(field + ".registered_at is required");
+    }
   }
 
   static void quota(Quota q) {

@@ -331,6 +331,8 @@ class RegistrarIT {
                           .addWeights(Weight.newBuilder().setRole("eng").setWeight(2)))
                   .build())
           .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+      r.apply(FrameworkOperationsTest.add(FrameworkOperationsTest.framework("m1-0000")))
+          .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
 
       String peers = String.join(",", replicas.peers());
       Registry.Builder shown = Registry.newBuilder();
@@ -345,6 +347,9 @@ class RegistrarIT {
       assertThat(shown.build()).isEqualTo(r.registry());
       String yaml = runTool("io.kmesos.registry.tool.RegistryTool", "show", "--peers", peers);
       assertThat(yaml).contains("id: a1", "hostname: a1.example.com", "role: eng", "weight: 2");
+      // Frameworks, with what a later master needs to honour their failover timeouts.
+      assertThat(yaml)
+          .contains("frameworks:", "id: m1-0000", "failoverTimeout: 3600s", "registeredAt:");
 
       JsonNode history =
           ReadableProto.mapper()
@@ -366,8 +371,12 @@ class RegistrarIT {
         }
       }
       assertThat(causes)
-          .containsExactly("@type,recordMaster", "@type,admitAgent", "@type,updateWeights");
-      JsonNode admitted = history.get(history.size() - 2).path("change").path("stores").get(0);
+          .containsExactly(
+              "@type,recordMaster",
+              "@type,admitAgent",
+              "@type,updateWeights",
+              "@type,addFramework");
+      JsonNode admitted = history.get(history.size() - 3).path("change").path("stores").get(0);
       assertThat(admitted.path("name").asText()).isEqualTo("agents/a1");
       assertThat(admitted.path("value").path("state").asText()).isEqualTo("ADMITTED");
     }

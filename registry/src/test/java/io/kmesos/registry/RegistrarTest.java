@@ -80,6 +80,20 @@ class RegistrarTest {
   }
 
   @Test
+  void frameworksAreReadAsCommitted() throws Exception {
+    CompletableFuture<Boolean> added =
+        registrar.apply(FrameworkOperationsTest.add(FrameworkOperationsTest.framework("f2")));
+    registrar.apply(FrameworkOperationsTest.add(FrameworkOperationsTest.framework("f1")));
+    assertThat(registrar.frameworks()).as("nothing before its store commits").isEmpty();
+    stores.get(1).done().complete(null);
+    assertThat(added.get(5, TimeUnit.SECONDS)).isTrue();
+    stores.get(2).done().complete(null);
+    assertThat(registrar.frameworks())
+        .containsExactly(
+            FrameworkOperationsTest.framework("f1"), FrameworkOperationsTest.framework("f2"));
+  }
+
+  @Test
   void operationsArrivingDuringAStoreShareTheNextOneAndARefusalFailsAlone() throws Exception {
     CompletableFuture<Boolean> first = registrar.apply(admit("a1"));
     assertThat(stores).as("the first operation is stored at once").hasSize(2);

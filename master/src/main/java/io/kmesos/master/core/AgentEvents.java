@@ -33,11 +33,14 @@ import java.util.TreeSet;
  *       TASK_GONE with REASON_AGENT_RESTARTED; TASK_LOST without PARTITION_AWARE); a listed task it
  *       did not know is adopted (its framework recovered from the agent's FrameworkInfo if
  *       unknown), its resources charged; a listed task of a removed framework gets the agent a
- *       shutdown_framework. A plain registration lists nothing, so every task believed there ends.
+ *       shutdown_framework, as does one of a framework unknown to a master that recovered the
+ *       registry's frameworks (the registry holds every framework until it is removed). A plain
+ *       registration lists nothing, so every task believed there ends.
  *   <li>A status update is recorded (the task's latest state, which may be the agent's {@code
  *       latest_state} ahead of the update) and forwarded to the framework as it came, uuid
  *       included; the first terminal state gives the task's resources back to the allocator. An
- *       update for a removed framework gets the agent a shutdown_framework instead.
+ *       update for a removed framework (or one unknown to a master that recovered the registry's
+ *       frameworks) gets the agent a shutdown_framework instead.
  * </ul>
  */
 final class AgentEvents {
@@ -91,7 +94,7 @@ final class AgentEvents {
         Comparator.comparing(Task::getFrameworkId).thenComparing(t -> t.getInfo().getTaskId()));
     TreeSet<String> shutdown = new TreeSet<>();
     for (Task t : sorted) {
-      if (state.frameworks.isRemoved(t.getFrameworkId())) {
+      if (state.isGone(t.getFrameworkId())) {
         shutdown.add(t.getFrameworkId());
       } else {
         adopt(agentId, t);
@@ -107,7 +110,7 @@ final class AgentEvents {
     String id = info.getId();
     if (id.isEmpty()
         || state.frameworks.get(id) != null
-        || state.frameworks.isRemoved(id)
+        || state.isGone(id)
         || FrameworkInfoCheck.problem(info, List.of()) != null) {
       return;
     }
@@ -248,7 +251,7 @@ final class AgentEvents {
     TaskStatus status = update.getStatus();
     String frameworkId =
         update.getFrameworkId().isEmpty() ? status.getFrameworkId() : update.getFrameworkId();
-    if (state.frameworks.isRemoved(frameworkId)) {
+    if (state.isGone(frameworkId)) {
       out.command(agentId, MasterState.shutdown(frameworkId));
       return;
     }

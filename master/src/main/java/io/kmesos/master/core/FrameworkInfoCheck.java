@@ -10,13 +10,26 @@ import java.util.Set;
  * Whether a Subscribe's FrameworkInfo and suppressed roles are well formed (INVALID_ARGUMENT
  * otherwise), as Mesos's framework validation: valid role names, none twice, more than one only
  * with MULTI_ROLE, suppressed roles among them, no negative failover timeout, an ID the master can
- * use.
+ * use, and at most {@link #MAX_BYTES} in all.
  */
 final class FrameworkInfoCheck {
+  /**
+   * The largest FrameworkInfo taken (serialized): the registry stores it, and a record it could not
+   * store would cost the master its mastership.
+   */
+  static final int MAX_BYTES = 64 << 10;
+
   private FrameworkInfoCheck() {}
 
   /** What is wrong, in one line, or null. */
   static String problem(FrameworkInfo info, List<String> suppressedRoles) {
+    if (info.getSerializedSize() > MAX_BYTES) {
+      return "the FrameworkInfo has "
+          + info.getSerializedSize()
+          + " bytes; at most "
+          + MAX_BYTES
+          + " are taken (the registry stores it)";
+    }
     String id = info.getId();
     if (id.contains("/") || id.equals(".") || id.equals("..") || (!id.isEmpty() && id.isBlank())) {
       return "framework ID '" + id + "' may not hold '/', be blank, or be '.' or '..'";

@@ -1,5 +1,6 @@
 package io.kmesos.master.core;
 
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.master.allocator.Allocator;
 import java.time.Duration;
@@ -23,11 +24,20 @@ final class FrameworkState {
   /** When the current subscription last got an event (for heartbeats). */
   Instant lastEventAt;
 
-  /** While disconnected after a subscription: when its failover timeout expires. */
+  /**
+   * While disconnected after a subscription, or recovered from the registry: when its failover
+   * timeout expires.
+   */
   Instant failoverDeadline;
 
-  /** Known only from agents' re-registrations: it has not subscribed to this master yet. */
+  /**
+   * Known only from the registry or from agents' re-registrations: it has not subscribed to this
+   * master yet.
+   */
   boolean recovered;
+
+  /** What the registry holds of it (as last written or recovered); null if nothing. */
+  Framework record;
 
   /** When it first subscribed to this master; null while recovered. */
   Instant registeredAt;

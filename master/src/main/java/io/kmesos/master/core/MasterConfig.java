@@ -16,13 +16,21 @@ import java.util.Objects;
  * @param offerTimeout an offer not answered within this is rescinded on the next tick (Mesos's
  *     {@code --offer_timeout}); null: never
  * @param allocator the allocator's own settings
+ * @param recoveredFrameworkGrace after a master failover, the least time a framework recovered from
+ *     the registry has to subscribe again before its failover timeout may remove it: no framework
+ *     can subscribe while no master leads (zero: none; default 10 minutes, as Mesos's {@code
+ *     --agent_reregister_timeout} gives agents)
  */
 public record MasterConfig(
     MasterInfo masterInfo,
     Duration heartbeatInterval,
     Duration agentPingInterval,
     Duration offerTimeout,
-    Allocator.Config allocator) {
+    Allocator.Config allocator,
+    Duration recoveredFrameworkGrace) {
+
+  /** The default {@link #recoveredFrameworkGrace}. */
+  public static final Duration RECOVERED_FRAMEWORK_GRACE = Duration.ofMinutes(10);
 
   public MasterConfig {
     Objects.requireNonNull(masterInfo, "masterInfo");
@@ -32,9 +40,33 @@ public record MasterConfig(
       positive("offerTimeout", offerTimeout);
     }
     Objects.requireNonNull(allocator, "allocator");
+    Objects.requireNonNull(recoveredFrameworkGrace, "recoveredFrameworkGrace");
+    if (recoveredFrameworkGrace.isNegative()) {
+      throw new IllegalArgumentException(
+          "recoveredFrameworkGrace must not be negative, got " + recoveredFrameworkGrace);
+    }
   }
 
-  /** Mesos's defaults: heartbeats every 15 s, no offer timeout; agents pinged every 15 s. */
+  /** The settings with the default {@link #recoveredFrameworkGrace}. */
+  public MasterConfig(
+      MasterInfo masterInfo,
+      Duration heartbeatInterval,
+      Duration agentPingInterval,
+      Duration offerTimeout,
+      Allocator.Config allocator) {
+    this(
+        masterInfo,
+        heartbeatInterval,
+        agentPingInterval,
+        offerTimeout,
+        allocator,
+        RECOVERED_FRAMEWORK_GRACE);
+  }
+
+  /**
+   * Mesos's defaults: heartbeats every 15 s, no offer timeout; agents pinged every 15 s; recovered
+   * frameworks get at least 10 minutes.
+   */
   public static MasterConfig defaults(MasterInfo masterInfo) {
     return new MasterConfig(
         masterInfo,
@@ -45,7 +77,18 @@ public record MasterConfig(
   }
 
   public MasterConfig withOfferTimeout(Duration timeout) {
-    return new MasterConfig(masterInfo, heartbeatInterval, agentPingInterval, timeout, allocator);
+    return new MasterConfig(
+        masterInfo,
+        heartbeatInterval,
+        agentPingInterval,
+        timeout,
+        allocator,
+        recoveredFrameworkGrace);
+  }
+
+  public MasterConfig withRecoveredFrameworkGrace(Duration grace) {
+    return new MasterConfig(
+        masterInfo, heartbeatInterval, agentPingInterval, offerTimeout, allocator, grace);
   }
 
   private static void positive(String setting, Duration d) {

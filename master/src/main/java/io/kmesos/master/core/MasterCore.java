@@ -2,6 +2,7 @@ package io.kmesos.master.core;
 
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.operator.v1.GetStateResponse;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.scheduler.v1.AcceptRequest;
 import io.kmesos.api.scheduler.v1.AcknowledgeRequest;
 import io.kmesos.api.scheduler.v1.DeclineRequest;
@@ -38,6 +39,11 @@ import java.util.function.BiConsumer;
  *       its framework and role, and nothing else ({@link MasterState}).
  *   <li>Messages go only where they can be delivered: events to a framework's current subscription,
  *       commands to agents with a session ({@link Outbox}).
+ *   <li>The registry holds every framework from before it learns its ID until it is removed: the
+ *       core says what to store ({@link FrameworkRecord}, in the same {@link Effects} as what
+ *       depends on it) only when a framework's record changes, and a master that recovered the
+ *       registry ({@link #recoverFrameworks}) honours the failover timeouts of the frameworks it
+ *       lists.
  * </ul>
  *
  * The rules of each input are with the class that applies them: {@link Subscriptions} (subscribe,
@@ -70,9 +76,37 @@ public final class MasterCore {
   // ---- frameworks ------------------------------------------------------------------------------
 
   /**
+   * The frameworks of the registry this master recovered ({@code frameworks/{id}}): the shell calls
+   * it once, before any other input, with every framework the registry holds (none in a new
+   * cluster). They are known as disconnected ({@code recovered} in the operator's view) and keep
+   * their tasks as agents re-register with them. Each is removed (its tasks killed, its record
+   * removed) when its failover timeout expires, counted from its record's {@code disconnected_at}
+   * (from {@code now} if unset: it was subscribed when the previous master stopped), but not before
+   * {@link MasterConfig#recoveredFrameworkGrace()} after {@code now}; subscribing before then keeps
+   * it and its tasks. From then on a framework ID this master does not know is refused at
+   * Subscribe, and tasks of such frameworks that agents report get the agent a shutdown_framework:
+   * the registry holds every framework until it is removed.
+   *
+   * <p>The Effects hold an Update for each framework whose record had no {@code disconnected_at},
+   * setting it to {@code now}, so that yet another master counts from here and not from scratch.
+   *
+   * @throws IllegalStateException if called twice, or after a framework or agent became known
+   * @throws IllegalArgumentException if a record is not a valid framework (named in the message)
+   */
+  public Effects recoverFrameworks(List<Framework> frameworks, Instant now) {
+    Objects.requireNonNull(frameworks, "frameworks");
+    Outbox out = outbox(now);
+    subscriptions.recover(frameworks, out);
+    return out.build();
+  }
+
+  /**
    * A Subscribe call by {@code principal} (the connection's authenticated identity; it replaces
    * whatever the FrameworkInfo says). The first event of the new stream is {@code subscribed}, with
-   * the framework's ID and the stream ID; a previous subscription of the framework ends.
+   * the framework's ID and the stream ID; a previous subscription of the framework ends. A new
+   * framework comes with a {@link FrameworkRecord.Add}, a changed FrameworkInfo (or the end of a
+   * disconnection) with an {@link FrameworkRecord.Update}: the shell sends {@code subscribed} only
+   * once it is committed ({@link Effects}).
    */
   public Effects subscribe(SubscribeRequest request, String principal, Instant now) {
     Objects.requireNonNull(request, "request");
@@ -82,7 +116,11 @@ public final class MasterCore {
     return out.build();
   }
 
-  /** The stream {@code streamId} of the framework broke or was closed by the scheduler. */
+  /**
+   * The stream {@code streamId} of the framework broke or was closed by the scheduler. Its failover
+   * timeout starts, recorded with a {@link FrameworkRecord.Update} ({@code disconnected_at}); with
+   * a zero timeout it is removed at once.
+   */
   public Effects disconnected(String frameworkId, String streamId, Instant now) {
     Outbox out = outbox(now);
     subscriptions.disconnected(frameworkId, streamId, out);

@@ -2,9 +2,11 @@ package io.kmesos.master.core;
 
 import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.ShutdownFramework;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.master.allocator.Allocator;
+import java.time.Instant;
 import java.util.TreeSet;
 import java.util.function.Predicate;
 
@@ -26,10 +28,53 @@ final class MasterState {
   final OfferBook offers = new OfferBook();
   final TaskRegistry tasks = new TaskRegistry();
 
+  /**
+   * The frameworks were recovered from the registry ({@link Subscriptions#recover}): every
+   * framework that holds an ID is in it, so an ID this master does not know was removed (or never
+   * existed).
+   */
+  boolean frameworksFromRegistry;
+
   MasterState(MasterConfig config, IdSource ids) {
     this.config = config;
     this.ids = ids;
     this.allocator = new Allocator(config.allocator());
+  }
+
+  /**
+   * Whether the framework is gone for good: removed by this master, or unknown to a master that
+   * recovered the registry's frameworks (removed by an earlier one). Its tasks are to be killed.
+   */
+  boolean isGone(String frameworkId) {
+    return frameworks.isRemoved(frameworkId)
+        || (frameworksFromRegistry
+            && !frameworkId.isEmpty()
+            && frameworks.get(frameworkId) == null);
+  }
+
+  /**
+   * Brings the registry's record of the framework up to date with its info and {@code
+   * disconnectedAt} (null: subscribed): an Add if the registry holds nothing of it, an Update if
+   * the record changed, nothing otherwise. The first registration time is kept.
+   */
+  void record(FrameworkState framework, Instant disconnectedAt, Outbox out) {
+    Framework.Builder next =
+        Framework.newBuilder()
+            .setInfo(framework.info)
+            .setRegisteredAt(
+                framework.record != null
+                    ? framework.record.getRegisteredAt()
+                    : MasterStatuses.timestamp(out.now));
+    if (disconnectedAt != null) {
+      next.setDisconnectedAt(MasterStatuses.timestamp(disconnectedAt));
+    }
+    Framework built = next.build();
+    if (framework.record == null) {
+      out.record(new FrameworkRecord.Add(built));
+    } else if (!built.equals(framework.record)) {
+      out.record(new FrameworkRecord.Update(built));
+    }
+    framework.record = built;
   }
 
   /**
@@ -87,7 +132,8 @@ final class MasterState {
   /**
    * Removes the framework for good: its offers rescinded, its subscription ended with {@code
    * error}, its tasks forgotten (the agents that hold them, if connected, get shutdown_framework
-   * and kill them), its resources back to the allocator, its ID never to subscribe again.
+   * and kill them), its resources back to the allocator, its ID never to subscribe again, its
+   * registry record removed.
    */
   void removeFramework(
       FrameworkState framework, FrameworkRemoved.Why why, String error, Outbox out) {
@@ -107,6 +153,10 @@ final class MasterState {
     allocator.removeFramework(framework.id);
     frameworks.remove(framework.id);
     out.removed(framework.id, why);
+    if (framework.record != null) {
+      out.record(new FrameworkRecord.Remove(framework.id, why));
+      framework.record = null;
+    }
   }
 
   static MasterMessage shutdown(String frameworkId) {

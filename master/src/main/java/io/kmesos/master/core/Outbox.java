@@ -21,6 +21,7 @@ final class Outbox {
   private final List<AgentCommand> commands = new ArrayList<>();
   private final List<SubscriptionEnded> ended = new ArrayList<>();
   private final List<FrameworkRemoved> removed = new ArrayList<>();
+  private final List<FrameworkRecord> records = new ArrayList<>();
 
   Outbox(Instant now, AgentBook agents) {
     this.now = now;
@@ -73,6 +74,11 @@ final class Outbox {
     removed.add(new FrameworkRemoved(frameworkId, why));
   }
 
+  /** A change for the registry (stored before anything else of this input happens). */
+  void record(FrameworkRecord record) {
+    records.add(record);
+  }
+
   /** Refuses the call; the first refusal counts. */
   Outbox refuse(Refusal r) {
     if (refusal == null) {
@@ -86,6 +92,6 @@ final class Outbox {
   }
 
   Effects build() {
-    return new Effects(Optional.ofNullable(refusal), events, commands, ended, removed);
+    return new Effects(Optional.ofNullable(refusal), events, commands, ended, removed, records);
   }
 }

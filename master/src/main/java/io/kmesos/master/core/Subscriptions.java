@@ -1,9 +1,14 @@
 package io.kmesos.master.core;
 
 import com.google.protobuf.util.Durations;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.scheduler.v1.Event;
 import io.kmesos.api.scheduler.v1.SubscribeRequest;
 import io.kmesos.api.v1.FrameworkInfo;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SortedSet;
@@ -19,6 +24,12 @@ import java.util.TreeSet;
  * anew). A framework whose subscription ended gets no offers until it subscribes again, and is
  * removed (its tasks killed) when its failover timeout expires; a timeout of zero removes it at
  * once. A removed framework's ID is refused for good.
+ *
+ * <p>The registry holds every framework from before it learns its ID until it is removed ({@link
+ * FrameworkRecord}): a master that recovered them ({@link #recover}) refuses IDs it does not know,
+ * since they were removed (or never existed), and gives each recovered framework its failover
+ * timeout, counted from when its subscription ended, but at least {@link
+ * MasterConfig#recoveredFrameworkGrace()} from the recovery.
  */
 final class Subscriptions {
   private final MasterState state;
@@ -48,15 +59,25 @@ final class Subscriptions {
         resubscribe(known, info, principal, suppressed, out);
         return;
       }
+      if (state.frameworksFromRegistry) {
+        out.refuse(
+            new Refusal.FailedPrecondition(
+                "framework '"
+                    + id
+                    + "' is not registered: it was removed (torn down, or its failover timeout"
+                    + " expired) or never existed; subscribe without an ID to register anew"));
+        return;
+      }
     } else {
       id = state.ids.frameworkId();
     }
-    // A new framework, or one this master does not know yet (it failed over), as Mesos accepts.
+    // A new framework, or (without the registry's frameworks) one this master does not know yet.
     FrameworkState framework =
         new FrameworkState(info.toBuilder().setId(id).setPrincipal(principal).build());
     state.frameworks.add(framework);
     state.allocator.addFramework(id, framework.roles(), suppressed);
     framework.registeredAt = out.now;
+    state.record(framework, null, out);
     open(framework, out);
   }
 
@@ -99,6 +120,7 @@ final class Subscriptions {
     state.dropOffers(o -> o.frameworkId().equals(framework.id), false, out);
     framework.info = info.toBuilder().setPrincipal(principal).build();
     framework.failoverDeadline = null;
+    state.record(framework, null, out);
     if (framework.recovered) {
       framework.recovered = false;
       framework.registeredAt = out.now;
@@ -147,7 +169,64 @@ final class Subscriptions {
           out);
     } else {
       framework.failoverDeadline = out.now.plus(framework.failoverTimeout());
+      state.record(framework, out.now, out);
     }
+  }
+
+  /**
+   * The registry's frameworks, as a master that just recovered it finds them: disconnected, each
+   * with its failover timeout running from when its subscription ended ({@code disconnected_at};
+   * now for one that was subscribed when the previous master stopped, which is recorded), but
+   * ending no sooner than the grace after now: no framework can subscribe while no master leads.
+   */
+  void recover(List<Framework> records, Outbox out) {
+    if (state.frameworksFromRegistry) {
+      throw new IllegalStateException("the registry's frameworks were already recovered");
+    }
+    if (!state.frameworks.all().isEmpty() || !state.agents.all().isEmpty()) {
+      throw new IllegalStateException(
+          "the registry's frameworks are recovered before any framework or agent is known");
+    }
+    List<Framework> sorted = new ArrayList<>(records);
+    sorted.sort(Comparator.comparing(r -> r.getInfo().getId()));
+    Set<String> seen = new HashSet<>();
+    for (Framework r : sorted) {
+      String id = r.getInfo().getId();
+      String problem =
+          id.isEmpty()
+              ? "it has no ID"
+              : !seen.add(id)
+                  ? "it is listed twice"
+                  : FrameworkInfoCheck.problem(r.getInfo(), List.of());
+      if (problem != null) {
+        throw new IllegalArgumentException(
+            "the registry's framework '"
+                + id
+                + "' cannot be recovered: "
+                + problem
+                + " (remove it with kmesos-registry apply)");
+      }
+    }
+    Instant floor = out.now.plus(state.config.recoveredFrameworkGrace());
+    for (Framework r : sorted) {
+      FrameworkState framework = new FrameworkState(r.getInfo());
+      framework.recovered = true;
+      framework.record = r;
+      state.frameworks.add(framework);
+      state.allocator.addFramework(framework.id, framework.roles(), Set.of());
+      state.allocator.deactivateFramework(framework.id);
+      Instant since =
+          r.hasDisconnectedAt()
+              ? Instant.ofEpochSecond(
+                  r.getDisconnectedAt().getSeconds(), r.getDisconnectedAt().getNanos())
+              : out.now;
+      Instant deadline = since.plus(framework.failoverTimeout());
+      framework.failoverDeadline = deadline.isBefore(floor) ? floor : deadline;
+      // Its subscription ended with the previous master: recorded, so that a later master does
+      // not count its timeout from scratch again.
+      state.record(framework, since, out);
+    }
+    state.frameworksFromRegistry = true;
   }
 
   /** Removes every framework whose failover timeout expired by now. */

@@ -4,8 +4,9 @@
  * them. {@link io.kmesos.master.core.MasterCore} takes one input at a time (a scheduler call, an
  * agent's message, a tick of the clock) and returns {@link io.kmesos.master.core.Effects}: the
  * call's refusal if any, events for the frameworks' subscriptions, commands for the agents'
- * sessions, subscriptions to end. It has no threads, clocks or I/O, like the replicated log's core
- * ({@code io.kmesos.replica.core}); the shell (gRPC servers, timers, the registry) only moves
- * messages. Fair sharing is the allocator's ({@code io.kmesos.master.allocator}).
+ * sessions, subscriptions to end, and the frameworks' records to store in the registry first. It
+ * has no threads, clocks or I/O, like the replicated log's core ({@code io.kmesos.replica.core});
+ * the shell (gRPC servers, timers, the registry) only moves messages. Fair sharing is the
+ * allocator's ({@code io.kmesos.master.allocator}).
  */
 package io.kmesos.master.core;

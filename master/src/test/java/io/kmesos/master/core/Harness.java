@@ -46,7 +46,12 @@ final class Harness {
   }
 
   Harness(MasterConfig config) {
-    core = new MasterCore(config, IdSource.sequential("m1"));
+    this(config, "m1");
+  }
+
+  /** A core whose IDs start with {@code idPrefix} (another master run). */
+  Harness(MasterConfig config, String idPrefix) {
+    core = new MasterCore(config, IdSource.sequential(idPrefix));
   }
 
   static Resources r(String text) {
