@@ -353,15 +353,22 @@ public final class Allocator {
     List<Offer> offers = new ArrayList<>();
     // Quota would add a first stage here: the same walk for roles below their guarantees only,
     // before this fair-share stage (Mesos's __generateOffers).
+    // The orders are read lazily (DrfSorter.Cursor): an agent usually goes whole to the first
+    // framework not filtered, so sorting every client for every agent would be mostly wasted.
+    agents:
     for (Agent agent : agents.values()) {
       if (!agentOfferable(agent, now)) {
         continue;
       }
-      for (String role : roleSorter.sort()) {
+      DrfSorter.Cursor roles = roleSorter.cursor();
+      while (roles.hasNext()) {
+        String role = roles.next();
         if (!allocatable(agent.available)) {
           break;
         }
-        for (String frameworkId : frameworkSorters.get(role).sort()) {
+        DrfSorter.Cursor frameworksInOrder = frameworkSorters.get(role).cursor();
+        while (frameworksInOrder.hasNext()) {
+          String frameworkId = frameworksInOrder.next();
           Resources toOffer = offerable(agent, role);
           if (!allocatable(toOffer)) {
             break;
@@ -370,6 +377,17 @@ public final class Allocator {
           if (!framework.active || isFiltered(framework, role, agent.id, toOffer, now)) {
             continue;
           }
+          if (!allocatable(agent.available.minus(toOffer))) {
+            // Nothing offerable is left on the agent for any role (offerable is part of what is
+            // free): both walks would stop here, so they need not survive the charge.
+            charge(framework, role, agent, toOffer);
+            offers.add(new Offer(frameworkId, agent.id, role, toOffer));
+            continue agents;
+          }
+          // The walks go on after the charge (not with today's seams: an offer takes everything
+          // free). As in Mesos, they keep the orders as they were before it: copy what is left.
+          roles.detach();
+          frameworksInOrder.detach();
           charge(framework, role, agent, toOffer);
           offers.add(new Offer(frameworkId, agent.id, role, toOffer));
         }
@@ -390,6 +408,7 @@ public final class Allocator {
   /**
    * Seam for quota: what of the agent's free resources the role may be offered (Mesos shrinks the
    * unreserved scalars to the role's limits and to the headroom other roles' guarantees need).
+   * Always part of {@code agent.available}: {@link #allocate} relies on it to stop at an agent.
    */
   private Resources offerable(Agent agent, String role) {
     return agent.available;
