@@ -146,6 +146,9 @@ public final class Allocator {
   // One per role that has a framework; a role is in roleSorter exactly when it has one here.
   private final TreeMap<String, DrfSorter> frameworkSorters = new TreeMap<>();
   private Resources total = Resources.EMPTY;
+  // No refusal expires before this (a lower bound: refusals dropped otherwise are not accounted),
+  // so that a cycle need not look at every refusal to find none expired.
+  private Instant filtersExpireFrom = Instant.MAX;
 
   public Allocator() {
     this(Config.defaults());
@@ -377,7 +380,7 @@ public final class Allocator {
           if (!framework.active || isFiltered(framework, role, agent.id, toOffer, now)) {
             continue;
           }
-          if (!allocatable(agent.available.minus(toOffer))) {
+          if (toOffer.equals(agent.available) || !allocatable(agent.available.minus(toOffer))) {
             // Nothing offerable is left on the agent for any role (offerable is part of what is
             // free): both walks would stop here, so they need not survive the charge.
             charge(framework, role, agent, toOffer);
@@ -444,6 +447,10 @@ public final class Allocator {
   }
 
   private void expireFilters(Instant now) {
+    if (now.isBefore(filtersExpireFrom)) {
+      return;
+    }
+    Instant next = Instant.MAX;
     for (Framework framework : frameworks.values()) {
       for (Iterator<TreeMap<String, List<Filter>>> roles = framework.filters.values().iterator();
           roles.hasNext(); ) {
@@ -454,12 +461,18 @@ public final class Allocator {
           if (list.isEmpty()) {
             lists.remove();
           }
+          for (Filter f : list) {
+            if (f.expires().isBefore(next)) {
+              next = f.expires();
+            }
+          }
         }
         if (byAgent.isEmpty()) {
           roles.remove();
         }
       }
     }
+    filtersExpireFrom = next;
   }
 
   private void charge(Framework framework, String role, Agent agent, Resources resources) {
@@ -580,6 +593,9 @@ public final class Allocator {
         .computeIfAbsent(role, r -> new TreeMap<>())
         .computeIfAbsent(agentId, a -> new ArrayList<>())
         .add(new Filter(resources, now.plus(timeout)));
+    if (now.plus(timeout).isBefore(filtersExpireFrom)) {
+      filtersExpireFrom = now.plus(timeout);
+    }
   }
 
   /** {@link #decline} of a whole offer. */
