@@ -102,9 +102,11 @@ public final class DrfSorter {
     final TreeMap<String, Node> children = new TreeMap<>();
     boolean client;
     boolean active;
-    Resources own = Resources.EMPTY;
+    // Scalars in thousandths, every value > 0, updated in place: immutable Resources would copy
+    // both maps at every charge, and the allocator charges one client per agent.
+    final HashMap<String, Long> own = new HashMap<>();
     long ownCount;
-    Resources subtree = Resources.EMPTY;
+    final HashMap<String, Long> subtree = new HashMap<>();
     long subtreeCount;
     // This node among its siblings, in its parent's order.
     final Slot slot;
@@ -175,11 +177,11 @@ public final class DrfSorter {
   public void remove(String client) {
     Node node = find(client);
     for (Node n = node; n != root; n = n.parent) {
-      n.subtree = n.subtree.minus(node.own);
+      subtract(n.subtree, node.own);
     }
     node.client = false;
     node.active = false;
-    node.own = Resources.EMPTY;
+    node.own.clear();
     node.ownCount = 0;
     clients.remove(client);
     Node n = node;
@@ -257,11 +259,14 @@ public final class DrfSorter {
     if (resources.isEmpty()) {
       return;
     }
-    Resources quantities = resources.scalarsOnly();
-    node.own = node.own.plus(quantities);
+    Map<String, Long> quantities = resources.scalarThousandths();
+    for (Node n = node; n != root; n = n.parent) {
+      checkNoOverflow(n.subtree, quantities); // the subtree holds the client's own: it checks both
+    }
+    add(node.own, quantities);
     node.ownCount++;
     for (Node n = node; n != root; n = n.parent) {
-      n.subtree = n.subtree.plus(quantities);
+      add(n.subtree, quantities);
       n.subtreeCount++;
     }
     replaceUp(node);
@@ -274,15 +279,20 @@ public final class DrfSorter {
     if (resources.isEmpty()) {
       return;
     }
-    Resources quantities = resources.scalarsOnly();
-    try {
-      node.own = node.own.minus(quantities); // names the resource that is short
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "client '" + client + "' does not hold what it gives back: " + e.getMessage(), e);
+    Map<String, Long> quantities = resources.scalarThousandths();
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      if (node.own.getOrDefault(q.getKey(), 0L) < q.getValue()) {
+        try {
+          resourcesOf(node.own).minus(resources.scalarsOnly()); // names the resource that is short
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(
+              "client '" + client + "' does not hold what it gives back: " + e.getMessage(), e);
+        }
+      }
     }
+    subtract(node.own, quantities);
     for (Node n = node; n != root; n = n.parent) {
-      n.subtree = n.subtree.minus(quantities);
+      subtract(n.subtree, quantities);
     }
     replaceUp(node);
     changed();
@@ -290,7 +300,43 @@ public final class DrfSorter {
 
   /** The scalars the client itself holds (not its children). */
   public Resources allocation(String client) {
-    return find(client).own;
+    return resourcesOf(find(client).own);
+  }
+
+  private static Resources resourcesOf(Map<String, Long> thousandths) {
+    Resources out = Resources.EMPTY;
+    for (Map.Entry<String, Long> e : thousandths.entrySet()) {
+      out = out.plus(Resources.ofThousandths(e.getKey(), e.getValue()));
+    }
+    return out;
+  }
+
+  private static void checkNoOverflow(Map<String, Long> to, Map<String, Long> quantities) {
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      try {
+        Math.addExact(to.getOrDefault(q.getKey(), 0L), q.getValue());
+      } catch (ArithmeticException overflow) {
+        throw new IllegalArgumentException("'" + q.getKey() + "' overflows");
+      }
+    }
+  }
+
+  private static void add(Map<String, Long> to, Map<String, Long> quantities) {
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      to.merge(q.getKey(), q.getValue(), Long::sum);
+    }
+  }
+
+  /** Subtracts what is known to be there (the books never go negative), dropping zeros. */
+  private static void subtract(Map<String, Long> from, Map<String, Long> quantities) {
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      long left = from.get(q.getKey()) - q.getValue();
+      if (left == 0) {
+        from.remove(q.getKey());
+      } else {
+        from.put(q.getKey(), left);
+      }
+    }
   }
 
   // ---- The pool ----
@@ -532,11 +578,11 @@ public final class DrfSorter {
     }
   }
 
-  private double dominantShare(Resources allocation) {
+  private double dominantShare(Map<String, Long> allocation) {
     double share = 0;
     for (Map.Entry<String, Long> t : counted.entrySet()) {
-      long allocated = allocation.thousandths(t.getKey());
-      if (allocated > 0) {
+      Long allocated = allocation.get(t.getKey());
+      if (allocated != null && allocated > 0) {
         share = Math.max(share, (double) allocated / t.getValue());
       }
     }

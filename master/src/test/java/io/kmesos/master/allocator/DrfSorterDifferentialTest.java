@@ -1,11 +1,9 @@
 package io.kmesos.master.allocator;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kmesos.master.resources.Resources;
 import java.util.ArrayList;
-import java.util.ConcurrentModificationException;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -181,31 +179,5 @@ class DrfSorterDifferentialTest {
     } catch (IllegalArgumentException e) {
       return e.getMessage();
     }
-  }
-
-  @Test
-  void aCursorIsLazyAndRefusesToGoOnAfterAChangeUnlessDetached() {
-    DrfSorter s = new DrfSorter();
-    s.addTotal(Resources.parse("cpus:100"));
-    for (String c : List.of("a", "b", "c", "d/e", "d/f")) {
-      s.add(c);
-    }
-    DrfSorter.Cursor cursor = s.cursor();
-    assertThat(cursor.next()).isEqualTo("a");
-    s.allocated("a", Resources.parse("cpus:1"));
-    assertThatThrownBy(cursor::hasNext)
-        .isInstanceOf(ConcurrentModificationException.class)
-        .hasMessageContaining("detach");
-
-    DrfSorter.Cursor detached = s.cursor(); // b c d/e d/f a
-    assertThat(detached.next()).isEqualTo("b");
-    detached.detach();
-    s.allocated("c", Resources.parse("cpus:5"));
-    s.remove("d/e");
-    s.add("0");
-    List<String> rest = new ArrayList<>();
-    detached.forEachRemaining(rest::add);
-    assertThat(rest).containsExactly("c", "d/e", "d/f", "a"); // the order when it was made
-    assertThat(s.sort()).containsExactly("0", "b", "d/f", "a", "c");
   }
 }
