@@ -391,9 +391,9 @@ public final class DrfSorter {
 
   /**
    * The order {@link #sort} lists, read lazily: the first k clients cost O(depth &middot; log n +
-   * k), not a walk of all of them. The sorter must not change while the cursor is used (it then
-   * throws {@link ConcurrentModificationException}), unless it was {@link Cursor#detach detached}
-   * first.
+   * k), not a walk of all of them. The sorter must not change while the cursor is still read,
+   * unless it was {@link Cursor#detach detached} first: a cursor that would then read the changed
+   * order throws {@link ConcurrentModificationException} rather than mix two orders.
    */
   public Cursor cursor() {
     return new Cursor();
