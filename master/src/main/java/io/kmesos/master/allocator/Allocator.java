@@ -146,6 +146,9 @@ public final class Allocator {
   // One per role that has a framework; a role is in roleSorter exactly when it has one here.
   private final TreeMap<String, DrfSorter> frameworkSorters = new TreeMap<>();
   private Resources total = Resources.EMPTY;
+  // No refusal expires before this (a lower bound: refusals dropped otherwise are not accounted),
+  // so that a cycle need not look at every refusal to find none expired.
+  private Instant filtersExpireFrom = Instant.MAX;
 
   public Allocator() {
     this(Config.defaults());
@@ -353,15 +356,22 @@ public final class Allocator {
     List<Offer> offers = new ArrayList<>();
     // Quota would add a first stage here: the same walk for roles below their guarantees only,
     // before this fair-share stage (Mesos's __generateOffers).
+    // The orders are read lazily (DrfSorter.Cursor): an agent usually goes whole to the first
+    // framework not filtered, so sorting every client for every agent would be mostly wasted.
+    agents:
     for (Agent agent : agents.values()) {
       if (!agentOfferable(agent, now)) {
         continue;
       }
-      for (String role : roleSorter.sort()) {
+      DrfSorter.Cursor roles = roleSorter.cursor();
+      while (roles.hasNext()) {
+        String role = roles.next();
         if (!allocatable(agent.available)) {
           break;
         }
-        for (String frameworkId : frameworkSorters.get(role).sort()) {
+        DrfSorter.Cursor frameworksInOrder = frameworkSorters.get(role).cursor();
+        while (frameworksInOrder.hasNext()) {
+          String frameworkId = frameworksInOrder.next();
           Resources toOffer = offerable(agent, role);
           if (!allocatable(toOffer)) {
             break;
@@ -370,6 +380,17 @@ public final class Allocator {
           if (!framework.active || isFiltered(framework, role, agent.id, toOffer, now)) {
             continue;
           }
+          if (toOffer.equals(agent.available) || !allocatable(agent.available.minus(toOffer))) {
+            // Nothing offerable is left on the agent for any role (offerable is part of what is
+            // free): both walks would stop here, so they need not survive the charge.
+            charge(framework, role, agent, toOffer);
+            offers.add(new Offer(frameworkId, agent.id, role, toOffer));
+            continue agents;
+          }
+          // The walks go on after the charge (not with today's seams: an offer takes everything
+          // free). As in Mesos, they keep the orders as they were before it: copy what is left.
+          roles.detach();
+          frameworksInOrder.detach();
           charge(framework, role, agent, toOffer);
           offers.add(new Offer(frameworkId, agent.id, role, toOffer));
         }
@@ -390,6 +411,7 @@ public final class Allocator {
   /**
    * Seam for quota: what of the agent's free resources the role may be offered (Mesos shrinks the
    * unreserved scalars to the role's limits and to the headroom other roles' guarantees need).
+   * Always part of {@code agent.available}: {@link #allocate} relies on it to stop at an agent.
    */
   private Resources offerable(Agent agent, String role) {
     return agent.available;
@@ -425,6 +447,10 @@ public final class Allocator {
   }
 
   private void expireFilters(Instant now) {
+    if (now.isBefore(filtersExpireFrom)) {
+      return;
+    }
+    Instant next = Instant.MAX;
     for (Framework framework : frameworks.values()) {
       for (Iterator<TreeMap<String, List<Filter>>> roles = framework.filters.values().iterator();
           roles.hasNext(); ) {
@@ -435,12 +461,18 @@ public final class Allocator {
           if (list.isEmpty()) {
             lists.remove();
           }
+          for (Filter f : list) {
+            if (f.expires().isBefore(next)) {
+              next = f.expires();
+            }
+          }
         }
         if (byAgent.isEmpty()) {
           roles.remove();
         }
       }
     }
+    filtersExpireFrom = next;
   }
 
   private void charge(Framework framework, String role, Agent agent, Resources resources) {
@@ -561,6 +593,9 @@ public final class Allocator {
         .computeIfAbsent(role, r -> new TreeMap<>())
         .computeIfAbsent(agentId, a -> new ArrayList<>())
         .add(new Filter(resources, now.plus(timeout)));
+    if (now.plus(timeout).isBefore(filtersExpireFrom)) {
+      filtersExpireFrom = now.plus(timeout);
+    }
   }
 
   /** {@link #decline} of a whole offer. */

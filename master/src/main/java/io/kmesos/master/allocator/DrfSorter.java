@@ -1,11 +1,15 @@
 package io.kmesos.master.allocator;
 
 import io.kmesos.master.resources.Resources;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.ConcurrentModificationException;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
@@ -45,9 +49,51 @@ import java.util.TreeSet;
  * the allocator keeps the per-agent books. Only scalars can be summed across agents (the same port
  * range on two agents is two resources, but one range in a sum), and only scalars count in shares,
  * as Mesos's sorter keeps {@code ResourceQuantities} for its shares.
+ *
+ * <p>Cost: the allocator asks for the order once per agent and usually takes only its first
+ * clients, and each charge moves one client. So every inner node keeps its children in DRF order (a
+ * sorted set keyed as {@link #sort} compares them), and a change moves only the nodes it touches:
+ * the client and its ancestors, O(depth &middot; log n). {@link #cursor} walks that order lazily,
+ * so reading the first k clients costs O(depth &middot; log n + k) instead of a sort of all of
+ * them. A change of the pool changes every share: the order is rebuilt, once, when next read.
  */
 public final class DrfSorter {
   private static final String VIRTUAL_LEAF = ".";
+
+  /**
+   * One sibling as {@link #sort} compares it: a node (a client leaf, or a subtree) in its parent's
+   * order, or a node's virtual leaf in the node's own order. Its key is fixed while it is in a
+   * sorted set (the set finds it by the key): to change the key, take it out, then put it back.
+   */
+  private static final class Slot {
+    final Node node;
+    final boolean virtualLeaf;
+    final String path;
+    double share;
+    long count;
+    boolean placed;
+
+    Slot(Node node, boolean virtualLeaf) {
+      this.node = node;
+      this.virtualLeaf = virtualLeaf;
+      this.path = virtualLeaf ? node.path + "/" + VIRTUAL_LEAF : node.path;
+    }
+
+    /** Listed as a client when reached (rather than walked into). */
+    boolean isLeaf() {
+      return virtualLeaf || node.children.isEmpty();
+    }
+  }
+
+  // Total: two slots never share a path (a virtual leaf's ends in "/.", which no client's can).
+  private static final Comparator<Slot> DRF_ORDER =
+      (a, b) -> {
+        int c = Double.compare(a.share, b.share);
+        if (c == 0) {
+          c = Long.compare(a.count, b.count);
+        }
+        return c != 0 ? c : a.path.compareTo(b.path);
+      };
 
   private static final class Node {
     final String name;
@@ -56,40 +102,27 @@ public final class DrfSorter {
     final TreeMap<String, Node> children = new TreeMap<>();
     boolean client;
     boolean active;
-    Resources own = Resources.EMPTY;
+    // Scalars in thousandths, every value > 0, updated in place: immutable Resources would copy
+    // both maps at every charge, and the allocator charges one client per agent.
+    final HashMap<String, Long> own = new HashMap<>();
     long ownCount;
-    Resources subtree = Resources.EMPTY;
+    final HashMap<String, Long> subtree = new HashMap<>();
     long subtreeCount;
-    // Dominant shares of own and subtree, cached: a sort per agent in every allocation cycle would
-    // otherwise recompute every sibling's share although one charge changes one client's. Valid
-    // while the matching *SharePool equals the sorter's pool generation.
-    double ownShare;
-    long ownSharePool = -1;
-    double subtreeShare;
-    long subtreeSharePool = -1;
-
-    void ownChanged() {
-      ownSharePool = -1;
-    }
-
-    void subtreeChanged() {
-      subtreeSharePool = -1;
-    }
+    // This node among its siblings, in its parent's order.
+    final Slot slot;
+    // This node's own allocation among its children, in its own order (only while it has some).
+    final Slot virtualSlot;
+    // The children and the virtual leaf that sort() lists, in DRF order: the slots placed.
+    final TreeSet<Slot> order = new TreeSet<>(DRF_ORDER);
 
     Node(String name, Node parent) {
       this.name = name;
       this.parent = parent;
       this.path = parent == null ? "" : parent.parent == null ? name : parent.path + "/" + name;
+      this.slot = new Slot(this, false);
+      this.virtualSlot = new Slot(this, true);
     }
   }
-
-  /** One sibling as {@link #sort} compares it: a client leaf, a virtual leaf, or a subtree. */
-  private record Entry(Node node, boolean virtualLeaf, double share, long count, String path) {}
-
-  private static final Comparator<Entry> DRF_ORDER =
-      Comparator.comparingDouble(Entry::share)
-          .thenComparingLong(Entry::count)
-          .thenComparing(Entry::path);
 
   private final Set<String> excludedResourceNames;
   private final Node root = new Node("", null);
@@ -98,9 +131,12 @@ public final class DrfSorter {
   private Resources total = Resources.EMPTY;
   // The pool's scalars that count in shares, in thousandths: what every share divides by.
   private Map<String, Long> counted = Map.of();
-  // Bumped whenever the pool changes: every cached share is relative to the pool it was made with.
-  private long poolGeneration;
+  // False after the pool changed (every share did): the slots are placed again when next read.
+  // Until then changes only update the books.
+  private boolean ordered = true;
   private List<String> sorted; // null when something changed since the last sort
+  // Bumped by every change that may move a client: a cursor made before it is stale.
+  private long changes;
 
   public DrfSorter() {
     this(Set.of());
@@ -129,7 +165,9 @@ public final class DrfSorter {
     node.client = true;
     node.active = true;
     clients.put(client, node);
-    sorted = null;
+    // New inner nodes join their parents' orders, and a leaf that got a child becomes a subtree.
+    replaceUp(node);
+    changed();
   }
 
   /**
@@ -139,19 +177,20 @@ public final class DrfSorter {
   public void remove(String client) {
     Node node = find(client);
     for (Node n = node; n != root; n = n.parent) {
-      n.subtree = n.subtree.minus(node.own);
-      n.subtreeChanged();
+      subtract(n.subtree, node.own);
     }
-    node.ownChanged();
     node.client = false;
     node.active = false;
-    node.own = Resources.EMPTY;
+    node.own.clear();
     node.ownCount = 0;
     clients.remove(client);
-    for (Node n = node; n != root && !n.client && n.children.isEmpty(); n = n.parent) {
+    Node n = node;
+    for (; n != root && !n.client && n.children.isEmpty(); n = n.parent) {
+      unplace(n.slot, n.parent);
       n.parent.children.remove(n.name);
     }
-    sorted = null;
+    replaceUp(n);
+    changed();
   }
 
   public boolean contains(String client) {
@@ -165,14 +204,19 @@ public final class DrfSorter {
 
   /** Puts a client back in the order (Mesos: a framework revives, or reconnects). */
   public void activate(String client) {
-    find(client).active = true;
-    sorted = null;
+    setActive(find(client), true);
   }
 
   /** Keeps a client's allocation but leaves it out of {@link #sort} (Mesos: suppress). */
   public void deactivate(String client) {
-    find(client).active = false;
-    sorted = null;
+    setActive(find(client), false);
+  }
+
+  private void setActive(Node node, boolean active) {
+    node.active = active;
+    place(node);
+    placeVirtual(node);
+    changed();
   }
 
   public boolean isActive(String client) {
@@ -192,7 +236,15 @@ public final class DrfSorter {
           "weight of '" + path + "' must be a positive number, got " + weight);
     }
     weights.put(path, weight);
-    sorted = null;
+    Node node = root;
+    for (String segment : path.split("/")) {
+      node = node.children.get(segment);
+      if (node == null) {
+        return; // no such node yet: its slot takes the weight when it is made
+      }
+    }
+    place(node);
+    changed();
   }
 
   public double weight(String path) {
@@ -207,16 +259,18 @@ public final class DrfSorter {
     if (resources.isEmpty()) {
       return;
     }
-    Resources quantities = resources.scalarsOnly();
-    node.own = node.own.plus(quantities);
-    node.ownCount++;
-    node.ownChanged();
+    Map<String, Long> quantities = resources.scalarThousandths();
     for (Node n = node; n != root; n = n.parent) {
-      n.subtree = n.subtree.plus(quantities);
-      n.subtreeCount++;
-      n.subtreeChanged();
+      checkNoOverflow(n.subtree, quantities); // the subtree holds the client's own: it checks both
     }
-    sorted = null;
+    add(node.own, quantities);
+    node.ownCount++;
+    for (Node n = node; n != root; n = n.parent) {
+      add(n.subtree, quantities);
+      n.subtreeCount++;
+    }
+    replaceUp(node);
+    changed();
   }
 
   /** Records resources a client gave back; refuses more scalars than it holds, naming which. */
@@ -225,24 +279,64 @@ public final class DrfSorter {
     if (resources.isEmpty()) {
       return;
     }
-    Resources quantities = resources.scalarsOnly();
-    try {
-      node.own = node.own.minus(quantities); // names the resource that is short
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "client '" + client + "' does not hold what it gives back: " + e.getMessage(), e);
+    Map<String, Long> quantities = resources.scalarThousandths();
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      if (node.own.getOrDefault(q.getKey(), 0L) < q.getValue()) {
+        try {
+          resourcesOf(node.own).minus(resources.scalarsOnly()); // names the resource that is short
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(
+              "client '" + client + "' does not hold what it gives back: " + e.getMessage(), e);
+        }
+      }
     }
-    node.ownChanged();
+    subtract(node.own, quantities);
     for (Node n = node; n != root; n = n.parent) {
-      n.subtree = n.subtree.minus(quantities);
-      n.subtreeChanged();
+      subtract(n.subtree, quantities);
     }
-    sorted = null;
+    replaceUp(node);
+    changed();
   }
 
   /** The scalars the client itself holds (not its children). */
   public Resources allocation(String client) {
-    return find(client).own;
+    return resourcesOf(find(client).own);
+  }
+
+  private static Resources resourcesOf(Map<String, Long> thousandths) {
+    Resources out = Resources.EMPTY;
+    for (Map.Entry<String, Long> e : thousandths.entrySet()) {
+      out = out.plus(Resources.ofThousandths(e.getKey(), e.getValue()));
+    }
+    return out;
+  }
+
+  private static void checkNoOverflow(Map<String, Long> to, Map<String, Long> quantities) {
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      try {
+        Math.addExact(to.getOrDefault(q.getKey(), 0L), q.getValue());
+      } catch (ArithmeticException overflow) {
+        throw new IllegalArgumentException("'" + q.getKey() + "' overflows");
+      }
+    }
+  }
+
+  private static void add(Map<String, Long> to, Map<String, Long> quantities) {
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      to.merge(q.getKey(), q.getValue(), Long::sum);
+    }
+  }
+
+  /** Subtracts what is known to be there (the books never go negative), dropping zeros. */
+  private static void subtract(Map<String, Long> from, Map<String, Long> quantities) {
+    for (Map.Entry<String, Long> q : quantities.entrySet()) {
+      long left = from.get(q.getKey()) - q.getValue();
+      if (left == 0) {
+        from.remove(q.getKey());
+      } else {
+        from.put(q.getKey(), left);
+      }
+    }
   }
 
   // ---- The pool ----
@@ -262,8 +356,9 @@ public final class DrfSorter {
     Map<String, Long> c = new TreeMap<>(newTotal.scalarThousandths());
     c.keySet().removeAll(excludedResourceNames);
     counted = c;
-    poolGeneration++;
-    sorted = null;
+    // Every share changed: re-placing each slot now would cost a sort per agent that joins.
+    ordered = false;
+    changed();
   }
 
   /** The scalars of the pool. */
@@ -288,67 +383,206 @@ public final class DrfSorter {
   public List<String> sort() {
     if (sorted == null) {
       List<String> out = new ArrayList<>(clients.size());
-      walk(root, out);
+      cursor().forEachRemaining(out::add);
       sorted = List.copyOf(out);
     }
     return sorted;
   }
 
-  private void walk(Node node, List<String> out) {
-    List<Entry> entries = new ArrayList<>(node.children.size() + 1);
-    if (node != root && node.client && node.active) {
-      // Only reached for a client with children: a childless client is listed by its parent.
-      entries.add(
-          new Entry(node, true, ownShare(node), node.ownCount, node.path + "/" + VIRTUAL_LEAF));
+  /**
+   * The order {@link #sort} lists, read lazily: the first k clients cost O(depth &middot; log n +
+   * k), not a walk of all of them. The sorter must not change while the cursor is still read,
+   * unless it was {@link Cursor#detach detached} first: a cursor that would then read the changed
+   * order throws {@link ConcurrentModificationException} rather than mix two orders.
+   */
+  public Cursor cursor() {
+    return new Cursor();
+  }
+
+  /**
+   * A walk of the order as it was when the cursor was made: lazily over the sorter's sorted sets,
+   * or, once {@link #detach detached}, over a copy of what it had left.
+   */
+  public final class Cursor implements Iterator<String> {
+    private final long at = changes;
+    // The sets being walked, innermost first; null once detached or when sort() had it listed.
+    private ArrayDeque<Iterator<Slot>> stack;
+    private List<String> rest; // what is left, when copied
+    private int restIndex;
+    private String next; // the next client, found by hasNext()
+
+    private Cursor() {
+      if (sorted != null) {
+        rest = sorted;
+      } else {
+        ensureOrdered();
+        stack = new ArrayDeque<>();
+        stack.push(root.order.iterator());
+      }
     }
-    for (Node child : node.children.values()) {
-      if (child.children.isEmpty()) {
-        if (child.active) {
-          entries.add(
-              new Entry(
-                  child, false, ownShare(child) / weight(child.path), child.ownCount, child.path));
+
+    @Override
+    public boolean hasNext() {
+      if (next != null) {
+        return true;
+      }
+      if (stack == null) {
+        if (restIndex < rest.size()) {
+          next = rest.get(restIndex++);
         }
-      } else {
-        entries.add(
-            new Entry(
-                child,
-                false,
-                subtreeShare(child) / weight(child.path),
-                child.subtreeCount,
-                child.path));
+        return next != null;
+      }
+      checkUnchanged();
+      while (!stack.isEmpty()) {
+        Iterator<Slot> level = stack.peek();
+        if (!level.hasNext()) {
+          stack.pop();
+          continue;
+        }
+        Slot slot = level.next();
+        if (slot.isLeaf()) {
+          next = slot.node.path;
+          return true;
+        }
+        stack.push(slot.node.order.iterator());
+      }
+      return false;
+    }
+
+    @Override
+    public String next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      String client = next;
+      next = null;
+      return client;
+    }
+
+    /**
+     * Copies what is left of the walk (O(clients left)), so that the sorter may change while the
+     * rest is read: it is still the order of when the cursor was made, as {@link #sort}'s list
+     * would have been.
+     */
+    public void detach() {
+      if (stack == null) {
+        return; // already a copy, or sort()'s list, which no change alters
+      }
+      List<String> left = new ArrayList<>();
+      if (next != null) {
+        left.add(next);
+        next = null;
+      }
+      while (hasNext()) {
+        left.add(next());
+      }
+      stack = null;
+      rest = left;
+      restIndex = 0;
+    }
+
+    private void checkUnchanged() {
+      if (changes != at) {
+        throw new ConcurrentModificationException(
+            "the sorter changed while a cursor walked it; detach the cursor first");
       }
     }
-    entries.sort(DRF_ORDER);
-    for (Entry e : entries) {
-      if (e.virtualLeaf() || e.node().children.isEmpty()) {
-        out.add(e.node().path);
-      } else {
-        walk(e.node(), out);
+  }
+
+  private void changed() {
+    sorted = null;
+    changes++;
+  }
+
+  // ---- Keeping the order ----
+
+  /** Places the slots of the node and of its ancestors again (their books changed). */
+  private void replaceUp(Node node) {
+    for (Node n = node; n != root; n = n.parent) {
+      place(n);
+      placeVirtual(n);
+    }
+  }
+
+  /**
+   * Puts the node's slot where it now belongs in its parent's order, or leaves it out: a childless
+   * client competes with its own share over its weight while active; a subtree always competes,
+   * with its subtree's share over its weight.
+   */
+  private void place(Node node) {
+    if (!ordered) {
+      return;
+    }
+    Slot slot = node.slot;
+    unplace(slot, node.parent);
+    if (node.children.isEmpty()) {
+      if (node.active) {
+        put(slot, dominantShare(node.own) / weight(node.path), node.ownCount, node.parent);
       }
+    } else {
+      put(slot, dominantShare(node.subtree) / weight(node.path), node.subtreeCount, node.parent);
     }
   }
 
-  private double ownShare(Node node) {
-    if (node.ownSharePool != poolGeneration) {
-      node.ownShare = dominantShare(node.own);
-      node.ownSharePool = poolGeneration;
+  /** The same for a node's virtual leaf: there while the node is an active client with children. */
+  private void placeVirtual(Node node) {
+    if (!ordered) {
+      return;
     }
-    return node.ownShare;
+    Slot slot = node.virtualSlot;
+    unplace(slot, node);
+    if (node.client && node.active && !node.children.isEmpty()) {
+      put(slot, dominantShare(node.own), node.ownCount, node);
+    }
   }
 
-  private double subtreeShare(Node node) {
-    if (node.subtreeSharePool != poolGeneration) {
-      node.subtreeShare = dominantShare(node.subtree);
-      node.subtreeSharePool = poolGeneration;
-    }
-    return node.subtreeShare;
+  private static void put(Slot slot, double share, long count, Node in) {
+    slot.share = share;
+    slot.count = count;
+    in.order.add(slot);
+    slot.placed = true;
   }
 
-  private double dominantShare(Resources allocation) {
+  private static void unplace(Slot slot, Node in) {
+    if (slot.placed) {
+      if (!in.order.remove(slot)) {
+        throw new IllegalStateException("slot '" + slot.path + "' lost from its order");
+      }
+      slot.placed = false;
+    }
+  }
+
+  /** After the pool changed: every slot placed again, with its new share. */
+  private void ensureOrdered() {
+    if (!ordered) {
+      ordered = true;
+      unplaceAll(root);
+      placeAll(root);
+    }
+  }
+
+  private static void unplaceAll(Node node) {
+    node.order.clear();
+    node.slot.placed = false;
+    node.virtualSlot.placed = false;
+    for (Node child : node.children.values()) {
+      unplaceAll(child);
+    }
+  }
+
+  private void placeAll(Node node) {
+    for (Node child : node.children.values()) {
+      place(child);
+      placeVirtual(child);
+      placeAll(child);
+    }
+  }
+
+  private double dominantShare(Map<String, Long> allocation) {
     double share = 0;
     for (Map.Entry<String, Long> t : counted.entrySet()) {
-      long allocated = allocation.thousandths(t.getKey());
-      if (allocated > 0) {
+      Long allocated = allocation.get(t.getKey());
+      if (allocated != null && allocated > 0) {
         share = Math.max(share, (double) allocated / t.getValue());
       }
     }
