@@ -38,6 +38,7 @@ import io.kmesos.api.scheduler.v1.Operation;
 import io.kmesos.api.scheduler.v1.ReconcileRequest;
 import io.kmesos.api.scheduler.v1.SchedulerGrpc;
 import io.kmesos.api.scheduler.v1.SubscribeRequest;
+import io.kmesos.api.scheduler.v1.TeardownRequest;
 import io.kmesos.api.tls.CertificateDirectory;
 import io.kmesos.api.tls.ClusterCertificates;
 import io.kmesos.api.tls.Identity;
@@ -468,6 +469,46 @@ class MasterServerTest {
     assertThat(state.getAgentsList())
         .singleElement()
         .satisfies(a -> assertThat(a.getConnected()).isTrue());
+  }
+
+  @Test
+  void aSchedulerFailoverEndsTheOldStreamAndTeardownTheNew() throws Exception {
+    Framework first = subscribe("framework", "web-scheduler", "web");
+    Received<Event> again = new Received<>();
+    SchedulerGrpc.newStub(frameworkChannel(server.port()))
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer("framework")))
+        .subscribe(
+            SubscribeRequest.newBuilder()
+                .setFrameworkInfo(
+                    FrameworkInfo.newBuilder()
+                        .setId(first.id())
+                        .setName("web-scheduler")
+                        .addRoles("web"))
+                .build(),
+            again);
+    Event.Subscribed second = again.take(Event::hasSubscribed).getSubscribed();
+    assertThat(second.getFrameworkId()).isEqualTo(first.id());
+    // The old stream's last event says why; then it ends.
+    assertThat(first.events().take(Event::hasError).getError().getMessage()).isNotBlank();
+    assertThat(first.events().ended().isOk()).isTrue();
+
+    scheduler("framework")
+        .teardown(
+            TeardownRequest.newBuilder()
+                .setFrameworkId(first.id())
+                .setStreamId(second.getStreamId())
+                .build());
+    assertThat(again.ended().isOk()).isTrue();
+    Status gone =
+        statusOf(
+            () ->
+                scheduler("framework")
+                    .reconcile(
+                        ReconcileRequest.newBuilder()
+                            .setFrameworkId(first.id())
+                            .setStreamId(second.getStreamId())
+                            .build()));
+    assertThat(gone.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
   }
 
   // ---- bad input -------------------------------------------------------------------------------
