@@ -100,6 +100,7 @@ class MasterServerTest {
   static MutualTls adminTls;
 
   MasterServer server;
+  final SimpleMeterRegistry metrics = new SimpleMeterRegistry();
   final List<ManagedChannel> channels = new ArrayList<>();
 
   /** Tokens and what they stand for. */
@@ -167,15 +168,14 @@ class MasterServerTest {
         .withStreamQueueLimit(200);
   }
 
-  static MasterServer start(MasterServerSettings settings, Optional<String> leader)
-      throws Exception {
+  MasterServer start(MasterServerSettings settings, Optional<String> leader) throws Exception {
     return MasterServer.start(
         settings,
         controllerTls,
         new FakeAuthenticator(),
         id -> id.equals(AGENT_ID) ? Optional.of(NODE) : Optional.empty(),
         () -> leader,
-        new SimpleMeterRegistry(),
+        server == null ? metrics : new SimpleMeterRegistry(),
         Clock.systemUTC());
   }
 
@@ -469,6 +469,32 @@ class MasterServerTest {
     assertThat(state.getAgentsList())
         .singleElement()
         .satisfies(a -> assertThat(a.getConnected()).isTrue());
+
+    // What /metrics shows, counted after each allocation tick.
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(
+                      metrics
+                          .get("kmesos.master.tasks")
+                          .tag("state", "TASK_RUNNING")
+                          .gauge()
+                          .value())
+                  .isEqualTo(1.0);
+              assertThat(
+                      metrics.get("kmesos.master.agents").tag("state", "connected").gauge().value())
+                  .isEqualTo(1.0);
+              assertThat(
+                      metrics
+                          .get("kmesos.master.frameworks")
+                          .tag("state", "connected")
+                          .gauge()
+                          .value())
+                  .isEqualTo(1.0);
+              assertThat(metrics.get("kmesos.master.allocation.cycle").timer().count())
+                  .isPositive();
+            });
   }
 
   @Test
