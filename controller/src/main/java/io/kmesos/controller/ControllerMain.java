@@ -271,7 +271,15 @@ public final class ControllerMain implements Callable<Integer> {
             settings,
             ControllerMain::exit,
             metrics);
-    master.whenRecovered(r -> masterPort.lead(r, master.info().getId(), address, identity));
+    master.whenRecovered(
+        r -> {
+          try {
+            masterPort.lead(r, master.info().getId(), address, identity);
+          } catch (RuntimeException e) {
+            // A master that cannot serve its port is no master: let a standby take over.
+            master.lose("could not serve the master's port: " + e);
+          }
+        });
     LeaderCallbacks callbacks =
         new LeaderCallbacks(
             master::lead,
