@@ -181,7 +181,11 @@ class MasterServerTest {
 
   @BeforeEach
   void lead() throws Exception {
-    server = start(settings(), Optional.empty());
+    lead(settings());
+  }
+
+  void lead(MasterServerSettings settings) throws Exception {
+    server = start(settings, Optional.empty());
     server.registryChanged(
         new RegistryView(Map.of(AGENT_ID, HOST), Set.of(), Set.of(), Map.of("web", 2.0)));
     server.lead(
@@ -569,6 +573,24 @@ class MasterServerTest {
         .isIn(TaskState.TASK_ERROR, TaskState.TASK_DROPPED, TaskState.TASK_LOST);
     GetStateResponse state = viewerState();
     assertThat(state.getTasksList()).extracting(t -> t.getInfo().getTaskId()).containsExactly("t1");
+  }
+
+  @Test
+  void anOfferNotAnsweredInTimeIsRescindedAndThenStale() throws Exception {
+    server.close();
+    lead(settings().withOfferTimeout(Duration.ofMillis(500)));
+    registeredAgent();
+    Framework fw = subscribe("framework", "web-scheduler", "web");
+    Offer offer = offer(fw);
+    Event rescind = fw.events().take(Event::hasRescind);
+    assertThat(rescind.getRescind().getOfferId()).isEqualTo(offer.getId());
+    Status stale =
+        statusOf(
+            () ->
+                scheduler("framework")
+                    .accept(launch(fw, List.of(offer.getId()), task("t1", "cpus:1", "true"))));
+    assertThat(stale.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(stale.getDescription()).contains(offer.getId());
   }
 
   @Test
