@@ -12,11 +12,15 @@ import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.Durations;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
+import io.kmesos.api.tls.MutualTls;
 import io.kmesos.controller.reconcile.AgentReconciler;
 import io.kmesos.controller.reconcile.MaintenanceScheduleReconciler;
 import io.kmesos.controller.reconcile.QuotaReconciler;
 import io.kmesos.controller.reconcile.RemovalRateLimit;
 import io.kmesos.controller.reconcile.WeightReconciler;
+import io.kmesos.master.auth.Authenticator;
+import io.kmesos.master.auth.Caller;
+import io.kmesos.master.server.MasterServerSettings;
 import io.kmesos.replica.state.State;
 import io.kmesos.replica.tool.PeersOption;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -47,7 +51,8 @@ import picocli.CommandLine.Option;
     versionProvider = VersionProvider.class,
     description =
         "The kmesos master: elected through a Kubernetes Lease, it reconciles Agent, Quota, Weight and "
-            + "MaintenanceSchedule resources into the registry on the replicated log.")
+            + "MaintenanceSchedule resources into the registry on the replicated log, and serves the "
+            + "Scheduler, AgentSession and Operator APIs on --master-port.")
 public final class ControllerMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ControllerMain.class);
 
@@ -145,6 +150,57 @@ public final class ControllerMain implements Callable<Integer> {
               + "(Mesos --agent_removal_rate_limit; default: no limit).")
   String removalRateLimit;
 
+  @Option(
+      names = "--master-port",
+      defaultValue = "5050",
+      paramLabel = "PORT",
+      description =
+          "Port of the master's gRPC API (Scheduler, AgentSession, Operator; TLS); 0 picks a free one. "
+              + "A standby answers there too, naming the leader (default: ${DEFAULT-VALUE}).")
+  int masterPort;
+
+  @Option(
+      names = "--allocation-interval",
+      defaultValue = "1s",
+      converter = Durations.class,
+      description =
+          "How often the master allocates (makes offers) and checks its timeouts; it also does soon after "
+              + "resources are freed or added (Mesos --allocation_interval; default: ${DEFAULT-VALUE}).")
+  Duration allocationInterval;
+
+  @Option(
+      names = "--offer-timeout",
+      converter = Durations.class,
+      description =
+          "An offer not accepted or declined within this is rescinded (Mesos --offer_timeout; "
+              + "default: never).")
+  Duration offerTimeout;
+
+  @Option(
+      names = "--heartbeat-interval",
+      defaultValue = "15s",
+      converter = Durations.class,
+      description =
+          "A framework's subscription that carried no event for this long gets a heartbeat "
+              + "(default: ${DEFAULT-VALUE}).")
+  Duration heartbeatInterval;
+
+  @Option(
+      names = "--agent-ping-interval",
+      defaultValue = "15s",
+      converter = Durations.class,
+      description = "How often the master pings each agent (default: ${DEFAULT-VALUE}).")
+  Duration agentPingInterval;
+
+  @Option(
+      names = "--agent-ping-timeout",
+      defaultValue = "75s",
+      converter = Durations.class,
+      description =
+          "An agent that answered no ping for this long is taken as disconnected "
+              + "(Mesos: 5 missed pings; default: ${DEFAULT-VALUE}).")
+  Duration agentPingTimeout;
+
   public static void main(String[] args) {
     System.exit(OneLineErrors.commandLine(new ControllerMain()).execute(args));
   }
@@ -174,6 +230,18 @@ public final class ControllerMain implements Callable<Integer> {
           new CommandLine(this),
           "--metrics-port must be a port number (0 for none), not " + metricsPort);
     }
+    MasterServerSettings masterSettings;
+    try {
+      masterSettings =
+          MasterServerSettings.defaults()
+              .withListen("0.0.0.0", masterPort)
+              .withAllocationInterval(allocationInterval)
+              .withOfferTimeout(offerTimeout)
+              .withHeartbeatInterval(heartbeatInterval)
+              .withAgentPing(agentPingInterval, agentPingTimeout);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
     State.Settings settings =
         new State.Settings(
                 snapshotMinBytes,
@@ -184,16 +252,34 @@ public final class ControllerMain implements Callable<Integer> {
     // Without a port nothing is kept (kmesos-local's controllers): no Prometheus code to load.
     var prometheus = metricsPort == 0 ? null : ProcessMetrics.prometheus();
     MeterRegistry metrics = prometheus == null ? ProcessMetrics.none() : prometheus;
+    MutualTls tls = peers.tls.load();
+    // The master's port is up from the start: as a standby it tells clients where the leader is.
+    MasterPort masterPort =
+        new MasterPort(
+            client, leaseNamespace, leaseName, masterSettings, tls, authenticator(client), metrics);
+    String address =
+        advertiseAddress.isBlank()
+            ? InetAddress.getLocalHost().getHostAddress() + ":" + masterPort.port()
+            : advertiseAddress;
     Master master =
         new Master(
             peers.list(),
-            peers.tls.load(),
+            tls,
             identity,
-            advertiseAddress,
+            address,
             Duration.ofSeconds(60),
             settings,
             ControllerMain::exit,
             metrics);
+    master.whenRecovered(
+        r -> {
+          try {
+            masterPort.lead(r, master.info().getId(), address, identity);
+          } catch (RuntimeException e) {
+            // A master that cannot serve its port is no master: let a standby take over.
+            master.lose("could not serve the master's port: " + e);
+          }
+        });
     LeaderCallbacks callbacks =
         new LeaderCallbacks(
             master::lead,
@@ -265,6 +351,7 @@ public final class ControllerMain implements Callable<Integer> {
                   if (admin != null) {
                     admin.close();
                   }
+                  masterPort.close();
                   master.close();
                   if (wasMaster) {
                     releaseLease(client);
@@ -312,6 +399,34 @@ public final class ControllerMain implements Callable<Integer> {
           leaseName,
           e.getMessage());
     }
+  }
+
+  /**
+   * The master port's {@link Authenticator}: TokenReview and SubjectAccessReview. INTEGRATION
+   * POINT: the Kubernetes implementation ({@code
+   * io.kmesos.controller.master.KubernetesAuthenticator}, built from {@code client}) is wired here
+   * at merge; until then every caller is refused UNAUTHENTICATED with a message saying so, and the
+   * rest of the controller works as before.
+   */
+  static Authenticator authenticator(KubernetesClient client) {
+    return new Authenticator() {
+      @Override
+      public Caller authenticate(String bearerToken) throws Unauthenticated {
+        throw new Unauthenticated(
+            "this controller cannot check tokens yet (the Kubernetes authenticator is wired at"
+                + " merge)");
+      }
+
+      @Override
+      public boolean mayUseRole(Caller caller, String role) {
+        return false;
+      }
+
+      @Override
+      public boolean mayViewState(Caller caller) {
+        return false;
+      }
+    };
   }
 
   /** Set when the process ends because mastership was lost, not because it was asked to stop. */

@@ -303,6 +303,20 @@ public final class Master implements AutoCloseable {
     fatal.accept(why);
   }
 
+  /**
+   * Calls {@code action} (once, on the thread that recovered the registry) when this process has
+   * become the master and recovered the registry; never if it does not. The master's gRPC port
+   * serves from then on.
+   */
+  public void whenRecovered(Consumer<Registrar> action) {
+    registrar.thenAccept(
+        r -> {
+          if (leading && r.failure() == null) {
+            action.accept(r);
+          }
+        });
+  }
+
   /** The registrar, once this process is the master and has recovered the registry. */
   public Registrar registrar() throws InterruptedException, TimeoutException, ExecutionException {
     if (!leading && !registrar.isDone()) {

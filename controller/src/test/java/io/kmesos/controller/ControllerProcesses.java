@@ -103,6 +103,10 @@ final class ControllerProcesses {
                 Integer.toString(metricsPort),
                 "--tls-dir",
                 tlsDir.toString()));
+    if (!List.of(extra).contains("--master-port")) {
+      // Several controllers share this host: each takes a free port for the master's API.
+      cmd.addAll(List.of("--master-port", "0"));
+    }
     cmd.addAll(List.of(extra));
     return new ProcessBuilder(cmd)
         .redirectErrorStream(true)

@@ -45,7 +45,10 @@ final class Controllers {
                 "--metrics-port",
                 "0",
                 "--tls-dir",
-                replicas.certificates().dir(Identity.CONTROLLER).toString()));
+                replicas.certificates().dir(Identity.CONTROLLER).toString(),
+                // Several controllers share this host: each takes a free port for the master's API.
+                "--master-port",
+                "0"));
     if (!lease.isEmpty()) {
       cmd.addAll(
           List.of(

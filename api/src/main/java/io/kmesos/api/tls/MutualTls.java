@@ -107,6 +107,20 @@ public final class MutualTls implements AutoCloseable {
   }
 
   /**
+   * For a server whose clients may present a certificate but need not: the master's port, where
+   * frameworks authenticate with a bearer token alone while agents and admins also present their
+   * certificate. A certificate that is presented must still chain to the CA and be valid (the TLS
+   * layer refuses it otherwise); each service then checks the identity it requires itself.
+   */
+  public ServerCredentials serverCredentialsClientCertificateOptional() {
+    return TlsServerCredentials.newBuilder()
+        .keyManager(keys)
+        .trustManager(clientCertificates)
+        .clientAuth(TlsServerCredentials.ClientAuth.OPTIONAL)
+        .build();
+  }
+
+  /**
    * The interceptor every server of this process adds: only {@code accepted} identities may call
    * it.
    */

@@ -1,0 +1,222 @@
+package io.kmesos.controller;
+
+import com.google.protobuf.util.Timestamps;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.registry.v1.Registry;
+import io.kmesos.api.registry.v1.Weight;
+import io.kmesos.api.tls.MutualTls;
+import io.kmesos.api.v1.MasterInfo;
+import io.kmesos.crds.v1alpha1.Agent;
+import io.kmesos.master.auth.Authenticator;
+import io.kmesos.master.server.MasterServer;
+import io.kmesos.master.server.MasterServerSettings;
+import io.kmesos.master.server.RegistryView;
+import io.kmesos.registry.Registrar;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The master's gRPC port in the controller: started with the process (a standby answers every call
+ * UNAVAILABLE naming the leader), serving once this controller's {@link Master} has won the Lease
+ * and recovered the registry. It feeds the server what it needs of the cluster:
+ *
+ * <ul>
+ *   <li>the registry's admitted agents and the roles' weights, read again whenever the registry's
+ *       version changes ({@link #REGISTRY_POLL});
+ *   <li>the node of each Agent resource by UID (an informer on Agents), for the check that an agent
+ *       speaks only for its own node;
+ *   <li>the leader's address for a standby's hint: the master writes it on the Lease (annotations
+ *       {@link #ADDRESS} and {@link #HOLDER}; fabric8's elector patches only the spec, so they
+ *       stay), a standby reads it back, at most once per {@link #LEASE_CACHE_MILLIS}.
+ * </ul>
+ */
+final class MasterPort implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(MasterPort.class);
+  static final String ADDRESS = "kmesos.io/master-address";
+  static final String HOLDER = "kmesos.io/master-address-holder";
+  static final long REGISTRY_POLL = 250;
+  static final long LEASE_CACHE_MILLIS = 1000;
+
+  private final KubernetesClient client;
+  private final String leaseNamespace;
+  private final String leaseName;
+  private final SharedIndexInformer<Agent> agents;
+  private final MasterServer server;
+  private final ScheduledExecutorService registryPoll =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "master-registry-view");
+            t.setDaemon(true);
+            return t;
+          });
+  private volatile long leaseReadAt;
+  private volatile Optional<String> leader = Optional.empty();
+
+  MasterPort(
+      KubernetesClient client,
+      String leaseNamespace,
+      String leaseName,
+      MasterServerSettings settings,
+      MutualTls tls,
+      Authenticator authenticator,
+      MeterRegistry metrics)
+      throws IOException {
+    this.client = client;
+    this.leaseNamespace = leaseNamespace;
+    this.leaseName = leaseName;
+    this.agents = client.resources(Agent.class).inform();
+    agents.addIndexers(Map.of("uid", a -> List.of(a.getMetadata().getUid())));
+    this.server =
+        MasterServer.start(
+            settings,
+            tls,
+            authenticator,
+            this::nodeOf,
+            this::leaderAddress,
+            metrics,
+            Clock.systemUTC());
+  }
+
+  int port() {
+    return server.port();
+  }
+
+  /** The node of the Agent resource with this UID: its name. */
+  private Optional<String> nodeOf(String agentId) {
+    return agents.getIndexer().byIndex("uid", agentId).stream()
+        .map(a -> a.getMetadata().getName())
+        .findFirst();
+  }
+
+  /**
+   * This controller is the master with a recovered registry: serve, keep the server's registry view
+   * current, and tell standbys where it is.
+   */
+  void lead(Registrar registrar, String masterId, String address, String identity) {
+    // The first view is queued before the core is created, so no agent is refused for want of it.
+    long[] seen = {registrar.version()};
+    server.registryChanged(view(registrar.registry()));
+    server.lead(
+        MasterInfo.newBuilder()
+            .setId(masterId)
+            .setAddress(address)
+            .setVersion(KmesosVersion.version())
+            .setLeaderIdentity(identity)
+            .setElectedAt(Timestamps.fromMillis(System.currentTimeMillis()))
+            .build());
+    registryPoll.scheduleWithFixedDelay(
+        () -> {
+          try {
+            long version = registrar.version();
+            if (version != seen[0]) {
+              seen[0] = version;
+              server.registryChanged(view(registrar.registry()));
+            }
+          } catch (RuntimeException e) {
+            log.warn("master: could not read the registry for the master's port: {}", e.toString());
+          }
+        },
+        REGISTRY_POLL,
+        REGISTRY_POLL,
+        TimeUnit.MILLISECONDS);
+    announce(address, identity);
+  }
+
+  static RegistryView view(Registry registry) {
+    Map<String, String> admitted = new HashMap<>();
+    for (var a : registry.getAgentsList()) {
+      admitted.put(a.getInfo().getId(), a.getInfo().getHostname());
+    }
+    Set<String> unreachable = new HashSet<>();
+    for (var a : registry.getUnreachableList()) {
+      unreachable.add(a.getInfo().getId());
+    }
+    Set<String> gone = new HashSet<>();
+    for (var a : registry.getGoneList()) {
+      gone.add(a.getInfo().getId());
+    }
+    Map<String, Double> weights = new HashMap<>();
+    for (Weight w : registry.getWeightsList()) {
+      weights.put(w.getRole(), w.getWeight());
+    }
+    return new RegistryView(admitted, unreachable, gone, weights);
+  }
+
+  /** Writes this master's address on the Lease, for standbys' hints. Best effort. */
+  private void announce(String address, String identity) {
+    try {
+      String patch =
+          "{\"metadata\":{\"annotations\":{\""
+              + ADDRESS
+              + "\":\""
+              + address
+              + "\",\""
+              + HOLDER
+              + "\":\""
+              + identity
+              + "\"}}}";
+      client
+          .leases()
+          .inNamespace(leaseNamespace)
+          .withName(leaseName)
+          .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+    } catch (RuntimeException e) {
+      log.info(
+          "master: could not write its address on the Lease {}/{} ({}); standbys cannot name it",
+          leaseNamespace,
+          leaseName,
+          e.getMessage());
+    }
+  }
+
+  /** The current holder's address as it wrote it on the Lease, if the Lease says so. */
+  private Optional<String> leaderAddress() {
+    long now = System.currentTimeMillis();
+    if (now - leaseReadAt < LEASE_CACHE_MILLIS) {
+      return leader;
+    }
+    Optional<String> found = Optional.empty();
+    try {
+      Lease lease = client.leases().inNamespace(leaseNamespace).withName(leaseName).get();
+      if (lease != null
+          && lease.getSpec() != null
+          && lease.getSpec().getHolderIdentity() != null
+          && lease.getMetadata().getAnnotations() != null
+          && lease
+              .getSpec()
+              .getHolderIdentity()
+              .equals(lease.getMetadata().getAnnotations().get(HOLDER))) {
+        found = Optional.ofNullable(lease.getMetadata().getAnnotations().get(ADDRESS));
+      }
+    } catch (RuntimeException e) {
+      log.debug("master: could not read the Lease for the leader's address: {}", e.getMessage());
+    }
+    leader = found;
+    leaseReadAt = now;
+    return found;
+  }
+
+  @Override
+  public void close() {
+    registryPoll.shutdownNow();
+    server.close();
+    agents.close();
+  }
+}

@@ -1,0 +1,563 @@
+package io.kmesos.master.server;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.kmesos.api.agent.v1.AgentMessage;
+import io.kmesos.api.agent.v1.MasterMessage;
+import io.kmesos.api.agent.v1.Ping;
+import io.kmesos.api.agent.v1.Pong;
+import io.kmesos.api.agent.v1.Refused;
+import io.kmesos.api.operator.v1.GetStateResponse;
+import io.kmesos.api.scheduler.v1.Event;
+import io.kmesos.api.scheduler.v1.SubscribeRequest;
+import io.kmesos.api.v1.MasterInfo;
+import io.kmesos.master.allocator.Allocator;
+import io.kmesos.master.core.AgentCommand;
+import io.kmesos.master.core.AgentRemoval;
+import io.kmesos.master.core.Effects;
+import io.kmesos.master.core.FrameworkEvent;
+import io.kmesos.master.core.FrameworkRemoved;
+import io.kmesos.master.core.IdSource;
+import io.kmesos.master.core.MasterConfig;
+import io.kmesos.master.core.MasterCore;
+import io.kmesos.master.core.Refusal;
+import io.kmesos.master.core.ResourceProtos;
+import io.kmesos.master.core.SubscriptionEnded;
+import io.kmesos.master.resources.Resources;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The master's event loop: one thread owns the {@link MasterCore} and everything it addresses (the
+ * frameworks' subscriptions by stream ID, the agents' sessions by agent ID). Every input (a call,
+ * an agent's message, a stream that ended, a registry change, a tick) is a task on that thread; the
+ * loop feeds it to the core with the time of an injectable clock and carries out the {@link
+ * Effects}: refusals become the call's status, events and commands are queued on their streams
+ * ({@link Outbound}, which never block the loop), ended subscriptions are completed.
+ *
+ * <p>Nothing here blocks: the authenticator is asked before a task is submitted, on gRPC's threads.
+ */
+final class MasterLoop {
+  private static final Logger log = LoggerFactory.getLogger(MasterLoop.class);
+
+  /** How soon after an input that may free or add resources the loop ticks (allocates) again. */
+  static final Duration SOON = Duration.ofMillis(20);
+
+  private final MasterServerSettings settings;
+  private final Clock clock;
+  private final MasterMetrics metrics;
+  private final ScheduledExecutorService thread;
+
+  // ---- owned by the loop's thread ----
+  private MasterCore core;
+  private final Map<String, Subscription> subscriptions = new HashMap<>();
+  private final Map<String, AgentSession> sessions = new HashMap<>();
+
+  /** Agents that registered with this master run: those the core knows. */
+  private final Set<String> registeredAgents = new HashSet<>();
+
+  private RegistryView registry = RegistryView.EMPTY;
+  private boolean soonTick;
+  private long pingSequence;
+
+  private volatile boolean serving;
+
+  MasterLoop(MasterServerSettings settings, Clock clock, MasterMetrics metrics) {
+    this.settings = settings;
+    this.clock = clock;
+    this.metrics = metrics;
+    this.thread =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "master-loop");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** Whether the core exists: this is the master and it recovered the registry. */
+  boolean serving() {
+    return serving;
+  }
+
+  /** The core; only for tasks running on the loop. */
+  MasterCore core() {
+    return core;
+  }
+
+  /** Creates the core for this master run and starts serving (idempotent). */
+  void lead(MasterInfo info) {
+    submit(
+        () -> {
+          if (core != null) {
+            return;
+          }
+          MasterConfig config =
+              new MasterConfig(
+                  info,
+                  settings.heartbeatInterval(),
+                  settings.agentPingInterval(),
+                  settings.offerTimeout(),
+                  Allocator.Config.defaults());
+          core = new MasterCore(config, ids(info.getId()));
+          registry.weights().forEach(core::updateWeight);
+          long interval = settings.allocationInterval().toMillis();
+          thread.scheduleWithFixedDelay(
+              () -> run(this::tick), interval, interval, TimeUnit.MILLISECONDS);
+          long ping = settings.agentPingInterval().toMillis();
+          thread.scheduleWithFixedDelay(() -> run(this::ping), ping, ping, TimeUnit.MILLISECONDS);
+          serving = true;
+          log.info(
+              "master {}: serving frameworks and agents at {} (allocation every {})",
+              info.getId(),
+              info.getAddress(),
+              settings.allocationInterval());
+        });
+  }
+
+  /**
+   * Framework and offer IDs as Mesos forms them from the master run's ID; stream IDs unguessable,
+   * since a stream ID is what a call must show to act for a subscription.
+   */
+  private static IdSource ids(String masterId) {
+    IdSource sequential = IdSource.sequential(masterId.isEmpty() ? "master" : masterId);
+    return new IdSource() {
+      @Override
+      public String frameworkId() {
+        return sequential.frameworkId();
+      }
+
+      @Override
+      public String streamId() {
+        return UUID.randomUUID().toString();
+      }
+
+      @Override
+      public String offerId() {
+        return sequential.offerId();
+      }
+    };
+  }
+
+  // ---- inputs ----------------------------------------------------------------------------------
+
+  /** A scheduler's unary call: the core's answer is the call's status. */
+  <R> void call(StreamObserver<R> answer, R ok, Function<Instant, Effects> input) {
+    submit(
+        () -> {
+          Effects effects = input.apply(now());
+          if (effects.refusal().isPresent()) {
+            answer.onError(status(effects.refusal().get()).asRuntimeException());
+          } else {
+            answer.onNext(ok);
+            answer.onCompleted();
+          }
+          apply(effects);
+          tickSoon();
+        });
+  }
+
+  void subscribe(SubscribeRequest request, String principal, Subscription sub) {
+    submit(
+        () -> {
+          if (sub.stream.closed()) {
+            return; // the scheduler went away before the loop got to it
+          }
+          Effects effects = core.subscribe(request, principal, now());
+          if (effects.refusal().isPresent()) {
+            sub.stream.close(status(effects.refusal().get()));
+            return;
+          }
+          Event.Subscribed subscribed = null;
+          for (FrameworkEvent e : effects.events()) {
+            if (e.event().hasSubscribed()) {
+              subscribed = e.event().getSubscribed();
+            }
+          }
+          sub.frameworkId = subscribed.getFrameworkId();
+          sub.streamId = subscribed.getStreamId();
+          subscriptions.put(sub.streamId, sub);
+          boolean failover = !request.getFrameworkInfo().getId().isEmpty();
+          log.info(
+              "framework {} ({}, principal {}) {}",
+              sub.frameworkId,
+              request.getFrameworkInfo().getName(),
+              principal,
+              failover ? "subscribed again (failover)" : "subscribed");
+          apply(effects);
+          tickSoon();
+        });
+  }
+
+  /** The subscription's stream ended on the scheduler's side (cancelled, connection broken). */
+  void subscriptionGone(Subscription sub) {
+    submit(() -> disconnect(sub, "its stream ended"));
+  }
+
+  private void disconnect(Subscription sub, String why) {
+    if (sub.streamId == null || !subscriptions.remove(sub.streamId, sub)) {
+      return;
+    }
+    log.info("framework {} disconnected: {}", sub.frameworkId, why);
+    apply(core.disconnected(sub.frameworkId, sub.streamId, now()));
+    tickSoon();
+  }
+
+  /** An agent's first message, its identity already checked against its node. */
+  void agentConnect(AgentSession session, AgentMessage first) {
+    submit(
+        () -> {
+          if (session.stream.closed()) {
+            return;
+          }
+          boolean again = first.hasReregister();
+          String agentId =
+              again ? first.getReregister().getAgentId() : first.getRegister().getAgentId();
+          String hostname =
+              again ? first.getReregister().getHostname() : first.getRegister().getHostname();
+          String admittedHost = registry.admitted().get(agentId);
+          if (admittedHost == null) {
+            boolean gone = registry.gone().contains(agentId);
+            session.refuse(
+                gone ? Refused.Reason.REASON_AGENT_GONE : Refused.Reason.REASON_NOT_ADMITTED,
+                gone
+                    ? "agent " + agentId + " was declared gone; it never comes back under this ID"
+                    : "agent "
+                        + agentId
+                        + " is not admitted in the registry (yet); retry later, or use the UID"
+                        + " of the node's current Agent resource");
+            return;
+          }
+          if (!admittedHost.equals(hostname)) {
+            session.refuse(
+                Refused.Reason.REASON_HOSTNAME_MISMATCH,
+                "agent "
+                    + agentId
+                    + " registers as hostname '"
+                    + hostname
+                    + "' but was admitted as '"
+                    + admittedHost
+                    + "'");
+            return;
+          }
+          Resources total;
+          try {
+            total =
+                ResourceProtos.read(
+                    again
+                        ? first.getReregister().getResourcesList()
+                        : first.getRegister().getResourcesList());
+          } catch (IllegalArgumentException e) {
+            session.refuse(
+                Refused.Reason.REASON_INVALID,
+                "agent " + agentId + " reports invalid resources: " + e.getMessage());
+            return;
+          }
+          session.agentId = agentId;
+          session.lastPong = now();
+          AgentSession old = sessions.put(agentId, session);
+          if (old != null) {
+            old.stream.close(
+                Status.ABORTED.withDescription(
+                    "a new session of agent " + agentId + " replaced this one"));
+          }
+          registeredAgents.add(agentId);
+          Effects effects =
+              again
+                  ? core.agentReregistered(
+                      agentId,
+                      hostname,
+                      total,
+                      first.getReregister().getTasksList(),
+                      first.getReregister().getFrameworksList(),
+                      now())
+                  : core.agentRegistered(agentId, hostname, total, now());
+          log.info(
+              "agent {} ({}) {} with {}{}",
+              agentId,
+              hostname,
+              again ? "re-registered" : "registered",
+              total,
+              again ? ", " + first.getReregister().getTasksCount() + " tasks" : "");
+          apply(effects);
+          tickSoon();
+        });
+  }
+
+  /** A later message on a registered agent's session. */
+  void agentMessage(AgentSession session, AgentMessage message) {
+    submit(
+        () -> {
+          if (session.agentId == null || sessions.get(session.agentId) != session) {
+            return; // ended or replaced meanwhile
+          }
+          switch (message.getKindCase()) {
+            case STATUS_UPDATE -> {
+              apply(core.statusUpdate(session.agentId, message.getStatusUpdate(), now()));
+              tickSoon();
+            }
+            case PING ->
+                session.stream.send(
+                    MasterMessage.newBuilder()
+                        .setPong(Pong.newBuilder().setSequence(message.getPing().getSequence()))
+                        .build());
+            case PONG -> session.lastPong = now();
+            default -> {
+              sessions.remove(session.agentId);
+              session.stream.close(
+                  Status.INVALID_ARGUMENT.withDescription(
+                      "agent "
+                          + session.agentId
+                          + " sent "
+                          + message.getKindCase()
+                          + " on a registered session; only status_update, ping and pong may"
+                          + " follow registration"));
+              agentDisconnected(session.agentId, "it sent an invalid message");
+            }
+          }
+        });
+  }
+
+  /** The agent's session ended on its side. */
+  void agentGone(AgentSession session) {
+    submit(
+        () -> {
+          if (session.agentId != null && sessions.remove(session.agentId, session)) {
+            agentDisconnected(session.agentId, "its session ended");
+          }
+        });
+  }
+
+  private void agentDisconnected(String agentId, String why) {
+    log.info("agent {} disconnected: {}", agentId, why);
+    apply(core.agentDisconnected(agentId, now()));
+    tickSoon();
+  }
+
+  /** The registry changed (or was read for the first time). */
+  void registryChanged(RegistryView view) {
+    submit(
+        () -> {
+          RegistryView before = registry;
+          registry = view;
+          if (core == null) {
+            return;
+          }
+          for (String role : before.weights().keySet()) {
+            if (!view.weights().containsKey(role)) {
+              core.updateWeight(role, 1.0);
+            }
+          }
+          view.weights().forEach(core::updateWeight);
+          for (String agentId : new ArrayList<>(registeredAgents)) {
+            if (view.admitted().containsKey(agentId) || view.unreachable().contains(agentId)) {
+              continue;
+            }
+            boolean gone = view.gone().contains(agentId);
+            registeredAgents.remove(agentId);
+            AgentSession session = sessions.remove(agentId);
+            if (session != null) {
+              session.refuse(
+                  gone ? Refused.Reason.REASON_AGENT_GONE : Refused.Reason.REASON_NOT_ADMITTED,
+                  gone
+                      ? "agent " + agentId + " was declared gone by an operator"
+                      : "agent " + agentId + " was removed from the registry");
+            }
+            log.info(
+                "agent {} removed ({})",
+                agentId,
+                gone ? "declared gone by an operator" : "its Agent resource is gone");
+            apply(
+                core.agentRemoved(
+                    agentId, gone ? AgentRemoval.GONE_BY_OPERATOR : AgentRemoval.REMOVED, now()));
+          }
+          tickSoon();
+        });
+  }
+
+  /** The operator's view, read on the loop. */
+  CompletableFuture<GetStateResponse> state() {
+    CompletableFuture<GetStateResponse> result = new CompletableFuture<>();
+    submit(() -> result.complete(core.state()));
+    return result;
+  }
+
+  // ---- time ------------------------------------------------------------------------------------
+
+  private void tickSoon() {
+    if (soonTick) {
+      return;
+    }
+    soonTick = true;
+    thread.schedule(
+        () ->
+            run(
+                () -> {
+                  soonTick = false;
+                  tick();
+                }),
+        SOON.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void tick() {
+    long started = System.nanoTime();
+    apply(core.tick(now()));
+    metrics.allocated(System.nanoTime() - started);
+    metrics.observe(core.state(), sessions.size());
+  }
+
+  /** Pings every agent; ends the sessions of agents that answered none for the ping timeout. */
+  private void ping() {
+    Instant now = now();
+    long sequence = ++pingSequence;
+    for (AgentSession session : new ArrayList<>(sessions.values())) {
+      Duration quiet = Duration.between(session.lastPong, now);
+      if (quiet.compareTo(settings.agentPingTimeout()) > 0) {
+        sessions.remove(session.agentId);
+        session.stream.close(
+            Status.UNAVAILABLE.withDescription(
+                "agent "
+                    + session.agentId
+                    + " answered no ping for "
+                    + quiet.toSeconds()
+                    + " s (timeout "
+                    + settings.agentPingTimeout()
+                    + "); connect again"));
+        agentDisconnected(session.agentId, "it answered no ping for " + quiet.toSeconds() + " s");
+      } else if (!session.stream.send(
+          MasterMessage.newBuilder().setPing(Ping.newBuilder().setSequence(sequence)).build())) {
+        if (sessions.remove(session.agentId, session)) {
+          agentDisconnected(session.agentId, "its stream ended");
+        }
+      }
+    }
+  }
+
+  private Instant now() {
+    return clock.instant();
+  }
+
+  // ---- effects ---------------------------------------------------------------------------------
+
+  private void apply(Effects effects) {
+    for (FrameworkEvent e : effects.events()) {
+      Subscription sub = subscriptions.get(e.streamId());
+      if (sub != null && !sub.stream.send(e.event())) {
+        // Too slow (or gone): the stream ended; the framework is disconnected, as if it broke.
+        thread.execute(() -> run(() -> disconnect(sub, "it did not read its events")));
+      }
+    }
+    for (AgentCommand c : effects.commands()) {
+      AgentSession session = sessions.get(c.agentId());
+      if (session != null && !session.stream.send(c.message())) {
+        String agentId = c.agentId();
+        thread.execute(
+            () ->
+                run(
+                    () -> {
+                      if (sessions.remove(agentId, session)) {
+                        agentDisconnected(agentId, "it did not read its session");
+                      }
+                    }));
+      }
+    }
+    for (SubscriptionEnded ended : effects.endedSubscriptions()) {
+      Subscription sub = subscriptions.remove(ended.streamId());
+      if (sub != null) {
+        sub.stream.close(Status.OK);
+      }
+      log.info(
+          "framework {}: subscription ended ({})",
+          ended.frameworkId(),
+          ended.why() == SubscriptionEnded.Why.SUPERSEDED
+              ? "failed over to a new subscription"
+              : "torn down");
+    }
+    for (FrameworkRemoved removed : effects.removedFrameworks()) {
+      log.info(
+          "framework {} removed ({})",
+          removed.frameworkId(),
+          removed.why() == FrameworkRemoved.Why.TORN_DOWN
+              ? "torn down"
+              : "its failover timeout expired");
+    }
+  }
+
+  static Status status(Refusal refusal) {
+    return Status.fromCode(Status.Code.valueOf(refusal.code().name()))
+        .withDescription(refusal.message());
+  }
+
+  // ---- the thread ------------------------------------------------------------------------------
+
+  private void submit(Runnable task) {
+    try {
+      thread.execute(() -> run(task));
+    } catch (RuntimeException e) {
+      // Stopped: the process is going down; calls still arriving get no answer from the core.
+      log.debug("master loop stopped; dropped an input: {}", e.toString());
+    }
+  }
+
+  /** One input; a failure is logged and the loop goes on (it must never die of one input). */
+  private void run(Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException | Error e) {
+      log.error("master loop: an input failed", e);
+    }
+  }
+
+  void close() {
+    serving = false;
+    thread.shutdownNow();
+  }
+
+  /** A framework's subscription: its stream, and (once the core accepted it) its IDs. */
+  static final class Subscription {
+    final Outbound<Event> stream;
+    // Set on the loop when the core accepted the subscription.
+    String frameworkId;
+    String streamId;
+
+    Subscription(Outbound<Event> stream) {
+      this.stream = stream;
+    }
+  }
+
+  /** An agent's session: its stream, and (once registered) its ID and last pong. */
+  static final class AgentSession {
+    final Outbound<MasterMessage> stream;
+    // Set on the loop at registration.
+    String agentId;
+    Instant lastPong;
+
+    AgentSession(Outbound<MasterMessage> stream) {
+      this.stream = stream;
+    }
+
+    /** Sends {@code refused} and ends the session (OK: the refusal says why). */
+    void refuse(Refused.Reason reason, String message) {
+      stream.send(
+          MasterMessage.newBuilder()
+              .setRefused(Refused.newBuilder().setReason(reason).setMessage(message))
+              .build());
+      stream.close(Status.OK);
+    }
+  }
+}

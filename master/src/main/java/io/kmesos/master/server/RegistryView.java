@@ -1,0 +1,30 @@
+package io.kmesos.master.server;
+
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What the master's shell needs of the registry, as the controller last saw it committed: which
+ * agents are admitted (only they may open a session, with the hostname they were admitted with),
+ * which are unreachable or gone, and the roles' weights.
+ *
+ * @param admitted hostname by agent ID, for agents in state ADMITTED
+ * @param unreachable IDs of agents marked UNREACHABLE (they may come back: nothing is removed)
+ * @param gone IDs of agents an operator declared GONE (they never come back)
+ * @param weights weight by role; a role not listed weighs 1
+ */
+public record RegistryView(
+    Map<String, String> admitted,
+    Set<String> unreachable,
+    Set<String> gone,
+    Map<String, Double> weights) {
+
+  public static final RegistryView EMPTY = new RegistryView(Map.of(), Set.of(), Set.of(), Map.of());
+
+  public RegistryView {
+    admitted = Map.copyOf(admitted);
+    unreachable = Set.copyOf(unreachable);
+    gone = Set.copyOf(gone);
+    weights = Map.copyOf(weights);
+  }
+}
