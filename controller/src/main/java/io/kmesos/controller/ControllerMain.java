@@ -274,7 +274,7 @@ public final class ControllerMain implements Callable<Integer> {
     master.whenRecovered(
         r -> {
           try {
-            masterPort.lead(r, master.info().getId(), address, identity);
+            masterPort.lead(r, master.info().getId(), address, identity, master::lose);
           } catch (RuntimeException e) {
             // A master that cannot serve its port is no master: let a standby take over.
             master.lose("could not serve the master's port: " + e);

@@ -7,12 +7,15 @@ import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.registry.v1.Framework;
+import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.registry.v1.Weight;
 import io.kmesos.api.tls.MutualTls;
 import io.kmesos.api.v1.MasterInfo;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.master.auth.Authenticator;
+import io.kmesos.master.server.FrameworkStore;
 import io.kmesos.master.server.MasterServer;
 import io.kmesos.master.server.MasterServerSettings;
 import io.kmesos.master.server.RegistryView;
@@ -20,6 +23,7 @@ import io.kmesos.registry.Registrar;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -29,6 +33,7 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -98,6 +103,34 @@ final class MasterPort implements AutoCloseable {
     return server.port();
   }
 
+  /**
+   * Frameworks live in the registry: read back when this master starts leading, stored (and
+   * committed) before a framework hears anything that depends on them. A store that fails means the
+   * registrar stopped (another master fenced this one) or refused the record: either way this
+   * controller is no longer a master that keeps its promises, so it gives up mastership.
+   */
+  static FrameworkStore frameworkStore(Registrar registrar, Consumer<String> giveUp) {
+    return new FrameworkStore() {
+      @Override
+      public List<Framework> frameworks() {
+        return registrar.frameworks();
+      }
+
+      @Override
+      public void store(Operation operation) throws Exception {
+        registrar.apply(operation).get(STORE_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      }
+
+      @Override
+      public void failed(String why) {
+        giveUp.accept(why);
+      }
+    };
+  }
+
+  /** How long a framework record may take to commit before this master gives up. */
+  static final Duration STORE_TIMEOUT = Duration.ofSeconds(60);
+
   /** The node of the Agent resource with this UID: its name. */
   private Optional<String> nodeOf(String agentId) {
     return agents.getIndexer().byIndex("uid", agentId).stream()
@@ -109,7 +142,12 @@ final class MasterPort implements AutoCloseable {
    * This controller is the master with a recovered registry: serve, keep the server's registry view
    * current, and tell standbys where it is.
    */
-  void lead(Registrar registrar, String masterId, String address, String identity) {
+  void lead(
+      Registrar registrar,
+      String masterId,
+      String address,
+      String identity,
+      Consumer<String> giveUp) {
     // The first view is queued before the core is created, so no agent is refused for want of it.
     long[] seen = {registrar.version()};
     server.registryChanged(view(registrar.registry()));
@@ -120,7 +158,8 @@ final class MasterPort implements AutoCloseable {
             .setVersion(KmesosVersion.version())
             .setLeaderIdentity(identity)
             .setElectedAt(Timestamps.fromMillis(System.currentTimeMillis()))
-            .build());
+            .build(),
+        frameworkStore(registrar, giveUp));
     registryPoll.scheduleWithFixedDelay(
         () -> {
           try {

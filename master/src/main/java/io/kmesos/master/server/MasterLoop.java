@@ -8,6 +8,7 @@ import io.kmesos.api.agent.v1.Ping;
 import io.kmesos.api.agent.v1.Pong;
 import io.kmesos.api.agent.v1.Refused;
 import io.kmesos.api.operator.v1.GetStateResponse;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.scheduler.v1.Event;
 import io.kmesos.api.scheduler.v1.SubscribeRequest;
 import io.kmesos.api.v1.MasterInfo;
@@ -16,6 +17,7 @@ import io.kmesos.master.core.AgentCommand;
 import io.kmesos.master.core.AgentRemoval;
 import io.kmesos.master.core.Effects;
 import io.kmesos.master.core.FrameworkEvent;
+import io.kmesos.master.core.FrameworkRecord;
 import io.kmesos.master.core.FrameworkRemoved;
 import io.kmesos.master.core.IdSource;
 import io.kmesos.master.core.MasterConfig;
@@ -30,6 +32,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -76,6 +79,12 @@ final class MasterLoop {
 
   private volatile boolean serving;
 
+  /** Where framework records go; set by {@link #lead}. */
+  private FrameworkStore store;
+
+  /** A framework record could not be stored: this master is done; inputs are ignored. */
+  private boolean lost;
+
   MasterLoop(MasterServerSettings settings, Clock clock, MasterMetrics metrics) {
     this.settings = settings;
     this.clock = clock;
@@ -100,12 +109,13 @@ final class MasterLoop {
   }
 
   /** Creates the core for this master run and starts serving (idempotent). */
-  void lead(MasterInfo info) {
+  void lead(MasterInfo info, FrameworkStore store) {
     submit(
         () -> {
           if (core != null) {
             return;
           }
+          this.store = store;
           MasterConfig config =
               new MasterConfig(
                   info,
@@ -114,6 +124,10 @@ final class MasterLoop {
                   settings.offerTimeout(),
                   Allocator.Config.defaults());
           core = new MasterCore(config, ids(info.getId()));
+          List<Framework> known = store.frameworks();
+          if (!apply(core.recoverFrameworks(known, now()))) {
+            return;
+          }
           registry.weights().forEach(core::updateWeight);
           long interval = settings.allocationInterval().toMillis();
           thread.scheduleWithFixedDelay(
@@ -122,10 +136,12 @@ final class MasterLoop {
           thread.scheduleWithFixedDelay(() -> run(this::ping), ping, ping, TimeUnit.MILLISECONDS);
           serving = true;
           log.info(
-              "master {}: serving frameworks and agents at {} (allocation every {})",
+              "master {}: serving frameworks and agents at {} (allocation every {}; {} frameworks"
+                  + " known from the registry)",
               info.getId(),
               info.getAddress(),
-              settings.allocationInterval());
+              settings.allocationInterval(),
+              known.size());
         });
   }
 
@@ -160,13 +176,17 @@ final class MasterLoop {
     submit(
         () -> {
           Effects effects = input.apply(now());
+          if (!persist(effects)) {
+            answer.onError(LOST.asRuntimeException());
+            return;
+          }
           if (effects.refusal().isPresent()) {
             answer.onError(status(effects.refusal().get()).asRuntimeException());
           } else {
             answer.onNext(ok);
             answer.onCompleted();
           }
-          apply(effects);
+          deliver(effects);
           tickSoon();
         });
   }
@@ -178,6 +198,10 @@ final class MasterLoop {
             return; // the scheduler went away before the loop got to it
           }
           Effects effects = core.subscribe(request, principal, now());
+          if (!persist(effects)) {
+            sub.stream.close(LOST);
+            return;
+          }
           if (effects.refusal().isPresent()) {
             sub.stream.close(status(effects.refusal().get()));
             return;
@@ -198,7 +222,7 @@ final class MasterLoop {
               request.getFrameworkInfo().getName(),
               principal,
               failover ? "subscribed again (failover)" : "subscribed");
-          apply(effects);
+          deliver(effects);
           tickSoon();
         });
   }
@@ -454,7 +478,59 @@ final class MasterLoop {
 
   // ---- effects ---------------------------------------------------------------------------------
 
-  private void apply(Effects effects) {
+  /**
+   * Carries out one input's effects: stores its framework records, then delivers the rest. False
+   * (and nothing delivered) if a record could not be stored.
+   */
+  private boolean apply(Effects effects) {
+    if (!persist(effects)) {
+      return false;
+    }
+    deliver(effects);
+    return true;
+  }
+
+  /**
+   * Stores the effects' framework records with the registrar, in order, waiting for each commit:
+   * the loop does nothing else meanwhile, so no later effect overtakes them (the core's contract: a
+   * framework's {@code subscribed} never goes out before its record is committed). Records are rare
+   * (a framework's first subscription, its disconnection and return, its removal), so the wait is
+   * paid per framework event, not per call. A failed store ends this master: it stops serving, ends
+   * every stream, and asks the controller to give up mastership.
+   */
+  private boolean persist(Effects effects) {
+    if (lost) {
+      return false;
+    }
+    for (FrameworkRecord record : effects.frameworkRecords()) {
+      try {
+        store.store(record.operation());
+      } catch (Exception e) {
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt();
+        }
+        String why =
+            "could not store framework "
+                + record.frameworkId()
+                + " in the registry ("
+                + record.operation().getKindCase()
+                + "): "
+                + e;
+        log.error("master: {}; giving up mastership", why);
+        lost = true;
+        serving = false;
+        subscriptions.values().forEach(sub -> sub.stream.close(LOST));
+        subscriptions.clear();
+        sessions.values().forEach(session -> session.stream.close(LOST));
+        sessions.clear();
+        store.failed(why);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void deliver(Effects effects) {
     for (FrameworkEvent e : effects.events()) {
       Subscription sub = subscriptions.get(e.streamId());
       if (sub != null && !sub.stream.send(e.event())) {
@@ -498,6 +574,12 @@ final class MasterLoop {
     }
   }
 
+  /** What callers hear once this master could not store a framework record. */
+  private static final Status LOST =
+      Status.UNAVAILABLE.withDescription(
+          "this master could not write the registry and gives up mastership; retry against the"
+              + " next leader");
+
   static Status status(Refusal refusal) {
     return Status.fromCode(Status.Code.valueOf(refusal.code().name()))
         .withDescription(refusal.message());
@@ -516,6 +598,9 @@ final class MasterLoop {
 
   /** One input; a failure is logged and the loop goes on (it must never die of one input). */
   private void run(Runnable task) {
+    if (lost) {
+      return; // this master gave up; the controller is on its way out
+    }
     try {
       task.run();
     } catch (RuntimeException | Error e) {

@@ -145,10 +145,11 @@ public final class MasterServer implements AutoCloseable {
 
   /**
    * This controller is the master and recovered the registry: create the core of this master run
-   * ({@code info} is what frameworks and agents are told) and serve.
+   * ({@code info} is what frameworks and agents are told), take back the frameworks {@code store}
+   * holds, and serve; every framework change is stored there before anyone hears of it.
    */
-  public void lead(MasterInfo info) {
-    loop.lead(info);
+  public void lead(MasterInfo info, FrameworkStore store) {
+    loop.lead(info, store);
   }
 
   /** Whether it serves (after {@link #lead}), rather than answering as a standby. */

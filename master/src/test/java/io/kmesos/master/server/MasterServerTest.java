@@ -100,6 +100,7 @@ class MasterServerTest {
   static MutualTls adminTls;
 
   MasterServer server;
+  final RecordingFrameworkStore store = new RecordingFrameworkStore();
   final SimpleMeterRegistry metrics = new SimpleMeterRegistry();
   final List<ManagedChannel> channels = new ArrayList<>();
 
@@ -193,7 +194,8 @@ class MasterServerTest {
             .setId("m1")
             .setAddress("127.0.0.1:" + server.port())
             .setVersion("test")
-            .build());
+            .build(),
+        store);
     await().atMost(WAIT).until(server::serving);
   }
 
@@ -539,6 +541,50 @@ class MasterServerTest {
                             .setStreamId(second.getStreamId())
                             .build()));
     assertThat(gone.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+  }
+
+  @Test
+  void aFrameworkIsInTheRegistryBeforeItLearnsItsIdAndLeavesItWhenTornDown() throws Exception {
+    Framework fw = subscribe("framework", "web-scheduler", "web");
+    // subscribe() returned after the subscribed event: the record was stored before it went out.
+    assertThat(store.stored)
+        .first()
+        .satisfies(
+            op -> {
+              assertThat(op.hasAddFramework()).isTrue();
+              assertThat(op.getAddFramework().getFramework().getInfo().getId()).isEqualTo(fw.id());
+              assertThat(op.getAddFramework().getFramework().getInfo().getPrincipal())
+                  .isEqualTo("system:serviceaccount:apps:web");
+            });
+    scheduler("framework")
+        .teardown(
+            TeardownRequest.newBuilder().setFrameworkId(fw.id()).setStreamId(fw.stream()).build());
+    assertThat(fw.events().ended().isOk()).isTrue();
+    assertThat(store.stored)
+        .last()
+        .satisfies(op -> assertThat(op.getRemoveFramework().getId()).isEqualTo(fw.id()));
+  }
+
+  @Test
+  void aMasterThatCannotStoreAFrameworkStopsServingAndGivesUp() throws Exception {
+    Framework fw = subscribe("framework", "web-scheduler", "web");
+    store.failing = true;
+    Received<Event> refused = new Received<>();
+    SchedulerGrpc.newStub(frameworkChannel(server.port()))
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(bearer("other-framework")))
+        .subscribe(
+            SubscribeRequest.newBuilder()
+                .setFrameworkInfo(FrameworkInfo.newBuilder().setName("batch").addRoles("batch"))
+                .build(),
+            refused);
+    Status status = refused.ended();
+    assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(status.getDescription()).contains("could not write the registry");
+    assertThat(refused.messages).noneMatch(Event::hasSubscribed);
+    assertThat(store.failures).singleElement().asString().contains("superseded");
+    // The subscribed framework's stream ends too, and the port answers as a standby from now on.
+    assertThat(fw.events().ended().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(server.serving()).isFalse();
   }
 
   // ---- bad input -------------------------------------------------------------------------------
