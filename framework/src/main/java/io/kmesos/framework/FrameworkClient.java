@@ -1,7 +1,6 @@
 package io.kmesos.framework;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.util.Durations;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -213,7 +212,7 @@ public final class FrameworkClient implements AutoCloseable {
                   .setTaskId(taskId)
                   .setAgentId(agentId == null ? "" : agentId);
           if (grace != null) {
-            b.setKillGracePeriod(Durations.fromNanos(grace.toNanos()));
+            b.setKillGracePeriod(Protos.duration(grace));
           }
           s.stub().kill(b.build(), o);
         });
@@ -512,13 +511,7 @@ public final class FrameworkClient implements AutoCloseable {
           mine = new Session(address, stub, sub.getFrameworkId(), sub.getStreamId());
           session = mine;
           Duration interval =
-              sub.hasHeartbeatInterval()
-                      && (sub.getHeartbeatInterval().getSeconds() > 0
-                          || sub.getHeartbeatInterval().getNanos() > 0)
-                  ? Duration.ofSeconds(
-                      sub.getHeartbeatInterval().getSeconds(),
-                      sub.getHeartbeatInterval().getNanos())
-                  : FrameworkSettings.DEFAULT_HEARTBEAT;
+              Protos.duration(sub.getHeartbeatInterval(), FrameworkSettings.DEFAULT_HEARTBEAT);
           silence = interval.multipliedBy(settings.heartbeatMisses());
           LOG.info(
               "subscribed to {} as framework {} (stream {})",
