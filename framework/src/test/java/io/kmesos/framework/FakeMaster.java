@@ -43,29 +43,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  * TLS on 127.0.0.1 with a spiffe://kmesos/controller certificate, no client certificate asked. It
  * records every request with the token it came with, and the test drives the event stream.
  */
-final class FakeMaster implements AutoCloseable {
+public final class FakeMaster implements AutoCloseable {
   /** A request as it arrived, with its authorization header. */
-  record Received(Object request, String authorization) {}
+  public record Received(Object request, String authorization) {}
 
-  final List<SubscribeRequest> subscribes = new CopyOnWriteArrayList<>();
-  final List<Received> calls = new CopyOnWriteArrayList<>();
-  final List<String> subscribeTokens = new CopyOnWriteArrayList<>();
+  public final List<SubscribeRequest> subscribes = new CopyOnWriteArrayList<>();
+  public final List<Received> calls = new CopyOnWriteArrayList<>();
+  public final List<String> subscribeTokens = new CopyOnWriteArrayList<>();
   private final AtomicInteger streams = new AtomicInteger();
   private final Server server;
 
   /** When set, every Subscribe is answered UNAVAILABLE naming this leader (a standby). */
-  volatile String leaderHint;
+  public volatile String leaderHint;
 
   /** When set, every Subscribe is refused with this status. */
-  volatile Status refuse;
+  public volatile Status refuse;
 
-  volatile Duration heartbeat = Duration.ofSeconds(15);
-  volatile String assignedId = "fw-1";
+  public volatile Duration heartbeat = Duration.ofSeconds(15);
+  public volatile String assignedId = "fw-1";
   private volatile StreamObserver<Event> stream;
 
   private static final ThreadLocalAuthorization AUTH = new ThreadLocalAuthorization();
 
-  FakeMaster(Path cert, Path key) throws IOException {
+  public FakeMaster(Path cert, Path key) throws IOException {
     server =
         Grpc.newServerBuilderForPort(
                 0,
@@ -79,16 +79,16 @@ final class FakeMaster implements AutoCloseable {
             .start();
   }
 
-  String address() {
+  public String address() {
     return "127.0.0.1:" + server.getPort();
   }
 
   /** The stream ID of the n-th subscription (1-based). */
-  static String streamId(int n) {
+  public static String streamId(int n) {
     return "stream-" + n;
   }
 
-  void send(Event event) {
+  public void send(Event event) {
     StreamObserver<Event> s = stream;
     if (s == null) {
       throw new IllegalStateException("no subscription");
@@ -99,7 +99,7 @@ final class FakeMaster implements AutoCloseable {
   }
 
   /** Breaks the current subscription as a master that went away would. */
-  void breakStream() {
+  public void breakStream() {
     StreamObserver<Event> s = stream;
     stream = null;
     if (s != null) {
@@ -109,7 +109,7 @@ final class FakeMaster implements AutoCloseable {
     }
   }
 
-  <T> List<T> received(Class<T> type) {
+  public <T> List<T> received(Class<T> type) {
     return calls.stream().map(Received::request).filter(type::isInstance).map(type::cast).toList();
   }
 

@@ -12,13 +12,13 @@ import java.time.Instant;
 import java.util.List;
 
 /** A test CA, the master's certificate of it, and a framework's trust in it, in {@code dir}. */
-final class TestTls {
-  final Path dir;
-  final Path cert;
-  final Path key;
-  final ServerTrust trust;
+public final class TestTls {
+  public final Path dir;
+  public final Path cert;
+  public final Path key;
+  public final ServerTrust trust;
 
-  TestTls(Path dir) throws IOException {
+  public TestTls(Path dir) throws IOException {
     this.dir = dir;
     CertificateAuthority ca =
         CertificateAuthority.create("test CA", Instant.now(), Duration.ofDays(1));
@@ -32,7 +32,7 @@ final class TestTls {
     trust = ServerTrust.load(dir.resolve("ca.crt"), Identity.CONTROLLER, Duration.ofMinutes(1));
   }
 
-  FakeMaster master() throws IOException {
+  public FakeMaster master() throws IOException {
     return new FakeMaster(cert, key);
   }
 }
