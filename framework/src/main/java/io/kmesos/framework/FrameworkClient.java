@@ -83,6 +83,9 @@ import org.slf4j.LoggerFactory;
 public final class FrameworkClient implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(FrameworkClient.class);
 
+  /** The thread every {@link Scheduler} callback runs on. */
+  public static final String EVENT_THREAD = "framework-events";
+
   private final FrameworkSettings settings;
   private final Scheduler scheduler;
   private final ExecutorService events;
@@ -109,7 +112,7 @@ public final class FrameworkClient implements AutoCloseable {
     this.events =
         Executors.newSingleThreadExecutor(
             r -> {
-              Thread t = new Thread(r, "framework-events");
+              Thread t = new Thread(r, EVENT_THREAD);
               t.setDaemon(true);
               return t;
             });
@@ -615,16 +618,21 @@ public final class FrameworkClient implements AutoCloseable {
     dropSubscription("client closed");
     connection.interrupt();
     try {
-      connection.join(5000);
+      if (Thread.currentThread() != connection) {
+        connection.join(5000);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     session = null;
     events.shutdown();
-    try {
-      events.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (!Thread.currentThread().getName().equals(EVENT_THREAD)) {
+      // From a callback (on the event thread itself) there is nothing to wait for.
+      try {
+        events.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     for (ManagedChannel c : channels.values()) {
       c.shutdownNow();

@@ -128,6 +128,17 @@ public final class ExecuteCommand implements Callable<Integer> {
       description = "How long a kill waits between SIGTERM and SIGKILL (default: the agent's).")
   Duration grace;
 
+  @Option(
+      names = "--failover-timeout",
+      paramLabel = "DURATION",
+      defaultValue = "1m",
+      converter = Durations.class,
+      description =
+          "How long the master keeps the framework and its task when the connection breaks, for"
+              + " the client to resubscribe (default: ${DEFAULT-VALUE}; a normal end tears it down"
+              + " at once).")
+  Duration failoverTimeout;
+
   public static void main(String[] args) {
     System.exit(OneLineErrors.commandLine(new ExecuteCommand()).execute(args));
   }
@@ -188,6 +199,7 @@ public final class ExecuteCommand implements Callable<Integer> {
     return FrameworkInfo.newBuilder()
         .setName(name)
         .addRoles(role)
+        .setFailoverTimeout(Protos.duration(failoverTimeout))
         .addCapabilities(FrameworkInfo.Capability.TASK_KILLING_STATE)
         .build();
   }
