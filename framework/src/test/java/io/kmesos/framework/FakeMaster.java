@@ -59,6 +59,9 @@ public final class FakeMaster implements AutoCloseable {
   /** When set, every Subscribe is refused with this status. */
   public volatile Status refuse;
 
+  /** When set, every unary call is refused with this status. */
+  public volatile Status callRefusal;
+
   public volatile Duration heartbeat = Duration.ofSeconds(15);
   public volatile String assignedId = "fw-1";
   private volatile StreamObserver<Event> stream;
@@ -189,6 +192,10 @@ public final class FakeMaster implements AutoCloseable {
 
     private <A> void ok(Object request, StreamObserver<A> observer, A response) {
       calls.add(new Received(request, String.valueOf(AUTH.current.get())));
+      if (callRefusal != null) {
+        observer.onError(callRefusal.asRuntimeException());
+        return;
+      }
       observer.onNext(response);
       observer.onCompleted();
     }

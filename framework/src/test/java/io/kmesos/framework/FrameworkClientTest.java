@@ -153,10 +153,11 @@ class FrameworkClientTest {
   @Test
   void heartbeatsKeepTheSubscription() throws Exception {
     try (FakeMaster master = tls.master()) {
-      master.heartbeat = Duration.ofMillis(300);
+      // Silence allowed: 2 intervals of 2 s; heartbeats every 200 ms for longer than that.
+      master.heartbeat = Duration.ofSeconds(2);
       client = FrameworkClient.start(settings(master.address()), recorder);
       await().atMost(WAIT).until(client::subscribed);
-      for (int i = 0; i < 10; i++) {
+      for (int i = 0; i < 30; i++) {
         master.send(Event.newBuilder().setHeartbeat(Event.Heartbeat.getDefaultInstance()).build());
         Thread.sleep(200);
       }
@@ -224,6 +225,60 @@ class FrameworkClientTest {
                       .startsWith("error: the master refused the subscription: ")
                       .contains("framework fw-9 belongs to another principal"));
       assertThat(master.subscribes).hasSize(1);
+    }
+  }
+
+  @Test
+  void aStaleStreamIdRefusalMakesTheClientSubscribeAgain() throws Exception {
+    try (FakeMaster master = tls.master()) {
+      client = FrameworkClient.start(settings(master.address()), recorder);
+      await().atMost(WAIT).until(client::subscribed);
+      await().atMost(WAIT).until(() -> master.received(ReconcileRequest.class).size(), n -> n >= 1);
+      master.callRefusal =
+          Status.FAILED_PRECONDITION.withDescription("stream-1 is not the current subscription");
+      try {
+        client.suppress(List.of("web")).get(30, TimeUnit.SECONDS);
+        throw new AssertionError("Suppress succeeded");
+      } catch (ExecutionException e) {
+        assertThat(e.getCause())
+            .isInstanceOf(CallRefusedException.class)
+            .hasMessage(
+                "Suppress refused: FAILED_PRECONDITION: stream-1 is not the current subscription");
+        assertThat(((CallRefusedException) e.getCause()).status().getCode())
+            .isEqualTo(Status.Code.FAILED_PRECONDITION);
+      }
+      master.callRefusal = null;
+      await().atMost(WAIT).until(() -> recorder.log.contains("subscribed fw-1 again"));
+      assertThat(master.subscribes.get(1).getFrameworkInfo().getId()).isEqualTo("fw-1");
+    }
+  }
+
+  @Test
+  void explicitAcknowledgementsAreLeftToTheFramework() throws Exception {
+    try (FakeMaster master = tls.master()) {
+      ByteString uuid = ByteString.copyFromUtf8("0123456789abcdef");
+      Scheduler explicit =
+          new Scheduler() {
+            @Override
+            public void update(FrameworkClient c, TaskStatus status) {
+              recorder.log.add("update " + status.getTaskId());
+            }
+          };
+      client =
+          FrameworkClient.start(
+              settings(master.address()).withExplicitAcknowledgements(true), explicit);
+      await().atMost(WAIT).until(client::subscribed);
+      master.send(update("t1", TaskState.TASK_RUNNING, uuid));
+      await().atMost(WAIT).until(() -> recorder.log.contains("update t1"));
+      Thread.sleep(200);
+      assertThat(master.received(AcknowledgeRequest.class)).isEmpty();
+      client
+          .acknowledge(
+              TaskStatus.newBuilder().setTaskId("t1").setAgentId("agent-1").setUuid(uuid).build())
+          .get(30, TimeUnit.SECONDS);
+      assertThat(master.received(AcknowledgeRequest.class))
+          .singleElement()
+          .satisfies(a -> assertThat(a.getUuid()).isEqualTo(uuid));
     }
   }
 
