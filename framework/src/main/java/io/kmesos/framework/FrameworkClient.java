@@ -1,6 +1,7 @@
 package io.kmesos.framework;
 
 import com.google.protobuf.ByteString;
+import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -442,6 +443,10 @@ public final class FrameworkClient implements AutoCloseable {
     ManagedChannel channel =
         channels.computeIfAbsent(
             address, a -> Grpc.newChannelBuilder(a, settings.credentials()).build());
+    if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+      // gRPC's own reconnect backoff grows to 2 minutes; ours (at most 5 s) decides when to retry.
+      channel.resetConnectBackoff();
+    }
     SchedulerGrpc.SchedulerStub stub = SchedulerGrpc.newStub(channel).withCallCredentials(token);
     BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
     SubscribeRequest request =
