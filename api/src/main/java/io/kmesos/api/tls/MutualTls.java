@@ -237,7 +237,7 @@ public final class MutualTls implements AutoCloseable {
    * A client's check of the server it reached: the certificate (already chained to the CA) carries
    * {@code expected}.
    */
-  private record ServerIdentity(Identity expected) implements SslSocketAndEnginePeerVerifier {
+  record ServerIdentity(Identity expected) implements SslSocketAndEnginePeerVerifier {
     @Override
     public void verifyPeerCertificate(X509Certificate[] chain, String authType, Socket socket)
         throws CertificateException {
