@@ -187,6 +187,7 @@ public final class MasterSession implements AutoCloseable {
         hint = null;
         boolean wasUp = false;
         for (String master : round) {
+          // The Agent may have been deleted and created again (a new UID) since the last attempt.
           Outcome outcome = attempt(master, agentId);
           LOG.info("session with master {} ended: {}", master, outcome);
           if (outcome instanceof Gone gone) {
