@@ -188,6 +188,7 @@ public final class MasterSession implements AutoCloseable {
         boolean wasUp = false;
         for (String master : round) {
           // The Agent may have been deleted and created again (a new UID) since the last attempt.
+          agentId = agent.agentId().orElse(agentId);
           Outcome outcome = attempt(master, agentId);
           LOG.info("session with master {} ended: {}", master, outcome);
           if (outcome instanceof Gone gone) {
@@ -217,7 +218,6 @@ public final class MasterSession implements AutoCloseable {
             ThreadLocalRandom.current().nextLong(backoff.toMillis() / 2, backoff.toMillis() + 1);
         Thread.sleep(Math.max(1, jittered));
         backoff = min(backoff.multipliedBy(2), settings.maxBackoff());
-        agentId = agent.agentId().orElse(agentId);
       }
     } catch (InterruptedException e) {
       // closed
