@@ -7,11 +7,19 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import io.kmesos.agent.session.MasterSession;
+import io.kmesos.agent.session.SessionSettings;
+import io.kmesos.agent.status.AgentStatusReporter;
+import io.kmesos.agent.updates.InMemoryStatusUpdates;
+import io.kmesos.agent.updates.RetryTimer;
 import io.kmesos.api.admin.AdminServer;
 import io.kmesos.api.admin.ProcessMetrics;
+import io.kmesos.api.cli.Durations;
 import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
+import io.kmesos.api.tls.MutualTls;
+import io.kmesos.api.tls.TlsOptions;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentSpec;
 import io.micrometer.core.instrument.Gauge;
@@ -20,19 +28,29 @@ import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code kmesos-agent}: the node daemon of a kmesos cluster (one per node, from a DaemonSet). So
- * far it registers its node: it server-side applies the Agent named after the node, with the
- * resources it finds, which the master admits into the registry; then it follows its Agent's
- * status. Running tasks, checkpointing and recovering them come next.
+ * {@code kmesos-agent}: the node daemon of a kmesos cluster (one per node, from a DaemonSet). It
+ * registers its node: it server-side applies the Agent named after the node, with the resources it
+ * finds, which the master admits into the registry; then it follows its Agent's status. With {@code
+ * --master} it also keeps a session with the leading master once admitted ({@link MasterSession}),
+ * runs the tasks the master sends ({@link TaskAgent}) and shows what it runs in its Agent's status
+ * ({@link AgentStatusReporter}). Checkpointing and recovering tasks come next: until then a
+ * stopping agent kills its tasks.
  */
 @Command(
     name = "kmesos-agent",
@@ -40,7 +58,8 @@ import picocli.CommandLine.Option;
     versionProvider = VersionProvider.class,
     description =
         "The kmesos agent: registers its node's Agent, runs tasks, checkpoints them under its work directory "
-            + "and recovers them after a restart. (So far: registration.)")
+            + "and recovers them after a restart. (So far: registration, and running tasks with --master; "
+            + "no recovery yet.)")
 public final class AgentMain implements Callable<Integer> {
   static final String FIELD_MANAGER = "kmesos-agent";
 
@@ -73,11 +92,71 @@ public final class AgentMain implements Callable<Integer> {
           "Serve Prometheus metrics at http://<any address>:PORT/metrics; 0 for none (default: ${DEFAULT-VALUE}).")
   int metricsPort;
 
+  @Option(
+      names = "--master",
+      split = ",",
+      paramLabel = "HOST:PORT",
+      description =
+          "The masters (controllers that may lead), comma-separated host:port, tried in turn; a standby's "
+              + "hint leads to the leader. Without it the agent only registers its node and runs no tasks.")
+  List<String> masters = new ArrayList<>();
+
+  @Option(
+      names = "--token-file",
+      defaultValue = "/var/run/secrets/kubernetes.io/serviceaccount/token",
+      description =
+          "The service account token sent to the master (authorization: Bearer), read again on every "
+              + "connect (default: ${DEFAULT-VALUE}).")
+  Path tokenFile;
+
+  @Option(
+      names = "--ping-interval",
+      defaultValue = "15s",
+      converter = Durations.class,
+      description = "How often the agent pings the master (default: ${DEFAULT-VALUE}).")
+  Duration pingInterval;
+
+  @Option(
+      names = "--master-timeout",
+      defaultValue = "75s",
+      converter = Durations.class,
+      description =
+          "A session without any message from the master this long is taken as dead, and the agent "
+              + "connects again (default: ${DEFAULT-VALUE}).")
+  Duration masterTimeout;
+
+  @Option(
+      names = "--kill-grace-period",
+      defaultValue = "3s",
+      converter = Durations.class,
+      description =
+          "Between SIGTERM and SIGKILL when a task is killed, unless the task or the kill says "
+              + "(default: ${DEFAULT-VALUE}).")
+  Duration killGracePeriod;
+
+  @Option(
+      names = "--status-interval",
+      defaultValue = "5s",
+      converter = Durations.class,
+      description =
+          "How often at most the Agent's status shows what the agent runs (default: ${DEFAULT-VALUE}).")
+  Duration statusInterval;
+
+  @Mixin TlsOptions tls;
+
+  /** Status updates are retried from 10 s, doubling to 10 min, as Mesos's agent does. */
+  static final Duration UPDATE_RETRY_MIN = Duration.ofSeconds(10);
+
+  static final Duration UPDATE_RETRY_MAX = Duration.ofMinutes(10);
+
   /**
    * Whether the registry holds this node's agent as admitted (Mesos slave/registered), from its
    * status.
    */
   private volatile boolean admitted;
+
+  /** The Agent's UID while admitted: the agent's registry ID. */
+  private volatile String admittedId;
 
   public static void main(String[] args) {
     System.exit(OneLineErrors.commandLine(new AgentMain()).execute(args));
@@ -97,6 +176,23 @@ public final class AgentMain implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--metrics-port must be a port number (0 for none), not " + metricsPort);
     }
+    if (killGracePeriod.isNegative()) {
+      throw new IllegalArgumentException(
+          "--kill-grace-period must not be negative, not " + killGracePeriod);
+    }
+    SessionSettings sessionSettings =
+        masters.isEmpty()
+            ? null
+            : new SessionSettings(
+                masters,
+                tokenFile,
+                nodeName,
+                bootId(),
+                pingInterval,
+                masterTimeout,
+                Duration.ofMillis(100),
+                Duration.ofSeconds(5));
+    MutualTls mutualTls = sessionSettings == null ? null : tls.load();
     try (KubernetesClient client =
         kubeconfig != null
             ? new KubernetesClientBuilder()
@@ -125,7 +221,54 @@ public final class AgentMain implements Callable<Integer> {
         admin = AdminServer.start(metricsPort, AdminServer.routes(metrics));
       }
       CountDownLatch stopped = new CountDownLatch(1);
-      Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
+      List<AutoCloseable> running = new ArrayList<>();
+      if (sessionSettings != null) {
+        ScheduledExecutorService timers =
+            Executors.newScheduledThreadPool(
+                2,
+                r -> {
+                  Thread t = new Thread(r, "agent-tasks");
+                  t.setDaemon(true);
+                  return t;
+                });
+        InMemoryStatusUpdates updates =
+            new InMemoryStatusUpdates(RetryTimer.of(timers), UPDATE_RETRY_MIN, UPDATE_RETRY_MAX);
+        TaskAgent tasks =
+            new TaskAgent(
+                workDir,
+                registered.getSpec().getResources(),
+                killGracePeriod,
+                timers,
+                updates,
+                () -> Optional.ofNullable(admittedId));
+        running.add(tasks);
+        running.add(
+            new AgentStatusReporter(client, nodeName, tasks::report, Clock.systemUTC())
+                .start(statusInterval));
+        running.add(new MasterSession(sessionSettings, mutualTls, tasks, updates).start());
+        running.add(mutualTls);
+      }
+      Runnable stopAll =
+          () -> {
+            // Last started, first stopped: the session, the reports, then the tasks.
+            synchronized (running) {
+              for (int i = running.size() - 1; i >= 0; i--) {
+                try {
+                  running.get(i).close();
+                } catch (Exception e) {
+                  System.out.println("kmesos-agent: stopping: " + Failures.oneLine(e));
+                }
+              }
+              running.clear();
+            }
+          };
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    stopAll.run();
+                    stopped.countDown();
+                  }));
       try (Watch ignored =
           client
               .resources(Agent.class)
@@ -144,6 +287,9 @@ public final class AgentMain implements Callable<Integer> {
                           action != Action.DELETED
                               && a.getStatus() != null
                               && "Admitted".equals(a.getStatus().getState());
+                      if (admitted) {
+                        admittedId = a.getMetadata().getUid();
+                      }
                       if (now != null && !now.equals(last)) {
                         last = now;
                         System.out.println(
@@ -163,6 +309,7 @@ public final class AgentMain implements Callable<Integer> {
                   })) {
         stopped.await();
       } finally {
+        stopAll.run();
         if (admin != null) {
           admin.close();
         }
@@ -184,6 +331,15 @@ public final class AgentMain implements Callable<Integer> {
     r.put("mem", (double) nodeMemoryMiB().orElse(os.getTotalMemorySize() >> 20));
     r.put("disk", (double) (Files.getFileStore(workDir).getTotalSpace() >> 20));
     return r;
+  }
+
+  /** The host's boot ID, to tell a restart from a reboot (empty off Linux). */
+  static String bootId() {
+    try {
+      return Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
+    } catch (IOException e) {
+      return "";
+    }
   }
 
   static Optional<Integer> nodeCpus() {

@@ -11,7 +11,8 @@ import io.kmesos.crds.schema.SchemaPatch;
 
 /**
  * A node's agent as the registry knows it. Agents create their own (named after their node); the
- * controller admits it into the registry and reports the agent ID and state in status.
+ * controller admits it into the registry and reports the agent ID and state in status; the agent
+ * reports what it runs there too.
  */
 @Group(KmesosApi.GROUP)
 @Version(KmesosApi.VERSION)
@@ -20,6 +21,18 @@ import io.kmesos.crds.schema.SchemaPatch;
 @AdditionalPrinterColumn(name = "Agent ID", jsonPath = ".status.agentId")
 @AdditionalPrinterColumn(name = "State", jsonPath = ".status.state")
 @AdditionalPrinterColumn(name = "Ready", jsonPath = KmesosApi.READY_JSON_PATH)
+@AdditionalPrinterColumn(
+    name = "Tasks",
+    jsonPath = ".status.tasksRunning",
+    type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(
+    name = "CPUs Free",
+    jsonPath = ".status.resourcesFree.cpus",
+    type = AdditionalPrinterColumn.Type.NUMBER)
+@AdditionalPrinterColumn(
+    name = "Mem Free",
+    jsonPath = ".status.resourcesFree.mem",
+    type = AdditionalPrinterColumn.Type.NUMBER)
 @AdditionalPrinterColumn(
     name = "Age",
     jsonPath = KmesosApi.AGE_JSON_PATH,
@@ -32,5 +45,5 @@ import io.kmesos.crds.schema.SchemaPatch;
         """
     {"description": "A node's agent as the registry knows it (Mesos agent). The agent on each node creates its own Agent, named after the node; the controller admits it into the registry and reports its agent ID and state in status. Deleting it removes the agent from the registry (no faster than the removal rate limit).",
      "properties": {"spec": {"description": "What the agent offers: its hostname, resources and attributes (Mesos SlaveInfo)."},
-                    "status": {"description": "What the registry holds for this agent, written by the controller only."}}}""")
+                    "status": {"description": "What the registry holds for this agent, written by the controller (agentId, state, conditions), and what the agent runs, reported by the agent itself every few seconds (tasksRunning, resourcesUsed, resourcesFree, reportedAt)."}}}""")
 public class Agent extends CustomResource<AgentSpec, AgentStatus> {}

@@ -1,0 +1,144 @@
+package io.kmesos.agent;
+
+import com.google.protobuf.util.Durations;
+import io.kmesos.agent.session.MasterSession;
+import io.kmesos.agent.status.AgentStatusReporter;
+import io.kmesos.agent.tasks.TaskRunner;
+import io.kmesos.agent.updates.StatusUpdates;
+import io.kmesos.api.agent.v1.KillTask;
+import io.kmesos.api.agent.v1.RunTask;
+import io.kmesos.api.agent.v1.ShutdownFramework;
+import io.kmesos.api.v1.FrameworkInfo;
+import io.kmesos.api.v1.Resource;
+import io.kmesos.api.v1.Task;
+import io.kmesos.api.v1.TaskStatus;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent's parts put together for the master's session: what the master sends goes to the {@link
+ * TaskRunner}, what the runner reports goes to the {@link StatusUpdates}.
+ */
+public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TaskAgent.class);
+
+  private final Supplier<Optional<String>> agentId;
+  private final StatusUpdates updates;
+  private final TaskRunner runner;
+
+  /** Frameworks the master shut down: no one acknowledges their updates any more. */
+  private final Set<String> shutDown = ConcurrentHashMap.newKeySet();
+
+  public TaskAgent(
+      Path workDir,
+      Map<String, Double> total,
+      Duration defaultGracePeriod,
+      ScheduledExecutorService timers,
+      StatusUpdates updates,
+      Supplier<Optional<String>> agentId) {
+    this.agentId = agentId;
+    this.updates = updates;
+    this.runner = new TaskRunner(workDir, total, defaultGracePeriod, timers, this::update);
+  }
+
+  private void update(FrameworkInfo framework, TaskStatus status) {
+    if (shutDown.contains(framework.getId())) {
+      LOG.debug(
+          "not sending {} of task {}: framework {} is shut down",
+          status.getState(),
+          status.getTaskId(),
+          framework.getId());
+      return;
+    }
+    updates.add(framework, status);
+  }
+
+  @Override
+  public Optional<String> agentId() {
+    Optional<String> id = agentId.get();
+    id.ifPresent(runner::setAgentId);
+    return id;
+  }
+
+  @Override
+  public List<Resource> resources() {
+    List<Resource> resources = new ArrayList<>();
+    runner
+        .total()
+        .forEach((k, v) -> resources.add(Resource.newBuilder().setName(k).setScalar(v).build()));
+    return resources;
+  }
+
+  @Override
+  public List<Task> tasks() {
+    return runner.tasks();
+  }
+
+  @Override
+  public Map<String, FrameworkInfo> frameworks() {
+    Map<String, FrameworkInfo> running = new LinkedHashMap<>();
+    Map<String, FrameworkInfo> known = runner.frameworks();
+    for (Task t : runner.tasks()) {
+      running.put(t.getFrameworkId(), known.get(t.getFrameworkId()));
+    }
+    return running;
+  }
+
+  @Override
+  public void runTask(RunTask run) {
+    if (shutDown.contains(run.getFramework().getId())) {
+      LOG.warn("ignoring a task of framework {}, which was shut down", run.getFramework().getId());
+      return;
+    }
+    runner.launch(run.getFramework(), run.getTask());
+  }
+
+  @Override
+  public void killTask(KillTask kill) {
+    runner.kill(
+        kill.getFrameworkId(),
+        kill.getTaskId(),
+        kill.hasKillGracePeriod()
+            ? Optional.of(Duration.ofNanos(Durations.toNanos(kill.getKillGracePeriod())))
+            : Optional.empty());
+  }
+
+  @Override
+  public void shutdownFramework(ShutdownFramework shutdown) {
+    shutDown.add(shutdown.getFrameworkId());
+    updates.dropFramework(shutdown.getFrameworkId());
+    runner.shutdownFramework(shutdown.getFrameworkId());
+  }
+
+  @Override
+  public void gone(String message) {
+    LOG.error("the master says this agent is gone ({}): killing every task", message);
+    runner.close();
+  }
+
+  /** What the Agent resource's status shows. */
+  public AgentStatusReporter.Report report() {
+    Map<String, Double> used = new LinkedHashMap<>();
+    Map<String, Double> inUse = runner.used();
+    // Every offered resource, 0 when unused: see AgentStatusReporter on why keys never go away.
+    runner.total().keySet().forEach(k -> used.put(k, inUse.getOrDefault(k, 0.0)));
+    return new AgentStatusReporter.Report(runner.running(), used, runner.free());
+  }
+
+  /** Kills every task: they cannot be recovered by a restarted agent yet. */
+  @Override
+  public void close() {
+    runner.close();
+  }
+}
