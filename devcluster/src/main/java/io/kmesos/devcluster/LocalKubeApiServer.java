@@ -3,6 +3,7 @@ package io.kmesos.devcluster;
 import io.fabric8.kubeapitest.KubeAPIServer;
 import io.fabric8.kubeapitest.KubeAPIServerConfigBuilder;
 import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
@@ -142,6 +143,29 @@ public final class LocalKubeApiServer implements AutoCloseable {
   public synchronized KubernetesClient newClient() {
     Config config = Config.fromKubeconfig(kubeConfigYaml);
     config.setRequestTimeout((int) Duration.ofMinutes(2).toMillis());
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+    clients.add(client);
+    return client;
+  }
+
+  /**
+   * A new client for this API server that authenticates with a bearer {@code token} (a service
+   * account's, see {@link ServiceAccountTokens}) instead of the admin certificate, so it has
+   * exactly that account's rights; closed with the server.
+   */
+  public synchronized KubernetesClient newClient(String token) {
+    if (token == null || token.isBlank()) {
+      throw new IllegalArgumentException("a token client needs a token");
+    }
+    Config config =
+        new ConfigBuilder(Config.fromKubeconfig(kubeConfigYaml))
+            .withClientCertData(null)
+            .withClientKeyData(null)
+            .withClientCertFile(null)
+            .withClientKeyFile(null)
+            .withOauthToken(token)
+            .withRequestTimeout((int) Duration.ofMinutes(2).toMillis())
+            .build();
     KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
     clients.add(client);
     return client;
