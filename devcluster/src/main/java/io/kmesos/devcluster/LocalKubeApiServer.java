@@ -24,7 +24,14 @@ import java.util.Properties;
  *
  * <p>Each instance owns its own etcd data directory (deleted on {@link #close()}), so two instances
  * never share state. The client certificate is in {@code system:masters}: tests that need less
- * privilege impersonate a service account.
+ * privilege impersonate a service account, or use a real one's token ({@link ServiceAccountTokens},
+ * {@link #newClient(String)}).
+ *
+ * <p>As in a cluster, the API server authorizes with RBAC and signs ServiceAccount tokens
+ * (kube-api-test starts it with {@code --authorization-mode=RBAC}, {@code
+ * --service-account-issuer=https://localhost} and a signing key), so TokenRequest, TokenReview and
+ * SubjectAccessReview are the real thing; pod-bound tokens name their pod's node (Kubernetes 1.30
+ * and later). Its ServiceAccount admission plugin is off: pods need not name an existing account.
  */
 public final class LocalKubeApiServer implements AutoCloseable {
   /** Kubernetes release the binaries must be, from the parent pom (overridable for experiments). */

@@ -97,6 +97,30 @@ class KubernetesAuthenticatorIT {
   }
 
   @Test
+  void aTokenForAnotherAudienceIsAcceptedOnlyByAnAuthenticatorOfThatAudience() throws Exception {
+    String kmesosOnly =
+        tokens.token("demo", "demo-framework", List.of("kmesos"), Duration.ofHours(1));
+
+    assertThatThrownBy(() -> authenticator().authenticate(kmesosOnly))
+        .isInstanceOf(Unauthenticated.class)
+        .hasMessageStartingWith("the token was not accepted by the cluster");
+    KubernetesAuthenticator kmesosAudience =
+        new KubernetesAuthenticator(
+            controller,
+            new KubernetesAuthenticator.Settings(
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(10),
+                100,
+                List.of("kmesos")),
+            Clock.systemUTC());
+    assertThat(kmesosAudience.authenticate(kmesosOnly).principal()).isEqualTo(FRAMEWORK);
+    assertThatThrownBy(() -> kmesosAudience.authenticate(tokens.token("demo", "demo-framework")))
+        .as("and the default token, for the API server, is not for kmesos")
+        .isInstanceOf(Unauthenticated.class);
+  }
+
+  @Test
   void aPodBoundTokenNamesItsPodsNode() throws Exception {
     Caller agent =
         authenticator().authenticate(tokens.podBoundToken("kmesos", "kmesos-agent", "node-7"));
