@@ -15,6 +15,7 @@ import io.kmesos.master.auth.Authenticator.Unauthenticated;
 import io.kmesos.master.auth.Authenticator.Unavailable;
 import io.kmesos.master.auth.Caller;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -173,6 +174,50 @@ class KubernetesAuthenticatorIT {
         .as("nor a child")
         .isFalse();
     assertThat(authenticator.mayUseRole(framework, "batch")).isFalse();
+  }
+
+  @Test
+  void theSubjectAccessReviewDocsFrameworksMdShowsAnswersAsTheMasterDoes() throws Exception {
+    // `kubectl auth can-i` cannot ask: it drops the group of a resource the server does not list.
+    assertThat(review("ml/training")).isEqualTo("true");
+    assertThat(review("batch")).isEqualTo("false");
+  }
+
+  /** The command in docs/frameworks.md, "Roles", with {@code role}. */
+  String review(String role) throws Exception {
+    Path kubeconfig =
+        server.writeKubeConfig(Files.createTempDirectory("kubectl").resolve("config"));
+    Process p =
+        new ProcessBuilder(
+                LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString(),
+                "--kubeconfig",
+                kubeconfig.toString(),
+                "create",
+                "-o",
+                "jsonpath={.status.allowed}",
+                "-f",
+                "-")
+            .redirectErrorStream(true)
+            .start();
+    try (var in = p.getOutputStream()) {
+      in.write(
+          String.join(
+                  "\n",
+                  "apiVersion: authorization.k8s.io/v1",
+                  "kind: SubjectAccessReview",
+                  "spec:",
+                  "  user: system:serviceaccount:demo:demo-framework",
+                  "  groups: [system:serviceaccounts, system:serviceaccounts:demo]",
+                  "  resourceAttributes:",
+                  "    {group: kmesos.io, resource: roles, verb: use, namespace: demo, name: "
+                      + role
+                      + "}",
+                  "")
+              .getBytes(StandardCharsets.UTF_8));
+    }
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+    return out;
   }
 
   @Test
