@@ -114,7 +114,7 @@ public final class KubernetesAuthenticator implements Authenticator {
   private final KubernetesClient client;
   private final Settings settings;
   private final Clock clock;
-  private final Lru<String, Expiring<Object>> tokens;
+  private final Lru<String, Expiring<Review>> tokens;
   private final Lru<AccessKey, Expiring<Boolean>> access;
   private final AtomicLong tokenReviews = new AtomicLong();
   private final AtomicLong accessReviews = new AtomicLong();
@@ -139,19 +139,18 @@ public final class KubernetesAuthenticator implements Authenticator {
     }
     String key = sha256(bearerToken);
     Instant now = clock.instant();
-    Expiring<Object> cached = tokens.get(key);
+    Expiring<Review> cached = tokens.get(key);
     if (cached != null && now.isBefore(cached.until())) {
-      return answer(cached.value());
+      return cached.value().caller();
     }
-    Object answer = review(bearerToken);
-    Instant until =
-        now.plus(answer instanceof Caller ? settings.tokenTtl() : settings.refusedTtl());
+    Review answer = review(bearerToken);
+    Instant until = now.plus(answer.accepted() ? settings.tokenTtl() : settings.refusedTtl());
     Optional<Instant> expiry = expiry(bearerToken);
     if (expiry.isPresent() && expiry.get().isBefore(until)) {
       until = expiry.get();
     }
     tokens.put(key, new Expiring<>(answer, until));
-    return answer(answer);
+    return answer.caller();
   }
 
   @Override
@@ -191,8 +190,7 @@ public final class KubernetesAuthenticator implements Authenticator {
     return accessReviews.get();
   }
 
-  /** A {@link Caller} or the message of an {@link Unauthenticated}. */
-  private Object review(String token) throws Unavailable {
+  private Review review(String token) throws Unavailable {
     TokenReview review;
     try {
       tokenReviews.incrementAndGet();
@@ -219,26 +217,21 @@ public final class KubernetesAuthenticator implements Authenticator {
     TokenReviewStatus status = review.getStatus();
     if (status == null || !Boolean.TRUE.equals(status.getAuthenticated())) {
       String error = status == null ? null : status.getError();
-      return "the token was not accepted by the cluster"
-          + (error == null || error.isBlank() ? "" : ": " + error);
+      return Review.refused(
+          "the token was not accepted by the cluster"
+              + (error == null || error.isBlank() ? "" : ": " + error));
     }
     UserInfo user = status.getUser();
     if (user == null || user.getUsername() == null || user.getUsername().isBlank()) {
-      return "the cluster accepted the token but named no user";
+      return Review.refused("the cluster accepted the token but named no user");
     }
     List<String> node = user.getExtra() == null ? null : user.getExtra().get(NODE_NAME_EXTRA);
-    return new Caller(
-        user.getUsername(),
-        user.getUid() == null ? "" : user.getUid(),
-        user.getGroups() == null ? List.of() : user.getGroups(),
-        node == null || node.isEmpty() ? Optional.empty() : Optional.of(node.get(0)));
-  }
-
-  private static Caller answer(Object answer) throws Unauthenticated {
-    if (answer instanceof Caller c) {
-      return c;
-    }
-    throw new Unauthenticated((String) answer);
+    return Review.accepted(
+        new Caller(
+            user.getUsername(),
+            user.getUid() == null ? "" : user.getUid(),
+            user.getGroups() == null ? List.of() : user.getGroups(),
+            node == null || node.isEmpty() ? Optional.empty() : Optional.of(node.get(0))));
   }
 
   private boolean allowed(Caller caller, ResourceAttributes attributes) throws Unavailable {
@@ -343,6 +336,28 @@ public final class KubernetesAuthenticator implements Authenticator {
   }
 
   private record Expiring<T>(T value, Instant until) {}
+
+  /** What TokenReview said of a token: who it stands for, or why it was refused. */
+  private record Review(Caller who, String refusal) {
+    static Review accepted(Caller caller) {
+      return new Review(caller, null);
+    }
+
+    static Review refused(String why) {
+      return new Review(null, why);
+    }
+
+    boolean accepted() {
+      return who != null;
+    }
+
+    Caller caller() throws Unauthenticated {
+      if (who == null) {
+        throw new Unauthenticated(refusal);
+      }
+      return who;
+    }
+  }
 
   /** What an access decision depends on: who asks, and for what. */
   private record AccessKey(
