@@ -3,6 +3,7 @@ package io.kmesos.devcluster;
 import io.fabric8.kubeapitest.KubeAPIServer;
 import io.fabric8.kubeapitest.KubeAPIServerConfigBuilder;
 import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
@@ -23,7 +24,14 @@ import java.util.Properties;
  *
  * <p>Each instance owns its own etcd data directory (deleted on {@link #close()}), so two instances
  * never share state. The client certificate is in {@code system:masters}: tests that need less
- * privilege impersonate a service account.
+ * privilege impersonate a service account, or use a real one's token ({@link ServiceAccountTokens},
+ * {@link #newClient(String)}).
+ *
+ * <p>As in a cluster, the API server authorizes with RBAC and signs ServiceAccount tokens
+ * (kube-api-test starts it with {@code --authorization-mode=RBAC}, {@code
+ * --service-account-issuer=https://localhost} and a signing key), so TokenRequest, TokenReview and
+ * SubjectAccessReview are the real thing; pod-bound tokens name their pod's node (Kubernetes 1.30
+ * and later). Its ServiceAccount admission plugin is off: pods need not name an existing account.
  */
 public final class LocalKubeApiServer implements AutoCloseable {
   /** Kubernetes release the binaries must be, from the parent pom (overridable for experiments). */
@@ -142,6 +150,29 @@ public final class LocalKubeApiServer implements AutoCloseable {
   public synchronized KubernetesClient newClient() {
     Config config = Config.fromKubeconfig(kubeConfigYaml);
     config.setRequestTimeout((int) Duration.ofMinutes(2).toMillis());
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+    clients.add(client);
+    return client;
+  }
+
+  /**
+   * A new client for this API server that authenticates with a bearer {@code token} (a service
+   * account's, see {@link ServiceAccountTokens}) instead of the admin certificate, so it has
+   * exactly that account's rights; closed with the server.
+   */
+  public synchronized KubernetesClient newClient(String token) {
+    if (token == null || token.isBlank()) {
+      throw new IllegalArgumentException("a token client needs a token");
+    }
+    Config config =
+        new ConfigBuilder(Config.fromKubeconfig(kubeConfigYaml))
+            .withClientCertData(null)
+            .withClientKeyData(null)
+            .withClientCertFile(null)
+            .withClientKeyFile(null)
+            .withOauthToken(token)
+            .withRequestTimeout((int) Duration.ofMinutes(2).toMillis())
+            .build();
     KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
     clients.add(client);
     return client;
