@@ -13,13 +13,13 @@ import io.kmesos.api.cli.Durations;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.tls.MutualTls;
+import io.kmesos.controller.master.KubernetesAuthenticator;
 import io.kmesos.controller.reconcile.AgentReconciler;
 import io.kmesos.controller.reconcile.MaintenanceScheduleReconciler;
 import io.kmesos.controller.reconcile.QuotaReconciler;
 import io.kmesos.controller.reconcile.RemovalRateLimit;
 import io.kmesos.controller.reconcile.WeightReconciler;
 import io.kmesos.master.auth.Authenticator;
-import io.kmesos.master.auth.Caller;
 import io.kmesos.master.server.MasterServerSettings;
 import io.kmesos.replica.state.State;
 import io.kmesos.replica.tool.PeersOption;
@@ -402,31 +402,11 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   /**
-   * The master port's {@link Authenticator}: TokenReview and SubjectAccessReview. INTEGRATION
-   * POINT: the Kubernetes implementation ({@code
-   * io.kmesos.controller.master.KubernetesAuthenticator}, built from {@code client}) is wired here
-   * at merge; until then every caller is refused UNAUTHENTICATED with a message saying so, and the
-   * rest of the controller works as before.
+   * Who calls the master's port: the cluster says, through TokenReview and SubjectAccessReview
+   * (docs/security.md).
    */
   static Authenticator authenticator(KubernetesClient client) {
-    return new Authenticator() {
-      @Override
-      public Caller authenticate(String bearerToken) throws Unauthenticated {
-        throw new Unauthenticated(
-            "this controller cannot check tokens yet (the Kubernetes authenticator is wired at"
-                + " merge)");
-      }
-
-      @Override
-      public boolean mayUseRole(Caller caller, String role) {
-        return false;
-      }
-
-      @Override
-      public boolean mayViewState(Caller caller) {
-        return false;
-      }
-    };
+    return new KubernetesAuthenticator(client);
   }
 
   /** Set when the process ends because mastership was lost, not because it was asked to stop. */

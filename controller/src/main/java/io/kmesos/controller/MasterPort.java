@@ -13,6 +13,7 @@ import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.registry.v1.Weight;
 import io.kmesos.api.tls.MutualTls;
 import io.kmesos.api.v1.MasterInfo;
+import io.kmesos.controller.master.MasterEndpoints;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.master.auth.Authenticator;
 import io.kmesos.master.server.FrameworkStore;
@@ -176,7 +177,38 @@ final class MasterPort implements AutoCloseable {
         REGISTRY_POLL,
         TimeUnit.MILLISECONDS);
     announce(address, identity);
+    publishEndpoints(address, 1);
   }
+
+  /**
+   * Points Service {@code kmesos-master} at this master (its EndpointSlice), as the API server
+   * publishes the {@code kubernetes} Service. Retried every few seconds while the API server
+   * refuses: a master is still a master without it (clients given addresses, or following a
+   * standby's hint, still find it).
+   */
+  private void publishEndpoints(String address, int attempt) {
+    int colon = address.lastIndexOf(':');
+    String host = address.substring(0, colon).replace("[", "").replace("]", "");
+    int port = Integer.parseInt(address.substring(colon + 1));
+    try {
+      new MasterEndpoints(client, leaseNamespace).publish(host, port);
+      log.info("master: Service {}/kmesos-master points at {}", leaseNamespace, address);
+    } catch (RuntimeException e) {
+      log.warn(
+          "master: could not publish Service {}/kmesos-master at {} (attempt {}): {}",
+          leaseNamespace,
+          address,
+          attempt,
+          e.getMessage());
+      if (attempt < PUBLISH_ATTEMPTS) {
+        registryPoll.schedule(
+            () -> publishEndpoints(address, attempt + 1), PUBLISH_RETRY, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static final int PUBLISH_ATTEMPTS = 60;
+  private static final long PUBLISH_RETRY = 5;
 
   static RegistryView view(Registry registry) {
     Map<String, String> admitted = new HashMap<>();
