@@ -399,7 +399,7 @@ class ManifestsIT {
             "Job/kmesos-log-initialize",
             "Issuer/kmesos-ca",
             "Certificate/kmesos-ca");
-    for (String component : List.of("replica", "controller", "admin")) {
+    for (String component : List.of("replica", "controller", "admin", "agent")) {
       Map<?, ?> spec =
           (Map<?, ?>)
               objects.stream()
