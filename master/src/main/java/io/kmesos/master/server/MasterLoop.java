@@ -442,8 +442,17 @@ final class MasterLoop {
     long started = System.nanoTime();
     apply(core.tick(now()));
     metrics.allocated(System.nanoTime() - started);
-    metrics.observe(core.state(), sessions.size());
+    // The gauges read the whole state (every task): at most once a second, not on every tick that
+    // follows an event, or a burst of launches would pay for it per update.
+    long nowNanos = System.nanoTime();
+    if (nowNanos - observedAtNanos >= OBSERVE_EVERY_NANOS) {
+      observedAtNanos = nowNanos;
+      metrics.observe(core.state(), sessions.size());
+    }
   }
+
+  private static final long OBSERVE_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private long observedAtNanos = System.nanoTime() - OBSERVE_EVERY_NANOS;
 
   /** Pings every agent; ends the sessions of agents that answered none for the ping timeout. */
   private void ping() {
