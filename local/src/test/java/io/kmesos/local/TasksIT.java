@@ -48,7 +48,7 @@ class TasksIT {
             .redirectOutput(log.toFile())
             .start();
     await()
-        .atMost(PATIENCE)
+        .atMost(Duration.ofMinutes(5))
         .until(() -> Files.readString(log).contains("press Ctrl-C to stop") || !local.isAlive());
     String output = Files.readString(log);
     assertThat(local.isAlive()).as("kmesos-local exited early:%n%s", output).isTrue();
