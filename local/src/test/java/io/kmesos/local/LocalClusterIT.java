@@ -262,7 +262,12 @@ class LocalClusterIT {
         }
       }
     } finally {
-      p.destroyForcibly();
+      // Gracefully first: killed with -9, kmesos-local's agents die at once (they are tied to it)
+      // and the tasks they run, in sessions of their own, would be left running.
+      p.destroy();
+      if (!p.waitFor(90, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
     }
   }
 }
