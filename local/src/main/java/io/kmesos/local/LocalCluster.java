@@ -33,6 +33,7 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -42,6 +43,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -217,7 +220,7 @@ public final class LocalCluster implements Callable<Integer> {
     Path tokenDir = Files.createDirectories(stateDir.resolve("tokens")).toAbsolutePath();
     for (String node : AGENT_NODES) {
       Path token =
-          Files.writeString(
+          writeToken(
               tokenDir.resolve("agent-" + node),
               tokens.podBoundToken(NAMESPACE, "kmesos-agent", node));
       Path output = stateDir.resolve("agent-" + node + ".log");
@@ -242,8 +245,7 @@ public final class LocalCluster implements Callable<Integer> {
     }
     applyAll(client, rbac);
     Path demoToken =
-        Files.writeString(
-            tokenDir.resolve(DEMO_ACCOUNT), tokens.token(DEMO_NAMESPACE, DEMO_ACCOUNT));
+        writeToken(tokenDir.resolve(DEMO_ACCOUNT), tokens.token(DEMO_NAMESPACE, DEMO_ACCOUNT));
     Path ca = certificates.dir(Identity.ADMIN).resolve("ca.crt");
     Path frameworkOutput = stateDir.resolve("long-running-service.log");
     Process framework =
@@ -269,6 +271,7 @@ public final class LocalCluster implements Callable<Integer> {
             frameworkOutput);
     frameworks.add(framework);
     supervisor.watch("the example framework", framework, frameworkOutput);
+    renewTokens(tokens, tokenDir);
     int running = awaitTasksRunning(client, DEMO_INSTANCES, Duration.ofSeconds(120));
     String operatorView = state(masters, certificates.dir(Identity.ADMIN));
     String leader = leader(client);
@@ -618,5 +621,44 @@ public final class LocalCluster implements Callable<Integer> {
     return p.exitValue() == 0
         ? text
         : "(kmesos-state failed with status " + p.exitValue() + ")\n" + text;
+  }
+
+  /** Writes {@code token} to {@code file} whole (a reader sees the old token or the new one). */
+  private static Path writeToken(Path file, String token) throws IOException {
+    Path next = Files.writeString(file.resolveSibling(file.getFileName() + ".next"), token);
+    return Files.move(
+        next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /**
+   * The tokens expire after {@link ServiceAccountTokens#DEFAULT_EXPIRY}, as a pod's projected token
+   * does: they are renewed well before (the agents and the framework read their token file again on
+   * every connect), for as long as kmesos-local runs.
+   */
+  private void renewTokens(ServiceAccountTokens tokens, Path tokenDir) {
+    ScheduledExecutorService renewer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kmesos-local-tokens");
+              t.setDaemon(true);
+              return t;
+            });
+    long every = ServiceAccountTokens.DEFAULT_EXPIRY.toMinutes() / 3;
+    renewer.scheduleWithFixedDelay(
+        () -> {
+          try {
+            for (String node : AGENT_NODES) {
+              writeToken(
+                  tokenDir.resolve("agent-" + node),
+                  tokens.podBoundToken(NAMESPACE, "kmesos-agent", node));
+            }
+            writeToken(tokenDir.resolve(DEMO_ACCOUNT), tokens.token(DEMO_NAMESPACE, DEMO_ACCOUNT));
+          } catch (IOException | RuntimeException e) {
+            out.println("kmesos-local: could not renew the tokens in " + tokenDir + ": " + e);
+          }
+        },
+        every,
+        every,
+        TimeUnit.MINUTES);
   }
 }
