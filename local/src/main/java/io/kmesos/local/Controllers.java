@@ -15,7 +15,8 @@ final class Controllers {
   /**
    * Starts {@code kmesos-controller} as {@code identity}, with the controller certificate of {@code
    * replicas}' CA; {@code lease} is {duration, renew deadline, retry period} (e.g. 15s, 10s, 2s).
-   * It dies with the launching thread where the system allows it.
+   * It serves the master's API on {@code masterPort}. It dies with the launching thread where the
+   * system allows it.
    */
   static Process start(
       String identity,
@@ -23,6 +24,7 @@ final class Controllers {
       Path kubeconfig,
       String namespace,
       List<String> lease,
+      int masterPort,
       Path output)
       throws IOException {
     String peers = String.join(",", replicas.peers());
@@ -46,9 +48,13 @@ final class Controllers {
                 "0",
                 "--tls-dir",
                 replicas.certificates().dir(Identity.CONTROLLER).toString(),
-                // Several controllers share this host: each takes a free port for the master's API.
+                // Several controllers share this host: each has a port of its own for the master's
+                // API, which agents and frameworks are given (0: a free one nobody is told of).
                 "--master-port",
-                "0"));
+                Integer.toString(masterPort)));
+    if (masterPort != 0) {
+      cmd.addAll(List.of("--advertise-address", "127.0.0.1:" + masterPort));
+    }
     if (!lease.isEmpty()) {
       cmd.addAll(
           List.of(

@@ -103,6 +103,7 @@ public final class FailoverBenchmark implements Callable<Integer> {
               kubeconfig,
               LocalCluster.NAMESPACE,
               lease,
+              0,
               dir.resolve("first.log"));
       Process second = null;
       try {
@@ -117,6 +118,7 @@ public final class FailoverBenchmark implements Callable<Integer> {
                 kubeconfig,
                 LocalCluster.NAMESPACE,
                 lease,
+                0,
                 dir.resolve("second.log"));
         weight(client, "before", "team-before");
         await(() -> hasWeight(log, "team-before"), Duration.ofSeconds(60), "the first change");

@@ -43,8 +43,9 @@ class LocalClusterIT {
             .start();
     Callable<String> output = () -> Files.readString(log);
     try {
+      // Generous: it starts a dozen JVMs and waits for tasks to run, on a machine that may be busy.
       await()
-          .atMost(Duration.ofSeconds(120))
+          .atMost(Duration.ofMinutes(5))
           .until(() -> output.call().contains("press Ctrl-C to stop") || !p.isAlive());
       assertThat(p.isAlive()).as("kmesos-local exited early:%n%s", output.call()).isTrue();
 
@@ -54,6 +55,14 @@ class LocalClusterIT {
           .contains("examples        9 applied")
           .contains("reconciled      9 of 9 Ready in the registry")
           .containsPattern("the master \\(Lease kmesos/kmesos-master\\) is controller-[12]")
+          .containsPattern("  master          127\\.0\\.0\\.1:\\d+,127\\.0\\.0\\.1:\\d+")
+          .contains("  agents          local-1, local-2")
+          .contains(
+              "  framework       long-running-service as ServiceAccount demo/demo-framework, role "
+                  + "analytics: 3 of 3 tasks running")
+          // the master's state as kmesos-state prints it: the demo's tasks run on the agents
+          .contains("The master now (kmesos-state):", "FRAMEWORKS (1)", "AGENTS (2)", "TASKS (3)")
+          .containsPattern("long-running-service-\\d+ .* TASK_RUNNING")
           // the registry as kmesos-registry show prints it: what the examples declared, admitted
           .contains(
               "hostname: node-gpu-1.cluster.local",
@@ -96,6 +105,8 @@ class LocalClusterIT {
       assertThat(get.exitCode()).as(get.stderr()).isZero();
       assertThat(get.stdout().lines().sorted().toList())
           .containsExactly(
+              "agent.kmesos.io/local-1",
+              "agent.kmesos.io/local-2",
               "agent.kmesos.io/node-a",
               "agent.kmesos.io/node-b",
               "agent.kmesos.io/node-gpu-1",
@@ -105,6 +116,29 @@ class LocalClusterIT {
               "quota.kmesos.io/ml-training",
               "weight.kmesos.io/analytics",
               "weight.kmesos.io/batch");
+
+      // The agents show what they run: the demo's three tasks between them.
+      Proc agents =
+          Proc.run(
+              Duration.ofSeconds(120),
+              env,
+              List.of(
+                  kubectl,
+                  "get",
+                  "agents",
+                  "local-1",
+                  "local-2",
+                  "-o",
+                  "jsonpath={.items[*].status.tasksRunning}"));
+      assertThat(agents.exitCode()).as(agents.stderr()).isZero();
+      assertThat(
+              Pattern.compile("\\d+")
+                  .matcher(agents.stdout())
+                  .results()
+                  .mapToInt(m -> Integer.parseInt(m.group()))
+                  .sum())
+          .as(agents.stdout())
+          .isEqualTo(3);
 
       Proc invalid =
           Proc.run(
@@ -172,6 +206,25 @@ class LocalClusterIT {
                               + ") exited with status 137; its output is in "
                               + stateDir.resolve("controller-2.log")));
 
+      ProcessHandle agent2 =
+          p.descendants()
+              .filter(h -> h.info().commandLine().orElse("").contains("--node-name local-2"))
+              .findFirst()
+              .orElseThrow();
+      // SIGTERM: an agent that stops kills its tasks (one killed with -9 would leave them).
+      agent2.destroy();
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(
+              () ->
+                  output
+                      .call()
+                      .contains(
+                          "kmesos-local: agent local-2 (pid "
+                              + agent2.pid()
+                              + ") exited with status 143; its output is in "
+                              + stateDir.resolve("agent-local-2.log")));
+
       Matcher url = Pattern.compile("kube-apiserver  (https://\\S+)").matcher(output.call());
       assertThat(url.find()).isTrue();
       URI apiServer = URI.create(url.group(1));
@@ -209,7 +262,12 @@ class LocalClusterIT {
         }
       }
     } finally {
-      p.destroyForcibly();
+      // Gracefully first: killed with -9, kmesos-local's agents die at once (they are tied to it)
+      // and the tasks they run, in sessions of their own, would be left running.
+      p.destroy();
+      if (!p.waitFor(90, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
     }
   }
 }
