@@ -101,6 +101,13 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
   String taskResources;
 
   @Option(
+      names = "--max-per-accept",
+      defaultValue = "0",
+      description =
+          "At most this many tasks per Accept (default: ${DEFAULT-VALUE}, as many as the offer holds).")
+  int maxPerAccept;
+
+  @Option(
       names = "--floor-in-flight",
       defaultValue = "1,200",
       split = ",",
@@ -130,11 +137,13 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     Path work = workDir != null ? workDir : Files.createTempDirectory("kmesos-tasks");
     Files.createDirectories(work);
     System.out.printf(
-        "setup tasks=%d replicas=%d allocation_interval=%s task_resources=%s cores=%d work=%s%n",
+        "setup tasks=%d replicas=%d allocation_interval=%s task_resources=%s max_per_accept=%s"
+            + " cores=%d work=%s%n",
         tasks,
         replicas,
         allocationInterval,
         taskResources,
+        maxPerAccept > 0 ? Integer.toString(maxPerAccept) : "all",
         Runtime.getRuntime().availableProcessors(),
         work);
     System.out.flush();
@@ -292,7 +301,8 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
   private String kmesos(
       int rep, List<String> masters, ServerTrust trust, Path tokenFile, List<Resource> perTask)
       throws Exception {
-    Launcher launcher = new Launcher(tasks, rep, perTask);
+    Launcher launcher =
+        new Launcher(tasks, rep, perTask, maxPerAccept > 0 ? maxPerAccept : Integer.MAX_VALUE);
     FrameworkSettings settings =
         FrameworkSettings.of(
                 masters,
@@ -326,14 +336,19 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       }
       client.close();
     }
+    long[] starting = new long[tasks];
     long[] running = new long[tasks];
     long firstAccept = Long.MAX_VALUE;
     long lastAck = Long.MIN_VALUE;
     for (int i = 0; i < tasks; i++) {
+      starting[i] =
+          (launcher.startingAt[i] != 0 ? launcher.startingAt[i] : launcher.runningAt[i])
+              - launcher.acceptAt[i];
       running[i] = launcher.runningAt[i] - launcher.acceptAt[i];
       firstAccept = Math.min(firstAccept, launcher.acceptAt[i]);
       lastAck = Math.max(lastAck, launcher.ackedAt[i]);
     }
+    Arrays.sort(starting);
     Arrays.sort(running);
     long[] finished = new long[tasks];
     for (int i = 0; i < tasks; i++) {
@@ -342,7 +357,8 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     Arrays.sort(finished);
     double seconds = (lastAck - firstAccept) / 1e9;
     return String.format(
-        "run=kmesos rep=%d tasks=%d failed=%d seconds=%.3f tasks_per_s=%.1f running_p50_ms=%.2f"
+        "run=kmesos rep=%d tasks=%d failed=%d seconds=%.3f tasks_per_s=%.1f starting_p50_ms=%.2f"
+            + " starting_p99_ms=%.2f running_p50_ms=%.2f"
             + " running_p99_ms=%.2f acked_p50_ms=%.2f acked_p99_ms=%.2f accepts=%d"
             + " max_per_accept=%d max_in_flight=%d",
         rep,
@@ -350,6 +366,8 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
         launcher.failed.get(),
         seconds,
         tasks / seconds,
+        percentile(starting, 50) / 1e6,
+        percentile(starting, 99) / 1e6,
         percentile(running, 50) / 1e6,
         percentile(running, 99) / 1e6,
         percentile(finished, 50) / 1e6,
@@ -367,7 +385,9 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     final int total;
     final int rep;
     final List<Resource> perTask;
+    final int perAccept;
     final long[] acceptAt;
+    final long[] startingAt;
     final long[] runningAt;
     final long[] ackedAt;
     final AtomicInteger acked = new AtomicInteger();
@@ -383,11 +403,13 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     int maxPerAccept;
     int maxInFlight;
 
-    Launcher(int total, int rep, List<Resource> perTask) {
+    Launcher(int total, int rep, List<Resource> perTask, int perAccept) {
       this.total = total;
       this.rep = rep;
       this.perTask = perTask;
+      this.perAccept = perAccept;
       this.acceptAt = new long[total];
+      this.startingAt = new long[total];
       this.runningAt = new long[total];
       this.ackedAt = new long[total];
     }
@@ -400,7 +422,7 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
           client.decline(List.of(offer.getId()), launched < total ? noFilter : longFilter);
           continue;
         }
-        int n = Math.min(fit, total - launched);
+        int n = Math.min(Math.min(fit, perAccept), total - launched);
         List<TaskInfo> batch = new ArrayList<>(n);
         for (int j = 0; j < n; j++) {
           batch.add(
@@ -457,7 +479,7 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       }
       switch (status.getState()) {
         case TASK_RUNNING -> runningAt[i] = now;
-        case TASK_STARTING -> {}
+        case TASK_STARTING -> startingAt[i] = now;
         case TASK_FINISHED -> {
           finishedCount++;
           if (runningAt[i] == 0) {
