@@ -8,10 +8,11 @@
 # times Accept sent -> RUNNING received and -> FINISHED acknowledged. The floor: the same TASKS
 # processes started and reaped by a plain Java loop (ProcessBuilder, start + waitFor) with
 # FLOOR_IN_FLIGHT at once, both as the agent starts them (setsid /bin/sh -c true) and bare (true).
-# REPEATS rounds, each: the floor runs, then a kmesos run. MAX_PER_ACCEPT > 0 caps the tasks per
+# WARMUP tasks first warm the JVMs up (not reported); then REPEATS rounds, each: the floor runs,
+# then a kmesos run. MAX_PER_ACCEPT > 0 caps the tasks per
 # Accept (0: as many as the offer holds).
 #
-#   bench/tasks.sh   # TASKS=2000 REPEATS=3 REPLICAS=1 ALLOCATION_INTERVAL=50ms FLOOR_IN_FLIGHT=1,200 MAX_PER_ACCEPT=0
+#   bench/tasks.sh   # TASKS=2000 REPEATS=3 REPLICAS=1 ALLOCATION_INTERVAL=50ms FLOOR_IN_FLIGHT=1,200 MAX_PER_ACCEPT=0 WARMUP=500
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=${TASKS:-2000}
@@ -21,6 +22,7 @@ ALLOCATION_INTERVAL=${ALLOCATION_INTERVAL:-50ms}
 TASK_RESOURCES=${TASK_RESOURCES:-cpus:0.01;mem:1}
 FLOOR_IN_FLIGHT=${FLOOR_IN_FLIGHT:-1,200}
 MAX_PER_ACCEPT=${MAX_PER_ACCEPT:-0}
+WARMUP=${WARMUP:-500}
 work=$(mktemp -d /tmp/kmesos-tasks.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -28,15 +30,17 @@ scripts/kube-test-binaries.sh >/dev/null
 if [[ -z "${SKIP_BUILD:-}" ]]; then ./mvnw -o -q -B -pl local -am package -DskipTests; fi
 java -cp local/target/kmesos-local.jar io.kmesos.local.TaskLaunchBenchmark --tasks "$TASKS" \
   --repeats "$REPEATS" --replicas "$REPLICAS" --allocation-interval "$ALLOCATION_INTERVAL" \
-  --task-resources "$TASK_RESOURCES" --floor-in-flight "$FLOOR_IN_FLIGHT" --max-per-accept "$MAX_PER_ACCEPT" --work-dir "$work/cluster" \
+  --task-resources "$TASK_RESOURCES" --floor-in-flight "$FLOOR_IN_FLIGHT" --max-per-accept "$MAX_PER_ACCEPT" --warmup "$WARMUP" --work-dir "$work/cluster" \
   | tee "$work/results.txt"
 
 out="bench/results/$(date -u +%Y-%m-%d-%H%M)-tasks.md"
-python3 - "$work/results.txt" "$out" "TASKS=$TASKS REPEATS=$REPEATS REPLICAS=$REPLICAS ALLOCATION_INTERVAL=$ALLOCATION_INTERVAL TASK_RESOURCES='$TASK_RESOURCES' FLOOR_IN_FLIGHT=$FLOOR_IN_FLIGHT MAX_PER_ACCEPT=$MAX_PER_ACCEPT" <<'PY'
+python3 - "$work/results.txt" "$out" "TASKS=$TASKS REPEATS=$REPEATS REPLICAS=$REPLICAS ALLOCATION_INTERVAL=$ALLOCATION_INTERVAL TASK_RESOURCES='$TASK_RESOURCES' FLOOR_IN_FLIGHT=$FLOOR_IN_FLIGHT MAX_PER_ACCEPT=$MAX_PER_ACCEPT WARMUP=$WARMUP" <<'PY'
 import sys, statistics, re, platform, os, subprocess
 path, out, settings = sys.argv[1:4]
 lines = open(path).read().splitlines()
-runs = [dict(re.findall(r'(\w+)=([^\s]+)', l)) for l in lines if l.startswith('run=')]
+# rep=0 and run=warmup: the warm-up, not reported.
+runs = [r for r in (dict(re.findall(r'(\w+)=([^\s]+)', l)) for l in lines if l.startswith('run='))
+        if r['rep'] != '0' and r['run'] != 'warmup']
 med = lambda rs, k: statistics.median(float(r[k]) for r in rs)
 rng = lambda rs, k: f"{min(float(r[k]) for r in rs):g}–{max(float(r[k]) for r in rs):g}"
 km = [r for r in runs if r['run'] == 'kmesos']
@@ -61,6 +65,9 @@ if km:
     for (shape, f), rs in floors.items():
         cmd = 'setsid /bin/sh -c true' if shape == 'setsid-sh' else 'true'
         ratios.append(f"- kmesos / floor (`{cmd}`, {f} in flight): {100 * k / med(rs, 'tasks_per_s'):.1f} %")
+        pairs = [float(r['tasks_per_s']) / float(f['tasks_per_s']) for r in km for f in rs if f['rep'] == r['rep']]
+        if pairs:
+            ratios[-1] += f" (same-round ratios: {', '.join(f'{100 * x:.0f} %' for x in pairs)})"
     p50 = med(km, 'running_p50_ms')
     ratios.append(f"- Accept→RUNNING p50: {p50:.1f} ms (target ≤ 20 ms: {'met' if p50 <= 20 else 'not met'})")
 setup = next((l for l in lines if l.startswith('setup ')), '')

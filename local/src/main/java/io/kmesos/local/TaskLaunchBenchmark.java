@@ -83,6 +83,14 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
   int repeats;
 
   @Option(
+      names = "--warmup",
+      defaultValue = "500",
+      description =
+          "Tasks of a first kmesos run that warms the JVMs up and is not reported (default:"
+              + " ${DEFAULT-VALUE}; 0: none).")
+  int warmup;
+
+  @Option(
       names = "--replicas",
       defaultValue = "1",
       description = "Replicas of the log (default: ${DEFAULT-VALUE}).")
@@ -137,9 +145,10 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     Path work = workDir != null ? workDir : Files.createTempDirectory("kmesos-tasks");
     Files.createDirectories(work);
     System.out.printf(
-        "setup tasks=%d replicas=%d allocation_interval=%s task_resources=%s max_per_accept=%s"
+        "setup tasks=%d warmup=%d replicas=%d allocation_interval=%s task_resources=%s max_per_accept=%s"
             + " cores=%d work=%s%n",
         tasks,
+        warmup,
         replicas,
         allocationInterval,
         taskResources,
@@ -214,12 +223,17 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
                   certs.dir(Identity.CONTROLLER).resolve("ca.crt"),
                   Identity.CONTROLLER,
                   TlsSettings.DEFAULT_RELOAD)) {
+            if (warmup > 0) {
+              // The JVMs' JIT compilers and the agent's first process starts, not measured.
+              print(floor(0, "setsid-sh", 1, "/usr/bin/setsid", "/bin/sh", "-c", "true"));
+              print(kmesos("warmup", warmup, 0, List.of(master), trust, frameworkToken, perTask));
+            }
             for (int rep = 1; rep <= repeats; rep++) {
               for (int k : floorInFlight) {
                 print(floor(rep, "setsid-sh", k, "/usr/bin/setsid", "/bin/sh", "-c", "true"));
                 print(floor(rep, "true", k, "true"));
               }
-              print(kmesos(rep, List.of(master), trust, frameworkToken, perTask));
+              print(kmesos("kmesos", tasks, rep, List.of(master), trust, frameworkToken, perTask));
             }
           }
         } finally {
@@ -297,12 +311,21 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
 
   // ---- kmesos -----------------------------------------------------------------------------------
 
-  /** One framework launching {@code tasks} tasks of {@code true} as offers come. */
+  /**
+   * One framework launching {@code n} tasks of {@code true} as offers come; {@code kind} names the
+   * run.
+   */
   private String kmesos(
-      int rep, List<String> masters, ServerTrust trust, Path tokenFile, List<Resource> perTask)
+      String kind,
+      int n,
+      int rep,
+      List<String> masters,
+      ServerTrust trust,
+      Path tokenFile,
+      List<Resource> perTask)
       throws Exception {
     Launcher launcher =
-        new Launcher(tasks, rep, perTask, maxPerAccept > 0 ? maxPerAccept : Integer.MAX_VALUE);
+        new Launcher(n, rep, perTask, maxPerAccept > 0 ? maxPerAccept : Integer.MAX_VALUE);
     FrameworkSettings settings =
         FrameworkSettings.of(
                 masters,
@@ -322,7 +345,7 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
                 + ": after 10 minutes, "
                 + launcher.acked.get()
                 + " of "
-                + tasks
+                + n
                 + " tasks acknowledged FINISHED");
       }
       if (launcher.error != null) {
@@ -336,11 +359,11 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       }
       client.close();
     }
-    long[] starting = new long[tasks];
-    long[] running = new long[tasks];
+    long[] starting = new long[n];
+    long[] running = new long[n];
     long firstAccept = Long.MAX_VALUE;
     long lastAck = Long.MIN_VALUE;
-    for (int i = 0; i < tasks; i++) {
+    for (int i = 0; i < n; i++) {
       starting[i] =
           (launcher.startingAt[i] != 0 ? launcher.startingAt[i] : launcher.runningAt[i])
               - launcher.acceptAt[i];
@@ -350,22 +373,23 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     }
     Arrays.sort(starting);
     Arrays.sort(running);
-    long[] finished = new long[tasks];
-    for (int i = 0; i < tasks; i++) {
+    long[] finished = new long[n];
+    for (int i = 0; i < n; i++) {
       finished[i] = launcher.ackedAt[i] - launcher.acceptAt[i];
     }
     Arrays.sort(finished);
     double seconds = (lastAck - firstAccept) / 1e9;
     return String.format(
-        "run=kmesos rep=%d tasks=%d failed=%d seconds=%.3f tasks_per_s=%.1f starting_p50_ms=%.2f"
+        "run=%s rep=%d tasks=%d failed=%d seconds=%.3f tasks_per_s=%.1f starting_p50_ms=%.2f"
             + " starting_p99_ms=%.2f running_p50_ms=%.2f"
             + " running_p99_ms=%.2f acked_p50_ms=%.2f acked_p99_ms=%.2f accepts=%d"
             + " max_per_accept=%d max_in_flight=%d",
+        kind,
         rep,
-        tasks,
+        n,
         launcher.failed.get(),
         seconds,
-        tasks / seconds,
+        n / seconds,
         percentile(starting, 50) / 1e6,
         percentile(starting, 99) / 1e6,
         percentile(running, 50) / 1e6,
