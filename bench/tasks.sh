@@ -12,7 +12,7 @@
 # then a kmesos run. MAX_PER_ACCEPT > 0 caps the tasks per
 # Accept (0: as many as the offer holds).
 #
-#   bench/tasks.sh   # TASKS=2000 REPEATS=3 REPLICAS=1 ALLOCATION_INTERVAL=50ms FLOOR_IN_FLIGHT=1,200 MAX_PER_ACCEPT=0 WARMUP=500
+#   bench/tasks.sh   # TASKS=2000 REPEATS=3 REPLICAS=1 ALLOCATION_INTERVAL=50ms FLOOR_IN_FLIGHT=1,200 MAX_PER_ACCEPT=0 WARMUP=2000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASKS=${TASKS:-2000}
@@ -22,7 +22,7 @@ ALLOCATION_INTERVAL=${ALLOCATION_INTERVAL:-50ms}
 TASK_RESOURCES=${TASK_RESOURCES:-cpus:0.01;mem:1}
 FLOOR_IN_FLIGHT=${FLOOR_IN_FLIGHT:-1,200}
 MAX_PER_ACCEPT=${MAX_PER_ACCEPT:-0}
-WARMUP=${WARMUP:-500}
+WARMUP=${WARMUP:-2000}
 work=$(mktemp -d /tmp/kmesos-tasks.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

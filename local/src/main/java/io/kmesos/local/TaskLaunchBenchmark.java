@@ -84,7 +84,7 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
 
   @Option(
       names = "--warmup",
-      defaultValue = "500",
+      defaultValue = "2000",
       description =
           "Tasks of a first kmesos run that warms the JVMs up and is not reported (default:"
               + " ${DEFAULT-VALUE}; 0: none).")
