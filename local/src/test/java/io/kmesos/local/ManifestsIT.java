@@ -183,6 +183,85 @@ class ManifestsIT {
       }
     }
 
+    // Every Secret a pod mounts is one kmesos-certs keeps (the Role names exactly those it may
+    // write).
+    List<String> certsWrites =
+        admin
+            .rbac()
+            .roles()
+            .inNamespace("kmesos")
+            .withName("kmesos-certs")
+            .get()
+            .getRules()
+            .stream()
+            .filter(r -> r.getResourceNames() != null && !r.getResourceNames().isEmpty())
+            .flatMap(r -> r.getResourceNames().stream())
+            .toList();
+    List<String> mounted =
+        specs.stream()
+            .flatMap(spec -> spec.getVolumes().stream())
+            .filter(v -> v.getSecret() != null)
+            .map(v -> v.getSecret().getSecretName())
+            .distinct()
+            .toList();
+    assertThat(mounted).contains("kmesos-agent-tls", "kmesos-controller-tls");
+    assertThat(certsWrites).containsAll(mounted);
+    // The master's port: served by the controllers, advertised as the pod's IP, reached by agents
+    // through Service kmesos-master (which the leader creates), admitted by the NetworkPolicy.
+    var controller =
+        admin
+            .apps()
+            .deployments()
+            .inNamespace("kmesos")
+            .withName("kmesos-controller")
+            .get()
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    assertThat(controller.getPorts())
+        .anyMatch(p -> "grpc".equals(p.getName()) && p.getContainerPort() == 5050);
+    assertThat(controller.getEnv())
+        .anyMatch(
+            e ->
+                e.getName().equals("KMESOS_ADVERTISE_ADDRESS")
+                    && e.getValue().equals("$(POD_IP):5050"));
+    var agentContainer =
+        admin
+            .apps()
+            .daemonSets()
+            .inNamespace("kmesos")
+            .withName("kmesos-agent")
+            .get()
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    assertThat(agentContainer.getEnv())
+        .anyMatch(
+            e ->
+                e.getName().equals("KMESOS_MASTER")
+                    && e.getValue().equals("kmesos-master.$(POD_NAMESPACE).svc:5050"));
+    assertThat(
+            admin
+                .network()
+                .networkPolicies()
+                .inNamespace("kmesos")
+                .withName("kmesos-controller")
+                .get()
+                .getSpec()
+                .getIngress())
+        .anyMatch(
+            rule ->
+                rule.getPorts().stream().anyMatch(p -> p.getPort().getIntVal() == 5050)
+                    && rule.getFrom().stream()
+                        .anyMatch(
+                            peer ->
+                                peer.getNamespaceSelector() != null
+                                    && peer.getPodSelector() == null));
+
     // Applying the same base again changes nothing: every object keeps its resourceVersion.
     Map<String, String> before = resourceVersions(admin);
     Proc again = kubectl(kubeconfig, "apply", "--server-side", "-k", "manifests/base");
@@ -399,7 +478,7 @@ class ManifestsIT {
             "Job/kmesos-log-initialize",
             "Issuer/kmesos-ca",
             "Certificate/kmesos-ca");
-    for (String component : List.of("replica", "controller", "admin")) {
+    for (String component : List.of("replica", "controller", "admin", "agent")) {
       Map<?, ?> spec =
           (Map<?, ?>)
               objects.stream()

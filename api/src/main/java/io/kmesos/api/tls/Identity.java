@@ -22,9 +22,12 @@ public enum Identity {
   CONTROLLER,
   /** An operator's tool (kmesos-log, kmesos-registry) run by hand or by a Job. */
   ADMIN,
-  /** An agent (node daemon), for the master's agent port. */
+  /** An agent (node daemon): its session with the master (AgentSession on the master's port). */
   AGENT,
-  /** A framework (scheduler), for the master's framework port. */
+  /**
+   * Not issued: frameworks authenticate to the master with a ServiceAccount token over server-side
+   * TLS (docs/frameworks.md). Kept so that such a certificate is recognised, and refused, by name.
+   */
   FRAMEWORK;
 
   public static final String PREFIX = "spiffe://kmesos/";

@@ -150,4 +150,15 @@ public final class AgentReconciler extends RegistryReconciler<Agent, AgentStatus
     }
     return DeleteControl.defaultDelete();
   }
+
+  /** The agent reports what it runs itself (field manager kmesos-agent); those fields are its. */
+  @Override
+  protected AgentStatus ownFields(AgentStatus status) {
+    AgentStatus own = Conditions.copy(status, AgentStatus.class);
+    own.setTasksRunning(null);
+    own.setResourcesUsed(null);
+    own.setResourcesFree(null);
+    own.setReportedAt(null);
+    return own;
+  }
 }

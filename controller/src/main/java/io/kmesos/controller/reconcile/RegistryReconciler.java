@@ -119,7 +119,7 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
     if (before == null || !"False".equals(before.getStatus())) {
       warningEvent(context, resource, "ReconcileFailed", "Reconcile", message);
     }
-    return ErrorStatusUpdateControl.patchStatus(statusOnly(resource, status));
+    return ErrorStatusUpdateControl.patchStatus(statusOnly(resource, ownFields(status)));
   }
 
   /** Records a notable transition of {@code resource} as a Normal event (see {@link Events}). */
@@ -150,7 +150,17 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
     if (Conditions.same(resource.getStatus(), status)) {
       return UpdateControl.noUpdate();
     }
-    return UpdateControl.patchStatus(statusOnly(resource, status));
+    return UpdateControl.patchStatus(statusOnly(resource, ownFields(status)));
+  }
+
+  /**
+   * The part of {@code status} this controller writes. Compared whole (so an unchanged status is
+   * not written again) but sent without the fields another writer owns: a forced server-side apply
+   * that carried them would make the controller their co-owner, and its copy, read from a cache,
+   * could then put back a value their writer has since replaced.
+   */
+  protected S ownFields(S status) {
+    return status;
   }
 
   /**

@@ -132,13 +132,15 @@ class CertsToolIT {
             "issued replica certificate in Secret kmesos/kmesos-replica-tls (none yet; valid until ")
         .contains(
             "issued controller certificate in Secret kmesos/kmesos-controller-tls (none yet; ")
-        .contains("issued admin certificate in Secret kmesos/kmesos-admin-tls (none yet; ");
+        .contains("issued admin certificate in Secret kmesos/kmesos-admin-tls (none yet; ")
+        .contains("issued agent certificate in Secret kmesos/kmesos-agent-tls (none yet; ");
     assertThat(first.err()).isEmpty();
 
     Secret ca = secret("kmesos-ca");
     CertificateAuthority authority =
         CertificateAuthority.load(data(ca, "tls.crt"), data(ca, "tls.key"));
-    for (Identity component : List.of(Identity.REPLICA, Identity.CONTROLLER, Identity.ADMIN)) {
+    for (Identity component :
+        List.of(Identity.REPLICA, Identity.CONTROLLER, Identity.ADMIN, Identity.AGENT)) {
       Secret s = secret("kmesos-" + component.component() + "-tls");
       assertThat(s.getType()).isEqualTo("kubernetes.io/tls");
       assertThat(s.getData()).containsOnlyKeys("ca.crt", "tls.crt", "tls.key");

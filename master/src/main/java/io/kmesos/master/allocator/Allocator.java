@@ -1,6 +1,6 @@
 package io.kmesos.master.allocator;
 
-import io.kmesos.master.resources.Resources;
+import io.kmesos.api.resources.Resources;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

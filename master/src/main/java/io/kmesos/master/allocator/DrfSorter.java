@@ -1,6 +1,6 @@
 package io.kmesos.master.allocator;
 
-import io.kmesos.master.resources.Resources;
+import io.kmesos.api.resources.Resources;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,6 +1,7 @@
 package io.kmesos.master.bench;
 
 import com.google.protobuf.util.Durations;
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.scheduler.v1.DeclineRequest;
 import io.kmesos.api.scheduler.v1.Event;
 import io.kmesos.api.scheduler.v1.SubscribeRequest;
@@ -13,7 +14,6 @@ import io.kmesos.master.core.FrameworkEvent;
 import io.kmesos.master.core.IdSource;
 import io.kmesos.master.core.MasterConfig;
 import io.kmesos.master.core.MasterCore;
-import io.kmesos.master.resources.Resources;
 import java.io.PrintStream;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package io.kmesos.master.core;
 
-import io.kmesos.master.resources.Resources;
+import io.kmesos.api.resources.Resources;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.Set;

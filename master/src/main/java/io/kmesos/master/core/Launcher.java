@@ -2,6 +2,7 @@ package io.kmesos.master.core;
 
 import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.RunTask;
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.scheduler.v1.AcceptRequest;
 import io.kmesos.api.scheduler.v1.DeclineRequest;
 import io.kmesos.api.scheduler.v1.Operation;
@@ -9,7 +10,6 @@ import io.kmesos.api.v1.Filters;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
-import io.kmesos.master.resources.Resources;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;

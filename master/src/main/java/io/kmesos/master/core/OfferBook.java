@@ -1,7 +1,7 @@
 package io.kmesos.master.core;
 
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.v1.Offer;
-import io.kmesos.master.resources.Resources;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -3,8 +3,9 @@ package io.kmesos.master.core;
 import io.kmesos.api.operator.v1.Agent;
 import io.kmesos.api.operator.v1.Framework;
 import io.kmesos.api.operator.v1.GetStateResponse;
+import io.kmesos.api.resources.ResourceProtos;
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.v1.Offer;
-import io.kmesos.master.resources.Resources;
 import java.util.List;
 
 /**

@@ -1,7 +1,8 @@
 package io.kmesos.master.core;
 
+import io.kmesos.api.resources.ResourceProtos;
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.v1.TaskInfo;
-import io.kmesos.master.resources.Resources;
 import java.util.Set;
 
 /**

@@ -1,11 +1,11 @@
 package io.kmesos.master.core;
 
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.v1.Task;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
-import io.kmesos.master.resources.Resources;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,6 @@
 package io.kmesos.master.core;
 
+import io.kmesos.api.resources.ResourceProtos;
 import io.kmesos.api.scheduler.v1.Event;
 import io.kmesos.api.v1.Offer;
 import io.kmesos.master.allocator.Allocator;

@@ -9,6 +9,8 @@ import io.kmesos.api.agent.v1.Pong;
 import io.kmesos.api.agent.v1.Refused;
 import io.kmesos.api.operator.v1.GetStateResponse;
 import io.kmesos.api.registry.v1.Framework;
+import io.kmesos.api.resources.ResourceProtos;
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.scheduler.v1.Event;
 import io.kmesos.api.scheduler.v1.SubscribeRequest;
 import io.kmesos.api.v1.MasterInfo;
@@ -23,9 +25,7 @@ import io.kmesos.master.core.IdSource;
 import io.kmesos.master.core.MasterConfig;
 import io.kmesos.master.core.MasterCore;
 import io.kmesos.master.core.Refusal;
-import io.kmesos.master.core.ResourceProtos;
 import io.kmesos.master.core.SubscriptionEnded;
-import io.kmesos.master.resources.Resources;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -442,8 +442,17 @@ final class MasterLoop {
     long started = System.nanoTime();
     apply(core.tick(now()));
     metrics.allocated(System.nanoTime() - started);
-    metrics.observe(core.state(), sessions.size());
+    // The gauges read the whole state (every task): at most once a second, not on every tick that
+    // follows an event, or a burst of launches would pay for it per update.
+    long nowNanos = System.nanoTime();
+    if (nowNanos - observedAtNanos >= OBSERVE_EVERY_NANOS) {
+      observedAtNanos = nowNanos;
+      metrics.observe(core.state(), sessions.size());
+    }
   }
+
+  private static final long OBSERVE_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private long observedAtNanos = System.nanoTime() - OBSERVE_EVERY_NANOS;
 
   /** Pings every agent; ends the sessions of agents that answered none for the ping timeout. */
   private void ping() {

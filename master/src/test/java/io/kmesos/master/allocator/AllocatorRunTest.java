@@ -2,8 +2,8 @@ package io.kmesos.master.allocator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kmesos.api.resources.Resources;
 import io.kmesos.master.allocator.Allocator.Offer;
-import io.kmesos.master.resources.Resources;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

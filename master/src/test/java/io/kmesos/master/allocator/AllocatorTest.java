@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
 
+import io.kmesos.api.resources.Resources;
 import io.kmesos.master.allocator.Allocator.Config;
 import io.kmesos.master.allocator.Allocator.Offer;
-import io.kmesos.master.resources.Resources;
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;

@@ -3,7 +3,7 @@ package io.kmesos.master.allocator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.kmesos.master.resources.Resources;
+import io.kmesos.api.resources.Resources;
 import java.util.ArrayList;
 import java.util.ConcurrentModificationException;
 import java.util.List;

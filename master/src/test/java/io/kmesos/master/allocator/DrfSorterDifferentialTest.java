@@ -2,7 +2,7 @@ package io.kmesos.master.allocator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kmesos.master.resources.Resources;
+import io.kmesos.api.resources.Resources;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

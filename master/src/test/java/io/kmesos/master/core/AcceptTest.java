@@ -13,6 +13,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.protobuf.util.Durations;
 import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.RunTask;
+import io.kmesos.api.resources.ResourceProtos;
 import io.kmesos.api.v1.CommandInfo;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.Offer;

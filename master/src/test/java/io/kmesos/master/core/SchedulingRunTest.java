@@ -6,6 +6,8 @@ import static io.kmesos.master.core.Harness.task;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.util.Durations;
+import io.kmesos.api.resources.ResourceProtos;
+import io.kmesos.api.resources.Resources;
 import io.kmesos.api.scheduler.v1.AcceptRequest;
 import io.kmesos.api.scheduler.v1.AcknowledgeRequest;
 import io.kmesos.api.scheduler.v1.Operation;
@@ -16,7 +18,6 @@ import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.master.core.Harness.Fw;
-import io.kmesos.master.resources.Resources;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

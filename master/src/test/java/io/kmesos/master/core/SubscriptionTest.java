@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.util.Durations;
 import io.kmesos.api.agent.v1.MasterMessage;
+import io.kmesos.api.resources.ResourceProtos;
 import io.kmesos.api.scheduler.v1.Event;
 import io.kmesos.api.scheduler.v1.Event.KindCase;
 import io.kmesos.api.scheduler.v1.TeardownRequest;

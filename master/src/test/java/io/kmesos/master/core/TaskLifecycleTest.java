@@ -15,6 +15,7 @@ import io.kmesos.api.agent.v1.Acknowledgement;
 import io.kmesos.api.agent.v1.KillTask;
 import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.StatusUpdate;
+import io.kmesos.api.resources.ResourceProtos;
 import io.kmesos.api.scheduler.v1.AcknowledgeRequest;
 import io.kmesos.api.scheduler.v1.KillRequest;
 import io.kmesos.api.scheduler.v1.ReconcileRequest;

@@ -1,4 +1,4 @@
-package io.kmesos.master.resources;
+package io.kmesos.api.resources;
 
 import java.math.BigDecimal;
 import java.math.RoundingMode;

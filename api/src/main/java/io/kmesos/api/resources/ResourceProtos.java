@@ -1,9 +1,8 @@
-package io.kmesos.master.core;
+package io.kmesos.api.resources;
 
 import io.kmesos.api.v1.Range;
 import io.kmesos.api.v1.Ranges;
 import io.kmesos.api.v1.Resource;
-import io.kmesos.master.resources.Resources;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;

@@ -1,9 +1,9 @@
-package io.kmesos.master.resources;
+package io.kmesos.api.resources;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.kmesos.master.resources.Resources.Range;
+import io.kmesos.api.resources.Resources.Range;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

@@ -1,10 +1,9 @@
-package io.kmesos.master.core;
+package io.kmesos.api.resources;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kmesos.api.v1.Resource;
-import io.kmesos.master.resources.Resources;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
