@@ -190,6 +190,15 @@ final class MasterPort implements AutoCloseable {
     int colon = address.lastIndexOf(':');
     String host = address.substring(0, colon).replace("[", "").replace("]", "");
     int port = Integer.parseInt(address.substring(colon + 1));
+    if (isLoopback(host)) {
+      // The API server refuses loopback endpoints: a master on 127.0.0.1 (kmesos-local, tests) is
+      // reached by the addresses its clients are given, and by standbys' hints.
+      log.info(
+          "master: Service {}/kmesos-master not published: {} is a loopback address",
+          leaseNamespace,
+          address);
+      return;
+    }
     try {
       new MasterEndpoints(client, leaseNamespace).publish(host, port);
       log.info("master: Service {}/kmesos-master points at {}", leaseNamespace, address);
@@ -205,6 +214,13 @@ final class MasterPort implements AutoCloseable {
             () -> publishEndpoints(address, attempt + 1), PUBLISH_RETRY, TimeUnit.SECONDS);
       }
     }
+  }
+
+  static boolean isLoopback(String host) {
+    return host.equals("localhost")
+        || host.startsWith("127.")
+        || host.equals("::1")
+        || host.equals("0:0:0:0:0:0:0:1");
   }
 
   private static final int PUBLISH_ATTEMPTS = 60;
