@@ -17,8 +17,9 @@ work=$(mktemp -d /tmp/kmesos-allocation-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 echo "bench: building" >&2
-./mvnw -q -B package -DskipTests -pl master -am
-./mvnw -q -B -pl master dependency:build-classpath -Dmdep.outputFile="$work/cp.txt" >/dev/null
+# One reactor build: the master's class path then names its sibling modules' fresh jars. Every
+# module writes the file in turn; master, built last, writes it last.
+./mvnw -q -B package dependency:build-classpath -DskipTests -pl master -am -Dmdep.outputFile="$work/cp.txt" >/dev/null
 results="$work/results.txt"
 java -Xmx4g -cp "master/target/classes:$(cat "$work/cp.txt")" io.kmesos.master.bench.AllocationBenchmark \
   "$SIZES" "$ROUNDS" "$REPEATS" | tee "$results"
