@@ -81,10 +81,10 @@ GO
   missing=$(sed -n 's/.*\(k8s\.io\/[a-z-]*\)@v[0-9.]*: reading.*not available.*/\1/p; s/.*\(k8s\.io\/[a-z-]*\)@v[0-9.]*: reading.*403.*/\1/p' "$dir/tidy.log" | sort -u | tr '\n' ' ')
   [[ -z "$missing" ]] || log "kube-apiserver: the module proxy lacks ${missing}(only Kubernetes' own tests import them; details in $dir/tidy.log)"
   log "kube-apiserver: compiling (several minutes on 2 cores)"
-  (cd "$dir" && go build -trimpath -o "$out.tmp" \
+  (cd "$dir" && go build -trimpath -o "$out.tmp.$$" \
       -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean" \
       k8s.io/kubernetes/cmd/kube-apiserver) || fail "compiling kube-apiserver v${K8S_VERSION} failed"
-  mv "$out.tmp" "$out"
+  mv "$out.tmp.$$" "$out"
   have_version "$out" "v${K8S_VERSION}" || fail "built kube-apiserver does not report v${K8S_VERSION}"
   install_wrapper kube-apiserver
   log "kube-apiserver: built $out"
@@ -96,22 +96,25 @@ GO
 #  - ties the process to the JVM that started it (setpriv --pdeathsig), so that a test JVM that is
 #    killed (kill -9, a timed-out fork) leaves no etcd or kube-apiserver behind.
 install_wrapper() { # name
-  local name="$1"
-  cat > "$DEST/$name.tmp" <<SH
+  local name="$1" tmp
+  # A file of this run's own: two runs at once (two CI jobs, a test beside kmesos-local) must not
+  # write or move each other's half-written wrapper; the rename is atomic.
+  tmp=$(mktemp "$DEST/.$name.XXXXXX")
+  cat > "$tmp" <<SH
 #!/bin/sh
 # Installed by kmesos scripts/kube-test-binaries.sh in front of $name.bin (see there for why).
 SH
   if [[ "$name" == etcd ]]; then
-    cat >> "$DEST/$name.tmp" <<'SH'
+    cat >> "$tmp" <<'SH'
 for a; do shift; set -- "$@" "$(printf '%s' "$a" | sed 's#//0[.]0[.]0[.]0:#//127.0.0.1:#g')"; done
 SH
   fi
-  cat >> "$DEST/$name.tmp" <<SH
+  cat >> "$tmp" <<SH
 bin="\$(dirname "\$0")/$name.bin"
 if command -v setpriv >/dev/null 2>&1; then exec setpriv --pdeathsig KILL -- "\$bin" "\$@"; fi
 exec "\$bin" "\$@"
 SH
-  chmod +x "$DEST/$name.tmp"; mv "$DEST/$name.tmp" "$DEST/$name"
+  chmod 755 "$tmp"; mv -f "$tmp" "$DEST/$name"
 }
 
 build_etcd() {
@@ -143,8 +146,8 @@ import (
 func main() { etcdmain.Main(os.Args) }
 GO
     log "etcd v${ETCD_VERSION}: building from Go modules"
-    if (cd "$dir" && go mod tidy 2>&1 | grep -v '^go: downloading' >&2; go build -trimpath -ldflags "-s -w" -o "$out.tmp" .); then
-      mv "$out.tmp" "$out"; install_wrapper etcd
+    if (cd "$dir" && go mod tidy 2>&1 | grep -v '^go: downloading' >&2; go build -trimpath -ldflags "-s -w" -o "$out.tmp.$$" .); then
+      mv "$out.tmp.$$" "$out"; install_wrapper etcd
       log "etcd: built $out ($("$out" --version | head -1))"; return
     fi
     log "etcd v${ETCD_VERSION} did not build from Go modules; falling back to Debian's etcd-server"
@@ -179,10 +182,10 @@ provide_kubectl() {
   need_go kubectl
   log "kubectl: no kubectl 1.${minor} on this machine; building it from the kube-apiserver module"
   build_apiserver
-  (cd "$WORK/apiserver-${K8S_VERSION}" && go build -trimpath -o "$out.tmp" \
+  (cd "$WORK/apiserver-${K8S_VERSION}" && go build -trimpath -o "$out.tmp.$$" \
       -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION}" \
       k8s.io/kubernetes/cmd/kubectl) || fail "compiling kubectl failed"
-  mv "$out.tmp" "$out"
+  mv "$out.tmp.$$" "$out"
 }
 
 build_apiserver
