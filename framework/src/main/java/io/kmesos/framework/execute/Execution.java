@@ -50,6 +50,10 @@ final class Execution implements Scheduler {
 
   final CountDownLatch finished = new CountDownLatch(1);
   private volatile int exitCode = 1;
+
+  /** The task's terminal update arrived: its exit code is final. */
+  private volatile boolean ended;
+
   private volatile boolean launched;
   private volatile boolean running;
   private volatile String agentId = "";
@@ -151,6 +155,7 @@ final class Execution implements Scheduler {
     }
     if (TaskStates.isTerminal(status.getState())) {
       exitCode = ExitCodes.of(status);
+      ended = true;
       timer.shutdownNow();
       finished.countDown();
     }
@@ -158,6 +163,11 @@ final class Execution implements Scheduler {
 
   @Override
   public void error(FrameworkClient client, String message) {
+    if (ended) {
+      // The task is over and kmesos-execute tears its framework down: the master then ends the
+      // subscription with an error event, which says nothing about the task's outcome.
+      return;
+    }
     err.println("kmesos-execute: " + message);
     err.flush();
     exitCode = 1;

@@ -241,4 +241,23 @@ class ExecuteCommandTest {
     }
     return b.build();
   }
+
+  @Test
+  void theSubscriptionsEndAfterItsOwnTeardownDoesNotChangeTheTasksExitStatus() {
+    TaskInfo task = parse("--master", "m:5050", "--name", "t", "--command", "exit 3");
+    Execution execution =
+        new Execution(task, "*", null, new PrintWriter(out, true), new PrintWriter(err, true));
+    execution.update(
+        null,
+        TaskStatus.newBuilder()
+            .setTaskId(task.getTaskId())
+            .setState(TaskState.TASK_FAILED)
+            .setExitCode(3)
+            .build());
+    // kmesos-execute tears its framework down; the master's error event that ends the stream
+    // races with the exit and must not turn exit status 3 into 1.
+    execution.error(null, "Framework torn down by its Teardown call");
+    assertThat(execution.exitCode()).isEqualTo(3);
+    assertThat(err.toString()).doesNotContain("torn down");
+  }
 }
