@@ -3,6 +3,14 @@ package io.kmesos.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.util.Durations;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.ServerTrust;
+import io.kmesos.api.tls.TlsSettings;
+import io.kmesos.api.v1.FrameworkInfo;
+import io.kmesos.api.v1.TaskState;
+import io.kmesos.api.v1.TaskStatus;
+import io.kmesos.devcluster.LocalKubeApiServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -176,5 +184,171 @@ class TasksIT {
     assertThat(refused.stdout() + refused.stderr())
         .contains("batch")
         .contains("system:serviceaccount:demo:demo-framework");
+  }
+
+  private static ServerTrust trust() {
+    return ServerTrust.load(tls.resolve("ca.crt"), Identity.CONTROLLER, TlsSettings.DEFAULT_RELOAD);
+  }
+
+  private static List<String> masterList() {
+    return List.of(masters.split(","));
+  }
+
+  /**
+   * Two frameworks in roles of weights 2 (analytics, examples/weights.yaml) and 1 (ml/training),
+   * each taking one slot per offer until the agents are full: the master hands the slots out by
+   * weighted DRF, so at the end analytics (with the demo's tasks) holds about twice the cpus of
+   * ml/training. Then a kill, and a teardown that ends every task of a framework.
+   */
+  @Test
+  void twoFrameworksShareTheAgentsByWeightedDrfThenKillAndTeardown() throws Exception {
+    String slot = "cpus:0.1;mem:16";
+    try (ServerTrust trust = trust();
+        GreedyFramework analytics =
+            new GreedyFramework(
+                masterList(),
+                trust.channelCredentials(),
+                token,
+                FrameworkInfo.newBuilder().setName("drf-analytics"),
+                "analytics",
+                slot,
+                "sleep 600",
+                200);
+        GreedyFramework training =
+            new GreedyFramework(
+                masterList(),
+                trust.channelCredentials(),
+                token,
+                FrameworkInfo.newBuilder().setName("drf-training"),
+                "ml/training",
+                slot,
+                "sleep 600",
+                200)) {
+      // Full: no slot of 0.1 cpus is left on either agent, and nothing is still starting.
+      await()
+          .atMost(PATIENCE)
+          .pollInterval(Duration.ofSeconds(2))
+          .until(
+              () -> {
+                long running =
+                    analytics.inState(TaskState.TASK_RUNNING)
+                        + training.inState(TaskState.TASK_RUNNING);
+                return running > 10
+                    && running == analytics.launched() + training.launched()
+                    && freeCpus() < 0.1 + 1e-9;
+              });
+      double analyticsCpus = 0.1 * (analytics.inState(TaskState.TASK_RUNNING) + 3); // + the demo's
+      double trainingCpus = 0.1 * training.inState(TaskState.TASK_RUNNING);
+      assertThat(analyticsCpus / trainingCpus)
+          .as("analytics %.1f cpus, ml/training %.1f cpus", analyticsCpus, trainingCpus)
+          .isBetween(1.5, 2.7);
+      assertThat(analytics.inState(TaskState.TASK_ERROR) + training.inState(TaskState.TASK_ERROR))
+          .isZero();
+
+      // A kill ends one task of ml/training, and only that one.
+      TaskStatus victim =
+          training.latest.values().stream()
+              .filter(s -> s.getState() == TaskState.TASK_RUNNING)
+              .findFirst()
+              .orElseThrow();
+      long before = training.inState(TaskState.TASK_RUNNING);
+      training.client.kill(victim.getTaskId(), victim.getAgentId(), null).get(60, TimeUnit.SECONDS);
+      await()
+          .atMost(PATIENCE)
+          .until(() -> training.latest.get(victim.getTaskId()).getState() == TaskState.TASK_KILLED);
+      assertThat(training.inState(TaskState.TASK_RUNNING)).isEqualTo(before - 1);
+
+      // Teardown ends every task of analytics; the master then lists none of them.
+      analytics.client.teardown().get(60, TimeUnit.SECONDS);
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () -> {
+                Proc s = state();
+                assertThat(s.exitCode()).as(s.stderr()).isZero();
+                assertThat(s.stdout()).doesNotContain("drf-analytics");
+              });
+    }
+  }
+
+  /** The agents' free cpus, as kubectl shows them (their own reports). */
+  private static double freeCpus() throws Exception {
+    double free = 0;
+    for (String node : List.of("local-1", "local-2")) {
+      Proc p =
+          Proc.run(
+              PATIENCE,
+              Map.of("KUBECONFIG", stateDir.resolve("kubeconfig").toString()),
+              List.of(
+                  LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString(),
+                  "get",
+                  "agents.kmesos.io",
+                  node,
+                  "-o",
+                  "jsonpath={.status.resourcesFree.cpus}"));
+      free += p.stdout().isBlank() ? 0 : Double.parseDouble(p.stdout().strip());
+    }
+    return free;
+  }
+
+  /**
+   * Failover: a framework whose scheduler goes away comes back within its failover timeout under
+   * the same ID and finds its task still running; once it stays away past the timeout, the master
+   * kills its tasks and forgets it.
+   */
+  @Test
+  void aFrameworkThatComesBackInTimeKeepsItsTasksAndOneThatDoesNotLosesThem() throws Exception {
+    FrameworkInfo.Builder info =
+        FrameworkInfo.newBuilder()
+            .setName("it-failover")
+            .setFailoverTimeout(Durations.fromSeconds(20));
+    String id;
+    String taskId;
+    try (ServerTrust trust = trust()) {
+      try (GreedyFramework first =
+          new GreedyFramework(
+              masterList(),
+              trust.channelCredentials(),
+              token,
+              info.clone(),
+              "analytics",
+              "cpus:0.1;mem:16",
+              "sleep 600",
+              1)) {
+        await().atMost(PATIENCE).until(() -> first.inState(TaskState.TASK_RUNNING) == 1);
+        id = first.client.frameworkId();
+        taskId = first.latest.keySet().iterator().next();
+      } // the scheduler goes away without a teardown
+      try (GreedyFramework again =
+          new GreedyFramework(
+              masterList(),
+              trust.channelCredentials(),
+              token,
+              info.clone().setId(id),
+              "analytics",
+              "cpus:0.1;mem:16",
+              "sleep 600",
+              0)) {
+        // Reconciliation after the resubscription answers the task's state: still running.
+        await()
+            .atMost(PATIENCE)
+            .untilAsserted(
+                () ->
+                    assertThat(again.latest.get(taskId))
+                        .isNotNull()
+                        .extracting(TaskStatus::getState)
+                        .isEqualTo(TaskState.TASK_RUNNING));
+        assertThat(again.client.frameworkId()).isEqualTo(id);
+      } // gone again, now for good
+    }
+    await()
+        .atMost(PATIENCE)
+        .pollInterval(Duration.ofSeconds(2))
+        .untilAsserted(
+            () -> {
+              Proc s = state();
+              assertThat(s.exitCode()).as(s.stderr()).isZero();
+              assertThat(s.stdout()).doesNotContain("it-failover").doesNotContain(taskId);
+            });
   }
 }
