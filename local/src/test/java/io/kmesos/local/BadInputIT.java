@@ -129,16 +129,16 @@ class BadInputIT {
   @AfterAll
   static void tearDown() throws Exception {
     if (bystander != null) {
-      String id = bystander.client.frameworkId();
       bystander.client.teardown().get(60, TimeUnit.SECONDS);
       bystander.close();
-      // The other ITs of this JVM share the cluster: leave nothing of ours in it.
+      // The other ITs of this JVM share the cluster: leave nothing of ours in it (every framework
+      // here is named bad-input-*; removing a framework ends its tasks).
       await()
           .atMost(PATIENCE)
           .untilAsserted(
               () ->
                   assertThat(state().getFrameworksList())
-                      .noneMatch(f -> f.getInfo().getId().equals(id)));
+                      .noneMatch(f -> f.getInfo().getName().startsWith("bad-input-")));
     }
     if (admin != null) {
       admin.close();
@@ -151,8 +151,16 @@ class BadInputIT {
   /** Whatever a case did, the bystander's task runs on, and the master serves. */
   @AfterEach
   void noEffectOnOtherTasks() throws Exception {
+    Exception failed = null;
     for (int i = closeAfter.size() - 1; i >= 0; i--) {
-      closeAfter.get(i).close();
+      try {
+        closeAfter.get(i).close();
+      } catch (Exception e) {
+        failed = failed == null ? e : failed;
+      }
+    }
+    if (failed != null) {
+      throw failed;
     }
     assertThat(bystander.latest.get(bystanderTask).getState()).isEqualTo(TaskState.TASK_RUNNING);
     assertThat(task(state(), bystander.client.frameworkId(), bystanderTask))
