@@ -11,7 +11,7 @@ import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.devcluster.LocalKubeApiServer;
-import java.nio.file.Files;
+import io.kmesos.local.KmesosLocalFixture.KmesosLocal;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,12 +19,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Tasks end to end, as a user of bin/kmesos-local runs them: kmesos-local brings up kube-apiserver,
@@ -32,62 +29,22 @@ import org.junit.jupiter.api.io.TempDir;
  * of their own; kmesos-execute runs commands as tasks on it with the token kmesos-local wrote for
  * the ServiceAccount demo/demo-framework, and kmesos-state shows what the master holds.
  */
+@ExtendWith(KmesosLocalFixture.class)
 class TasksIT {
   private static final Duration PATIENCE = Duration.ofMinutes(3);
 
-  @TempDir static Path stateDir;
-  private static Process local;
+  private static Path stateDir;
   private static String masters;
   private static Path token;
   private static Path tls;
 
+  /** kmesos-local is shared with the other ITs of this JVM (KmesosLocalFixture): it starts once. */
   @BeforeAll
-  static void startKmesosLocal() throws Exception {
-    Path log = stateDir.resolve("kmesos-local.out");
-    local =
-        new ProcessBuilder(
-                Proc.java(),
-                "-jar",
-                "local/target/kmesos-local.jar",
-                "--state-dir",
-                stateDir.toString())
-            .directory(Proc.ROOT.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
-    await()
-        .atMost(Duration.ofMinutes(5))
-        .until(() -> Files.readString(log).contains("press Ctrl-C to stop") || !local.isAlive());
-    String output = Files.readString(log);
-    assertThat(local.isAlive()).as("kmesos-local exited early:%n%s", output).isTrue();
-    assertThat(output).contains("role analytics: 3 of 3 tasks running");
-    Matcher master = Pattern.compile("export KMESOS_MASTER=(\\S+)").matcher(output);
-    assertThat(master.find()).as(output).isTrue();
-    masters = master.group(1);
-    token = stateDir.resolve("tokens").resolve("demo-framework").toAbsolutePath();
-    tls = stateDir.resolve("tls").resolve("admin").toAbsolutePath();
-    assertThat(output)
-        .contains("--token-file " + token)
-        .contains("export KMESOS_TLS_DIR=" + tls)
-        .contains("  agents          local-1, local-2");
-  }
-
-  @AfterAll
-  static void stop() throws InterruptedException {
-    if (local != null) {
-      List<ProcessHandle> children = local.descendants().toList();
-      local.destroy();
-      if (!local.waitFor(90, TimeUnit.SECONDS)) {
-        local.destroyForcibly();
-      }
-      await()
-          .atMost(PATIENCE)
-          .untilAsserted(
-              () ->
-                  assertThat(children)
-                      .as("nothing kmesos-local started is left running, tasks included")
-                      .noneMatch(ProcessHandle::isAlive));
-    }
+  static void startKmesosLocal(KmesosLocal local) {
+    stateDir = local.stateDir();
+    masters = local.masters();
+    token = local.token();
+    tls = local.tls();
   }
 
   private static Proc execute(String role, String name, String command) throws Exception {
