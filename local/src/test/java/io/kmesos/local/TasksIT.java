@@ -474,8 +474,14 @@ class TasksIT {
         long duplicates = deliveries.stream().mapToInt(d -> d.delivered.get() - 1).sum();
         System.out.printf(
             "TasksIT DRF: %s received %d updates with a uuid (%d delivered more than once), %d"
-                + " without%n",
-            f.name, deliveries.size(), duplicates, f.fromMaster.size());
+                + " without: %s%n",
+            f.name,
+            deliveries.size(),
+            duplicates,
+            f.fromMaster.size(),
+            f.fromMaster.stream()
+                .map(s -> s.getTaskId() + " " + s.getState() + " " + s.getReason())
+                .toList());
         assertThat(f.problems).as(f.name).isEmpty();
         assertThat(deliveries)
             .as(f.name)
