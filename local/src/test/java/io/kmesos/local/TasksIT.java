@@ -288,14 +288,15 @@ class TasksIT {
                 tasks)) {
       long started = System.nanoTime();
       // The shares, sampled while both frameworks still have tasks to launch. What DRF converges
-      // to: both roles' dominant resource is cpus (a slot is 0.1 of the agents' 4 cpus, 2.5 %;
-      // its 16 MiB a fraction of a per mille of their memory), and the allocator offers each
-      // freed slot to the role of the lowest dominant share over weight. When the agents are
-      // full, that keeps training / 6 = (analytics + demo) / 2, so training = 3 (analytics +
-      // 0.3): with 4 cpus, analytics 0.7 (7 tasks) + 0.3 (the demo's), training 3.0 (30 tasks),
-      // a ratio of 3, give or take the one slot that goes back and forth. Before the agents are
-      // full (and as they drain) the outstanding offers, which count in the shares with all of
-      // an agent's free memory and disk, blur it: the band is generous.
+      // to: both roles' dominant resource is cpus (a slot is 0.1 of the agents' 4 cpus here, each
+      // agent reporting the machine's 2: 2.5 %; its 16 MiB is well under a per mille of their
+      // memory), and the allocator offers each freed slot to the role of the lowest dominant
+      // share over weight. When the agents are full, that keeps training / 6 = (analytics + demo)
+      // / 2, so training = 3 (analytics + 0.3) whatever the total: with 4 cpus, analytics 0.7 (7
+      // tasks) + 0.3 (the demo's), training 3.0 (30 tasks), a ratio of 3, give or take the one
+      // slot that goes back and forth. Before the agents are full (and as they drain) the
+      // outstanding offers, which count in the shares with all of an agent's free memory and
+      // disk, blur it: the band is generous.
       List<double[]> samples = new ArrayList<>();
       long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
       while (analytics.pending() > 0 && training.pending() > 0) {
