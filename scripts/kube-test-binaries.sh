@@ -160,7 +160,9 @@ GO
     # Debian starts a system etcd on 2379; the tests want none.
     systemctl disable --now etcd >/dev/null 2>&1 || service etcd stop >/dev/null 2>&1 || true
   fi
-  cp /usr/bin/etcd "$out"; install_wrapper etcd
+  # Copied beside, then renamed (atomic): another run may be executing "$out" right now, and cp
+  # onto a running binary fails with "Text file busy".
+  cp /usr/bin/etcd "$out.tmp.$$"; mv -f "$out.tmp.$$" "$out"; install_wrapper etcd
   log "etcd: copied Debian's $("$out" --version | head -1)"
 }
 
@@ -176,7 +178,8 @@ provide_kubectl() {
   fi
   for c in "${candidates[@]}"; do
     if [[ -x "$c" ]] && "$c" version --client 2>/dev/null | grep -q "v1\.${minor}\."; then
-      cp "$c" "$out"; log "kubectl: copied $c"; return
+      cp "$c" "$out.tmp.$$"; mv -f "$out.tmp.$$" "$out" # as etcd's, above
+      log "kubectl: copied $c"; return
     fi
   done
   need_go kubectl
