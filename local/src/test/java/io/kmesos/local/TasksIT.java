@@ -419,14 +419,19 @@ class TasksIT {
               });
 
       // Acknowledged exactly where required: an agent re-sends an unacknowledged update after
-      // 10 s; past that since the last acknowledgement, nothing acknowledged came back.
-      Instant quietFrom =
-          Collections.max(List.of(analytics.lastAcknowledged(), training.lastAcknowledged()))
-              .plusSeconds(12);
+      // 10 s. The re-sending stops: there comes a moment 12 s past the last acknowledgement of
+      // either framework (each re-delivery is acknowledged again, which moves that moment on).
       await()
           .atMost(PATIENCE)
           .pollInterval(Duration.ofSeconds(1))
-          .until(() -> Instant.now().isAfter(quietFrom));
+          .until(
+              () ->
+                  Instant.now()
+                      .isAfter(
+                          Collections.max(
+                                  List.of(
+                                      analytics.lastAcknowledged(), training.lastAcknowledged()))
+                              .plusSeconds(12)));
       for (GreedyFramework f : List.of(analytics, training)) {
         List<GreedyFramework.Delivery> deliveries = f.deliveries();
         long duplicates = deliveries.stream().mapToInt(d -> d.delivered.get() - 1).sum();
@@ -449,7 +454,12 @@ class TasksIT {
                   assertThat(d.acknowledgementsSent.get())
                       .as(d.toString())
                       .isEqualTo(d.delivered.get());
-                  assertThat(d.deliveredAfterAcknowledged.get()).as(d.toString()).isZero();
+                  // Once the master took the acknowledgement, the agent may still have re-sent
+                  // the update while the acknowledgement was on its way (a stall of 10 s on a
+                  // loaded machine), but not again 10 s later.
+                  assertThat(d.deliveredAfterAcknowledged.get())
+                      .as(d.toString())
+                      .isLessThanOrEqualTo(1);
                 });
         // STARTING, RUNNING and a terminal update per task that ran (the agent's, each with a
         // uuid), and the master's (reconciliation answers) without.
