@@ -272,7 +272,8 @@ public final class LocalCluster implements Callable<Integer> {
     frameworks.add(framework);
     supervisor.watch("the example framework", framework, frameworkOutput);
     renewTokens(tokens, tokenDir);
-    int running = awaitTasksRunning(client, DEMO_INSTANCES, Duration.ofSeconds(120));
+    // Generous: on a busy machine four JVMs (two agents, the framework, kmesos-state) start here.
+    int running = awaitTasksRunning(client, DEMO_INSTANCES, Duration.ofSeconds(240));
     String operatorView = state(masters, certificates.dir(Identity.ADMIN));
     String leader = leader(client);
     Registry registry;

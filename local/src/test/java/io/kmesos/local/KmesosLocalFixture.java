@@ -88,7 +88,7 @@ final class KmesosLocalFixture implements ParameterResolver {
               .start();
       try {
         await()
-            .atMost(Duration.ofMinutes(5))
+            .atMost(Duration.ofMinutes(8))
             .until(
                 () -> Files.readString(log).contains("press Ctrl-C to stop") || !local.isAlive());
         String output = Files.readString(log);

@@ -45,7 +45,7 @@ class LocalClusterIT {
     try {
       // Generous: it starts a dozen JVMs and waits for tasks to run, on a machine that may be busy.
       await()
-          .atMost(Duration.ofMinutes(5))
+          .atMost(Duration.ofMinutes(8))
           .until(() -> output.call().contains("press Ctrl-C to stop") || !p.isAlive());
       assertThat(p.isAlive()).as("kmesos-local exited early:%n%s", output.call()).isTrue();
 
