@@ -125,6 +125,13 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
   List<Integer> floorInFlight;
 
   @Option(
+      names = "--timeline",
+      description =
+          "Also write each measured task's times here (epoch ms: accept, starting, running, finished"
+              + " received, finished acknowledged), one file per run, for stage breakdowns.")
+  Path timeline;
+
+  @Option(
       names = "--work-dir",
       description = "Where the cluster's files go (default: a new temporary directory).")
   Path workDir;
@@ -359,6 +366,9 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       }
       client.close();
     }
+    if (timeline != null) {
+      writeTimeline(kind, rep, launcher);
+    }
     long[] starting = new long[n];
     long[] running = new long[n];
     long firstAccept = Long.MAX_VALUE;
@@ -401,6 +411,26 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
         launcher.maxInFlight);
   }
 
+  /** One line per task: its ID, then its times as epoch milliseconds (0: never seen). */
+  private void writeTimeline(String kind, int rep, Launcher launcher) throws IOException {
+    Files.createDirectories(timeline);
+    List<String> lines = new ArrayList<>();
+    lines.add("task accept starting running finished acked");
+    for (int i = 0; i < launcher.total; i++) {
+      lines.add(
+          String.format(
+              "%d-%d %.3f %.3f %.3f %.3f %.3f",
+              rep,
+              i,
+              launcher.epochMs(launcher.acceptAt[i]),
+              launcher.epochMs(launcher.startingAt[i]),
+              launcher.epochMs(launcher.runningAt[i]),
+              launcher.epochMs(launcher.finishedAt[i]),
+              launcher.epochMs(launcher.ackedAt[i])));
+    }
+    Files.write(timeline.resolve(kind + "-" + rep + ".txt"), lines);
+  }
+
   /**
    * The framework: launches as many tasks as each offer holds until all are launched, then
    * declines; acknowledges each update itself so that the FINISHED acknowledgement is timed.
@@ -413,7 +443,13 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     final long[] acceptAt;
     final long[] startingAt;
     final long[] runningAt;
+    final long[] finishedAt;
     final long[] ackedAt;
+
+    /** A nanoTime and the wall clock at the same moment, to turn the former into the latter. */
+    final long baseNanos = System.nanoTime();
+
+    final long baseEpochMicros = Instant.now().toEpochMilli() * 1000;
     final AtomicInteger acked = new AtomicInteger();
     final AtomicInteger failed = new AtomicInteger();
     final CountDownLatch done = new CountDownLatch(1);
@@ -435,7 +471,12 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       this.acceptAt = new long[total];
       this.startingAt = new long[total];
       this.runningAt = new long[total];
+      this.finishedAt = new long[total];
       this.ackedAt = new long[total];
+    }
+
+    double epochMs(long nanos) {
+      return nanos == 0 ? 0 : (baseEpochMicros + (nanos - baseNanos) / 1000) / 1000.0;
     }
 
     @Override
@@ -505,6 +546,7 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
         case TASK_RUNNING -> runningAt[i] = now;
         case TASK_STARTING -> startingAt[i] = now;
         case TASK_FINISHED -> {
+          finishedAt[i] = now;
           finishedCount++;
           if (runningAt[i] == 0) {
             runningAt[i] = now; // an update the agent folded away; FINISHED implies it ran
