@@ -4,7 +4,6 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.kmesos.api.cli.EnvironmentDefaults;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.tls.CertificateDirectory;
@@ -201,7 +200,15 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
               .startAll()) {
         log.initialize("tasks", Duration.ofSeconds(60));
         Process controller =
-            startController(log, kubeconfig, masterPort, work.resolve("controller.log"));
+            Controllers.start(
+                "bench",
+                log,
+                kubeconfig,
+                LocalCluster.NAMESPACE,
+                List.of(),
+                masterPort,
+                List.of("--allocation-interval", allocationInterval),
+                work.resolve("controller.log"));
         Process agent = null;
         try {
           await(
@@ -209,10 +216,11 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
               Duration.ofSeconds(60),
               "the controller to lead");
           agent =
-              startAgent(
+              Agents.start(
+                  NODE,
+                  List.of(master),
                   kubeconfig,
-                  master,
-                  certs,
+                  certs.dir(Identity.AGENT),
                   agentToken,
                   work.resolve("agent"),
                   work.resolve("agent.log"));
@@ -651,81 +659,6 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
                 .build())
         .serverSideApply();
     return tokens.token(FRAMEWORK_NAMESPACE, FRAMEWORK_ACCOUNT);
-  }
-
-  private Process startController(LocalReplicas log, Path kubeconfig, int port, Path output)
-      throws IOException {
-    List<String> cmd =
-        List.of(
-            java(),
-            "-Xmx384m",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "io.kmesos.controller.ControllerMain",
-            "--peers",
-            String.join(",", log.peers()),
-            "--kubeconfig",
-            kubeconfig.toString(),
-            "--lease-namespace",
-            LocalCluster.NAMESPACE,
-            "--identity",
-            "bench",
-            "--metrics-port",
-            "0",
-            "--tls-dir",
-            log.certificates().dir(Identity.CONTROLLER).toString(),
-            "--master-port",
-            Integer.toString(port),
-            "--allocation-interval",
-            allocationInterval);
-    ProcessBuilder pb =
-        new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd))
-            .redirectErrorStream(true)
-            .redirectOutput(output.toFile());
-    EnvironmentDefaults.removeOptions(pb.environment()); // its options are all above
-    return pb.start();
-  }
-
-  private static Process startAgent(
-      Path kubeconfig,
-      String master,
-      CertificateDirectory certs,
-      Path token,
-      Path workDir,
-      Path output)
-      throws IOException {
-    List<String> cmd =
-        List.of(
-            java(),
-            "-Xmx256m",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "io.kmesos.agent.AgentMain",
-            "--node-name",
-            NODE,
-            "--work-dir",
-            workDir.toString(),
-            // The agent writes its Agent resource as the admin here; its token is for the master.
-            "--kubeconfig",
-            kubeconfig.toString(),
-            "--metrics-port",
-            "0",
-            "--master",
-            master,
-            "--tls-dir",
-            certs.dir(Identity.AGENT).toString(),
-            "--token-file",
-            token.toString());
-    ProcessBuilder pb =
-        new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd))
-            .redirectErrorStream(true)
-            .redirectOutput(output.toFile());
-    EnvironmentDefaults.removeOptions(pb.environment());
-    return pb.start();
-  }
-
-  private static String java() {
-    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
   private static int freePort() throws IOException {
