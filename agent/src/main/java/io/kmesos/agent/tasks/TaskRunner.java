@@ -120,6 +120,9 @@ public final class TaskRunner implements AutoCloseable {
 
     ScheduledFuture<?> forceKill;
 
+    /** When the RunTask came (System.nanoTime), for the log's start time. */
+    final long received = System.nanoTime();
+
     /** Descendants seen at the kill, to reach those that left the session (setsid). */
     final Set<ProcessHandle> descendants = new LinkedHashSet<>();
 
@@ -262,6 +265,7 @@ public final class TaskRunner implements AutoCloseable {
       }
     }
     Process process;
+    long begin = System.nanoTime();
     try {
       Files.createDirectories(run.sandbox);
       ProcessBuilder pb = new ProcessBuilder(command(info)).directory(run.sandbox.toFile());
@@ -303,11 +307,14 @@ public final class TaskRunner implements AutoCloseable {
       } else {
         run.state = TaskState.TASK_RUNNING;
         LOG.info(
-            "task {} of framework {} runs as process {} in {}",
+            "task {} of framework {} runs as process {} in {} ({} ms after its RunTask, {} ms to"
+                + " start)",
             info.getTaskId(),
             frameworkId,
             process.pid(),
-            run.sandbox);
+            run.sandbox,
+            String.format("%.1f", (System.nanoTime() - run.received) / 1e6),
+            String.format("%.1f", (System.nanoTime() - begin) / 1e6));
         emit(
             run.framework,
             info.getTaskId(),
