@@ -39,7 +39,9 @@ java -cp local/target/kmesos-local.jar io.kmesos.local.TaskLaunchBenchmark --tas
 kill $sampler 2>/dev/null || true
 echo "$(date -u +%H:%M:%S) $(cat /proc/loadavg)" >>"$work/load.txt"
 
-out="bench/results/$(date -u +%Y-%m-%d-%H%M)-tasks.md"
+suffix=""
+if [[ "$MAX_PER_ACCEPT" != 0 ]]; then suffix="-latency"; fi
+out="bench/results/$(date -u +%Y-%m-%d-%H%M)-tasks$suffix.md"
 python3 - "$work/results.txt" "$out" "$work/load.txt" "TASKS=$TASKS REPEATS=$REPEATS REPLICAS=$REPLICAS ALLOCATION_INTERVAL=$ALLOCATION_INTERVAL TASK_RESOURCES='$TASK_RESOURCES' FLOOR_IN_FLIGHT=$FLOOR_IN_FLIGHT MAX_PER_ACCEPT=$MAX_PER_ACCEPT WARMUP=$WARMUP" <<'PY'
 import sys, statistics, re, platform, os, subprocess
 path, out, loadfile, settings = sys.argv[1:5]
@@ -92,6 +94,10 @@ with open(out, "w") as fh:
                  f"max {max(loads):.1f}\n\n")
     else:
         fh.write("\n")
+    if 'MAX_PER_ACCEPT=0 ' not in settings + ' ':
+        fh.write("Latency shape: at most MAX_PER_ACCEPT tasks per Accept, so that a task waits behind few others "
+                 "of its batch at the agent; its tasks/s is bounded by the Accepts per offer cycle and is not a "
+                 "throughput figure (see the runs without MAX_PER_ACCEPT for that).\n\n")
     fh.write("tasks/s: kmesos from the first Accept sent to the last FINISHED acknowledged (the ack's answer "
              "received); floor from the first start() to the last waitFor().\n\n")
     fh.write("\n".join(rows) + "\n\n" + "\n".join(ratios) + "\n\nEvery run:\n\n```\n" + "\n".join(lines) + "\n```\n")
