@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * command executor sends while it, a process of its own, gets ready; an optional state). Sending
  * one would cost TASK_RUNNING a full round trip, since a task's updates are delivered one at a
  * time, each after the framework acknowledged the one before ({@code io.kmesos.agent.updates}). A
- * task killed before its process started never starts: TASK_KILLED.
+ * task killed before its process started never starts: TASK_KILLED,
+ * REASON_TASK_KILLED_DURING_LAUNCH.
  *
  * <p>Each run gets a sandbox {@code <work-dir>/sandboxes/<framework-id>/<task-id>/<run-id>}, its
  * working directory, holding the {@code stdout} and {@code stderr} files. The command runs through
@@ -258,7 +259,7 @@ public final class TaskRunner implements AutoCloseable {
             run.framework,
             info.getTaskId(),
             TaskState.TASK_KILLED,
-            Reason.REASON_UNSPECIFIED,
+            Reason.REASON_TASK_KILLED_DURING_LAUNCH,
             "Killed before its command started",
             null);
         return;

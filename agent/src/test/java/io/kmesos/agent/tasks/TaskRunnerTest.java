@@ -385,6 +385,8 @@ class TaskRunnerTest {
     assertThat(states("early")).isEmpty();
     held.forEach(Runnable::run);
     assertThat(states("early")).containsExactly(TaskState.TASK_KILLED);
+    assertThat(last("early").getReason())
+        .isEqualTo(TaskStatus.Reason.REASON_TASK_KILLED_DURING_LAUNCH);
     assertThat(work.resolve("sandboxes/fw-1/early")).doesNotExist();
     assertThat(runner.running()).isZero();
     assertThat(runner.used()).isEmpty();
