@@ -28,15 +28,24 @@ trap 'rm -rf "$work"' EXIT
 
 scripts/kube-test-binaries.sh >/dev/null
 if [[ -z "${SKIP_BUILD:-}" ]]; then ./mvnw -o -q -B -pl local -am package -DskipTests; fi
+# The machine's load while it runs (other builds, CI jobs share it): /proc/loadavg every 5 s.
+(while :; do echo "$(date -u +%H:%M:%S) $(cat /proc/loadavg)"; sleep 5; done) >"$work/load.txt" &
+sampler=$!
+trap 'kill $sampler 2>/dev/null; rm -rf "$work"' EXIT
 java -cp local/target/kmesos-local.jar io.kmesos.local.TaskLaunchBenchmark --tasks "$TASKS" \
   --repeats "$REPEATS" --replicas "$REPLICAS" --allocation-interval "$ALLOCATION_INTERVAL" \
   --task-resources "$TASK_RESOURCES" --floor-in-flight "$FLOOR_IN_FLIGHT" --max-per-accept "$MAX_PER_ACCEPT" --warmup "$WARMUP" --work-dir "$work/cluster" \
   | tee "$work/results.txt"
+kill $sampler 2>/dev/null || true
+echo "$(date -u +%H:%M:%S) $(cat /proc/loadavg)" >>"$work/load.txt"
 
-out="bench/results/$(date -u +%Y-%m-%d-%H%M)-tasks.md"
-python3 - "$work/results.txt" "$out" "TASKS=$TASKS REPEATS=$REPEATS REPLICAS=$REPLICAS ALLOCATION_INTERVAL=$ALLOCATION_INTERVAL TASK_RESOURCES='$TASK_RESOURCES' FLOOR_IN_FLIGHT=$FLOOR_IN_FLIGHT MAX_PER_ACCEPT=$MAX_PER_ACCEPT WARMUP=$WARMUP" <<'PY'
+suffix=""
+if [[ "$MAX_PER_ACCEPT" != 0 ]]; then suffix="-latency"; fi
+out="bench/results/$(date -u +%Y-%m-%d-%H%M)-tasks$suffix.md"
+python3 - "$work/results.txt" "$out" "$work/load.txt" "TASKS=$TASKS REPEATS=$REPEATS REPLICAS=$REPLICAS ALLOCATION_INTERVAL=$ALLOCATION_INTERVAL TASK_RESOURCES='$TASK_RESOURCES' FLOOR_IN_FLIGHT=$FLOOR_IN_FLIGHT MAX_PER_ACCEPT=$MAX_PER_ACCEPT WARMUP=$WARMUP" <<'PY'
 import sys, statistics, re, platform, os, subprocess
-path, out, settings = sys.argv[1:4]
+path, out, loadfile, settings = sys.argv[1:5]
+loads = [float(l.split()[1]) for l in open(loadfile) if l.strip()]
 lines = open(path).read().splitlines()
 # rep=0 and run=warmup: the warm-up, not reported.
 runs = [r for r in (dict(re.findall(r'(\w+)=([^\s]+)', l)) for l in lines if l.startswith('run='))
@@ -48,17 +57,17 @@ floors = {}
 for r in runs:
     if r['run'] == 'floor':
         floors.setdefault((r['shape'], r['in_flight']), []).append(r)
-rows = ["| what | tasks/s (median, min–max) | Accept→STARTING p50 / p99, ms (median) | Accept→RUNNING p50 / p99, ms (median) | Accept→FINISHED acked p50 / p99, ms (median) | runs |",
-        "|---|---|---|---|---|---|"]
+# The agent sends no TASK_STARTING (since #12): the benchmark counts RUNNING for it, so no column.
+rows = ["| what | tasks/s (median, min–max) | Accept→RUNNING p50 / p99, ms (median) | Accept→FINISHED acked p50 / p99, ms (median) | runs |",
+        "|---|---|---|---|---|"]
 if km:
     rows.append(f"| kmesos: 1 agent, 1 framework | {med(km,'tasks_per_s'):.1f} ({rng(km,'tasks_per_s')}) | "
-                f"{med(km,'starting_p50_ms'):.1f} / {med(km,'starting_p99_ms'):.1f} | "
                 f"{med(km,'running_p50_ms'):.1f} / {med(km,'running_p99_ms'):.1f} | "
                 f"{med(km,'acked_p50_ms'):.1f} / {med(km,'acked_p99_ms'):.1f} | {len(km)} |")
 for (shape, k), rs in floors.items():
     cmd = 'setsid /bin/sh -c true' if shape == 'setsid-sh' else 'true'
     rows.append(f"| floor: `{cmd}`, {k} in flight | {med(rs,'tasks_per_s'):.1f} ({rng(rs,'tasks_per_s')}) | "
-                f"– | start() {med(rs,'start_p50_ms'):.2f} / {med(rs,'start_p99_ms'):.2f} | – | {len(rs)} |")
+                f"start() {med(rs,'start_p50_ms'):.2f} / {med(rs,'start_p99_ms'):.2f} | – | {len(rs)} |")
 ratios = []
 if km:
     k = med(km, 'tasks_per_s')
@@ -78,7 +87,17 @@ with open(out, "w") as fh:
     fh.write(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.platform()}; kube-apiserver + etcd, "
              "the log's replica JVMs, 1 controller JVM, 1 agent JVM and the benchmark JVM (framework and floor) "
              "on 127.0.0.1.  \n")
-    fh.write(f"Setup: {setup}\n\n")
+    fh.write(f"Setup: {setup}  \n")
+    if loads:
+        fh.write(f"Load (1-minute load average every 5 s while it ran, {len(loads)} samples, on {os.cpu_count()} cores; "
+                 f"other builds and CI jobs shared the machine): min {min(loads):.1f}, median {statistics.median(loads):.1f}, "
+                 f"max {max(loads):.1f}\n\n")
+    else:
+        fh.write("\n")
+    if 'MAX_PER_ACCEPT=0 ' not in settings + ' ':
+        fh.write("Latency shape: at most MAX_PER_ACCEPT tasks per Accept, so that a task waits behind few others "
+                 "of its batch at the agent; its tasks/s is bounded by the Accepts per offer cycle and is not a "
+                 "throughput figure (see the runs without MAX_PER_ACCEPT for that).\n\n")
     fh.write("tasks/s: kmesos from the first Accept sent to the last FINISHED acknowledged (the ack's answer "
              "received); floor from the first start() to the last waitFor().\n\n")
     fh.write("\n".join(rows) + "\n\n" + "\n".join(ratios) + "\n\nEvery run:\n\n```\n" + "\n".join(lines) + "\n```\n")

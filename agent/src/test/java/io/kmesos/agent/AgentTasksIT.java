@@ -249,11 +249,10 @@ class AgentTasksIT {
                                     CommandInfo.newBuilder()
                                         .setValue("trap '' TERM; sleep 1000.5151 & wait"))))
                 .build());
-        StatusUpdate starting = awaitUpdate("sleeper", TaskState.TASK_STARTING);
-        assertThat(starting.getStatus().getUuid().size()).isEqualTo(16);
-        assertThat(starting.getStatus().getAgentId()).isEqualTo(registered.getMetadata().getUid());
-        acknowledge(starting);
+        // The agent starts the command itself: the first update is TASK_RUNNING (no STARTING).
         StatusUpdate running = awaitUpdate("sleeper", TaskState.TASK_RUNNING);
+        assertThat(running.getStatus().getUuid().size()).isEqualTo(16);
+        assertThat(running.getStatus().getAgentId()).isEqualTo(registered.getMetadata().getUid());
         acknowledge(running);
 
         await()

@@ -78,7 +78,7 @@ class TaskAgentTest {
     agent.runTask(run("fw", "t"));
     await().atMost(PATIENCE).until(() -> !sent.isEmpty());
     assertThat(sent.get(0).getStatus().getAgentId()).isEqualTo("agent-1");
-    assertThat(sent.get(0).getStatus().getState()).isEqualTo(TaskState.TASK_STARTING);
+    assertThat(sent.get(0).getStatus().getState()).isEqualTo(TaskState.TASK_RUNNING);
     assertThat(agent.report().tasksRunning()).isEqualTo(1);
     assertThat(agent.report().used()).isEqualTo(Map.of("cpus", 0.5, "mem", 0.0));
     assertThat(agent.report().free()).isEqualTo(Map.of("cpus", 1.5, "mem", 512.0));
@@ -97,7 +97,9 @@ class TaskAgentTest {
     agent.runTask(run("gone", "a"));
     agent.runTask(run("stays", "b"));
     agent.shutdownFramework(ShutdownFramework.newBuilder().setFrameworkId("gone").build());
-    await().atMost(PATIENCE).until(() -> agent.report().tasksRunning() == 1);
+    await()
+        .atMost(PATIENCE)
+        .until(() -> agent.report().tasksRunning() == 1 && !updates.pending().isEmpty());
     assertThat(updates.pending()).extracting(p -> p.framework().getId()).containsOnly("stays");
     agent.runTask(run("gone", "c"));
     assertThat(agent.tasks()).extracting(t -> t.getInfo().getTaskId()).containsExactly("b");

@@ -27,6 +27,23 @@ final class Controllers {
       int masterPort,
       Path output)
       throws IOException {
+    return start(identity, replicas, kubeconfig, namespace, lease, masterPort, List.of(), output);
+  }
+
+  /**
+   * As above, with {@code options} added to the controller's command line (e.g. {@code
+   * --allocation-interval 50ms}).
+   */
+  static Process start(
+      String identity,
+      LocalReplicas replicas,
+      Path kubeconfig,
+      String namespace,
+      List<String> lease,
+      int masterPort,
+      List<String> options,
+      Path output)
+      throws IOException {
     String peers = String.join(",", replicas.peers());
     List<String> cmd =
         new ArrayList<>(
@@ -65,6 +82,7 @@ final class Controllers {
               "--retry-period",
               lease.get(2)));
     }
+    cmd.addAll(options);
     ProcessBuilder controller =
         new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd))
             .redirectErrorStream(true)

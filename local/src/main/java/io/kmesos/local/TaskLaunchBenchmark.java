@@ -4,7 +4,6 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.kmesos.api.cli.EnvironmentDefaults;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.tls.CertificateDirectory;
@@ -125,6 +124,13 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
   List<Integer> floorInFlight;
 
   @Option(
+      names = "--timeline",
+      description =
+          "Also write each measured task's times here (epoch ms: accept, starting, running, finished"
+              + " received, finished acknowledged), one file per run, for stage breakdowns.")
+  Path timeline;
+
+  @Option(
       names = "--work-dir",
       description = "Where the cluster's files go (default: a new temporary directory).")
   Path workDir;
@@ -194,7 +200,15 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
               .startAll()) {
         log.initialize("tasks", Duration.ofSeconds(60));
         Process controller =
-            startController(log, kubeconfig, masterPort, work.resolve("controller.log"));
+            Controllers.start(
+                "bench",
+                log,
+                kubeconfig,
+                LocalCluster.NAMESPACE,
+                List.of(),
+                masterPort,
+                List.of("--allocation-interval", allocationInterval),
+                work.resolve("controller.log"));
         Process agent = null;
         try {
           await(
@@ -202,10 +216,11 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
               Duration.ofSeconds(60),
               "the controller to lead");
           agent =
-              startAgent(
+              Agents.start(
+                  NODE,
+                  List.of(master),
                   kubeconfig,
-                  master,
-                  certs,
+                  certs.dir(Identity.AGENT),
                   agentToken,
                   work.resolve("agent"),
                   work.resolve("agent.log"));
@@ -359,6 +374,9 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       }
       client.close();
     }
+    if (timeline != null) {
+      writeTimeline(kind, rep, launcher);
+    }
     long[] starting = new long[n];
     long[] running = new long[n];
     long firstAccept = Long.MAX_VALUE;
@@ -401,6 +419,26 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
         launcher.maxInFlight);
   }
 
+  /** One line per task: its ID, then its times as epoch milliseconds (0: never seen). */
+  private void writeTimeline(String kind, int rep, Launcher launcher) throws IOException {
+    Files.createDirectories(timeline);
+    List<String> lines = new ArrayList<>();
+    lines.add("task accept starting running finished acked");
+    for (int i = 0; i < launcher.total; i++) {
+      lines.add(
+          String.format(
+              "%d-%d %.3f %.3f %.3f %.3f %.3f",
+              rep,
+              i,
+              launcher.epochMs(launcher.acceptAt[i]),
+              launcher.epochMs(launcher.startingAt[i]),
+              launcher.epochMs(launcher.runningAt[i]),
+              launcher.epochMs(launcher.finishedAt[i]),
+              launcher.epochMs(launcher.ackedAt[i])));
+    }
+    Files.write(timeline.resolve(kind + "-" + rep + ".txt"), lines);
+  }
+
   /**
    * The framework: launches as many tasks as each offer holds until all are launched, then
    * declines; acknowledges each update itself so that the FINISHED acknowledgement is timed.
@@ -413,7 +451,13 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
     final long[] acceptAt;
     final long[] startingAt;
     final long[] runningAt;
+    final long[] finishedAt;
     final long[] ackedAt;
+
+    /** A nanoTime and the wall clock at the same moment, to turn the former into the latter. */
+    final long baseNanos = System.nanoTime();
+
+    final long baseEpochMicros = Instant.now().toEpochMilli() * 1000;
     final AtomicInteger acked = new AtomicInteger();
     final AtomicInteger failed = new AtomicInteger();
     final CountDownLatch done = new CountDownLatch(1);
@@ -435,7 +479,12 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       this.acceptAt = new long[total];
       this.startingAt = new long[total];
       this.runningAt = new long[total];
+      this.finishedAt = new long[total];
       this.ackedAt = new long[total];
+    }
+
+    double epochMs(long nanos) {
+      return nanos == 0 ? 0 : (baseEpochMicros + (nanos - baseNanos) / 1000) / 1000.0;
     }
 
     @Override
@@ -505,6 +554,7 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
         case TASK_RUNNING -> runningAt[i] = now;
         case TASK_STARTING -> startingAt[i] = now;
         case TASK_FINISHED -> {
+          finishedAt[i] = now;
           finishedCount++;
           if (runningAt[i] == 0) {
             runningAt[i] = now; // an update the agent folded away; FINISHED implies it ran
@@ -609,81 +659,6 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
                 .build())
         .serverSideApply();
     return tokens.token(FRAMEWORK_NAMESPACE, FRAMEWORK_ACCOUNT);
-  }
-
-  private Process startController(LocalReplicas log, Path kubeconfig, int port, Path output)
-      throws IOException {
-    List<String> cmd =
-        List.of(
-            java(),
-            "-Xmx384m",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "io.kmesos.controller.ControllerMain",
-            "--peers",
-            String.join(",", log.peers()),
-            "--kubeconfig",
-            kubeconfig.toString(),
-            "--lease-namespace",
-            LocalCluster.NAMESPACE,
-            "--identity",
-            "bench",
-            "--metrics-port",
-            "0",
-            "--tls-dir",
-            log.certificates().dir(Identity.CONTROLLER).toString(),
-            "--master-port",
-            Integer.toString(port),
-            "--allocation-interval",
-            allocationInterval);
-    ProcessBuilder pb =
-        new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd))
-            .redirectErrorStream(true)
-            .redirectOutput(output.toFile());
-    EnvironmentDefaults.removeOptions(pb.environment()); // its options are all above
-    return pb.start();
-  }
-
-  private static Process startAgent(
-      Path kubeconfig,
-      String master,
-      CertificateDirectory certs,
-      Path token,
-      Path workDir,
-      Path output)
-      throws IOException {
-    List<String> cmd =
-        List.of(
-            java(),
-            "-Xmx256m",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "io.kmesos.agent.AgentMain",
-            "--node-name",
-            NODE,
-            "--work-dir",
-            workDir.toString(),
-            // The agent writes its Agent resource as the admin here; its token is for the master.
-            "--kubeconfig",
-            kubeconfig.toString(),
-            "--metrics-port",
-            "0",
-            "--master",
-            master,
-            "--tls-dir",
-            certs.dir(Identity.AGENT).toString(),
-            "--token-file",
-            token.toString());
-    ProcessBuilder pb =
-        new ProcessBuilder(LocalReplicas.tiedToLauncher(cmd))
-            .redirectErrorStream(true)
-            .redirectOutput(output.toFile());
-    EnvironmentDefaults.removeOptions(pb.environment());
-    return pb.start();
-  }
-
-  private static String java() {
-    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
   private static int freePort() throws IOException {

@@ -5,8 +5,11 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -50,7 +53,15 @@ final class ProcessTree {
    * sid}.
    */
   static List<Long> sessionMembers(long sid) {
-    List<Long> members = new ArrayList<>();
+    return sessionMembers(Set.of(sid)).getOrDefault(sid, List.of());
+  }
+
+  /**
+   * {@link #sessionMembers(long)} of several sessions in one scan of /proc: each of {@code sids}
+   * that has any, with them.
+   */
+  static Map<Long, List<Long>> sessionMembers(Set<Long> sids) {
+    Map<Long, List<Long>> members = new HashMap<>();
     try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
       for (Path p : (Iterable<Path>) procs::iterator) {
         String name = p.getFileName().toString();
@@ -58,8 +69,13 @@ final class ProcessTree {
           continue;
         }
         Stat stat = stat(Long.parseLong(name));
-        if (stat != null && !stat.zombie() && (stat.sid() == sid || stat.pgid() == sid)) {
-          members.add(stat.pid());
+        if (stat == null || stat.zombie()) {
+          continue;
+        }
+        long of =
+            sids.contains(stat.sid()) ? stat.sid() : sids.contains(stat.pgid()) ? stat.pgid() : -1;
+        if (of != -1) {
+          members.computeIfAbsent(of, k -> new ArrayList<>()).add(stat.pid());
         }
       }
     } catch (IOException e) {

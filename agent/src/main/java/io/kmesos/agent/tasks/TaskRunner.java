@@ -20,9 +20,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -32,6 +38,17 @@ import org.slf4j.LoggerFactory;
  * Runs tasks as OS processes, as Mesos's command executor does, and reports their states to a
  * {@link Listener} (which gives each update its UUID and delivers it: {@code
  * io.kmesos.agent.updates}).
+ *
+ * <p>A RunTask is checked and its resources are taken at once, on the caller's thread; its process
+ * starts on one of a few threads of the runner's own, so that a batch of tasks (and the session's
+ * other messages: acknowledgements, kills) does not queue behind one fork/exec after another. The
+ * first update of a task that starts is TASK_RUNNING, sent as soon as its process exists: the agent
+ * starts the command itself, within milliseconds, so there is no TASK_STARTING (which Mesos's
+ * command executor sends while it, a process of its own, gets ready; an optional state). Sending
+ * one would cost TASK_RUNNING a full round trip, since a task's updates are delivered one at a
+ * time, each after the framework acknowledged the one before ({@code io.kmesos.agent.updates}). A
+ * task killed before its process started never starts: TASK_KILLED,
+ * REASON_TASK_KILLED_DURING_LAUNCH.
  *
  * <p>Each run gets a sandbox {@code <work-dir>/sandboxes/<framework-id>/<task-id>/<run-id>}, its
  * working directory, holding the {@code stdout} and {@code stderr} files. The command runs through
@@ -67,7 +84,18 @@ public final class TaskRunner implements AutoCloseable {
   private final ScheduledExecutorService timers;
   private final Listener listener;
   private final ResourceAccount resources;
+
+  /** Where processes start; the runner's own pool unless a test gives its own. */
+  private final Executor starts;
+
+  private final ExecutorService ownStarts;
   private volatile String agentId = "";
+  private boolean closed;
+
+  /** Tasks whose command's process ended, for {@link #reap} to clear up and report in batches. */
+  private final ConcurrentLinkedQueue<Run> exits = new ConcurrentLinkedQueue<>();
+
+  private final AtomicBoolean reaping = new AtomicBoolean();
 
   private final Map<Key, Run> runs = new LinkedHashMap<>();
   private final Map<String, FrameworkInfo> frameworks = new LinkedHashMap<>();
@@ -75,18 +103,32 @@ public final class TaskRunner implements AutoCloseable {
   record Key(String frameworkId, String taskId) {}
 
   private static final class Run {
+    final Key key;
     final FrameworkInfo framework;
     final TaskInfo info;
     final Path sandbox;
+
+    /** Null until the process started. */
     Process process;
+
+    /** What Reregister reports: TASK_STARTING until the process runs. */
     TaskState state = TaskState.TASK_STARTING;
+
     boolean killed;
+
+    /** A kill that came before the process started: its grace period. */
+    Duration pendingKill;
+
     ScheduledFuture<?> forceKill;
+
+    /** When the RunTask came (System.nanoTime), for the log's start time. */
+    final long received = System.nanoTime();
 
     /** Descendants seen at the kill, to reach those that left the session (setsid). */
     final Set<ProcessHandle> descendants = new LinkedHashSet<>();
 
-    Run(FrameworkInfo framework, TaskInfo info, Path sandbox) {
+    Run(Key key, FrameworkInfo framework, TaskInfo info, Path sandbox) {
+      this.key = key;
       this.framework = framework;
       this.info = info;
       this.sandbox = sandbox;
@@ -105,11 +147,38 @@ public final class TaskRunner implements AutoCloseable {
       Duration defaultGracePeriod,
       ScheduledExecutorService timers,
       Listener listener) {
+    this(workDir, total, defaultGracePeriod, timers, listener, null);
+  }
+
+  /** As above; {@code starts} (when not null) runs the process starts, for tests to hold them. */
+  TaskRunner(
+      Path workDir,
+      Map<String, Double> total,
+      Duration defaultGracePeriod,
+      ScheduledExecutorService timers,
+      Listener listener,
+      Executor starts) {
     this.workDir = workDir;
     this.resources = new ResourceAccount(total);
     this.defaultGracePeriod = defaultGracePeriod;
     this.timers = timers;
     this.listener = listener;
+    if (starts != null) {
+      this.ownStarts = null;
+      this.starts = starts;
+    } else {
+      // fork/exec is mostly the kernel's work: a thread per core keeps the cores busy with a
+      // batch of starts without a crowd of threads competing for them.
+      this.ownStarts =
+          Executors.newFixedThreadPool(
+              Math.max(2, Runtime.getRuntime().availableProcessors()),
+              r -> {
+                Thread t = new Thread(r, "task-starts");
+                t.setDaemon(true);
+                return t;
+              });
+      this.starts = ownStarts;
+    }
   }
 
   /** The agent ID updates carry, once the master's registry has admitted the agent. */
@@ -120,8 +189,9 @@ public final class TaskRunner implements AutoCloseable {
   /**
    * Starts a task (RunTask). A task the runner already holds is ignored, as the contract says. An
    * invalid task gets TASK_ERROR, one that does not fit in the free resources TASK_DROPPED
-   * (TASK_LOST for frameworks that are not PARTITION_AWARE), one whose process cannot start
-   * TASK_FAILED; none of these runs.
+   * (TASK_LOST for frameworks that are not PARTITION_AWARE), before this returns; otherwise its
+   * resources are taken now and its process starts soon after, on another thread: TASK_RUNNING, or
+   * TASK_FAILED if it cannot start.
    */
   public synchronized void launch(FrameworkInfo framework, TaskInfo info) {
     String frameworkId = framework.getId();
@@ -159,29 +229,12 @@ public final class TaskRunner implements AutoCloseable {
             .resolve(frameworkId)
             .resolve(info.getTaskId())
             .resolve(UUID.randomUUID().toString());
-    Run run = new Run(framework, info, sandbox);
+    Run run = new Run(key, framework, info, sandbox);
     runs.put(key, run);
     resources.take(info.getResourcesList());
-    emit(framework, info.getTaskId(), TaskState.TASK_STARTING, Reason.REASON_UNSPECIFIED, "", null);
     try {
-      Files.createDirectories(sandbox);
-      ProcessBuilder pb = new ProcessBuilder(command(info)).directory(sandbox.toFile());
-      pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
-      pb.redirectOutput(sandbox.resolve("stdout").toFile());
-      pb.redirectError(sandbox.resolve("stderr").toFile());
-      Map<String, String> env = pb.environment();
-      // Not the agent's own environment (its options, the pod's service links): what Mesos's
-      // command executor gives a task, then the task's own variables.
-      env.clear();
-      env.put("PATH", DEFAULT_PATH);
-      env.put("HOME", sandbox.toString());
-      env.put("MESOS_SANDBOX", sandbox.toString());
-      env.put("MESOS_TASK_ID", info.getTaskId());
-      env.put("MESOS_FRAMEWORK_ID", frameworkId);
-      env.put("MESOS_AGENT_ID", agentId);
-      env.putAll(info.getCommand().getEnvironmentMap());
-      run.process = pb.start();
-    } catch (IOException | RuntimeException e) {
+      starts.execute(() -> start(run));
+    } catch (RejectedExecutionException e) {
       runs.remove(key);
       resources.release(info.getResourcesList());
       emit(
@@ -189,19 +242,93 @@ public final class TaskRunner implements AutoCloseable {
           info.getTaskId(),
           TaskState.TASK_FAILED,
           Reason.REASON_CONTAINER_LAUNCH_FAILED,
-          "Cannot start the task's command: " + e.getMessage(),
+          "The agent is stopping",
           null);
+    }
+  }
+
+  /** Starts the run's process, off the lock (on {@link #starts}). */
+  private void start(Run run) {
+    TaskInfo info = run.info;
+    String frameworkId = run.framework.getId();
+    synchronized (this) {
+      if (closed || run.pendingKill != null) {
+        runs.remove(run.key);
+        resources.release(info.getResourcesList());
+        emit(
+            run.framework,
+            info.getTaskId(),
+            TaskState.TASK_KILLED,
+            Reason.REASON_TASK_KILLED_DURING_LAUNCH,
+            "Killed before its command started",
+            null);
+        return;
+      }
+    }
+    Process process;
+    long begin = System.nanoTime();
+    try {
+      Files.createDirectories(run.sandbox);
+      ProcessBuilder pb = new ProcessBuilder(command(info)).directory(run.sandbox.toFile());
+      pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+      pb.redirectOutput(run.sandbox.resolve("stdout").toFile());
+      pb.redirectError(run.sandbox.resolve("stderr").toFile());
+      Map<String, String> env = pb.environment();
+      // Not the agent's own environment (its options, the pod's service links): what Mesos's
+      // command executor gives a task, then the task's own variables.
+      env.clear();
+      env.put("PATH", DEFAULT_PATH);
+      env.put("HOME", run.sandbox.toString());
+      env.put("MESOS_SANDBOX", run.sandbox.toString());
+      env.put("MESOS_TASK_ID", info.getTaskId());
+      env.put("MESOS_FRAMEWORK_ID", frameworkId);
+      env.put("MESOS_AGENT_ID", agentId);
+      env.putAll(info.getCommand().getEnvironmentMap());
+      process = pb.start();
+    } catch (IOException | RuntimeException e) {
+      synchronized (this) {
+        runs.remove(run.key);
+        resources.release(info.getResourcesList());
+        emit(
+            run.framework,
+            info.getTaskId(),
+            TaskState.TASK_FAILED,
+            Reason.REASON_CONTAINER_LAUNCH_FAILED,
+            "Cannot start the task's command: " + e.getMessage(),
+            null);
+      }
       return;
     }
-    run.state = TaskState.TASK_RUNNING;
-    LOG.info(
-        "task {} of framework {} runs as process {} in {}",
-        info.getTaskId(),
-        frameworkId,
-        run.process.pid(),
-        sandbox);
-    emit(framework, info.getTaskId(), TaskState.TASK_RUNNING, Reason.REASON_UNSPECIFIED, "", null);
-    run.process.onExit().thenRunAsync(() -> exited(key, run), timers);
+    synchronized (this) {
+      run.process = process;
+      if (closed) {
+        // The agent stopped while the process started: it must not outlive the agent either.
+        run.killed = true;
+        forceKill(run);
+      } else {
+        run.state = TaskState.TASK_RUNNING;
+        LOG.info(
+            "task {} of framework {} runs as process {} in {} ({} ms after its RunTask, {} ms to"
+                + " start)",
+            info.getTaskId(),
+            frameworkId,
+            process.pid(),
+            run.sandbox,
+            String.format("%.1f", (System.nanoTime() - run.received) / 1e6),
+            String.format("%.1f", (System.nanoTime() - begin) / 1e6));
+        emit(
+            run.framework,
+            info.getTaskId(),
+            TaskState.TASK_RUNNING,
+            Reason.REASON_UNSPECIFIED,
+            "",
+            null);
+        if (run.pendingKill != null) {
+          startKill(run, run.pendingKill); // the kill came while the process started
+        }
+      }
+    }
+    process.onExit().thenRun(() -> exited(run));
   }
 
   /**
@@ -288,13 +415,25 @@ public final class TaskRunner implements AutoCloseable {
    */
   @Override
   public synchronized void close() {
+    closed = true; // the starts still queued start nothing
+    if (ownStarts != null) {
+      ownStarts.shutdown();
+    }
     for (Run run : List.copyOf(runs.values())) {
-      run.killed = true;
-      forceKill(run);
+      if (run.process != null) {
+        run.killed = true;
+        forceKill(run);
+      }
     }
   }
 
   private void startKill(Run run, Duration grace) {
+    if (run.process == null) {
+      if (run.pendingKill == null) {
+        run.pendingKill = grace; // start() acts on it: before the start, or right after
+      }
+      return;
+    }
     if (run.killed) {
       return; // already being killed: the first grace period stands
     }
@@ -344,13 +483,59 @@ public final class TaskRunner implements AutoCloseable {
     run.descendants.forEach(ProcessHandle::destroyForcibly);
   }
 
-  /** The command's own process ended: clear up what it left, then report. Off the lock. */
-  private void exited(Key key, Run run) {
-    long pid = run.process.pid();
-    int status = run.process.exitValue();
-    if (run.forceKill != null) {
-      run.forceKill.cancel(false);
+  /** The command's own process ended (on the JDK's process reaper thread): queue it for reaping. */
+  private void exited(Run run) {
+    exits.add(run);
+    if (reaping.compareAndSet(false, true)) {
+      try {
+        timers.execute(this::reap);
+      } catch (RejectedExecutionException e) {
+        reaping.set(false); // the agent is stopping
+      }
     }
+  }
+
+  /**
+   * Clears up after and reports every task in {@link #exits}, off the lock. A task's session may
+   * still hold background children after its leader is gone, which takes a scan of /proc to see;
+   * when many tasks end at once (a batch of short tasks) one scan serves all that are queued, not
+   * one each.
+   */
+  private void reap() {
+    while (true) {
+      List<Run> batch = new ArrayList<>();
+      for (Run run; (run = exits.poll()) != null; ) {
+        batch.add(run);
+      }
+      if (batch.isEmpty()) {
+        reaping.set(false);
+        // An exit queued after the poll and before the flag was cleared: ours to reap still.
+        if (exits.isEmpty() || !reaping.compareAndSet(false, true)) {
+          return;
+        }
+        continue;
+      }
+      Map<Long, List<Long>> left =
+          ProcessTree.sessionMembers(
+              batch.stream().map(r -> r.process.pid()).collect(Collectors.toSet()));
+      for (Run run : batch) {
+        if (left.getOrDefault(run.process.pid(), List.of()).isEmpty()
+            && run.descendants.stream().noneMatch(ProcessHandle::isAlive)) {
+          report(run);
+        } else {
+          try {
+            timers.execute(() -> clearUp(run)); // not to hold up the others' reports
+          } catch (RejectedExecutionException e) {
+            clearUp(run);
+          }
+        }
+      }
+    }
+  }
+
+  /** Kills what the task left behind (its leader is gone), then reports. */
+  private void clearUp(Run run) {
+    long pid = run.process.pid();
     // The leader is gone; its group and session may still hold background children, and the
     // descendants seen at a kill those that left. None may outlive the task.
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -372,49 +557,56 @@ public final class TaskRunner implements AutoCloseable {
       run.descendants.removeIf(d -> !ProcessTree.alive(d.pid()));
     }
     if (!left.isEmpty()) {
-      LOG.warn("processes {} of task {} survived SIGKILL", left, key.taskId);
+      LOG.warn("processes {} of task {} survived SIGKILL", left, run.key.taskId());
     }
-    synchronized (this) {
-      runs.remove(key);
-      resources.release(run.info.getResourcesList());
-      String taskId = run.info.getTaskId();
-      if (run.killed) {
-        emit(
-            run.framework,
-            taskId,
-            TaskState.TASK_KILLED,
-            Reason.REASON_UNSPECIFIED,
-            "Command killed (status " + status + ")",
-            null);
-      } else if (status == 0) {
-        emit(
-            run.framework,
-            taskId,
-            TaskState.TASK_FINISHED,
-            Reason.REASON_COMMAND_EXITED,
-            "Command exited with status 0",
-            0);
-      } else if (status > 128 && status <= 128 + 64) {
-        emit(
-            run.framework,
-            taskId,
-            TaskState.TASK_FAILED,
-            Reason.REASON_UNSPECIFIED,
-            "Command terminated by "
-                + ProcessTree.signalName(status - 128)
-                + " (status "
-                + status
-                + ")",
-            null);
-      } else {
-        emit(
-            run.framework,
-            taskId,
-            TaskState.TASK_FAILED,
-            Reason.REASON_COMMAND_EXITED,
-            "Command exited with status " + status,
-            status);
-      }
+    report(run);
+  }
+
+  /** The task's processes are gone: its resources are free, its terminal update goes out. */
+  private synchronized void report(Run run) {
+    if (run.forceKill != null) {
+      run.forceKill.cancel(false);
+    }
+    int status = run.process.exitValue();
+    runs.remove(run.key);
+    resources.release(run.info.getResourcesList());
+    String taskId = run.info.getTaskId();
+    if (run.killed) {
+      emit(
+          run.framework,
+          taskId,
+          TaskState.TASK_KILLED,
+          Reason.REASON_UNSPECIFIED,
+          "Command killed (status " + status + ")",
+          null);
+    } else if (status == 0) {
+      emit(
+          run.framework,
+          taskId,
+          TaskState.TASK_FINISHED,
+          Reason.REASON_COMMAND_EXITED,
+          "Command exited with status 0",
+          0);
+    } else if (status > 128 && status <= 128 + 64) {
+      emit(
+          run.framework,
+          taskId,
+          TaskState.TASK_FAILED,
+          Reason.REASON_UNSPECIFIED,
+          "Command terminated by "
+              + ProcessTree.signalName(status - 128)
+              + " (status "
+              + status
+              + ")",
+          null);
+    } else {
+      emit(
+          run.framework,
+          taskId,
+          TaskState.TASK_FAILED,
+          Reason.REASON_COMMAND_EXITED,
+          "Command exited with status " + status,
+          status);
     }
   }
 

@@ -83,6 +83,10 @@ class TaskRunnerTest {
                                 && s != TaskState.TASK_KILLING));
   }
 
+  void awaitState(String taskId, TaskState state) {
+    await().atMost(PATIENCE).until(() -> states(taskId).contains(state));
+  }
+
   Path sandbox(String taskId) throws Exception {
     try (Stream<Path> runs = Files.list(work.resolve("sandboxes/fw-1").resolve(taskId))) {
       return runs.findFirst().orElseThrow();
@@ -121,8 +125,7 @@ class TaskRunnerTest {
                     .putEnvironment("GREETING", "hi"))
             .build());
     awaitTerminal("ok");
-    assertThat(states("ok"))
-        .containsExactly(TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_FINISHED);
+    assertThat(states("ok")).containsExactly(TaskState.TASK_RUNNING, TaskState.TASK_FINISHED);
     assertThat(last("ok").getExitCode()).isZero();
     Path sandbox = sandbox("ok");
     assertThat(Files.readString(sandbox.resolve("stdout"))).isEqualTo("hello\nok hi\n");
@@ -262,14 +265,11 @@ class TaskRunnerTest {
     FrameworkInfo killing =
         FRAMEWORK.toBuilder().addCapabilities(FrameworkInfo.Capability.TASK_KILLING_STATE).build();
     runner.launch(killing, shell("k", "sleep 1000"));
+    awaitState("k", TaskState.TASK_RUNNING);
     runner.kill("fw-1", "k", Optional.of(Duration.ofSeconds(5)));
     awaitTerminal("k");
     assertThat(states("k"))
-        .containsExactly(
-            TaskState.TASK_STARTING,
-            TaskState.TASK_RUNNING,
-            TaskState.TASK_KILLING,
-            TaskState.TASK_KILLED);
+        .containsExactly(TaskState.TASK_RUNNING, TaskState.TASK_KILLING, TaskState.TASK_KILLED);
   }
 
   @Test
@@ -355,7 +355,59 @@ class TaskRunnerTest {
     runner(Map.of());
     runner.launch(FRAMEWORK, shell("once", "sleep 1000"));
     runner.launch(FRAMEWORK, shell("once", "sleep 1000"));
-    assertThat(states("once")).containsExactly(TaskState.TASK_STARTING, TaskState.TASK_RUNNING);
+    awaitState("once", TaskState.TASK_RUNNING);
+    runner.launch(FRAMEWORK, shell("once", "sleep 1000"));
+    assertThat(states("once")).containsExactly(TaskState.TASK_RUNNING);
     assertThat(runner.running()).isEqualTo(1);
+  }
+
+  @Test
+  void aTaskKilledBeforeItsProcessStartedNeverRuns() throws Exception {
+    List<Runnable> held = new CopyOnWriteArrayList<>();
+    runner =
+        new TaskRunner(
+            work,
+            Map.of("cpus", 1.0),
+            Duration.ofSeconds(30),
+            timers,
+            (f, s) -> updates.add(s),
+            held::add);
+    runner.launch(
+        FRAMEWORK,
+        shell("early", "touch ran").toBuilder()
+            .addResources(Resource.newBuilder().setName("cpus").setScalar(1))
+            .build());
+    assertThat(runner.used()).isEqualTo(Map.of("cpus", 1.0));
+    assertThat(runner.tasks())
+        .singleElement()
+        .satisfies(t -> assertThat(t.getState()).isEqualTo(TaskState.TASK_STARTING));
+    runner.kill("fw-1", "early", Optional.empty());
+    assertThat(states("early")).isEmpty();
+    held.forEach(Runnable::run);
+    assertThat(states("early")).containsExactly(TaskState.TASK_KILLED);
+    assertThat(last("early").getReason())
+        .isEqualTo(TaskStatus.Reason.REASON_TASK_KILLED_DURING_LAUNCH);
+    assertThat(work.resolve("sandboxes/fw-1/early")).doesNotExist();
+    assertThat(runner.running()).isZero();
+    assertThat(runner.used()).isEmpty();
+  }
+
+  @Test
+  void manyShortTasksAreAllReportedAndTheirResourcesFreed() {
+    runner(Map.of("cpus", 1.0));
+    for (int i = 0; i < 50; i++) {
+      runner.launch(
+          FRAMEWORK,
+          shell("short-" + i, "true").toBuilder()
+              .addResources(Resource.newBuilder().setName("cpus").setScalar(0.02))
+              .build());
+    }
+    for (int i = 0; i < 50; i++) {
+      awaitTerminal("short-" + i);
+      assertThat(states("short-" + i))
+          .containsExactly(TaskState.TASK_RUNNING, TaskState.TASK_FINISHED);
+    }
+    assertThat(runner.running()).isZero();
+    assertThat(runner.used()).isEmpty();
   }
 }
