@@ -461,7 +461,7 @@ class TasksIT {
                       .as(d.toString())
                       .isLessThanOrEqualTo(1);
                 });
-        // STARTING, RUNNING and a terminal update per task that ran (the agent's, each with a
+        // RUNNING and a terminal update per task that ran (the agent's, each with a
         // uuid), and the master's (reconciliation answers) without.
         assertThat(f.fromMaster).allSatisfy(s -> assertThat(s.getUuid()).isEmpty());
       }
