@@ -14,6 +14,7 @@ import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.devcluster.LocalKubeApiServer;
 import io.kmesos.local.KmesosLocalFixture.KmesosLocal;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
