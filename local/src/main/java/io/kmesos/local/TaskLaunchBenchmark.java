@@ -18,6 +18,7 @@ import io.kmesos.api.v1.Offer;
 import io.kmesos.api.v1.Resource;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
+import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.crds.KmesosCrds;
 import io.kmesos.crds.v1alpha1.Agent;
@@ -547,7 +548,14 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
       long now = System.nanoTime();
       int i = index(status.getTaskId());
       if (i < 0) {
-        client.acknowledge(status);
+        if (!status.getUuid().isEmpty()) {
+          client.acknowledge(status);
+        }
+        return;
+      }
+      if (status.getUuid().isEmpty() && !TaskStates.isTerminal(status.getState())) {
+        // The master's answer to the client's implicit reconciliation, which may cross an Accept
+        // (e.g. TASK_STAGING): it says nothing new and needs no acknowledgement.
         return;
       }
       switch (status.getState()) {
