@@ -1,0 +1,527 @@
+#!/usr/bin/env bash
+# A real single-node Kubernetes inside a network namespace of its own (a prototype of issue #13's
+# fixture): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd + runc, the
+# kubelet, kube-proxy (iptables) and the CNI bridge plugin, from the binaries of
+# scripts/kube-test-binaries.sh and scripts/kube-node-binaries.sh.
+#
+#   scripts/kube-node.sh up <dir>               start it; returns once the node is Ready
+#   scripts/kube-node.sh down <dir>             stop it and remove everything it made (keeps <dir>/logs)
+#   scripts/kube-node.sh kubectl <dir> ARGS...  kubectl (admin) inside the node's namespace
+#   scripts/kube-node.sh import <dir> TAR...    import Docker/OCI image archives into its containerd
+#   scripts/kube-node.sh smoke <dir>            a Pod from a local image, its logs, a ClusterIP Service
+#   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
+#
+# Containment (why `down` leaves nothing): every process runs in the network namespace
+# kmesos-node-<id> and in one private mount namespace (held by a `sleep` process), so every address,
+# iptables rule, ip_forward, container and volume mount lives and dies with those namespaces; every
+# process (daemons, shims, containers) is in the cgroup /kmesos-node-<id> of every hierarchy, which
+# `down` empties with SIGKILL and removes. Paths the kubelet, containerd and the CNI plugins hard-code
+# (/var/lib/kubelet, /var/lib/cni, /run/containerd, /run/netns) are mounted over inside the private
+# mount namespace, so two nodes never share them. Needs root.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$("$HERE/scripts/kube-node-binaries.sh" --print-dir)"
+IMAGES="${KMESOS_CACHE:-$HOME/.cache/kmesos}/node-images"
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+NODE_NAME=kmesos-node
+NODE_IP=10.213.0.2            # the node's address, on the bridge node0 (the kubelet refuses loopback)
+NODE_NET=10.213.0.0/24
+POD_CIDR=10.244.0.0/24        # host-local range of the CNI bridge cni0 (= the node's podCIDR)
+CLUSTER_CIDR=10.244.0.0/16
+SERVICE_CIDR=10.96.0.0/16     # 10.96.0.1 is the API server's ClusterIP
+PAUSE_IMAGE=kmesos.local/pause:1
+BUSYBOX_IMAGE=kmesos.local/busybox:1
+
+T0=$(date +%s.%N)
+log()  { printf '[kube-node %6.1fs] %s\n' "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$*" >&2; }
+fail() { printf '[kube-node] ERROR: %s\n' "$*" >&2; exit 1; }
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+
+[[ $# -ge 1 ]] || usage 2
+CMD="$1"; shift
+case "$CMD" in -h|--help|help) usage 0 ;; esac
+[[ $# -ge 1 ]] || fail "$CMD needs the node's directory (e.g. scripts/kube-node.sh $CMD /tmp/kmesos-node)"
+D="$(realpath -m "$1")"; shift
+[[ "$D" != / ]] || fail "the node's directory must not be /"
+ID="$(printf '%s' "$D" | sha256sum | cut -c1-8)"
+NS="kmesos-node-$ID"
+CG="kmesos-node-$ID"
+KUBECONFIG_ADMIN="$D/pki/admin.conf"
+
+# Every mounted cgroup hierarchy (v1 controllers, name=systemd, and the v2 'unified' one).
+hierarchies() { local h; for h in /sys/fs/cgroup/*; do [[ -f "$h/cgroup.procs" ]] && echo "$h"; done; return 0; }
+holder_pid() { [[ -f "$D/run/holder.pid" ]] && cat "$D/run/holder.pid"; }
+
+in_node() { # command... : runs inside the node's network and mount namespaces
+  local h; h="$(holder_pid)" || fail "no node is running in $D"
+  nsenter -t "$h" -m -n -- "$@"
+}
+
+kc() { in_node "$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+wait_for() { # description, timeout seconds, command...
+  local what="$1" timeout="$2"; shift 2
+  local end=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    (( $(date +%s) < end )) || fail "timed out after ${timeout}s waiting for $what (logs: $D/logs)"
+    sleep 1
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Certificates: one CA; ECDSA keys (fast on a busy machine); client certificates name the
+# identities the API server's RBAC bootstrap policy knows (system:node:*, system:kube-*).
+# ---------------------------------------------------------------------------------------------
+make_pki() {
+  local p="$D/pki"; mkdir -p "$p"
+  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout "$p/ca.key" \
+    -subj "/CN=kmesos-node-ca" -days 30 -out "$p/ca.crt" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$p/sa.key" 2>/dev/null
+  openssl pkey -in "$p/sa.key" -pubout -out "$p/sa.pub"
+  cert apiserver kube-apiserver "" \
+    "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:$NODE_IP,IP:10.96.0.1,IP:127.0.0.1"
+  cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
+  cert admin kmesos-node-admin system:masters
+  cert kubelet "system:node:$NODE_NAME" system:nodes
+  cert controller-manager system:kube-controller-manager ""
+  cert scheduler system:kube-scheduler ""
+  cert proxy system:kube-proxy ""
+  kubeconfig admin; kubeconfig kubelet; kubeconfig controller-manager; kubeconfig scheduler; kubeconfig proxy
+}
+
+cert() { # name, CN, O (may be empty), subjectAltName (optional)
+  local p="$D/pki" name="$1" subj="/CN=$2"
+  [[ -z "$3" ]] || subj="/O=$3/CN=$2"
+  openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout "$p/$name.key" \
+    -subj "$subj" -out "$p/$name.csr" 2>/dev/null
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=serverAuth,clientAuth"
+    [[ -z "${4:-}" ]] || echo "subjectAltName=$4"
+  } > "$p/$name.ext"
+  openssl x509 -req -in "$p/$name.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial -days 30 \
+    -extfile "$p/$name.ext" -out "$p/$name.crt" 2>/dev/null
+  rm -f "$p/$name.csr" "$p/$name.ext"
+}
+
+kubeconfig() { # name
+  local p="$D/pki"
+  cat > "$p/$1.conf" <<YAML
+apiVersion: v1
+kind: Config
+clusters: [{name: node, cluster: {server: 'https://$NODE_IP:6443', certificate-authority: '$p/ca.crt'}}]
+users: [{name: $1, user: {client-certificate: '$p/$1.crt', client-key: '$p/$1.key'}}]
+contexts: [{name: $1, context: {cluster: node, user: $1}}]
+current-context: $1
+YAML
+  chmod 600 "$p/$1.conf"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Images, made without any registry or Docker engine: a Docker-format archive (manifest.json,
+# config, one layer) that `ctr images import` takes.
+# ---------------------------------------------------------------------------------------------
+docker_archive() { # out.tar, name:tag, rootfs dir, entrypoint JSON array, cmd JSON array
+  local out="$1" ref="$2" rootfs="$3" entry="$4" cmd="$5" t
+  t="$(mktemp -d)"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$t/layer.tar" .
+  local diff; diff="$(sha256sum "$t/layer.tar" | cut -d' ' -f1)"
+  mkdir "$t/$diff"; mv "$t/layer.tar" "$t/$diff/layer.tar"
+  printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{"Env":["PATH=/bin"],"Entrypoint":%s,"Cmd":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$entry" "$cmd" "$diff" > "$t/config.json"
+  local cfg; cfg="$(sha256sum "$t/config.json" | cut -d' ' -f1)"
+  mv "$t/config.json" "$t/$cfg.json"
+  printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "$cfg" "$ref" "$diff" > "$t/manifest.json"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$t" -cf "$out.tmp.$$" manifest.json "$cfg.json" "$diff"
+  mv -f "$out.tmp.$$" "$out"; rm -rf "$t"
+}
+
+make_images() {
+  mkdir -p "$IMAGES"
+  if [[ ! -f "$IMAGES/pause-1.tar" ]]; then
+    local r; r="$(mktemp -d)"; cp "$BIN/pause" "$r/pause"
+    docker_archive "$IMAGES/pause-1.tar" "$PAUSE_IMAGE" "$r" '["/pause"]' 'null'; rm -rf "$r"
+  fi
+  if [[ ! -f "$IMAGES/busybox-1.tar" ]]; then
+    local r a; r="$(mktemp -d)"; mkdir -p "$r/bin" "$r/tmp" "$r/etc"; chmod 1777 "$r/tmp"
+    cp /bin/busybox "$r/bin/busybox"
+    for a in $(/bin/busybox --list); do [[ "$a" == busybox ]] || ln -s busybox "$r/bin/$a"; done
+    echo 'root:x:0:0:root:/:/bin/sh' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
+    docker_archive "$IMAGES/busybox-1.tar" "$BUSYBOX_IMAGE" "$r" 'null' '["sh"]'; rm -rf "$r"
+  fi
+}
+
+import_images() { # tar...
+  local t
+  for t; do
+    in_node ctr --address "$D/containerd/containerd.sock" -n k8s.io images import "$t" >/dev/null \
+      || fail "ctr images import $t failed"
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Configuration files
+# ---------------------------------------------------------------------------------------------
+write_configs() {
+  mkdir -p "$D/containerd" "$D/cni/net.d" "$D/kubelet" "$D/cni-lib" "$D/pod-logs" "$D/etcd"
+  cat > "$D/containerd/config.toml" <<TOML
+version = 2
+root = "$D/containerd/root"
+state = "$D/containerd/state"
+# Snapshotters that cannot work here; not loading them keeps the log readable.
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$D/containerd/containerd.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$D/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  # Root lacks CAP_SYS_RESOURCE here: without this runc fails with "can't get final child's PID
+  # from pipe: EOF" when it would lower a container's oom_score_adj below its own.
+  restrict_oom_score_adj = true
+  sandbox_image = "$PAUSE_IMAGE"
+  disable_apparmor = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "/usr/sbin/runc"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$D/cni/net.d"
+    max_conf_num = 1
+TOML
+  cat > "$D/cni/net.d/10-kmesos.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "kmesos",
+  "plugins": [
+    {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+  # No cluster DNS runs on this node: pods get this resolv.conf (the host's resolver is not
+  # reachable from the node's namespace anyway).
+  printf 'nameserver 127.0.0.1\n' > "$D/resolv.conf"
+  cat > "$D/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $D/pki/ca.crt}
+authorization: {mode: Webhook}
+# No systemd on this machine; cgroup v1 (hybrid). Pods go under /$CG/kubepods in every hierarchy.
+cgroupDriver: cgroupfs
+cgroupRoot: /$CG
+containerRuntimeEndpoint: unix://$D/containerd/containerd.sock
+failSwapOn: false
+clusterDomain: cluster.local
+resolvConf: $D/resolv.conf
+podLogsDir: $D/pod-logs
+rotateCertificates: false
+serializeImagePulls: false
+# The disk is shared with everything else on the machine: evict only when it is really full.
+evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
+imageGCHighThresholdPercent: 99
+imageGCLowThresholdPercent: 98
+YAML
+  cat > "$D/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $D/pki/proxy.conf}
+mode: iptables
+clusterCIDR: $CLUSTER_CIDR
+hostnameOverride: $NODE_NAME
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+# 0 = leave the kernel's conntrack settings alone (nf_conntrack_max is not the namespace's own).
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+}
+
+# ---------------------------------------------------------------------------------------------
+# Namespaces, cgroups, processes
+# ---------------------------------------------------------------------------------------------
+make_netns() {
+  ip netns add "$NS"
+  ip -n "$NS" link set lo up
+  # The node's own address, on a bridge. A port gives the bridge carrier, so that routes over it
+  # are up: one end of a veth pair whose both ends stay inside (this kernel has no dummy device).
+  ip -n "$NS" link add node0 type bridge
+  ip -n "$NS" link add node0p type veth peer name node0q
+  ip -n "$NS" link set node0p master node0
+  ip -n "$NS" addr add "$NODE_IP/24" dev node0
+  ip -n "$NS" link set node0q up
+  ip -n "$NS" link set node0p up
+  ip -n "$NS" link set node0 up
+  # A default route, so that the node's own processes (the API server calling a webhook Service)
+  # can reach ClusterIPs: kube-proxy's DNAT happens after the route lookup.
+  ip -n "$NS" route add default dev node0
+}
+
+make_cgroups() {
+  local h
+  for h in $(hierarchies); do
+    mkdir -p "$h/$CG/daemons"
+    if [[ -f "$h/cpuset.cpus" ]]; then # cgroup v1 cpuset: a new group starts with no CPUs
+      cat "$h/cpuset.cpus" > "$h/$CG/cpuset.cpus"; cat "$h/cpuset.mems" > "$h/$CG/cpuset.mems"
+      cat "$h/cpuset.cpus" > "$h/$CG/daemons/cpuset.cpus"; cat "$h/cpuset.mems" > "$h/$CG/daemons/cpuset.mems"
+    fi
+  done
+}
+
+JOIN_CGROUPS=""
+join_cgroups_snippet() { # shell code that moves the current shell ($$) into /$CG/daemons everywhere
+  local h s=""
+  for h in $(hierarchies); do s+="echo \$\$ > $h/$CG/daemons/cgroup.procs; "; done
+  JOIN_CGROUPS="$s"
+}
+
+# The holder: a `sleep` whose network namespace is the node's and whose mount namespace (private,
+# made by `ip netns exec`) has the node's own /run/netns, /run/containerd, /var/lib/kubelet and
+# /var/lib/cni. Every other process enters both namespaces with nsenter.
+start_holder() {
+  mkdir -p /run/containerd /var/lib/kubelet /var/lib/cni   # mount points only; stay empty on the host
+  local mounts="mount -t tmpfs -o mode=755 kmesos-node /run/netns && mount -t tmpfs -o mode=711 kmesos-node /run/containerd && mount --bind $D/kubelet /var/lib/kubelet && mount --bind $D/cni-lib /var/lib/cni"
+  # `ip netns exec` mounts a fresh /sys (so that /sys/class/net is the namespace's), which has no
+  # cgroup hierarchies: mount the host's again (same options = the same hierarchies), or the kubelet
+  # fails with "failed to find cgroup mounts".
+  mounts+=" && mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup"
+  local src mp fs opts rest o
+  while read -r src mp fs opts rest; do
+    case "$fs" in
+      cgroup)
+        o="$(printf '%s' "$opts" | tr ',' '\n' | grep -vxE 'rw|ro|relatime|noatime|nosuid|nodev|noexec' | paste -sd, -)"
+        [[ "$o" != name=* ]] || o="none,$o"   # a named hierarchy: no controllers
+        mounts+=" && mkdir -p $mp && mount -t cgroup -o $o cgroup $mp" ;;
+      cgroup2) mounts+=" && mkdir -p $mp && mount -t cgroup2 cgroup2 $mp" ;;
+    esac
+  done < <(grep ' /sys/fs/cgroup/' /proc/self/mounts)
+  mounts+=" && exec sleep infinity"
+  setsid bash -c "$JOIN_CGROUPS exec ip netns exec $NS sh -c '$mounts'" </dev/null >"$D/logs/holder.log" 2>&1 &
+  echo $! > "$D/run/holder.pid"
+  local h=$! i
+  for i in $(seq 100); do [[ "$(cat /proc/$h/comm 2>/dev/null)" == sleep ]] && return 0; sleep 0.1; done
+  fail "the namespace holder did not start (see $D/logs/holder.log)"
+}
+
+start() { # name, command...
+  local name="$1"; shift
+  setsid bash -c "$JOIN_CGROUPS cd /; exec nsenter -t $(holder_pid) -m -n -- \"\$@\"" _ "$@" \
+    </dev/null >"$D/logs/$name.log" 2>&1 &
+  echo $! > "$D/run/$name.pid"
+}
+
+up() {
+  [[ $EUID -eq 0 ]] || fail "the node needs root (network namespaces, mounts, cgroups)"
+  if [[ -f "$D/run/holder.pid" ]] || ip netns list | grep -qw "$NS" || [[ -d "/sys/fs/cgroup/memory/$CG" ]]; then
+    log "a node of $D exists (or its remains): taking it down first"
+    down
+  fi
+  "$HERE/scripts/kube-node-binaries.sh" --no-apt >/dev/null 2>&1 \
+    || fail "binaries or packages are missing: run scripts/kube-node-binaries.sh"
+  rm -rf "$D"; mkdir -p "$D/logs" "$D/run"
+  make_pki
+  make_images
+  write_configs
+  make_netns
+  make_cgroups
+  join_cgroups_snippet
+  start_holder
+  log "namespace $NS, cgroup /$CG, directory $D"
+
+  start etcd "$BIN/etcd.bin" --name node --data-dir "$D/etcd" --unsafe-no-fsync \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster node=http://127.0.0.1:2380
+  start containerd containerd --config "$D/containerd/config.toml"
+  local p="$D/pki"
+  start kube-apiserver "$BIN/kube-apiserver.bin" \
+    --advertise-address="$NODE_IP" --bind-address="$NODE_IP" --secure-port=6443 \
+    --etcd-servers=http://127.0.0.1:2379 --service-cluster-ip-range="$SERVICE_CIDR" \
+    --client-ca-file="$p/ca.crt" --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
+    --kubelet-client-certificate="$p/apiserver-kubelet-client.crt" --kubelet-client-key="$p/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
+    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+    --allow-privileged=true --profiling=false
+  wait_for "containerd" 60 test -S "$D/containerd/containerd.sock"
+  import_images "$IMAGES/pause-1.tar" "$IMAGES/busybox-1.tar"
+  log "containerd up; images imported"
+  wait_for "the API server" 180 kc get --raw /readyz
+  log "API server ready"
+  start kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig="$p/controller-manager.conf" --authentication-kubeconfig="$p/controller-manager.conf" \
+    --authorization-kubeconfig="$p/controller-manager.conf" --bind-address=127.0.0.1 --leader-elect=false \
+    --use-service-account-credentials=true --service-account-private-key-file="$p/sa.key" \
+    --root-ca-file="$p/ca.crt" --cluster-signing-cert-file="$p/ca.crt" --cluster-signing-key-file="$p/ca.key" \
+    --allocate-node-cidrs=true --cluster-cidr="$CLUSTER_CIDR" --node-cidr-mask-size=24 \
+    --service-cluster-ip-range="$SERVICE_CIDR"
+  start kube-scheduler "$BIN/kube-scheduler" \
+    --kubeconfig="$p/scheduler.conf" --authentication-kubeconfig="$p/scheduler.conf" \
+    --authorization-kubeconfig="$p/scheduler.conf" --bind-address=127.0.0.1 --leader-elect=false
+  start kubelet "$BIN/kubelet" --config="$D/kubelet.yaml" --kubeconfig="$p/kubelet.conf" \
+    --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --v=1
+  start kube-proxy "$BIN/kube-proxy" --config="$D/kube-proxy.yaml"
+  wait_for "the node to register" 180 kc get node "$NODE_NAME"
+  log "node registered"
+  wait_for "the node to be Ready" 300 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
+  log "node Ready"
+  wait_for "the default ServiceAccount" 120 kc get serviceaccount default
+  log "up: kubectl via 'scripts/kube-node.sh kubectl $D ...' (kubeconfig $KUBECONFIG_ADMIN, inside netns $NS)"
+}
+
+# Every process of this node: those in its cgroups (daemons, shims, containers) and in its netns.
+node_pids() {
+  local h
+  for h in $(hierarchies); do
+    [[ -d "$h/$CG" ]] && find "$h/$CG" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done
+  ip netns pids "$NS" 2>/dev/null || true
+  return 0
+}
+
+down() {
+  local name pid i
+  # Politely first (etcd and the kubelet flush), in reverse start order.
+  for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
+    pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for i in $(seq 50); do
+    local alive=0
+    for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
+      pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
+      kill -0 "$pid" 2>/dev/null && alive=1
+    done
+    [[ $alive == 1 ]] || break
+    sleep 0.2
+  done
+  # Then everything left, containers and shims included. A frozen cgroup (runc pause) would hold
+  # SIGKILL back: thaw first.
+  [[ -d "/sys/fs/cgroup/freezer/$CG" ]] && find "/sys/fs/cgroup/freezer/$CG" -name freezer.state \
+    -exec sh -c 'for f; do echo THAWED > "$f"; done' _ {} + 2>/dev/null || true
+  for i in $(seq 100); do
+    local pids; pids="$(node_pids | sort -u | tr '\n' ' ')"
+    [[ -n "${pids// }" ]] || break
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.1
+  done
+  [[ -z "$(node_pids)" ]] || fail "processes of the node survived SIGKILL: $(node_pids | tr '\n' ' ')"
+  # Empty cgroups can be removed, deepest first (a dying task may hold one for a moment).
+  local h
+  for i in $(seq 50); do
+    local left=0
+    for h in $(hierarchies); do
+      [[ -d "$h/$CG" ]] || continue
+      find "$h/$CG" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [[ -d "$h/$CG" ]] && left=1
+    done
+    [[ $left == 1 ]] || break
+    sleep 0.1
+  done
+  ip netns del "$NS" 2>/dev/null || true
+  # The mount namespace went with its last process; nothing is mounted under $D any more, so its
+  # state can go (the logs stay for a look after a failed run).
+  if [[ -d "$D" ]]; then
+    find "$D" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+  fi
+  local l; l="$(leftovers)"
+  [[ -z "$l" ]] || fail "left behind: $l"
+  log "down: nothing of $D is left (logs kept in $D/logs)"
+}
+
+leftovers() {
+  local out="" h
+  grep -q " $D" /proc/self/mountinfo && out+="mounts under $D; "
+  for h in $(hierarchies); do [[ -d "$h/$CG" ]] && out+="cgroup $h/$CG; "; done
+  ip netns list | grep -qw "$NS" && out+="netns $NS; "
+  [[ -n "$(node_pids)" ]] && out+="processes $(node_pids | tr '\n' ' '); "
+  printf '%s' "$out"
+}
+
+smoke() {
+  log "smoke: a Pod from the local busybox image, its logs, a ClusterIP Service from another Pod"
+  kc delete pod web client --ignore-not-found --wait=true >/dev/null
+  kc delete service web --ignore-not-found >/dev/null
+  kc apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: $BUSYBOX_IMAGE
+    command: [sh, -c, 'mkdir -p /www && echo "hello from \$(hostname)" > /www/index.html && echo web serving && exec httpd -f -v -p 8080 -h /www']
+    ports: [{containerPort: 8080}]
+    resources: {limits: {cpu: 100m, memory: 32Mi}}
+    readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: client
+    image: $BUSYBOX_IMAGE
+    command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 1; done']
+YAML
+  kc wait --for=condition=Ready pod/web pod/client --timeout=180s >/dev/null || {
+    kc describe pod web client >&2; fail "the smoke Pods did not become Ready"; }
+  log "smoke: Pods Ready"
+  [[ "$(kc logs web)" == *"web serving"* ]] || fail "kubectl logs web did not show the container's output"
+  local ip; ip="$(kc get service web -o jsonpath='{.spec.clusterIP}')"
+  local answer=""
+  for _ in $(seq 30); do
+    # nc, not wget: Debian's static busybox wget crashes (SIGSEGV) in glibc's NSS lookup of "http"
+    # in an image without glibc's NSS libraries.
+    answer="$(kc exec client -- sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $ip 80 | tail -1" 2>/dev/null)" \
+      && [[ "$answer" == hello* ]] && break
+    sleep 1
+  done
+  [[ "$answer" == "hello from web" ]] || fail "the client Pod did not reach web through the ClusterIP $ip (got: '$answer')"
+  log "smoke: kubectl logs and exec work; client -> Service $ip -> web answered '$answer'"
+  local limit
+  limit="$(kc exec web -- cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true)"
+  [[ "$limit" == "33554432" ]] || fail "the web container's memory limit is '$limit', not 32Mi"
+  log "smoke: the memory limit (32Mi) is applied"
+  kc delete pod web client --wait=true >/dev/null
+  kc delete service web >/dev/null
+  log "smoke: passed"
+}
+
+case "$CMD" in
+  up) up ;;
+  down) [[ $EUID -eq 0 ]] || fail "down needs root"; down ;;
+  kubectl) kc "$@" ;;
+  import) import_images "$@" ;;
+  smoke) smoke ;;
+  leftovers) l="$(leftovers)"; [[ -z "$l" ]] && echo "nothing of $D is left" || { echo "left behind: $l"; exit 1; } ;;
+  *) usage 2 ;;
+esac
