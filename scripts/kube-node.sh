@@ -453,7 +453,7 @@ leftovers() {
   grep -q " $D" /proc/self/mountinfo && out+="mounts under $D; "
   for h in $(hierarchies); do [[ -d "$h/$CG" ]] && out+="cgroup $h/$CG; "; done
   ip netns list | grep -qw "$NS" && out+="netns $NS; "
-  [[ -n "$(node_pids)" ]] && out+="processes $(node_pids | tr '\n' ' '); "
+  [[ -n "$(node_pids)" ]] && out+="processes $(node_pids | sort -un | tr "\n" " "); "
   printf '%s' "$out"
 }
 
