@@ -10,6 +10,7 @@
 #   scripts/kube-node.sh import <dir> TAR...    import Docker/OCI image archives into its containerd
 #   scripts/kube-node.sh smoke <dir>            a Pod from a local image, its logs, a ClusterIP Service
 #   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
+#   scripts/kube-node.sh base-image <out.tar>   a Java 17 base image (jlink + glibc + busybox) for Jib's tar://
 #
 # Containment (why `down` leaves nothing): every process runs in the network namespace
 # kmesos-node-<id> and in one private mount namespace (held by a `sleep` process), so every address,
@@ -38,7 +39,7 @@ T0=$(date +%s.%N)
 log()  { printf '[kube-node %6.1fs] %s\n' "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$*" >&2; }
 fail() { printf '[kube-node] ERROR: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 [[ $# -ge 1 ]] || usage 2
 CMD="$1"; shift
@@ -126,14 +127,14 @@ YAML
 # Images, made without any registry or Docker engine: a Docker-format archive (manifest.json,
 # config, one layer) that `ctr images import` takes.
 # ---------------------------------------------------------------------------------------------
-docker_archive() { # out.tar, name:tag, rootfs dir, entrypoint JSON array, cmd JSON array
-  local out="$1" ref="$2" rootfs="$3" entry="$4" cmd="$5" t
+docker_archive() { # out.tar, name:tag, rootfs dir, entrypoint JSON array, cmd JSON array[, PATH]
+  local out="$1" ref="$2" rootfs="$3" entry="$4" cmd="$5" path="${6:-/bin}" t
   t="$(mktemp -d)"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$t/layer.tar" .
   local diff; diff="$(sha256sum "$t/layer.tar" | cut -d' ' -f1)"
   mkdir "$t/$diff"; mv "$t/layer.tar" "$t/$diff/layer.tar"
-  printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{"Env":["PATH=/bin"],"Entrypoint":%s,"Cmd":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$entry" "$cmd" "$diff" > "$t/config.json"
+  printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{"Env":["PATH=%s"],"Entrypoint":%s,"Cmd":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$path" "$entry" "$cmd" "$diff" > "$t/config.json"
   local cfg; cfg="$(sha256sum "$t/config.json" | cut -d' ' -f1)"
   mv "$t/config.json" "$t/$cfg.json"
   printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "$cfg" "$ref" "$diff" > "$t/manifest.json"
@@ -154,6 +155,38 @@ make_images() {
     echo 'root:x:0:0:root:/:/bin/sh' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
     docker_archive "$IMAGES/busybox-1.tar" "$BUSYBOX_IMAGE" "$r" 'null' '["sh"]'; rm -rf "$r"
   fi
+}
+
+# A Java 17 base image for Jib's `tar://` base (kmesos' own images): a jlink'ed runtime of this
+# machine's JDK, the glibc libraries it links, and the static busybox for a shell. No registry, no
+# Docker engine, no Debian rootfs; about 60 MB.
+base_image() { # out.tar
+  local out="$1" r jdk mods
+  jdk="$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v java)")")")"
+  [[ -x "$jdk/bin/jlink" ]] || fail "no jlink in $jdk (a JDK 17 is needed)"
+  r="$(mktemp -d)"
+  mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/opt" "$r/lib/x86_64-linux-gnu" "$r/lib64"; chmod 1777 "$r/tmp"
+  # The modules the kmesos components (gRPC/Netty, fabric8, Jackson, java-operator-sdk) need.
+  mods="java.se,jdk.unsupported,jdk.crypto.ec,jdk.crypto.cryptoki,jdk.management,jdk.naming.dns,jdk.zipfs,jdk.jfr,jdk.httpserver"
+  "$jdk/bin/jlink" --add-modules "$mods" --strip-debug --no-man-pages --no-header-files --compress=2 \
+    --output "$r/opt/java" || fail "jlink failed"
+  local lib
+  for lib in $( (ldd "$r/opt/java/bin/java"; find "$r/opt/java" -name '*.so' -exec ldd {} \; ) 2>/dev/null \
+      | awk '/=> \//{print $3} /^\s*\/lib64\//{print $1}' | sort -u); do
+    case "$lib" in
+      /lib64/*) cp -L "$lib" "$r/lib64/" ;;
+      *) cp -L "$lib" "$r/lib/x86_64-linux-gnu/" ;;
+    esac
+  done
+  [[ -f "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
+  cp /bin/busybox "$r/bin/busybox"
+  local a; for a in $(/bin/busybox --list); do [[ "$a" == busybox ]] || ln -s busybox "$r/bin/$a"; done
+  echo 'root:x:0:0:root:/:/bin/sh' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
+  echo 'hosts: files dns' > "$r/etc/nsswitch.conf"
+  echo '/lib/x86_64-linux-gnu' > "$r/etc/ld.so.conf"; ldconfig -r "$r"
+  docker_archive "$out" "kmesos.local/jre17-base:1" "$r" 'null' '["sh"]' /opt/java/bin:/bin
+  rm -rf "$r"
+  log "base image: $out ($(du -h "$out" | cut -f1))"
 }
 
 import_images() { # tar...
@@ -521,6 +554,7 @@ case "$CMD" in
   down) [[ $EUID -eq 0 ]] || fail "down needs root"; down ;;
   kubectl) kc "$@" ;;
   import) import_images "$@" ;;
+  base-image) base_image "$D" ;;
   smoke) smoke ;;
   leftovers) l="$(leftovers)"; [[ -z "$l" ]] && echo "nothing of $D is left" || { echo "left behind: $l"; exit 1; } ;;
   *) usage 2 ;;
