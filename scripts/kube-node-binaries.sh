@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Produces what a real single-node Kubernetes needs besides the control plane of
 # scripts/kube-test-binaries.sh (which it runs first):
-#   ~/.kubeapitest/k8s/<K8S_VERSION>-linux-amd64/{kubelet,kube-controller-manager,kube-scheduler,kube-proxy,pause}
+#   ~/.kubeapitest/k8s/<K8S_VERSION>-linux-amd64/{kubelet,kube-controller-manager,kube-scheduler,kube-proxy,pause,netns-forward}
 # and, from Debian's packages when missing: containerd, runc, the CNI plugins (bridge, host-local,
 # loopback, portmap under /usr/lib/cni), iptables, conntrack and a static busybox (test images).
 #
@@ -171,7 +171,122 @@ GO
   log "pause: built $out"
 }
 
+# netns-forward: accepts TCP connections on 127.0.0.1 of the namespace it is started in (the
+# host's) and connects each one to an address inside a network namespace (the node's), so that a
+# test JVM reaches the node's API server or a NodePort without any address or route being added to
+# the host. Each connection is dialed from an OS thread moved into the node's namespace (setns).
+build_forward() {
+  local out="$DEST/netns-forward" dir="$WORK/netns-forward"
+  if [[ -x "$out" ]] && "$out" --version 2>/dev/null | grep -q "kmesos-netns-forward 1"; then log "netns-forward: present"; return; fi
+  command -v go >/dev/null || fail "Go is not installed (needed to build netns-forward)"
+  mkdir -p "$dir"
+  printf 'module kmesos.local/netns-forward\n\ngo 1.21\n' > "$dir/go.mod"
+  cat > "$dir/main.go" <<'GO'
+// Forwards TCP connections from 127.0.0.1 of the caller's network namespace into another one.
+//
+//	netns-forward --netns /run/netns/NAME --to 10.213.0.2:6443 [--listen 127.0.0.1:0] [--port-file F]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+)
+
+const sysSetns = 308 // x86_64
+
+func main() {
+	version := flag.Bool("version", false, "print the version")
+	netns := flag.String("netns", "", "network namespace file, e.g. /run/netns/kmesos-node-1234abcd")
+	to := flag.String("to", "", "address inside that namespace, e.g. 10.213.0.2:6443")
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on, in this process' own namespace")
+	portFile := flag.String("port-file", "", "file to write the listening port to, once listening")
+	flag.Parse()
+	if *version {
+		fmt.Println("kmesos-netns-forward 1")
+		return
+	}
+	if *netns == "" || *to == "" {
+		log.Fatal("--netns and --to are required")
+	}
+	ns, err := os.Open(*netns)
+	if err != nil {
+		log.Fatalf("cannot open the network namespace: %v", err)
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatalf("cannot listen on %s: %v", *listen, err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if *portFile != "" {
+		tmp := *portFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.Rename(tmp, *portFile); err != nil {
+			log.Fatal(err)
+		}
+	}
+	log.Printf("forwarding 127.0.0.1:%d -> %s in %s", port, *to, *netns)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			log.Fatalf("accept: %v", err)
+		}
+		go forward(c, int(ns.Fd()), *to)
+	}
+}
+
+func forward(c net.Conn, ns int, to string) {
+	defer c.Close()
+	// The dial happens on a thread moved into the target namespace; the thread is never unlocked,
+	// so the Go runtime discards it when this goroutine ends instead of reusing it elsewhere.
+	u, err := dialIn(ns, to)
+	if err != nil {
+		log.Printf("dial %s: %v", to, err)
+		return
+	}
+	defer u.Close()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(u, c); u.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+	go func() { io.Copy(c, u); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+	<-done
+	<-done
+}
+
+func dialIn(ns int, to string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	r := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if _, _, e := syscall.RawSyscall(sysSetns, uintptr(ns), syscall.CLONE_NEWNET, 0); e != 0 {
+			r <- result{nil, fmt.Errorf("setns: %v", e)}
+			return
+		}
+		c, err := net.Dial("tcp", to)
+		r <- result{c, err}
+	}()
+	res := <-r
+	return res.c, res.err
+}
+GO
+  (cd "$dir" && GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp.$$" .) \
+    || { rm -f "$out.tmp.$$"; fail "compiling netns-forward failed"; }
+  mv -f "$out.tmp.$$" "$out"
+  log "netns-forward: built $out"
+}
+
 install_packages
 build_components
 build_pause
+build_forward
 log "ready: $DEST"

@@ -10,6 +10,8 @@
 #   scripts/kube-node.sh import <dir> TAR...    import Docker/OCI image archives into its containerd
 #   scripts/kube-node.sh smoke <dir>            a Pod from a local image, its logs, a ClusterIP Service
 #   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
+#   scripts/kube-node.sh forward <dir> IP:PORT  forwards a free port of the host's 127.0.0.1 to IP:PORT
+#                                               inside the node (prints the port; down stops it)
 #   scripts/kube-node.sh base-image <out.tar>   a Java 17 base image (jlink + glibc + busybox) for Jib's tar://
 #
 # Containment (why `down` leaves nothing): every process runs in the network namespace
@@ -39,7 +41,7 @@ T0=$(date +%s.%N)
 log()  { printf '[kube-node %6.1fs] %s\n' "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$*" >&2; }
 fail() { printf '[kube-node] ERROR: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 
 [[ $# -ge 1 ]] || usage 2
 CMD="$1"; shift
@@ -361,6 +363,19 @@ start() { # name, command...
   echo $! > "$D/run/$name.pid"
 }
 
+# A forwarder from 127.0.0.1:<free port> of the host's namespace to an address inside the node's
+# (in the node's cgroup, so `down` stops it); prints the port.
+forward() { # name, address inside the node (ip:port)
+  local name="$1" to="$2" i
+  [[ -f "$D/run/holder.pid" ]] || fail "no node is running in $D"
+  rm -f "$D/run/$name.port"
+  setsid bash -c "$JOIN_CGROUPS cd /; exec \"\$@\"" _ "$BIN/netns-forward" --netns "/run/netns/$NS" --to "$to" \
+    --port-file "$D/run/$name.port" </dev/null >"$D/logs/$name.log" 2>&1 &
+  echo $! > "$D/run/$name.pid"
+  for i in $(seq 100); do [[ -s "$D/run/$name.port" ]] && { cat "$D/run/$name.port"; return 0; }; sleep 0.1; done
+  fail "the forwarder to $to did not start (see $D/logs/$name.log)"
+}
+
 up() {
   [[ $EUID -eq 0 ]] || fail "the node needs root (network namespaces, mounts, cgroups)"
   if [[ -f "$D/run/holder.pid" ]] || ip netns list | grep -qw "$NS" || [[ -d "/sys/fs/cgroup/memory/$CG" ]]; then
@@ -418,6 +433,14 @@ up() {
   wait_for "the node to be Ready" 300 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
   log "node Ready"
   wait_for "the default ServiceAccount" 120 kc get serviceaccount default
+  # For processes outside the node's namespace (a test JVM, kubectl on the host): the API server
+  # through a forwarder on the host's 127.0.0.1 (its certificate names 127.0.0.1).
+  local port; port="$(forward apiserver-forward "$NODE_IP:6443")"
+  sed "s#https://$NODE_IP:6443#https://127.0.0.1:$port#" "$KUBECONFIG_ADMIN" > "$D/admin-host.conf"
+  chmod 600 "$D/admin-host.conf"
+  "$BIN/kubectl" --kubeconfig "$D/admin-host.conf" get --raw /readyz >/dev/null \
+    || fail "the API server is not reachable through the forwarder on 127.0.0.1:$port"
+  log "API server also on https://127.0.0.1:$port of the host (kubeconfig $D/admin-host.conf)"
   log "up: kubectl via 'scripts/kube-node.sh kubectl $D ...' (kubeconfig $KUBECONFIG_ADMIN, inside netns $NS)"
 }
 
@@ -555,6 +578,8 @@ case "$CMD" in
   kubectl) kc "$@" ;;
   import) import_images "$@" ;;
   base-image) base_image "$D" ;;
+  forward) [[ $# -eq 1 ]] || fail "forward needs an address inside the node, e.g. 10.213.0.2:30080"
+           join_cgroups_snippet; forward "forward-$(date +%s%N)" "$1" ;;
   smoke) smoke ;;
   leftovers) l="$(leftovers)"; [[ -z "$l" ]] && echo "nothing of $D is left" || { echo "left behind: $l"; exit 1; } ;;
   *) usage 2 ;;
