@@ -4,7 +4,10 @@
 # kubelet, kube-proxy (iptables) and the CNI bridge plugin, from the binaries of
 # scripts/kube-test-binaries.sh and scripts/kube-node-binaries.sh.
 #
-#   scripts/kube-node.sh up <dir>               start it; returns once the node is Ready
+#   scripts/kube-node.sh up <dir> [--owner-pid PID]
+#                                               start it; returns once the node is Ready. With an
+#                                               owner, the node goes down by itself when PID ends
+#                                               (a test JVM killed with SIGKILL leaves nothing)
 #   scripts/kube-node.sh down <dir>             stop it and remove everything it made (keeps <dir>/logs)
 #   scripts/kube-node.sh kubectl <dir> ARGS...  kubectl (admin) inside the node's namespace
 #   scripts/kube-node.sh import <dir> TAR...    import Docker/OCI image archives into its containerd
@@ -441,6 +444,16 @@ up() {
   "$BIN/kubectl" --kubeconfig "$D/admin-host.conf" get --raw /readyz >/dev/null \
     || fail "the API server is not reachable through the forwarder on 127.0.0.1:$port"
   log "API server also on https://127.0.0.1:$port of the host (kubeconfig $D/admin-host.conf)"
+  if [[ -n "$OWNER_PID" ]]; then
+    # A watchdog outside the node's cgroups (down empties those): when the owner (a test JVM) is
+    # gone, even by SIGKILL, it takes the node down. It retires when this node is taken down.
+    local holder; holder="$(holder_pid)"
+    setsid bash -c "while kill -0 $OWNER_PID 2>/dev/null && [[ \"\$(cat '$D/run/holder.pid' 2>/dev/null)\" == $holder ]]; do sleep 1; done
+      [[ \"\$(cat '$D/run/holder.pid' 2>/dev/null)\" == $holder ]] && exec '$HERE/scripts/kube-node.sh' down '$D'" \
+      </dev/null >>"$D/logs/watchdog.log" 2>&1 &
+    echo $! > "$D/run/watchdog.pid"
+    log "the node goes down when process $OWNER_PID ends"
+  fi
   log "up: kubectl via 'scripts/kube-node.sh kubectl $D ...' (kubeconfig $KUBECONFIG_ADMIN, inside netns $NS)"
 }
 
@@ -456,6 +469,7 @@ node_pids() {
 
 down() {
   local name pid i
+  pid="$(cat "$D/run/watchdog.pid" 2>/dev/null)" && [[ "$pid" != $$ ]] && kill "$pid" 2>/dev/null || true
   # Politely first (etcd and the kubelet flush), in reverse start order.
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
     pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
@@ -572,8 +586,15 @@ YAML
   log "smoke: passed"
 }
 
+OWNER_PID=""
 case "$CMD" in
-  up) up ;;
+  up) while [[ $# -gt 0 ]]; do
+        case "$1" in
+          --owner-pid) [[ "${2:-}" =~ ^[0-9]+$ ]] || fail "--owner-pid needs a process ID"; OWNER_PID="$2"; shift 2 ;;
+          *) fail "unknown option for up: '$1' (expected --owner-pid PID)" ;;
+        esac
+      done
+      up ;;
   down) [[ $EUID -eq 0 ]] || fail "down needs root"; down ;;
   kubectl) kc "$@" ;;
   import) import_images "$@" ;;
