@@ -467,6 +467,9 @@ node_pids() {
   return 0
 }
 
+# Alive and not a zombie: the daemons' parent is init, which may take seconds to reap them.
+running() { local st; st="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" && [[ -n "$st" && "$st" != Z ]]; }
+
 down() {
   local name pid i
   pid="$(cat "$D/run/watchdog.pid" 2>/dev/null)" && [[ "$pid" != $$ ]] && kill "$pid" 2>/dev/null || true
@@ -479,7 +482,7 @@ down() {
     local alive=0
     for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
       pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
-      kill -0 "$pid" 2>/dev/null && alive=1
+      running "$pid" && alive=1
     done
     [[ $alive == 1 ]] || break
     sleep 0.2
