@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Produces what a real single-node Kubernetes needs besides the control plane of
 # scripts/kube-test-binaries.sh (which it runs first):
-#   ~/.kubeapitest/k8s/<K8S_VERSION>-linux-amd64/{kubelet,kube-controller-manager,kube-scheduler,kube-proxy,pause,netns-forward}
+#   ~/.kubeapitest/k8s/<K8S_VERSION>-linux-amd64/{kubelet,kube-controller-manager,kube-scheduler,kube-proxy,
+#                                                 pause,netns-forward,coredns}
 # and, from Debian's packages when missing: containerd, runc, the CNI plugins (bridge, host-local,
 # loopback, portmap under /usr/lib/cni), iptables, conntrack and a static busybox (test images).
 #
@@ -17,6 +18,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_VERSION="${K8S_VERSION:-$(sed -n 's#.*<kube.version>\(.*\)</kube.version>.*#\1#p' "$HERE/pom.xml")}"
 [[ -n "$K8S_VERSION" ]] || { echo "[kube-node-binaries] ERROR: no <kube.version> in $HERE/pom.xml" >&2; exit 1; }
+COREDNS_VERSION="${COREDNS_VERSION:-1.12.1}"   # github.com/coredns/coredns; its client-go is v0.32
 ROOT="${KUBEAPITEST_DIR:-$HOME/.kubeapitest}"
 DEST="$ROOT/k8s/${K8S_VERSION}-linux-amd64"
 WORK="${KMESOS_CACHE:-$HOME/.cache/kmesos}/kube-build"
@@ -34,7 +36,7 @@ for a; do
   case "$a" in
     --print-dir) echo "$DEST"; exit 0 ;;
     --no-apt) APT=0 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) fail "unknown argument '$a' (expected --print-dir, --no-apt or --help)" ;;
   esac
 done
@@ -285,8 +287,60 @@ GO
   log "netns-forward: built $out"
 }
 
+# CoreDNS for the node's cluster DNS (kmesos' manifests name their peers by DNS:
+# kmesos-replica-0.kmesos-replica, kmesos-master.<ns>.svc). Built from Go modules with only the
+# plugins a test node needs, which leaves out the cloud back ends and their SDKs.
+build_coredns() {
+  local out="$DEST/coredns" dir="$WORK/coredns-${COREDNS_VERSION}"
+  if [[ -x "$out" ]] && "$out" --kmesos-version 2>/dev/null | grep -q "kmesos-coredns ${COREDNS_VERSION}"; then
+    log "coredns ${COREDNS_VERSION}: present"; return
+  fi
+  command -v go >/dev/null || fail "Go is not installed (needed to build CoreDNS from Go modules)"
+  mkdir -p "$dir"
+  printf 'module kmesos.local/coredns-build\n\ngo 1.23.0\n\nrequire github.com/coredns/coredns v%s\n' "$COREDNS_VERSION" > "$dir/go.mod"
+  cat > "$dir/main.go" <<'GO'
+// CoreDNS with only the plugins a test node's cluster DNS needs (no cloud back ends).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/loadbalance"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+func init() {
+	// The order the plugins run in: CoreDNS' plugin.cfg order, restricted to these.
+	dnsserver.Directives = []string{"ready", "health", "errors", "log", "loadbalance", "cache", "kubernetes"}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "--kmesos-version" {
+		fmt.Println("kmesos-coredns " + coremain.CoreVersion)
+		return
+	}
+	coremain.Run()
+}
+GO
+  log "coredns ${COREDNS_VERSION}: building from Go modules (minutes on 2 cores)"
+  (cd "$dir" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod go mod tidy > tidy.log 2>&1 \
+    && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out.tmp.$$" .) \
+    || { rm -f "$out.tmp.$$"; fail "building CoreDNS ${COREDNS_VERSION} failed (see $dir/tidy.log)"; }
+  mv -f "$out.tmp.$$" "$out"
+  log "coredns: built $out"
+}
+
 install_packages
 build_components
 build_pause
 build_forward
+build_coredns
 log "ready: $DEST"

@@ -39,6 +39,8 @@ CLUSTER_CIDR=10.244.0.0/16
 SERVICE_CIDR=10.96.0.0/16     # 10.96.0.1 is the API server's ClusterIP
 PAUSE_IMAGE=kmesos.local/pause:1
 BUSYBOX_IMAGE=kmesos.local/busybox:1
+COREDNS_IMAGE=kmesos.local/coredns:1
+CLUSTER_DNS=10.96.0.10
 
 T0=$(date +%s.%N)
 log()  { printf '[kube-node %6.1fs] %s\n' "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$*" >&2; }
@@ -153,6 +155,10 @@ make_images() {
     local r; r="$(mktemp -d)"; cp "$BIN/pause" "$r/pause"
     docker_archive "$IMAGES/pause-1.tar" "$PAUSE_IMAGE" "$r" '["/pause"]' 'null'; rm -rf "$r"
   fi
+  if [[ ! -f "$IMAGES/coredns-1.tar" || "$BIN/coredns" -nt "$IMAGES/coredns-1.tar" ]]; then
+    local r; r="$(mktemp -d)"; cp "$BIN/coredns" "$r/coredns"; mkdir -p "$r/etc/coredns" "$r/tmp"
+    docker_archive "$IMAGES/coredns-1.tar" "$COREDNS_IMAGE" "$r" '["/coredns"]' '["-conf","/etc/coredns/Corefile"]'; rm -rf "$r"
+  fi
   if [[ ! -f "$IMAGES/busybox-1.tar" ]]; then
     local r a; r="$(mktemp -d)"; mkdir -p "$r/bin" "$r/tmp" "$r/etc"; chmod 1777 "$r/tmp"
     cp /bin/busybox "$r/bin/busybox"
@@ -249,8 +255,6 @@ TOML
   ]
 }
 JSON
-  # No cluster DNS runs on this node: pods get this resolv.conf (the host's resolver is not
-  # reachable from the node's namespace anyway).
   printf 'nameserver 127.0.0.1\n' > "$D/resolv.conf"
   cat > "$D/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -270,6 +274,9 @@ cgroupRoot: /$CG
 containerRuntimeEndpoint: unix://$D/containerd/containerd.sock
 failSwapOn: false
 clusterDomain: cluster.local
+clusterDNS: [$CLUSTER_DNS]
+# The "upstream" resolv.conf pods inherit search paths from (the host's resolver is not reachable
+# from the node's namespace, and CoreDNS here forwards nothing).
 resolvConf: $D/resolv.conf
 podLogsDir: $D/pod-logs
 rotateCertificates: false
@@ -414,7 +421,7 @@ up() {
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
     --allow-privileged=true --profiling=false
   wait_for "containerd" 60 test -S "$D/containerd/containerd.sock"
-  import_images "$IMAGES/pause-1.tar" "$IMAGES/busybox-1.tar"
+  import_images "$IMAGES/pause-1.tar" "$IMAGES/busybox-1.tar" "$IMAGES/coredns-1.tar"
   log "containerd up; images imported"
   wait_for "the API server" 180 kc get --raw /readyz
   log "API server ready"
@@ -436,6 +443,7 @@ up() {
   wait_for "the node to be Ready" 300 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
   log "node Ready"
   wait_for "the default ServiceAccount" 120 kc get serviceaccount default
+  deploy_dns
   # For processes outside the node's namespace (a test JVM, kubectl on the host): the API server
   # through a forwarder on the host's 127.0.0.1 (its certificate names 127.0.0.1).
   local port; port="$(forward apiserver-forward "$NODE_IP:6443")"
@@ -455,6 +463,85 @@ up() {
     log "the node goes down when process $OWNER_PID ends"
   fi
   log "up: kubectl via 'scripts/kube-node.sh kubectl $D ...' (kubeconfig $KUBECONFIG_ADMIN, inside netns $NS)"
+}
+
+# Cluster DNS (CoreDNS, the kubernetes plugin only: cluster.local names, no forwarding) as
+# kube-system/kube-dns on $CLUSTER_DNS, the address the kubelet gives every Pod.
+deploy_dns() {
+  kc apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:coredns"}
+rules:
+- {apiGroups: [""], resources: [endpoints, services, pods, namespaces], verbs: [list, watch]}
+- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
+subjects: [{kind: ServiceAccount, name: coredns, namespace: kube-system}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  Corefile: |
+    .:53 {
+        errors
+        health :8080
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+        }
+        cache 30
+        loadbalance
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: coredns
+      dnsPolicy: Default
+      priorityClassName: system-cluster-critical
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: coredns
+        image: $COREDNS_IMAGE
+        args: [-conf, /etc/coredns/Corefile]
+        ports:
+        - {name: dns, containerPort: 53, protocol: UDP}
+        - {name: dns-tcp, containerPort: 53, protocol: TCP}
+        resources: {requests: {cpu: 50m, memory: 32Mi}, limits: {memory: 128Mi}}
+        volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]
+        livenessProbe: {httpGet: {path: /health, port: 8080}, periodSeconds: 10}
+        readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 1}
+      volumes: [{name: config, configMap: {name: coredns}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  clusterIP: $CLUSTER_DNS
+  selector: {k8s-app: kube-dns}
+  ports:
+  - {name: dns, port: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, protocol: TCP}
+YAML
+  kc -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null \
+    || { kc -n kube-system describe pods -l k8s-app=kube-dns >&2; fail "CoreDNS did not become ready"; }
+  log "cluster DNS ready on $CLUSTER_DNS"
 }
 
 # Every process of this node: those in its cgroups (daemons, shims, containers) and in its netns.
@@ -580,6 +667,14 @@ YAML
   done
   [[ "$answer" == "hello from web" ]] || fail "the client Pod did not reach web through the ClusterIP $ip (got: '$answer')"
   log "smoke: kubectl logs and exec work; client -> Service $ip -> web answered '$answer'"
+  local resolved=""
+  for _ in $(seq 30); do
+    resolved="$(kc exec client -- nslookup web.default.svc.cluster.local 2>/dev/null | awk '/^Address/ {a=$NF} END {print a}')" \
+      && [[ "$resolved" == "$ip" ]] && break
+    sleep 1
+  done
+  [[ "$resolved" == "$ip" ]] || fail "web.default.svc.cluster.local resolved to '$resolved', not $ip"
+  log "smoke: cluster DNS: web.default.svc.cluster.local is $ip"
   local limit
   limit="$(kc exec web -- cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true)"
   [[ "$limit" == "33554432" ]] || fail "the web container's memory limit is '$limit', not 32Mi"
