@@ -13,6 +13,7 @@
 #   scripts/kube-node.sh import <dir> TAR...    import Docker/OCI image archives into its containerd
 #   scripts/kube-node.sh smoke <dir>            a Pod from a local image, its logs, a ClusterIP Service
 #   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
+#   scripts/kube-node.sh selftest <dir>         up, smoke, crash, up, smoke, down, owner killed: no leftovers
 #   scripts/kube-node.sh forward <dir> IP:PORT  forwards a free port of the host's 127.0.0.1 to IP:PORT
 #                                               inside the node (prints the port; down stops it)
 #   scripts/kube-node.sh base-image <out.tar>   a Java 17 base image (jlink + glibc + busybox) for Jib's tar://
@@ -684,6 +685,33 @@ YAML
   log "smoke: passed"
 }
 
+# The prototype's own test: a node comes up, runs Pods, survives a crash of its daemons (the next
+# `up` clears the remains), goes down without a trace, comes up clean again, and goes down by
+# itself when its owner process is killed.
+selftest() {
+  local self="$0" owner i
+  "$self" up "$D"
+  "$self" smoke "$D"
+  log "selftest: SIGKILL to containerd, the kubelet and the namespace holder (a crashed run)"
+  for i in containerd kubelet holder; do kill -KILL "$(cat "$D/run/$i.pid")"; done
+  "$self" up "$D"
+  "$self" smoke "$D"
+  "$self" down "$D"
+  "$self" leftovers "$D" >/dev/null || fail "selftest: leftovers after down: $("$self" leftovers "$D")"
+  log "selftest: a node whose owner is killed"
+  sleep 3600 & owner=$!
+  "$self" up "$D" --owner-pid "$owner"
+  "$self" kubectl "$D" run sleeper --image="$BUSYBOX_IMAGE" --restart=Never -- sleep 3600 >/dev/null
+  "$self" kubectl "$D" wait --for=condition=Ready pod/sleeper --timeout=120s >/dev/null
+  kill -KILL "$owner"; wait "$owner" 2>/dev/null || true
+  for i in $(seq 120); do
+    "$self" leftovers "$D" >/dev/null && [[ ! -f "$D/run/holder.pid" ]] && break
+    sleep 1
+  done
+  "$self" leftovers "$D" >/dev/null || fail "selftest: the node outlived its owner: $("$self" leftovers "$D")"
+  log "selftest: passed (the node went down ${i}s after its owner)"
+}
+
 OWNER_PID=""
 case "$CMD" in
   up) while [[ $# -gt 0 ]]; do
@@ -700,6 +728,7 @@ case "$CMD" in
   forward) [[ $# -eq 1 ]] || fail "forward needs an address inside the node, e.g. 10.213.0.2:30080"
            join_cgroups_snippet; forward "forward-$(date +%s%N)" "$1" ;;
   smoke) smoke ;;
+  selftest) selftest ;;
   leftovers) l="$(leftovers)"; [[ -z "$l" ]] && echo "nothing of $D is left" || { echo "left behind: $l"; exit 1; } ;;
   *) usage 2 ;;
 esac
