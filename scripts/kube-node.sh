@@ -138,6 +138,7 @@ YAML
 docker_archive() { # out.tar, name:tag, rootfs dir, entrypoint JSON array, cmd JSON array[, PATH]
   local out="$1" ref="$2" rootfs="$3" entry="$4" cmd="$5" path="${6:-/bin}" t
   t="$(mktemp -d)"
+  chmod 755 "$rootfs"   # the image's / (mktemp made it 700: a non-root user could not enter it)
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf "$t/layer.tar" .
   local diff; diff="$(sha256sum "$t/layer.tar" | cut -d' ' -f1)"
   mkdir "$t/$diff"; mv "$t/layer.tar" "$t/$diff/layer.tar"
@@ -170,8 +171,9 @@ make_images() {
 }
 
 # A Java 17 base image for Jib's `tar://` base (kmesos' own images): a jlink'ed runtime of this
-# machine's JDK, the glibc libraries it links, and the static busybox for a shell. No registry, no
-# Docker engine, no Debian rootfs; about 60 MB.
+# machine's JDK, the glibc libraries it links plus the C++ runtime RocksDB's JNI library needs, and
+# the static busybox at its usual paths (the agent runs /usr/bin/setsid and /bin/kill), a user
+# kmesos (10001) as the Dockerfile's. No registry, no Docker engine, no Debian rootfs; about 70 MB.
 base_image() { # out.tar
   local out="$1" r jdk mods
   jdk="$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v java)")")")"
@@ -183,8 +185,10 @@ base_image() { # out.tar
   "$jdk/bin/jlink" --add-modules "$mods" --strip-debug --no-man-pages --no-header-files --compress=2 \
     --output "$r/opt/java" || fail "jlink failed"
   local lib
+  # What the runtime links, and what librocksdbjni (replica, registry) links beyond it.
   for lib in $( (ldd "$r/opt/java/bin/java"; find "$r/opt/java" -name '*.so' -exec ldd {} \; ) 2>/dev/null \
-      | awk '/=> \//{print $3} /^\s*\/lib64\//{print $1}' | sort -u); do
+      | awk '/=> \//{print $3} /^\s*\/lib64\//{print $1}' | sort -u) \
+      /lib/x86_64-linux-gnu/{libstdc++.so.6,libgcc_s.so.1,librt.so.1,libdl.so.2,libpthread.so.0,libm.so.6}; do
     case "$lib" in
       /lib64/*) cp -L "$lib" "$r/lib64/" ;;
       *) cp -L "$lib" "$r/lib/x86_64-linux-gnu/" ;;
@@ -192,8 +196,17 @@ base_image() { # out.tar
   done
   [[ -f "$r/lib64/ld-linux-x86-64.so.2" ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$r/lib64/"
   cp /bin/busybox "$r/bin/busybox"
-  local a; for a in $(/bin/busybox --list); do [[ "$a" == busybox ]] || ln -s busybox "$r/bin/$a"; done
-  echo 'root:x:0:0:root:/:/bin/sh' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
+  mkdir -p "$r/usr/bin" "$r/usr/sbin" "$r/sbin" "$r/usr/local/bin"
+  local a; for a in $(/bin/busybox --list-full); do [[ "$a" == bin/busybox ]] || ln -s /bin/busybox "$r/$a"; done
+  # The agent's kill(1) and setsid(1) are procps' and util-linux' (as in the Dockerfile's Ubuntu
+  # base): busybox kill rejects "--" (`kill -s KILL -- -PGID`) and exits 1. Both link only libc.
+  local tool
+  for tool in /bin/kill /usr/bin/setsid; do
+    [[ -x "$tool" ]] || fail "$tool is missing on this machine (Debian packages procps, util-linux)"
+    rm -f "$r$tool"; cp "$tool" "$r$tool"
+  done
+  printf 'root:x:0:0:root:/:/bin/sh\nkmesos:x:10001:10001:kmesos:/tmp:/sbin/nologin\n' > "$r/etc/passwd"
+  printf 'root:x:0:\nkmesos:x:10001:\n' > "$r/etc/group"
   echo 'hosts: files dns' > "$r/etc/nsswitch.conf"
   echo '/lib/x86_64-linux-gnu' > "$r/etc/ld.so.conf"; ldconfig -r "$r"
   docker_archive "$out" "kmesos.local/jre17-base:1" "$r" 'null' '["sh"]' /opt/java/bin:/bin
