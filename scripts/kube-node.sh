@@ -209,7 +209,7 @@ base_image() { # out.tar
   printf 'root:x:0:\nkmesos:x:10001:\n' > "$r/etc/group"
   echo 'hosts: files dns' > "$r/etc/nsswitch.conf"
   echo '/lib/x86_64-linux-gnu' > "$r/etc/ld.so.conf"; ldconfig -r "$r"
-  docker_archive "$out" "kmesos.local/jre17-base:1" "$r" 'null' '["sh"]' /opt/java/bin:/bin
+  docker_archive "$out" "kmesos.local/jre17-base:1" "$r" 'null' '["sh"]' /opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   rm -rf "$r"
   log "base image: $out ($(du -h "$out" | cut -f1))"
 }
