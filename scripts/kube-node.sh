@@ -153,6 +153,8 @@ docker_archive() { # out.tar, name:tag, rootfs dir, entrypoint JSON array, cmd J
 
 make_images() {
   mkdir -p "$IMAGES"
+  # Debian's dynamically linked `busybox` package has the same path; the images need the static one.
+  ! ldd /bin/busybox >/dev/null 2>&1 || fail "/bin/busybox is not statically linked: apt-get install busybox-static"
   if [[ ! -f "$IMAGES/pause-1.tar" ]]; then
     local r; r="$(mktemp -d)"; cp "$BIN/pause" "$r/pause"
     docker_archive "$IMAGES/pause-1.tar" "$PAUSE_IMAGE" "$r" '["/pause"]' 'null'; rm -rf "$r"
@@ -406,8 +408,14 @@ up() {
     log "a node of $D exists (or its remains): taking it down first"
     down
   fi
-  "$HERE/scripts/kube-node-binaries.sh" --no-apt >/dev/null 2>&1 \
-    || fail "binaries or packages are missing: run scripts/kube-node-binaries.sh"
+  # Only looks: building or copying here would race with other runs sharing the cache.
+  local f missing=""
+  for f in "$BIN"/{etcd.bin,kube-apiserver.bin,kubectl,kube-controller-manager,kube-scheduler,kubelet,kube-proxy,pause,netns-forward,coredns} \
+      /usr/bin/containerd /usr/bin/ctr /usr/sbin/runc /usr/lib/cni/bridge /usr/lib/cni/host-local \
+      /usr/lib/cni/portmap /usr/sbin/iptables /bin/busybox; do
+    [[ -x "$f" ]] || missing+=" $f"
+  done
+  [[ -z "$missing" ]] || fail "missing:$missing (scripts/kube-node-binaries.sh builds and installs them)"
   rm -rf "$D"; mkdir -p "$D/logs" "$D/run"
   make_pki
   make_images
@@ -574,12 +582,13 @@ running() { local st; st="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" && [[
 down() {
   local name pid i
   pid="$(cat "$D/run/watchdog.pid" 2>/dev/null)" && [[ "$pid" != $$ ]] && kill "$pid" 2>/dev/null || true
-  # Politely first (etcd and the kubelet flush), in reverse start order.
+  # Politely first, in reverse start order, but not for long: all state is thrown away, and the
+  # API server's graceful shutdown alone takes over 12 s (it drains watches).
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
     pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
     kill -TERM "$pid" 2>/dev/null || true
   done
-  for i in $(seq 50); do
+  for i in $(seq 15); do
     local alive=0
     for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
       pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
@@ -624,7 +633,7 @@ down() {
 
 leftovers() {
   local out="" h
-  grep -q " $D" /proc/self/mountinfo && out+="mounts under $D; "
+  grep -qE " $D(/| )" /proc/self/mountinfo && out+="mounts under $D; "
   for h in $(hierarchies); do [[ -d "$h/$CG" ]] && out+="cgroup $h/$CG; "; done
   ip netns list | grep -qw "$NS" && out+="netns $NS; "
   [[ -n "$(node_pids)" ]] && out+="processes $(node_pids | sort -un | tr "\n" " "); "
@@ -712,7 +721,8 @@ selftest() {
   "$self" down "$D"
   "$self" leftovers "$D" >/dev/null || fail "selftest: leftovers after down: $("$self" leftovers "$D")"
   log "selftest: a node whose owner is killed"
-  sleep 3600 & owner=$!
+  sleep 3600 </dev/null >/dev/null 2>&1 & owner=$!
+  trap 'kill -KILL "$owner" 2>/dev/null || true' EXIT
   "$self" up "$D" --owner-pid "$owner"
   "$self" kubectl "$D" run sleeper --image="$BUSYBOX_IMAGE" --restart=Never -- sleep 3600 >/dev/null
   "$self" kubectl "$D" wait --for=condition=Ready pod/sleeper --timeout=120s >/dev/null
