@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes inside a network namespace of its own (a prototype of issue #13's
 # fixture): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd + runc, the
-# kubelet, kube-proxy (iptables) and the CNI bridge plugin, from the binaries of
-# scripts/kube-test-binaries.sh and scripts/kube-node-binaries.sh.
+# kubelet, kube-proxy (iptables), the CNI bridge plugin and CoreDNS, from the binaries of
+# scripts/kube-test-binaries.sh and scripts/kube-node-binaries.sh (run that first).
 #
 #   scripts/kube-node.sh up <dir> [--owner-pid PID]
 #                                               start it; returns once the node is Ready. With an
@@ -11,7 +11,7 @@
 #   scripts/kube-node.sh down <dir>             stop it and remove everything it made (keeps <dir>/logs)
 #   scripts/kube-node.sh kubectl <dir> ARGS...  kubectl (admin) inside the node's namespace
 #   scripts/kube-node.sh import <dir> TAR...    import Docker/OCI image archives into its containerd
-#   scripts/kube-node.sh smoke <dir>            a Pod from a local image, its logs, a ClusterIP Service
+#   scripts/kube-node.sh smoke <dir>            a Pod from a local image, logs, exec, a Service, DNS, a limit
 #   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
 #   scripts/kube-node.sh selftest <dir>         up, smoke, crash, up, smoke, down, owner killed: no leftovers
 #   scripts/kube-node.sh forward <dir> IP:PORT  forwards a free port of the host's 127.0.0.1 to IP:PORT
@@ -34,7 +34,6 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 NODE_NAME=kmesos-node
 NODE_IP=10.213.0.2            # the node's address, on the bridge node0 (the kubelet refuses loopback)
-NODE_NET=10.213.0.0/24
 POD_CIDR=10.244.0.0/24        # host-local range of the CNI bridge cni0 (= the node's podCIDR)
 CLUSTER_CIDR=10.244.0.0/16
 SERVICE_CIDR=10.96.0.0/16     # 10.96.0.1 is the API server's ClusterIP
@@ -579,20 +578,25 @@ node_pids() {
 # Alive and not a zombie: the daemons' parent is init, which may take seconds to reap them.
 running() { local st; st="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" && [[ -n "$st" && "$st" != Z ]]; }
 
+ours() { grep -q ":/$CG/" "/proc/$1/cgroup" 2>/dev/null; }
+
 down() {
   local name pid i
-  pid="$(cat "$D/run/watchdog.pid" 2>/dev/null)" && [[ "$pid" != $$ ]] && kill "$pid" 2>/dev/null || true
+  # Pid files may be stale after a crash (and the numbers reused): signal only processes that are
+  # provably this node's (the watchdog by its command line, the daemons by their cgroup).
+  pid="$(cat "$D/run/watchdog.pid" 2>/dev/null)" && [[ "$pid" != $$ ]] \
+    && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$D/run/holder.pid" && kill "$pid" 2>/dev/null || true
   # Politely first, in reverse start order, but not for long: all state is thrown away, and the
   # API server's graceful shutdown alone takes over 12 s (it drains watches).
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
     pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
-    kill -TERM "$pid" 2>/dev/null || true
+    ours "$pid" && kill -TERM "$pid" 2>/dev/null || true
   done
   for i in $(seq 15); do
     local alive=0
     for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
       pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
-      running "$pid" && alive=1
+      ours "$pid" && running "$pid" && alive=1
     done
     [[ $alive == 1 ]] || break
     sleep 0.2
