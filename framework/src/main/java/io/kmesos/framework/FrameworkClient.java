@@ -98,6 +98,8 @@ public final class FrameworkClient implements AutoCloseable {
   private volatile Session session;
   private volatile ClientCallStreamObserver<SubscribeRequest> currentCall;
   private volatile boolean closed;
+  // Set by teardown(): the master's ERROR that follows is the answer, not a failure to warn of.
+  private volatile boolean tornDown;
 
   /** The subscription calls are made under. */
   private record Session(
@@ -296,6 +298,7 @@ public final class FrameworkClient implements AutoCloseable {
 
   /** Removes the framework for good (its tasks are killed); then close the client. */
   public CompletableFuture<Void> teardown() {
+    tornDown = true;
     return this.<TeardownResponse>unary(
         "Teardown",
         (s, o) ->
@@ -590,7 +593,11 @@ public final class FrameworkClient implements AutoCloseable {
   private void stopWithError(String message) {
     session = null;
     closed = true;
-    LOG.warn("stopped: {}", message);
+    if (tornDown) {
+      LOG.info("stopped: {}", message);
+    } else {
+      LOG.warn("stopped: {}", message);
+    }
     dispatch(() -> scheduler.error(this, message));
   }
 
