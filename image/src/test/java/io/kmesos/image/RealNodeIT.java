@@ -105,6 +105,31 @@ class RealNodeIT {
                             .getStatus())
                     .satisfies(s -> assertThat(s.getState()).isEqualTo("Admitted")));
 
+    // ... and keeps a session with the leading master: mutual TLS with the agent certificate and
+    // its pod-bound token, which names this node.
+    await()
+        .atMost(Duration.ofMinutes(5))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        client
+                            .pods()
+                            .inNamespace("kmesos")
+                            .withLabel("app.kubernetes.io/name", "kmesos-agent")
+                            .list()
+                            .getItems())
+                    .singleElement()
+                    .satisfies(
+                        p ->
+                            assertThat(
+                                    client
+                                        .pods()
+                                        .inNamespace("kmesos")
+                                        .withName(p.getMetadata().getName())
+                                        .inContainer("agent")
+                                        .getLog())
+                                .contains("registered with master kmesos-master.kmesos.svc:5050")));
+
     kubectl(
         "apply",
         "--server-side",
