@@ -218,6 +218,9 @@ base_image() { # out.tar
 import_images() { # tar...
   local t
   for t; do
+    # ctr runs in the node's namespaces from another directory: a relative path would not be found.
+    [[ -f "$t" ]] || fail "no image archive $t"
+    t="$(readlink -f "$t")"
     in_node ctr --address "$D/containerd/containerd.sock" -n k8s.io images import "$t" >/dev/null \
       || fail "ctr images import $t failed"
   done

@@ -279,8 +279,10 @@ public final class AgentMain implements Callable<Integer> {
 
                     @Override
                     public void eventReceived(Action action, Agent a) {
+                      // A status with conditions only (the controller's, before the registry
+                      // decided) says nothing yet: not "null as null".
                       String now =
-                          a.getStatus() == null
+                          a.getStatus() == null || a.getStatus().getState() == null
                               ? null
                               : a.getStatus().getState() + " as " + a.getStatus().getAgentId();
                       admitted =

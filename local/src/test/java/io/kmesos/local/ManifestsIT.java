@@ -52,8 +52,10 @@ class ManifestsIT {
   void theBaseIsAcceptedByTheApiServerAndAgentsMayOnlyWriteTheirOwnNode(
       LocalKubeApiServer server, KubernetesClient admin) throws Exception {
     Path kubeconfig = server.writeKubeConfig(dir.resolve("kubeconfig"));
-    Proc dryRun = kubectl(kubeconfig, "create", "namespace", "kmesos");
-    assertThat(dryRun.exitCode()).as(dryRun.stderr()).isZero();
+    // The namespace must exist for a dry run of the objects in it (another test may have made it).
+    Proc namespace =
+        kubectl(kubeconfig, "apply", "--server-side", "-f", "manifests/base/namespace.yaml");
+    assertThat(namespace.exitCode()).as(namespace.stderr()).isZero();
     Proc check =
         kubectl(kubeconfig, "apply", "--server-side", "--dry-run=server", "-k", "manifests/base");
     assertThat(check.exitCode()).as(check.stderr()).isZero();
@@ -448,6 +450,34 @@ class ManifestsIT {
     a.setSpec(new AgentSpec());
     a.getSpec().setHostname(node + ".cluster.local");
     return a;
+  }
+
+  /**
+   * The overlay for the test node of scripts/kube-node.sh (docs/real-node.md): the server takes its
+   * patched workloads and its static volumes, which are bound ahead to the replicas' claims.
+   */
+  @Test
+  void theRealNodeOverlayIsAcceptedByTheApiServer(LocalKubeApiServer server) throws Exception {
+    Path kubeconfig = server.writeKubeConfig(dir.resolve("kubeconfig"));
+    // The namespace must exist for a dry run of the objects in it (the other test may have made
+    // it).
+    Proc namespace =
+        kubectl(kubeconfig, "apply", "--server-side", "-f", "manifests/base/namespace.yaml");
+    assertThat(namespace.exitCode()).as(namespace.stderr()).isZero();
+    Proc check =
+        kubectl(
+            kubeconfig,
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-k",
+            "manifests/overlays/real-node");
+    assertThat(check.exitCode()).as(check.stderr()).isZero();
+    assertThat(check.stdout())
+        .contains(
+            "persistentvolume/kmesos-replica-0 serverside-applied (server dry run)",
+            "statefulset.apps/kmesos-replica serverside-applied (server dry run)",
+            "daemonset.apps/kmesos-agent serverside-applied (server dry run)");
   }
 
   @Test

@@ -1,0 +1,171 @@
+package io.kmesos.devcluster;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real single-node Kubernetes (kubelet, containerd, CNI, kube-proxy, CoreDNS) in a network
+ * namespace of its own, started by {@code scripts/kube-node.sh up} (docs/real-node.md): Pods run
+ * for real, from images {@link #importImage imported} into the node. Needs root and the binaries of
+ * {@code scripts/kube-node-binaries.sh}.
+ *
+ * <p>The node goes down on {@link #close()}, and also when this JVM ends without closing it (the
+ * script's watchdog watches this JVM's PID), so a test killed by SIGKILL leaves no node behind; the
+ * directory is cleared of a crashed run's remains at {@link #up}. The script's own output goes to
+ * {@code <dir>.log} beside the directory; the daemons' logs stay in {@code <dir>/logs} after {@code
+ * down}.
+ */
+public final class RealNode implements AutoCloseable {
+  /** The node's name (its kubelet's {@code --hostname-override}). */
+  public static final String NODE_NAME = "kmesos-node";
+
+  private static final Duration UP_TIMEOUT = Duration.ofMinutes(5);
+  private static final Duration COMMAND_TIMEOUT = Duration.ofMinutes(3);
+
+  private final Path script;
+  private final Path dir;
+  private final Path log;
+  private final List<KubernetesClient> clients = new ArrayList<>();
+  private boolean closed;
+
+  private RealNode(Path script, Path dir, Path log) {
+    this.script = script;
+    this.dir = dir;
+    this.log = log;
+  }
+
+  /**
+   * Starts a node in {@code dir} (created; anything in it is removed) and returns once it is Ready
+   * with CoreDNS serving and {@link #kubeconfig()} written.
+   */
+  public static RealNode up(Path dir) {
+    Path abs = dir.toAbsolutePath().normalize();
+    RealNode node = new RealNode(script(), abs, abs.resolveSibling(abs.getFileName() + ".log"));
+    node.run(
+        UP_TIMEOUT,
+        "up",
+        abs.toString(),
+        "--owner-pid",
+        Long.toString(ProcessHandle.current().pid()));
+    return node;
+  }
+
+  /** {@code scripts/kube-node.sh} of this checkout, found from the working directory upwards. */
+  public static Path script() {
+    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+      Path s = d.resolve("scripts").resolve("kube-node.sh");
+      if (Files.isRegularFile(s)) {
+        return s;
+      }
+    }
+    throw new IllegalStateException(
+        "No scripts/kube-node.sh in "
+            + Path.of("").toAbsolutePath()
+            + " or a directory above it: run the tests from the kmesos checkout");
+  }
+
+  /** The node's directory. */
+  public Path directory() {
+    return dir;
+  }
+
+  /**
+   * A kubeconfig (admin, {@code system:masters}) that reaches the node's API server from this
+   * machine, through a forwarded port of 127.0.0.1; for kubectl and other processes.
+   */
+  public Path kubeconfig() {
+    return dir.resolve("admin-host.conf");
+  }
+
+  /** A client of the node's API server as admin; closed with the node. */
+  public synchronized KubernetesClient client() {
+    try {
+      // kube-node.sh makes ECDSA keys (PKCS#8); fabric8 reads a key as RSA unless told.
+      Config config =
+          new ConfigBuilder(Config.fromKubeconfig(Files.readString(kubeconfig())))
+              .withClientKeyAlgo("EC")
+              .build();
+      KubernetesClient c = new KubernetesClientBuilder().withConfig(config).build();
+      clients.add(c);
+      return c;
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading " + kubeconfig(), e);
+    }
+  }
+
+  /**
+   * Loads a Docker or OCI image archive (e.g. one Jib's {@code buildTar} made) into the node's
+   * containerd, under the names it carries; Pods then run it with {@code imagePullPolicy: Never}.
+   */
+  public void importImage(Path archive) {
+    if (!Files.isRegularFile(archive)) {
+      throw new IllegalArgumentException("No image archive " + archive.toAbsolutePath());
+    }
+    run(COMMAND_TIMEOUT, "import", dir.toString(), archive.toAbsolutePath().toString());
+  }
+
+  /** Takes the node down: every process, mount, cgroup and address of it; {@code dir} but logs/. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    clients.forEach(KubernetesClient::close);
+    run(COMMAND_TIMEOUT, "down", dir.toString());
+  }
+
+  private void run(Duration timeout, String... args) {
+    List<String> cmd = new ArrayList<>(List.of("bash", script.toString()));
+    cmd.addAll(List.of(args));
+    try {
+      Files.createDirectories(log.getParent());
+      Process p =
+          new ProcessBuilder(cmd)
+              .directory(script.getParent().getParent().toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+              .start();
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException(
+            "kube-node.sh " + args[0] + " did not finish in " + timeout + ":\n" + tail());
+      }
+      if (p.exitValue() != 0) {
+        throw new IllegalStateException(
+            "kube-node.sh "
+                + String.join(" ", args)
+                + " failed with status "
+                + p.exitValue()
+                + " (root and scripts/kube-node-binaries.sh are needed; docs/real-node.md):\n"
+                + tail());
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("running " + cmd, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while running " + cmd, e);
+    }
+  }
+
+  /** The last lines of the script's output, for a failure's message. */
+  private String tail() {
+    try {
+      List<String> lines = Files.readAllLines(log);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+    } catch (IOException e) {
+      return "(no output: " + e.getMessage() + ")";
+    }
+  }
+}
