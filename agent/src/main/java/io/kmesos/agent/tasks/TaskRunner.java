@@ -235,16 +235,19 @@ public final class TaskRunner implements AutoCloseable {
     try {
       starts.execute(() -> start(run));
     } catch (RejectedExecutionException e) {
-      runs.remove(key);
-      resources.release(info.getResourcesList());
-      emit(
-          framework,
-          info.getTaskId(),
+      endUnstarted(
+          run,
           TaskState.TASK_FAILED,
           Reason.REASON_CONTAINER_LAUNCH_FAILED,
-          "The agent is stopping",
-          null);
+          "The agent is stopping");
     }
+  }
+
+  /** A run whose process never started ends: its resources are free, its update goes out. */
+  private synchronized void endUnstarted(Run run, TaskState state, Reason reason, String message) {
+    runs.remove(run.key);
+    resources.release(run.info.getResourcesList());
+    emit(run.framework, run.info.getTaskId(), state, reason, message, null);
   }
 
   /** Starts the run's process, off the lock (on {@link #starts}). */
@@ -253,15 +256,11 @@ public final class TaskRunner implements AutoCloseable {
     String frameworkId = run.framework.getId();
     synchronized (this) {
       if (closed || run.pendingKill != null) {
-        runs.remove(run.key);
-        resources.release(info.getResourcesList());
-        emit(
-            run.framework,
-            info.getTaskId(),
+        endUnstarted(
+            run,
             TaskState.TASK_KILLED,
             Reason.REASON_TASK_KILLED_DURING_LAUNCH,
-            "Killed before its command started",
-            null);
+            "Killed before its command started");
         return;
       }
     }
@@ -286,17 +285,11 @@ public final class TaskRunner implements AutoCloseable {
       env.putAll(info.getCommand().getEnvironmentMap());
       process = pb.start();
     } catch (IOException | RuntimeException e) {
-      synchronized (this) {
-        runs.remove(run.key);
-        resources.release(info.getResourcesList());
-        emit(
-            run.framework,
-            info.getTaskId(),
-            TaskState.TASK_FAILED,
-            Reason.REASON_CONTAINER_LAUNCH_FAILED,
-            "Cannot start the task's command: " + e.getMessage(),
-            null);
-      }
+      endUnstarted(
+          run,
+          TaskState.TASK_FAILED,
+          Reason.REASON_CONTAINER_LAUNCH_FAILED,
+          "Cannot start the task's command: " + e.getMessage());
       return;
     }
     synchronized (this) {
