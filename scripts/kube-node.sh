@@ -783,19 +783,20 @@ deploy_not_done() {
     END { printf "%s", out }' <<<"$pods"
 }
 
-deploy_report_pods() {
+deploy_report_pods() { # (each step "|| true": a Pod without logs yet must not end the report)
   local not pod
   not="$(deploy_not_done 2>&1)" || true
   printf '%s\n' "$not" | sed 's/^/    /' >&2
-  kc -n "$KMESOS_NS" get pods -o wide 2>&1 | sed 's/^/    /' >&2
+  kc -n "$KMESOS_NS" get pods -o wide 2>&1 | sed 's/^/    /' >&2 || true
   for pod in $(printf '%s\n' "$not" | cut -f1 | grep -v /); do
     echo "    --- Pod $pod: conditions and events" >&2
-    kc -n "$KMESOS_NS" describe pod "$pod" 2>&1 | sed -n '/^Conditions:/,$p' | sed 's/^/    /' >&2
+    kc -n "$KMESOS_NS" describe pod "$pod" 2>&1 | sed -n '/^Conditions:/,/^Volumes:/{/^Volumes:/!p}; /^Events:/,$p' \
+      | sed 's/^/    /' >&2 || true
     echo "    --- Pod $pod: the last log lines" >&2
-    kc -n "$KMESOS_NS" logs "$pod" --all-containers --prefix --tail=20 2>&1 | sed 's/^/    /' >&2
+    kc -n "$KMESOS_NS" logs "$pod" --all-containers --prefix --tail=20 2>&1 | sed 's/^/    /' >&2 || true
   done
   echo "    --- the namespace's last events" >&2
-  kc -n "$KMESOS_NS" get events --sort-by=.lastTimestamp 2>&1 | tail -20 | sed 's/^/    /' >&2
+  kc -n "$KMESOS_NS" get events --sort-by=.lastTimestamp 2>&1 | tail -20 | sed 's/^/    /' >&2 || true
 }
 
 # "Kind/name status reason message" of the given resources' Ready condition.
@@ -845,8 +846,8 @@ deploy() { # image archives...
       && kc -n "$KMESOS_NS" logs -l app.kubernetes.io/name=kmesos-agent -c agent --tail=-1 2>/dev/null \
          | grep -q 'registered with master'; do
     if (( $(date +%s) >= end )); then
-      kc get "agents.kmesos.io/$NODE_NAME" -o yaml 2>&1 | sed 's/^/    /' >&2
-      kc -n "$KMESOS_NS" logs -l app.kubernetes.io/name=kmesos-agent -c agent --tail=20 2>&1 | sed 's/^/    /' >&2
+      kc get "agents.kmesos.io/$NODE_NAME" -o yaml 2>&1 | sed 's/^/    /' >&2 || true
+      kc -n "$KMESOS_NS" logs -l app.kubernetes.io/name=kmesos-agent -c agent --tail=20 2>&1 | sed 's/^/    /' >&2 || true
       fail "deploy: the Agent $NODE_NAME was not admitted with a session to the master in ${DEPLOY_TIMEOUT}s"
     fi
     sleep 2
