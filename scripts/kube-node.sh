@@ -11,6 +11,11 @@
 #   scripts/kube-node.sh down <dir>             stop it and remove everything it made (keeps <dir>/logs)
 #   scripts/kube-node.sh kubectl <dir> ARGS...  kubectl (admin) inside the node's namespace
 #   scripts/kube-node.sh import <dir> TAR...    import Docker/OCI image archives into its containerd
+#   scripts/kube-node.sh deploy <dir> [--timeout S] [TAR...]
+#                                               kmesos on the node: imports TAR (image/target/kmesos-image.tar),
+#                                               applies manifests/overlays/real-node, waits until every Pod is
+#                                               Ready, then applies the examples and waits until each is
+#                                               Ready: InRegistry (at most S seconds each, 900; root)
 #   scripts/kube-node.sh smoke <dir>            a Pod from a local image, logs, exec, a Service, DNS, a limit
 #   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
 #   scripts/kube-node.sh selftest <dir>         up, smoke, crash, up, smoke, down, owner killed: no leftovers
@@ -742,6 +747,134 @@ selftest() {
   log "selftest: passed (the node went down ${i}s after its owner)"
 }
 
+# kmesos on the node, as an operator installs it (docs/real-node.md, "kmesos on the node"): the image
+# archives imported, `kubectl apply --server-side -k manifests/overlays/real-node`, every kmesos Pod
+# Ready (its Jobs complete), the node's own Agent admitted and in session with the master, then the
+# examples applied and each `Ready: InRegistry`. Waits at most TIMEOUT seconds for each of these
+# (the Pods, the agent, the examples); on a timeout it prints what is not ready and why (conditions,
+# events, the last log lines) and fails.
+DEPLOY_TIMEOUT=900
+KMESOS_NS=kmesos
+
+# Lines "name<TAB>why" of kmesos' Pods that are neither Ready nor done (a Pod of a complete Job
+# counts as done), then of workloads short of their replicas and of Jobs not complete; empty when
+# all are. Jobs of a CronJob (the certificates' renewal) are not waited for.
+deploy_not_done() {
+  local pods jobs workloads
+  jobs="$(kc -n "$KMESOS_NS" get jobs -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.status.succeeded}{"\t"}{.metadata.ownerReferences[0].kind}{"\n"}{end}')" || return 1
+  pods="$(kc -n "$KMESOS_NS" get pods -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.status.phase}{"\t"}{.status.conditions[?(@.type=="Ready")].status}{"\t"}{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}{"\t"}{.status.initContainerStatuses[*].state.waiting.reason} {.status.containerStatuses[*].state.waiting.reason}{"\n"}{end}')" || return 1
+  workloads="$(kc -n "$KMESOS_NS" get statefulsets,deployments,daemonsets -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}{"\t"}{.status.readyReplicas}{.status.numberReady}{"\t"}{.spec.replicas}{.status.desiredNumberScheduled}{"\n"}{end}')" || return 1
+  [[ -n "$pods" ]] || { printf 'Pods\tnone yet\n'; return 0; }
+  awk -F'\t' -v jobs="$jobs" -v workloads="$workloads" '
+    BEGIN {
+      n = split(jobs, j, "\n")
+      for (i = 1; i <= n; i++) { split(j[i], f, "\t"); if (f[1] == "") continue
+        if (f[2] + 0 >= 1) done["Job/" f[1]] = 1
+        else if (f[3] != "CronJob") out = out "Job/" f[1] "\tnot complete\n" }
+      n = split(workloads, w, "\n")
+      for (i = 1; i <= n; i++) { split(w[i], f, "\t"); if (f[1] == "") continue
+        if (f[2] + 0 < f[3] + 0) out = out f[1] "\t" (f[2] + 0) " of " f[3] " ready\n" }
+    }
+    $1 != "" && $2 != "Succeeded" && $3 != "True" && !done[$4] {
+      # the waiting reasons of its containers (ContainerCreating, CrashLoopBackOff, ...), each once
+      n = split($5, r, " "); reasons = ""; delete seen
+      for (i = 1; i <= n; i++) if (!seen[r[i]]++) reasons = reasons ", " r[i]
+      print $1 "\t" $2 ((reasons != "") ? reasons : ", not Ready") }
+    END { printf "%s", out }' <<<"$pods"
+}
+
+deploy_report_pods() { # (each step "|| true": a Pod without logs yet must not end the report)
+  local not pod
+  not="$(deploy_not_done 2>&1)" || true
+  printf '%s\n' "$not" | sed 's/^/    /' >&2
+  kc -n "$KMESOS_NS" get pods -o wide 2>&1 | sed 's/^/    /' >&2 || true
+  for pod in $(printf '%s\n' "$not" | cut -f1 | grep -v /); do
+    echo "    --- Pod $pod: conditions and events" >&2
+    kc -n "$KMESOS_NS" describe pod "$pod" 2>&1 | sed -n '/^Conditions:/,/^Volumes:/{/^Volumes:/!p}; /^Events:/,$p' \
+      | sed 's/^/    /' >&2 || true
+    echo "    --- Pod $pod: the last log lines" >&2
+    kc -n "$KMESOS_NS" logs "$pod" --all-containers --prefix --tail=20 2>&1 | sed 's/^/    /' >&2 || true
+  done
+  echo "    --- the namespace's last events" >&2
+  kc -n "$KMESOS_NS" get events --sort-by=.lastTimestamp 2>&1 | tail -20 | sed 's/^/    /' >&2 || true
+}
+
+# "Kind/name status reason message" of the given resources' Ready condition.
+deploy_readiness() { # resource names (kind.group/name)...
+  kc get "$@" -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}{"\t"}{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}{"\t"}{.status.conditions[?(@.type=="Ready")].message}{"\n"}{end}'
+}
+
+deploy() { # image archives...
+  [[ $EUID -eq 0 ]] || fail "deploy needs root (it works inside the node's namespaces)"
+  [[ -f "$D/run/holder.pid" ]] || fail "no node is running in $D (scripts/kube-node.sh up $D first)"
+  local tars=("$@") t0 end not last="" next=0 agent_log
+  [[ ${#tars[@]} -gt 0 ]] || tars=("$HERE/image/target/kmesos-image.tar")
+  for t in "${tars[@]}"; do
+    [[ -f "$t" ]] || fail "no image archive $t (build it: ./mvnw -Preal-node-images -pl image -am package -DskipTests)"
+  done
+  t0=$(date +%s)
+  import_images "${tars[@]}"
+  log "deploy: imported ${tars[*]}"
+  kc apply --server-side -k "$HERE/manifests/overlays/real-node" >/dev/null \
+    || fail "kubectl apply --server-side -k manifests/overlays/real-node failed"
+  log "deploy: applied manifests/overlays/real-node; waiting (at most ${DEPLOY_TIMEOUT}s) for every kmesos Pod to be Ready"
+  end=$(( $(date +%s) + DEPLOY_TIMEOUT ))
+  while :; do
+    if not="$(deploy_not_done 2>&1)" && [[ -z "$not" ]]; then break; fi
+    if (( $(date +%s) >= end )); then
+      log "deploy: not ready after ${DEPLOY_TIMEOUT}s:"
+      deploy_report_pods
+      fail "deploy: kmesos' Pods did not all become Ready in ${DEPLOY_TIMEOUT}s (the node's logs: $D/logs)"
+    fi
+    # A line when something changed, and every 30 s anyway.
+    if [[ "$not" != "$last" ]] || (( $(date +%s) >= next )); then
+      # The Pods (a workload or Job only while it has none).
+      log "deploy: waiting for $(printf '%s\n' "$not" | awk -F'\t' '
+        NF && $1 !~ /\// { pods = pods (pods ? ", " : "") $1 " (" $2 ")" }
+        NF && $1 ~ /\// { other = other (other ? ", " : "") $1 " (" $2 ")" }
+        END { print (pods ? pods : other) }')"
+      last="$not"; next=$(( $(date +%s) + 30 ))
+    fi
+    sleep 2
+  done
+  log "deploy: every kmesos Pod is Ready, its Jobs complete ($(( $(date +%s) - t0 ))s)"
+
+  # The node's own agent registered itself (the registry admitted it) and holds a session with the
+  # leading master (mutual TLS, its pod-bound token naming the node).
+  end=$(( $(date +%s) + DEPLOY_TIMEOUT ))
+  until [[ "$(kc get "agents.kmesos.io/$NODE_NAME" -o jsonpath='{.status.state}' 2>/dev/null)" == Admitted ]] \
+      && kc -n "$KMESOS_NS" logs -l app.kubernetes.io/name=kmesos-agent -c agent --tail=-1 2>/dev/null \
+         | grep -q 'registered with master'; do
+    if (( $(date +%s) >= end )); then
+      kc get "agents.kmesos.io/$NODE_NAME" -o yaml 2>&1 | sed 's/^/    /' >&2 || true
+      kc -n "$KMESOS_NS" logs -l app.kubernetes.io/name=kmesos-agent -c agent --tail=20 2>&1 | sed 's/^/    /' >&2 || true
+      fail "deploy: the Agent $NODE_NAME was not admitted with a session to the master in ${DEPLOY_TIMEOUT}s"
+    fi
+    sleep 2
+  done
+  log "deploy: the Agent $NODE_NAME is admitted and registered with the master"
+
+  local names=()
+  mapfile -t names < <(kc apply --server-side -o name -f "$HERE/examples/agents.yaml" -f "$HERE/examples/quotas.yaml" \
+    -f "$HERE/examples/weights.yaml" -f "$HERE/examples/maintenance.yaml") \
+    || fail "kubectl apply of the examples failed"
+  names+=("agents.kmesos.io/$NODE_NAME")
+  log "deploy: applied examples/{agents,quotas,weights,maintenance}.yaml; waiting for ${#names[@]} resources to be Ready: InRegistry"
+  end=$(( $(date +%s) + DEPLOY_TIMEOUT ))
+  while :; do
+    local r waiting
+    r="$(deploy_readiness "${names[@]}" 2>&1)" || r="(kubectl get failed: $r)"
+    waiting="$(printf '%s\n' "$r" | awk -F'\t' '$2 != "True InRegistry"')"
+    [[ -n "$waiting" || "$(printf '%s\n' "$r" | grep -c $'\tTrue InRegistry')" -lt ${#names[@]} ]] || break
+    if (( $(date +%s) >= end )); then
+      printf '%s\n' "$r" | sed 's/^/    /' >&2
+      fail "deploy: the examples were not all Ready: InRegistry in ${DEPLOY_TIMEOUT}s"
+    fi
+    sleep 1
+  done
+  log "deploy: ${#names[@]} kmesos resources Ready: InRegistry; kmesos is deployed ($(( $(date +%s) - t0 ))s)"
+}
+
 OWNER_PID=""
 case "$CMD" in
   up) while [[ $# -gt 0 ]]; do
@@ -754,6 +887,13 @@ case "$CMD" in
   down) [[ $EUID -eq 0 ]] || fail "down needs root"; down ;;
   kubectl) kc "$@" ;;
   import) import_images "$@" ;;
+  deploy) while [[ $# -gt 0 && "$1" == --* ]]; do
+            case "$1" in
+              --timeout) [[ "${2:-}" =~ ^[0-9]+$ ]] || fail "--timeout needs seconds"; DEPLOY_TIMEOUT="$2"; shift 2 ;;
+              *) fail "unknown option for deploy: '$1' (expected --timeout SECONDS, then image archives)" ;;
+            esac
+          done
+          deploy "$@" ;;
   base-image) base_image "$D" ;;
   forward) [[ $# -eq 1 ]] || fail "forward needs an address inside the node, e.g. 10.213.0.2:30080"
            join_cgroups_snippet; forward "forward-$(date +%s%N)" "$1" ;;

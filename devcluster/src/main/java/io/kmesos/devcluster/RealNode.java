@@ -32,6 +32,15 @@ public final class RealNode implements AutoCloseable {
   private static final Duration UP_TIMEOUT = Duration.ofMinutes(5);
   private static final Duration COMMAND_TIMEOUT = Duration.ofMinutes(3);
 
+  /**
+   * How long {@link #deploy} waits for each of its steps (the Pods, the agent, the examples):
+   * generous, as seven JVMs start on a machine that may be busy.
+   */
+  private static final Duration DEPLOY_WAIT = Duration.ofMinutes(10);
+
+  /** The whole of {@link #deploy}: its three waits and the import. */
+  private static final Duration DEPLOY_TIMEOUT = DEPLOY_WAIT.multipliedBy(3).plusMinutes(5);
+
   private final Path script;
   private final Path dir;
   private final Path log;
@@ -114,6 +123,28 @@ public final class RealNode implements AutoCloseable {
     run(COMMAND_TIMEOUT, "import", dir.toString(), archive.toAbsolutePath().toString());
   }
 
+  /**
+   * Deploys kmesos on the node as an operator installs it, by {@code scripts/kube-node.sh deploy}
+   * (the same path as {@code bin/kmesos-local --real-node}): imports {@code imageTar} (the kmesos
+   * image, e.g. {@code image/target/kmesos-image.tar}), applies {@code
+   * manifests/overlays/real-node}, waits until every kmesos Pod is Ready and its Jobs complete, the
+   * node's own Agent is admitted and in session with the master, then applies the examples (agents,
+   * quotas, weights, maintenance) and waits until each is {@code Ready: InRegistry}. A failure's
+   * message carries what was not ready and why (conditions, events, the last log lines).
+   */
+  public void deploy(Path imageTar) {
+    if (!Files.isRegularFile(imageTar)) {
+      throw new IllegalArgumentException("No image archive " + imageTar.toAbsolutePath());
+    }
+    run(
+        DEPLOY_TIMEOUT,
+        "deploy",
+        dir.toString(),
+        "--timeout",
+        Long.toString(DEPLOY_WAIT.toSeconds()),
+        imageTar.toAbsolutePath().toString());
+  }
+
   /** Takes the node down: every process, mount, cgroup and address of it; {@code dir} but logs/. */
   @Override
   public synchronized void close() {
@@ -126,6 +157,8 @@ public final class RealNode implements AutoCloseable {
   }
 
   private void run(Duration timeout, String... args) {
+    // deploy's report of what is not ready (conditions, events, log lines) is long.
+    int tailLines = "deploy".equals(args[0]) ? 200 : 20;
     List<String> cmd = new ArrayList<>(List.of("bash", script.toString()));
     cmd.addAll(List.of(args));
     try {
@@ -140,7 +173,7 @@ public final class RealNode implements AutoCloseable {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
         throw new IllegalStateException(
-            "kube-node.sh " + args[0] + " did not finish in " + timeout + ":\n" + tail());
+            "kube-node.sh " + args[0] + " did not finish in " + timeout + ":\n" + tail(tailLines));
       }
       if (p.exitValue() != 0) {
         throw new IllegalStateException(
@@ -149,7 +182,7 @@ public final class RealNode implements AutoCloseable {
                 + " failed with status "
                 + p.exitValue()
                 + " (root and scripts/kube-node-binaries.sh are needed; docs/real-node.md):\n"
-                + tail());
+                + tail(tailLines));
       }
     } catch (IOException e) {
       throw new UncheckedIOException("running " + cmd, e);
@@ -159,11 +192,11 @@ public final class RealNode implements AutoCloseable {
     }
   }
 
-  /** The last lines of the script's output, for a failure's message. */
-  private String tail() {
+  /** The last {@code n} lines of the script's output, for a failure's message. */
+  private String tail(int n) {
     try {
       List<String> lines = Files.readAllLines(log);
-      return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
     } catch (IOException e) {
       return "(no output: " + e.getMessage() + ")";
     }

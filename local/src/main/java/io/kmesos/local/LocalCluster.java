@@ -65,7 +65,16 @@ import picocli.CommandLine.Option;
     description =
         "Runs kmesos on this machine: a local kube-apiserver + etcd with the kmesos CRDs, a 3-replica "
             + "log, two controllers, the examples reconciled into the registry, two agents, and the "
-            + "example framework running tasks.")
+            + "example framework running tasks.",
+    // bin/kmesos-local handles --real-node itself (a shell path: root, the node's scripts, the
+    // image
+    // build); this jar never sees it, but its help is the one users read.
+    footer = {
+      "",
+      "bin/kmesos-local --real-node [--state-dir DIR] [--exit-when-ready] runs kmesos as Pods on a "
+          + "real single-node Kubernetes instead (kubelet, containerd, CNI; needs root): "
+          + "bin/kmesos-local --real-node --help, docs/real-node.md."
+    })
 public final class LocalCluster implements Callable<Integer> {
   static final String NAMESPACE = "kmesos";
 
