@@ -78,14 +78,13 @@ final class AtomicFiles {
    * content was already synced.
    */
   static void createDirectories(Path root, Path dir) throws IOException {
+    if (!dir.startsWith(root)) {
+      throw new IllegalArgumentException(dir + " is not inside " + root);
+    }
     Deque<Path> missing = new ArrayDeque<>();
-    for (Path p = dir;
-        !p.equals(root) && !Files.isDirectory(p, NOFOLLOW_LINKS);
-        p = p.getParent()) {
-      if (p.getParent() == null || !p.startsWith(root)) {
-        throw new IllegalArgumentException(dir + " is not inside " + root);
-      }
+    for (Path p = dir; !p.equals(root) && !Files.isDirectory(p, NOFOLLOW_LINKS); ) {
       missing.push(p);
+      p = p.getParent();
     }
     while (!missing.isEmpty()) {
       Path p = missing.pop();

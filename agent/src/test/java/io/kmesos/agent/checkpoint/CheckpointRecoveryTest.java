@@ -18,16 +18,19 @@ import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -323,6 +326,58 @@ class CheckpointRecoveryTest {
     }
     assertThat(onlyTask(recover(Options.STRICT)).head()).contains(finished);
     assertThat(recover(Options.STRICT).problems()).isEmpty();
+  }
+
+  @Test
+  void concurrentAppendsToOneLogAllSurviveIntact() throws Exception {
+    store.writeAgent(AGENT);
+    store.writeFramework(FW1);
+    launch(FW1, "t1", "run-a", 101);
+    List<TaskStatus> written = new CopyOnWriteArrayList<>();
+    try (TaskUpdatesLog log = store.openUpdates("fw-1", "t1", "run-a", "t1")) {
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        Thread thread =
+            new Thread(
+                () -> {
+                  for (int i = 0; i < 25; i++) {
+                    TaskStatus s = status("fw-1", "t1", TaskState.TASK_RUNNING);
+                    try {
+                      log.update(s);
+                    } catch (IOException e) {
+                      throw new UncheckedIOException(e);
+                    }
+                    written.add(s);
+                  }
+                });
+        thread.start();
+        threads.add(thread);
+      }
+      for (Thread thread : threads) {
+        thread.join();
+      }
+    }
+    Recovery r = recover(Options.STRICT);
+    assertThat(r.problems()).isEmpty();
+    assertThat(onlyTask(r).updates()).hasSize(100).containsExactlyInAnyOrderElementsOf(written);
+  }
+
+  @Test
+  void aRunStartedButNotYetPointedAtIsNoDamage() throws IOException {
+    store.writeAgent(AGENT);
+    store.writeFramework(FW1);
+    launch(FW1, "t1", "run-a", 101);
+    // The agent stopped after creating run-b's directory, before moving `latest` to it.
+    Files.createDirectories(layout.run("fw-1", "t1", "run-b"));
+    RecoveredExecutor e =
+        recover(Options.STRICT).agent().frameworks().get("fw-1").executors().get("t1");
+    assertThat(e.latestRunId()).contains("run-a");
+    assertThat(e.runs().keySet()).containsExactly("run-a", "run-b");
+    // ... or before the first `latest` was ever written.
+    Files.delete(layout.latestRun("fw-1", "t1"));
+    Recovery r = recover(Options.STRICT);
+    assertThat(r.problems()).extracting(Problem::kind).containsExactly(Kind.NO_LATEST_RUN);
+    assertThat(r.agent().frameworks().get("fw-1").executors().get("t1").latestRun()).isEmpty();
   }
 
   @Test
