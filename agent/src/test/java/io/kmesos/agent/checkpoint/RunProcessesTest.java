@@ -1,10 +1,12 @@
 package io.kmesos.agent.checkpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.Timestamp;
 import io.kmesos.api.agent.v1.RunProcessRecord;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,6 +19,13 @@ class RunProcessesTest {
   void aRunsProcessIsRecognisedUntilItEndsAndNeverByPidAlone() throws Exception {
     Process p = new ProcessBuilder("/usr/bin/setsid", "sleep", "60").start();
     try {
+      // setsid(1) calls setsid(2) only after it started: until then the child is in our group.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  RunProcesses.describe("run-1", p.toHandle(), sandbox, "boot-1").getSid()
+                      == p.pid());
       RunProcessRecord r = RunProcesses.describe("run-1", p.toHandle(), sandbox, "boot-1");
       assertThat(r.getPid()).isEqualTo(p.pid());
       assertThat(r.getPgid()).as("setsid made it a group leader").isEqualTo(p.pid());
