@@ -510,12 +510,14 @@ class RealNodeIT {
       }
     }
     // ... and what the running containers read is that Secret's certificate.
-    for (String pod : List.of("kmesos-replica-0", leaseHolder(), agentPod())) {
-      String component = pod.startsWith("kmesos-replica") ? "replica" : pod.split("-")[1];
-      String container = component.equals("replica") ? "replica" : component;
+    Map<String, String> componentOf =
+        Map.of("kmesos-replica-0", "replica", leaseHolder(), "controller", agentPod(), "agent");
+    for (Map.Entry<String, String> e : componentOf.entrySet()) {
+      String pod = e.getKey();
+      String component = e.getValue(); // also the container's name
       assertThat(
               kubectl(
-                  "-n", NS, "exec", pod, "-c", container, "--", "cat", "/etc/kmesos/tls/tls.crt"))
+                  "-n", NS, "exec", pod, "-c", component, "--", "cat", "/etc/kmesos/tls/tls.crt"))
           .as(pod)
           .isEqualTo(certificates.get("kmesos-" + component + "-tls"));
     }
@@ -524,11 +526,13 @@ class RealNodeIT {
     // succeeds and keeps every certificate.
     kubectl(
         "-n", NS, "create", "job", "kmesos-certs-renew-now", "--from=cronjob/kmesos-certs-renew");
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofSeconds(2))
-        .untilAsserted(
-            () -> assertThat(jobDone(NS, "kmesos-certs-renew-now")).isEqualTo("succeeded"));
+    String renewal = awaitJob(NS, "kmesos-certs-renew-now");
+    assertThat(renewal).contains("kept CA in Secret kmesos/kmesos-ca");
+    for (String component : List.of("replica", "controller", "admin", "agent")) {
+      assertThat(renewal)
+          .contains(
+              "kept " + component + " certificate in Secret kmesos/kmesos-" + component + "-tls");
+    }
     for (Map.Entry<String, String> e : certificates.entrySet()) {
       assertThat(decode(client.secrets().inNamespace(NS).withName(e.getKey()).get(), "tls.crt"))
           .as(e.getKey())
@@ -582,13 +586,7 @@ class RealNodeIT {
             """
                 .formatted(name, IMAGE, MASTER, command))
         .create();
-    String done =
-        await()
-            .atMost(LONG)
-            .pollInterval(Duration.ofSeconds(2))
-            .until(() -> jobDone("demo", name), d -> d != null);
-    String log = jobLog("demo", name);
-    assertThat(done).as("Job demo/%s; its log:%n%s", name, log).isEqualTo("succeeded");
+    String log = awaitJob("demo", name);
     // kmesos-execute prints each status update of its task: running, then finished.
     assertThat(log).containsSubsequence(name + "  TASK_RUNNING", name + "  TASK_FINISHED");
     Matcher m = SUBSCRIBED.matcher(log);
@@ -609,6 +607,18 @@ class RealNodeIT {
         "sh",
         "-c",
         "cat /var/lib/kmesos-agent/sandboxes/" + run.frameworkId + "/" + run.taskId + "/*/stdout");
+  }
+
+  /** Waits until the Job is done, asserts it succeeded, and returns its Pods' log. */
+  static String awaitJob(String namespace, String name) {
+    String done =
+        await()
+            .atMost(LONG)
+            .pollInterval(Duration.ofSeconds(2))
+            .until(() -> jobDone(namespace, name), d -> d != null);
+    String log = jobLog(namespace, name);
+    assertThat(done).as("Job %s/%s; its log:%n%s", namespace, name, log).isEqualTo("succeeded");
+    return log;
   }
 
   /** "succeeded", "failed", or null while the Job runs. */
