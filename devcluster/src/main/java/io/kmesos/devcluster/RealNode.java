@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -145,6 +146,69 @@ public final class RealNode implements AutoCloseable {
         imageTar.toAbsolutePath().toString());
   }
 
+  /**
+   * Gives an image in the node's containerd another name, as {@code ctr images tag --force}: e.g. a
+   * new tag of the image {@link #importImage imported}, to roll a workload to "another" image
+   * without building or importing one. Runs ctr in the node's namespaces, as {@code kube-node.sh
+   * import} does.
+   */
+  public void tagImage(String from, String to) {
+    String holder;
+    try {
+      holder = Files.readString(dir.resolve("run").resolve("holder.pid")).strip();
+    } catch (IOException e) {
+      throw new IllegalStateException("No node is running in " + dir + " (no run/holder.pid)", e);
+    }
+    exec(
+        COMMAND_TIMEOUT,
+        List.of(
+            "nsenter",
+            "-t",
+            holder,
+            "-m",
+            "-n",
+            "--",
+            "ctr",
+            "--address",
+            dir.resolve("containerd").resolve("containerd.sock").toString(),
+            "-n",
+            "k8s.io",
+            "images",
+            "tag",
+            "--force",
+            from,
+            to),
+        20);
+  }
+
+  /**
+   * What of this node is still on the machine (processes, mounts, cgroups, its network namespace),
+   * as {@code kube-node.sh leftovers} finds it; empty when nothing is. For a test's check after
+   * {@link #close()}.
+   */
+  public String leftovers() {
+    List<String> cmd = List.of("bash", script.toString(), "leftovers", dir.toString());
+    try {
+      Process p =
+          new ProcessBuilder(cmd)
+              .directory(script.getParent().getParent().toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+              .redirectErrorStream(true)
+              .start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      if (!p.waitFor(COMMAND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException("kube-node.sh leftovers did not finish: " + out);
+      }
+      return p.exitValue() == 0 ? "" : out;
+    } catch (IOException e) {
+      throw new UncheckedIOException("running " + cmd, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while running " + cmd, e);
+    }
+  }
+
   /** Takes the node down: every process, mount, cgroup and address of it; {@code dir} but logs/. */
   @Override
   public synchronized void close() {
@@ -161,6 +225,17 @@ public final class RealNode implements AutoCloseable {
     int tailLines = "deploy".equals(args[0]) ? 200 : 20;
     List<String> cmd = new ArrayList<>(List.of("bash", script.toString()));
     cmd.addAll(List.of(args));
+    exec(timeout, cmd, tailLines);
+  }
+
+  /** Runs a command with its output appended to the script's log; fails unless it exits with 0. */
+  private void exec(Duration timeout, List<String> cmd, int tailLines) {
+    boolean viaScript = cmd.get(0).equals("bash");
+    String what = viaScript ? "kube-node.sh " + cmd.get(2) : cmd.get(0);
+    String shown =
+        viaScript
+            ? "kube-node.sh " + String.join(" ", cmd.subList(2, cmd.size()))
+            : String.join(" ", cmd);
     try {
       Files.createDirectories(log.getParent());
       Process p =
@@ -173,12 +248,11 @@ public final class RealNode implements AutoCloseable {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
         throw new IllegalStateException(
-            "kube-node.sh " + args[0] + " did not finish in " + timeout + ":\n" + tail(tailLines));
+            what + " did not finish in " + timeout + ":\n" + tail(tailLines));
       }
       if (p.exitValue() != 0) {
         throw new IllegalStateException(
-            "kube-node.sh "
-                + String.join(" ", args)
+            shown
                 + " failed with status "
                 + p.exitValue()
                 + " (root and scripts/kube-node-binaries.sh are needed; docs/real-node.md):\n"
