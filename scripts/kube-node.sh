@@ -17,7 +17,8 @@
 #                                               applies manifests/overlays/real-node, waits until every Pod is
 #                                               Ready, then applies the examples and waits until each is
 #                                               Ready: InRegistry (at most S seconds each, 900; root)
-#   scripts/kube-node.sh smoke <dir>            a Pod from a local image, logs, exec, a Service, DNS, a limit
+#   scripts/kube-node.sh smoke <dir>            a Pod from a local image, logs, exec, a Service, DNS, a limit,
+#                                               a NetworkPolicy denying, then one allowing, Pod-to-Pod traffic
 #   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
 #   scripts/kube-node.sh selftest <dir>         up, smoke, crash, up, smoke, down, owner killed: no leftovers
 #   scripts/kube-node.sh forward <dir> IP:PORT  forwards a free port of the host's 127.0.0.1 to IP:PORT
