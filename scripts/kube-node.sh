@@ -810,7 +810,8 @@ selftest() {
   "$self" leftovers "$D" >/dev/null || fail "selftest: leftovers after down: $("$self" leftovers "$D")"
   log "selftest: a node whose owner is killed"
   sleep 3600 </dev/null >/dev/null 2>&1 & owner=$!
-  trap 'kill -KILL "$owner" 2>/dev/null || true' EXIT
+  # Expanded now: $owner is local, gone (unbound under set -u) when the EXIT trap runs.
+  trap "kill -KILL $owner 2>/dev/null || true" EXIT
   "$self" up "$D" --owner-pid "$owner"
   "$self" kubectl "$D" run sleeper --image="$BUSYBOX_IMAGE" --restart=Never -- sleep 3600 >/dev/null
   "$self" kubectl "$D" wait --for=condition=Ready pod/sleeper --timeout=120s >/dev/null
