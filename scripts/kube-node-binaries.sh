@@ -2,9 +2,11 @@
 # Produces what a real single-node Kubernetes needs besides the control plane of
 # scripts/kube-test-binaries.sh (which it runs first):
 #   ~/.kubeapitest/k8s/<K8S_VERSION>-linux-amd64/{kubelet,kube-controller-manager,kube-scheduler,kube-proxy,
-#                                                 pause,netns-forward,coredns}
+#                                                 pause,netns-forward,coredns,kube-router}
 # and, from Debian's packages when missing: containerd, runc, the CNI plugins (bridge, host-local,
-# loopback, portmap under /usr/lib/cni), iptables, conntrack and a static busybox (test images).
+# loopback, portmap under /usr/lib/cni), iptables, ipset, conntrack and a static busybox (test images).
+# kube-router runs only its network-policy controller on the node (the bridge plugin enforces no
+# NetworkPolicy).
 #
 # Nothing is downloaded as a prebuilt binary: the four Kubernetes components are compiled with the
 # machine's Go from Go modules (GOTOOLCHAIN=local, CGO_ENABLED=0; the same wrapper-module recipe as
@@ -19,6 +21,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K8S_VERSION="${K8S_VERSION:-$(sed -n 's#.*<kube.version>\(.*\)</kube.version>.*#\1#p' "$HERE/pom.xml")}"
 [[ -n "$K8S_VERSION" ]] || { echo "[kube-node-binaries] ERROR: no <kube.version> in $HERE/pom.xml" >&2; exit 1; }
 COREDNS_VERSION="${COREDNS_VERSION:-1.12.1}"   # github.com/coredns/coredns; its client-go is v0.32
+# github.com/cloudnativelabs/kube-router/v2: the newest v2 the Go module proxy serves (asked on
+# 2026-12-05: `go list -m -versions` lists only v2.1.0; v2.4.1, v2.5.0, v2.6.1 answer "not available").
+KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-2.1.0}"
 ROOT="${KUBEAPITEST_DIR:-$HOME/.kubeapitest}"
 DEST="$ROOT/k8s/${K8S_VERSION}-linux-amd64"
 WORK="${KMESOS_CACHE:-$HOME/.cache/kmesos}/kube-build"
@@ -26,7 +31,7 @@ COMPONENTS=(kubelet kube-controller-manager kube-scheduler kube-proxy)
 # Debian package -> a file it installs (what tells us it is there).
 PACKAGES=(containerd:/usr/bin/containerd runc:/usr/sbin/runc
   containernetworking-plugins:/usr/lib/cni/bridge iptables:/usr/sbin/iptables
-  conntrack:/usr/sbin/conntrack busybox-static:/bin/busybox)
+  conntrack:/usr/sbin/conntrack busybox-static:/bin/busybox ipset:/usr/sbin/ipset)
 
 log()  { printf '[kube-node-binaries] %s\n' "$*" >&2; }
 fail() { printf '[kube-node-binaries] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -338,9 +343,52 @@ GO
   log "coredns: built $out"
 }
 
+# kube-router, of which the node runs only the network-policy controller (`--run-firewall`): it
+# turns NetworkPolicies into iptables rules and ipsets in the node's network namespace. Built from
+# Go modules like CoreDNS; a dependency the module proxy refuses (403/404 "not available", as it did
+# for a k8s.io staging tag) is pinned to the newest patch of the same minor version it has.
+build_kube_router() {
+  local out="$DEST/kube-router" dir="$WORK/kube-router-${KUBE_ROUTER_VERSION}"
+  local mod=github.com/cloudnativelabs/kube-router/v2
+  if [[ -x "$out" ]] && "$out" --version 2>&1 | grep -q "version v${KUBE_ROUTER_VERSION}, "; then
+    log "kube-router v${KUBE_ROUTER_VERSION}: present"; return
+  fi
+  command -v go >/dev/null || fail "Go is not installed (needed to build kube-router from Go modules)"
+  export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+  mkdir -p "$dir"
+  if [[ ! -f "$dir/go.mod" ]]; then
+    printf 'module kmesos.local/kube-router-build\n\ngo 1.21\n\nrequire %s v%s\n' "$mod" "$KUBE_ROUTER_VERSION" > "$dir/go.mod"
+  fi
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/kube-router"\n' "$mod" > "$dir/tools.go"
+  log "kube-router v${KUBE_ROUTER_VERSION}: building from Go modules (minutes on 2 cores with a cold Go cache)"
+  (cd "$dir" && go mod tidy -e > tidy.log 2>&1) || true
+  if grep -q "${mod}@v${KUBE_ROUTER_VERSION}: .*\(403\|404\|not available\)" "$dir/tidy.log"; then
+    fail "the Go module proxy does not serve $mod v${KUBE_ROUTER_VERSION} (it has: $(cd "$dir" && go list -m -versions "$mod" 2>/dev/null | cut -d' ' -f2-))"
+  fi
+  local m v avail pinned=0
+  while read -r m v; do
+    [[ -n "$m" && "$m" != "$mod" ]] || continue
+    local mm="${v%.*}"
+    avail=$(cd "$dir" && go list -m -versions "$m" 2>/dev/null | tr ' ' '\n' | grep -E "^${mm//./\\.}\.[0-9]+$" | sort -t. -k3 -n | tail -1)
+    [[ -n "$avail" && "$avail" != "$v" ]] || fail "the Go module proxy has no usable $m ${mm}.x (details in $dir/tidy.log)"
+    log "kube-router: the proxy lacks $m $v; pinning $m $avail"
+    (cd "$dir" && go mod edit -replace "$m=$m@$avail")
+    pinned=1
+  done < <(sed -n 's#.* \([a-zA-Z0-9./_-]*\)@\(v[0-9][0-9.]*\): reading.*\(403\|not available\|404\).*#\1 \2#p' "$dir/tidy.log" | sort -u)
+  if [[ $pinned == 1 ]]; then (cd "$dir" && go mod tidy -e > tidy.log 2>&1) || true; fi
+  (cd "$dir" && go build -trimpath -o "$out.tmp.$$" \
+      -ldflags "-s -w -X $mod/pkg/version.Version=v${KUBE_ROUTER_VERSION} -X $mod/pkg/version.BuildDate=go-modules" \
+      "$mod/cmd/kube-router") \
+    || { rm -f "$out.tmp.$$"; fail "compiling kube-router v${KUBE_ROUTER_VERSION} failed (go mod tidy said: $dir/tidy.log)"; }
+  mv -f "$out.tmp.$$" "$out"
+  "$out" --version 2>&1 | grep -q "version v${KUBE_ROUTER_VERSION}, " || fail "built kube-router does not report v${KUBE_ROUTER_VERSION}"
+  log "kube-router: built $out"
+}
+
 install_packages
 build_components
 build_pause
 build_forward
 build_coredns
+build_kube_router
 log "ready: $DEST"

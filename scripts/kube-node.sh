@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes inside a network namespace of its own (a prototype of issue #13's
 # fixture): etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd + runc, the
-# kubelet, kube-proxy (iptables), the CNI bridge plugin and CoreDNS, from the binaries of
+# kubelet, kube-proxy (iptables), the CNI bridge plugin, kube-router's network-policy controller
+# (NetworkPolicy as iptables rules and ipsets) and CoreDNS, from the binaries of
 # scripts/kube-test-binaries.sh and scripts/kube-node-binaries.sh (run that first).
 #
 #   scripts/kube-node.sh up <dir> [--owner-pid PID]
@@ -16,7 +17,8 @@
 #                                               applies manifests/overlays/real-node, waits until every Pod is
 #                                               Ready, then applies the examples and waits until each is
 #                                               Ready: InRegistry (at most S seconds each, 900; root)
-#   scripts/kube-node.sh smoke <dir>            a Pod from a local image, logs, exec, a Service, DNS, a limit
+#   scripts/kube-node.sh smoke <dir>            a Pod from a local image, logs, exec, a Service, DNS, a limit,
+#                                               a NetworkPolicy denying, then one allowing, Pod-to-Pod traffic
 #   scripts/kube-node.sh leftovers <dir>        prints what of this node is still on the machine
 #   scripts/kube-node.sh selftest <dir>         up, smoke, crash, up, smoke, down, owner killed: no leftovers
 #   scripts/kube-node.sh forward <dir> IP:PORT  forwards a free port of the host's 127.0.0.1 to IP:PORT
@@ -103,7 +105,9 @@ make_pki() {
   cert controller-manager system:kube-controller-manager ""
   cert scheduler system:kube-scheduler ""
   cert proxy system:kube-proxy ""
+  cert netpol kmesos-node:network-policy ""
   kubeconfig admin; kubeconfig kubelet; kubeconfig controller-manager; kubeconfig scheduler; kubeconfig proxy
+  kubeconfig netpol
 }
 
 cert() { # name, CN, O (may be empty), subjectAltName (optional)
@@ -419,7 +423,7 @@ up() {
   local f missing=""
   for f in "$BIN"/{etcd.bin,kube-apiserver.bin,kubectl,kube-controller-manager,kube-scheduler,kubelet,kube-proxy,pause,netns-forward,coredns} \
       /usr/bin/containerd /usr/bin/ctr /usr/sbin/runc /usr/lib/cni/bridge /usr/lib/cni/host-local \
-      /usr/lib/cni/portmap /usr/sbin/iptables /bin/busybox; do
+      /usr/lib/cni/portmap /usr/sbin/iptables /usr/sbin/ipset "$BIN/kube-router" /bin/busybox; do
     [[ -x "$f" ]] || missing+=" $f"
   done
   [[ -z "$missing" ]] || fail "missing:$missing (scripts/kube-node-binaries.sh builds and installs them)"
@@ -469,8 +473,11 @@ up() {
   start kube-proxy "$BIN/kube-proxy" --config="$D/kube-proxy.yaml"
   wait_for "the node to register" 180 kc get node "$NODE_NAME"
   log "node registered"
+  start_network_policy
   wait_for "the node to be Ready" 300 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s
   log "node Ready"
+  wait_for "kube-router's network-policy rules (KUBE-ROUTER-FORWARD)" 120 in_node iptables -S KUBE-ROUTER-FORWARD
+  log "NetworkPolicy enforced (kube-router's policy controller synced)"
   wait_for "the default ServiceAccount" 120 kc get serviceaccount default
   deploy_dns
   # For processes outside the node's namespace (a test JVM, kubectl on the host): the API server
@@ -492,6 +499,35 @@ up() {
     log "the node goes down when process $OWNER_PID ends"
   fi
   log "up: kubectl via 'scripts/kube-node.sh kubectl $D ...' (kubeconfig $KUBECONFIG_ADMIN, inside netns $NS)"
+}
+
+# NetworkPolicy: the bridge plugin enforces none, so kube-router runs as a node daemon with only its
+# network-policy controller (no routing, no service proxy: kube-proxy does that; no CNI config). Its
+# iptables chains (KUBE-ROUTER-*, KUBE-NWPLCY-*, KUBE-POD-FW-*) and ipsets are in the node's network
+# namespace (ipsets are per network namespace), so they go with it. It needs the node object (it
+# finds its local Pods by the node's address), hence started once the node has registered. Its
+# identity (a client certificate) may read what it watches, nothing more.
+start_network_policy() {
+  kc apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "kmesos-node:network-policy"}
+rules:
+- {apiGroups: [""], resources: [pods, namespaces, nodes, services, endpoints], verbs: [get, list, watch]}
+- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [get, list, watch]}
+- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [get, list, watch]}
+- {apiGroups: ["", events.k8s.io], resources: [events], verbs: [create, patch, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "kmesos-node:network-policy"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "kmesos-node:network-policy"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "kmesos-node:network-policy"}]
+YAML
+  start kube-router "$BIN/kube-router" --kubeconfig="$D/pki/netpol.conf" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+    --enable-cni=false --enable-ipv4=true --enable-ipv6=false --hostname-override="$NODE_NAME" \
+    --service-cluster-ip-range="$SERVICE_CIDR" --health-port=20244 --metrics-port=0
 }
 
 # Cluster DNS (CoreDNS, the kubernetes plugin only: cluster.local names, no forwarding) as
@@ -596,13 +632,13 @@ down() {
     && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$D/run/holder.pid" && kill "$pid" 2>/dev/null || true
   # Politely first, in reverse start order, but not for long: all state is thrown away, and the
   # API server's graceful shutdown alone takes over 12 s (it drains watches).
-  for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
+  for name in kube-router kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
     pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
     ours "$pid" && kill -TERM "$pid" 2>/dev/null || true
   done
   for i in $(seq 15); do
     local alive=0
-    for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
+    for name in kube-router kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
       pid="$(cat "$D/run/$name.pid" 2>/dev/null)" || continue
       ours "$pid" && running "$pid" && alive=1
     done
@@ -679,7 +715,7 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: client}
+metadata: {name: client, labels: {app: client}}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
@@ -714,9 +750,49 @@ YAML
   limit="$(kc exec web -- cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true)"
   [[ "$limit" == "33554432" ]] || fail "the web container's memory limit is '$limit', not 32Mi"
   log "smoke: the memory limit (32Mi) is applied"
+  smoke_network_policy
   kc delete pod web client --wait=true >/dev/null
   kc delete service web >/dev/null
   log "smoke: passed"
+}
+
+# NetworkPolicy is enforced (kube-router): a default-deny policy on web blocks client -> web (the
+# Pod's address, Pod to Pod), a policy allowing Pods labelled app=client opens it again.
+smoke_network_policy() {
+  local wip answer="" i
+  wip="$(kc get pod web -o jsonpath='{.status.podIP}')"
+  kc apply -f - >/dev/null <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-deny-all}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+YAML
+  for i in $(seq 60); do
+    answer="$(kc exec client -- sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $wip 8080 | tail -1" 2>/dev/null || true)"
+    [[ -z "$answer" ]] && break
+    sleep 1
+  done
+  [[ -z "$answer" ]] || fail "a default-deny NetworkPolicy on web did not block client -> $wip:8080 within 60 s (got: '$answer'; logs: $D/logs/kube-router.log)"
+  log "smoke: NetworkPolicy web-deny-all blocks client -> web ($wip:8080) after ${i}s"
+  kc apply -f - >/dev/null <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-allow-client}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {app: client}}}], ports: [{port: 8080, protocol: TCP}]}]
+YAML
+  for i in $(seq 60); do
+    answer="$(kc exec client -- sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $wip 8080 | tail -1" 2>/dev/null || true)"
+    [[ "$answer" == hello* ]] && break
+    sleep 1
+  done
+  [[ "$answer" == "hello from web" ]] || fail "NetworkPolicy web-allow-client did not let client reach $wip:8080 within 60 s (got: '$answer')"
+  log "smoke: NetworkPolicy web-allow-client lets client reach web again after ${i}s"
+  kc delete networkpolicy web-deny-all web-allow-client >/dev/null
 }
 
 # The prototype's own test: a node comes up, runs Pods, survives a crash of its daemons (the next
@@ -734,7 +810,8 @@ selftest() {
   "$self" leftovers "$D" >/dev/null || fail "selftest: leftovers after down: $("$self" leftovers "$D")"
   log "selftest: a node whose owner is killed"
   sleep 3600 </dev/null >/dev/null 2>&1 & owner=$!
-  trap 'kill -KILL "$owner" 2>/dev/null || true' EXIT
+  # Expanded now: $owner is local, gone (unbound under set -u) when the EXIT trap runs.
+  trap "kill -KILL $owner 2>/dev/null || true" EXIT
   "$self" up "$D" --owner-pid "$owner"
   "$self" kubectl "$D" run sleeper --image="$BUSYBOX_IMAGE" --restart=Never -- sleep 3600 >/dev/null
   "$self" kubectl "$D" wait --for=condition=Ready pod/sleeper --timeout=120s >/dev/null

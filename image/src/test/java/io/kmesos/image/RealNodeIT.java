@@ -60,9 +60,10 @@ import org.junit.jupiter.api.TestMethodOrder;
  * manifests/overlays/real-node}, every Pod Ready through its own probes, the examples admitted into
  * the registry by the real master; then what an operator lives through, each step on what the
  * previous left: a framework's task on the real agent, the leading controller's Pod deleted, a
- * replica's Pod deleted, the agents rolled to a new image tag, and the certificates of the install
- * Job checked and renewed. One node and one deployment for all (the tests run in order). Runs only
- * with {@code -Preal-node} (root, scripts/kube-node-binaries.sh; docs/real-node.md).
+ * replica's Pod deleted, the agents rolled to a new image tag, the certificates of the install Job
+ * checked and renewed, and the NetworkPolicies in force. One node and one deployment for all (the
+ * tests run in order). Runs only with {@code -Preal-node} (root, scripts/kube-node-binaries.sh;
+ * docs/real-node.md).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RealNodeIT {
@@ -543,6 +544,60 @@ class RealNodeIT {
     assertThat(readiness()).allSatisfy((k, v) -> assertThat(v).as(k).isEqualTo("True InRegistry"));
   }
 
+  /**
+   * kmesos' NetworkPolicies are in force (the node runs kube-router's policy controller, as a
+   * cluster with a policy-enforcing network plugin does): a Pod in another namespace, even one
+   * labelled as a log client, cannot open a connection to a replica's log port (7001), while it
+   * reaches the replica's probe port (7002) and the master's port (5050), which the policies open
+   * to every namespace; the controller still reaches the log port.
+   */
+  @Test
+  @Order(7)
+  void theNetworkPoliciesKeepOtherNamespacesOffTheLog() throws Exception {
+    String prober = "outsider";
+    kubectl("create", "namespace", prober);
+    kubectl(
+        "-n",
+        prober,
+        "run",
+        "prober",
+        "--image=kmesos.local/busybox:1",
+        "--restart=Never",
+        "--labels=kmesos.io/log-client=true",
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 1; done");
+    kubectl("-n", prober, "wait", "--for=condition=Ready", "pod/prober", "--timeout=240s");
+    String replica = podIp("kmesos-replica-0");
+    String leader = leaseHolder();
+
+    // The path is there: the probe port is open to anyone, the master's port to every namespace.
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .until(() -> connect(prober, "prober", null, replica, 7002), "open"::equals);
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .until(() -> connect(prober, "prober", null, podIp(leader), 5050), "open"::equals);
+    // The log's port is not, from another namespace (the policy admits log clients of kmesos' own).
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .until(() -> connect(prober, "prober", null, replica, 7001), "closed"::equals);
+    for (int i = 0; i < 3; i++) {
+      assertThat(connect(prober, "prober", null, replica, 7001))
+          .as("a Pod of namespace %s -> %s:7001 (kmesos-replica-0's log port)", prober, replica)
+          .isEqualTo("closed");
+    }
+    // ... while the leading controller reaches it.
+    assertThat(connect(NS, leader, "controller", replica, 7001))
+        .as("%s -> %s:7001", leader, replica)
+        .isEqualTo("open");
+    kubectl("delete", "namespace", prober, "--wait=false");
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   /** What kmesos-execute's Job printed, and the framework it subscribed as. */
@@ -669,6 +724,28 @@ class RealNodeIT {
       sum += Double.parseDouble(m.group(2));
     }
     return sum;
+  }
+
+  static String podIp(String pod) {
+    return client.pods().inNamespace(NS).withName(pod).get().getStatus().getPodIP();
+  }
+
+  /**
+   * "open" when a TCP connection from the Pod (busybox nc, 3 s) to ip:port succeeds, else "closed".
+   */
+  static String connect(String namespace, String pod, String container, String ip, int port)
+      throws Exception {
+    List<String> args = new ArrayList<>(List.of("-n", namespace, "exec", pod));
+    if (container != null) {
+      args.addAll(List.of("-c", container));
+    }
+    args.addAll(
+        List.of(
+            "--",
+            "sh",
+            "-c",
+            "nc -w 3 " + ip + " " + port + " -e true && echo open || echo closed"));
+    return kubectl(args.toArray(String[]::new)).strip();
   }
 
   static String leaseHolder() {
