@@ -26,8 +26,9 @@ class LogToolIT extends LogProcessesTest {
 
   /** Runs {@code kmesos-log args...} as a user would, with {@code stdin} as its input. */
   Result runWithInput(String stdin, String... args) throws Exception {
-    List<String> cmd =
-        new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
+    List<String> cmd = new ArrayList<>(List.of(ReplicaProcesses.java()));
+    cmd.addAll(ReplicaProcesses.TEST_JVM);
+    cmd.addAll(List.of("-jar", ReplicaProcesses.JAR.toString()));
     cmd.addAll(List.of(args));
     Path out = Files.createTempFile(dir, "out", ".txt");
     Path err = Files.createTempFile(dir, "err", ".txt");
@@ -53,8 +54,9 @@ class LogToolIT extends LogProcessesTest {
 
   /** Runs {@code kmesos-log args...} with no TLS settings in its environment. */
   Result runWithoutTls(String... args) throws Exception {
-    List<String> cmd =
-        new ArrayList<>(List.of(ReplicaProcesses.java(), "-jar", ReplicaProcesses.JAR.toString()));
+    List<String> cmd = new ArrayList<>(List.of(ReplicaProcesses.java()));
+    cmd.addAll(ReplicaProcesses.TEST_JVM);
+    cmd.addAll(List.of("-jar", ReplicaProcesses.JAR.toString()));
     cmd.addAll(List.of(args));
     ProcessBuilder pb =
         new ProcessBuilder(cmd)
