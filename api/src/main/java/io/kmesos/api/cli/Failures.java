@@ -89,6 +89,12 @@ public final class Failures {
           return "the connection was closed without an answer (a TLS port, or not a kmesos server?)";
         }
         if (description.equals("io exception") || description.isEmpty()) {
+          // A TLS server that reads a plaintext preface may reset the connection rather than
+          // close it (it raced the close): the peer was reached and gave no answer either way.
+          if (status.getCause() != null
+              && deepestMessage(status.getCause()).contains("Connection reset by peer")) {
+            return "the connection was closed without an answer (a TLS port, or not a kmesos server?)";
+          }
           return status.getCause() == null
               ? "unreachable"
               : "unreachable: " + clean(deepestMessage(status.getCause()));

@@ -92,8 +92,10 @@ class FailuresTest {
         .isEqualTo("unknown host replica-9.kmesos");
     assertThat(Failures.reason(unavailable(new NoRouteToHostException("No route to host"))))
         .isEqualTo("no route to host");
+    // The peer was reached and reset the connection (e.g. a TLS port read a plaintext preface).
     assertThat(Failures.reason(unavailable(new IOException("Connection reset by peer"))))
-        .isEqualTo("unreachable: Connection reset by peer");
+        .isEqualTo(
+            "the connection was closed without an answer (a TLS port, or not a kmesos server?)");
     assertThat(
             Failures.reason(
                 Status.UNAVAILABLE
