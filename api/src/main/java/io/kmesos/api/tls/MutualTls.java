@@ -13,6 +13,8 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
 import java.security.Signature;
@@ -26,8 +28,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLEngine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Mutual TLS for every gRPC server and channel of one process, from one {@link TlsSettings}: the
@@ -43,6 +48,7 @@ import javax.net.ssl.SSLEngine;
  * Kubernetes and by 127.0.0.1 locally, and an identity is what a stolen DNS name cannot fake).
  */
 public final class MutualTls implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(MutualTls.class);
   private static final ScheduledExecutorService RELOADS =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -62,14 +68,13 @@ public final class MutualTls implements AutoCloseable {
     this.settings = settings;
     checkOwnCertificate(settings);
     try {
+      keys.updateIdentityCredentials(settings.certFile().toFile(), settings.keyFile().toFile());
       reloads.add(
-          keys.updateIdentityCredentials(
-                  settings.certFile().toFile(),
-                  settings.keyFile().toFile(),
-                  settings.reload().toMillis(),
-                  TimeUnit.MILLISECONDS,
-                  RELOADS)
-              ::close);
+          whenChanged(
+              List.of(settings.certFile(), settings.keyFile()),
+              () ->
+                  keys.updateIdentityCredentials(
+                      settings.certFile().toFile(), settings.keyFile().toFile())));
     } catch (IOException | GeneralSecurityException e) {
       throw new IllegalArgumentException(
           "TLS: cannot load "
@@ -152,13 +157,11 @@ public final class MutualTls implements AutoCloseable {
         builder.setSslSocketAndEnginePeerVerifier(new ServerIdentity(server));
       }
       AdvancedTlsX509TrustManager trust = builder.build();
+      trust.updateTrustCredentials(settings.caFile().toFile());
       Closeable reload =
-          trust.updateTrustCredentials(
-                  settings.caFile().toFile(),
-                  settings.reload().toMillis(),
-                  TimeUnit.MILLISECONDS,
-                  RELOADS)
-              ::close;
+          whenChanged(
+              List.of(settings.caFile()),
+              () -> trust.updateTrustCredentials(settings.caFile().toFile()));
       synchronized (reloads) {
         reloads.add(reload);
       }
@@ -212,6 +215,67 @@ public final class MutualTls implements AutoCloseable {
               + " is not the key of the certificate in "
               + settings.certFile());
     }
+  }
+
+  /** What a reload does: read the files again into a key or trust manager. */
+  private interface Reload {
+    void run() throws IOException, GeneralSecurityException;
+  }
+
+  /**
+   * Every {@link TlsSettings#reload()}, runs {@code reload} if one of {@code files} changed (its
+   * modification time or size). Scheduled here rather than by gRPC's periodic reloaders, which
+   * silently stretch any period under one minute to a minute. A reload that fails (e.g. the
+   * certificate written and its key not yet) keeps the previous credentials and is tried again on
+   * the next change or period.
+   */
+  private Closeable whenChanged(List<Path> files, Reload reload) {
+    long period = settings.reload().toMillis();
+    Object[] seen = {stamp(files)};
+    boolean[] failed = {false};
+    ScheduledFuture<?> task =
+        RELOADS.scheduleWithFixedDelay(
+            () -> {
+              List<String> now = stamp(files);
+              if (now.equals(seen[0]) && !failed[0]) {
+                return;
+              }
+              try {
+                reload.run();
+                seen[0] = now;
+                if (failed[0]) {
+                  LOG.info("TLS: {} read again", files);
+                }
+                failed[0] = false;
+              } catch (IOException | GeneralSecurityException | RuntimeException e) {
+                if (!failed[0]) {
+                  LOG.warn(
+                      "TLS: cannot read {} again (keeping the previous): {}", files, message(e));
+                }
+                failed[0] = true;
+              }
+            },
+            period,
+            period,
+            TimeUnit.MILLISECONDS);
+    return () -> task.cancel(false);
+  }
+
+  /**
+   * Each file's identity (inode: a Secret volume swaps in new files), modification time and size
+   * ("missing" if it cannot be read).
+   */
+  private static List<String> stamp(List<Path> files) {
+    List<String> stamps = new ArrayList<>();
+    for (Path f : files) {
+      try {
+        BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class);
+        stamps.add(a.fileKey() + "/" + a.lastModifiedTime().toInstant() + "/" + a.size());
+      } catch (IOException e) {
+        stamps.add("missing");
+      }
+    }
+    return stamps;
   }
 
   private static String message(Throwable e) {

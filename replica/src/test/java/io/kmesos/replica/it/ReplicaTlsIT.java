@@ -173,11 +173,9 @@ class ReplicaTlsIT {
         ofNextCa,
         e -> assertThat(Failures.reason(e)).startsWith("TLS handshake failed: the server refused"));
 
-    // The replica's certificate is renewed and the new CA rolled out (trusted beside the old one)
-    // together: gRPC reads TLS files again at most once a minute, whatever --tls-reload asks for
-    // (it raises shorter periods to a minute), so two rollouts one after the other would wait out
-    // two such periods. New handshakes then see the new certificate, and a client of the new CA is
-    // served.
+    // The replica's certificate is renewed and the new CA rolled out (trusted beside the old one);
+    // within --tls-reload (1 s here) new handshakes see the new certificate, and a client of the
+    // new CA is served.
     CertificateAuthority.Issued renewed =
         ca.issue(
             CertificateAuthority.Request.of(
