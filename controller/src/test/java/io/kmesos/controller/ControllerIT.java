@@ -103,7 +103,9 @@ class ControllerIT {
 
   @BeforeEach
   void start() throws Exception {
-    replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
+    replicas =
+        new LocalReplicas(dir.resolve("log"), 3, List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"))
+            .startAll();
     replicas.initialize("controller-it", PATIENCE);
     log = replicas.client();
   }

@@ -139,7 +139,9 @@ class ControllerMetricsIT {
 
   @Test
   void theMasterAndAStandbyReportMastershipTheRegistrarAndReconciles() throws Exception {
-    replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
+    replicas =
+        new LocalReplicas(dir.resolve("log"), 3, List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"))
+            .startAll();
     replicas.initialize("metrics-it", PATIENCE); // replica JVMs start slowly on a loaded machine
     String peers = String.join(",", replicas.peers());
     int first = freePort();

@@ -82,6 +82,9 @@ final class ControllerProcesses {
             List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx384m",
+                // C1 only: a test's controller lives for minutes, and on a small busy machine C2's
+                // work at start costs more than its code gives back (as ReplicaProcesses.TEST_JVM).
+                "-XX:TieredStopAtLevel=1",
                 "-cp",
                 System.getProperty("java.class.path"),
                 ControllerMain.class.getName(),

@@ -92,7 +92,9 @@ class MasterPortIT {
 
   @Test
   void theLeaderServesTheMasterPortAndTheStandbyNamesIt() throws Exception {
-    replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
+    replicas =
+        new LocalReplicas(dir.resolve("log"), 3, List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"))
+            .startAll();
     replicas.initialize("master-port-it", PATIENCE);
     admin = MutualTls.load(replicas.certificates().settings(Identity.ADMIN));
     Map<String, Integer> ports = Map.of("c1", freePort(), "c2", freePort());

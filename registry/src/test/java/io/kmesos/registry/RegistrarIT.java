@@ -56,7 +56,9 @@ class RegistrarIT {
 
   @BeforeEach
   void start() throws Exception {
-    replicas = new LocalReplicas(dir.resolve("log"), 3).startAll();
+    replicas =
+        new LocalReplicas(dir.resolve("log"), 3, List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"))
+            .startAll();
     replicas.initialize("registry-it", PATIENCE);
     log = replicas.client();
   }
