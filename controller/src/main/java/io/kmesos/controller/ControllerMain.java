@@ -144,6 +144,15 @@ public final class ControllerMain implements Callable<Integer> {
   Duration logElectionDeadline;
 
   @Option(
+      names = "--registry-wait",
+      defaultValue = "60s",
+      converter = Durations.class,
+      description =
+          "How long a reconcile waits for this master to recover the registry before it fails, says "
+              + "why in the resource's Synced condition, and is retried (default: ${DEFAULT-VALUE}).")
+  Duration registryWait;
+
+  @Option(
       names = "--agent-removal-rate-limit",
       description =
           "At most this many agent removals per period, e.g. 1/10m "
@@ -225,6 +234,10 @@ public final class ControllerMain implements Callable<Integer> {
           new CommandLine(this),
           "--snapshot-min-bytes and --snapshot-max-changes must be positive");
     }
+    if (registryWait.isNegative() || registryWait.isZero()) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--registry-wait must be positive, not " + registryWait);
+    }
     if (metricsPort < 0 || metricsPort > 65535) {
       throw new CommandLine.ParameterException(
           new CommandLine(this),
@@ -267,7 +280,7 @@ public final class ControllerMain implements Callable<Integer> {
             tls,
             identity,
             address,
-            Duration.ofSeconds(60),
+            registryWait,
             settings,
             ControllerMain::exit,
             metrics);

@@ -931,7 +931,7 @@ class ControllerIT {
     // registry.
     replicas.kill(1);
     replicas.kill(2);
-    controller("c1", 0, "--log-election-deadline", "15m");
+    controller("c1", 0, "--log-election-deadline", "15m", "--registry-wait", "10s");
     Quota quota = new Quota();
     quota.getMetadata().setName("waits-for-the-log");
     quota.setSpec(new QuotaSpec());
@@ -946,7 +946,7 @@ class ControllerIT {
     assertThat(synced.getReason()).isEqualTo("ReconcileFailed");
     assertThat(synced.getMessage())
         .isEqualTo(
-            "reconcile failed: the master has not recovered the registry within 1 min: "
+            "reconcile failed: the master has not recovered the registry within 10 s: "
                 + "it is still becoming the log's writer (is a quorum of the log's replicas up?)");
     assertThat(client.resource(created).get().getStatus().getConditions())
         .extracting(Condition::getType)
