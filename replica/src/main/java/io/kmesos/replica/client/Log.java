@@ -225,21 +225,33 @@ public final class Log implements AutoCloseable {
   /**
    * Makes every replica a voting member of log {@code clusterId}: each must be EMPTY, or already
    * VOTING in that log. Returns one line per replica; throws if any replica refused or did not
-   * answer.
+   * answer. If log {@code clusterId} is already in use (a writer was elected), it changes nothing
+   * and returns one line saying so: an initialize that is run again (a Job retried after it reached
+   * only a quorum, which a master then used) has nothing left to do. A log in use under another ID
+   * is an error.
    */
   public List<String> initialize(String clusterId) {
-    // Initializing a replica that lost its data in a log in use would make it vote without it.
     for (Reader.ReplicaState s : reader().status()) {
       if (s.status() != null
           && (s.status().getPromised().getRound() > 0 || s.status().getEnd() > 0)) {
-        throw new IllegalStateException(
-            "log "
-                + s.status().getClusterId()
-                + " is already in use (replica "
+        String inUse =
+            " is already in use (replica "
                 + s.replica()
                 + " holds positions up to "
                 + s.status().getEnd()
-                + "); a replica that lost its data recovers by itself");
+                + ")";
+        if (!clusterId.equals(s.status().getClusterId())) {
+          throw new IllegalStateException(
+              "log " + s.status().getClusterId() + inUse + ", not initializing log " + clusterId);
+        }
+        // Initializing a replica that lost its data in a log in use would make it vote without
+        // it: such a replica is left alone, and recovers from the others by itself.
+        return List.of(
+            "log "
+                + clusterId
+                + " is initialized and"
+                + inUse
+                + ": nothing to do; a replica that lost its data recovers by itself");
       }
     }
     List<String> lines = new ArrayList<>();

@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
     description = {
       "Makes every replica of a new log a voting member. Each must be EMPTY (or already voting in the "
           + "same log). Run it once, when the log is created: a replica that later loses its data recovers from "
-          + "the others by itself."
+          + "the others by itself. Run again on the log in use, it changes nothing and says so."
     })
 final class InitializeCommand implements Callable<Integer> {
   @Mixin PeersOption peers;

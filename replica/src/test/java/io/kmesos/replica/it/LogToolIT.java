@@ -145,6 +145,19 @@ class LogToolIT extends LogProcessesTest {
     assertThat(append.exit()).as(append.err()).isZero();
     assertThat(append.out()).isEqualTo("1\tone\n2\ttwo\n");
 
+    // Run again (a Job retried after its first try reached only a quorum, which a master then
+    // used): nothing to do, and no error. Under another log ID: an error, nothing changed.
+    Result again = run("initialize", "--peers", peers, "--cluster-id", "tool-it");
+    assertThat(again.exit()).as(again.err()).isZero();
+    assertThat(again.out())
+        .startsWith("log tool-it is initialized and is already in use (replica ")
+        .endsWith(": nothing to do; a replica that lost its data recovers by itself\n");
+    Result foreign = run("initialize", "--peers", peers, "--cluster-id", "another");
+    assertThat(foreign.exit()).isEqualTo(1);
+    assertThat(foreign.err())
+        .startsWith("kmesos-log initialize: log tool-it is already in use (replica ")
+        .endsWith(", not initializing log another\n");
+
     replicas.pause(0); // SIGSTOP: connections are accepted, nothing is answered
     // The live replicas must answer a new tool process within this, also on a loaded machine.
     String timeout = "--request-timeout=10s";
