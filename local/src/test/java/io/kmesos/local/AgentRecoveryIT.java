@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -171,13 +170,23 @@ class AgentRecoveryIT {
         ProcessHandle.allProcesses()
             .filter(
                 p -> {
-                  List<String> args = p.info().arguments().map(Arrays::asList).orElse(List.of());
+                  List<String> args = commandLine(p.pid());
                   return args.contains("io.kmesos.agent.AgentMain") && args.contains(workDir);
                 })
             .toList();
     assertThat(agents).as("the agent of " + node).hasSize(1);
     new ProcessBuilder("kill", "-KILL", Long.toString(agents.get(0).pid())).start().waitFor();
     await().atMost(PATIENCE).until(() -> !agents.get(0).isAlive());
+  }
+
+  /** A process's command line, from /proc (empty if it is gone or not readable). */
+  private static List<String> commandLine(long pid) {
+    try {
+      byte[] bytes = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
+      return List.of(new String(bytes, StandardCharsets.UTF_8).split("\0"));
+    } catch (Exception e) {
+      return List.of();
+    }
   }
 
   private static Process startAgent(KmesosLocal local, String node, int round) throws Exception {
