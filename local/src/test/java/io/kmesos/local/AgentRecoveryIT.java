@@ -1,5 +1,7 @@
 package io.kmesos.local;
 
+import static io.kmesos.local.RestartableAgents.PATIENCE;
+import static io.kmesos.local.RestartableAgents.taskProcesses;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -10,40 +12,38 @@ import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.local.KmesosLocalFixture.KmesosLocal;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Tasks outlive their agent: the agents of kmesos-local are killed with SIGKILL while tasks of a
- * checkpointing framework run, some of those end while no agent runs, and the agents are started
- * again on the same work directories. The running tasks keep their processes and stay RUNNING (no
- * update says otherwise), the ended ones report their exit status, every update reaches the
- * framework once per UUID and none changes state under the same UUID, and a re-adopted task can
- * still be killed.
+ * Tasks outlive their agent, under load: a checkpointing, partition-aware framework runs 100 tasks
+ * on kmesos-local's agent local-1, which is killed with SIGKILL and started again on the same work
+ * directory twenty times. Sixty tasks run throughout; forty end one gate at a time, some just
+ * before a kill (their updates in flight), some while no agent runs. In the end the running tasks
+ * are still the very processes they started as and were never reported otherwise; the others
+ * reported their exit status; every update reached the framework, each state of a task under one
+ * UUID only; no process is left that no task owns; and a teardown ends them all.
  */
 @ExtendWith(KmesosLocalFixture.class)
 class AgentRecoveryIT {
-  private static final Duration PATIENCE = Duration.ofMinutes(4);
-  private static final List<String> NODES = List.of("local-1", "local-2");
-  private static final int RESTARTS = 3;
+  private static final String NODE = "local-1";
+  private static final int RESTARTS = 20;
+  private static final int RUNNING = 60;
+  private static final int ENDING = 40;
 
   @Test
-  void tasksOfACheckpointingFrameworkSurviveAgentsKilledAndStartedAgain(KmesosLocal local)
-      throws Exception {
+  void hundredTasksSurviveTwentyKillsOfTheirAgent(KmesosLocal local) throws Exception {
     Path stateDir = local.stateDir();
-    Path gate = Files.createTempDirectory("kmesos-recovery-gate");
-    List<Process> restarted = new ArrayList<>();
+    Path gates = Files.createTempDirectory("kmesos-recovery-gates");
     try (ServerTrust trust =
             ServerTrust.load(
                 local.tls().resolve("ca.crt"), Identity.CONTROLLER, TlsSettings.DEFAULT_RELOAD);
@@ -53,69 +53,82 @@ class AgentRecoveryIT {
                 trust.channelCredentials(),
                 local.token(),
                 FrameworkInfo.newBuilder()
-                    .setName("it-recovery")
+                    .setName("it-recovery-loop")
                     .setCheckpoint(true)
                     .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE),
                 "analytics",
-                "cpus:0.1;mem:16",
-                "sleep 600",
-                4)) {
-      // Tasks that wait for the gate, then exit 0 or 7: they end while the agents are down.
-      framework.launch(2, "while [ ! -e " + gate + "/open ]; do sleep 0.2; done; exit 0");
-      framework.launch(2, "while [ ! -e " + gate + "/open ]; do sleep 0.2; done; exit 7");
+                "cpus:0.01;mem:8",
+                null,
+                0)) {
+      framework.where = offer -> offer.getHostname().equals(NODE);
+      framework.launch(RUNNING, "sleep 600");
+      // Gated tasks: task i waits for gate (i % RESTARTS) + 1, then exits 7 (every third) or 0.
+      Map<String, Integer> exitOf = new LinkedHashMap<>();
+      for (int i = 0; i < ENDING; i++) {
+        int code = i % 3 == 0 ? 7 : 0;
+        framework.launch(
+            1,
+            "while [ ! -e "
+                + gates.resolve("gate-" + (i % RESTARTS + 1))
+                + " ]; do sleep 0.5; done; exit "
+                + code);
+      }
       await()
           .atMost(PATIENCE)
-          .until(() -> framework.tasksInState(TaskState.TASK_RUNNING).size() == 8);
-      Map<String, String> commands = new TreeMap<>(framework.commands);
+          .until(() -> framework.tasksInState(TaskState.TASK_RUNNING).size() == RUNNING + ENDING);
+      Map<String, String> commands = new HashMap<>(framework.commands);
       List<String> sleepers =
-          commands.entrySet().stream()
-              .filter(e -> e.getValue().equals("sleep 600"))
-              .map(Map.Entry::getKey)
-              .toList();
-      Map<String, Set<Long>> pidsBefore = taskProcesses(stateDir);
-      assertThat(pidsBefore.keySet()).containsAll(commands.keySet());
+          commands.keySet().stream().filter(id -> commands.get(id).equals("sleep 600")).toList();
+      Map<String, Set<Long>> sleeperProcesses = taskProcesses(stateDir);
+      sleeperProcesses.keySet().retainAll(sleepers);
+      assertThat(sleeperProcesses).hasSize(RUNNING);
 
       for (int round = 1; round <= RESTARTS; round++) {
-        for (String node : NODES) {
-          killAgent(stateDir, node);
+        Path gate = gates.resolve("gate-" + round);
+        if (round % 2 == 1) {
+          Files.createFile(gate); // ends its tasks as the agent dies: updates in flight
         }
-        if (round == 1) {
-          Files.createFile(gate.resolve("open")); // the gated tasks end with no agent running
-          await()
-              .atMost(PATIENCE)
-              .until(
-                  () ->
-                      taskProcesses(stateDir).keySet().stream()
-                          .noneMatch(id -> !sleepers.contains(id) && commands.containsKey(id)));
+        RestartableAgents.kill(stateDir, NODE);
+        if (round % 2 == 0) {
+          Files.createFile(gate); // ends its tasks while no agent runs
         }
-        for (String node : NODES) {
-          restarted.add(startAgent(local, node, round));
-        }
+        Process agent = RestartableAgents.start(local, NODE, "restart-" + round, Map.of());
+        Path log = stateDir.resolve("agent-" + NODE + "-restart-" + round + ".log");
         await()
             .atMost(PATIENCE)
-            .untilAsserted(
-                () -> {
-                  for (String id : commands.keySet()) {
-                    TaskStatus s = framework.fromAgent.get(id);
-                    assertThat(s).as(id).isNotNull();
-                    if (sleepers.contains(id)) {
-                      assertThat(s.getState()).as(id).isEqualTo(TaskState.TASK_RUNNING);
-                    } else if (commands.get(id).endsWith("exit 0")) {
-                      assertThat(s.getState()).as(id).isEqualTo(TaskState.TASK_FINISHED);
-                      assertThat(s.getExitCode()).isZero();
-                    } else {
-                      assertThat(s.getState()).as(id).isEqualTo(TaskState.TASK_FAILED);
-                      assertThat(s.getExitCode()).isEqualTo(7);
-                    }
-                  }
-                });
-        // The sleepers still run as the very processes they started as.
-        Map<String, Set<Long>> now = taskProcesses(stateDir);
-        for (String id : sleepers) {
-          assertThat(now.get(id)).as(id).isEqualTo(pidsBefore.get(id));
-        }
+            .until(
+                () ->
+                    !agent.isAlive()
+                        || (Files.exists(log)
+                            && Files.readString(log).contains("re-registered with master")));
+        assertThat(agent.isAlive())
+            .as("the agent of round " + round + " runs; see " + log)
+            .isTrue();
       }
-      // Every update reached the framework; one state per UUID, and each task's states in order.
+
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () -> {
+                for (String id : commands.keySet()) {
+                  TaskStatus s = framework.fromAgent.get(id);
+                  String command = commands.get(id);
+                  if (sleepers.contains(id)) {
+                    assertThat(s.getState()).as(id).isEqualTo(TaskState.TASK_RUNNING);
+                  } else if (command.endsWith("exit 0")) {
+                    assertThat(s.getState()).as(id).isEqualTo(TaskState.TASK_FINISHED);
+                    assertThat(s.getExitCode()).as(id).isZero();
+                  } else {
+                    assertThat(s.getState()).as(id).isEqualTo(TaskState.TASK_FAILED);
+                    assertThat(s.getExitCode()).as(id).isEqualTo(7);
+                  }
+                }
+              });
+      // The sleepers are the processes they started as; nothing else of the framework runs.
+      Map<String, Set<Long>> now = taskProcesses(stateDir);
+      now.keySet().retainAll(commands.keySet());
+      assertThat(now).isEqualTo(sleeperProcesses);
+      // Every state of every task reached the framework under exactly one UUID.
       Map<String, List<TaskState>> states = new HashMap<>();
       for (GreedyFramework.Delivery d : framework.deliveries()) {
         states
@@ -123,119 +136,42 @@ class AgentRecoveryIT {
             .add(d.status.getState());
       }
       for (String id : commands.keySet()) {
-        List<TaskState> seen = states.get(id);
-        if (sleepers.contains(id)) {
-          assertThat(seen).as(id).containsExactly(TaskState.TASK_RUNNING);
-        } else {
-          assertThat(seen)
-              .as(id)
-              .containsExactlyInAnyOrder(
-                  TaskState.TASK_RUNNING,
-                  commands.get(id).endsWith("exit 0")
-                      ? TaskState.TASK_FINISHED
-                      : TaskState.TASK_FAILED);
-        }
+        List<TaskState> expected =
+            sleepers.contains(id)
+                ? List.of(TaskState.TASK_RUNNING)
+                : List.of(
+                    TaskState.TASK_RUNNING,
+                    commands.get(id).endsWith("exit 0")
+                        ? TaskState.TASK_FINISHED
+                        : TaskState.TASK_FAILED);
+        assertThat(states.get(id)).as(id).containsExactlyInAnyOrderElementsOf(expected);
       }
       assertThat(framework.problems).isEmpty();
-      // A re-adopted task is still the agent's to kill.
+
+      // A re-adopted task is still the agent's to kill; a teardown ends the rest.
       String victim = sleepers.get(0);
-      framework.client.kill(
-          victim, framework.fromAgent.get(victim).getAgentId(), Duration.ofSeconds(5));
+      framework
+          .client
+          .kill(victim, framework.fromAgent.get(victim).getAgentId(), Duration.ofSeconds(5))
+          .get();
       await()
           .atMost(PATIENCE)
           .untilAsserted(
               () ->
                   assertThat(framework.fromAgent.get(victim).getState())
+                      .as(() -> RestartableAgents.linesAbout(stateDir, victim))
                       .isEqualTo(TaskState.TASK_KILLED));
-      await().atMost(PATIENCE).until(() -> !taskProcesses(stateDir).containsKey(victim));
-      framework.client.teardown();
+      String frameworkId = framework.client.frameworkId();
+      framework.client.teardown().get();
       await()
           .atMost(PATIENCE)
           .until(() -> taskProcesses(stateDir).keySet().stream().noneMatch(commands::containsKey));
+      RestartableAgents.awaitRunsCompleted(stateDir, NODE, frameworkId);
     } finally {
-      // The agents run on for the other tests of this JVM; kmesos-local's own are dead.
-      Files.deleteIfExists(gate.resolve("open"));
-      Files.deleteIfExists(gate);
-      RESTARTED.addAll(restarted);
+      for (int round = 1; round <= RESTARTS; round++) {
+        Files.deleteIfExists(gates.resolve("gate-" + round));
+      }
+      Files.deleteIfExists(gates);
     }
-  }
-
-  /** Agents this class started; the fixture's stop takes them down with kmesos-local's. */
-  static final List<Process> RESTARTED = new ArrayList<>();
-
-  /** SIGKILL to the agent of {@code node} of this kmesos-local, and wait until it is gone. */
-  private static void killAgent(Path stateDir, String node) throws Exception {
-    String workDir = stateDir.resolve("agents").resolve(node).toAbsolutePath().toString();
-    List<ProcessHandle> agents =
-        ProcessHandle.allProcesses()
-            .filter(
-                p -> {
-                  List<String> args = commandLine(p.pid());
-                  return args.contains("io.kmesos.agent.AgentMain") && args.contains(workDir);
-                })
-            .toList();
-    assertThat(agents).as("the agent of " + node).hasSize(1);
-    new ProcessBuilder("kill", "-KILL", Long.toString(agents.get(0).pid())).start().waitFor();
-    await().atMost(PATIENCE).until(() -> !agents.get(0).isAlive());
-  }
-
-  /** A process's command line, from /proc (empty if it is gone or not readable). */
-  private static List<String> commandLine(long pid) {
-    try {
-      byte[] bytes = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
-      return List.of(new String(bytes, StandardCharsets.UTF_8).split("\0"));
-    } catch (Exception e) {
-      return List.of();
-    }
-  }
-
-  private static Process startAgent(KmesosLocal local, String node, int round) throws Exception {
-    Path stateDir = local.stateDir();
-    return Agents.start(
-        node,
-        List.of(local.masters().split(",")),
-        stateDir.resolve("kubeconfig"),
-        stateDir.resolve("tls").resolve(Identity.AGENT.component()),
-        stateDir.resolve("tokens").resolve("agent-" + node),
-        stateDir.resolve("agents").resolve(node).toAbsolutePath(),
-        stateDir.resolve("agent-" + node + "-restart-" + round + ".log"));
-  }
-
-  /**
-   * The live processes of tasks of this kmesos-local, by task ID (their MESOS_TASK_ID), found in
-   * /proc as a user would with ps.
-   */
-  static Map<String, Set<Long>> taskProcesses(Path stateDir) {
-    String sandboxes = "MESOS_SANDBOX=" + stateDir.resolve("agents").toAbsolutePath() + "/";
-    Map<String, Set<Long>> found = new TreeMap<>();
-    ProcessHandle.allProcesses()
-        .forEach(
-            p -> {
-              try {
-                String env =
-                    new String(
-                        Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "environ")),
-                        StandardCharsets.UTF_8);
-                String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
-                if (stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z")) {
-                  return;
-                }
-                List<String> vars = List.of(env.split("\0"));
-                if (vars.stream().anyMatch(v -> v.startsWith(sandboxes))) {
-                  vars.stream()
-                      .filter(v -> v.startsWith("MESOS_TASK_ID="))
-                      .findFirst()
-                      .ifPresent(
-                          v ->
-                              found
-                                  .computeIfAbsent(
-                                      v.substring("MESOS_TASK_ID=".length()), k -> new TreeSet<>())
-                                  .add(p.pid()));
-                }
-              } catch (Exception e) {
-                // gone, or not ours
-              }
-            });
-    return found;
   }
 }

@@ -114,8 +114,8 @@ final class KmesosLocalFixture implements ParameterResolver {
      */
     @Override
     public void close() throws InterruptedException, IOException {
-      // Agents that AgentRecoveryIT started again in place of kmesos-local's (which it killed).
-      for (Process agent : AgentRecoveryIT.RESTARTED) {
+      // Agents that the recovery tests started again in place of kmesos-local's (which it killed).
+      for (Process agent : RestartableAgents.STARTED) {
         agent.destroy();
         if (!agent.waitFor(60, TimeUnit.SECONDS)) {
           agent.destroyForcibly();

@@ -258,6 +258,18 @@ public final class AgentRecovery {
             info, task.info(), run.id(), live.get(), latest.orElse(TaskState.TASK_RUNNING));
         adopted++;
         adoptedHere = true;
+        if (latest.isEmpty()) {
+          // The agent died after the process started and before TASK_RUNNING was checkpointed:
+          // the framework has heard nothing of it yet.
+          update(
+              info,
+              task,
+              TaskState.TASK_RUNNING,
+              Reason.REASON_UNSPECIFIED,
+              TaskStatus.Source.SOURCE_EXECUTOR,
+              "",
+              null);
+        }
         continue;
       }
       if (live.isPresent()) {
@@ -375,6 +387,17 @@ public final class AgentRecovery {
       Reason reason,
       String message,
       Integer exitCode) {
+    update(framework, task, state, reason, TaskStatus.Source.SOURCE_AGENT, message, exitCode);
+  }
+
+  private void update(
+      FrameworkInfo framework,
+      RecoveredTask task,
+      TaskState state,
+      Reason reason,
+      TaskStatus.Source source,
+      String message,
+      Integer exitCode) {
     TaskStatus.Builder s =
         TaskStatus.newBuilder()
             .setTaskId(task.id())
@@ -382,7 +405,7 @@ public final class AgentRecovery {
             .setFrameworkId(framework.getId())
             .setState(state)
             .setReason(reason)
-            .setSource(TaskStatus.Source.SOURCE_AGENT)
+            .setSource(source)
             .setMessage(message)
             .setTimestamp(Timestamps.fromMillis(System.currentTimeMillis()));
     if (exitCode != null) {

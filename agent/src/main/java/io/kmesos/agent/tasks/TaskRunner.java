@@ -138,8 +138,12 @@ public final class TaskRunner implements AutoCloseable {
   private final RunCheckpoints checkpoints;
   private final ResourceAccount resources;
 
-  /** Adopted runs (not the JVM's children) are watched by polling /proc, every this often. */
-  static final Duration ADOPTED_POLL = Duration.ofMillis(200);
+  /**
+   * Adopted runs (not the JVM's children) are watched by polling /proc, every this often: one stat
+   * read per adopted task, so a node with thousands of them spends little on it; their ends are
+   * reported up to this late.
+   */
+  static final Duration ADOPTED_POLL = Duration.ofSeconds(1);
 
   private ScheduledFuture<?> adoptedPoll;
 

@@ -107,7 +107,9 @@ public final class StatusUpdateQueues implements StatusUpdates {
       onJournalFailure.accept(e);
       return update; // not queued: the agent stops, and recovery does not find it either
     }
-    CrashPoints.reach(CrashPoints.UPDATE_CHECKPOINTED);
+    if (framework.getCheckpoint()) {
+      CrashPoints.reach(CrashPoints.UPDATE_CHECKPOINTED);
+    }
     Key key = new Key(framework.getId(), status.getTaskId());
     Stream stream = streams.computeIfAbsent(key, k -> new Stream(framework));
     stream.queue.addLast(update);
@@ -131,7 +133,10 @@ public final class StatusUpdateQueues implements StatusUpdates {
       return false;
     }
     TaskStatus head = stream.queue.peekFirst();
-    CrashPoints.reach(CrashPoints.ACK_RECEIVED);
+    boolean checkpointed = stream.framework.getCheckpoint();
+    if (checkpointed) {
+      CrashPoints.reach(CrashPoints.ACK_RECEIVED);
+    }
     try {
       journal.acknowledged(
           stream.framework,
@@ -141,7 +146,9 @@ public final class StatusUpdateQueues implements StatusUpdates {
       onJournalFailure.accept(e);
       return false; // not acknowledged: the head stays, and is sent again
     }
-    CrashPoints.reach(CrashPoints.ACK_CHECKPOINTED);
+    if (checkpointed) {
+      CrashPoints.reach(CrashPoints.ACK_CHECKPOINTED);
+    }
     TaskStatus acked = stream.queue.removeFirst();
     cancelRetry(stream);
     if (stream.queue.isEmpty()) {
