@@ -174,6 +174,15 @@ public final class AgentMain implements Callable<Integer> {
               + "(default: ${DEFAULT-VALUE}).")
   Duration gcDelay;
 
+  @Option(
+      names = "--boot-id",
+      paramLabel = "ID",
+      description =
+          "The host's boot ID, which tells a restart of the agent from a reboot of the host "
+              + "(default: /proc/sys/kernel/random/boot_id). Set it only where that file is missing "
+              + "or to test a reboot.")
+  String bootIdOverride;
+
   @Mixin TlsOptions tls;
 
   /** Status updates are retried from 10 s, doubling to 10 min, as Mesos's agent does. */
@@ -231,7 +240,7 @@ public final class AgentMain implements Callable<Integer> {
                 masters,
                 tokenFile,
                 nodeName,
-                bootId(),
+                bootIdOverride != null ? bootIdOverride : bootId(),
                 pingInterval,
                 masterTimeout,
                 Duration.ofMillis(100),
@@ -362,7 +371,12 @@ public final class AgentMain implements Callable<Integer> {
                           action != Action.DELETED
                               && a.getStatus() != null
                               && "Admitted".equals(a.getStatus().getState());
-                      if (admitted) {
+                      // An agent the master marked unreachable is still this agent: it connects
+                      // and re-registers, and the master re-admits it with its tasks.
+                      if (admitted
+                          || (action != Action.DELETED
+                              && a.getStatus() != null
+                              && "Unreachable".equals(a.getStatus().getState()))) {
                         admittedId = a.getMetadata().getUid();
                       }
                       if (now != null && !now.equals(last)) {

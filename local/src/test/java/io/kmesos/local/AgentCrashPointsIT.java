@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -104,5 +105,56 @@ class AgentCrashPointsIT {
       // Done with on the agent too, so that the next point's crash is not set off by it.
       RestartableAgents.awaitRunsCompleted(stateDir, NODE, frameworkId);
     }
+  }
+
+  /**
+   * A reboot (the agent started with another boot ID): no process of before can have survived one,
+   * so every task ends TASK_GONE (REASON_AGENT_REBOOTED) and whatever still runs (this host did not
+   * really reboot) is killed.
+   */
+  @Test
+  void afterARebootEveryTaskIsGone(KmesosLocal local) throws Exception {
+    Path stateDir = local.stateDir();
+    try (ServerTrust trust =
+            ServerTrust.load(
+                local.tls().resolve("ca.crt"), Identity.CONTROLLER, TlsSettings.DEFAULT_RELOAD);
+        GreedyFramework framework =
+            new GreedyFramework(
+                List.of(local.masters().split(",")),
+                trust.channelCredentials(),
+                local.token(),
+                FrameworkInfo.newBuilder()
+                    .setName("it-reboot")
+                    .setCheckpoint(true)
+                    .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE),
+                "analytics",
+                "cpus:0.01;mem:8",
+                null,
+                0)) {
+      framework.where = offer -> offer.getHostname().equals(NODE);
+      framework.launch(2, "sleep 600");
+      await()
+          .atMost(PATIENCE)
+          .until(() -> framework.tasksInState(TaskState.TASK_RUNNING).size() == 2);
+      List<String> tasks = List.copyOf(framework.commands.keySet());
+      RestartableAgents.kill(stateDir, NODE);
+      RestartableAgents.start(
+          local, NODE, "rebooted", Map.of("KMESOS_BOOT_ID", "a-boot-after-a-reboot"));
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () -> {
+                for (String task : tasks) {
+                  TaskStatus s = framework.fromAgent.get(task);
+                  assertThat(s.getState()).as(task).isEqualTo(TaskState.TASK_GONE);
+                  assertThat(s.getReason()).isEqualTo(TaskStatus.Reason.REASON_AGENT_REBOOTED);
+                }
+              });
+      assertThat(taskProcesses(stateDir).keySet()).doesNotContainAnyElementsOf(tasks);
+      RestartableAgents.awaitRunsCompleted(stateDir, NODE, framework.client.frameworkId());
+    }
+    // Back on the host's real boot ID for the tests that follow.
+    RestartableAgents.kill(stateDir, NODE);
+    RestartableAgents.start(local, NODE, "after-reboot", Map.of());
   }
 }

@@ -236,9 +236,15 @@ public final class AgentRecovery {
               : sessionLeader(orphans.get(sandbox(framework, run)));
     }
     boolean adoptedHere = false;
+    if (!run.tasks().isEmpty()
+        && run.tasks().values().stream().allMatch(RecoveredTask::isTerminalAndAcknowledged)) {
+      // The agent stopped between the last acknowledgement and marking the run completed.
+      checkpoints.completeRecovered(frameworkId, executor.id(), run);
+      return false;
+    }
     for (RecoveredTask task : run.tasks().values()) {
       if (task.isTerminalAndAcknowledged()) {
-        continue; // the agent stopped before it marked the run completed
+        continue;
       }
       checkpoints.reopen(frameworkId, executor.id(), run.id(), task.id());
       List<TaskStatus> unacknowledged = task.unacknowledged();

@@ -1,6 +1,7 @@
 package io.kmesos.agent.recovery;
 
 import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.checkpoint.RecoveredRun;
 import io.kmesos.agent.checkpoint.RunProcesses;
 import io.kmesos.agent.checkpoint.TaskUpdatesLog;
 import io.kmesos.agent.tasks.ProcessTree;
@@ -129,6 +130,15 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
     Open previous = open.put(new Key(frameworkId, taskId), new Open(executorId, runId, log));
     if (previous != null) {
       previous.log.close();
+    }
+  }
+
+  /** A recovered run whose every task ended and was acknowledged: completed, collected later. */
+  synchronized void completeRecovered(String frameworkId, String executorId, RecoveredRun run)
+      throws IOException {
+    store.markRunCompleted(frameworkId, executorId, run.id(), "recovered: every task acknowledged");
+    for (String taskId : run.tasks().keySet()) {
+      collectLater(frameworkId, executorId, taskId, run.id(), gcDelay);
     }
   }
 
