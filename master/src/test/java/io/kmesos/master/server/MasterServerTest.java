@@ -165,7 +165,7 @@ class MasterServerTest {
     return MasterServerSettings.defaults()
         .withListen("127.0.0.1", 0)
         .withAllocationInterval(Duration.ofMillis(100))
-        .withAgentPing(Duration.ofMillis(200), Duration.ofSeconds(2))
+        .withAgentPing(Duration.ofMillis(200), Duration.ofMillis(400), 5)
         .withStreamQueueLimit(200);
   }
 
