@@ -27,6 +27,7 @@ import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.Pong;
 import io.kmesos.api.agent.v1.Refused;
 import io.kmesos.api.agent.v1.Register;
+import io.kmesos.api.agent.v1.Reregister;
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.operator.v1.GetStateRequest;
 import io.kmesos.api.operator.v1.GetStateResponse;
@@ -788,14 +789,28 @@ class MasterServerTest {
   }
 
   @Test
-  void anAgentThatAnswersNoPingIsDisconnected() throws Exception {
+  void anAgentThatAnswersNoPingIsMarkedUnreachableAndMayComeBack() throws Exception {
     Agent silent = new Agent("agent", false);
     silent.send(register(AGENT_ID, HOST, "cpus:4;mem:4096"));
     assertThat(silent.messages.take(m -> true).hasRegistered()).isTrue();
     Status ended = silent.messages.ended();
     assertThat(ended.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-    assertThat(ended.getDescription()).contains("answered no ping");
-    await().atMost(WAIT).until(() -> !viewerState().getAgents(0).getConnected());
+    assertThat(ended.getDescription()).contains("answered no ping").contains("marked unreachable");
+    await().atMost(WAIT).until(() -> viewerState().getAgentsCount() == 0);
+    // It answers again: taken back (the store here records nothing and agrees at once).
+    Agent back = new Agent("agent", true);
+    back.send(
+        AgentMessage.newBuilder()
+            .setReregister(
+                Reregister.newBuilder()
+                    .setAgentId(AGENT_ID)
+                    .setHostname(HOST)
+                    .addAllResources(ResourceProtos.write(Resources.parse("cpus:4;mem:4096")))
+                    .setVersion("test"))
+            .build());
+    assertThat(back.messages.take(m -> true).hasReregistered()).isTrue();
+    await().atMost(WAIT).until(() -> viewerState().getAgentsCount() == 1);
+    assertThat(viewerState().getAgents(0).getConnected()).isTrue();
   }
 
   @Test
