@@ -563,9 +563,12 @@ final class MasterLoop {
   private void ping() {
     Instant now = now();
     List<String> due = new ArrayList<>();
-    for (Map.Entry<String, Instant> e : unreachableAt.entrySet()) {
-      if (!now.isBefore(e.getValue()) && !markingUnreachable.contains(e.getKey())) {
-        due.add(e.getKey());
+    for (Map.Entry<String, Instant> e : new ArrayList<>(unreachableAt.entrySet())) {
+      String agentId = e.getKey();
+      if (!registeredAgents.contains(agentId) && !registry.admitted().containsKey(agentId)) {
+        unreachableAt.remove(agentId); // expected after a failover, and left the registry since
+      } else if (!now.isBefore(e.getValue()) && !markingUnreachable.contains(agentId)) {
+        due.add(agentId);
       }
     }
     due.sort(null);
