@@ -3,6 +3,7 @@ package io.kmesos.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.util.Durations;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -39,7 +40,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -206,9 +209,7 @@ class PartitionIT {
 
   private static GreedyFramework framework(String name, boolean partitionAware, int tasks) {
     FrameworkInfo.Builder info =
-        FrameworkInfo.newBuilder()
-            .setName(name)
-            .setFailoverTimeout(com.google.protobuf.util.Durations.fromSeconds(600));
+        FrameworkInfo.newBuilder().setName(name).setFailoverTimeout(Durations.fromSeconds(600));
     if (partitionAware) {
       info.addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE);
     }
@@ -245,8 +246,8 @@ class PartitionIT {
 
   /** The agent's JVM: the process started, or the java under it (setsid, setpriv exec in place). */
   private static long agentJvm(Process p) {
-    Optional<ProcessHandle> java =
-        java.util.stream.Stream.concat(java.util.stream.Stream.of(p.toHandle()), p.descendants())
+    Optional<ProcessHandle> jvm =
+        Stream.concat(Stream.of(p.toHandle()), p.descendants())
             .filter(
                 h ->
                     h.info()
@@ -254,7 +255,7 @@ class PartitionIT {
                         .map(a -> List.of(a).contains("io.kmesos.agent.AgentMain"))
                         .orElse(false))
             .findFirst();
-    return java.map(ProcessHandle::pid).orElse(p.pid());
+    return jvm.map(ProcessHandle::pid).orElse(p.pid());
   }
 
   private static void reconcile(GreedyFramework f, String taskId, String agentId) {
@@ -278,7 +279,7 @@ class PartitionIT {
       String awareAgent = aware.fromAgent.get(awareTask).getAgentId();
       String plainAgent = plain.fromAgent.get(plainTask).getAgentId();
       List<String> paused = new ArrayList<>();
-      for (String agentId : new java.util.TreeSet<>(List.of(awareAgent, plainAgent))) {
+      for (String agentId : new TreeSet<>(List.of(awareAgent, plainAgent))) {
         long pid = agentJvm(agents.get(nodeOf(agentId)));
         signal("STOP", pid);
         paused.add(Long.toString(pid));
