@@ -3,8 +3,9 @@ package io.kmesos.controller;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kmesos.api.cli.OneLineErrors;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -13,15 +14,25 @@ import picocli.CommandLine;
 
 /** The partition and failover options: each bad value is refused with one line naming it. */
 class ControllerOptionsTest {
+  /**
+   * What the controller prints on stderr for these options (the options checked in its {@code
+   * call()} report on the process's stderr, as a user sees them).
+   */
   private static String refusal(String... options) {
     CommandLine cmd = OneLineErrors.commandLine(new ControllerMain(), name -> null);
-    StringWriter err = new StringWriter();
-    cmd.setErr(new PrintWriter(err));
     List<String> args = new ArrayList<>(List.of("--peers", "127.0.0.1:1"));
     args.addAll(List.of(options));
-    int code = cmd.execute(args.toArray(String[]::new));
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream stderr = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    int code;
+    try {
+      code = cmd.execute(args.toArray(String[]::new));
+    } finally {
+      System.setErr(stderr);
+    }
     assertThat(code).isNotZero();
-    return err.toString();
+    return err.toString(StandardCharsets.UTF_8);
   }
 
   @Test
