@@ -203,12 +203,52 @@ public final class ControllerMain implements Callable<Integer> {
 
   @Option(
       names = "--agent-ping-timeout",
-      defaultValue = "75s",
+      defaultValue = "15s",
       converter = Durations.class,
       description =
-          "An agent that answered no ping for this long is taken as disconnected "
-              + "(Mesos: 5 missed pings; default: ${DEFAULT-VALUE}).")
+          "How long each ping waits for the agent's pong; not shorter than the ping interval "
+              + "(Mesos --agent_ping_timeout; default: ${DEFAULT-VALUE}).")
   Duration agentPingTimeout;
+
+  @Option(
+      names = "--max-agent-ping-timeouts",
+      defaultValue = "5",
+      description =
+          "After this many ping timeouts in a row (timeout × this without a word from the agent, "
+              + "connected or not) the agent is marked unreachable in the registry, through the "
+              + "agent removal rate limit: its tasks become TASK_UNREACHABLE, TASK_LOST for frameworks "
+              + "that are not PARTITION_AWARE (Mesos --max_agent_ping_timeouts; default: "
+              + "${DEFAULT-VALUE}).")
+  int maxAgentPingTimeouts;
+
+  @Option(
+      names = "--agent-reregister-timeout",
+      defaultValue = "10m",
+      converter = Durations.class,
+      description =
+          "After a failover, an agent the registry admits that has not re-registered with the new "
+              + "master within this is marked unreachable (Mesos --agent_reregister_timeout; default: "
+              + "${DEFAULT-VALUE}).")
+  Duration agentReregisterTimeout;
+
+  @Option(
+      names = "--agent-recovery-factor",
+      defaultValue = "0.8",
+      description =
+          "After a failover, the master makes no offers until this fraction (0..1) of the agents the "
+              + "registry admits re-registered, or --allocation-hold-off passed, so that it cannot "
+              + "offer resources that tasks it does not know yet use (Mesos's allocator: 0.8; default: "
+              + "${DEFAULT-VALUE}).")
+  double agentRecoveryFactor;
+
+  @Option(
+      names = "--allocation-hold-off",
+      defaultValue = "10m",
+      converter = Durations.class,
+      description =
+          "After a failover, the longest the master holds offers back waiting for "
+              + "--agent-recovery-factor of the agents; 0s: no wait (default: ${DEFAULT-VALUE}).")
+  Duration allocationHoldOff;
 
   public static void main(String[] args) {
     System.exit(OneLineErrors.commandLine(new ControllerMain()).execute(args));
@@ -251,7 +291,8 @@ public final class ControllerMain implements Callable<Integer> {
               .withAllocationInterval(allocationInterval)
               .withOfferTimeout(offerTimeout)
               .withHeartbeatInterval(heartbeatInterval)
-              .withAgentPing(agentPingInterval, agentPingTimeout);
+              .withAgentPing(agentPingInterval, agentPingTimeout, maxAgentPingTimeouts)
+              .withFailover(agentReregisterTimeout, agentRecoveryFactor, allocationHoldOff);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }
@@ -269,7 +310,14 @@ public final class ControllerMain implements Callable<Integer> {
     // The master's port is up from the start: as a standby it tells clients where the leader is.
     MasterPort masterPort =
         new MasterPort(
-            client, leaseNamespace, leaseName, masterSettings, tls, authenticator(client), metrics);
+            client,
+            leaseNamespace,
+            leaseName,
+            masterSettings,
+            tls,
+            authenticator(client),
+            removals,
+            metrics);
     String address =
         advertiseAddress.isBlank()
             ? InetAddress.getLocalHost().getHostAddress() + ":" + masterPort.port()

@@ -7,30 +7,38 @@ import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.kmesos.api.KmesosVersion;
+import io.kmesos.api.registry.v1.AgentState;
 import io.kmesos.api.registry.v1.Framework;
+import io.kmesos.api.registry.v1.MarkAgentReachable;
+import io.kmesos.api.registry.v1.MarkAgentUnreachable;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.Registry;
 import io.kmesos.api.registry.v1.Weight;
 import io.kmesos.api.tls.MutualTls;
 import io.kmesos.api.v1.MasterInfo;
 import io.kmesos.controller.master.MasterEndpoints;
+import io.kmesos.controller.reconcile.RemovalRateLimit;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.master.auth.Authenticator;
+import io.kmesos.master.server.AgentStore;
 import io.kmesos.master.server.FrameworkStore;
 import io.kmesos.master.server.MasterServer;
 import io.kmesos.master.server.MasterServerSettings;
 import io.kmesos.master.server.RegistryView;
+import io.kmesos.registry.Names;
 import io.kmesos.registry.Registrar;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -65,6 +73,7 @@ final class MasterPort implements AutoCloseable {
   private final String leaseName;
   private final SharedIndexInformer<Agent> agents;
   private final MasterServer server;
+  private final RemovalRateLimit removals;
   private final ScheduledExecutorService registryPoll =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -82,9 +91,11 @@ final class MasterPort implements AutoCloseable {
       MasterServerSettings settings,
       MutualTls tls,
       Authenticator authenticator,
+      RemovalRateLimit removals,
       MeterRegistry metrics)
       throws IOException {
     this.client = client;
+    this.removals = removals;
     this.leaseNamespace = leaseNamespace;
     this.leaseName = leaseName;
     this.agents = client.resources(Agent.class).inform();
@@ -129,6 +140,90 @@ final class MasterPort implements AutoCloseable {
     };
   }
 
+  /**
+   * Agents the master finds unreachable are marked so in the registry through the same removal rate
+   * limit as deleted Agent resources (Mesos limits both with {@code --agent_removal_rate_limit}): a
+   * mark waits for a token on {@code timer}, then for its commit. One that comes back is admitted
+   * again with the info the registry holds of it.
+   */
+  static AgentStore agentStore(
+      Registrar registrar, RemovalRateLimit removals, ScheduledExecutorService timer) {
+    return new AgentStore() {
+      @Override
+      public CompletableFuture<Void> markUnreachable(String agentId, Instant at) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Operation op =
+            Operation.newBuilder()
+                .setMarkAgentUnreachable(
+                    MarkAgentUnreachable.newBuilder()
+                        .setId(agentId)
+                        .setAt(Timestamps.fromMillis(at.toEpochMilli())))
+                .build();
+        whenPermitted(agentId, op, done);
+        return done;
+      }
+
+      private void whenPermitted(String agentId, Operation op, CompletableFuture<Void> done) {
+        long wait = removals.acquire();
+        if (wait > 0) {
+          log.info(
+              "master: marking agent {} unreachable is held back {} ms by the agent removal rate"
+                  + " limit",
+              agentId,
+              wait);
+          timer.schedule(() -> whenPermitted(agentId, op, done), wait, TimeUnit.MILLISECONDS);
+          return;
+        }
+        commit(op, done);
+      }
+
+      @Override
+      public CompletableFuture<Void> markReachable(String agentId) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        io.kmesos.api.registry.v1.Agent held;
+        try {
+          held = registrar.entry(Names.agent(agentId), io.kmesos.api.registry.v1.Agent.class);
+        } catch (RuntimeException e) {
+          return CompletableFuture.failedFuture(e);
+        }
+        if (held == null) {
+          return CompletableFuture.failedFuture(
+              new IllegalStateException(
+                  "agent "
+                      + agentId
+                      + " is no longer in the registry (pruned or removed); its Agent resource"
+                      + " must be created again"));
+        }
+        if (held.getState() == AgentState.ADMITTED) {
+          return CompletableFuture.completedFuture(null);
+        }
+        commit(
+            Operation.newBuilder()
+                .setMarkAgentReachable(MarkAgentReachable.newBuilder().setInfo(held.getInfo()))
+                .build(),
+            done);
+        return done;
+      }
+
+      private void commit(Operation op, CompletableFuture<Void> done) {
+        try {
+          registrar
+              .apply(op)
+              .whenComplete(
+                  (changed, failed) -> {
+                    if (failed != null) {
+                      done.completeExceptionally(failed);
+                    } else {
+                      done.complete(null);
+                    }
+                  });
+        } catch (RuntimeException e) {
+          done.completeExceptionally(e);
+        }
+      }
+    };
+  }
+
   /** How long a framework record may take to commit before this master gives up. */
   static final Duration STORE_TIMEOUT = Duration.ofSeconds(60);
 
@@ -160,7 +255,8 @@ final class MasterPort implements AutoCloseable {
             .setLeaderIdentity(identity)
             .setElectedAt(Timestamps.fromMillis(System.currentTimeMillis()))
             .build(),
-        frameworkStore(registrar, giveUp));
+        frameworkStore(registrar, giveUp),
+        agentStore(registrar, removals, registryPoll));
     registryPoll.scheduleWithFixedDelay(
         () -> {
           try {

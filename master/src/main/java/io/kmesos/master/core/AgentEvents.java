@@ -13,6 +13,7 @@ import io.kmesos.api.v1.Task;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -21,7 +22,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The agents' side: (re-)registration, a session that ends, an agent removed, status updates.
+ * The agents' side: (re-)registration, a session that ends, an agent unreachable or removed, status
+ * updates.
  *
  * <p>Guarantees:
  *
@@ -36,7 +38,10 @@ import java.util.TreeSet;
  *       unknown), its resources charged; a listed task of a removed framework gets the agent a
  *       shutdown_framework, as does one of a framework unknown to a master that recovered the
  *       registry's frameworks (the registry holds every framework until it is removed). A plain
- *       registration lists nothing, so every task believed there ends.
+ *       registration lists nothing, so every task believed there ends. An agent that was
+ *       unreachable re-registers like any other: its listed tasks, TASK_UNREACHABLE meanwhile, take
+ *       the agent's state again and are charged again; frameworks hear of it by reconciliation and
+ *       by the agent's own updates, as in Mesos (the master sends no update of its own).
  *   <li>A status update is recorded (the task's latest state, which may be the agent's {@code
  *       latest_state} ahead of the update) and forwarded to the framework as it came, uuid
  *       included; the first terminal state gives the task's resources back to the allocator. An
@@ -132,7 +137,7 @@ final class AgentEvents {
     if (entry == null || !entry.agentId().equals(agentId)) {
       if (entry != null) {
         // The same ID on another agent: the agents are the truth, the last one listing it wins.
-        if (!entry.terminal()) {
+        if (entry.charged()) {
           state.allocator.recover(framework.id, entry.agentId(), entry.role, entry.resources);
         }
         state.tasks.remove(entry);
@@ -199,12 +204,35 @@ final class AgentEvents {
    * The agent's books start over (with a session) at {@code total}: offers rescinded, no charges.
    */
   private void resetAgent(String agentId, String hostname, Resources total, Outbox out) {
+    if (state.agents.isRecovering(agentId)) {
+      state.agentsBack++; // one more of the agents expected after a failover
+    }
     state.dropOffers(o -> o.agentId().equals(agentId), true, out);
     if (state.agents.get(agentId) != null) {
       state.allocator.removeAgent(agentId);
     }
     state.agents.put(agentId, hostname, total);
     state.allocator.addAgent(agentId, hostname, total);
+  }
+
+  /**
+   * After a failover: the registry's admitted agents are expected to re-register; offers wait for
+   * them ({@link Ticker}).
+   */
+  void recover(List<String> admitted, Instant now) {
+    state.agents.expect(admitted);
+    int expected = 0;
+    for (String id : admitted) {
+      if (state.agents.isRecovering(id)) {
+        expected++;
+      }
+    }
+    state.agentsExpected = expected;
+    state.agentsBack = 0;
+    state.holdOffUntil =
+        expected == 0 || state.config.allocationHoldOff().isZero()
+            ? null
+            : now.plus(state.config.allocationHoldOff());
   }
 
   void disconnected(String agentId, Outbox out) {
@@ -219,7 +247,8 @@ final class AgentEvents {
 
   void removed(String agentId, AgentRemoval how, Outbox out) {
     boolean gone = how == AgentRemoval.GONE_BY_OPERATOR;
-    if (state.agents.get(agentId) == null) {
+    boolean known = state.agents.get(agentId) != null;
+    if (!known && !state.agents.isUnreachable(agentId)) {
       state.agents.remove(agentId, gone);
       return;
     }
@@ -236,13 +265,65 @@ final class AgentEvents {
             out);
       }
     }
+    if (known) {
+      failure(agentId, out);
+      state.allocator.removeAgent(agentId);
+    }
+    state.agents.remove(agentId, gone);
+  }
+
+  /**
+   * The registry holds the agent as UNREACHABLE now (the shell marked it: no pong for the ping
+   * timeouts, or not re-registered after a failover). Its offers are rescinded and its resources
+   * leave the allocator; each live task becomes TASK_UNREACHABLE (TASK_LOST without
+   * PARTITION_AWARE; REASON_AGENT_REMOVED, as Mesos's REASON_SLAVE_REMOVED) but stays listed, so
+   * that reconciliation answers it and a re-registration that lists it takes it back; every
+   * framework gets a {@code failure} event for the agent. An agent this master never saw (expected
+   * after a failover) is only remembered as unreachable: its tasks are unknown here.
+   */
+  void unreachable(String agentId, Outbox out) {
+    if (state.agents.get(agentId) == null) {
+      if (state.agents.isRecovering(agentId)) {
+        state.agents.markUnreachable(agentId);
+      }
+      return;
+    }
+    state.dropOffers(o -> o.agentId().equals(agentId), true, out);
+    for (TaskRegistry.Entry task : state.tasks.onAgent(agentId)) {
+      if (task.terminal()) {
+        state.tasks.remove(task); // its terminal update waits on the agent, which will resend it
+        continue;
+      }
+      if (task.charged()) {
+        state.allocator.recover(task.frameworkId, agentId, task.role, task.resources);
+      }
+      task.state = TaskState.TASK_UNREACHABLE;
+      FrameworkState framework = state.frameworks.get(task.frameworkId);
+      if (framework != null) {
+        TaskStatus status =
+            MasterStatuses.of(
+                framework,
+                task.taskId(),
+                agentId,
+                TaskState.TASK_UNREACHABLE,
+                TaskStatus.Reason.REASON_AGENT_REMOVED,
+                "Agent '" + agentId + "' is unreachable",
+                out.now);
+        task.latestStatus = status;
+        out.update(framework, status);
+      }
+    }
+    failure(agentId, out);
+    state.allocator.removeAgent(agentId);
+    state.agents.markUnreachable(agentId);
+  }
+
+  private void failure(String agentId, Outbox out) {
     for (FrameworkState framework : state.frameworks.all()) {
       out.send(
           framework,
           Event.newBuilder().setFailure(Event.Failure.newBuilder().setAgentId(agentId)).build());
     }
-    state.allocator.removeAgent(agentId);
-    state.agents.remove(agentId, gone);
   }
 
   void statusUpdate(String agentId, StatusUpdate update, Outbox out) {
@@ -263,7 +344,7 @@ final class AgentEvents {
     TaskState latest = update.hasLatestState() ? update.getLatestState() : status.getState();
     TaskRegistry.Entry task = state.tasks.get(frameworkId, status.getTaskId());
     if (task != null && task.agentId().equals(agentId)) {
-      if (task.becomesTerminal(latest)) {
+      if (task.releasesOn(latest)) {
         state.allocator.recover(frameworkId, agentId, task.role, task.resources);
       }
       if (!task.terminal() || TaskStates.isTerminal(latest)) {

@@ -20,6 +20,10 @@ import java.util.Objects;
  *     the registry has to subscribe again before its failover timeout may remove it: no framework
  *     can subscribe while no master leads (zero: none; default 10 minutes, as Mesos's {@code
  *     --agent_reregister_timeout} gives agents)
+ * @param agentRecoveryFactor after a master failover, offers wait until this fraction (0..1) of the
+ *     agents the registry admitted re-registered (Mesos's allocator: 0.8) ...
+ * @param allocationHoldOff ... or at most this long after the registry was recovered (Mesos: 10
+ *     minutes); zero: no wait
  */
 public record MasterConfig(
     MasterInfo masterInfo,
@@ -27,10 +31,18 @@ public record MasterConfig(
     Duration agentPingInterval,
     Duration offerTimeout,
     Allocator.Config allocator,
-    Duration recoveredFrameworkGrace) {
+    Duration recoveredFrameworkGrace,
+    double agentRecoveryFactor,
+    Duration allocationHoldOff) {
 
   /** The default {@link #recoveredFrameworkGrace}. */
   public static final Duration RECOVERED_FRAMEWORK_GRACE = Duration.ofMinutes(10);
+
+  /** The default {@link #agentRecoveryFactor}, Mesos's AGENT_RECOVERY_FACTOR. */
+  public static final double AGENT_RECOVERY_FACTOR = 0.8;
+
+  /** The default {@link #allocationHoldOff}, Mesos's ALLOCATION_HOLD_OFF_RECOVERY_TIMEOUT. */
+  public static final Duration ALLOCATION_HOLD_OFF = Duration.ofMinutes(10);
 
   public MasterConfig {
     Objects.requireNonNull(masterInfo, "masterInfo");
@@ -45,6 +57,34 @@ public record MasterConfig(
       throw new IllegalArgumentException(
           "recoveredFrameworkGrace must not be negative, got " + recoveredFrameworkGrace);
     }
+    if (!(agentRecoveryFactor >= 0 && agentRecoveryFactor <= 1)) {
+      throw new IllegalArgumentException(
+          "agentRecoveryFactor must be between 0 and 1, got " + agentRecoveryFactor);
+    }
+    Objects.requireNonNull(allocationHoldOff, "allocationHoldOff");
+    if (allocationHoldOff.isNegative()) {
+      throw new IllegalArgumentException(
+          "allocationHoldOff must not be negative, got " + allocationHoldOff);
+    }
+  }
+
+  /** The settings with the default hold-off after a failover. */
+  public MasterConfig(
+      MasterInfo masterInfo,
+      Duration heartbeatInterval,
+      Duration agentPingInterval,
+      Duration offerTimeout,
+      Allocator.Config allocator,
+      Duration recoveredFrameworkGrace) {
+    this(
+        masterInfo,
+        heartbeatInterval,
+        agentPingInterval,
+        offerTimeout,
+        allocator,
+        recoveredFrameworkGrace,
+        AGENT_RECOVERY_FACTOR,
+        ALLOCATION_HOLD_OFF);
   }
 
   /** The settings with the default {@link #recoveredFrameworkGrace}. */
@@ -83,12 +123,34 @@ public record MasterConfig(
         agentPingInterval,
         timeout,
         allocator,
-        recoveredFrameworkGrace);
+        recoveredFrameworkGrace,
+        agentRecoveryFactor,
+        allocationHoldOff);
   }
 
   public MasterConfig withRecoveredFrameworkGrace(Duration grace) {
     return new MasterConfig(
-        masterInfo, heartbeatInterval, agentPingInterval, offerTimeout, allocator, grace);
+        masterInfo,
+        heartbeatInterval,
+        agentPingInterval,
+        offerTimeout,
+        allocator,
+        grace,
+        agentRecoveryFactor,
+        allocationHoldOff);
+  }
+
+  /** After a failover, offers wait for {@code factor} of the agents, or {@code holdOff}. */
+  public MasterConfig withAllocationHoldOff(double factor, Duration holdOff) {
+    return new MasterConfig(
+        masterInfo,
+        heartbeatInterval,
+        agentPingInterval,
+        offerTimeout,
+        allocator,
+        recoveredFrameworkGrace,
+        factor,
+        holdOff);
   }
 
   private static void positive(String setting, Duration d) {

@@ -242,6 +242,34 @@ public final class MasterCore {
     return out.build();
   }
 
+  /**
+   * The agents the recovered registry admits ({@code agents/{id}} in state ADMITTED): the shell
+   * calls it once, when it starts leading, before any agent registers. Each is expected to
+   * re-register: an explicit reconciliation of a task the master does not know on such an agent
+   * gets no answer (the agent may still report it), and no offers are made until {@link
+   * MasterConfig#agentRecoveryFactor} of them are back or {@link MasterConfig#allocationHoldOff}
+   * passed. The shell marks those that do not come back within its re-register timeout unreachable
+   * ({@link #agentUnreachable}).
+   */
+  public Effects recoverAgents(List<String> admitted, Instant now) {
+    Objects.requireNonNull(admitted, "admitted");
+    Outbox out = outbox(now);
+    agentEvents.recover(admitted, out.now);
+    return out.build();
+  }
+
+  /**
+   * The registry now holds the agent as UNREACHABLE (the shell stored it: no pong within the ping
+   * timeouts, or no re-registration after a failover). Its tasks become TASK_UNREACHABLE (TASK_LOST
+   * without PARTITION_AWARE), its resources leave the offers; if it re-registers, it is taken back
+   * with the tasks it lists ({@link #agentReregistered}).
+   */
+  public Effects agentUnreachable(String agentId, Instant now) {
+    Outbox out = outbox(now);
+    agentEvents.unreachable(agentId, out);
+    return out.build();
+  }
+
   /** The agent's session ended; it keeps its tasks while the shell waits for it to come back. */
   public Effects agentDisconnected(String agentId, Instant now) {
     Outbox out = outbox(now);

@@ -15,9 +15,10 @@ import java.util.function.Predicate;
  * whoever takes them: giving back an offer, ending a task the master ends itself, removing a
  * framework.
  *
- * <p>Guarantees: every outstanding offer and every task that is not terminal is charged to its
- * framework and role in the allocator, and nothing else is; these steps keep it so (an offer's
- * resources are recovered when it leaves the book, a task's when it first becomes terminal).
+ * <p>Guarantees: every outstanding offer and every task that is not terminal (nor UNREACHABLE) is
+ * charged to its framework and role in the allocator, and nothing else is; these steps keep it so
+ * (an offer's resources are recovered when it leaves the book, a task's when it first becomes
+ * terminal or its agent unreachable).
  */
 final class MasterState {
   final MasterConfig config;
@@ -34,6 +35,16 @@ final class MasterState {
    * existed).
    */
   boolean frameworksFromRegistry;
+
+  /**
+   * After a failover ({@link AgentEvents#recover}): no offers until {@code agentsBack} reaches
+   * {@link MasterConfig#agentRecoveryFactor} of {@code agentsExpected}, or until {@code
+   * holdOffUntil}; null once offers may be made.
+   */
+  Instant holdOffUntil;
+
+  int agentsExpected;
+  int agentsBack;
 
   MasterState(MasterConfig config, IdSource ids) {
     this.config = config;
@@ -103,7 +114,7 @@ final class MasterState {
    * is terminal (no one acknowledges a master's update).
    */
   void masterUpdate(TaskRegistry.Entry task, TaskStatus status, Outbox out) {
-    if (task.becomesTerminal(status.getState())) {
+    if (task.releasesOn(status.getState())) {
       allocator.recover(task.frameworkId, task.agentId(), task.role, task.resources);
     }
     if (!task.terminal()) {
@@ -142,7 +153,7 @@ final class MasterState {
     TreeSet<String> agentsWithTasks = new TreeSet<>();
     for (TaskRegistry.Entry task : tasks.ofFramework(framework.id)) {
       agentsWithTasks.add(task.agentId());
-      if (task.becomesTerminal(TaskState.TASK_KILLED)) {
+      if (task.releasesOn(TaskState.TASK_KILLED)) {
         allocator.recover(task.frameworkId, task.agentId(), task.role, task.resources);
       }
       tasks.remove(task);

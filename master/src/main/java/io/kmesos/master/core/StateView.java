@@ -53,7 +53,7 @@ final class StateView {
   private static Resources used(List<TaskRegistry.Entry> tasks) {
     Resources sum = Resources.EMPTY;
     for (TaskRegistry.Entry t : tasks) {
-      if (!t.terminal()) {
+      if (t.charged()) {
         sum = sum.plus(t.resources);
       }
     }

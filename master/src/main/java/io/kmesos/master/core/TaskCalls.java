@@ -131,20 +131,34 @@ final class TaskCalls {
     return status.build();
   }
 
+  /**
+   * A task the master does not know, as Mesos answers it: TASK_GONE_BY_OPERATOR on a gone agent,
+   * TASK_UNREACHABLE on an unreachable one, nothing at all on an agent expected to re-register
+   * after a failover (it may still report the task: the framework asks again later), TASK_UNKNOWN
+   * otherwise (TASK_LOST for the first three without PARTITION_AWARE).
+   */
   private void reconcileUnknown(
       FrameworkState framework, String taskId, String agentId, Outbox out) {
+    if (!agentId.isEmpty() && state.agents.isRecovering(agentId)) {
+      return;
+    }
     boolean gone = !agentId.isEmpty() && state.agents.isGone(agentId);
+    boolean unreachable = !agentId.isEmpty() && state.agents.isUnreachable(agentId);
     out.update(
         framework,
         MasterStatuses.of(
             framework,
             taskId,
             agentId,
-            gone ? TaskState.TASK_GONE_BY_OPERATOR : TaskState.TASK_UNKNOWN,
+            gone
+                ? TaskState.TASK_GONE_BY_OPERATOR
+                : unreachable ? TaskState.TASK_UNREACHABLE : TaskState.TASK_UNKNOWN,
             TaskStatus.Reason.REASON_RECONCILIATION,
             gone
                 ? "Reconciliation: task is unknown, its agent is gone"
-                : "Reconciliation: task is unknown to the master",
+                : unreachable
+                    ? "Reconciliation: task is unknown, its agent is unreachable"
+                    : "Reconciliation: task is unknown to the master",
             out.now));
   }
 }

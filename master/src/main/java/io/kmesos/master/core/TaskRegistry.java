@@ -19,7 +19,8 @@ import java.util.function.Predicate;
  * <p>Guarantees: at most one task per framework and task ID; iteration is by framework ID, then
  * task ID. Each task keeps the role its resources are charged to in the allocator, and its state:
  * the core recovers a task's resources exactly once, on its first move to a terminal state (see
- * {@link Entry#becomesTerminal}).
+ * {@link Entry#releasesOn}), or when its agent becomes unreachable (state TASK_UNREACHABLE: live,
+ * not charged, until the agent re-registers with it).
  */
 final class TaskRegistry {
   /** One task. Mutable, owned by this registry. */
@@ -56,6 +57,20 @@ final class TaskRegistry {
     /** Whether moving to {@code next} ends the task (it was not terminal, and next is). */
     boolean becomesTerminal(TaskState next) {
       return !terminal() && TaskStates.isTerminal(next);
+    }
+
+    /**
+     * Whether its resources are charged in the allocator: live, and not UNREACHABLE (an unreachable
+     * agent's resources left the allocator with it; they are charged again when the agent
+     * re-registers with the task).
+     */
+    boolean charged() {
+      return !terminal() && state != TaskState.TASK_UNREACHABLE;
+    }
+
+    /** Whether moving to {@code next} must give its resources back: charged, and next ends it. */
+    boolean releasesOn(TaskState next) {
+      return charged() && TaskStates.isTerminal(next);
     }
 
     Task toProto() {

@@ -13,13 +13,31 @@ import java.util.Map;
 /**
  * What happens with time, on each tick, in this order: frameworks whose failover timeout expired
  * are removed; offers older than the offer timeout are rescinded; the allocator allocates and its
- * offers go out, one {@code offers} event per framework; subscriptions that got no event for a
- * heartbeat interval get a heartbeat.
+ * offers go out, one {@code offers} event per framework (none while held after a failover);
+ * subscriptions that got no event for a heartbeat interval get a heartbeat.
  *
  * <p>Guarantees: every offer made is in the offer book under a fresh ID, charged to its framework
  * in the allocator, until accepted, declined or rescinded; offers go to connected frameworks only.
  */
 final class Ticker {
+  /**
+   * Whether offers wait after a failover: until {@link MasterConfig#agentRecoveryFactor} of the
+   * agents the registry admitted re-registered, or the hold-off ended. Without this the allocator
+   * would offer the resources of the first agents back while tasks it does not know yet run on them
+   * and on the others (Mesos's allocator pauses the same way after a failover).
+   */
+  private boolean held(Instant now) {
+    if (state.holdOffUntil == null) {
+      return false;
+    }
+    if (!now.isBefore(state.holdOffUntil)
+        || state.agentsBack >= state.config.agentRecoveryFactor() * state.agentsExpected) {
+      state.holdOffUntil = null;
+      return false;
+    }
+    return true;
+  }
+
   private final MasterState state;
   private final Subscriptions subscriptions;
 
@@ -46,6 +64,9 @@ final class Ticker {
   }
 
   private void allocate(Outbox out) {
+    if (held(out.now)) {
+      return;
+    }
     Map<String, List<Offer>> byFramework = new LinkedHashMap<>();
     for (Allocator.Offer made : state.allocator.allocate(out.now)) {
       FrameworkState framework = state.frameworks.get(made.frameworkId());

@@ -73,6 +73,26 @@ final class MasterLoop {
   /** Agents that registered with this master run: those the core knows. */
   private final Set<String> registeredAgents = new HashSet<>();
 
+  /**
+   * When each agent this master waits to hear from is marked unreachable unless it says something
+   * first: an agent with or without a session, {@link MasterServerSettings#agentUnreachableTimeout}
+   * after its last message (a pong, a ping, an update, its registration); after a failover, an
+   * admitted agent that has not re-registered, {@link MasterServerSettings#agentReregisterTimeout}
+   * after this master started leading.
+   */
+  private final Map<String, Instant> unreachableAt = new HashMap<>();
+
+  /**
+   * Agents whose mark as unreachable is on its way to the registry (they are refused meanwhile).
+   */
+  private final Set<String> markingUnreachable = new HashSet<>();
+
+  /** Agents this master marked unreachable (the registry view may not say so yet). */
+  private final Set<String> unreachableAgents = new HashSet<>();
+
+  /** Where agents are marked unreachable and reachable; set by {@link #lead}. */
+  private AgentStore agentStore = AgentStore.UNRECORDED;
+
   private RegistryView registry = RegistryView.EMPTY;
   private boolean soonTick;
   private long pingSequence;
@@ -109,24 +129,36 @@ final class MasterLoop {
   }
 
   /** Creates the core for this master run and starts serving (idempotent). */
-  void lead(MasterInfo info, FrameworkStore store) {
+  void lead(MasterInfo info, FrameworkStore store, AgentStore agents) {
     submit(
         () -> {
           if (core != null) {
             return;
           }
           this.store = store;
+          this.agentStore = agents;
           MasterConfig config =
               new MasterConfig(
-                  info,
-                  settings.heartbeatInterval(),
-                  settings.agentPingInterval(),
-                  settings.offerTimeout(),
-                  Allocator.Config.defaults());
+                      info,
+                      settings.heartbeatInterval(),
+                      settings.agentPingInterval(),
+                      settings.offerTimeout(),
+                      Allocator.Config.defaults())
+                  .withAllocationHoldOff(
+                      settings.agentRecoveryFactor(), settings.allocationHoldOff());
           core = new MasterCore(config, ids(info.getId()));
           List<Framework> known = store.frameworks();
           if (!apply(core.recoverFrameworks(known, now()))) {
             return;
+          }
+          // The agents the registry admits were (most likely) with the previous master: each gets
+          // the re-register timeout to come back before it is marked unreachable.
+          List<String> admitted = new ArrayList<>(registry.admitted().keySet());
+          admitted.sort(null);
+          apply(core.recoverAgents(admitted, now()));
+          Instant deadline = now().plus(settings.agentReregisterTimeout());
+          for (String agentId : admitted) {
+            unreachableAt.put(agentId, deadline);
           }
           registry.weights().forEach(core::updateWeight);
           long interval = settings.allocationInterval().toMillis();
@@ -137,11 +169,14 @@ final class MasterLoop {
           serving = true;
           log.info(
               "master {}: serving frameworks and agents at {} (allocation every {}; {} frameworks"
-                  + " known from the registry)",
+                  + " and {} admitted agents known from the registry, agents given {} to"
+                  + " re-register)",
               info.getId(),
               info.getAddress(),
               settings.allocationInterval(),
-              known.size());
+              known.size(),
+              admitted.size(),
+              settings.agentReregisterTimeout());
         });
   }
 
@@ -251,75 +286,135 @@ final class MasterLoop {
           boolean again = first.hasReregister();
           String agentId =
               again ? first.getReregister().getAgentId() : first.getRegister().getAgentId();
-          String hostname =
-              again ? first.getReregister().getHostname() : first.getRegister().getHostname();
-          String admittedHost = registry.admitted().get(agentId);
-          if (admittedHost == null) {
-            boolean gone = registry.gone().contains(agentId);
-            session.refuse(
-                gone ? Refused.Reason.REASON_AGENT_GONE : Refused.Reason.REASON_NOT_ADMITTED,
-                gone
-                    ? "agent " + agentId + " was declared gone; it never comes back under this ID"
-                    : "agent "
-                        + agentId
-                        + " is not admitted in the registry (yet); retry later, or use the UID"
-                        + " of the node's current Agent resource");
+          if (markingUnreachable.contains(agentId)) {
+            // Its mark is on its way to the registry: taken back only after it is committed, or
+            // the registry would say unreachable of an agent this master serves.
+            session.stream.close(
+                Status.UNAVAILABLE.withDescription(
+                    "agent " + agentId + " is being marked unreachable; connect again"));
             return;
           }
-          if (!admittedHost.equals(hostname)) {
-            session.refuse(
-                Refused.Reason.REASON_HOSTNAME_MISMATCH,
-                "agent "
-                    + agentId
-                    + " registers as hostname '"
-                    + hostname
-                    + "' but was admitted as '"
-                    + admittedHost
-                    + "'");
+          boolean unreachable =
+              !registry.gone().contains(agentId)
+                  && (unreachableAgents.contains(agentId)
+                      || (!registry.admitted().containsKey(agentId)
+                          && registry.unreachable().contains(agentId)));
+          if (unreachable) {
+            // Back from a partition: admitted again in the registry (as Mesos's
+            // MarkSlaveReachable), then taken back with the tasks it lists.
+            log.info("agent {} is back after being unreachable; admitting it again", agentId);
+            agentStore
+                .markReachable(agentId)
+                .whenComplete(
+                    (ok, failed) ->
+                        submit(
+                            () -> {
+                              if (session.stream.closed()) {
+                                return;
+                              }
+                              if (failed != null) {
+                                session.stream.close(
+                                    Status.UNAVAILABLE.withDescription(
+                                        "agent "
+                                            + agentId
+                                            + " could not be admitted again: "
+                                            + failed.getMessage()));
+                                return;
+                              }
+                              unreachableAgents.remove(agentId);
+                              admit(session, first, true);
+                            }));
             return;
           }
-          Resources total;
-          try {
-            total =
-                ResourceProtos.read(
-                    again
-                        ? first.getReregister().getResourcesList()
-                        : first.getRegister().getResourcesList());
-          } catch (IllegalArgumentException e) {
-            session.refuse(
-                Refused.Reason.REASON_INVALID,
-                "agent " + agentId + " reports invalid resources: " + e.getMessage());
-            return;
-          }
-          session.agentId = agentId;
-          session.lastPong = now();
-          AgentSession old = sessions.put(agentId, session);
-          if (old != null) {
-            old.stream.close(
-                Status.ABORTED.withDescription(
-                    "a new session of agent " + agentId + " replaced this one"));
-          }
-          registeredAgents.add(agentId);
-          Effects effects =
-              again
-                  ? core.agentReregistered(
-                      agentId,
-                      hostname,
-                      total,
-                      first.getReregister().getTasksList(),
-                      first.getReregister().getFrameworksList(),
-                      now())
-                  : core.agentRegistered(agentId, hostname, total, now());
-          log.info(
-              "agent {} ({}) {} with {}{}",
-              agentId,
-              hostname,
-              again ? "re-registered" : "registered",
-              total,
-              again ? ", " + first.getReregister().getTasksCount() + " tasks" : "");
-          apply(effects);
-          tickSoon();
+          admit(session, first, false);
         });
+  }
+
+  /**
+   * Takes the agent's session: checks it against the registry (unless it was just admitted again
+   * after being unreachable, which the registry view may not show yet), then hands its
+   * (re-)registration to the core.
+   */
+  private void admit(AgentSession session, AgentMessage first, boolean readmitted) {
+    boolean again = first.hasReregister();
+    String agentId = again ? first.getReregister().getAgentId() : first.getRegister().getAgentId();
+    String hostname =
+        again ? first.getReregister().getHostname() : first.getRegister().getHostname();
+    String admittedHost =
+        readmitted
+            ? registry.admitted().getOrDefault(agentId, hostname)
+            : registry.admitted().get(agentId);
+    if (admittedHost == null) {
+      boolean gone = registry.gone().contains(agentId);
+      session.refuse(
+          gone ? Refused.Reason.REASON_AGENT_GONE : Refused.Reason.REASON_NOT_ADMITTED,
+          gone
+              ? "agent " + agentId + " was declared gone; it never comes back under this ID"
+              : "agent "
+                  + agentId
+                  + " is not admitted in the registry (yet); retry later, or use the UID"
+                  + " of the node's current Agent resource");
+      return;
+    }
+    if (!admittedHost.equals(hostname)) {
+      session.refuse(
+          Refused.Reason.REASON_HOSTNAME_MISMATCH,
+          "agent "
+              + agentId
+              + " registers as hostname '"
+              + hostname
+              + "' but was admitted as '"
+              + admittedHost
+              + "'");
+      return;
+    }
+    Resources total;
+    try {
+      total =
+          ResourceProtos.read(
+              again
+                  ? first.getReregister().getResourcesList()
+                  : first.getRegister().getResourcesList());
+    } catch (IllegalArgumentException e) {
+      session.refuse(
+          Refused.Reason.REASON_INVALID,
+          "agent " + agentId + " reports invalid resources: " + e.getMessage());
+      return;
+    }
+    session.agentId = agentId;
+    session.lastPong = now();
+    heard(agentId);
+    AgentSession old = sessions.put(agentId, session);
+    if (old != null) {
+      old.stream.close(
+          Status.ABORTED.withDescription(
+              "a new session of agent " + agentId + " replaced this one"));
+    }
+    registeredAgents.add(agentId);
+    Effects effects =
+        again
+            ? core.agentReregistered(
+                agentId,
+                hostname,
+                total,
+                first.getReregister().getTasksList(),
+                first.getReregister().getFrameworksList(),
+                now())
+            : core.agentRegistered(agentId, hostname, total, now());
+    log.info(
+        "agent {} ({}) {} with {}{}",
+        agentId,
+        hostname,
+        again ? "re-registered" : "registered",
+        total,
+        again ? ", " + first.getReregister().getTasksCount() + " tasks" : "");
+    apply(effects);
+    tickSoon();
+  }
+
+  /** The agent said something: its unreachable timeout starts again. */
+  private void heard(String agentId) {
+    unreachableAt.put(agentId, now().plus(settings.agentUnreachableTimeout()));
   }
 
   /** A later message on a registered agent's session. */
@@ -329,6 +424,7 @@ final class MasterLoop {
           if (session.agentId == null || sessions.get(session.agentId) != session) {
             return; // ended or replaced meanwhile
           }
+          heard(session.agentId);
           switch (message.getKindCase()) {
             case STATUS_UPDATE -> {
               apply(core.statusUpdate(session.agentId, message.getStatusUpdate(), now()));
@@ -393,6 +489,8 @@ final class MasterLoop {
             }
             boolean gone = view.gone().contains(agentId);
             registeredAgents.remove(agentId);
+            unreachableAt.remove(agentId);
+            unreachableAgents.remove(agentId);
             AgentSession session = sessions.remove(agentId);
             if (session != null) {
               session.refuse(
@@ -454,31 +552,97 @@ final class MasterLoop {
   private static final long OBSERVE_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
   private long observedAtNanos = System.nanoTime() - OBSERVE_EVERY_NANOS;
 
-  /** Pings every agent; ends the sessions of agents that answered none for the ping timeout. */
+  /**
+   * Marks unreachable the agents that said nothing for the unreachable timeout (ending their
+   * sessions, if any), then pings every session. A session that ends (the agent restarts, or its
+   * connection breaks) leaves the agent disconnected with its tasks; only silence for the whole
+   * timeout, with or without a session, makes it unreachable (Mesos: a socket that closes makes an
+   * agent disconnected; pings that go unanswered {@code --max_agent_ping_timeouts} times make it
+   * unreachable).
+   */
   private void ping() {
     Instant now = now();
-    long sequence = ++pingSequence;
-    for (AgentSession session : new ArrayList<>(sessions.values())) {
-      Duration quiet = Duration.between(session.lastPong, now);
-      if (quiet.compareTo(settings.agentPingTimeout()) > 0) {
-        sessions.remove(session.agentId);
+    List<String> due = new ArrayList<>();
+    for (Map.Entry<String, Instant> e : new ArrayList<>(unreachableAt.entrySet())) {
+      String agentId = e.getKey();
+      if (!registeredAgents.contains(agentId) && !registry.admitted().containsKey(agentId)) {
+        unreachableAt.remove(agentId); // expected after a failover, and left the registry since
+      } else if (!now.isBefore(e.getValue()) && !markingUnreachable.contains(agentId)) {
+        due.add(agentId);
+      }
+    }
+    due.sort(null);
+    for (String agentId : due) {
+      String why =
+          registeredAgents.contains(agentId)
+              ? "it answered no ping for "
+                  + settings.agentUnreachableTimeout().toSeconds()
+                  + " s ("
+                  + settings.maxAgentPingTimeouts()
+                  + " ping timeouts of "
+                  + settings.agentPingTimeout()
+                  + ")"
+              : "it did not re-register within "
+                  + settings.agentReregisterTimeout()
+                  + " of this master's election";
+      AgentSession session = sessions.remove(agentId);
+      if (session != null) {
         session.stream.close(
             Status.UNAVAILABLE.withDescription(
                 "agent "
-                    + session.agentId
+                    + agentId
                     + " answered no ping for "
-                    + quiet.toSeconds()
-                    + " s (timeout "
-                    + settings.agentPingTimeout()
-                    + "); connect again"));
-        agentDisconnected(session.agentId, "it answered no ping for " + quiet.toSeconds() + " s");
-      } else if (!session.stream.send(
+                    + settings.agentUnreachableTimeout().toSeconds()
+                    + " s and is marked unreachable; connect again"));
+        agentDisconnected(agentId, why);
+      }
+      markUnreachable(agentId, why);
+    }
+    long sequence = ++pingSequence;
+    for (AgentSession session : new ArrayList<>(sessions.values())) {
+      if (!session.stream.send(
           MasterMessage.newBuilder().setPing(Ping.newBuilder().setSequence(sequence)).build())) {
         if (sessions.remove(session.agentId, session)) {
           agentDisconnected(session.agentId, "its stream ended");
         }
       }
     }
+  }
+
+  /**
+   * Asks the registry to mark the agent unreachable (the store waits for the removal rate limit);
+   * once committed, the core hears of it. If it fails, the next ping round tries again.
+   */
+  private void markUnreachable(String agentId, String why) {
+    markingUnreachable.add(agentId);
+    log.info("agent {}: {}; marking it unreachable", agentId, why);
+    Instant at = now();
+    CompletableFuture<Void> stored;
+    try {
+      stored = agentStore.markUnreachable(agentId, at);
+    } catch (RuntimeException e) {
+      stored = CompletableFuture.failedFuture(e);
+    }
+    stored.whenComplete((ok, failed) -> submit(() -> unreachableStored(agentId, failed)));
+  }
+
+  private void unreachableStored(String agentId, Throwable failed) {
+    markingUnreachable.remove(agentId);
+    if (!unreachableAt.containsKey(agentId)) {
+      return; // removed from the registry meanwhile
+    }
+    if (failed != null) {
+      log.warn(
+          "agent {}: could not be marked unreachable in the registry ({}); trying again",
+          agentId,
+          failed.getMessage());
+      return;
+    }
+    unreachableAt.remove(agentId);
+    unreachableAgents.add(agentId);
+    log.info("agent {} is marked unreachable in the registry", agentId);
+    apply(core.agentUnreachable(agentId, now()));
+    tickSoon();
   }
 
   private Instant now() {

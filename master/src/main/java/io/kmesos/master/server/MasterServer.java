@@ -149,7 +149,16 @@ public final class MasterServer implements AutoCloseable {
    * holds, and serve; every framework change is stored there before anyone hears of it.
    */
   public void lead(MasterInfo info, FrameworkStore store) {
-    loop.lead(info, store);
+    lead(info, store, AgentStore.UNRECORDED);
+  }
+
+  /**
+   * As {@link #lead(MasterInfo, FrameworkStore)}, and agents that go silent (or do not re-register
+   * after this failover) are marked unreachable in {@code agents}, and admitted there again when
+   * they come back.
+   */
+  public void lead(MasterInfo info, FrameworkStore store, AgentStore agents) {
+    loop.lead(info, store, agents);
   }
 
   /** Whether it serves (after {@link #lead}), rather than answering as a standby. */

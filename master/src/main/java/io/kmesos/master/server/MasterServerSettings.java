@@ -16,8 +16,16 @@ import java.util.Objects;
  *     --offer_timeout}); null: never
  * @param heartbeatInterval a subscription that got no event for this long gets a heartbeat
  * @param agentPingInterval how often the master pings each agent session
- * @param agentPingTimeout an agent that answered no ping for this long is taken as disconnected:
- *     its session ends and the core hears agentDisconnected; more than the ping interval
+ * @param agentPingTimeout how long one ping waits for its pong (Mesos's {@code
+ *     --agent_ping_timeout}); at least the ping interval
+ * @param maxAgentPingTimeouts after this many ping timeouts in a row (Mesos's {@code
+ *     --max_agent_ping_timeouts}), that is {@link #agentUnreachableTimeout()} without a word from
+ *     the agent, its session (if any) ends and the agent is marked unreachable in the registry
+ * @param agentReregisterTimeout after a failover, an agent the registry admits that has not
+ *     re-registered within this is marked unreachable (Mesos's {@code --agent_reregister_timeout})
+ * @param agentRecoveryFactor after a failover, no offers until this fraction (0..1) of the admitted
+ *     agents re-registered ...
+ * @param allocationHoldOff ... or this long passed (zero: offers at once)
  * @param streamQueueLimit the most messages waiting for one slow stream (a framework's
  *     subscription, an agent's session); past it that stream alone ends with RESOURCE_EXHAUSTED
  */
@@ -29,6 +37,10 @@ public record MasterServerSettings(
     Duration heartbeatInterval,
     Duration agentPingInterval,
     Duration agentPingTimeout,
+    int maxAgentPingTimeouts,
+    Duration agentReregisterTimeout,
+    double agentRecoveryFactor,
+    Duration allocationHoldOff,
     int streamQueueLimit) {
 
   public static final int DEFAULT_PORT = 5050;
@@ -47,13 +59,27 @@ public record MasterServerSettings(
     positive("heartbeat interval", heartbeatInterval);
     positive("agent ping interval", agentPingInterval);
     positive("agent ping timeout", agentPingTimeout);
-    if (agentPingTimeout.compareTo(agentPingInterval) <= 0) {
+    if (agentPingTimeout.compareTo(agentPingInterval) < 0) {
       throw new IllegalArgumentException(
           "the agent ping timeout ("
               + agentPingTimeout
-              + ") must be longer than the agent ping interval ("
+              + ") must not be shorter than the agent ping interval ("
               + agentPingInterval
               + ")");
+    }
+    if (maxAgentPingTimeouts < 1) {
+      throw new IllegalArgumentException(
+          "the most agent ping timeouts must be at least 1, not " + maxAgentPingTimeouts);
+    }
+    positive("agent re-register timeout", agentReregisterTimeout);
+    if (!(agentRecoveryFactor >= 0 && agentRecoveryFactor <= 1)) {
+      throw new IllegalArgumentException(
+          "the agent recovery factor must be between 0 and 1, not " + agentRecoveryFactor);
+    }
+    Objects.requireNonNull(allocationHoldOff, "allocation hold-off");
+    if (allocationHoldOff.isNegative()) {
+      throw new IllegalArgumentException(
+          "the allocation hold-off must not be negative, not " + allocationHoldOff);
     }
     if (streamQueueLimit < 1) {
       throw new IllegalArgumentException(
@@ -63,8 +89,9 @@ public record MasterServerSettings(
 
   /**
    * Mesos's defaults: port 5050 on all interfaces, allocation every second, no offer timeout,
-   * heartbeats and pings every 15 s, an agent taken as disconnected after 75 s without a pong
-   * (Mesos: 5 missed pings of 15 s), 10,000 queued messages per stream.
+   * heartbeats and pings every 15 s, an agent marked unreachable after 5 ping timeouts of 15 s,
+   * agents given 10 minutes to re-register after a failover, offers held after a failover until 80
+   * % of the agents are back or 10 minutes passed, 10,000 queued messages per stream.
    */
   public static MasterServerSettings defaults() {
     return new MasterServerSettings(
@@ -74,8 +101,20 @@ public record MasterServerSettings(
         null,
         Duration.ofSeconds(15),
         Duration.ofSeconds(15),
-        Duration.ofSeconds(75),
+        Duration.ofSeconds(15),
+        5,
+        Duration.ofMinutes(10),
+        0.8,
+        Duration.ofMinutes(10),
         10_000);
+  }
+
+  /**
+   * How long an agent may say nothing (no pong, no message; with or without a session) before it is
+   * marked unreachable: the ping timeout times the most ping timeouts.
+   */
+  public Duration agentUnreachableTimeout() {
+    return agentPingTimeout.multipliedBy(maxAgentPingTimeouts);
   }
 
   public MasterServerSettings withListen(String host, int port) {
@@ -87,6 +126,10 @@ public record MasterServerSettings(
         heartbeatInterval,
         agentPingInterval,
         agentPingTimeout,
+        maxAgentPingTimeouts,
+        agentReregisterTimeout,
+        agentRecoveryFactor,
+        allocationHoldOff,
         streamQueueLimit);
   }
 
@@ -99,6 +142,10 @@ public record MasterServerSettings(
         heartbeatInterval,
         agentPingInterval,
         agentPingTimeout,
+        maxAgentPingTimeouts,
+        agentReregisterTimeout,
+        agentRecoveryFactor,
+        allocationHoldOff,
         streamQueueLimit);
   }
 
@@ -111,6 +158,10 @@ public record MasterServerSettings(
         heartbeatInterval,
         agentPingInterval,
         agentPingTimeout,
+        maxAgentPingTimeouts,
+        agentReregisterTimeout,
+        agentRecoveryFactor,
+        allocationHoldOff,
         streamQueueLimit);
   }
 
@@ -123,10 +174,20 @@ public record MasterServerSettings(
         d,
         agentPingInterval,
         agentPingTimeout,
+        maxAgentPingTimeouts,
+        agentReregisterTimeout,
+        agentRecoveryFactor,
+        allocationHoldOff,
         streamQueueLimit);
   }
 
+  /** Pings every {@code interval}; each waits {@code timeout} for its pong. */
   public MasterServerSettings withAgentPing(Duration interval, Duration timeout) {
+    return withAgentPing(interval, timeout, maxAgentPingTimeouts);
+  }
+
+  /** ... and the agent is unreachable after {@code maxTimeouts} of them in a row. */
+  public MasterServerSettings withAgentPing(Duration interval, Duration timeout, int maxTimeouts) {
     return new MasterServerSettings(
         listenHost,
         port,
@@ -135,6 +196,28 @@ public record MasterServerSettings(
         heartbeatInterval,
         interval,
         timeout,
+        maxTimeouts,
+        agentReregisterTimeout,
+        agentRecoveryFactor,
+        allocationHoldOff,
+        streamQueueLimit);
+  }
+
+  /** After a failover: the re-register timeout, and how offers wait for the agents. */
+  public MasterServerSettings withFailover(
+      Duration reregisterTimeout, double recoveryFactor, Duration holdOff) {
+    return new MasterServerSettings(
+        listenHost,
+        port,
+        allocationInterval,
+        offerTimeout,
+        heartbeatInterval,
+        agentPingInterval,
+        agentPingTimeout,
+        maxAgentPingTimeouts,
+        reregisterTimeout,
+        recoveryFactor,
+        holdOff,
         streamQueueLimit);
   }
 
@@ -147,6 +230,10 @@ public record MasterServerSettings(
         heartbeatInterval,
         agentPingInterval,
         agentPingTimeout,
+        maxAgentPingTimeouts,
+        agentReregisterTimeout,
+        agentRecoveryFactor,
+        allocationHoldOff,
         limit);
   }
 

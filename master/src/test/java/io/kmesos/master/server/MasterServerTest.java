@@ -27,6 +27,7 @@ import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.Pong;
 import io.kmesos.api.agent.v1.Refused;
 import io.kmesos.api.agent.v1.Register;
+import io.kmesos.api.agent.v1.Reregister;
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.operator.v1.GetStateRequest;
 import io.kmesos.api.operator.v1.GetStateResponse;
@@ -71,6 +72,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -165,7 +167,7 @@ class MasterServerTest {
     return MasterServerSettings.defaults()
         .withListen("127.0.0.1", 0)
         .withAllocationInterval(Duration.ofMillis(100))
-        .withAgentPing(Duration.ofMillis(200), Duration.ofSeconds(2))
+        .withAgentPing(Duration.ofMillis(200), Duration.ofMillis(400), 5)
         .withStreamQueueLimit(200);
   }
 
@@ -185,6 +187,24 @@ class MasterServerTest {
     lead(settings());
   }
 
+  /** What the master asked of the registry for agents: "unreachable id" / "reachable id". */
+  final List<String> agentMarks = new CopyOnWriteArrayList<>();
+
+  final AgentStore agentStore =
+      new AgentStore() {
+        @Override
+        public CompletableFuture<Void> markUnreachable(String agentId, Instant at) {
+          agentMarks.add("unreachable " + agentId);
+          return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public CompletableFuture<Void> markReachable(String agentId) {
+          agentMarks.add("reachable " + agentId);
+          return CompletableFuture.completedFuture(null);
+        }
+      };
+
   void lead(MasterServerSettings settings) throws Exception {
     server = start(settings, Optional.empty());
     server.registryChanged(
@@ -195,7 +215,8 @@ class MasterServerTest {
             .setAddress("127.0.0.1:" + server.port())
             .setVersion("test")
             .build(),
-        store);
+        store,
+        agentStore);
     await().atMost(WAIT).until(server::serving);
   }
 
@@ -788,14 +809,50 @@ class MasterServerTest {
   }
 
   @Test
-  void anAgentThatAnswersNoPingIsDisconnected() throws Exception {
+  void anAdmittedAgentThatDoesNotReregisterAfterAFailoverIsMarkedUnreachableAndMayComeBack()
+      throws Exception {
+    server.close();
+    lead(settings().withFailover(Duration.ofSeconds(1), 0.8, Duration.ofMinutes(10)));
+    await().atMost(WAIT).until(() -> agentMarks.contains("unreachable " + AGENT_ID));
+    Agent back = new Agent("agent", true);
+    back.send(
+        AgentMessage.newBuilder()
+            .setReregister(
+                Reregister.newBuilder()
+                    .setAgentId(AGENT_ID)
+                    .setHostname(HOST)
+                    .addAllResources(ResourceProtos.write(Resources.parse("cpus:4;mem:4096")))
+                    .setVersion("test"))
+            .build());
+    assertThat(back.messages.take(m -> true).hasReregistered()).isTrue();
+    assertThat(agentMarks).containsExactly("unreachable " + AGENT_ID, "reachable " + AGENT_ID);
+    await().atMost(WAIT).until(() -> viewerState().getAgentsCount() == 1);
+  }
+
+  @Test
+  void anAgentThatAnswersNoPingIsMarkedUnreachableAndMayComeBack() throws Exception {
     Agent silent = new Agent("agent", false);
     silent.send(register(AGENT_ID, HOST, "cpus:4;mem:4096"));
     assertThat(silent.messages.take(m -> true).hasRegistered()).isTrue();
     Status ended = silent.messages.ended();
     assertThat(ended.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-    assertThat(ended.getDescription()).contains("answered no ping");
-    await().atMost(WAIT).until(() -> !viewerState().getAgents(0).getConnected());
+    assertThat(ended.getDescription()).contains("answered no ping").contains("marked unreachable");
+    await().atMost(WAIT).until(() -> viewerState().getAgentsCount() == 0);
+    // It answers again: taken back (the store here records nothing and agrees at once).
+    Agent back = new Agent("agent", true);
+    back.send(
+        AgentMessage.newBuilder()
+            .setReregister(
+                Reregister.newBuilder()
+                    .setAgentId(AGENT_ID)
+                    .setHostname(HOST)
+                    .addAllResources(ResourceProtos.write(Resources.parse("cpus:4;mem:4096")))
+                    .setVersion("test"))
+            .build());
+    assertThat(back.messages.take(m -> true).hasReregistered()).isTrue();
+    await().atMost(WAIT).until(() -> viewerState().getAgentsCount() == 1);
+    assertThat(viewerState().getAgents(0).getConnected()).isTrue();
+    assertThat(agentMarks).containsExactly("unreachable " + AGENT_ID, "reachable " + AGENT_ID);
   }
 
   @Test
