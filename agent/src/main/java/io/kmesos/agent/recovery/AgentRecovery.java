@@ -161,6 +161,7 @@ public final class AgentRecovery {
           agentId);
     }
     Map<Path, List<Long>> orphans = Orphans.bySandbox(workDir.resolve("sandboxes"));
+    checkpoints.beginBatch();
     Set<Path> kept = new HashSet<>();
     CheckpointStore store = checkpoints.store();
     for (RecoveredFramework framework : agent.frameworks().values()) {
@@ -175,6 +176,9 @@ public final class AgentRecovery {
         }
       }
     }
+    // The terminal updates recovery wrote are durable before anything is sent (the session starts
+    // after this returns), and before the processes they report are killed.
+    checkpoints.endBatch();
     int orphansKilled = killOrphans(orphans, kept);
     if (foreign) {
       for (String frameworkId : agent.frameworks().keySet()) {
@@ -417,7 +421,7 @@ public final class AgentRecovery {
     if (exitCode != null) {
       s.setExitCode(exitCode);
     }
-    LOG.info(
+    LOG.debug(
         "recovery: task {} of framework {}: {} {}", task.id(), framework.getId(), state, message);
     updates.add(framework, s.build());
   }

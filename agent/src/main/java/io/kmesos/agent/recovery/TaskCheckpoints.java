@@ -58,6 +58,9 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
 
   private final Map<Key, Open> open = new HashMap<>();
 
+  /** While recovery runs: logs appended to without a sync each, synced by {@link #endBatch}. */
+  private List<TaskUpdatesLog> batch;
+
   public TaskCheckpoints(
       CheckpointStore store,
       Path workDir,
@@ -126,10 +129,29 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
   /** A recovered task whose run is not completed: its updates go to its log again. */
   synchronized void reopen(String frameworkId, String executorId, String runId, String taskId)
       throws IOException {
-    TaskUpdatesLog log = store.openUpdates(frameworkId, executorId, runId, taskId);
+    TaskUpdatesLog log = store.openRecoveredUpdates(frameworkId, executorId, runId, taskId);
     Open previous = open.put(new Key(frameworkId, taskId), new Open(executorId, runId, log));
     if (previous != null) {
       previous.log.close();
+    }
+  }
+
+  /**
+   * Recovery starts: updates are appended without waiting for the disk each, until {@link
+   * #endBatch}. Only for updates nobody is told of before the batch ends.
+   */
+  synchronized void beginBatch() {
+    batch = new ArrayList<>();
+  }
+
+  /** Makes every update of the batch durable (one wait per log, after all were written). */
+  synchronized void endBatch() throws IOException {
+    List<TaskUpdatesLog> logs = batch;
+    batch = null;
+    if (logs != null) {
+      for (TaskUpdatesLog log : logs) {
+        log.sync();
+      }
     }
   }
 
@@ -146,7 +168,12 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
   public synchronized void updated(FrameworkInfo framework, TaskStatus update) throws IOException {
     Open task = open.get(new Key(framework.getId(), update.getTaskId()));
     if (task != null) {
-      task.log.update(update);
+      if (batch != null) {
+        task.log.update(update, false);
+        batch.add(task.log);
+      } else {
+        task.log.update(update);
+      }
     }
     // Else an update of no checkpointed run (an invalid task, one that did not fit, a kill of a
     // task the agent does not know): nothing ran that a restarted agent would have to account for.
