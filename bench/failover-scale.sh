@@ -27,7 +27,7 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then ./mvnw -o -q -B -pl local -am package -Dskip
 # The machine's load while it runs (other builds, CI jobs share it): /proc/loadavg every 5 s.
 (while :; do echo "$(date -u +%H:%M:%S) $(cat /proc/loadavg)"; sleep 5; done) >"$work/load.txt" &
 sampler=$!
-trap 'kill $sampler 2>/dev/null; [[ -n "${KEEP:-}" ]] || rm -rf "$work" 2>/dev/null || true' EXIT
+trap 'kill $sampler 2>/dev/null || true; [[ -n "${KEEP:-}" ]] || rm -rf "$work" 2>/dev/null || true' EXIT
 java "-Xmx$HEAP" -cp local/target/kmesos-local.jar io.kmesos.local.FailoverScaleBenchmark --agents "$AGENTS" \
   --tasks "$TASKS" --lease "$LEASE" --failovers "$FAILOVERS" --timeout "$TIMEOUT" --work-dir "$work/cluster" \
   2> >(grep -v 'WARN ' >&2) | tee "$work/results.txt"
