@@ -5,9 +5,12 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.kmesos.api.operator.v1.GetStateRequest;
 import io.kmesos.api.operator.v1.OperatorGrpc;
+import io.kmesos.api.scheduler.v1.ReconcileRequest;
+import io.kmesos.api.scheduler.v1.SchedulerGrpc;
 import io.kmesos.api.tls.CertificateDirectory;
 import io.kmesos.api.tls.ClusterCertificates;
 import io.kmesos.api.tls.Identity;
@@ -135,6 +138,25 @@ final class FailoverRig implements AutoCloseable {
       return true;
     } catch (StatusRuntimeException e) {
       return false;
+    }
+  }
+
+  /**
+   * Whether the master behind {@code channel} serves, cheaply for a master of any size: a Scheduler
+   * call without a token gets past the standby check to authentication (UNAUTHENTICATED), where a
+   * standby, or a master still recovering, answers UNAVAILABLE (and a port not yet open fails too).
+   */
+  static boolean passesStandby(AdminChannel admin) {
+    try {
+      SchedulerGrpc.newBlockingStub(admin.channel())
+          .withDeadlineAfter(2, TimeUnit.SECONDS)
+          .reconcile(ReconcileRequest.getDefaultInstance());
+      return true;
+    } catch (StatusRuntimeException e) {
+      Status.Code code = e.getStatus().getCode();
+      return code != Status.Code.UNAVAILABLE
+          && code != Status.Code.DEADLINE_EXCEEDED
+          && code != Status.Code.CANCELLED;
     }
   }
 
