@@ -31,7 +31,7 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then ./mvnw -o -q -B -pl local -am package -Dskip
 # The machine's load while it runs (other builds, CI jobs share it): /proc/loadavg every 5 s.
 (while :; do echo "$(date -u +%H:%M:%S) $(cat /proc/loadavg)"; sleep 5; done) >"$work/load.txt" &
 sampler=$!
-trap 'kill $sampler 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $sampler 2>/dev/null || true; rm -rf "$work"' EXIT
 java -cp local/target/kmesos-local.jar io.kmesos.local.TaskLaunchBenchmark --tasks "$TASKS" \
   --repeats "$REPEATS" --replicas "$REPLICAS" --allocation-interval "$ALLOCATION_INTERVAL" \
   --task-resources "$TASK_RESOURCES" --floor-in-flight "$FLOOR_IN_FLIGHT" --max-per-accept "$MAX_PER_ACCEPT" --warmup "$WARMUP" --work-dir "$work/cluster" \

@@ -388,16 +388,6 @@ public final class ControllerMain implements Callable<Integer> {
     master.warmUp();
     operator.start();
     probes.operatorStarted();
-    log.info(
-        "controller {} ({}): standing for the Lease {}/{} (duration {}, renew deadline {}, retry {}); log {}",
-        identity,
-        master.info().getId(),
-        leaseNamespace,
-        leaseName,
-        leaseDuration,
-        renewDeadline,
-        retryPeriod,
-        peers.list());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -421,6 +411,18 @@ public final class ControllerMain implements Callable<Integer> {
                   stopped.countDown();
                 },
                 "controller-stop"));
+    // Logged once the hook is in place: a SIGTERM after this line is always a clean stop (tests
+    // and operators wait for it before stopping the controller).
+    log.info(
+        "controller {} ({}): standing for the Lease {}/{} (duration {}, renew deadline {}, retry {}); log {}",
+        identity,
+        master.info().getId(),
+        leaseNamespace,
+        leaseName,
+        leaseDuration,
+        renewDeadline,
+        retryPeriod,
+        peers.list());
     stopped.await();
     return 0;
   }

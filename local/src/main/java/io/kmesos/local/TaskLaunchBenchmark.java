@@ -625,7 +625,7 @@ public final class TaskLaunchBenchmark implements Callable<Integer> {
 
   // ---- the processes ----------------------------------------------------------------------------
 
-  private static String frameworkToken(KubernetesClient admin, ServiceAccountTokens tokens) {
+  static String frameworkToken(KubernetesClient admin, ServiceAccountTokens tokens) {
     tokens.ensureServiceAccount(FRAMEWORK_NAMESPACE, FRAMEWORK_ACCOUNT);
     // As examples/rbac/demo-framework.yaml: the account may `use` the role it subscribes with.
     admin
