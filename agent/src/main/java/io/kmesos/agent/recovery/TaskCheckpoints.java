@@ -58,6 +58,9 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
 
   private final Map<Key, Open> open = new HashMap<>();
 
+  /** The FrameworkInfo last checkpointed of each framework. */
+  private final Map<String, FrameworkInfo> written = new HashMap<>();
+
   /** While recovery runs: logs appended to without a sync each, synced by {@link #endBatch}. */
   private List<TaskUpdatesLog> batch;
 
@@ -83,8 +86,12 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
       FrameworkInfo framework, TaskInfo task, String runId, Path sandbox) throws IOException {
     String frameworkId = framework.getId();
     String executorId = task.getTaskId();
-    // Written on every launch: the FrameworkInfo may have changed (a re-subscription).
-    store.writeFramework(framework);
+    // Written again whenever it changed (a re-subscription may change it), or was collected.
+    if (!framework.equals(written.get(frameworkId))
+        || !Files.exists(store.layout().frameworkInfo(frameworkId))) {
+      store.writeFramework(framework);
+      written.put(frameworkId, framework);
+    }
     store.writeExecutor(
         ExecutorRecord.newBuilder()
             .setExecutorId(executorId)
@@ -144,14 +151,46 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
     batch = new ArrayList<>();
   }
 
-  /** Makes every update of the batch durable (one wait per log, after all were written). */
+  /**
+   * Makes every update of the batch durable. Many logs at once are flushed with one syncfs(2) of
+   * the work directory's file system ({@code sync -f}): one wait for the disk instead of one
+   * fdatasync per file (thousands after a long outage). Should that fail, each log is synced.
+   */
   synchronized void endBatch() throws IOException {
     List<TaskUpdatesLog> logs = batch;
     batch = null;
-    if (logs != null) {
-      for (TaskUpdatesLog log : logs) {
-        log.sync();
+    if (logs == null || logs.isEmpty()) {
+      return;
+    }
+    if (logs.size() > SYNCFS_FROM && syncFileSystem(workDir)) {
+      return;
+    }
+    for (TaskUpdatesLog log : logs) {
+      log.sync();
+    }
+  }
+
+  /** From how many logs one syncfs is cheaper than a fdatasync each. */
+  static final int SYNCFS_FROM = 16;
+
+  /** syncfs(2) of the file system holding {@code dir}, through coreutils' {@code sync -f}. */
+  static boolean syncFileSystem(Path dir) {
+    try {
+      Process sync =
+          new ProcessBuilder("sync", "-f", dir.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      if (!sync.waitFor(5, TimeUnit.MINUTES)) {
+        sync.destroyForcibly();
+        return false;
       }
+      return sync.exitValue() == 0;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 
