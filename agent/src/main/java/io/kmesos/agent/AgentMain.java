@@ -7,11 +7,14 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.recovery.AgentRecovery;
+import io.kmesos.agent.recovery.TaskCheckpoints;
 import io.kmesos.agent.session.MasterSession;
 import io.kmesos.agent.session.SessionSettings;
 import io.kmesos.agent.status.AgentStatusReporter;
-import io.kmesos.agent.updates.InMemoryStatusUpdates;
 import io.kmesos.agent.updates.RetryTimer;
+import io.kmesos.agent.updates.StatusUpdateQueues;
 import io.kmesos.api.admin.AdminServer;
 import io.kmesos.api.admin.ProcessMetrics;
 import io.kmesos.api.cli.Durations;
@@ -49,17 +52,17 @@ import picocli.CommandLine.Option;
  * finds, which the master admits into the registry; then it follows its Agent's status. With {@code
  * --master} it also keeps a session with the leading master once admitted ({@link MasterSession}),
  * runs the tasks the master sends ({@link TaskAgent}) and shows what it runs in its Agent's status
- * ({@link AgentStatusReporter}). Checkpointing and recovering tasks come next: until then a
- * stopping agent kills its tasks.
+ * ({@link AgentStatusReporter}). The tasks of frameworks with {@code checkpoint} are checkpointed
+ * under the work directory and outlive the agent: a restarted agent recovers them ({@link
+ * AgentRecovery}) before it re-registers.
  */
 @Command(
     name = "kmesos-agent",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description =
-        "The kmesos agent: registers its node's Agent, runs tasks, checkpoints them under its work directory "
-            + "and recovers them after a restart. (So far: registration, and running tasks with --master; "
-            + "no recovery yet.)")
+        "The kmesos agent: registers its node's Agent, runs tasks (with --master), checkpoints those "
+            + "of checkpointing frameworks under its work directory and recovers them after a restart.")
 public final class AgentMain implements Callable<Integer> {
   static final String FIELD_MANAGER = "kmesos-agent";
 
@@ -142,6 +145,44 @@ public final class AgentMain implements Callable<Integer> {
           "How often at most the Agent's status shows what the agent runs (default: ${DEFAULT-VALUE}).")
   Duration statusInterval;
 
+  @Option(
+      names = "--recover",
+      defaultValue = "reconnect",
+      paramLabel = "reconnect|cleanup",
+      description =
+          "What a restarted agent does with the tasks of checkpointing frameworks that still run: "
+              + "reconnect re-adopts them, cleanup kills them and reports them killed (for an "
+              + "incompatible upgrade) (default: ${DEFAULT-VALUE}).")
+  String recover;
+
+  @Option(
+      names = "--strict",
+      defaultValue = "true",
+      arity = "1",
+      paramLabel = "true|false",
+      description =
+          "Stop at a damaged checkpoint, naming the file (true), or recover what is intact and "
+              + "report what was skipped (false) (default: ${DEFAULT-VALUE}).")
+  boolean strict;
+
+  @Option(
+      names = "--gc-delay",
+      defaultValue = "7d",
+      converter = Durations.class,
+      description =
+          "How long a finished task's sandbox and checkpoints are kept before they are removed "
+              + "(default: ${DEFAULT-VALUE}).")
+  Duration gcDelay;
+
+  @Option(
+      names = "--boot-id",
+      paramLabel = "ID",
+      description =
+          "The host's boot ID, which tells a restart of the agent from a reboot of the host "
+              + "(default: /proc/sys/kernel/random/boot_id). Set it only where that file is missing "
+              + "or to test a reboot.")
+  String bootIdOverride;
+
   @Mixin TlsOptions tls;
 
   /** Status updates are retried from 10 s, doubling to 10 min, as Mesos's agent does. */
@@ -176,6 +217,18 @@ public final class AgentMain implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--metrics-port must be a port number (0 for none), not " + metricsPort);
     }
+    AgentRecovery.Mode recoverMode =
+        switch (recover) {
+          case "reconnect" -> AgentRecovery.Mode.RECONNECT;
+          case "cleanup" -> AgentRecovery.Mode.CLEANUP;
+          default ->
+              throw new IllegalArgumentException(
+                  "--recover must be reconnect or cleanup, not '" + recover + "'");
+        };
+    if (gcDelay.isNegative()) {
+      throw new IllegalArgumentException("--gc-delay must not be negative, not " + gcDelay);
+    }
+    workDir = workDir.toAbsolutePath().normalize();
     if (killGracePeriod.isNegative()) {
       throw new IllegalArgumentException(
           "--kill-grace-period must not be negative, not " + killGracePeriod);
@@ -187,7 +240,7 @@ public final class AgentMain implements Callable<Integer> {
                 masters,
                 tokenFile,
                 nodeName,
-                bootId(),
+                bootIdOverride != null ? bootIdOverride : bootId(),
                 pingInterval,
                 masterTimeout,
                 Duration.ofMillis(100),
@@ -231,8 +284,17 @@ public final class AgentMain implements Callable<Integer> {
                   t.setDaemon(true);
                   return t;
                 });
-        InMemoryStatusUpdates updates =
-            new InMemoryStatusUpdates(RetryTimer.of(timers), UPDATE_RETRY_MIN, UPDATE_RETRY_MAX);
+        String agentUid = registered.getMetadata().getUid();
+        TaskCheckpoints checkpoints =
+            new TaskCheckpoints(
+                CheckpointStore.open(workDir), workDir, sessionSettings.bootId(), gcDelay, timers);
+        StatusUpdateQueues updates =
+            new StatusUpdateQueues(
+                RetryTimer.of(timers),
+                UPDATE_RETRY_MIN,
+                UPDATE_RETRY_MAX,
+                checkpoints,
+                AgentMain::checkpointFailed);
         TaskAgent tasks =
             new TaskAgent(
                 workDir,
@@ -240,12 +302,32 @@ public final class AgentMain implements Callable<Integer> {
                 killGracePeriod,
                 timers,
                 updates,
-                () -> Optional.ofNullable(admittedId));
+                () -> Optional.ofNullable(admittedId),
+                checkpoints);
+        // Recovered before the session starts: the first Reregister lists what survived.
+        AgentRecovery.Outcome recovered =
+            new AgentRecovery(
+                    workDir,
+                    recoverMode,
+                    strict,
+                    agentUid,
+                    nodeName,
+                    sessionSettings.bootId(),
+                    gcDelay,
+                    checkpoints,
+                    tasks.runner(),
+                    updates)
+                .recover();
+        System.out.println("kmesos-agent: recovered: " + recovered);
+        running.add(checkpoints::close);
         running.add(tasks);
         running.add(
             new AgentStatusReporter(client, nodeName, tasks::report, Clock.systemUTC())
                 .start(statusInterval));
-        running.add(new MasterSession(sessionSettings, mutualTls, tasks, updates).start());
+        running.add(
+            new MasterSession(
+                    sessionSettings, mutualTls, tasks, updates, recovered.registeredBefore())
+                .start());
         running.add(mutualTls);
       }
       Runnable stopAll =
@@ -289,7 +371,12 @@ public final class AgentMain implements Callable<Integer> {
                           action != Action.DELETED
                               && a.getStatus() != null
                               && "Admitted".equals(a.getStatus().getState());
-                      if (admitted) {
+                      // An agent the master marked unreachable is still this agent: it connects
+                      // and re-registers, and the master re-admits it with its tasks.
+                      if (admitted
+                          || (action != Action.DELETED
+                              && a.getStatus() != null
+                              && "Unreachable".equals(a.getStatus().getState()))) {
                         admittedId = a.getMetadata().getUid();
                       }
                       if (now != null && !now.equals(last)) {
@@ -333,6 +420,19 @@ public final class AgentMain implements Callable<Integer> {
     r.put("mem", (double) nodeMemoryMiB().orElse(os.getTotalMemorySize() >> 20));
     r.put("disk", (double) (Files.getFileStore(workDir).getTotalSpace() >> 20));
     return r;
+  }
+
+  /**
+   * A checkpoint write failed (disk full, I/O error): the agent can no longer promise that what it
+   * acknowledges survives a restart, so it stops, as Mesos's agent does; its checkpointed tasks
+   * keep running and the next agent recovers them from what was written.
+   */
+  static void checkpointFailed(IOException e) {
+    System.err.println(
+        "kmesos-agent: cannot write a checkpoint ("
+            + Failures.oneLine(e)
+            + "); stopping, the tasks keep running for the next start to recover");
+    new Thread(() -> System.exit(1), "checkpoint-failed").start();
   }
 
   /** The host's boot ID, to tell a restart from a reboot (empty off Linux). */

@@ -47,9 +47,34 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
       ScheduledExecutorService timers,
       StatusUpdates updates,
       Supplier<Optional<String>> agentId) {
+    this(
+        workDir,
+        total,
+        defaultGracePeriod,
+        timers,
+        updates,
+        agentId,
+        TaskRunner.RunCheckpoints.NONE);
+  }
+
+  /** As above, with the runs of frameworks with {@code checkpoint} checkpointed there. */
+  public TaskAgent(
+      Path workDir,
+      Map<String, Double> total,
+      Duration defaultGracePeriod,
+      ScheduledExecutorService timers,
+      StatusUpdates updates,
+      Supplier<Optional<String>> agentId,
+      TaskRunner.RunCheckpoints checkpoints) {
     this.agentId = agentId;
     this.updates = updates;
-    this.runner = new TaskRunner(workDir, total, defaultGracePeriod, timers, this::update);
+    this.runner =
+        new TaskRunner(workDir, total, defaultGracePeriod, timers, this::update, checkpoints);
+  }
+
+  /** The runner, for recovery to re-adopt tasks into before the session starts. */
+  public TaskRunner runner() {
+    return runner;
   }
 
   private void update(FrameworkInfo framework, TaskStatus status) {
@@ -124,7 +149,7 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
   @Override
   public void gone(String message) {
     LOG.error("the master says this agent is gone ({}): killing every task", message);
-    runner.close();
+    runner.killAllAndClose();
   }
 
   /** What the Agent resource's status shows. */
@@ -136,7 +161,10 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
     return new AgentStatusReporter.Report(runner.running(), used, runner.free());
   }
 
-  /** Kills every task: they cannot be recovered by a restarted agent yet. */
+  /**
+   * The agent stops: tasks of frameworks without {@code checkpoint} are killed, checkpointed ones
+   * keep running for the next agent's recovery.
+   */
   @Override
   public void close() {
     runner.close();

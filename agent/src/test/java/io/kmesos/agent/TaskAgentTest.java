@@ -3,8 +3,8 @@ package io.kmesos.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.kmesos.agent.updates.InMemoryStatusUpdates;
 import io.kmesos.agent.updates.RetryTimer;
+import io.kmesos.agent.updates.StatusUpdateQueues;
 import io.kmesos.api.agent.v1.KillTask;
 import io.kmesos.api.agent.v1.RunTask;
 import io.kmesos.api.agent.v1.ShutdownFramework;
@@ -36,9 +36,8 @@ class TaskAgentTest {
 
   @TempDir Path work;
   final ScheduledExecutorService timers = Executors.newScheduledThreadPool(2);
-  final InMemoryStatusUpdates updates =
-      new InMemoryStatusUpdates(
-          RetryTimer.of(timers), Duration.ofSeconds(10), Duration.ofMinutes(10));
+  final StatusUpdateQueues updates =
+      new StatusUpdateQueues(RetryTimer.of(timers), Duration.ofSeconds(10), Duration.ofMinutes(10));
   final List<StatusUpdate> sent = new CopyOnWriteArrayList<>();
   TaskAgent agent;
 

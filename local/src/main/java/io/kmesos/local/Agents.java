@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Agent processes on this machine ({@code kmesos-agent --master ...}), run from this JVM's class
@@ -29,6 +30,20 @@ final class Agents {
       Path tokenFile,
       Path workDir,
       Path output)
+      throws IOException {
+    return start(nodeName, masters, kubeconfig, tlsDir, tokenFile, workDir, output, Map.of());
+  }
+
+  /** As above, with {@code environment} added to the agent's (a test's crash point). */
+  static Process start(
+      String nodeName,
+      List<String> masters,
+      Path kubeconfig,
+      Path tlsDir,
+      Path tokenFile,
+      Path workDir,
+      Path output,
+      Map<String, String> environment)
       throws IOException {
     Files.createDirectories(workDir);
     List<String> cmd =
@@ -57,6 +72,7 @@ final class Agents {
             .redirectErrorStream(true)
             .redirectOutput(output.toFile());
     EnvironmentDefaults.removeOptions(agent.environment()); // its options are all above
+    agent.environment().putAll(environment);
     return agent.start();
   }
 }

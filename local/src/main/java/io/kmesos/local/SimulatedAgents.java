@@ -4,7 +4,7 @@ import com.google.protobuf.util.Timestamps;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kmesos.agent.session.MasterSession;
 import io.kmesos.agent.session.SessionSettings;
-import io.kmesos.agent.updates.InMemoryStatusUpdates;
+import io.kmesos.agent.updates.StatusUpdateQueues;
 import io.kmesos.agent.updates.RetryTimer;
 import io.kmesos.api.agent.v1.KillTask;
 import io.kmesos.api.agent.v1.RunTask;
@@ -146,8 +146,8 @@ final class SimulatedAgents implements AutoCloseable {
     List<Resource> offered = new ArrayList<>();
     resources.forEach((k, v) -> offered.add(Resource.newBuilder().setName(k).setScalar(v).build()));
     for (String node : nodes) {
-      InMemoryStatusUpdates updates =
-          new InMemoryStatusUpdates(
+      StatusUpdateQueues updates =
+          new StatusUpdateQueues(
               RetryTimer.of(timers), Duration.ofSeconds(10), Duration.ofMinutes(10));
       Simulated agent = new Simulated(ids.get(node), offered, updates);
       SessionSettings settings =
@@ -196,11 +196,11 @@ final class SimulatedAgents implements AutoCloseable {
   private final class Simulated implements MasterSession.Agent {
     private final String id;
     private final List<Resource> resources;
-    private final InMemoryStatusUpdates updates;
+    private final StatusUpdateQueues updates;
     private final Map<String, Task> tasks = new ConcurrentHashMap<>();
     private final Map<String, FrameworkInfo> frameworks = new ConcurrentHashMap<>();
 
-    Simulated(String id, List<Resource> resources, InMemoryStatusUpdates updates) {
+    Simulated(String id, List<Resource> resources, StatusUpdateQueues updates) {
       this.id = id;
       this.resources = resources;
       this.updates = updates;

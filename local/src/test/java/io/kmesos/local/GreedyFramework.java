@@ -28,6 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 
 /**
  * A framework for tests, in the test's JVM, talking to the real master: it launches one task of
@@ -110,6 +111,9 @@ final class GreedyFramework implements Scheduler, AutoCloseable {
 
   final FrameworkClient client;
 
+  /** Which offers it launches on (every one unless a test says otherwise). */
+  volatile Predicate<Offer> where = offer -> true;
+
   /** Launches {@code limit} tasks of {@code command}, then idles. */
   GreedyFramework(
       List<String> masters,
@@ -149,7 +153,7 @@ final class GreedyFramework implements Scheduler, AutoCloseable {
       for (Offer offer : offers) {
         Resources offered = ResourceProtos.read(offer.getResourcesList());
         String command = pending.peekFirst();
-        if (command == null || !offered.contains(task)) {
+        if (command == null || !offered.contains(task) || !where.test(offer)) {
           // Nothing to launch, or not room for one task (a full agent's memory and disk are still
           // offered). A refusal holds only while no more is free on the agent: a slot that frees
           // up comes back at once.

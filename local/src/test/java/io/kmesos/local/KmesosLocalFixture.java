@@ -114,6 +114,13 @@ final class KmesosLocalFixture implements ParameterResolver {
      */
     @Override
     public void close() throws InterruptedException, IOException {
+      // Agents that the recovery tests started again in place of kmesos-local's (which it killed).
+      for (Process agent : RestartableAgents.STARTED) {
+        agent.destroy();
+        if (!agent.waitFor(60, TimeUnit.SECONDS)) {
+          agent.destroyForcibly();
+        }
+      }
       List<ProcessHandle> children = process.descendants().toList();
       process.destroy();
       if (!process.waitFor(90, TimeUnit.SECONDS)) {

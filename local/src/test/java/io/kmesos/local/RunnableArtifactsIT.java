@@ -82,7 +82,7 @@ class RunnableArtifactsIT {
     assertThat(malformed.stderr())
         .isEqualTo(
             "kmesos-log status: environment variable KMESOS_REQUEST_TIMEOUT: Invalid value "
-                + "for option '--request-timeout': 'soon' is not a duration like 500ms, 15s, 2m or 1h (see kmesos-log status --help)\n");
+                + "for option '--request-timeout': 'soon' is not a duration like 500ms, 15s, 2m, 1h or 7d (see kmesos-log status --help)\n");
 
     Proc overridden =
         Proc.run(

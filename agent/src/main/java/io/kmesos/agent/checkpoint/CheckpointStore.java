@@ -147,6 +147,16 @@ public final class CheckpointStore {
     return TaskUpdatesLog.open(layout.taskUpdates(frameworkId, executorId, runId, taskId));
   }
 
+  /** {@link #openUpdates} of a file recovery has just read and repaired: not read again. */
+  public TaskUpdatesLog openRecoveredUpdates(
+      String frameworkId, String executorId, String runId, String taskId) throws IOException {
+    Path file = layout.taskUpdates(frameworkId, executorId, runId, taskId);
+    if (!Files.exists(file, NOFOLLOW_LINKS)) {
+      return openUpdates(frameworkId, executorId, runId, taskId);
+    }
+    return TaskUpdatesLog.openRecovered(file);
+  }
+
   /** Removes a run's checkpoints (garbage collection); false if there were none. */
   public boolean removeRun(String frameworkId, String executorId, String runId) throws IOException {
     return delete(layout.run(frameworkId, executorId, runId));

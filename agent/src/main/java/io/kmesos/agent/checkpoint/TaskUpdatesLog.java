@@ -66,6 +66,16 @@ public final class TaskUpdatesLog implements Closeable {
     }
   }
 
+  /**
+   * Opens a file that {@link CheckpointReader#recover} has just read and repaired (its torn tail
+   * cut): appends go after its last byte, without reading it again. {@link #recordsAtOpen} is
+   * empty.
+   */
+  static TaskUpdatesLog openRecovered(Path file) throws IOException {
+    FileChannel channel = FileChannel.open(file, READ, WRITE);
+    return new TaskUpdatesLog(file, channel, channel.size(), List.of());
+  }
+
   static byte[] readAll(FileChannel channel) throws IOException {
     long size = channel.size();
     if (size > Integer.MAX_VALUE - 16) {
@@ -97,11 +107,25 @@ public final class TaskUpdatesLog implements Closeable {
    * @throws IllegalArgumentException if it has no UUID
    */
   public void update(TaskStatus status) throws IOException {
+    update(status, true);
+  }
+
+  /**
+   * Records an update; durably only with {@code sync}, else once {@link #sync} returns (a batch of
+   * appends to many logs that pays one wait for the disk, not one each: recovery's terminal
+   * updates, none of which is sent before the batch is synced).
+   */
+  public void update(TaskStatus status, boolean sync) throws IOException {
     if (status.getUuid().isEmpty()) {
       throw new IllegalArgumentException(
           "a checkpointed update needs its UUID (task " + status.getTaskId() + ")");
     }
-    append(TaskUpdateRecord.newBuilder().setUpdate(status).build());
+    append(TaskUpdateRecord.newBuilder().setUpdate(status).build(), sync);
+  }
+
+  /** Makes every append so far durable. */
+  public synchronized void sync() throws IOException {
+    channel.force(false);
   }
 
   /** Records the acknowledgement of the update with this UUID, durably. */
@@ -109,10 +133,10 @@ public final class TaskUpdatesLog implements Closeable {
     if (uuid.isEmpty()) {
       throw new IllegalArgumentException("an acknowledgement needs the UUID it acknowledges");
     }
-    append(TaskUpdateRecord.newBuilder().setAck(uuid).build());
+    append(TaskUpdateRecord.newBuilder().setAck(uuid).build(), true);
   }
 
-  private synchronized void append(TaskUpdateRecord record) throws IOException {
+  private synchronized void append(TaskUpdateRecord record, boolean sync) throws IOException {
     if (broken != null) {
       throw new IOException(file + " cannot be appended to since an earlier failure", broken);
     }
@@ -125,7 +149,9 @@ public final class TaskUpdatesLog implements Closeable {
         channel.write(b, end + b.position());
       }
       // fdatasync: the data and the file's new size, which is all a reader needs.
-      channel.force(false);
+      if (sync) {
+        channel.force(false);
+      }
       end += b.capacity();
     } catch (IOException e) {
       try {

@@ -139,6 +139,21 @@ public final class MasterSession implements AutoCloseable {
 
   public MasterSession(
       SessionSettings settings, MutualTls tls, Agent agent, StatusUpdates updates) {
+    this(settings, tls, agent, updates, false);
+  }
+
+  /**
+   * @param registeredBefore the agent recovered from checkpoints of an earlier run under the same
+   *     ID: its first message is Reregister, with the tasks it recovered, so that the master keeps
+   *     them (a Register would end them all)
+   */
+  public MasterSession(
+      SessionSettings settings,
+      MutualTls tls,
+      Agent agent,
+      StatusUpdates updates,
+      boolean registeredBefore) {
+    this.registeredOnce = registeredBefore;
     this.settings = settings;
     this.tls = tls;
     this.agent = agent;

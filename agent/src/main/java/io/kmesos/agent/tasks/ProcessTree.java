@@ -22,13 +22,13 @@ import java.util.stream.Stream;
  * /proc; one that started a session of its own is only found as a descendant while its parents live
  * ({@link ProcessHandle#descendants}), which is why a kill takes that snapshot first.
  */
-final class ProcessTree {
+public final class ProcessTree {
   private static final Path KILL = Path.of("/bin/kill");
 
   private ProcessTree() {}
 
   /** Sends the signal (TERM, KILL) to every process of the group; false if none was left. */
-  static boolean signalGroup(long pgid, String signal) {
+  public static boolean signalGroup(long pgid, String signal) {
     try {
       Process kill =
           new ProcessBuilder(KILL.toString(), "-s", signal, "--", "-" + pgid)
@@ -52,7 +52,7 @@ final class ProcessTree {
    * The live (not zombie) processes of the session {@code sid}, or whose process group is {@code
    * sid}.
    */
-  static List<Long> sessionMembers(long sid) {
+  public static List<Long> sessionMembers(long sid) {
     return sessionMembers(Set.of(sid)).getOrDefault(sid, List.of());
   }
 
@@ -85,13 +85,13 @@ final class ProcessTree {
   }
 
   /** The process group of a live process. */
-  static OptionalLong pgid(long pid) {
+  public static OptionalLong pgid(long pid) {
     Stat stat = stat(pid);
     return stat == null ? OptionalLong.empty() : OptionalLong.of(stat.pgid());
   }
 
   /** Whether the process exists and is not a zombie. */
-  static boolean alive(long pid) {
+  public static boolean alive(long pid) {
     Stat stat = stat(pid);
     return stat != null && !stat.zombie();
   }

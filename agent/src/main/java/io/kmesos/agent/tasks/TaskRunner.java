@@ -2,6 +2,7 @@ package io.kmesos.agent.tasks;
 
 import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
+import io.kmesos.agent.faults.CrashPoints;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.Task;
 import io.kmesos.api.v1.TaskInfo;
@@ -79,11 +80,72 @@ public final class TaskRunner implements AutoCloseable {
     void update(FrameworkInfo framework, TaskStatus status);
   }
 
+  /**
+   * Where the runner checkpoints the runs of frameworks with {@code checkpoint} (the agent's
+   * checkpoint store), so that a restarted agent finds them. Each call returns once what it records
+   * is durable; an exception stops the launch.
+   */
+  public interface RunCheckpoints {
+    /** Before the task's process starts: the framework, the executor, the run and the task. */
+    void launching(FrameworkInfo framework, TaskInfo task, String runId, Path sandbox)
+        throws IOException;
+
+    /** The run's process started: which process it is. */
+    void started(FrameworkInfo framework, TaskInfo task, String runId, ProcessHandle process)
+        throws IOException;
+
+    /** Checkpoints nothing: a runner whose tasks end with the agent. */
+    RunCheckpoints NONE =
+        new RunCheckpoints() {
+          @Override
+          public void launching(
+              FrameworkInfo framework, TaskInfo task, String runId, Path sandbox) {}
+
+          @Override
+          public void started(
+              FrameworkInfo framework, TaskInfo task, String runId, ProcessHandle process) {}
+        };
+  }
+
+  /**
+   * The shell a checkpointed task runs under, in place of {@code setsid}'s direct exec: it leads
+   * the task's session, runs the command as its child and, when the command ends, writes its exit
+   * status to the file named by its first argument (temp file, rename). A restarted agent is no
+   * longer the task's parent and cannot learn the status from the kernel; this file tells it. The
+   * traps keep the shell alive through the SIGTERM (or SIGINT, SIGHUP, SIGQUIT) sent to the whole
+   * group so that it can write the status; a trap with a handler (not an ignored signal) is reset
+   * to the default in the command, which therefore sees the signal as usual. SIGKILL ends the shell
+   * too: then no status is written, and the agent knows it killed the task.
+   */
+  static final String EXIT_STATUS_SHELL =
+      "f=$1; shift; trap : TERM INT HUP QUIT; \"$@\"; rc=$?;"
+          + " printf '%s\\n' \"$rc\" > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f\"; exit $rc";
+
+  /** The file where {@link #EXIT_STATUS_SHELL} leaves a run's exit status. */
+  public static Path exitStatusFile(Path workDir, String runId) {
+    return workDir.resolve("runtime").resolve(runId).resolve("exit_status");
+  }
+
+  /** A run's sandbox. */
+  public static Path sandbox(Path workDir, String frameworkId, String taskId, String runId) {
+    return workDir.resolve("sandboxes").resolve(frameworkId).resolve(taskId).resolve(runId);
+  }
+
   private final Path workDir;
   private final Duration defaultGracePeriod;
   private final ScheduledExecutorService timers;
   private final Listener listener;
+  private final RunCheckpoints checkpoints;
   private final ResourceAccount resources;
+
+  /**
+   * Adopted runs (not the JVM's children) are watched by polling /proc, every this often: one stat
+   * read per adopted task, so a node with thousands of them spends little on it; their ends are
+   * reported up to this late.
+   */
+  static final Duration ADOPTED_POLL = Duration.ofSeconds(1);
+
+  private ScheduledFuture<?> adoptedPoll;
 
   /** Where processes start; the runner's own pool unless a test gives its own. */
   private final Executor starts;
@@ -106,15 +168,28 @@ public final class TaskRunner implements AutoCloseable {
     final Key key;
     final FrameworkInfo framework;
     final TaskInfo info;
+    final String runId;
     final Path sandbox;
 
+    /** Where the task's shell leaves its exit status; null unless the run is checkpointed. */
+    final Path exitStatusFile;
+
     /** Null until the process started. */
-    Process process;
+    ProcessHandle process;
+
+    /** The process as the JVM's child; null for a run adopted after an agent restart. */
+    Process child;
+
+    /** Why the run failed although its process started (its pid could not be checkpointed). */
+    String failure;
 
     /** What Reregister reports: TASK_STARTING until the process runs. */
     TaskState state = TaskState.TASK_STARTING;
 
     boolean killed;
+
+    /** An adopted run's end was seen (polling), so that it is reaped once. */
+    boolean exitSeen;
 
     /** A kill that came before the process started: its grace period. */
     Duration pendingKill;
@@ -127,11 +202,19 @@ public final class TaskRunner implements AutoCloseable {
     /** Descendants seen at the kill, to reach those that left the session (setsid). */
     final Set<ProcessHandle> descendants = new LinkedHashSet<>();
 
-    Run(Key key, FrameworkInfo framework, TaskInfo info, Path sandbox) {
+    Run(
+        Key key,
+        FrameworkInfo framework,
+        TaskInfo info,
+        String runId,
+        Path sandbox,
+        Path exitStatusFile) {
       this.key = key;
       this.framework = framework;
       this.info = info;
+      this.runId = runId;
       this.sandbox = sandbox;
+      this.exitStatusFile = exitStatusFile;
     }
   }
 
@@ -147,7 +230,20 @@ public final class TaskRunner implements AutoCloseable {
       Duration defaultGracePeriod,
       ScheduledExecutorService timers,
       Listener listener) {
-    this(workDir, total, defaultGracePeriod, timers, listener, null);
+    this(workDir, total, defaultGracePeriod, timers, listener, RunCheckpoints.NONE, null);
+  }
+
+  /**
+   * As above, checkpointing the runs of frameworks with {@code checkpoint} in {@code checkpoints}.
+   */
+  public TaskRunner(
+      Path workDir,
+      Map<String, Double> total,
+      Duration defaultGracePeriod,
+      ScheduledExecutorService timers,
+      Listener listener,
+      RunCheckpoints checkpoints) {
+    this(workDir, total, defaultGracePeriod, timers, listener, checkpoints, null);
   }
 
   /** As above; {@code starts} (when not null) runs the process starts, for tests to hold them. */
@@ -157,8 +253,10 @@ public final class TaskRunner implements AutoCloseable {
       Duration defaultGracePeriod,
       ScheduledExecutorService timers,
       Listener listener,
+      RunCheckpoints checkpoints,
       Executor starts) {
     this.workDir = workDir;
+    this.checkpoints = checkpoints;
     this.resources = new ResourceAccount(total);
     this.defaultGracePeriod = defaultGracePeriod;
     this.timers = timers;
@@ -223,13 +321,15 @@ public final class TaskRunner implements AutoCloseable {
           null);
       return;
     }
-    Path sandbox =
-        workDir
-            .resolve("sandboxes")
-            .resolve(frameworkId)
-            .resolve(info.getTaskId())
-            .resolve(UUID.randomUUID().toString());
-    Run run = new Run(key, framework, info, sandbox);
+    String runId = UUID.randomUUID().toString();
+    Run run =
+        new Run(
+            key,
+            framework,
+            info,
+            runId,
+            sandbox(workDir, frameworkId, info.getTaskId(), runId),
+            framework.getCheckpoint() ? exitStatusFile(workDir, runId) : null);
     runs.put(key, run);
     resources.take(info.getResourcesList());
     try {
@@ -266,9 +366,26 @@ public final class TaskRunner implements AutoCloseable {
     }
     Process process;
     long begin = System.nanoTime();
+    if (run.exitStatusFile != null) {
+      try {
+        // Checkpointed before it runs: a restarted agent knows of every task that may have run.
+        checkpoints.launching(run.framework, info, run.runId, run.sandbox);
+        Files.createDirectories(run.exitStatusFile.getParent());
+      } catch (IOException | RuntimeException e) {
+        LOG.error("cannot checkpoint task {} of framework {}", info.getTaskId(), frameworkId, e);
+        endUnstarted(
+            run,
+            TaskState.TASK_FAILED,
+            Reason.REASON_CONTAINER_LAUNCH_FAILED,
+            "The agent cannot checkpoint the task: " + e.getMessage());
+        return;
+      }
+      CrashPoints.reach(CrashPoints.TASK_CHECKPOINTED);
+    }
     try {
       Files.createDirectories(run.sandbox);
-      ProcessBuilder pb = new ProcessBuilder(command(info)).directory(run.sandbox.toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder(command(info, run.exitStatusFile)).directory(run.sandbox.toFile());
       pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
       pb.redirectOutput(run.sandbox.resolve("stdout").toFile());
       pb.redirectError(run.sandbox.resolve("stderr").toFile());
@@ -292,9 +409,20 @@ public final class TaskRunner implements AutoCloseable {
           "Cannot start the task's command: " + e.getMessage());
       return;
     }
+    if (run.exitStatusFile != null) {
+      CrashPoints.reach(CrashPoints.PROCESS_STARTED);
+      try {
+        checkpoints.started(run.framework, info, run.runId, process.toHandle());
+      } catch (IOException | RuntimeException e) {
+        // A process the agent could not re-adopt after a restart: it must not run.
+        LOG.error("cannot checkpoint the process of task {}", info.getTaskId(), e);
+        run.failure = "The agent cannot checkpoint the task's process: " + e.getMessage();
+      }
+    }
     synchronized (this) {
-      run.process = process;
-      if (closed) {
+      run.child = process;
+      run.process = process.toHandle();
+      if (closed || run.failure != null) {
         // The agent stopped while the process started: it must not outlive the agent either.
         run.killed = true;
         forceKill(run);
@@ -325,6 +453,81 @@ public final class TaskRunner implements AutoCloseable {
   }
 
   /**
+   * Takes over a run that a previous agent started and that still runs (recovery, {@code
+   * --recover=reconnect}): its resources are taken, kills and shutdowns reach it, and its end is
+   * reported as any other's. The agent is not its process's parent: the end is seen by polling
+   * /proc, and the exit status is read from the file the task's shell leaves ({@link
+   * #EXIT_STATUS_SHELL}).
+   *
+   * @param state the task's latest state as checkpointed (TASK_KILLING: a kill was under way)
+   */
+  public synchronized void adopt(
+      FrameworkInfo framework,
+      TaskInfo info,
+      String runId,
+      ProcessHandle process,
+      TaskState state) {
+    String frameworkId = framework.getId();
+    frameworks.put(frameworkId, framework);
+    Key key = new Key(frameworkId, info.getTaskId());
+    Run run =
+        new Run(
+            key,
+            framework,
+            info,
+            runId,
+            sandbox(workDir, frameworkId, info.getTaskId(), runId),
+            exitStatusFile(workDir, runId));
+    run.process = process;
+    run.state = state;
+    if (state == TaskState.TASK_KILLING) {
+      run.killed = true;
+      run.forceKill =
+          timers.schedule(
+              () -> {
+                synchronized (this) {
+                  forceKill(run);
+                }
+              },
+              grace(run).toNanos(),
+              TimeUnit.NANOSECONDS);
+    }
+    runs.put(key, run);
+    resources.take(info.getResourcesList());
+    if (adoptedPoll == null) {
+      adoptedPoll =
+          timers.scheduleWithFixedDelay(
+              this::pollAdopted,
+              ADOPTED_POLL.toMillis(),
+              ADOPTED_POLL.toMillis(),
+              TimeUnit.MILLISECONDS);
+    }
+    LOG.info(
+        "task {} of framework {}: re-adopted its process {} ({})",
+        info.getTaskId(),
+        frameworkId,
+        process.pid(),
+        state);
+  }
+
+  /** Adopted runs whose process ended (or is a zombie its new parent did not reap) are reaped. */
+  private void pollAdopted() {
+    List<Run> ended = new ArrayList<>();
+    synchronized (this) {
+      for (Run run : runs.values()) {
+        if (run.child == null
+            && run.process != null
+            && !run.exitSeen
+            && !ProcessTree.alive(run.process.pid())) {
+          run.exitSeen = true;
+          ended.add(run);
+        }
+      }
+    }
+    ended.forEach(this::exited);
+  }
+
+  /**
    * Kills a task (KillTask): SIGTERM to its process group, SIGKILL after the grace period ({@code
    * gracePeriod} if given, else the task's kill_grace_period, else the agent's default). A task the
    * runner does not hold gets TASK_DROPPED (TASK_LOST without PARTITION_AWARE),
@@ -345,24 +548,21 @@ public final class TaskRunner implements AutoCloseable {
           null);
       return;
     }
-    Duration grace =
-        gracePeriod.orElseGet(
-            () ->
-                run.info.hasKillGracePeriod()
-                    ? Duration.ofNanos(Durations.toNanos(run.info.getKillGracePeriod()))
-                    : defaultGracePeriod);
-    startKill(run, grace);
+    startKill(run, gracePeriod.orElseGet(() -> grace(run)));
+  }
+
+  /** The task's own grace period, else the agent's default. */
+  private Duration grace(Run run) {
+    return run.info.hasKillGracePeriod()
+        ? Duration.ofNanos(Durations.toNanos(run.info.getKillGracePeriod()))
+        : defaultGracePeriod;
   }
 
   /** Kills every task of the framework (ShutdownFramework). */
   public synchronized void shutdownFramework(String frameworkId) {
     for (Run run : List.copyOf(runs.values())) {
       if (run.framework.getId().equals(frameworkId)) {
-        startKill(
-            run,
-            run.info.hasKillGracePeriod()
-                ? Duration.ofNanos(Durations.toNanos(run.info.getKillGracePeriod()))
-                : defaultGracePeriod);
+        startKill(run, grace(run));
       }
     }
   }
@@ -403,20 +603,42 @@ public final class TaskRunner implements AutoCloseable {
   }
 
   /**
-   * Kills every task at once (SIGKILL, no grace): the agent is stopping and cannot recover its
-   * tasks after a restart yet, so none may outlive it unsupervised.
+   * The agent stops: the tasks of frameworks without {@code checkpoint} are killed at once
+   * (SIGKILL, no grace), since no agent could recover them; checkpointed tasks keep running for the
+   * next agent to re-adopt. Starts still queued start nothing.
    */
   @Override
-  public synchronized void close() {
-    closed = true; // the starts still queued start nothing
+  public void close() {
+    stop(false);
+  }
+
+  /** Kills every task at once, checkpointed or not, and stops (the agent was declared gone). */
+  public void killAllAndClose() {
+    stop(true);
+  }
+
+  private synchronized void stop(boolean killCheckpointed) {
+    closed = true;
     if (ownStarts != null) {
       ownStarts.shutdown();
     }
+    if (adoptedPoll != null) {
+      adoptedPoll.cancel(false);
+    }
+    int left = 0;
     for (Run run : List.copyOf(runs.values())) {
-      if (run.process != null) {
+      if (run.process == null) {
+        continue;
+      }
+      if (run.exitStatusFile != null && !killCheckpointed) {
+        left++;
+      } else {
         run.killed = true;
         forceKill(run);
       }
+    }
+    if (left > 0) {
+      LOG.info("leaving {} checkpointed tasks running for the agent's recovery", left);
     }
   }
 
@@ -560,10 +782,39 @@ public final class TaskRunner implements AutoCloseable {
     if (run.forceKill != null) {
       run.forceKill.cancel(false);
     }
-    int status = run.process.exitValue();
+    if (closed && run.exitStatusFile != null && !run.killed) {
+      return; // ended while the agent stops: the next agent's recovery reports it
+    }
     runs.remove(run.key);
     resources.release(run.info.getResourcesList());
     String taskId = run.info.getTaskId();
+    Optional<Integer> known =
+        run.child != null ? Optional.of(run.child.exitValue()) : readExitStatus(run.exitStatusFile);
+    if (run.failure != null) {
+      emit(
+          run.framework,
+          taskId,
+          TaskState.TASK_FAILED,
+          Reason.REASON_CONTAINER_LAUNCH_FAILED,
+          run.failure,
+          null);
+      return;
+    }
+    if (known.isEmpty()) {
+      // Adopted, and its shell was killed before it could write the status (SIGKILL).
+      emit(
+          run.framework,
+          taskId,
+          run.killed ? TaskState.TASK_KILLED : TaskState.TASK_FAILED,
+          run.killed ? Reason.REASON_UNSPECIFIED : Reason.REASON_EXECUTOR_TERMINATED,
+          run.killed
+              ? "Command killed"
+              : "The task's process ended while the agent was not its parent and left no exit"
+                  + " status",
+          null);
+      return;
+    }
+    int status = known.get();
     if (run.killed) {
       emit(
           run.framework,
@@ -601,6 +852,23 @@ public final class TaskRunner implements AutoCloseable {
           "Command exited with status " + status,
           status);
     }
+  }
+
+  /** The status the task's shell left (0..255), if it left one that reads as such. */
+  public static Optional<Integer> readExitStatus(Path file) {
+    if (file == null) {
+      return Optional.empty();
+    }
+    try {
+      String text = Files.readString(file).strip();
+      if (text.matches("[0-9]{1,3}") && Integer.parseInt(text) <= 255) {
+        return Optional.of(Integer.parseInt(text));
+      }
+      LOG.warn("ignoring {}: not an exit status ({} bytes)", file, text.length());
+    } catch (IOException e) {
+      // No status: the shell did not get to write it.
+    }
+    return Optional.empty();
   }
 
   private void emit(
@@ -663,10 +931,17 @@ public final class TaskRunner implements AutoCloseable {
     return Optional.empty();
   }
 
-  /** setsid, then {@code /bin/sh -c value} or value with arguments[1..] (argv[0] is value). */
-  static List<String> command(TaskInfo info) {
+  /**
+   * setsid, then {@code /bin/sh -c value} or value with arguments[1..] (argv[0] is value); under
+   * the {@link #EXIT_STATUS_SHELL} when {@code exitStatusFile} is not null.
+   */
+  static List<String> command(TaskInfo info, Path exitStatusFile) {
     List<String> argv = new ArrayList<>();
     argv.add(SETSID.toString());
+    if (exitStatusFile != null) {
+      argv.addAll(List.of("/bin/sh", "-c", EXIT_STATUS_SHELL, "kmesos-task"));
+      argv.add(exitStatusFile.toString());
+    }
     var c = info.getCommand();
     if (!c.hasShell() || c.getShell()) {
       argv.add("/bin/sh");

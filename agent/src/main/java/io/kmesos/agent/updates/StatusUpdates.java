@@ -16,7 +16,7 @@ import java.util.function.Consumer;
  *
  * <p>An interface because a later step makes it durable for frameworks with {@code checkpoint}
  * (each update written to the work directory before it is sent, replayed after an agent restart);
- * {@link InMemoryStatusUpdates} keeps everything in memory.
+ * {@link StatusUpdateQueues} keeps everything in memory.
  */
 public interface StatusUpdates {
   /**

@@ -13,8 +13,8 @@ import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-import io.kmesos.agent.updates.InMemoryStatusUpdates;
 import io.kmesos.agent.updates.RetryTimer;
+import io.kmesos.agent.updates.StatusUpdateQueues;
 import io.kmesos.api.agent.v1.Acknowledgement;
 import io.kmesos.api.agent.v1.AgentMessage;
 import io.kmesos.api.agent.v1.AgentSessionGrpc;
@@ -248,9 +248,8 @@ class MasterSessionTest {
   }
 
   final RecordingAgent agent = new RecordingAgent();
-  final InMemoryStatusUpdates updates =
-      new InMemoryStatusUpdates(
-          RetryTimer.of(timers), Duration.ofMillis(300), Duration.ofSeconds(1));
+  final StatusUpdateQueues updates =
+      new StatusUpdateQueues(RetryTimer.of(timers), Duration.ofMillis(300), Duration.ofSeconds(1));
 
   MasterSession start(List<String> masters, Duration masterTimeout) throws Exception {
     Path token = dir.resolve("token");

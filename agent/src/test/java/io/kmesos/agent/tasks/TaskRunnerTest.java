@@ -371,6 +371,7 @@ class TaskRunnerTest {
             Duration.ofSeconds(30),
             timers,
             (f, s) -> updates.add(s),
+            TaskRunner.RunCheckpoints.NONE,
             held::add);
     runner.launch(
         FRAMEWORK,

@@ -84,7 +84,7 @@ class OneLineErrorsTest {
     assertThat(badDuration.err())
         .isEqualTo(
             "tool sub: Invalid value for option '--timeout': '5x' is not a duration like "
-                + "500ms, 15s, 2m or 1h (see tool sub --help)"
+                + "500ms, 15s, 2m, 1h or 7d (see tool sub --help)"
                 + System.lineSeparator());
   }
 

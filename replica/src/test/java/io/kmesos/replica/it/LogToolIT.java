@@ -232,7 +232,7 @@ class LogToolIT extends LogProcessesTest {
     assertThat(duration.err())
         .isEqualTo(
             "kmesos-log append: Invalid value for option '--election-timeout': '5x' is not a "
-                + "duration like 500ms, 15s, 2m or 1h (see kmesos-log append --help)\n");
+                + "duration like 500ms, 15s, 2m, 1h or 7d (see kmesos-log append --help)\n");
 
     Result noPeers = run("status");
     assertThat(noPeers.exit()).isEqualTo(2);

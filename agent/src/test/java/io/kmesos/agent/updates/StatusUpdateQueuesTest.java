@@ -17,7 +17,7 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /** Ordering, one in flight per task, retries with back-off, acknowledgements, reconnects. */
-class InMemoryStatusUpdatesTest {
+class StatusUpdateQueuesTest {
   static final FrameworkInfo FW = FrameworkInfo.newBuilder().setId("fw").build();
 
   /** A clock that moves only when the test says. */
@@ -57,8 +57,8 @@ class InMemoryStatusUpdatesTest {
 
   final ManualTimer timer = new ManualTimer();
   final List<StatusUpdate> sent = new ArrayList<>();
-  final InMemoryStatusUpdates updates =
-      new InMemoryStatusUpdates(timer, Duration.ofSeconds(10), Duration.ofSeconds(40));
+  final StatusUpdateQueues updates =
+      new StatusUpdateQueues(timer, Duration.ofSeconds(10), Duration.ofSeconds(40));
 
   static TaskStatus status(String task, TaskState state) {
     return TaskStatus.newBuilder().setTaskId(task).setState(state).build();
@@ -188,10 +188,10 @@ class InMemoryStatusUpdatesTest {
 
   @Test
   void backoffMustBePositiveAndOrdered() {
-    assertThatThrownBy(() -> new InMemoryStatusUpdates(timer, Duration.ZERO, Duration.ofSeconds(1)))
+    assertThatThrownBy(() -> new StatusUpdateQueues(timer, Duration.ZERO, Duration.ofSeconds(1)))
         .hasMessageContaining("back-off");
     assertThatThrownBy(
-            () -> new InMemoryStatusUpdates(timer, Duration.ofSeconds(2), Duration.ofSeconds(1)))
+            () -> new StatusUpdateQueues(timer, Duration.ofSeconds(2), Duration.ofSeconds(1)))
         .hasMessageContaining("back-off");
   }
 }

@@ -1,10 +1,13 @@
 package io.kmesos.agent.updates;
 
 import com.google.protobuf.ByteString;
+import io.kmesos.agent.faults.CrashPoints;
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -20,13 +23,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@link StatusUpdates} in memory: what is pending is lost if the agent restarts (as for Mesos
- * frameworks without checkpointing). A head is re-sent after {@code minBackoff}, doubling up to
- * {@code maxBackoff} (Mesos: 10 s to 10 min), on the current session; a new session sends every
- * head at once and starts its back-off again.
+ * {@link StatusUpdates} as a queue per task. A head is re-sent after {@code minBackoff}, doubling
+ * up to {@code maxBackoff} (Mesos: 10 s to 10 min), on the current session; a new session sends
+ * every head at once and starts its back-off again.
+ *
+ * <p>Durability is the {@link UpdateJournal}'s: with {@link UpdateJournal#NONE} what is pending is
+ * lost if the agent restarts (as for Mesos frameworks without checkpointing); with the agent's
+ * checkpoints, every update is journaled before it is queued and every acknowledgement before the
+ * next update goes, and a restarted agent puts the unacknowledged updates back with {@link
+ * #recover}. A journal that fails leaves the queues unchanged and calls the {@code
+ * onJournalFailure} handler (the agent stops: it could no longer promise what it checkpoints).
  */
-public final class InMemoryStatusUpdates implements StatusUpdates {
-  private static final Logger LOG = LoggerFactory.getLogger(InMemoryStatusUpdates.class);
+public final class StatusUpdateQueues implements StatusUpdates {
+  private static final Logger LOG = LoggerFactory.getLogger(StatusUpdateQueues.class);
 
   private final RetryTimer timer;
   private final Duration minBackoff;
@@ -50,8 +59,29 @@ public final class InMemoryStatusUpdates implements StatusUpdates {
 
   private final Map<Key, Stream> streams = new LinkedHashMap<>();
   private Consumer<StatusUpdate> sender;
+  private final UpdateJournal journal;
+  private final Consumer<IOException> onJournalFailure;
 
-  public InMemoryStatusUpdates(RetryTimer timer, Duration minBackoff, Duration maxBackoff) {
+  /** Queues in memory only. */
+  public StatusUpdateQueues(RetryTimer timer, Duration minBackoff, Duration maxBackoff) {
+    this(
+        timer,
+        minBackoff,
+        maxBackoff,
+        UpdateJournal.NONE,
+        e -> {
+          throw new UncheckedIOException(e);
+        });
+  }
+
+  public StatusUpdateQueues(
+      RetryTimer timer,
+      Duration minBackoff,
+      Duration maxBackoff,
+      UpdateJournal journal,
+      Consumer<IOException> onJournalFailure) {
+    this.journal = journal;
+    this.onJournalFailure = onJournalFailure;
     if (minBackoff.isNegative() || minBackoff.isZero() || maxBackoff.compareTo(minBackoff) < 0) {
       throw new IllegalArgumentException(
           "status update back-off: need 0 < min <= max, not " + minBackoff + " and " + maxBackoff);
@@ -71,6 +101,15 @@ public final class InMemoryStatusUpdates implements StatusUpdates {
             .setFrameworkId(framework.getId())
             .setUuid(ByteString.copyFrom(bytes.array()))
             .build();
+    try {
+      journal.updated(framework, update);
+    } catch (IOException e) {
+      onJournalFailure.accept(e);
+      return update; // not queued: the agent stops, and recovery does not find it either
+    }
+    if (framework.getCheckpoint()) {
+      CrashPoints.reach(CrashPoints.UPDATE_CHECKPOINTED);
+    }
     Key key = new Key(framework.getId(), status.getTaskId());
     Stream stream = streams.computeIfAbsent(key, k -> new Stream(framework));
     stream.queue.addLast(update);
@@ -92,6 +131,23 @@ public final class InMemoryStatusUpdates implements StatusUpdates {
           frameworkId,
           HexFormat.of().formatHex(uuid.toByteArray()));
       return false;
+    }
+    TaskStatus head = stream.queue.peekFirst();
+    boolean checkpointed = stream.framework.getCheckpoint();
+    if (checkpointed) {
+      CrashPoints.reach(CrashPoints.ACK_RECEIVED);
+    }
+    try {
+      journal.acknowledged(
+          stream.framework,
+          head,
+          stream.queue.size() == 1 && TaskStates.isTerminal(head.getState()));
+    } catch (IOException e) {
+      onJournalFailure.accept(e);
+      return false; // not acknowledged: the head stays, and is sent again
+    }
+    if (checkpointed) {
+      CrashPoints.reach(CrashPoints.ACK_CHECKPOINTED);
     }
     TaskStatus acked = stream.queue.removeFirst();
     cancelRetry(stream);
@@ -121,11 +177,35 @@ public final class InMemoryStatusUpdates implements StatusUpdates {
   @Override
   public synchronized void disconnected() {
     sender = null;
-    streams.values().forEach(InMemoryStatusUpdates::cancelRetry);
+    streams.values().forEach(StatusUpdateQueues::cancelRetry);
+  }
+
+  /**
+   * Puts back a task's unacknowledged updates, in order, as a restarted agent found them
+   * checkpointed (already journaled: not journaled again). The first is the head, sent at the next
+   * {@link #connected}. Before any session: recovery runs before the agent connects.
+   */
+  public synchronized void recover(FrameworkInfo framework, List<TaskStatus> unacknowledged) {
+    if (unacknowledged.isEmpty()) {
+      return;
+    }
+    TaskStatus first = unacknowledged.get(0);
+    Key key = new Key(framework.getId(), first.getTaskId());
+    Stream stream = streams.computeIfAbsent(key, k -> new Stream(framework));
+    stream.queue.addAll(unacknowledged);
+    stream.backoff = minBackoff;
+    if (stream.queue.size() == unacknowledged.size()) {
+      send(key, stream);
+    }
   }
 
   @Override
   public synchronized void dropFramework(String frameworkId) {
+    try {
+      journal.dropped(frameworkId);
+    } catch (IOException e) {
+      LOG.warn("could not record that framework {} was shut down: {}", frameworkId, e.toString());
+    }
     streams
         .entrySet()
         .removeIf(

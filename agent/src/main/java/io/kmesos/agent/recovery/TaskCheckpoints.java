@@ -1,0 +1,334 @@
+package io.kmesos.agent.recovery;
+
+import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.checkpoint.RecoveredRun;
+import io.kmesos.agent.checkpoint.RunProcesses;
+import io.kmesos.agent.checkpoint.TaskUpdatesLog;
+import io.kmesos.agent.tasks.ProcessTree;
+import io.kmesos.agent.tasks.TaskRunner;
+import io.kmesos.agent.updates.UpdateJournal;
+import io.kmesos.api.agent.v1.ExecutorRecord;
+import io.kmesos.api.v1.FrameworkInfo;
+import io.kmesos.api.v1.TaskInfo;
+import io.kmesos.api.v1.TaskStatus;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent's checkpointing of the tasks of frameworks with {@code checkpoint}: the runner's runs
+ * ({@link TaskRunner.RunCheckpoints}) and the update queues' updates and acknowledgements ({@link
+ * UpdateJournal}) go to the {@link CheckpointStore}, in the order recovery relies on (framework,
+ * executor, run and task before the process starts; the process once it exists; each update before
+ * it is queued; each acknowledgement before the next update goes).
+ *
+ * <p>A command task is its own executor (executor ID = task ID) with one run per launch (run ID =
+ * its sandbox's). Once a task's terminal update is acknowledged its run is marked completed and,
+ * after the GC delay, the run's checkpoints, sandbox and runtime directory are removed (the
+ * executor's and the framework's too once they hold nothing else): as Mesos's {@code --gc_delay},
+ * the sandbox stays for people to read in between.
+ */
+public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJournal {
+  private static final Logger LOG = LoggerFactory.getLogger(TaskCheckpoints.class);
+
+  private final CheckpointStore store;
+  private final Path workDir;
+  private final String bootId;
+  private final Duration gcDelay;
+  private final ScheduledExecutorService timers;
+
+  private record Key(String frameworkId, String taskId) {}
+
+  /** A checkpointed task whose run is not completed: where its updates go. */
+  private record Open(String executorId, String runId, TaskUpdatesLog log) {}
+
+  private final Map<Key, Open> open = new HashMap<>();
+
+  /** The FrameworkInfo last checkpointed of each framework. */
+  private final Map<String, FrameworkInfo> written = new HashMap<>();
+
+  /** While recovery runs: logs appended to without a sync each, synced by {@link #endBatch}. */
+  private List<TaskUpdatesLog> batch;
+
+  public TaskCheckpoints(
+      CheckpointStore store,
+      Path workDir,
+      String bootId,
+      Duration gcDelay,
+      ScheduledExecutorService timers) {
+    this.store = store;
+    this.workDir = workDir;
+    this.bootId = bootId;
+    this.gcDelay = gcDelay;
+    this.timers = timers;
+  }
+
+  public CheckpointStore store() {
+    return store;
+  }
+
+  @Override
+  public synchronized void launching(
+      FrameworkInfo framework, TaskInfo task, String runId, Path sandbox) throws IOException {
+    String frameworkId = framework.getId();
+    String executorId = task.getTaskId();
+    // Written again whenever it changed (a re-subscription may change it), or was collected.
+    if (!framework.equals(written.get(frameworkId))
+        || !Files.exists(store.layout().frameworkInfo(frameworkId))) {
+      store.writeFramework(framework);
+      written.put(frameworkId, framework);
+    }
+    store.writeExecutor(
+        ExecutorRecord.newBuilder()
+            .setExecutorId(executorId)
+            .setFrameworkId(frameworkId)
+            .setCommandTaskId(task.getTaskId())
+            .setName("command executor of task " + task.getTaskId())
+            .build());
+    store.startRun(frameworkId, executorId, runId);
+    store.writeTask(frameworkId, executorId, runId, task);
+    TaskUpdatesLog log = store.openUpdates(frameworkId, executorId, runId, task.getTaskId());
+    Open previous =
+        open.put(new Key(frameworkId, task.getTaskId()), new Open(executorId, runId, log));
+    if (previous != null) {
+      previous.log.close();
+    }
+  }
+
+  @Override
+  public void started(FrameworkInfo framework, TaskInfo task, String runId, ProcessHandle process)
+      throws IOException {
+    // setsid runs in the child after the fork: until it has, the process is still in the
+    // agent's session. Wait (briefly) so that the record names the task's own session.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    while (ProcessTree.pgid(process.pid()).orElse(process.pid()) != process.pid()
+        && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    Path sandbox = TaskRunner.sandbox(workDir, framework.getId(), task.getTaskId(), runId);
+    synchronized (this) {
+      store.writeRunProcess(
+          framework.getId(),
+          task.getTaskId(),
+          RunProcesses.describe(runId, process, sandbox, bootId));
+    }
+  }
+
+  /** A recovered task whose run is not completed: its updates go to its log again. */
+  synchronized void reopen(String frameworkId, String executorId, String runId, String taskId)
+      throws IOException {
+    TaskUpdatesLog log = store.openRecoveredUpdates(frameworkId, executorId, runId, taskId);
+    Open previous = open.put(new Key(frameworkId, taskId), new Open(executorId, runId, log));
+    if (previous != null) {
+      previous.log.close();
+    }
+  }
+
+  /**
+   * Recovery starts: updates are appended without waiting for the disk each, until {@link
+   * #endBatch}. Only for updates nobody is told of before the batch ends.
+   */
+  synchronized void beginBatch() {
+    batch = new ArrayList<>();
+  }
+
+  /**
+   * Makes every update of the batch durable. Many logs at once are flushed with one syncfs(2) of
+   * the work directory's file system ({@code sync -f}): one wait for the disk instead of one
+   * fdatasync per file (thousands after a long outage). Should that fail, each log is synced.
+   */
+  synchronized void endBatch() throws IOException {
+    List<TaskUpdatesLog> logs = batch;
+    batch = null;
+    if (logs == null || logs.isEmpty()) {
+      return;
+    }
+    if (logs.size() > SYNCFS_FROM && syncFileSystem(workDir)) {
+      return;
+    }
+    for (TaskUpdatesLog log : logs) {
+      log.sync();
+    }
+  }
+
+  /** From how many logs one syncfs is cheaper than a fdatasync each. */
+  static final int SYNCFS_FROM = 16;
+
+  /** syncfs(2) of the file system holding {@code dir}, through coreutils' {@code sync -f}. */
+  static boolean syncFileSystem(Path dir) {
+    try {
+      Process sync =
+          new ProcessBuilder("sync", "-f", dir.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      if (!sync.waitFor(5, TimeUnit.MINUTES)) {
+        sync.destroyForcibly();
+        return false;
+      }
+      return sync.exitValue() == 0;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** A recovered run whose every task ended and was acknowledged: completed, collected later. */
+  synchronized void completeRecovered(String frameworkId, String executorId, RecoveredRun run)
+      throws IOException {
+    store.markRunCompleted(frameworkId, executorId, run.id(), "recovered: every task acknowledged");
+    for (String taskId : run.tasks().keySet()) {
+      collectLater(frameworkId, executorId, taskId, run.id(), gcDelay);
+    }
+  }
+
+  @Override
+  public synchronized void updated(FrameworkInfo framework, TaskStatus update) throws IOException {
+    Open task = open.get(new Key(framework.getId(), update.getTaskId()));
+    if (task != null) {
+      if (batch != null) {
+        task.log.update(update, false);
+        batch.add(task.log);
+      } else {
+        task.log.update(update);
+      }
+    }
+    // Else an update of no checkpointed run (an invalid task, one that did not fit, a kill of a
+    // task the agent does not know): nothing ran that a restarted agent would have to account for.
+  }
+
+  @Override
+  public synchronized void acknowledged(FrameworkInfo framework, TaskStatus acked, boolean last)
+      throws IOException {
+    Key key = new Key(framework.getId(), acked.getTaskId());
+    Open task = open.get(key);
+    if (task == null) {
+      return;
+    }
+    task.log.acknowledge(acked.getUuid());
+    if (last) {
+      complete(key, task, "terminal update " + acked.getState() + " acknowledged");
+    }
+  }
+
+  @Override
+  public synchronized void dropped(String frameworkId) throws IOException {
+    for (Map.Entry<Key, Open> e : List.copyOf(open.entrySet())) {
+      if (e.getKey().frameworkId().equals(frameworkId)) {
+        complete(e.getKey(), e.getValue(), "framework shut down");
+      }
+    }
+  }
+
+  private void complete(Key key, Open task, String reason) throws IOException {
+    store.markRunCompleted(key.frameworkId(), task.executorId(), task.runId(), reason);
+    task.log.close();
+    open.remove(key);
+    collectLater(key.frameworkId(), task.executorId(), key.taskId(), task.runId(), gcDelay);
+  }
+
+  /** Removes a completed run's checkpoints, sandbox and runtime directory after {@code delay}. */
+  void collectLater(
+      String frameworkId, String executorId, String taskId, String runId, Duration delay) {
+    try {
+      timers.schedule(
+          () -> collect(frameworkId, executorId, taskId, runId),
+          Math.max(0, delay.toMillis()),
+          TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // The agent is stopping: the next one schedules it again from the checkpoints.
+    }
+  }
+
+  private synchronized void collect(
+      String frameworkId, String executorId, String taskId, String runId) {
+    try {
+      if (open.containsKey(new Key(frameworkId, taskId))) {
+        store.removeRun(frameworkId, executorId, runId); // the task ID was launched again
+      } else {
+        store.removeExecutor(frameworkId, executorId);
+        if (isEmpty(store.layout().framework(frameworkId).resolve("executors"))
+            && open.keySet().stream().noneMatch(k -> k.frameworkId().equals(frameworkId))) {
+          store.removeFramework(frameworkId);
+        }
+      }
+      Path sandbox = TaskRunner.sandbox(workDir, frameworkId, taskId, runId);
+      deleteTree(sandbox);
+      deleteTree(TaskRunner.exitStatusFile(workDir, runId).getParent());
+      deleteIfEmpty(sandbox.getParent());
+      deleteIfEmpty(sandbox.getParent().getParent());
+      LOG.info("garbage-collected run {} of task {} of framework {}", runId, taskId, frameworkId);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("could not garbage-collect run {} of task {}: {}", runId, taskId, e.toString());
+    }
+  }
+
+  private static boolean isEmpty(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return true;
+    }
+    try (Stream<Path> entries = Files.list(dir)) {
+      return entries.findAny().isEmpty();
+    }
+  }
+
+  private static void deleteIfEmpty(Path dir) {
+    try {
+      Files.deleteIfExists(dir);
+    } catch (IOException e) {
+      // Not empty (another run of the task, another task of the framework): it stays.
+    }
+  }
+
+  /** Deletes a tree without following symbolic links (a task may leave links to anywhere). */
+  static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    List<Path> paths = new ArrayList<>();
+    try (Stream<Path> walk = Files.walk(root)) {
+      walk.forEach(paths::add);
+    }
+    paths.sort(Comparator.comparingInt(Path::getNameCount).reversed());
+    for (Path p : paths) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (NoSuchFileException e) {
+        // gone already
+      }
+    }
+  }
+
+  /** Closes every open update log (the agent stops). */
+  public synchronized void close() {
+    for (Open task : open.values()) {
+      try {
+        task.log.close();
+      } catch (IOException e) {
+        LOG.debug("closing {}: {}", task.log.file(), e.toString());
+      }
+    }
+    open.clear();
+  }
+}
