@@ -243,6 +243,25 @@ public final class Master implements AutoCloseable {
                         .setElectedAt(Timestamps.fromMillis(System.currentTimeMillis()))
                         .build();
                 long started = System.nanoTime();
+                // Campaign only once a quorum of replicas votes. Promises asked of a log that is
+                // still being initialized reach the replicas initialized first; a replica
+                // initialized after them then takes the log for one in use, and recovers instead
+                // of voting: with a quorum never voting, no election could ever succeed (seen
+                // when the install's initialize Job raced the first master).
+                long noteAt = 0;
+                while (leading && !votingQuorum(logClient.reader().status())) {
+                  if (System.nanoTime() >= noteAt) {
+                    log.info(
+                        "master {}: waiting until a quorum of the log's replicas votes (is the log"
+                            + " initialized?) before becoming its writer",
+                        info.getId());
+                    noteAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                  }
+                  Thread.sleep(500);
+                }
+                if (!leading) {
+                  return;
+                }
                 Registrar r = Registrar.start(logClient, elected, settings, metrics);
                 synchronized (this) {
                   if (!leading) {
