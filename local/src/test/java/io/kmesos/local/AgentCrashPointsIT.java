@@ -6,10 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.kmesos.agent.faults.CrashPoints;
-import io.kmesos.api.tls.Identity;
 import io.kmesos.api.tls.ServerTrust;
-import io.kmesos.api.tls.TlsSettings;
-import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.local.KmesosLocalFixture.KmesosLocal;
@@ -46,23 +43,9 @@ class AgentCrashPointsIT {
       String point, TaskState expected, KmesosLocal local) throws Exception {
     assertThat(CrashPoints.ALL).contains(point);
     Path stateDir = local.stateDir();
-    try (ServerTrust trust =
-            ServerTrust.load(
-                local.tls().resolve("ca.crt"), Identity.CONTROLLER, TlsSettings.DEFAULT_RELOAD);
+    try (ServerTrust trust = RestartableAgents.trust(local);
         GreedyFramework framework =
-            new GreedyFramework(
-                List.of(local.masters().split(",")),
-                trust.channelCredentials(),
-                local.token(),
-                FrameworkInfo.newBuilder()
-                    .setName("it-crash-" + point)
-                    .setCheckpoint(true)
-                    .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE),
-                "analytics",
-                "cpus:0.01;mem:8",
-                null,
-                0)) {
-      framework.where = offer -> offer.getHostname().equals(NODE);
+            RestartableAgents.checkpointingFramework(local, trust, "it-crash-" + point, NODE)) {
       RestartableAgents.kill(stateDir, NODE);
       Process armed =
           RestartableAgents.start(
@@ -115,23 +98,9 @@ class AgentCrashPointsIT {
   @Test
   void afterARebootEveryTaskIsGone(KmesosLocal local) throws Exception {
     Path stateDir = local.stateDir();
-    try (ServerTrust trust =
-            ServerTrust.load(
-                local.tls().resolve("ca.crt"), Identity.CONTROLLER, TlsSettings.DEFAULT_RELOAD);
+    try (ServerTrust trust = RestartableAgents.trust(local);
         GreedyFramework framework =
-            new GreedyFramework(
-                List.of(local.masters().split(",")),
-                trust.channelCredentials(),
-                local.token(),
-                FrameworkInfo.newBuilder()
-                    .setName("it-reboot")
-                    .setCheckpoint(true)
-                    .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE),
-                "analytics",
-                "cpus:0.01;mem:8",
-                null,
-                0)) {
-      framework.where = offer -> offer.getHostname().equals(NODE);
+            RestartableAgents.checkpointingFramework(local, trust, "it-reboot", NODE)) {
       framework.launch(2, "sleep 600");
       await()
           .atMost(PATIENCE)

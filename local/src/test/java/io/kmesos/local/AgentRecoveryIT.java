@@ -5,10 +5,7 @@ import static io.kmesos.local.RestartableAgents.taskProcesses;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.kmesos.api.tls.Identity;
 import io.kmesos.api.tls.ServerTrust;
-import io.kmesos.api.tls.TlsSettings;
-import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.local.KmesosLocalFixture.KmesosLocal;
@@ -44,23 +41,9 @@ class AgentRecoveryIT {
   void hundredTasksSurviveTwentyKillsOfTheirAgent(KmesosLocal local) throws Exception {
     Path stateDir = local.stateDir();
     Path gates = Files.createTempDirectory("kmesos-recovery-gates");
-    try (ServerTrust trust =
-            ServerTrust.load(
-                local.tls().resolve("ca.crt"), Identity.CONTROLLER, TlsSettings.DEFAULT_RELOAD);
+    try (ServerTrust trust = RestartableAgents.trust(local);
         GreedyFramework framework =
-            new GreedyFramework(
-                List.of(local.masters().split(",")),
-                trust.channelCredentials(),
-                local.token(),
-                FrameworkInfo.newBuilder()
-                    .setName("it-recovery-loop")
-                    .setCheckpoint(true)
-                    .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE),
-                "analytics",
-                "cpus:0.01;mem:8",
-                null,
-                0)) {
-      framework.where = offer -> offer.getHostname().equals(NODE);
+            RestartableAgents.checkpointingFramework(local, trust, "it-recovery-loop", NODE)) {
       framework.launch(RUNNING, "sleep 600");
       // Gated tasks: task i waits for gate (i % RESTARTS) + 1, then exits 7 (every third) or 0.
       Map<String, Integer> exitOf = new LinkedHashMap<>();

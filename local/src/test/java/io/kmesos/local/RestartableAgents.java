@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.ServerTrust;
+import io.kmesos.api.tls.TlsSettings;
+import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.local.KmesosLocalFixture.KmesosLocal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -139,6 +142,35 @@ final class RestartableAgents {
       out.append("(logs unreadable: ").append(e).append(")");
     }
     return out.toString();
+  }
+
+  /** Trust in the masters' certificate, from kmesos-local's CA. */
+  static ServerTrust trust(KmesosLocal local) {
+    return ServerTrust.load(
+        local.tls().resolve("ca.crt"), Identity.CONTROLLER, TlsSettings.DEFAULT_RELOAD);
+  }
+
+  /**
+   * A checkpointing, partition-aware framework of the demo's account that launches (what it is told
+   * to, nothing at first) only on the agent of {@code node}.
+   */
+  static GreedyFramework checkpointingFramework(
+      KmesosLocal local, ServerTrust trust, String name, String node) {
+    GreedyFramework framework =
+        new GreedyFramework(
+            List.of(local.masters().split(",")),
+            trust.channelCredentials(),
+            local.token(),
+            FrameworkInfo.newBuilder()
+                .setName(name)
+                .setCheckpoint(true)
+                .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE),
+            "analytics",
+            "cpus:0.01;mem:8",
+            null,
+            0);
+    framework.where = offer -> offer.getHostname().equals(node);
+    return framework;
   }
 
   /** A process's command line, from /proc (empty if it is gone or not readable). */
