@@ -8,7 +8,10 @@ import io.kmesos.api.cli.Failures;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.InitializeRequest;
 import io.kmesos.api.log.v1.ReplicaGrpc;
+import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.api.log.v1.StatusResponse;
 import io.kmesos.api.tls.MutualTls;
+import io.kmesos.replica.core.LogUse;
 import io.kmesos.replica.server.Transport;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -223,38 +226,45 @@ public final class Log implements AutoCloseable {
   }
 
   /**
-   * Makes every replica a voting member of log {@code clusterId}: each must be EMPTY, or already
-   * VOTING in that log. Returns one line per replica; throws if any replica refused or did not
-   * answer. If log {@code clusterId} is already in use (a writer was elected), it changes nothing
-   * and returns one line saying so: an initialize that is run again (a Job retried after it reached
-   * only a quorum, which a master then used) has nothing left to do. A log in use under another ID
-   * is an error.
+   * Makes every replica a voting member of log {@code clusterId}: a new log, or one whose
+   * initialize was cut short (fewer than a quorum voting and no entry anywhere: {@link LogUse}).
+   * Returns what it found and one line per replica; throws if any replica refused or did not
+   * answer. If log {@code clusterId} is already in use (a replica holds an entry, or a quorum votes
+   * and one of them promised), it changes nothing and returns one line saying so: an initialize
+   * that is run again (a Job retried after it reached only a quorum) has nothing left to do, the
+   * EMPTY replicas recover by themselves. A log in use under another ID is an error, and so is a
+   * log with entries but fewer than a quorum voting (a majority lost its data).
    */
   public List<String> initialize(String clusterId) {
-    for (Reader.ReplicaState s : reader().status()) {
-      if (s.status() != null
-          && (s.status().getPromised().getRound() > 0 || s.status().getEnd() > 0)) {
-        String inUse =
-            " is already in use (replica "
-                + s.replica()
-                + " holds positions up to "
-                + s.status().getEnd()
-                + ")";
-        if (!clusterId.equals(s.status().getClusterId())) {
-          throw new IllegalStateException(
-              "log " + s.status().getClusterId() + inUse + ", not initializing log " + clusterId);
-        }
-        // Initializing a replica that lost its data in a log in use would make it vote without
-        // it: such a replica is left alone, and recovers from the others by itself.
-        return List.of(
-            "log "
-                + clusterId
-                + " is initialized and"
-                + inUse
-                + ": nothing to do; a replica that lost its data recovers by itself");
+    List<Reader.ReplicaState> states = reader().status();
+    List<StatusResponse> statuses = new ArrayList<>();
+    List<String> unanswered = new ArrayList<>();
+    for (Reader.ReplicaState s : states) {
+      statuses.add(s.status());
+      if (s.status() == null) {
+        unanswered.add("replica " + s.replica() + " (" + s.address() + "): " + s.error());
       }
     }
+    LogUse.Decision decision = LogUse.decide(clusterId, statuses);
+    switch (decision.verdict()) {
+      case IN_USE -> {
+        return List.of(decision.message());
+      }
+      case UNKNOWN ->
+          throw new UnavailableException(
+              "initialize did not reach every replica: "
+                  + String.join("; ", unanswered)
+                  + (statuses.stream()
+                          .anyMatch(st -> st != null && st.getStatus() != ReplicaStatus.EMPTY)
+                      ? " (nothing initialized: whether the log is in use depends on them)"
+                      : ""));
+      case INITIALIZE -> {}
+      default -> throw new IllegalStateException(decision.message());
+    }
     List<String> lines = new ArrayList<>();
+    if (decision.message() != null) {
+      lines.add(decision.message());
+    }
     boolean ok = true;
     for (int r = 0; r < peers.size(); r++) {
       try {
@@ -266,10 +276,17 @@ public final class Log implements AutoCloseable {
                         .setFrom(clientNode())
                         .setTo(r)
                         .setInitializeRequest(
-                            InitializeRequest.newBuilder().setClusterId(clusterId))
+                            InitializeRequest.newBuilder()
+                                .setClusterId(clusterId)
+                                .setPromised(decision.promise()))
                         .build())
                 .getInitializeResponse();
-        ok &= answer.getOk();
+        // A replica that found a quorum voting meanwhile (the ones this initialize made VOTING)
+        // rebuilds the log from them and then votes: as good as initialized.
+        boolean recovering =
+            answer.getStatus() == ReplicaStatus.RECOVERING
+                && answer.getClusterId().equals(clusterId);
+        ok &= answer.getOk() || recovering;
         lines.add(
             "replica "
                 + r
@@ -278,11 +295,15 @@ public final class Log implements AutoCloseable {
                 + "): "
                 + (answer.getOk()
                     ? "VOTING in log " + clusterId
-                    : "refused: it is "
-                        + answer.getStatus()
-                        + (answer.getClusterId().isEmpty()
-                            ? ""
-                            : " in log " + answer.getClusterId())));
+                    : recovering
+                        ? "RECOVERING in log "
+                            + clusterId
+                            + ": a quorum votes, it copies their log and then votes"
+                        : "refused: it is "
+                            + answer.getStatus()
+                            + (answer.getClusterId().isEmpty()
+                                ? ""
+                                : " in log " + answer.getClusterId())));
       } catch (StatusRuntimeException e) {
         ok = false;
         lines.add(

@@ -17,7 +17,9 @@ import java.util.TreeMap;
 
 /**
  * A replica that has no data (wiped, or new beside a running log) rebuilds a quorum's view of the
- * log before it votes again (Mesos {@code src/log/recover.cpp}).
+ * log before it votes again (Mesos {@code src/log/recover.cpp}). An EMPTY replica starts rebuilding
+ * only once the log is in use ({@link LogUse}: a peer holds an entry, or a quorum of peers votes
+ * and one of them promised); until then it waits to be initialized.
  *
  * <p>Guarantees:
  *
@@ -48,6 +50,10 @@ final class Recovery {
   private int age;
 
   private final Map<Long, StatusResponse> voters = new LinkedHashMap<>();
+
+  /** While EMPTY: the latest answer of each VOTING peer, to decide whether the log is in use. */
+  private final Map<Long, StatusResponse> seen = new HashMap<>();
+
   private List<Long> members = List.of();
   private String clusterId = "";
   private Ballot promised = Ballots.NONE;
@@ -96,28 +102,36 @@ final class Recovery {
   }
 
   void onStatus(long from, StatusResponse peer, Effects out) {
-    if (peer.getNonce() != nonce
-        || peer.getStatus() != ReplicaStatus.VOTING
-        || peer.getClusterId().isEmpty()) {
+    if (peer.getStatus() != ReplicaStatus.VOTING || peer.getClusterId().isEmpty()) {
       return;
     }
     if (replica.metadata().getStatus() == ReplicaStatus.EMPTY) {
-      if (peer.getPromised().getRound() == 0 && peer.getEnd() == 0) {
-        return; // a log being initialized, not yet used: wait to be initialized with the others
+      if (!replica.askedThisRun(peer.getNonce())) {
+        return;
+      }
+      // Answers of several probes count together: with slow links one probe's answers may never
+      // all arrive before the next probe. A peer seen VOTING stays so unless it loses its data,
+      // and a stale view can only make this replica recover, which is always safe.
+      seen.put(from, peer);
+      String log = LogUse.toRecover(seen.values(), replica.quorum());
+      if (log == null) {
+        return; // not in use (see LogUse): wait to be initialized with the others
       }
       // A log in use exists: this replica was wiped (or is new). From now on, even after a
       // restart, it is RECOVERING and will not vote before it has copied that log.
+      seen.clear();
       Metadata m =
           replica.metadata().toBuilder()
               .setStatus(ReplicaStatus.RECOVERING)
-              .setClusterId(peer.getClusterId())
+              .setClusterId(log)
               .setLearnedThrough(0)
               .build();
       replica.resetForRecovery(m);
       out.persist(Effects.Persist.replaceAll(m));
     }
-    if (!peer.getClusterId().equals(replica.metadata().getClusterId())) {
-      return; // another log's replica: never mix logs
+    if (peer.getNonce() != nonce
+        || !peer.getClusterId().equals(replica.metadata().getClusterId())) {
+      return; // an answer to an earlier probe, or another log's replica: never mix logs
     }
     if (phase == Phase.WAITING) {
       if (graceLeft == 0) {

@@ -473,10 +473,13 @@ public final class ReplicaCore {
       return;
     }
     if (metadata.getStatus() == ReplicaStatus.EMPTY && recovery != null && !recovery.started()) {
+      // The promise the initializer found among the voting replicas (see LogUse): a writer it
+      // fences stays fenced here, whatever this replica promised before it lost its data.
       metadata =
           metadata.toBuilder()
               .setClusterId(req.getClusterId())
               .setStatus(ReplicaStatus.VOTING)
+              .setPromised(Ballots.max(metadata.getPromised(), req.getPromised()))
               .build();
       recovery = null;
       out.persist(Effects.Persist.metadata(metadata));
@@ -506,6 +509,12 @@ public final class ReplicaCore {
         .setLearnedThrough(learnedThrough)
         .setEnd(end)
         .build();
+  }
+
+  /** Whether {@code nonce} is one this run of the replica asked with ({@link #nextNonce}). */
+  boolean askedThisRun(long nonce) {
+    long n = nonce - incarnation;
+    return n > 0 && n <= nonces;
   }
 
   /** A nonce no earlier question of this replica (in this run or an earlier one) carried. */

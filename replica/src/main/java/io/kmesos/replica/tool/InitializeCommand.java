@@ -14,8 +14,11 @@ import picocli.CommandLine.Option;
     versionProvider = VersionProvider.class,
     description = {
       "Makes every replica of a new log a voting member. Each must be EMPTY (or already voting in the "
-          + "same log). Run it once, when the log is created: a replica that later loses its data recovers from "
-          + "the others by itself. Run again on the log in use, it changes nothing and says so."
+          + "same log), and every replica must answer. Run it once, when the log is created: a replica that "
+          + "later loses its data recovers from the others by itself. Run again on a log whose initialize "
+          + "was cut short (fewer than a quorum voting, no entry written), it initializes the rest and says "
+          + "so; on the log in use, it changes nothing and says so; on a log with entries but fewer than a "
+          + "quorum voting (a majority lost its data), it refuses."
     })
 final class InitializeCommand implements Callable<Integer> {
   @Mixin PeersOption peers;

@@ -226,6 +226,37 @@ class ReplicaCoreTest {
   }
 
   @Test
+  void aReplicaInitializedBesideAHalfInitializedLogStartsWithTheGivenPromise() {
+    Ballot found = Ballots.of(3, 7);
+    Effects e =
+        send(
+            Envelope.newBuilder()
+                .setInitializeRequest(
+                    InitializeRequest.newBuilder().setClusterId("log-a").setPromised(found)));
+    assertThat(e.persist()).singleElement().matches(Effects.Persist::sync);
+    assertThat(storage.metadata.getPromised()).isEqualTo(found);
+    assertThat(promise(Ballots.of(2, 9)).getOk()).as("a writer below it stays fenced").isFalse();
+    assertThat(
+            write(Ballots.of(3, 6), 0, append(1, "old"))
+                .messages()
+                .get(0)
+                .getWriteResponse()
+                .getOk())
+        .isFalse();
+    assertThat(promise(found).getOk()).as("the writer holding it goes on").isTrue();
+    assertThat(
+            send(Envelope.newBuilder()
+                    .setInitializeRequest(
+                        InitializeRequest.newBuilder()
+                            .setClusterId("log-a")
+                            .setPromised(Ballots.of(9, 9))))
+                .persist())
+        .as("a voting replica's promise is not changed by a repeated initialize")
+        .isEmpty();
+    assertThat(replica.status().getPromised()).isEqualTo(found);
+  }
+
+  @Test
   void initializeIsIdempotentAndNeverSwitchesLogs() {
     initialize();
     initialize();

@@ -3,6 +3,7 @@ package io.kmesos.replica.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.kmesos.api.log.v1.ReplicaStatus;
 import io.kmesos.api.tls.Identity;
 import io.kmesos.replica.client.Log;
 import java.nio.charset.StandardCharsets;
@@ -218,6 +219,83 @@ class LogToolIT extends LogProcessesTest {
     } finally {
       replicas.resume(0);
     }
+  }
+
+  /**
+   * The real node's install, by hand: the first initialize reaches one replica only, a writer
+   * campaigns before the rest is initialized (replica 0 promises, the election fails), and running
+   * initialize again completes the log: the EMPTY replicas neither took the promise for a log in
+   * use nor were left out.
+   */
+  @Test
+  void initializeAgainCompletesALogAWriterCampaignedOnWhileItWasHalfInitialized() throws Exception {
+    replicas = new ReplicaProcesses(dir, 3).startAll();
+    String peers = replicas.peerList();
+    String first = replicas.peers.get(0);
+    log = replicas.client();
+    await()
+        .atMost(PATIENCE)
+        .until(() -> log.reader().status().stream().allMatch(s -> s.status() != null));
+
+    Result half = run("initialize", "--peers", first, "--cluster-id", "half-it");
+    assertThat(half.exit()).as(half.err()).isZero();
+    assertThat(half.out()).isEqualTo("replica 0 (" + first + "): VOTING in log half-it\n");
+
+    Result early = runWithInput("early\n", "append", "--peers", peers, "--election-timeout", "5s");
+    assertThat(early.exit()).as("one voting replica of three is no quorum").isEqualTo(1);
+    assertThat(early.err()).startsWith("kmesos-log append: election failed: ");
+    long round = log.reader().status(0).status().getPromised().getRound();
+    assertThat(round).as("replica 0 promised the writer's ballot").isPositive();
+
+    Result complete = run("initialize", "--peers", peers, "--cluster-id", "half-it");
+    assertThat(complete.exit()).as(complete.err()).isZero();
+    assertThat(complete.lines())
+        .hasSize(4)
+        .first()
+        .asString()
+        .startsWith(
+            "log half-it is half initialized: replica 0 votes, fewer than a quorum of 2, and no"
+                + " replica holds an entry, so nothing can have been chosen; initializing replicas"
+                + " 1, 2 with the highest promise found (ballot "
+                + round
+                + ".");
+    for (int r = 0; r < 2; r++) {
+      assertThat(complete.lines().get(1 + r))
+          .isEqualTo("replica " + r + " (" + replicas.peers.get(r) + "): VOTING in log half-it");
+    }
+    // Replicas 0 and 1 are a quorum, and 0 promised: replica 2 may have taken the log for one in
+    // use (a writer could have been elected) before its turn came. Either way it votes.
+    assertThat(complete.lines().get(3))
+        .isIn(
+            "replica 2 (" + replicas.peers.get(2) + "): VOTING in log half-it",
+            "replica 2 ("
+                + replicas.peers.get(2)
+                + "): RECOVERING in log half-it: a quorum votes, it copies their log and then"
+                + " votes");
+
+    Result append =
+        runWithInput("after\n", "append", "--peers", peers, "--election-timeout", "60s");
+    assertThat(append.exit()).as(append.err()).isZero();
+    assertThat(append.out()).isEqualTo("1\tafter\n");
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                log.reader().status().stream()
+                    .allMatch(
+                        s -> s.status() != null && s.status().getStatus() == ReplicaStatus.VOTING));
+    Result status = run("status", "--peers", peers);
+    assertThat(status.exit()).as(status.err()).isZero();
+    for (int r = 0; r < 3; r++) {
+      assertThat(status.lines().get(1 + r))
+          .startsWith(statusRow(r, replicas.peers.get(r), "VOTING"));
+    }
+
+    Result again = run("initialize", "--peers", peers, "--cluster-id", "half-it");
+    assertThat(again.exit()).as(again.err()).isZero();
+    assertThat(again.out())
+        .startsWith("log half-it is initialized and is already in use (replica ")
+        .endsWith(": nothing to do; a replica that lost its data recovers by itself\n");
   }
 
   @Test

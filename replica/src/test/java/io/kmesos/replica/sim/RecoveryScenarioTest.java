@@ -9,9 +9,11 @@ import io.kmesos.api.log.v1.Ballot;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.InitializeRequest;
 import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.api.log.v1.StatusResponse;
 import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.core.Effects;
 import io.kmesos.replica.core.Event;
+import io.kmesos.replica.core.LogUse;
 import io.kmesos.replica.core.ReplicaCore;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -174,14 +176,150 @@ class RecoveryScenarioTest {
     start(1);
     tickReplica(1, 100, all());
     assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.EMPTY);
-    replica(
-        1,
-        Envelope.newBuilder()
-            .setFrom(900)
-            .setTo(1)
-            .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("log"))
-            .build());
+    assertThat(initializeAgain().verdict()).isEqualTo(LogUse.Verdict.INITIALIZE);
     assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.VOTING);
+  }
+
+  @Test
+  void aWipedReplicaBesideAQuorumThatOnlyPromisedRecoversThePromise() {
+    Coordinator w = writer(100);
+    effects(w.elect(), null);
+    run(all());
+    assertThat(w.status()).isEqualTo(Coordinator.Status.WRITING);
+    disks[1].wipe();
+    start(1);
+    tickReplica(1, 100, all());
+    assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.VOTING);
+    assertThat(replicas[1].status().getPromised()).isEqualTo(w.ballot());
+    assertThat(writerEvents)
+        .contains(new Event.StatusChanged(ReplicaStatus.EMPTY, ReplicaStatus.RECOVERING, "log", 0));
+    assertThat(initializeAgain().verdict()).isEqualTo(LogUse.Verdict.IN_USE);
+  }
+
+  /** Replicas 1 and 2 as if the first initialize had reached replica 0 only. */
+  void halfInitialized(int... notReached) {
+    for (int i : notReached) {
+      disks[i].wipe();
+      start(i);
+    }
+  }
+
+  /** {@code kmesos-log initialize} run again, as {@code Log.initialize} does it. */
+  LogUse.Decision initializeAgain() {
+    List<StatusResponse> statuses = new ArrayList<>();
+    for (ReplicaCore r : replicas) {
+      statuses.add(r.status());
+    }
+    LogUse.Decision d = LogUse.decide("log", statuses);
+    if (d.verdict() == LogUse.Verdict.INITIALIZE) {
+      for (int i = 0; i < 3; i++) {
+        replica(
+            i,
+            Envelope.newBuilder()
+                .setFrom(900)
+                .setTo(i)
+                .setInitializeRequest(
+                    InitializeRequest.newBuilder().setClusterId("log").setPromised(d.promise()))
+                .build());
+      }
+    }
+    return d;
+  }
+
+  /**
+   * The real node's install: the initialize reached replica 0, a master campaigned (replica 0
+   * promised, the election failed), then the rest of the initialize. Replicas 1 and 2 must wait to
+   * be initialized (they went RECOVERING under the old rule, and with one voting replica could
+   * never finish), and the completed log must take writes.
+   */
+  @Test
+  void aWriterCampaigningDuringAHalfDoneInitializeLeavesTheLogToBeCompleted() {
+    halfInitialized(1, 2);
+    Coordinator early = writer(100);
+    effects(early.elect(), null);
+    run(all());
+    assertThat(replicas[0].status().getPromised().getRound()).as("replica 0 promised").isPositive();
+    assertThat(early.status()).isNotEqualTo(Coordinator.Status.WRITING);
+    Ballot promised = replicas[0].status().getPromised();
+
+    tickReplica(1, 100, all());
+    tickReplica(2, 100, all());
+    assertThat(replicas[1].replicaStatus()).isEqualTo(ReplicaStatus.EMPTY);
+    assertThat(replicas[2].replicaStatus()).isEqualTo(ReplicaStatus.EMPTY);
+
+    LogUse.Decision d = initializeAgain();
+    assertThat(d.verdict()).isEqualTo(LogUse.Verdict.INITIALIZE);
+    assertThat(d.promise()).isEqualTo(promised);
+    for (ReplicaCore r : replicas) {
+      assertThat(r.replicaStatus()).isEqualTo(ReplicaStatus.VOTING);
+      assertThat(r.status().getPromised()).isEqualTo(promised);
+    }
+    assertThat(initializeAgain().verdict()).as("run once more").isEqualTo(LogUse.Verdict.IN_USE);
+
+    Coordinator w = writer(101);
+    effects(w.elect(), null);
+    run(all());
+    assertThat(w.status()).isEqualTo(Coordinator.Status.WRITING);
+    long p = w.append(ByteString.copyFromUtf8("after"));
+    effects(w.flush(), null);
+    run(all());
+    assertThat(writerEvents).contains(new Event.Committed(p));
+  }
+
+  /**
+   * Initialize reached replicas 0 and 1; two writers were elected in turn, nothing was written;
+   * replica 1 lost its disk. Replica 0 alone remembers the newer ballot. Completing the log must
+   * not let the deposed writer use the two re-initialized replicas as its quorum.
+   */
+  @Test
+  void completingTheLogKeepsADeposedWriterFenced() {
+    halfInitialized(2);
+    Coordinator old = writer(100);
+    effects(old.elect(), null);
+    run(all());
+    assertThat(old.status()).isEqualTo(Coordinator.Status.WRITING);
+    Coordinator newer = writer(101);
+    effects(newer.elect(), null);
+    run(between(101, 0, 1));
+    assertThat(newer.status()).isEqualTo(Coordinator.Status.WRITING);
+
+    halfInitialized(1);
+    LogUse.Decision d = initializeAgain();
+    assertThat(d.verdict()).isEqualTo(LogUse.Verdict.INITIALIZE);
+    assertThat(d.promise()).isEqualTo(newer.ballot());
+
+    writerEvents.clear();
+    long stale = old.append(ByteString.copyFromUtf8("stale"));
+    effects(old.flush(), null);
+    run(between(100, 1, 2)); // the deposed writer reaches only the re-initialized replicas
+    assertThat(writerEvents).doesNotContain(new Event.Committed(stale));
+    assertThat(old.status()).isEqualTo(Coordinator.Status.SUPERSEDED);
+
+    long p = newer.append(ByteString.copyFromUtf8("new"));
+    effects(newer.flush(), null);
+    run(all());
+    assertThat(writerEvents).contains(new Event.Committed(p));
+  }
+
+  /** A majority lost its disk after entries were written: initialize must not start it afresh. */
+  @Test
+  void entriesBesideAMajorityWithoutDataAreNotInitializedAfresh() {
+    Coordinator w = writer(100);
+    effects(w.elect(), null);
+    run(all());
+    long p = w.append(ByteString.copyFromUtf8("v"));
+    effects(w.flush(), null);
+    run(all());
+    assertThat(writerEvents).contains(new Event.Committed(p));
+
+    halfInitialized(1, 2);
+    tickReplica(1, 100, all());
+    assertThat(replicas[1].replicaStatus())
+        .as("it sees an entry: it may have held chosen values, so it never votes afresh")
+        .isEqualTo(ReplicaStatus.RECOVERING);
+    LogUse.Decision d = initializeAgain();
+    assertThat(d.verdict()).isEqualTo(LogUse.Verdict.DATA_LOST);
+    assertThat(replicas[2].replicaStatus()).isEqualTo(ReplicaStatus.EMPTY);
   }
 
   @Test

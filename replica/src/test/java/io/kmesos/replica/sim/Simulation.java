@@ -7,11 +7,14 @@ import io.kmesos.api.log.v1.Ballot;
 import io.kmesos.api.log.v1.Envelope;
 import io.kmesos.api.log.v1.FetchRequest;
 import io.kmesos.api.log.v1.InitializeRequest;
+import io.kmesos.api.log.v1.InitializeResponse;
 import io.kmesos.api.log.v1.ReplicaStatus;
+import io.kmesos.api.log.v1.StatusResponse;
 import io.kmesos.replica.core.Ballots;
 import io.kmesos.replica.core.Coordinator;
 import io.kmesos.replica.core.Effects;
 import io.kmesos.replica.core.Event;
+import io.kmesos.replica.core.LogUse;
 import io.kmesos.replica.core.ReplicaCore;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -55,7 +58,8 @@ final class Simulation {
       int batchesInFlight,
       int batchBytes,
       long fetchBytes,
-      boolean groupCommit) {
+      boolean groupCommit,
+      int completeInitializeAt) {
     static Options from(long seed) {
       Random r = new Random(seed ^ 0x5DEECE66DL);
       return new Options(
@@ -73,9 +77,20 @@ final class Simulation {
           1 + r.nextInt(4),
           r.nextBoolean() ? 1 << 20 : 1 + r.nextInt(64),
           r.nextBoolean() ? 1L << 20 : 1 + r.nextInt(100),
-          r.nextBoolean());
+          r.nextBoolean(),
+          // A quarter of the runs start half initialized (drawn last: the other options of a seed
+          // stay what they were).
+          r.nextInt(4) == 0 ? 20 + r.nextInt(150) : 0);
     }
   }
+
+  /**
+   * With {@code completeInitializeAt > 0} the run starts as the real node's install did: the first
+   * initialize reached fewer than a quorum of replicas, the writers campaign at once (making those
+   * replicas promise), and a second run of the tool completes the log from this tick on, retrying
+   * every {@link #TOOL_RETRY} ticks until it succeeds.
+   */
+  static final int TOOL_RETRY = 10;
 
   /** A request older than this is dropped by its receiver (the shell's gRPC deadline). */
   static final int DEADLINE = 30;
@@ -95,6 +110,7 @@ final class Simulation {
   private final PriorityQueue<Packet> network = new PriorityQueue<>();
   private final Set<Long> cut = new HashSet<>();
   private boolean faults = true;
+  private boolean initialized;
 
   // What the checks know.
   private final Map<Long, Action> chosen = new HashMap<>();
@@ -198,7 +214,8 @@ final class Simulation {
     for (int i = 0; i < options.replicas(); i++) {
       replicas.add(new SimReplica(i));
     }
-    for (SimReplica r : replicas) {
+    int first = options.completeInitializeAt() > 0 ? options.replicas() / 2 : options.replicas();
+    for (SimReplica r : replicas.subList(0, first)) {
       apply(
           r,
           r.core.handle(
@@ -207,6 +224,10 @@ final class Simulation {
                   .setTo(r.id)
                   .setInitializeRequest(InitializeRequest.newBuilder().setClusterId("sim-" + seed))
                   .build()));
+    }
+    initialized = first == options.replicas();
+    if (!initialized) {
+      note("initialized replicas 0.." + (first - 1) + " only");
     }
     writers.add(new SimWriter(100));
     if (options.twoWriters()) {
@@ -251,6 +272,11 @@ final class Simulation {
       injectFaults();
     }
     restartDue();
+    if (!initialized
+        && now >= options.completeInitializeAt()
+        && (now - options.completeInitializeAt()) % TOOL_RETRY == 0) {
+      initializeAgain();
+    }
     // Deliver what is due, in random order within the tick (reordering).
     while (!network.isEmpty() && network.peek().at() <= now) {
       deliver(network.poll());
@@ -278,6 +304,51 @@ final class Simulation {
     }
     if (rnd.nextInt(10) == 0) {
       read();
+    }
+  }
+
+  /**
+   * {@code kmesos-log initialize} run again, as {@code Log.initialize} does it: every replica's
+   * status, the decision of {@link LogUse}, then an initialize request to each replica.
+   */
+  private void initializeAgain() {
+    String log = "sim-" + seed;
+    List<StatusResponse> statuses = new ArrayList<>();
+    for (SimReplica r : replicas) {
+      statuses.add(r.up() ? r.core.status() : null);
+    }
+    LogUse.Decision d = LogUse.decide(log, statuses);
+    note("initialize again: " + d.verdict() + (d.message() == null ? "" : ": " + d.message()));
+    switch (d.verdict()) {
+      case IN_USE -> initialized = true;
+      case UNKNOWN -> {} // a replica is down: the Job retries
+      case INITIALIZE -> {
+        boolean all = true;
+        for (SimReplica r : replicas) {
+          commit(r);
+          Effects e =
+              r.core.handle(
+                  Envelope.newBuilder()
+                      .setFrom(TOOL)
+                      .setTo(r.id)
+                      .setInitializeRequest(
+                          InitializeRequest.newBuilder().setClusterId(log).setPromised(d.promise()))
+                      .build());
+          apply(r, e);
+          InitializeResponse answer =
+              e.messages().stream()
+                  .filter(Envelope::hasInitializeResponse)
+                  .findFirst()
+                  .orElseThrow()
+                  .getInitializeResponse();
+          all &=
+              answer.getOk()
+                  || (answer.getStatus() == ReplicaStatus.RECOVERING
+                      && answer.getClusterId().equals(log));
+        }
+        initialized = all;
+      }
+      default -> fail("initialize run again found " + d.verdict() + ": " + d.message());
     }
   }
 
