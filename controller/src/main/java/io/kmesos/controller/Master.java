@@ -243,11 +243,11 @@ public final class Master implements AutoCloseable {
                         .setElectedAt(Timestamps.fromMillis(System.currentTimeMillis()))
                         .build();
                 long started = System.nanoTime();
-                // Campaign only once a quorum of replicas votes. Promises asked of a log that is
-                // still being initialized reach the replicas initialized first; a replica
-                // initialized after them then takes the log for one in use, and recovers instead
-                // of voting: with a quorum never voting, no election could ever succeed (seen
-                // when the install's initialize Job raced the first master).
+                // Campaign only once a quorum of replicas votes: an election asked of a log that
+                // is still being initialized cannot succeed anyway, and a promise made by the
+                // first replicas while a quorum already votes would send the last one through
+                // recovery instead of the initialize (the log itself no longer takes a lone
+                // promise for use: docs/replicated-log.md, "Initialization").
                 long noteAt = 0;
                 while (leading && !votingQuorum(logClient.reader().status())) {
                   if (System.nanoTime() >= noteAt) {
