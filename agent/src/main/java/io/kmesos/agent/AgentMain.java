@@ -42,6 +42,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -274,6 +275,7 @@ public final class AgentMain implements Callable<Integer> {
         admin = AdminServer.start(metricsPort, AdminServer.routes(metrics));
       }
       CountDownLatch stopped = new CountDownLatch(1);
+      AtomicReference<String> gone = new AtomicReference<>();
       List<AutoCloseable> running = new ArrayList<>();
       if (sessionSettings != null) {
         ScheduledExecutorService timers =
@@ -304,6 +306,13 @@ public final class AgentMain implements Callable<Integer> {
                 updates,
                 () -> Optional.ofNullable(admittedId),
                 checkpoints);
+        // Declared gone (spec.gone on its Agent): the tasks are killed; the agent stops, since it
+        // never comes back under this ID.
+        tasks.onGone(
+            why -> {
+              gone.set(why);
+              stopped.countDown();
+            });
         // Recovered before the session starts: the first Reregister lists what survived.
         AgentRecovery.Outcome recovered =
             new AgentRecovery(
@@ -372,11 +381,14 @@ public final class AgentMain implements Callable<Integer> {
                               && a.getStatus() != null
                               && "Admitted".equals(a.getStatus().getState());
                       // An agent the master marked unreachable is still this agent: it connects
-                      // and re-registers, and the master re-admits it with its tasks.
+                      // and re-registers, and the master re-admits it with its tasks. One
+                      // declared gone connects too: the master refuses it for good, with why,
+                      // and it stops.
                       if (admitted
                           || (action != Action.DELETED
                               && a.getStatus() != null
-                              && "Unreachable".equals(a.getStatus().getState()))) {
+                              && ("Unreachable".equals(a.getStatus().getState())
+                                  || "Gone".equals(a.getStatus().getState())))) {
                         admittedId = a.getMetadata().getUid();
                       }
                       if (now != null && !now.equals(last)) {
@@ -403,9 +415,23 @@ public final class AgentMain implements Callable<Integer> {
           admin.close();
         }
       }
+      if (gone.get() != null) {
+        System.err.println(
+            "kmesos-agent: this node's agent was declared gone by an operator (spec.gone on Agent/"
+                + nodeName
+                + "): its tasks are killed and it stops; delete Agent/"
+                + nodeName
+                + " to let this node come back as a new agent ("
+                + gone.get()
+                + ")");
+        return EXIT_GONE;
+      }
     }
     return 0;
   }
+
+  /** The exit status of an agent declared gone (its Agent's spec.gone). */
+  static final int EXIT_GONE = 3;
 
   /**
    * What this node offers: its processors, memory and the work directory's disk (MiB), as a Mesos

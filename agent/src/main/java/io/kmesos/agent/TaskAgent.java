@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,9 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
   private final Supplier<Optional<String>> agentId;
   private final StatusUpdates updates;
   private final TaskRunner runner;
+
+  /** What the agent does once it is gone and its tasks are killed: it stops ({@link #onGone}). */
+  private volatile Consumer<String> onGone = why -> {};
 
   /** Frameworks the master shut down: no one acknowledges their updates any more. */
   private final Set<String> shutDown = ConcurrentHashMap.newKeySet();
@@ -150,6 +154,12 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
   public void gone(String message) {
     LOG.error("the master says this agent is gone ({}): killing every task", message);
     runner.killAllAndClose();
+    onGone.accept(message);
+  }
+
+  /** Called (once, on the session's thread) after the tasks of a gone agent were killed. */
+  public void onGone(Consumer<String> then) {
+    this.onGone = then;
   }
 
   /** What the Agent resource's status shows. */

@@ -10,6 +10,7 @@ import io.kmesos.api.KmesosVersion;
 import io.kmesos.api.registry.v1.AgentState;
 import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.registry.v1.MarkAgentReachable;
+import io.kmesos.api.registry.v1.MarkAgentRegistered;
 import io.kmesos.api.registry.v1.MarkAgentUnreachable;
 import io.kmesos.api.registry.v1.Operation;
 import io.kmesos.api.registry.v1.Registry;
@@ -178,6 +179,20 @@ final class MasterPort implements AutoCloseable {
       }
 
       @Override
+      public CompletableFuture<Void> markRegistered(String agentId, Instant at) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        commit(
+            Operation.newBuilder()
+                .setMarkAgentRegistered(
+                    MarkAgentRegistered.newBuilder()
+                        .setId(agentId)
+                        .setAt(Timestamps.fromMillis(at.toEpochMilli())))
+                .build(),
+            done);
+        return done;
+      }
+
+      @Override
       public CompletableFuture<Void> markReachable(String agentId) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         io.kmesos.api.registry.v1.Agent held;
@@ -324,8 +339,12 @@ final class MasterPort implements AutoCloseable {
 
   static RegistryView view(Registry registry) {
     Map<String, String> admitted = new HashMap<>();
+    Set<String> registered = new HashSet<>();
     for (var a : registry.getAgentsList()) {
       admitted.put(a.getInfo().getId(), a.getInfo().getHostname());
+      if (a.hasRegisteredAt()) {
+        registered.add(a.getInfo().getId());
+      }
     }
     Set<String> unreachable = new HashSet<>();
     for (var a : registry.getUnreachableList()) {
@@ -339,7 +358,7 @@ final class MasterPort implements AutoCloseable {
     for (Weight w : registry.getWeightsList()) {
       weights.put(w.getRole(), w.getWeight());
     }
-    return new RegistryView(admitted, unreachable, gone, weights);
+    return new RegistryView(admitted, unreachable, gone, weights, registered);
   }
 
   /** Writes this master's address on the Lease, for standbys' hints. Best effort. */

@@ -26,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -144,6 +145,50 @@ class CrdValidationIT {
     Agent agent = agent("negative-node", "negative-node.cluster.local");
     agent.getSpec().setResources(Map.of("mem", -512.0));
     assertRejected(agent, "spec.resources.mem", "should be greater than or equal to 0");
+  }
+
+  @Test
+  void anAgentDeclaredGoneCannotBeSetBack() {
+    Agent agent = agent("decommissioned", "decommissioned.cluster.local");
+    client.resource(agent).create();
+    // Unset, then false, then true: each allowed.
+    client
+        .resources(Agent.class)
+        .withName("decommissioned")
+        .edit(
+            a -> {
+              a.getSpec().setGone(false);
+              return a;
+            });
+    client
+        .resources(Agent.class)
+        .withName("decommissioned")
+        .edit(
+            a -> {
+              a.getSpec().setGone(true);
+              return a;
+            });
+    for (Boolean back : Arrays.asList(false, null)) {
+      assertThatThrownBy(
+              () ->
+                  client
+                      .resources(Agent.class)
+                      .withName("decommissioned")
+                      .edit(
+                          a -> {
+                            a.getSpec().setGone(back);
+                            return a;
+                          }))
+          .as("gone: %s", back)
+          .isInstanceOfSatisfying(
+              KubernetesClientException.class,
+              e ->
+                  assertThat(e.getMessage())
+                      .contains("spec.gone")
+                      .contains("spec.gone cannot be set back to false (or removed) once true"));
+    }
+    assertThat(client.resources(Agent.class).withName("decommissioned").get().getSpec().gone())
+        .isTrue();
   }
 
   @Test

@@ -65,7 +65,13 @@ import org.junit.jupiter.api.TestMethodOrder;
  *   <li>The master killed with SIGKILL while tasks are being launched: the agents re-register with
  *       the other controller, the framework re-subscribes and reconciles, and every task the agents
  *       run is RUNNING there, once, none of them lost.
+ *   <li>The master killed while an agent is down past the re-register timeout: the new master marks
+ *       it unreachable, and takes it back with its task when it returns.
+ *   <li>An agent declared gone with kubectl (spec.gone): TASK_GONE_BY_OPERATOR, the agent stops, is
+ *       refused when started again, and spec.gone cannot be unset.
  * </ul>
+ *
+ * <p>The Agents' status follows the registry throughout (Unreachable, Admitted, Gone).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PartitionIT {
@@ -99,12 +105,13 @@ class PartitionIT {
   private static final List<String> masters = new ArrayList<>();
   private static Path demoToken;
   private static ServerTrust trust;
+  private static Path kubeconfig;
 
   @BeforeAll
   static void startCluster() throws Exception {
     dir = Files.createTempDirectory("kmesos-partition-it").toAbsolutePath();
     server = LocalKubeApiServer.start();
-    Path kubeconfig = server.writeKubeConfig(dir.resolve("kubeconfig")).toAbsolutePath();
+    kubeconfig = server.writeKubeConfig(dir.resolve("kubeconfig")).toAbsolutePath();
     client = server.newClient();
     KmesosCrds.install(client, Duration.ofSeconds(60));
     client
@@ -123,20 +130,10 @@ class PartitionIT {
             .startAll();
     replicas.initialize("partition-it", Duration.ofMinutes(2));
     for (int i = 1; i <= 2; i++) {
-      int port = freePort();
-      masters.add("127.0.0.1:" + port);
-      String identity = "controller-" + i;
-      controllers.put(
-          identity,
-          Controllers.start(
-              identity,
-              replicas,
-              kubeconfig,
-              LocalCluster.NAMESPACE,
-              LEASE,
-              port,
-              CONTROLLER_OPTIONS,
-              dir.resolve(identity + ".log")));
+      masters.add("127.0.0.1:" + freePort());
+    }
+    for (int i = 1; i <= 2; i++) {
+      controllers.put("controller-" + i, startController("controller-" + i));
     }
     CertificateDirectory certificates = replicas.certificates();
     ClusterCertificates.ensure(
@@ -150,20 +147,10 @@ class PartitionIT {
         Instant.now());
     ServiceAccountTokens tokens = new ServiceAccountTokens(client);
     for (String node : NODES) {
-      Path token =
-          Files.writeString(
-              dir.resolve("token-" + node),
-              tokens.podBoundToken(LocalCluster.NAMESPACE, "kmesos-agent", node));
-      agents.put(
-          node,
-          Agents.start(
-              node,
-              masters,
-              kubeconfig,
-              certificates.dir(Identity.AGENT),
-              token,
-              dir.resolve("agents").resolve(node),
-              dir.resolve("agent-" + node + ".log")));
+      Files.writeString(
+          dir.resolve("token-" + node),
+          tokens.podBoundToken(LocalCluster.NAMESPACE, "kmesos-agent", node));
+      agents.put(node, startAgent(node, "agent-" + node + ".log"));
     }
     try (InputStream in =
         Files.newInputStream(Proc.ROOT.resolve("examples/rbac/demo-framework.yaml"))) {
@@ -182,6 +169,35 @@ class PartitionIT {
             TlsSettings.DEFAULT_RELOAD);
     // Both agents admitted in the registry (their sessions follow; the tests wait for tasks).
     await().atMost(PATIENCE).until(() -> registry().getAgentsCount() == NODES.size());
+  }
+
+  private static Process startAgent(String node, String log) throws IOException {
+    return Agents.start(
+        node,
+        masters,
+        kubeconfig,
+        replicas.certificates().dir(Identity.AGENT),
+        dir.resolve("token-" + node),
+        dir.resolve("agents").resolve(node),
+        dir.resolve(log));
+  }
+
+  private static Process startController(String identity) throws IOException {
+    return startController(identity, identity + ".log");
+  }
+
+  private static Process startController(String identity, String log) throws IOException {
+    int i = Integer.parseInt(identity.substring(identity.lastIndexOf('-') + 1));
+    String address = masters.get(i - 1);
+    return Controllers.start(
+        identity,
+        replicas,
+        kubeconfig,
+        LocalCluster.NAMESPACE,
+        LEASE,
+        Integer.parseInt(address.substring(address.lastIndexOf(':') + 1)),
+        CONTROLLER_OPTIONS,
+        dir.resolve(log));
   }
 
   @AfterAll
@@ -307,6 +323,12 @@ class PartitionIT {
             .contains(awareAgent, plainAgent);
         assertThat(registry().getUnreachableList())
             .allSatisfy(a -> assertThat(a.getState()).isEqualTo(AgentState.UNREACHABLE));
+        // The Agents' status follows the registry, though nothing changed the resources.
+        for (String agentId : List.of(awareAgent, plainAgent)) {
+          await()
+              .atMost(PATIENCE)
+              .untilAsserted(() -> assertStatus(nodeOf(agentId), "Unreachable", "Unreachable"));
+        }
       } finally {
         for (String pid : paused) {
           signal("CONT", Long.parseLong(pid));
@@ -325,6 +347,11 @@ class PartitionIT {
                 assertThat(plain.latest.get(plainTask).getState())
                     .isEqualTo(TaskState.TASK_RUNNING);
               });
+      for (String agentId : List.of(awareAgent, plainAgent)) {
+        await()
+            .atMost(PATIENCE)
+            .untilAsserted(() -> assertStatus(nodeOf(agentId), "Admitted", "InRegistry"));
+      }
       // The framework that was told TASK_LOST (and might have run it elsewhere) kills the copy.
       plain.client.kill(plainTask, plainAgent, null);
       await()
@@ -403,6 +430,165 @@ class PartitionIT {
                       .isEqualTo(running));
       assertThat(f.problems).isEmpty();
       f.client.teardown().get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  /** The Agent's status: its state and the reason of its Ready condition. */
+  private static void assertStatus(String node, String state, String readyReason) {
+    Agent agent = client.resources(Agent.class).withName(node).get();
+    assertThat(agent.getStatus()).as(node).isNotNull();
+    assertThat(agent.getStatus().getState()).as(node).isEqualTo(state);
+    assertThat(agent.getStatus().getConditions())
+        .filteredOn(c -> c.getType().equals("Ready"))
+        .singleElement()
+        .satisfies(c -> assertThat(c.getReason()).as(node).isEqualTo(readyReason));
+  }
+
+  private static Proc kubectl(String... args) throws Exception {
+    List<String> command = new ArrayList<>();
+    command.add(LocalKubeApiServer.binaryDirectory().resolve("kubectl").toString());
+    command.addAll(List.of(args));
+    return Proc.run(PATIENCE, Map.of("KUBECONFIG", kubeconfig.toString()), command);
+  }
+
+  /**
+   * After a failover, an agent that does not re-register within the re-register timeout (it is
+   * paused, as a node that is down) is marked unreachable: a reconciliation answers its task
+   * TASK_UNREACHABLE and its Agent says Unreachable. Resumed, it comes back with its task.
+   */
+  @Test
+  @Order(3)
+  void anAgentDownLongerThanTheReregisterTimeoutAfterAFailoverIsUnreachableAndComesBack()
+      throws Exception {
+    // The controller killed above comes back, as a standby (its output in a new file).
+    for (String identity : List.of("controller-1", "controller-2")) {
+      if (!controllers.get(identity).isAlive()) {
+        controllers.put(identity, startController(identity, identity + "-again.log"));
+      }
+    }
+    try (GreedyFramework aware = framework("down-through-failover", true, 1)) {
+      await().atMost(PATIENCE).until(() -> aware.tasksInState(TaskState.TASK_RUNNING).size() == 1);
+      String task = aware.tasksInState(TaskState.TASK_RUNNING).get(0);
+      String agentId = aware.fromAgent.get(task).getAgentId();
+      String node = nodeOf(agentId);
+      // The standby follows the Lease (it says so in its log) before the master dies.
+      String leader = LocalCluster.leader(client);
+      String other = leader.equals("controller-1") ? "controller-2" : "controller-1";
+      Path otherLog = dir.resolve(other + "-again.log");
+      assertThat(otherLog).as("the standby is the controller that was killed").exists();
+      await()
+          .atMost(PATIENCE)
+          .until(() -> Files.readString(otherLog).contains("the master is now " + leader));
+      long pid = agentJvm(agents.get(node));
+      // The master dies, then the agent is down before any new master could hear from it.
+      controllers.get(leader).destroyForcibly();
+      signal("STOP", pid);
+      try {
+        await().atMost(PATIENCE).until(() -> other.equals(LocalCluster.leader(client)));
+        await()
+            .atMost(PATIENCE)
+            .untilAsserted(
+                () ->
+                    assertThat(registry().getUnreachableList())
+                        .extracting(a -> a.getInfo().getId())
+                        .containsExactly(agentId));
+        assertThat(Files.readString(otherLog))
+            .contains("agent " + agentId + ": it did not re-register within");
+        await()
+            .atMost(PATIENCE)
+            .untilAsserted(
+                () -> {
+                  reconcile(aware, task, agentId);
+                  assertThat(aware.latest.get(task).getState())
+                      .isEqualTo(TaskState.TASK_UNREACHABLE);
+                });
+        await()
+            .atMost(PATIENCE)
+            .untilAsserted(() -> assertStatus(node, "Unreachable", "Unreachable"));
+      } finally {
+        signal("CONT", pid);
+      }
+      // Back: admitted again and re-registered with its task, which is RUNNING again.
+      await()
+          .atMost(PATIENCE)
+          .untilAsserted(
+              () -> {
+                assertThat(registry().getUnreachableList()).isEmpty();
+                reconcile(aware, task, agentId);
+                assertThat(aware.latest.get(task).getState()).isEqualTo(TaskState.TASK_RUNNING);
+              });
+      await().atMost(PATIENCE).untilAsserted(() -> assertStatus(node, "Admitted", "InRegistry"));
+      assertThat(aware.problems).isEmpty();
+      aware.client.teardown().get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * An operator declares an agent gone with kubectl (spec.gone): its task ends
+   * TASK_GONE_BY_OPERATOR, the agent kills it and stops, the Agent says Gone, the master refuses
+   * the agent when it starts again, and spec.gone cannot be set back. Last: the node stays gone.
+   */
+  @Test
+  @Order(4)
+  void anAgentAnOperatorDeclaresGoneLosesItsTasksStopsAndNeverComesBack() throws Exception {
+    try (GreedyFramework aware = framework("gone-by-operator", true, 1)) {
+      await().atMost(PATIENCE).until(() -> aware.tasksInState(TaskState.TASK_RUNNING).size() == 1);
+      String task = aware.tasksInState(TaskState.TASK_RUNNING).get(0);
+      String agentId = aware.fromAgent.get(task).getAgentId();
+      String node = nodeOf(agentId);
+      Process agent = agents.get(node);
+
+      Proc set =
+          kubectl(
+              "patch",
+              "agents.kmesos.io",
+              node,
+              "--type=merge",
+              "-p",
+              "{\"spec\":{\"gone\":true}}");
+      assertThat(set.exitCode()).as(set.stderr()).isZero();
+
+      await()
+          .atMost(PATIENCE)
+          .until(
+              () ->
+                  aware.latest.get(task) != null
+                      && aware.latest.get(task).getState() == TaskState.TASK_GONE_BY_OPERATOR);
+      assertThat(aware.latest.get(task).getReason())
+          .isEqualTo(TaskStatus.Reason.REASON_AGENT_REMOVED_BY_OPERATOR);
+      // The agent, told it is gone, kills its task and stops.
+      assertThat(agent.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      assertThat(agent.exitValue()).isEqualTo(3);
+      String log = Files.readString(dir.resolve("agent-" + node + ".log"));
+      assertThat(log)
+          .contains("REASON_AGENT_GONE")
+          .contains("killing every task")
+          .contains("was declared gone by an operator (spec.gone on Agent/" + node + ")");
+      assertThat(registry().getGoneList()).extracting(a -> a.getInfo().getId()).contains(agentId);
+      await().atMost(PATIENCE).untilAsserted(() -> assertStatus(node, "Gone", "Gone"));
+
+      // Started again on its node, the agent is refused for good and stops again.
+      Process again = startAgent(node, "agent-" + node + "-again.log");
+      agents.put(node, again);
+      assertThat(again.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      assertThat(again.exitValue()).isEqualTo(3);
+      assertThat(Files.readString(dir.resolve("agent-" + node + "-again.log")))
+          .contains(
+              "REASON_AGENT_GONE agent "
+                  + agentId
+                  + " was declared gone; it never comes back under this ID");
+
+      // The API server refuses to set it back, naming the field.
+      for (String patch : List.of("{\"spec\":{\"gone\":false}}", "{\"spec\":{\"gone\":null}}")) {
+        Proc back = kubectl("patch", "agents.kmesos.io", node, "--type=merge", "-p", patch);
+        assertThat(back.exitCode()).as(patch).isNotZero();
+        assertThat(back.stderr())
+            .as(patch)
+            .contains("spec.gone")
+            .contains("spec.gone cannot be set back to false (or removed) once true");
+      }
+      assertThat(aware.problems).isEmpty();
+      aware.client.teardown().get(60, TimeUnit.SECONDS);
     }
   }
 

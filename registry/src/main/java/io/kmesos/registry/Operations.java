@@ -56,6 +56,19 @@ final class Operations {
       case MARK_AGENT_REACHABLE -> markReachable(op.getMarkAgentReachable(), t);
       case PRUNE_AGENTS -> prune(op.getPruneAgents(), t);
       case MARK_AGENT_GONE -> markGone(op.getMarkAgentGone(), t);
+      case MARK_AGENT_REGISTERED -> {
+        Agent a = admitted("mark_agent_registered.id", op.getMarkAgentRegistered().getId(), t);
+        if (!op.getMarkAgentRegistered().hasAt()) {
+          throw refused("mark_agent_registered.at must be set (when the agent first registered)");
+        }
+        if (a.hasRegisteredAt()) {
+          yield false;
+        }
+        t.put(
+            Names.agent(a.getInfo().getId()),
+            a.toBuilder().setRegisteredAt(op.getMarkAgentRegistered().getAt()).build());
+        yield true;
+      }
       case REMOVE_AGENT -> {
         Agent a = admitted("remove_agent.id", op.getRemoveAgent().getId(), t);
         t.delete(Names.agent(a.getInfo().getId()));
@@ -169,10 +182,13 @@ final class Operations {
               + " was marked gone and cannot come back");
     }
     // Unreachable, or unknown because it was pruned long ago: admitted again either way (as in
-    // Mesos).
+    // Mesos), keeping when it first registered.
     t.put(
         Names.agent(info.getId()),
-        Agent.newBuilder().setInfo(info).setState(AgentState.ADMITTED).build());
+        (a == null ? Agent.newBuilder() : a.toBuilder().clearSince())
+            .setInfo(info)
+            .setState(AgentState.ADMITTED)
+            .build());
     return true;
   }
 

@@ -13,6 +13,7 @@ import io.kmesos.api.registry.v1.MachineID;
 import io.kmesos.api.registry.v1.MachineMode;
 import io.kmesos.api.registry.v1.MarkAgentGone;
 import io.kmesos.api.registry.v1.MarkAgentReachable;
+import io.kmesos.api.registry.v1.MarkAgentRegistered;
 import io.kmesos.api.registry.v1.MarkAgentUnreachable;
 import io.kmesos.api.registry.v1.MasterInfo;
 import io.kmesos.api.registry.v1.Operation;
@@ -89,6 +90,54 @@ class OperationsTest {
         .setMarkAgentGone(
             MarkAgentGone.newBuilder().setId(id).setAt(Timestamp.newBuilder().setSeconds(2000)))
         .build();
+  }
+
+  static Operation registered(String id, long seconds) {
+    return Operation.newBuilder()
+        .setMarkAgentRegistered(
+            MarkAgentRegistered.newBuilder()
+                .setId(id)
+                .setAt(Timestamp.newBuilder().setSeconds(seconds)))
+        .build();
+  }
+
+  @Test
+  void anAgentsFirstRegistrationIsRecordedOnceAndOutlivesUnreachableAndUpdates() {
+    apply(admit("a1"));
+    assertThat(show().getAgents(0).hasRegisteredAt()).isFalse();
+    assertThat(apply(registered("a1", 500))).isTrue();
+    assertThat(apply(registered("a1", 600))).as("the first one stands").isFalse();
+    apply(
+        Operation.newBuilder()
+            .setUpdateAgent(UpdateAgent.newBuilder().setInfo(agent("a1").toBuilder().setPort(1)))
+            .build());
+    apply(unreachable("a1"));
+    assertThat(show().getUnreachable(0).getRegisteredAt().getSeconds()).isEqualTo(500);
+    apply(reachable("a1"));
+    Agent back = show().getAgents(0);
+    assertThat(back.getState()).isEqualTo(AgentState.ADMITTED);
+    assertThat(back.getRegisteredAt().getSeconds()).isEqualTo(500);
+    assertThat(back.hasSince()).isFalse();
+  }
+
+  @Test
+  void recordingARegistrationNeedsAnAdmittedAgentAndATime() {
+    assertThatThrownBy(() -> apply(registered("nobody", 1)))
+        .isInstanceOf(OperationRefusedException.class)
+        .hasMessage("mark_agent_registered.id: no agent nobody");
+    apply(admit("a1"));
+    assertThatThrownBy(
+            () ->
+                apply(
+                    Operation.newBuilder()
+                        .setMarkAgentRegistered(MarkAgentRegistered.newBuilder().setId("a1"))
+                        .build()))
+        .isInstanceOf(OperationRefusedException.class)
+        .hasMessageContaining("mark_agent_registered.at must be set");
+    apply(gone("a1"));
+    assertThatThrownBy(() -> apply(registered("a1", 1)))
+        .isInstanceOf(OperationRefusedException.class)
+        .hasMessage("mark_agent_registered.id: agent a1 is GONE, not admitted");
   }
 
   static MachineID host(String name) {

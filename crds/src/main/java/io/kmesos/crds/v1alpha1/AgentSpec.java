@@ -3,6 +3,7 @@ package io.kmesos.crds.v1alpha1;
 import static io.kmesos.crds.v1alpha1.KmesosApi.NAME_REGEX;
 import static io.kmesos.crds.v1alpha1.KmesosApi.NAME_RULE_TEXT;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.PrinterColumn;
 import io.fabric8.generator.annotation.Min;
@@ -13,6 +14,14 @@ import io.fabric8.generator.annotation.ValidationRule;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+// On spec, not on the field: a rule on the field itself would not run when it is removed, and
+// removing it would set it back to false.
+@ValidationRule(
+    value = "!has(oldSelf.gone) || !oldSelf.gone || (has(self.gone) && self.gone)",
+    message =
+        "spec.gone cannot be set back to false (or removed) once true: a gone agent never comes"
+            + " back; delete this Agent and let the node's agent create a new one",
+    fieldPath = ".gone")
 public class AgentSpec {
   @Required
   @Size(min = 1, max = KmesosApi.HOSTNAME_MAX_LENGTH)
@@ -41,6 +50,28 @@ public class AgentSpec {
           + "most 256 characters.")
   private Map<String, @Size(max = KmesosApi.ATTRIBUTE_VALUE_MAX_LENGTH) String> attributes =
       new LinkedHashMap<>();
+
+  @JsonPropertyDescription(
+      "Set true to declare the agent gone (Mesos MARK_AGENT_GONE), e.g. its machine was "
+          + "decommissioned or will never run its tasks again: every task on it becomes "
+          + "TASK_GONE_BY_OPERATOR, the master keeps it out for good and the agent, told so, kills its "
+          + "tasks and stops. Cannot be set back to false; to bring the node back, delete the Agent "
+          + "and let the node's agent create a new one (a new agent ID).")
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  private Boolean gone;
+
+  public Boolean getGone() {
+    return gone;
+  }
+
+  public void setGone(Boolean gone) {
+    this.gone = gone;
+  }
+
+  /** Whether {@code spec.gone} is true. */
+  public boolean gone() {
+    return Boolean.TRUE.equals(gone);
+  }
 
   public String getHostname() {
     return hostname;

@@ -4,11 +4,11 @@ import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Where the master records that an agent became unreachable or came back: the registry, through the
- * controller's registrar, at most as fast as the agent removal rate limit allows (Mesos rate-limits
- * marking agents unreachable with {@code --agent_removal_rate_limit}). The master acts on a change
- * (tasks UNREACHABLE, or the agent taken back) only once it is committed, so a later master sees
- * what frameworks were told.
+ * Where the master records that an agent registered for the first time, became unreachable or came
+ * back: the registry, through the controller's registrar, at most as fast as the agent removal rate
+ * limit allows (Mesos rate-limits marking agents unreachable with {@code
+ * --agent_removal_rate_limit}). The master acts on a change (tasks UNREACHABLE, or the agent taken
+ * back) only once it is committed, so a later master sees what frameworks were told.
  */
 public interface AgentStore {
 
@@ -24,6 +24,13 @@ public interface AgentStore {
    */
   CompletableFuture<Void> markReachable(String agentId);
 
+  /**
+   * Records that an agent process registered under this admitted ID for the first time (so that a
+   * later master expects it back after a failover); completes once committed, exceptionally if
+   * refused. Not rate-limited: it happens once per agent.
+   */
+  CompletableFuture<Void> markRegistered(String agentId, Instant at);
+
   /** Records nothing and agrees at once: for a master without a registry (tests of the port). */
   AgentStore UNRECORDED =
       new AgentStore() {
@@ -34,6 +41,11 @@ public interface AgentStore {
 
         @Override
         public CompletableFuture<Void> markReachable(String agentId) {
+          return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public CompletableFuture<Void> markRegistered(String agentId, Instant at) {
           return CompletableFuture.completedFuture(null);
         }
       };

@@ -87,6 +87,9 @@ final class MasterLoop {
    */
   private final Set<String> markingUnreachable = new HashSet<>();
 
+  /** Agents whose first registration this master recorded (the registry view may lag). */
+  private final Set<String> recordedRegistered = new HashSet<>();
+
   /** Agents this master marked unreachable (the registry view may not say so yet). */
   private final Set<String> unreachableAgents = new HashSet<>();
 
@@ -151,9 +154,14 @@ final class MasterLoop {
           if (!apply(core.recoverFrameworks(known, now()))) {
             return;
           }
-          // The agents the registry admits were (most likely) with the previous master: each gets
-          // the re-register timeout to come back before it is marked unreachable.
+          // The admitted agents that registered with a master before (the registry records an
+          // agent's first registration) were most likely with the previous master: each gets the
+          // re-register timeout to come back before it is marked unreachable, and offers wait
+          // for them (the agent recovery factor). An admitted agent that never registered (an
+          // Agent created ahead of its node, or with no agent behind it) holds no task: nothing to
+          // wait for, as under a master that was never failed over.
           List<String> admitted = new ArrayList<>(registry.admitted().keySet());
+          admitted.retainAll(registry.registered());
           admitted.sort(null);
           apply(core.recoverAgents(admitted, now()));
           Instant deadline = now().plus(settings.agentReregisterTimeout());
@@ -169,8 +177,8 @@ final class MasterLoop {
           serving = true;
           log.info(
               "master {}: serving frameworks and agents at {} (allocation every {}; {} frameworks"
-                  + " and {} admitted agents known from the registry, agents given {} to"
-                  + " re-register)",
+                  + " and {} admitted agents that registered before known from the registry, agents"
+                  + " given {} to re-register)",
               info.getId(),
               info.getAddress(),
               settings.allocationInterval(),
@@ -368,6 +376,33 @@ final class MasterLoop {
               + "'");
       return;
     }
+    if (!registry.registered().contains(agentId) && !recordedRegistered.contains(agentId)) {
+      // Its first registration (with any master): recorded, and committed, before the agent can
+      // get a task, so that a later master expects it back after a failover.
+      agentStore
+          .markRegistered(agentId, now())
+          .whenComplete(
+              (ok, failed) ->
+                  submit(
+                      () -> {
+                        if (session.stream.closed()) {
+                          return;
+                        }
+                        if (failed != null) {
+                          session.stream.close(
+                              Status.UNAVAILABLE.withDescription(
+                                  "agent "
+                                      + agentId
+                                      + " could not be recorded as registered in the registry: "
+                                      + failed.getMessage()
+                                      + "; connect again"));
+                          return;
+                        }
+                        recordedRegistered.add(agentId);
+                        admit(session, first, readmitted);
+                      }));
+      return;
+    }
     Resources total;
     try {
       total =
@@ -483,12 +518,17 @@ final class MasterLoop {
             }
           }
           view.weights().forEach(core::updateWeight);
-          for (String agentId : new ArrayList<>(registeredAgents)) {
+          // The agents this master knows, and those it still expects back after a failover: one
+          // an operator declares gone (or whose Agent is deleted) meanwhile is removed as well.
+          Set<String> followed = new HashSet<>(registeredAgents);
+          followed.addAll(unreachableAt.keySet());
+          for (String agentId : followed.stream().sorted().toList()) {
             if (view.admitted().containsKey(agentId) || view.unreachable().contains(agentId)) {
               continue;
             }
             boolean gone = view.gone().contains(agentId);
             registeredAgents.remove(agentId);
+            recordedRegistered.remove(agentId);
             unreachableAt.remove(agentId);
             unreachableAgents.remove(agentId);
             AgentSession session = sessions.remove(agentId);

@@ -12,16 +12,21 @@ import java.util.Set;
  * @param unreachable IDs of agents marked UNREACHABLE (they may come back: nothing is removed)
  * @param gone IDs of agents an operator declared GONE (they never come back)
  * @param weights weight by role; a role not listed weighs 1
+ * @param registered IDs of admitted agents whose agent process registered with a master before
+ *     (registry {@code registered_at}): after a failover, only they are expected back
  */
 public record RegistryView(
     Map<String, String> admitted,
     Set<String> unreachable,
     Set<String> gone,
-    Map<String, Double> weights) {
+    Map<String, Double> weights,
+    Set<String> registered) {
 
-  public static final RegistryView EMPTY = new RegistryView(Map.of(), Set.of(), Set.of(), Map.of());
+  public static final RegistryView EMPTY =
+      new RegistryView(Map.of(), Set.of(), Set.of(), Map.of(), Set.of());
 
   public RegistryView {
+    registered = Set.copyOf(registered);
     admitted = Map.copyOf(admitted);
     unreachable = Set.copyOf(unreachable);
     gone = Set.copyOf(gone);

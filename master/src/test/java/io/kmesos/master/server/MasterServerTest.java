@@ -203,12 +203,26 @@ class MasterServerTest {
           agentMarks.add("reachable " + agentId);
           return CompletableFuture.completedFuture(null);
         }
+
+        @Override
+        public CompletableFuture<Void> markRegistered(String agentId, Instant at) {
+          registeredMarks.add(agentId);
+          return CompletableFuture.completedFuture(null);
+        }
       };
 
+  /** The agents whose first registration the master recorded. */
+  final List<String> registeredMarks = new CopyOnWriteArrayList<>();
+
   void lead(MasterServerSettings settings) throws Exception {
+    lead(
+        settings,
+        new RegistryView(Map.of(AGENT_ID, HOST), Set.of(), Set.of(), Map.of("web", 2.0), Set.of()));
+  }
+
+  void lead(MasterServerSettings settings, RegistryView view) throws Exception {
     server = start(settings, Optional.empty());
-    server.registryChanged(
-        new RegistryView(Map.of(AGENT_ID, HOST), Set.of(), Set.of(), Map.of("web", 2.0)));
+    server.registryChanged(view);
     server.lead(
         MasterInfo.newBuilder()
             .setId("m1")
@@ -525,6 +539,49 @@ class MasterServerTest {
   }
 
   @Test
+  void anAgentDeclaredGoneLosesItsTasksItsSessionAndMayNotComeBack() throws Exception {
+    Agent agent = registeredAgent();
+    Framework fw = subscribe("framework", "web-scheduler", "web");
+    Offer offer = offer(fw);
+    scheduler("framework")
+        .accept(launch(fw, List.of(offer.getId()), task("t1", "cpus:1;mem:128", "sleep 10")));
+    agent.messages.take(MasterMessage::hasRunTask);
+
+    // The operator sets spec.gone; the controller marks it GONE in the registry.
+    server.registryChanged(
+        new RegistryView(Map.of(), Set.of(), Set.of(AGENT_ID), Map.of(), Set.of()));
+
+    TaskStatus gone = update(fw, "t1");
+    assertThat(gone.getState()).isEqualTo(TaskState.TASK_LOST); // the framework is not
+    // PARTITION_AWARE; MasterCore's tests cover TASK_GONE_BY_OPERATOR for one that is.
+    assertThat(gone.getReason()).isEqualTo(TaskStatus.Reason.REASON_AGENT_REMOVED_BY_OPERATOR);
+    MasterMessage refused = agent.messages.take(MasterMessage::hasRefused);
+    assertThat(refused.getRefused().getReason()).isEqualTo(Refused.Reason.REASON_AGENT_GONE);
+    assertThat(refused.getRefused().getMessage()).contains("declared gone by an operator");
+    assertThat(agent.messages.ended().getCode()).isEqualTo(Status.Code.OK);
+    await().atMost(WAIT).until(() -> viewerState().getAgentsCount() == 0);
+
+    for (AgentMessage again :
+        List.of(
+            register(AGENT_ID, HOST, "cpus:4;mem:4096"),
+            AgentMessage.newBuilder()
+                .setReregister(
+                    Reregister.newBuilder()
+                        .setAgentId(AGENT_ID)
+                        .setHostname(HOST)
+                        .addAllResources(ResourceProtos.write(Resources.parse("cpus:4")))
+                        .setVersion("test"))
+                .build())) {
+      Agent back = new Agent("agent", true);
+      back.send(again);
+      MasterMessage no = back.messages.take(m -> true);
+      assertThat(no.getRefused().getReason()).isEqualTo(Refused.Reason.REASON_AGENT_GONE);
+      assertThat(no.getRefused().getMessage())
+          .isEqualTo("agent " + AGENT_ID + " was declared gone; it never comes back under this ID");
+    }
+  }
+
+  @Test
   void aSchedulerFailoverEndsTheOldStreamAndTeardownTheNew() throws Exception {
     Framework first = subscribe("framework", "web-scheduler", "web");
     Received<Event> again = new Received<>();
@@ -812,8 +869,18 @@ class MasterServerTest {
   void anAdmittedAgentThatDoesNotReregisterAfterAFailoverIsMarkedUnreachableAndMayComeBack()
       throws Exception {
     server.close();
-    lead(settings().withFailover(Duration.ofSeconds(1), 0.8, Duration.ofMinutes(10)));
+    // Admitted with an agent that registered before (registered_at), and one that never did.
+    lead(
+        settings().withFailover(Duration.ofSeconds(1), 0.8, Duration.ofMinutes(10)),
+        new RegistryView(
+            Map.of(AGENT_ID, HOST, "never-ran", "never-ran.example"),
+            Set.of(),
+            Set.of(),
+            Map.of(),
+            Set.of(AGENT_ID)));
     await().atMost(WAIT).until(() -> agentMarks.contains("unreachable " + AGENT_ID));
+    // Both would be due in the same ping round: only the one that ran is waited for.
+    assertThat(agentMarks).doesNotContain("unreachable never-ran");
     Agent back = new Agent("agent", true);
     back.send(
         AgentMessage.newBuilder()
@@ -827,6 +894,14 @@ class MasterServerTest {
     assertThat(back.messages.take(m -> true).hasReregistered()).isTrue();
     assertThat(agentMarks).containsExactly("unreachable " + AGENT_ID, "reachable " + AGENT_ID);
     await().atMost(WAIT).until(() -> viewerState().getAgentsCount() == 1);
+  }
+
+  @Test
+  void anAgentsFirstRegistrationIsRecordedOnceBeforeItIsRegistered() throws Exception {
+    registeredAgent();
+    assertThat(registeredMarks).containsExactly(AGENT_ID);
+    registeredAgent();
+    assertThat(registeredMarks).as("recorded once").containsExactly(AGENT_ID);
   }
 
   @Test
