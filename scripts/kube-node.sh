@@ -188,6 +188,7 @@ base_image() { # out.tar
   local out="$1" r jdk mods
   jdk="$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v java)")")")"
   [[ -x "$jdk/bin/jlink" ]] || fail "no jlink in $jdk (a JDK 17 is needed)"
+  mkdir -p "$(dirname "$out")"   # the cache's directory, on a machine that never ran `up`
   r="$(mktemp -d)"
   mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/opt" "$r/lib/x86_64-linux-gnu" "$r/lib64"; chmod 1777 "$r/tmp"
   # The modules the kmesos components (gRPC/Netty, fabric8, Jackson, java-operator-sdk) need.

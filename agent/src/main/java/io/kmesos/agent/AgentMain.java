@@ -13,6 +13,7 @@ import io.kmesos.agent.recovery.TaskCheckpoints;
 import io.kmesos.agent.session.MasterSession;
 import io.kmesos.agent.session.SessionSettings;
 import io.kmesos.agent.status.AgentStatusReporter;
+import io.kmesos.agent.tasks.TaskCgroups;
 import io.kmesos.agent.updates.RetryTimer;
 import io.kmesos.agent.updates.StatusUpdateQueues;
 import io.kmesos.api.admin.AdminServer;
@@ -184,6 +185,25 @@ public final class AgentMain implements Callable<Integer> {
               + "or to test a reboot.")
   String bootIdOverride;
 
+  @Option(
+      names = "--task-cgroups",
+      paramLabel = "PATH",
+      description =
+          "Give every task of a checkpointing framework a cgroup of its own, PATH/<run id> in every"
+              + " hierarchy, outside the agent's container, so that it outlives the agent's Pod. A"
+              + " relative PATH is taken beside the kubelet's kubepods cgroup (default: none; tasks"
+              + " stay in the agent's cgroup).")
+  String taskCgroups;
+
+  @Option(
+      names = "--cgroup-fs",
+      defaultValue = "/sys/fs/cgroup",
+      paramLabel = "DIR",
+      description =
+          "Where the node's cgroup hierarchies are mounted, for --task-cgroups (default:"
+              + " ${DEFAULT-VALUE}).")
+  Path cgroupFs;
+
   @Mixin TlsOptions tls;
 
   /** Status updates are retried from 10 s, doubling to 10 min, as Mesos's agent does. */
@@ -230,6 +250,11 @@ public final class AgentMain implements Callable<Integer> {
       throw new IllegalArgumentException("--gc-delay must not be negative, not " + gcDelay);
     }
     workDir = workDir.toAbsolutePath().normalize();
+    TaskCgroups cgroups =
+        taskCgroups == null
+            ? null
+            : TaskCgroups.open(
+                cgroupFs, taskCgroups, Files.readString(Path.of("/proc/self/cgroup")));
     if (killGracePeriod.isNegative()) {
       throw new IllegalArgumentException(
           "--kill-grace-period must not be negative, not " + killGracePeriod);
@@ -313,6 +338,9 @@ public final class AgentMain implements Callable<Integer> {
               gone.set(why);
               stopped.countDown();
             });
+        if (cgroups != null) {
+          tasks.runner().useCgroups(cgroups);
+        }
         // Recovered before the session starts: the first Reregister lists what survived.
         AgentRecovery.Outcome recovered =
             new AgentRecovery(
@@ -328,6 +356,16 @@ public final class AgentMain implements Callable<Integer> {
                     updates)
                 .recover();
         System.out.println("kmesos-agent: recovered: " + recovered);
+        if (cgroups != null) {
+          // Those of runs that ended while no agent ran (a live task's cgroup cannot be removed).
+          int removed = cgroups.removeEmpty();
+          System.out.println(
+              "kmesos-agent: tasks of checkpointing frameworks run in cgroups under "
+                  + cgroups.root()
+                  + " ("
+                  + removed
+                  + " empty ones of ended runs removed)");
+        }
         running.add(checkpoints::close);
         running.add(tasks);
         running.add(

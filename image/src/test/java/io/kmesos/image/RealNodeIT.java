@@ -387,14 +387,39 @@ class RealNodeIT {
   /**
    * The agents' DaemonSet rolled to a new image tag (the same image under another name, which is
    * all a rollout sees): the new agent Pod runs it, registers with the master as the same agent
-   * (the Agent keeps its uid, which is the agent's ID), and stays admitted.
+   * (the Agent keeps its uid, which is the agent's ID), and stays admitted. A checkpointing
+   * framework's task, launched before, outlives the old Pod (docs/agent-recovery.md, "Outliving the
+   * agent's Pod"): the very same process (pid and start time, read in the node's /proc, which is
+   * this machine's) runs on in a cgroup of its own, the new agent re-adopts it, the framework sees
+   * it RUNNING after the roll and never anything else, and a kill through the master ends it with
+   * TASK_KILLED reaching the framework, leaving no process, zombie or cgroup behind.
    */
   @Test
   @Order(5)
-  void theAgentRollsToANewImageTagAndKeepsItsIdentity() throws Exception {
+  void theAgentRollsToANewImageTagAndKeepsItsIdentityAndItsTasks() throws Exception {
     node.tagImage(IMAGE, ROLLED_IMAGE);
     String uid = agentUid();
     String oldPod = agentPod();
+    String task = "long-1";
+    startLongTask(task);
+    String jobPod =
+        await()
+            .atMost(LONG)
+            .pollInterval(Duration.ofSeconds(1))
+            .ignoreExceptions() // no log while its container is created
+            .until(
+                () -> jobPod(task),
+                p -> p != null && jobLog("demo", task).contains(task + "  TASK_RUNNING"));
+    // The task's command (sleep) and its shell, which the agent checkpointed as the run's process.
+    long sleep =
+        await().atMost(LONG).until(() -> processWith("sleep " + LONG_TASK_SECONDS), p -> p > 0);
+    long shell = Long.parseLong(stat(sleep)[5]); // the session leader
+    String shellStart = stat(shell)[21];
+    String sleepStart = stat(sleep)[21];
+    // Out of the agent's container: a cgroup of the run's own beside the kubelet's kubepods.
+    String memoryCgroup = cgroup(sleep, "memory");
+    assertThat(memoryCgroup).contains("/kmesos-tasks/").doesNotContain("kubepods");
+    assertThat(cgroup(shell, "memory")).isEqualTo(memoryCgroup);
 
     kubectl(
         "-n",
@@ -435,6 +460,26 @@ class RealNodeIT {
                 assertThat(log(rolled.getMetadata().getName(), "agent"))
                     .containsPattern(
                         "registered with master " + Pattern.quote(MASTER) + " as agent " + uid));
+    int registeredAt = jobLog("demo", task).length();
+
+    // The task outlived the old Pod (gone, its containers stopped: the shim kills what is left in
+    // a container's cgroups when its first process ends, in the node's PID namespace), as the same
+    // processes, re-adopted by the new agent.
+    await().atMost(LONG).until(() -> client.pods().inNamespace(NS).withName(oldPod).get() == null);
+    assertThat(stat(shell)[21]).as("the task's shell's start time").isEqualTo(shellStart);
+    assertThat(stat(sleep)[21]).as("the task's command's start time").isEqualTo(sleepStart);
+    assertThat(stat(sleep)[2]).as("its state").isNotEqualTo("Z");
+    assertThat(log(rolled.getMetadata().getName(), "agent"))
+        .contains("task " + task + " of framework ")
+        .contains("re-adopted its process " + shell);
+    // The framework asks for its state every 2 s; the answer after the re-registration: RUNNING.
+    await()
+        .atMost(LONG)
+        .ignoreExceptions()
+        .untilAsserted(
+            () ->
+                assertThat(jobLog("demo", task).substring(registeredAt))
+                    .contains(task + "  TASK_RUNNING"));
     assertThat(agentUid()).isEqualTo(uid);
     assertThat(client.resources(Agent.class).withName(RealNode.NODE_NAME).get().getStatus())
         .satisfies(s -> assertThat(s.getState()).isEqualTo("Admitted"));
@@ -446,6 +491,128 @@ class RealNodeIT {
                 assertThat(metrics(rolled.getMetadata().getName()))
                     .containsPattern(
                         Pattern.compile("(?m)^kmesos_agent_registered(\\{[^}]*\\})? 1\\.0")));
+
+    // The framework kills its task (kmesos-execute on SIGTERM: a kill through the master, then
+    // it waits for the terminal update).
+    kubectl("-n", "demo", "exec", jobPod, "--", "kill", "-TERM", "1");
+    await().atMost(LONG).until(() -> jobDone("demo", task), d -> d != null);
+    String log = jobLog("demo", task);
+    assertThat(log).contains(task + "  TASK_KILLED");
+    assertThat(log)
+        .as("the framework's view of its task")
+        .doesNotContain(
+            "TASK_FAILED",
+            "TASK_LOST",
+            "TASK_UNREACHABLE",
+            "TASK_GONE",
+            "TASK_DROPPED",
+            "TASK_ERROR");
+    System.out.printf("RealNodeIT: the task's updates:%n%s%n", log);
+    // Nothing of it stays: neither process (no zombie: /proc/<pid> goes once reaped), nor its
+    // cgroup.
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () -> {
+              assertThat(Path.of("/proc", Long.toString(sleep))).doesNotExist();
+              assertThat(Path.of("/proc", Long.toString(shell))).doesNotExist();
+              assertThat(Path.of("/sys/fs/cgroup/memory" + memoryCgroup)).doesNotExist();
+            });
+  }
+
+  /** How long the long task sleeps: also how the test finds its process. */
+  static final int LONG_TASK_SECONDS = 86_417;
+
+  /**
+   * A checkpointing framework (kmesos-execute --checkpoint) in a Job of demo/demo-framework, with a
+   * task that sleeps for a day; it asks the master for its task's state every 2 s.
+   */
+  static void startLongTask(String name) {
+    client
+        .resource(
+            """
+            apiVersion: batch/v1
+            kind: Job
+            metadata: {name: %1$s, namespace: demo}
+            spec:
+              backoffLimit: 0
+              template:
+                spec:
+                  serviceAccountName: demo-framework
+                  restartPolicy: Never
+                  enableServiceLinks: false
+                  terminationGracePeriodSeconds: 60
+                  securityContext: {runAsNonRoot: true, runAsUser: 10001}
+                  containers:
+                  - name: execute
+                    image: %2$s
+                    imagePullPolicy: Never
+                    args: [kmesos-execute, --master=%3$s, --tls-dir=/etc/kmesos-ca, --role=analytics,
+                      --name=%1$s, --task-id=%1$s, "--resources=cpus:0.1;mem:32", --checkpoint,
+                      --reconcile-every=2s, --grace=5s, "--command=sleep %4$d"]
+                    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+                      capabilities: {drop: [ALL]}}
+                    volumeMounts:
+                    - {name: ca, mountPath: /etc/kmesos-ca, readOnly: true}
+                    - {name: tmp, mountPath: /tmp}
+                  volumes:
+                  - {name: ca, configMap: {name: kmesos-ca}}
+                  - {name: tmp, emptyDir: {}}
+            """
+                .formatted(name, IMAGE, MASTER, LONG_TASK_SECONDS))
+        .create();
+  }
+
+  /** The Job's Pod, once it has one. */
+  static String jobPod(String job) {
+    return client.pods().inNamespace("demo").withLabel("job-name", job).list().getItems().stream()
+        .map(p -> p.getMetadata().getName())
+        .findFirst()
+        .orElse(null);
+  }
+
+  /** The pid of the live process whose command line is exactly {@code command}, or 0. */
+  static long processWith(String command) throws IOException {
+    try (var procs = Files.list(Path.of("/proc"))) {
+      for (Path p : procs.toList()) {
+        String name = p.getFileName().toString();
+        if (!name.chars().allMatch(Character::isDigit)) {
+          continue;
+        }
+        try {
+          String cmd = Files.readString(p.resolve("cmdline")).replace('\0', ' ').strip();
+          if (cmd.equals(command) && !stat(Long.parseLong(name))[2].equals("Z")) {
+            return Long.parseLong(name);
+          }
+        } catch (IOException gone) {
+          // ended meanwhile
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** /proc/<pid>/stat's fields, 0-based (the command, field 1, without its parentheses). */
+  static String[] stat(long pid) throws IOException {
+    String s = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+    int close = s.lastIndexOf(')');
+    String[] rest = s.substring(close + 2).split(" ");
+    String[] f = new String[rest.length + 2];
+    f[0] = s.substring(0, s.indexOf(' '));
+    f[1] = s.substring(s.indexOf('(') + 1, close);
+    System.arraycopy(rest, 0, f, 2, rest.length);
+    return f;
+  }
+
+  /** The process's cgroup in a v1 hierarchy (from /proc/<pid>/cgroup). */
+  static String cgroup(long pid, String controller) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"))) {
+      String[] f = line.split(":", 3);
+      if (List.of(f[1].split(",")).contains(controller)) {
+        return f[2];
+      }
+    }
+    throw new AssertionError("no " + controller + " cgroup for process " + pid);
   }
 
   /**

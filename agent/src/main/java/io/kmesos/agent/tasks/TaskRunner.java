@@ -121,6 +121,20 @@ public final class TaskRunner implements AutoCloseable {
       "f=$1; shift; trap : TERM INT HUP QUIT; \"$@\"; rc=$?;"
           + " printf '%s\\n' \"$rc\" > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f\"; exit $rc";
 
+  /**
+   * Put before {@link #EXIT_STATUS_SHELL} when the run has cgroups of its own ({@link
+   * TaskCgroups}): its second argument says how many cgroup directories follow; the shell writes
+   * its own pid into each one's {@code cgroup.procs} before it runs the command, so that every
+   * process of the task starts there. A cgroup it cannot join ends it with status {@value
+   * #CGROUP_JOIN_FAILED} before the command runs.
+   */
+  static final String JOIN_CGROUPS_SHELL =
+      "f=$1; n=$2; shift 2; while [ \"$n\" -gt 0 ]; do"
+          + " echo $$ > \"$1/cgroup.procs\" || exit 125; shift; n=$((n - 1)); done; set -- \"$f\" \"$@\"; ";
+
+  /** The status of a task's shell that could not join its cgroups. */
+  static final int CGROUP_JOIN_FAILED = 125;
+
   /** The file where {@link #EXIT_STATUS_SHELL} leaves a run's exit status. */
   public static Path exitStatusFile(Path workDir, String runId) {
     return workDir.resolve("runtime").resolve(runId).resolve("exit_status");
@@ -152,6 +166,10 @@ public final class TaskRunner implements AutoCloseable {
 
   private final ExecutorService ownStarts;
   private volatile String agentId = "";
+
+  /** Cgroups of their own for checkpointed runs; null: they stay in the agent's. */
+  private volatile TaskCgroups cgroups;
+
   private boolean closed;
 
   /** Tasks whose command's process ended, for {@link #reap} to clear up and report in batches. */
@@ -279,6 +297,14 @@ public final class TaskRunner implements AutoCloseable {
     }
   }
 
+  /**
+   * Checkpointed runs started from now on get cgroups of their own there ({@code --task-cgroups}),
+   * and every run's are removed once its processes are gone.
+   */
+  public void useCgroups(TaskCgroups cgroups) {
+    this.cgroups = cgroups;
+  }
+
   /** The agent ID updates carry, once the master's registry has admitted the agent. */
   public void setAgentId(String agentId) {
     this.agentId = agentId;
@@ -382,10 +408,27 @@ public final class TaskRunner implements AutoCloseable {
       }
       CrashPoints.reach(CrashPoints.TASK_CHECKPOINTED);
     }
+    List<Path> ownCgroups = List.of();
+    TaskCgroups cg = cgroups;
+    if (run.exitStatusFile != null && cg != null) {
+      try {
+        ownCgroups = cg.create(run.runId);
+      } catch (IOException | RuntimeException e) {
+        LOG.error("cannot make the cgroups of task {}", info.getTaskId(), e);
+        cg.remove(run.runId);
+        endUnstarted(
+            run,
+            TaskState.TASK_FAILED,
+            Reason.REASON_CONTAINER_LAUNCH_FAILED,
+            "The agent cannot make the task's cgroup: " + TaskCgroups.reason(asIo(e)));
+        return;
+      }
+    }
     try {
       Files.createDirectories(run.sandbox);
       ProcessBuilder pb =
-          new ProcessBuilder(command(info, run.exitStatusFile)).directory(run.sandbox.toFile());
+          new ProcessBuilder(command(info, run.exitStatusFile, ownCgroups))
+              .directory(run.sandbox.toFile());
       pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
       pb.redirectOutput(run.sandbox.resolve("stdout").toFile());
       pb.redirectError(run.sandbox.resolve("stderr").toFile());
@@ -402,6 +445,9 @@ public final class TaskRunner implements AutoCloseable {
       env.putAll(info.getCommand().getEnvironmentMap());
       process = pb.start();
     } catch (IOException | RuntimeException e) {
+      if (!ownCgroups.isEmpty()) {
+        cg.remove(run.runId);
+      }
       endUnstarted(
           run,
           TaskState.TASK_FAILED,
@@ -787,6 +833,10 @@ public final class TaskRunner implements AutoCloseable {
     }
     runs.remove(run.key);
     resources.release(run.info.getResourcesList());
+    TaskCgroups cg = cgroups;
+    if (cg != null && run.exitStatusFile != null) {
+      cg.remove(run.runId); // its processes are gone
+    }
     String taskId = run.info.getTaskId();
     Optional<Integer> known =
         run.child != null ? Optional.of(run.child.exitValue()) : readExitStatus(run.exitStatusFile);
@@ -852,6 +902,10 @@ public final class TaskRunner implements AutoCloseable {
           "Command exited with status " + status,
           status);
     }
+  }
+
+  private static IOException asIo(Exception e) {
+    return e instanceof IOException io ? io : new IOException(e.getMessage(), e);
   }
 
   /** The status the task's shell left (0..255), if it left one that reads as such. */
@@ -936,9 +990,22 @@ public final class TaskRunner implements AutoCloseable {
    * the {@link #EXIT_STATUS_SHELL} when {@code exitStatusFile} is not null.
    */
   static List<String> command(TaskInfo info, Path exitStatusFile) {
+    return command(info, exitStatusFile, List.of());
+  }
+
+  /**
+   * As above; the shell first joins {@code cgroups} (the run's own, {@link TaskCgroups}), which
+   * needs {@code exitStatusFile}.
+   */
+  static List<String> command(TaskInfo info, Path exitStatusFile, List<Path> cgroups) {
     List<String> argv = new ArrayList<>();
     argv.add(SETSID.toString());
-    if (exitStatusFile != null) {
+    if (exitStatusFile != null && !cgroups.isEmpty()) {
+      argv.addAll(List.of("/bin/sh", "-c", JOIN_CGROUPS_SHELL + EXIT_STATUS_SHELL, "kmesos-task"));
+      argv.add(exitStatusFile.toString());
+      argv.add(Integer.toString(cgroups.size()));
+      cgroups.forEach(c -> argv.add(c.toString()));
+    } else if (exitStatusFile != null) {
       argv.addAll(List.of("/bin/sh", "-c", EXIT_STATUS_SHELL, "kmesos-task"));
       argv.add(exitStatusFile.toString());
     }

@@ -133,6 +133,68 @@ class TaskRunnerTest {
     assertThat(runner.running()).isZero();
   }
 
+  /**
+   * A checkpointed task with cgroups of its own: its shell joins them before the command runs, so
+   * the command's process is already in them; the run's cgroups go when it ends. (Plain directories
+   * stand for the cgroup file system: a pid written to one's cgroup.procs is kept.)
+   */
+  @Test
+  void aCheckpointedTasksShellJoinsItsCgroupsBeforeTheCommandRuns() throws Exception {
+    Path fs = work.resolve("cgroupfs");
+    for (String h : List.of("cpu", "memory")) {
+      Files.createDirectories(fs.resolve(h));
+      Files.writeString(fs.resolve(h).resolve("cgroup.procs"), "");
+    }
+    runner(Map.of("cpus", 2.0));
+    runner.useCgroups(TaskCgroups.open(fs, "/tasks", ""));
+    FrameworkInfo checkpointing = FRAMEWORK.toBuilder().setCheckpoint(true).build();
+    runner.launch(checkpointing, shell("in-cgroup", "echo $PPID"));
+    awaitTerminal("in-cgroup");
+    assertThat(states("in-cgroup"))
+        .containsExactly(TaskState.TASK_RUNNING, TaskState.TASK_FINISHED);
+    // The command's parent is the shell, whose pid went into the run's cgroup in both hierarchies.
+    String shellPid = Files.readString(sandbox("in-cgroup").resolve("stdout")).strip();
+    String runId = sandbox("in-cgroup").getFileName().toString();
+    for (String h : List.of("cpu", "memory")) {
+      Path procs = fs.resolve(h).resolve("tasks").resolve(runId).resolve("cgroup.procs");
+      assertThat(Files.readString(procs).strip()).isEqualTo(shellPid);
+    }
+  }
+
+  @Test
+  void aShellThatCannotJoinItsCgroupEndsBeforeItsCommandRuns() throws Exception {
+    // The kernel refuses a write to cgroup.procs (no permission, an empty cpuset): here a
+    // directory stands in its way.
+    Path cgroup = work.resolve("cgroup");
+    Files.createDirectories(cgroup.resolve("cgroup.procs"));
+    Path ran = work.resolve("ran");
+    List<String> argv =
+        TaskRunner.command(
+            shell("refused", "touch " + ran), work.resolve("exit_status"), List.of(cgroup));
+    Process p = new ProcessBuilder(argv).directory(work.toFile()).start();
+    assertThat(p.waitFor()).isEqualTo(TaskRunner.CGROUP_JOIN_FAILED);
+    assertThat(ran).doesNotExist();
+    assertThat(work.resolve("exit_status")).doesNotExist();
+  }
+
+  @Test
+  void aRunWhoseCgroupCannotBeMadeFailsWithoutRunning() throws Exception {
+    Path fs = work.resolve("cgroupfs");
+    Files.createDirectories(fs.resolve("memory"));
+    Files.writeString(fs.resolve("memory/cgroup.procs"), "");
+    runner(Map.of("cpus", 2.0));
+    runner.useCgroups(TaskCgroups.open(fs, "/tasks", ""));
+    // The root went away (or is not the agent's to write): /proc takes no directory.
+    Files.delete(fs.resolve("memory/tasks"));
+    Files.createSymbolicLink(fs.resolve("memory/tasks"), Path.of("/proc/self"));
+    runner.launch(FRAMEWORK.toBuilder().setCheckpoint(true).build(), shell("no-cgroup", "true"));
+    awaitTerminal("no-cgroup");
+    assertThat(states("no-cgroup")).containsExactly(TaskState.TASK_FAILED);
+    assertThat(last("no-cgroup").getMessage())
+        .startsWith("The agent cannot make the task's cgroup: ");
+    assertThat(runner.running()).isZero();
+  }
+
   @Test
   void nonZeroExitFailsWithItsStatus() {
     runner(Map.of());

@@ -129,6 +129,22 @@ public final class ExecuteCommand implements Callable<Integer> {
   Duration grace;
 
   @Option(
+      names = "--checkpoint",
+      description =
+          "Ask for checkpointing: the task outlives restarts of its agent, and of the agent's Pod"
+              + " where the agent gives tasks cgroups of their own (docs/agent-recovery.md).")
+  boolean checkpoint;
+
+  @Option(
+      names = "--reconcile-every",
+      paramLabel = "DURATION",
+      converter = Durations.class,
+      description =
+          "While the task runs, ask the master for its state this often and print the answer"
+              + " (default: only when subscribing).")
+  Duration reconcileEvery;
+
+  @Option(
       names = "--failover-timeout",
       paramLabel = "DURATION",
       defaultValue = "1m",
@@ -174,6 +190,9 @@ public final class ExecuteCommand implements Callable<Integer> {
     if (killAfter != null && (killAfter.isNegative() || killAfter.isZero())) {
       throw new ParameterException(spec.commandLine(), "--kill-after must be positive");
     }
+    if (reconcileEvery != null && (reconcileEvery.isNegative() || reconcileEvery.isZero())) {
+      throw new ParameterException(spec.commandLine(), "--reconcile-every must be positive");
+    }
     if (role.isBlank()) {
       throw new ParameterException(spec.commandLine(), "--role is empty");
     }
@@ -200,6 +219,7 @@ public final class ExecuteCommand implements Callable<Integer> {
         .setName(name)
         .addRoles(role)
         .setFailoverTimeout(Protos.duration(failoverTimeout))
+        .setCheckpoint(checkpoint)
         .addCapabilities(FrameworkInfo.Capability.TASK_KILLING_STATE)
         .build();
   }
@@ -210,7 +230,7 @@ public final class ExecuteCommand implements Callable<Integer> {
     List<String> masters = connection.masters();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    Execution execution = new Execution(task, role, killAfter, out, err);
+    Execution execution = new Execution(task, role, killAfter, reconcileEvery, out, err);
     try (ServerTrust trust = connection.serverTrust()) {
       FrameworkSettings settings =
           FrameworkSettings.of(

@@ -2,6 +2,7 @@ package io.kmesos.framework.execute;
 
 import com.google.protobuf.util.Timestamps;
 import io.kmesos.api.cli.Failures;
+import io.kmesos.api.scheduler.v1.ReconcileRequest;
 import io.kmesos.api.v1.Filters;
 import io.kmesos.api.v1.MasterInfo;
 import io.kmesos.api.v1.Offer;
@@ -58,10 +59,24 @@ final class Execution implements Scheduler {
   private volatile boolean running;
   private volatile String agentId = "";
 
+  /** How often the running task is reconciled (explicitly); null: never (beyond subscribing). */
+  private final Duration reconcileEvery;
+
   Execution(TaskInfo task, String role, Duration killAfter, PrintWriter out, PrintWriter err) {
+    this(task, role, killAfter, null, out, err);
+  }
+
+  Execution(
+      TaskInfo task,
+      String role,
+      Duration killAfter,
+      Duration reconcileEvery,
+      PrintWriter out,
+      PrintWriter err) {
     this.task = task;
     this.role = role;
     this.killAfter = killAfter;
+    this.reconcileEvery = reconcileEvery;
     this.out = out;
     this.err = err;
   }
@@ -141,6 +156,29 @@ final class Execution implements Scheduler {
     out.flush();
     if (status.getState() == TaskState.TASK_RUNNING && !running) {
       running = true;
+      if (reconcileEvery != null) {
+        // The master answers with the task's latest state (REASON_RECONCILIATION), printed as
+        // any update: a way to watch a long task through its agent's restarts.
+        timer.scheduleWithFixedDelay(
+            () ->
+                client
+                    .reconcile(
+                        List.of(
+                            ReconcileRequest.Task.newBuilder()
+                                .setTaskId(task.getTaskId())
+                                .setAgentId(agentId)
+                                .build()))
+                    .exceptionally(
+                        e -> {
+                          err.println(
+                              "kmesos-execute: reconciliation failed: " + Failures.oneLine(e));
+                          err.flush();
+                          return null;
+                        }),
+            reconcileEvery.toMillis(),
+            reconcileEvery.toMillis(),
+            TimeUnit.MILLISECONDS);
+      }
       if (killAfter != null) {
         timer.schedule(
             () -> {

@@ -95,6 +95,22 @@ class ExecuteCommandTest {
   }
 
   @Test
+  void checkpointAndReconciliationAreAskedFor() {
+    ExecuteCommand command = new ExecuteCommand();
+    commandLine(command, Map.of())
+        .parseArgs("--master", "m:5050", "--command", "sleep 60", "--checkpoint");
+    assertThat(command.frameworkInfo().getCheckpoint()).isTrue();
+    ExecuteCommand plain = new ExecuteCommand();
+    commandLine(plain, Map.of()).parseArgs("--master", "m:5050", "--command", "true");
+    assertThat(plain.frameworkInfo().getCheckpoint()).isFalse();
+    assertThat(
+            commandLine(new ExecuteCommand(), Map.of())
+                .execute("--master", "m:5050", "--command", "x", "--reconcile-every", "0s"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("kmesos-execute: --reconcile-every must be positive");
+  }
+
+  @Test
   void badOptionsAreNamedWithStatus2() {
     assertThat(
             commandLine(new ExecuteCommand(), Map.of())
