@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
 import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.executors.ExecutorServer;
 import io.kmesos.agent.recovery.AgentRecovery;
 import io.kmesos.agent.recovery.TaskCheckpoints;
 import io.kmesos.agent.session.MasterSession;
@@ -26,6 +27,7 @@ import io.kmesos.api.tls.TlsOptions;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentSpec;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -175,6 +177,15 @@ public final class AgentMain implements Callable<Integer> {
   Duration gcDelay;
 
   @Option(
+      names = "--recovery-timeout",
+      defaultValue = "15m",
+      converter = Durations.class,
+      description =
+          "Told to custom executors: how long one waits for its agent to come back after the agent "
+              + "went away, before it exits by itself (default: ${DEFAULT-VALUE}).")
+  Duration recoveryTimeout;
+
+  @Option(
       names = "--boot-id",
       paramLabel = "ID",
       description =
@@ -229,6 +240,10 @@ public final class AgentMain implements Callable<Integer> {
       throw new IllegalArgumentException("--gc-delay must not be negative, not " + gcDelay);
     }
     workDir = workDir.toAbsolutePath().normalize();
+    if (recoveryTimeout.isNegative() || recoveryTimeout.isZero()) {
+      throw new IllegalArgumentException(
+          "--recovery-timeout must be positive, not " + recoveryTimeout);
+    }
     if (killGracePeriod.isNegative()) {
       throw new IllegalArgumentException(
           "--kill-grace-period must not be negative, not " + killGracePeriod);
@@ -265,8 +280,9 @@ public final class AgentMain implements Callable<Integer> {
         return 0;
       }
       AdminServer admin = null;
+      PrometheusMeterRegistry metrics = null;
       if (metricsPort != 0) {
-        var metrics = ProcessMetrics.prometheus();
+        metrics = ProcessMetrics.prometheus();
         Gauge.builder("kmesos.agent.registered", this, m -> m.admitted ? 1 : 0)
             .description(
                 "1 while the registry holds this node's agent as admitted (Mesos slave/registered)")
@@ -303,7 +319,14 @@ public final class AgentMain implements Callable<Integer> {
                 timers,
                 updates,
                 () -> Optional.ofNullable(admittedId),
-                checkpoints);
+                checkpoints,
+                recoveryTimeout);
+        ExecutorServer executorApi = ExecutorServer.start(workDir, tasks.executors());
+        if (metrics != null) {
+          Gauge.builder("kmesos.agent.executors", tasks.executors(), e -> e.executors())
+              .description("Custom executors whose process runs on this agent")
+              .register(metrics);
+        }
         // Recovered before the session starts: the first Reregister lists what survived.
         AgentRecovery.Outcome recovered =
             new AgentRecovery(
@@ -320,13 +343,18 @@ public final class AgentMain implements Callable<Integer> {
                 .recover();
         System.out.println("kmesos-agent: recovered: " + recovered);
         running.add(checkpoints::close);
+        running.add(executorApi);
         running.add(tasks);
         running.add(
             new AgentStatusReporter(client, nodeName, tasks::report, Clock.systemUTC())
                 .start(statusInterval));
         running.add(
             new MasterSession(
-                    sessionSettings, mutualTls, tasks, updates, recovered.registeredBefore())
+                    sessionSettings,
+                    mutualTls,
+                    tasks,
+                    tasks.updates(),
+                    recovered.registeredBefore())
                 .start());
         running.add(mutualTls);
       }

@@ -1,0 +1,463 @@
+package io.kmesos.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.kmesos.agent.executors.ExecutorServer;
+import io.kmesos.api.agent.v1.Acknowledgement;
+import io.kmesos.api.agent.v1.AgentMessage;
+import io.kmesos.api.agent.v1.AgentSessionGrpc;
+import io.kmesos.api.agent.v1.KillTask;
+import io.kmesos.api.agent.v1.MasterMessage;
+import io.kmesos.api.agent.v1.Registered;
+import io.kmesos.api.agent.v1.RunTask;
+import io.kmesos.api.agent.v1.StatusUpdate;
+import io.kmesos.api.executor.v1.Call;
+import io.kmesos.api.executor.v1.Event;
+import io.kmesos.api.executor.v1.ExecutorGrpc;
+import io.kmesos.api.tls.CertificateDirectory;
+import io.kmesos.api.tls.ClusterCertificates;
+import io.kmesos.api.tls.Identity;
+import io.kmesos.api.tls.MutualTls;
+import io.kmesos.api.v1.CommandInfo;
+import io.kmesos.api.v1.ExecutorInfo;
+import io.kmesos.api.v1.FrameworkInfo;
+import io.kmesos.api.v1.Resource;
+import io.kmesos.api.v1.TaskInfo;
+import io.kmesos.api.v1.TaskState;
+import io.kmesos.api.v1.TaskStatus;
+import io.kmesos.crds.KmesosCrds;
+import io.kmesos.crds.v1alpha1.Agent;
+import io.kmesos.crds.v1alpha1.AgentStatus;
+import io.kmesos.devcluster.LocalKubeApiServer;
+import io.kmesos.devcluster.WithKubeApiServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Custom executors through real processes: {@code kmesos-agent --master} against a scripted master
+ * (mutual TLS, real kube-apiserver) runs tasks that name the example executor ({@code
+ * io.kmesos.executor.example.CommandExecutor}, a JVM the agent starts): two tasks share one
+ * executor, one is killed, the other finishes, and the executor is shut down; a call without the
+ * executor's token is UNAUTHENTICATED, with another executor's IDs PERMISSION_DENIED; an executor
+ * killed with SIGKILL ends its task TASK_FAILED, REASON_EXECUTOR_TERMINATED, and leaves no process.
+ */
+@WithKubeApiServer
+class ExecutorsIT {
+  static final Duration PATIENCE = Duration.ofSeconds(120);
+  static final String EXECUTOR_CLASS = "io.kmesos.executor.example.CommandExecutor";
+
+  @TempDir Path dir;
+
+  final List<AgentMessage> received = new CopyOnWriteArrayList<>();
+  volatile StreamObserver<MasterMessage> toAgent;
+
+  synchronized void send(MasterMessage m) {
+    toAgent.onNext(m);
+  }
+
+  StatusUpdate awaitUpdate(String task, TaskState state) {
+    return await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                received.stream()
+                    .filter(AgentMessage::hasStatusUpdate)
+                    .map(AgentMessage::getStatusUpdate)
+                    .filter(
+                        u ->
+                            u.getStatus().getTaskId().equals(task)
+                                && u.getStatus().getState() == state)
+                    .findFirst()
+                    .orElse(null),
+            u -> u != null);
+  }
+
+  void acknowledge(StatusUpdate u) {
+    send(
+        MasterMessage.newBuilder()
+            .setAcknowledgement(
+                Acknowledgement.newBuilder()
+                    .setFrameworkId(u.getFrameworkId())
+                    .setTaskId(u.getStatus().getTaskId())
+                    .setUuid(u.getStatus().getUuid()))
+            .build());
+  }
+
+  static final FrameworkInfo FRAMEWORK =
+      FrameworkInfo.newBuilder()
+          .setId("fw-x")
+          .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE)
+          .build();
+
+  static ExecutorInfo executor(String id) {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    return ExecutorInfo.newBuilder()
+        .setExecutorId(id)
+        .setName("example executor " + id)
+        .setCommand(
+            CommandInfo.newBuilder()
+                .setShell(false)
+                .setValue(java)
+                .addAllArguments(
+                    List.of(
+                        java,
+                        "-Xmx64m",
+                        "-XX:TieredStopAtLevel=1",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        EXECUTOR_CLASS)))
+        .build();
+  }
+
+  void run(String agentId, String taskId, ExecutorInfo executor, String command) {
+    send(
+        MasterMessage.newBuilder()
+            .setRunTask(
+                RunTask.newBuilder()
+                    .setFramework(FRAMEWORK)
+                    .setTask(
+                        TaskInfo.newBuilder()
+                            .setTaskId(taskId)
+                            .setAgentId(agentId)
+                            .addResources(Resource.newBuilder().setName("cpus").setScalar(0.25))
+                            .setCommand(CommandInfo.newBuilder().setValue(command))
+                            .setExecutor(executor)))
+            .build());
+  }
+
+  /** The executor processes under this work dir, by executor ID: pid and environment. */
+  record ExecutorProcess(long pid, Map<String, String> env) {}
+
+  static Optional<ExecutorProcess> executorProcess(Path work, String executorId) {
+    return ProcessHandle.allProcesses()
+        .map(p -> new ExecutorProcess(p.pid(), environ(p.pid())))
+        .filter(
+            p ->
+                executorId.equals(p.env().get("MESOS_EXECUTOR_ID"))
+                    && p.env().getOrDefault("MESOS_SANDBOX", "").startsWith(work.toString()))
+        .findFirst();
+  }
+
+  static Map<String, String> environ(long pid) {
+    Map<String, String> env = new LinkedHashMap<>();
+    try {
+      String all = Files.readString(Path.of("/proc", Long.toString(pid), "environ"));
+      for (String kv : all.split("\0")) {
+        int eq = kv.indexOf('=');
+        if (eq > 0) {
+          env.put(kv.substring(0, eq), kv.substring(eq + 1));
+        }
+      }
+    } catch (IOException e) {
+      // gone, or not ours
+    }
+    return env;
+  }
+
+  static boolean anyProcess(String marker) {
+    return ProcessHandle.allProcesses().anyMatch(p -> cmdline(p.pid()).contains(marker));
+  }
+
+  static String cmdline(long pid) {
+    try {
+      return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /** Opens an executor API stream with this token and first call; how the call ended. */
+  static Status callWith(Path socket, String token, Call first) throws Exception {
+    EpollEventLoopGroup group = new EpollEventLoopGroup(1);
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+            .channelType(EpollDomainSocketChannel.class)
+            .eventLoopGroup(group)
+            .usePlaintext()
+            .build();
+    try {
+      Metadata headers = new Metadata();
+      headers.put(ExecutorServer.TOKEN, token);
+      CompletableFuture<Status> ended = new CompletableFuture<>();
+      StreamObserver<Call> calls =
+          ExecutorGrpc.newStub(channel)
+              .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+              .connect(
+                  new StreamObserver<>() {
+                    @Override
+                    public void onNext(Event e) {}
+
+                    @Override
+                    public void onError(Throwable t) {
+                      ended.complete(Status.fromThrowable(t));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                      ended.complete(Status.OK);
+                    }
+                  });
+      calls.onNext(first);
+      return ended.get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+    } finally {
+      channel.shutdownNow();
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void tasksRunOnACustomExecutor(LocalKubeApiServer kube, KubernetesClient client)
+      throws Exception {
+    KmesosCrds.install(client, PATIENCE);
+    CertificateDirectory certs = new CertificateDirectory(dir.resolve("certs"));
+    ClusterCertificates.ensure(
+        certs,
+        new ClusterCertificates.Settings(
+            List.of(Identity.CONTROLLER, Identity.AGENT),
+            Map.of(Identity.CONTROLLER, List.of("127.0.0.1")),
+            Duration.ofDays(20),
+            Duration.ofDays(10),
+            false),
+        Instant.now());
+    Process agent = null;
+    try (MutualTls masterTls = MutualTls.load(certs.settings(Identity.CONTROLLER))) {
+      Server master =
+          NettyServerBuilder.forAddress(
+                  new InetSocketAddress("127.0.0.1", 0), masterTls.serverCredentials())
+              .addService(
+                  new AgentSessionGrpc.AgentSessionImplBase() {
+                    @Override
+                    public StreamObserver<AgentMessage> connect(StreamObserver<MasterMessage> out) {
+                      toAgent = out;
+                      return new StreamObserver<>() {
+                        @Override
+                        public void onNext(AgentMessage m) {
+                          received.add(m);
+                          if (m.hasRegister()) {
+                            send(
+                                MasterMessage.newBuilder()
+                                    .setRegistered(
+                                        Registered.newBuilder()
+                                            .setAgentId(m.getRegister().getAgentId()))
+                                    .build());
+                          }
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {}
+
+                        @Override
+                        public void onCompleted() {}
+                      };
+                    }
+                  })
+              .build()
+              .start();
+      Path token = Files.writeString(dir.resolve("token"), "agent-token\n");
+      Path kubeconfig = kube.writeKubeConfig(dir.resolve("kubeconfig"));
+      Path work = dir.resolve("work");
+      try {
+        agent =
+            new ProcessBuilder(
+                    List.of(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-Xmx256m",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        "io.kmesos.agent.AgentMain",
+                        "--node-name",
+                        "node-x",
+                        "--work-dir",
+                        work.toString(),
+                        "--kubeconfig",
+                        kubeconfig.toString(),
+                        "--metrics-port",
+                        "0",
+                        "--master",
+                        "127.0.0.1:" + master.getPort(),
+                        "--tls-dir",
+                        certs.dir(Identity.AGENT).toString(),
+                        "--token-file",
+                        token.toString(),
+                        "--status-interval",
+                        "1s",
+                        "--kill-grace-period",
+                        "2s"))
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("agent.log").toFile())
+                .start();
+        await()
+            .atMost(PATIENCE)
+            .ignoreExceptions()
+            .until(
+                () -> {
+                  Agent latest = client.resources(Agent.class).withName("node-x").get();
+                  AgentStatus status =
+                      latest.getStatus() == null ? new AgentStatus() : latest.getStatus();
+                  status.setState("Admitted");
+                  status.setAgentId(latest.getMetadata().getUid());
+                  latest.setStatus(status);
+                  client.resource(latest).updateStatus();
+                  return true;
+                });
+        AgentMessage first =
+            await()
+                .atMost(PATIENCE)
+                .until(() -> received.isEmpty() ? null : received.get(0), m -> m != null);
+        String agentId = first.getRegister().getAgentId();
+        Path socket = ExecutorServer.socketPath(work);
+        assertThat(Files.getPosixFilePermissions(socket.getParent()))
+            .extracting(Object::toString)
+            .containsExactlyInAnyOrder("OWNER_READ", "OWNER_WRITE", "OWNER_EXECUTE");
+
+        // Two tasks, one executor.
+        Path finish = dir.resolve("finish-b");
+        run(agentId, "a", executor("ex-1"), "sleep 1000.6161");
+        run(
+            agentId,
+            "b",
+            executor("ex-1"),
+            "while [ ! -e " + finish + " ]; do sleep 0.1; done; echo done-b");
+        StatusUpdate runningA = awaitUpdate("a", TaskState.TASK_RUNNING);
+        StatusUpdate runningB = awaitUpdate("b", TaskState.TASK_RUNNING);
+        for (StatusUpdate u : List.of(runningA, runningB)) {
+          assertThat(u.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_EXECUTOR);
+          assertThat(u.getStatus().getUuid().size()).isEqualTo(16);
+          assertThat(u.getStatus().getAgentId()).isEqualTo(agentId);
+          acknowledge(u);
+        }
+        ExecutorProcess ex1 =
+            await()
+                .atMost(PATIENCE)
+                .until(() -> executorProcess(work, "ex-1"), Optional::isPresent)
+                .orElseThrow();
+        assertThat(Files.list(work.resolve("executors/fw-x/ex-1")).count())
+            .as("one executor for both tasks")
+            .isEqualTo(1);
+        assertThat(ex1.env())
+            .containsEntry("MESOS_FRAMEWORK_ID", "fw-x")
+            .containsEntry("MESOS_AGENT_ID", agentId)
+            .containsEntry("MESOS_CHECKPOINT", "0")
+            .containsEntry("KMESOS_AGENT_ENDPOINT", "unix:" + socket)
+            .containsKey("KMESOS_EXECUTOR_TOKEN");
+        Path sandbox = Path.of(ex1.env().get("MESOS_SANDBOX"));
+        // The framework's acknowledgements reach the executor.
+        await()
+            .atMost(PATIENCE)
+            .until(
+                () ->
+                    Files.readString(sandbox.resolve("stderr"))
+                        .contains("acknowledged TASK_RUNNING of task b"));
+
+        // Who may call: the token is checked on every call.
+        Call subscribe =
+            Call.newBuilder()
+                .setFrameworkId("fw-x")
+                .setExecutorId("ex-1")
+                .setSubscribe(Call.Subscribe.getDefaultInstance())
+                .build();
+        assertThat(callWith(socket, "not-the-token", subscribe).getCode())
+            .isEqualTo(Status.Code.UNAUTHENTICATED);
+        assertThat(
+                callWith(
+                        socket,
+                        ex1.env().get("KMESOS_EXECUTOR_TOKEN"),
+                        subscribe.toBuilder().setExecutorId("ex-other").build())
+                    .getCode())
+            .isEqualTo(Status.Code.PERMISSION_DENIED);
+
+        // One killed, the other finishes: then the executor is shut down.
+        send(
+            MasterMessage.newBuilder()
+                .setKillTask(KillTask.newBuilder().setFrameworkId("fw-x").setTaskId("a"))
+                .build());
+        StatusUpdate killed = awaitUpdate("a", TaskState.TASK_KILLED);
+        acknowledge(killed);
+        assertThat(anyProcess("1000.6161")).isFalse();
+        assertThat(ProcessHandle.of(ex1.pid()).map(ProcessHandle::isAlive)).contains(true);
+        Files.writeString(finish, "");
+        StatusUpdate finished = awaitUpdate("b", TaskState.TASK_FINISHED);
+        assertThat(finished.getStatus().getExitCode()).isZero();
+        acknowledge(finished);
+        assertThat(Files.readString(sandbox.resolve("tasks/b/stdout"))).isEqualTo("done-b\n");
+        await()
+            .atMost(PATIENCE)
+            .until(() -> ProcessHandle.of(ex1.pid()).map(p -> !p.isAlive()).orElse(true));
+        await()
+            .atMost(PATIENCE)
+            .untilAsserted(
+                () -> {
+                  AgentStatus s =
+                      client.resources(Agent.class).withName("node-x").get().getStatus();
+                  assertThat(s.getTasksRunning()).isZero();
+                  assertThat(s.getResourcesUsed()).containsEntry("cpus", 0.0);
+                });
+
+        // An executor that dies takes its task with it.
+        run(agentId, "c", executor("ex-2"), "sleep 1000.7171");
+        acknowledge(awaitUpdate("c", TaskState.TASK_RUNNING));
+        ExecutorProcess ex2 =
+            await()
+                .atMost(PATIENCE)
+                .until(() -> executorProcess(work, "ex-2"), Optional::isPresent)
+                .orElseThrow();
+        assertThat(anyProcess("1000.7171")).isTrue();
+        ProcessHandle.of(ex2.pid()).orElseThrow().destroyForcibly();
+        StatusUpdate failed = awaitUpdate("c", TaskState.TASK_FAILED);
+        assertThat(failed.getStatus().getReason())
+            .isEqualTo(TaskStatus.Reason.REASON_EXECUTOR_TERMINATED);
+        assertThat(failed.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_AGENT);
+        acknowledge(failed);
+        assertThat(anyProcess("1000.7171")).as("the executor's task died with it").isFalse();
+      } catch (Throwable t) {
+        Path log = Path.of("target", "ExecutorsIT-agent.log");
+        Files.copy(
+            dir.resolve("agent.log"), log, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (var sandboxes = Files.walk(work.resolve("executors"))) {
+          for (Path f :
+              sandboxes.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
+            Files.writeString(
+                log,
+                "\n==== " + f + "\n" + Files.readString(f),
+                java.nio.file.StandardOpenOption.APPEND);
+          }
+        } catch (IOException e) {
+          // no sandboxes
+        }
+        throw t;
+      } finally {
+        if (agent != null) {
+          agent.destroy();
+          agent.waitFor(30, TimeUnit.SECONDS);
+        }
+        master.shutdownNow();
+      }
+    }
+  }
+}
