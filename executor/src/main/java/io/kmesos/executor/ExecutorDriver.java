@@ -5,6 +5,7 @@ import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
@@ -197,6 +198,21 @@ public final class ExecutorDriver implements AutoCloseable {
 
                   @Override
                   public void onError(Throwable t) {
+                    Status status = Status.fromThrowable(t);
+                    if (status.getCode() == Status.Code.UNAUTHENTICATED
+                        || status.getCode() == Status.Code.PERMISSION_DENIED) {
+                      // An agent that does not know this executor (one restarted without it):
+                      // no point in waiting for it.
+                      thread.execute(
+                          () ->
+                              refused(
+                                  mine,
+                                  "the agent refused this executor: "
+                                      + status.getCode()
+                                      + " "
+                                      + status.getDescription()));
+                      return;
+                    }
                     thread.execute(() -> broken(mine, t.toString()));
                   }
 
@@ -259,6 +275,14 @@ public final class ExecutorDriver implements AutoCloseable {
       }
       default -> LOG.warn("executor {}: ignoring an unknown event", settings.executorId());
     }
+  }
+
+  private void refused(int from, String why) {
+    if (from != attempt || terminated.isDone()) {
+      return;
+    }
+    calls = null;
+    stop(false, why, Duration.ZERO);
   }
 
   private void broken(int from, String why) {
