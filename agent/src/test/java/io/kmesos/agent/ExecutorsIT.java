@@ -47,8 +47,11 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,7 +59,9 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -65,7 +70,9 @@ import org.junit.jupiter.api.io.TempDir;
  * io.kmesos.executor.example.CommandExecutor}, a JVM the agent starts): two tasks share one
  * executor, one is killed, the other finishes, and the executor is shut down; a call without the
  * executor's token is UNAUTHENTICATED, with another executor's IDs PERMISSION_DENIED; an executor
- * killed with SIGKILL ends its task TASK_FAILED, REASON_EXECUTOR_TERMINATED, and leaves no process.
+ * killed with SIGKILL ends its task TASK_FAILED, REASON_EXECUTOR_TERMINATED, and leaves no process;
+ * an executor of a checkpointing framework whose agent is killed and not restarted exits by itself
+ * after the agent's --recovery-timeout.
  */
 @WithKubeApiServer
 class ExecutorsIT {
@@ -231,9 +238,17 @@ class ExecutorsIT {
     }
   }
 
-  @Test
-  void tasksRunOnACustomExecutor(LocalKubeApiServer kube, KubernetesClient client)
-      throws Exception {
+  MutualTls masterTls;
+  Server master;
+  Process agent;
+  Path work;
+  String agentId;
+
+  /**
+   * The scripted master, and the agent as a process (with {@code extra} flags), admitted and
+   * registered.
+   */
+  void up(LocalKubeApiServer kube, KubernetesClient client, String... extra) throws Exception {
     KmesosCrds.install(client, PATIENCE);
     CertificateDirectory certs = new CertificateDirectory(dir.resolve("certs"));
     ClusterCertificates.ensure(
@@ -245,219 +260,274 @@ class ExecutorsIT {
             Duration.ofDays(10),
             false),
         Instant.now());
-    Process agent = null;
-    try (MutualTls masterTls = MutualTls.load(certs.settings(Identity.CONTROLLER))) {
-      Server master =
-          NettyServerBuilder.forAddress(
-                  new InetSocketAddress("127.0.0.1", 0), masterTls.serverCredentials())
-              .addService(
-                  new AgentSessionGrpc.AgentSessionImplBase() {
-                    @Override
-                    public StreamObserver<AgentMessage> connect(StreamObserver<MasterMessage> out) {
-                      toAgent = out;
-                      return new StreamObserver<>() {
-                        @Override
-                        public void onNext(AgentMessage m) {
-                          received.add(m);
-                          if (m.hasRegister()) {
-                            send(
-                                MasterMessage.newBuilder()
-                                    .setRegistered(
-                                        Registered.newBuilder()
-                                            .setAgentId(m.getRegister().getAgentId()))
-                                    .build());
-                          }
+    masterTls = MutualTls.load(certs.settings(Identity.CONTROLLER));
+    master =
+        NettyServerBuilder.forAddress(
+                new InetSocketAddress("127.0.0.1", 0), masterTls.serverCredentials())
+            .addService(
+                new AgentSessionGrpc.AgentSessionImplBase() {
+                  @Override
+                  public StreamObserver<AgentMessage> connect(StreamObserver<MasterMessage> out) {
+                    toAgent = out;
+                    return new StreamObserver<>() {
+                      @Override
+                      public void onNext(AgentMessage m) {
+                        received.add(m);
+                        if (m.hasRegister()) {
+                          send(
+                              MasterMessage.newBuilder()
+                                  .setRegistered(
+                                      Registered.newBuilder()
+                                          .setAgentId(m.getRegister().getAgentId()))
+                                  .build());
                         }
+                      }
 
-                        @Override
-                        public void onError(Throwable t) {}
+                      @Override
+                      public void onError(Throwable t) {}
 
-                        @Override
-                        public void onCompleted() {}
-                      };
-                    }
-                  })
-              .build()
-              .start();
-      Path token = Files.writeString(dir.resolve("token"), "agent-token\n");
-      Path kubeconfig = kube.writeKubeConfig(dir.resolve("kubeconfig"));
-      Path work = dir.resolve("work");
-      try {
-        agent =
-            new ProcessBuilder(
-                    List.of(
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx256m",
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        "io.kmesos.agent.AgentMain",
-                        "--node-name",
-                        "node-x",
-                        "--work-dir",
-                        work.toString(),
-                        "--kubeconfig",
-                        kubeconfig.toString(),
-                        "--metrics-port",
-                        "0",
-                        "--master",
-                        "127.0.0.1:" + master.getPort(),
-                        "--tls-dir",
-                        certs.dir(Identity.AGENT).toString(),
-                        "--token-file",
-                        token.toString(),
-                        "--status-interval",
-                        "1s",
-                        "--kill-grace-period",
-                        "2s"))
-                .redirectErrorStream(true)
-                .redirectOutput(dir.resolve("agent.log").toFile())
-                .start();
+                      @Override
+                      public void onCompleted() {}
+                    };
+                  }
+                })
+            .build()
+            .start();
+    Path token = Files.writeString(dir.resolve("token"), "agent-token\n");
+    Path kubeconfig = kube.writeKubeConfig(dir.resolve("kubeconfig"));
+    work = dir.resolve("work");
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.kmesos.agent.AgentMain",
+                "--node-name",
+                "node-x",
+                "--work-dir",
+                work.toString(),
+                "--kubeconfig",
+                kubeconfig.toString(),
+                "--metrics-port",
+                "0",
+                "--master",
+                "127.0.0.1:" + master.getPort(),
+                "--tls-dir",
+                certs.dir(Identity.AGENT).toString(),
+                "--token-file",
+                token.toString(),
+                "--status-interval",
+                "1s",
+                "--kill-grace-period",
+                "2s"));
+    argv.addAll(List.of(extra));
+    agent =
+        new ProcessBuilder(argv)
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("agent.log").toFile())
+            .start();
+    await()
+        .atMost(PATIENCE)
+        .ignoreExceptions()
+        .until(
+            () -> {
+              Agent latest = client.resources(Agent.class).withName("node-x").get();
+              AgentStatus status =
+                  latest.getStatus() == null ? new AgentStatus() : latest.getStatus();
+              status.setState("Admitted");
+              status.setAgentId(latest.getMetadata().getUid());
+              latest.setStatus(status);
+              client.resource(latest).updateStatus();
+              return true;
+            });
+    AgentMessage first =
         await()
             .atMost(PATIENCE)
-            .ignoreExceptions()
-            .until(
-                () -> {
-                  Agent latest = client.resources(Agent.class).withName("node-x").get();
-                  AgentStatus status =
-                      latest.getStatus() == null ? new AgentStatus() : latest.getStatus();
-                  status.setState("Admitted");
-                  status.setAgentId(latest.getMetadata().getUid());
-                  latest.setStatus(status);
-                  client.resource(latest).updateStatus();
-                  return true;
-                });
-        AgentMessage first =
-            await()
-                .atMost(PATIENCE)
-                .until(() -> received.isEmpty() ? null : received.get(0), m -> m != null);
-        String agentId = first.getRegister().getAgentId();
-        Path socket = ExecutorServer.socketPath(work);
-        assertThat(Files.getPosixFilePermissions(socket.getParent()))
-            .extracting(Object::toString)
-            .containsExactlyInAnyOrder("OWNER_READ", "OWNER_WRITE", "OWNER_EXECUTE");
+            .until(() -> received.isEmpty() ? null : received.get(0), m -> m != null);
+    agentId = first.getRegister().getAgentId();
+  }
 
-        // Two tasks, one executor.
-        Path finish = dir.resolve("finish-b");
-        run(agentId, "a", executor("ex-1"), "sleep 1000.6161");
-        run(
-            agentId,
-            "b",
-            executor("ex-1"),
-            "while [ ! -e " + finish + " ]; do sleep 0.1; done; echo done-b");
-        StatusUpdate runningA = awaitUpdate("a", TaskState.TASK_RUNNING);
-        StatusUpdate runningB = awaitUpdate("b", TaskState.TASK_RUNNING);
-        for (StatusUpdate u : List.of(runningA, runningB)) {
-          assertThat(u.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_EXECUTOR);
-          assertThat(u.getStatus().getUuid().size()).isEqualTo(16);
-          assertThat(u.getStatus().getAgentId()).isEqualTo(agentId);
-          acknowledge(u);
-        }
-        ExecutorProcess ex1 =
-            await()
-                .atMost(PATIENCE)
-                .until(() -> executorProcess(work, "ex-1"), Optional::isPresent)
-                .orElseThrow();
-        assertThat(Files.list(work.resolve("executors/fw-x/ex-1")).count())
-            .as("one executor for both tasks")
-            .isEqualTo(1);
-        assertThat(ex1.env())
-            .containsEntry("MESOS_FRAMEWORK_ID", "fw-x")
-            .containsEntry("MESOS_AGENT_ID", agentId)
-            .containsEntry("MESOS_CHECKPOINT", "0")
-            .containsEntry("KMESOS_AGENT_ENDPOINT", "unix:" + socket)
-            .containsKey("KMESOS_EXECUTOR_TOKEN");
-        Path sandbox = Path.of(ex1.env().get("MESOS_SANDBOX"));
-        // The framework's acknowledgements reach the executor.
-        await()
-            .atMost(PATIENCE)
-            .until(
-                () ->
-                    Files.readString(sandbox.resolve("stderr"))
-                        .contains("acknowledged TASK_RUNNING of task b"));
-
-        // Who may call: the token is checked on every call.
-        Call subscribe =
-            Call.newBuilder()
-                .setFrameworkId("fw-x")
-                .setExecutorId("ex-1")
-                .setSubscribe(Call.Subscribe.getDefaultInstance())
-                .build();
-        assertThat(callWith(socket, "not-the-token", subscribe).getCode())
-            .isEqualTo(Status.Code.UNAUTHENTICATED);
-        assertThat(
-                callWith(
-                        socket,
-                        ex1.env().get("KMESOS_EXECUTOR_TOKEN"),
-                        subscribe.toBuilder().setExecutorId("ex-other").build())
-                    .getCode())
-            .isEqualTo(Status.Code.PERMISSION_DENIED);
-
-        // One killed, the other finishes: then the executor is shut down.
-        send(
-            MasterMessage.newBuilder()
-                .setKillTask(KillTask.newBuilder().setFrameworkId("fw-x").setTaskId("a"))
-                .build());
-        StatusUpdate killed = awaitUpdate("a", TaskState.TASK_KILLED);
-        acknowledge(killed);
-        assertThat(anyProcess("1000.6161")).isFalse();
-        assertThat(ProcessHandle.of(ex1.pid()).map(ProcessHandle::isAlive)).contains(true);
-        Files.writeString(finish, "");
-        StatusUpdate finished = awaitUpdate("b", TaskState.TASK_FINISHED);
-        assertThat(finished.getStatus().getExitCode()).isZero();
-        acknowledge(finished);
-        assertThat(Files.readString(sandbox.resolve("tasks/b/stdout"))).isEqualTo("done-b\n");
-        await()
-            .atMost(PATIENCE)
-            .until(() -> ProcessHandle.of(ex1.pid()).map(p -> !p.isAlive()).orElse(true));
-        await()
-            .atMost(PATIENCE)
-            .untilAsserted(
-                () -> {
-                  AgentStatus s =
-                      client.resources(Agent.class).withName("node-x").get().getStatus();
-                  assertThat(s.getTasksRunning()).isZero();
-                  assertThat(s.getResourcesUsed()).containsEntry("cpus", 0.0);
-                });
-
-        // An executor that dies takes its task with it.
-        run(agentId, "c", executor("ex-2"), "sleep 1000.7171");
-        acknowledge(awaitUpdate("c", TaskState.TASK_RUNNING));
-        ExecutorProcess ex2 =
-            await()
-                .atMost(PATIENCE)
-                .until(() -> executorProcess(work, "ex-2"), Optional::isPresent)
-                .orElseThrow();
-        assertThat(anyProcess("1000.7171")).isTrue();
-        ProcessHandle.of(ex2.pid()).orElseThrow().destroyForcibly();
-        StatusUpdate failed = awaitUpdate("c", TaskState.TASK_FAILED);
-        assertThat(failed.getStatus().getReason())
-            .isEqualTo(TaskStatus.Reason.REASON_EXECUTOR_TERMINATED);
-        assertThat(failed.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_AGENT);
-        acknowledge(failed);
-        assertThat(anyProcess("1000.7171")).as("the executor's task died with it").isFalse();
-      } catch (Throwable t) {
-        Path log = Path.of("target", "ExecutorsIT-agent.log");
-        Files.copy(
-            dir.resolve("agent.log"), log, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  /** On failure: the agent's log and the executors' stderr in target/, for the reader. */
+  @AfterEach
+  void down(TestInfo test) throws Exception {
+    try {
+      Path log =
+          Path.of("target", "ExecutorsIT-" + test.getTestMethod().orElseThrow().getName() + ".log");
+      if (Files.exists(dir.resolve("agent.log"))) {
+        Files.copy(dir.resolve("agent.log"), log, StandardCopyOption.REPLACE_EXISTING);
+      }
+      if (work != null && Files.isDirectory(work.resolve("executors"))) {
         try (var sandboxes = Files.walk(work.resolve("executors"))) {
           for (Path f :
               sandboxes.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
             Files.writeString(
-                log,
-                "\n==== " + f + "\n" + Files.readString(f),
-                java.nio.file.StandardOpenOption.APPEND);
+                log, "\n==== " + f + "\n" + Files.readString(f), StandardOpenOption.APPEND);
           }
-        } catch (IOException e) {
-          // no sandboxes
         }
-        throw t;
-      } finally {
-        if (agent != null) {
-          agent.destroy();
-          agent.waitFor(30, TimeUnit.SECONDS);
-        }
+      }
+    } finally {
+      if (agent != null) {
+        agent.destroy();
+        agent.waitFor(30, TimeUnit.SECONDS);
+      }
+      if (master != null) {
         master.shutdownNow();
       }
+      if (masterTls != null) {
+        masterTls.close();
+      }
     }
+  }
+
+  @Test
+  void tasksRunOnACustomExecutor(LocalKubeApiServer kube, KubernetesClient client)
+      throws Exception {
+    up(kube, client);
+    Path socket = ExecutorServer.socketPath(work);
+    assertThat(Files.getPosixFilePermissions(socket.getParent()))
+        .extracting(Object::toString)
+        .containsExactlyInAnyOrder("OWNER_READ", "OWNER_WRITE", "OWNER_EXECUTE");
+
+    // Two tasks, one executor.
+    Path finish = dir.resolve("finish-b");
+    run(agentId, "a", executor("ex-1"), "sleep 1000.6161");
+    run(
+        agentId,
+        "b",
+        executor("ex-1"),
+        "while [ ! -e " + finish + " ]; do sleep 0.1; done; echo done-b");
+    StatusUpdate runningA = awaitUpdate("a", TaskState.TASK_RUNNING);
+    StatusUpdate runningB = awaitUpdate("b", TaskState.TASK_RUNNING);
+    for (StatusUpdate u : List.of(runningA, runningB)) {
+      assertThat(u.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_EXECUTOR);
+      assertThat(u.getStatus().getUuid().size()).isEqualTo(16);
+      assertThat(u.getStatus().getAgentId()).isEqualTo(agentId);
+      acknowledge(u);
+    }
+    ExecutorProcess ex1 =
+        await()
+            .atMost(PATIENCE)
+            .until(() -> executorProcess(work, "ex-1"), Optional::isPresent)
+            .orElseThrow();
+    assertThat(Files.list(work.resolve("executors/fw-x/ex-1")).count())
+        .as("one executor for both tasks")
+        .isEqualTo(1);
+    assertThat(ex1.env())
+        .containsEntry("MESOS_FRAMEWORK_ID", "fw-x")
+        .containsEntry("MESOS_AGENT_ID", agentId)
+        .containsEntry("MESOS_CHECKPOINT", "0")
+        .containsEntry("KMESOS_AGENT_ENDPOINT", "unix:" + socket)
+        .containsKey("KMESOS_EXECUTOR_TOKEN");
+    Path sandbox = Path.of(ex1.env().get("MESOS_SANDBOX"));
+    // The framework's acknowledgements reach the executor.
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                Files.readString(sandbox.resolve("stderr"))
+                    .contains("acknowledged TASK_RUNNING of task b"));
+
+    // Who may call: the token is checked on every call.
+    Call subscribe =
+        Call.newBuilder()
+            .setFrameworkId("fw-x")
+            .setExecutorId("ex-1")
+            .setSubscribe(Call.Subscribe.getDefaultInstance())
+            .build();
+    assertThat(callWith(socket, "not-the-token", subscribe).getCode())
+        .isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(
+            callWith(
+                    socket,
+                    ex1.env().get("KMESOS_EXECUTOR_TOKEN"),
+                    subscribe.toBuilder().setExecutorId("ex-other").build())
+                .getCode())
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+
+    // One killed, the other finishes: then the executor is shut down.
+    send(
+        MasterMessage.newBuilder()
+            .setKillTask(KillTask.newBuilder().setFrameworkId("fw-x").setTaskId("a"))
+            .build());
+    StatusUpdate killed = awaitUpdate("a", TaskState.TASK_KILLED);
+    acknowledge(killed);
+    assertThat(anyProcess("1000.6161")).isFalse();
+    assertThat(ProcessHandle.of(ex1.pid()).map(ProcessHandle::isAlive)).contains(true);
+    Files.writeString(finish, "");
+    StatusUpdate finished = awaitUpdate("b", TaskState.TASK_FINISHED);
+    assertThat(finished.getStatus().getExitCode()).isZero();
+    acknowledge(finished);
+    assertThat(Files.readString(sandbox.resolve("tasks/b/stdout"))).isEqualTo("done-b\n");
+    await()
+        .atMost(PATIENCE)
+        .until(() -> ProcessHandle.of(ex1.pid()).map(p -> !p.isAlive()).orElse(true));
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () -> {
+              AgentStatus s = client.resources(Agent.class).withName("node-x").get().getStatus();
+              assertThat(s.getTasksRunning()).isZero();
+              assertThat(s.getResourcesUsed()).containsEntry("cpus", 0.0);
+            });
+
+    // An executor that dies takes its task with it.
+    run(agentId, "c", executor("ex-2"), "sleep 1000.7171");
+    acknowledge(awaitUpdate("c", TaskState.TASK_RUNNING));
+    ExecutorProcess ex2 =
+        await()
+            .atMost(PATIENCE)
+            .until(() -> executorProcess(work, "ex-2"), Optional::isPresent)
+            .orElseThrow();
+    assertThat(anyProcess("1000.7171")).isTrue();
+    ProcessHandle.of(ex2.pid()).orElseThrow().destroyForcibly();
+    StatusUpdate failed = awaitUpdate("c", TaskState.TASK_FAILED);
+    assertThat(failed.getStatus().getReason())
+        .isEqualTo(TaskStatus.Reason.REASON_EXECUTOR_TERMINATED);
+    assertThat(failed.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_AGENT);
+    acknowledge(failed);
+    assertThat(anyProcess("1000.7171")).as("the executor's task died with it").isFalse();
+  }
+
+  /**
+   * An executor of a checkpointing framework whose agent is killed and not restarted gives up after
+   * the recovery timeout: it kills its task and exits by itself.
+   */
+  @Test
+  void anExecutorWhoseAgentDoesNotComeBackExits(LocalKubeApiServer kube, KubernetesClient client)
+      throws Exception {
+    up(kube, client, "--recovery-timeout", "3s");
+    FrameworkInfo checkpointing = FRAMEWORK.toBuilder().setId("fw-c").setCheckpoint(true).build();
+    send(
+        MasterMessage.newBuilder()
+            .setRunTask(
+                RunTask.newBuilder()
+                    .setFramework(checkpointing)
+                    .setTask(
+                        TaskInfo.newBuilder()
+                            .setTaskId("d")
+                            .setAgentId(agentId)
+                            .addResources(Resource.newBuilder().setName("cpus").setScalar(0.25))
+                            .setCommand(CommandInfo.newBuilder().setValue("sleep 1000.9191"))
+                            .setExecutor(executor("ex-c"))))
+            .build());
+    acknowledge(awaitUpdate("d", TaskState.TASK_RUNNING));
+    ExecutorProcess ex =
+        await()
+            .atMost(PATIENCE)
+            .until(() -> executorProcess(work, "ex-c"), Optional::isPresent)
+            .orElseThrow();
+    assertThat(ex.env()).containsEntry("MESOS_CHECKPOINT", "1");
+    assertThat(ex.env()).containsEntry("MESOS_RECOVERY_TIMEOUT", "3000ms");
+    Path sandbox = Path.of(ex.env().get("MESOS_SANDBOX"));
+    agent.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    await()
+        .atMost(PATIENCE)
+        .until(() -> ProcessHandle.of(ex.pid()).map(p -> !p.isAlive()).orElse(true));
+    assertThat(Files.readString(sandbox.resolve("stderr")))
+        .contains("lost the agent")
+        .contains("the agent did not come back within the recovery timeout (PT3S)");
+    assertThat(anyProcess("1000.9191")).as("its task ended with it").isFalse();
   }
 }
