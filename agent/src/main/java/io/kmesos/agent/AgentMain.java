@@ -186,6 +186,16 @@ public final class AgentMain implements Callable<Integer> {
   Duration recoveryTimeout;
 
   @Option(
+      names = "--executor-reregistration-timeout",
+      defaultValue = "10s",
+      converter = Durations.class,
+      description =
+          "After a restart, how long a custom executor that still runs has to re-subscribe before "
+              + "it is destroyed and its tasks fail with REASON_EXECUTOR_REREGISTRATION_TIMEOUT "
+              + "(default: ${DEFAULT-VALUE}).")
+  Duration executorReregistrationTimeout;
+
+  @Option(
       names = "--boot-id",
       paramLabel = "ID",
       description =
@@ -243,6 +253,11 @@ public final class AgentMain implements Callable<Integer> {
     if (recoveryTimeout.isNegative() || recoveryTimeout.isZero()) {
       throw new IllegalArgumentException(
           "--recovery-timeout must be positive, not " + recoveryTimeout);
+    }
+    if (executorReregistrationTimeout.isNegative() || executorReregistrationTimeout.isZero()) {
+      throw new IllegalArgumentException(
+          "--executor-reregistration-timeout must be positive, not "
+              + executorReregistrationTimeout);
     }
     if (killGracePeriod.isNegative()) {
       throw new IllegalArgumentException(
@@ -320,8 +335,8 @@ public final class AgentMain implements Callable<Integer> {
                 updates,
                 () -> Optional.ofNullable(admittedId),
                 checkpoints,
-                recoveryTimeout);
-        ExecutorServer executorApi = ExecutorServer.start(workDir, tasks.executors());
+                recoveryTimeout,
+                executorReregistrationTimeout);
         if (metrics != null) {
           Gauge.builder("kmesos.agent.executors", tasks.executors(), e -> e.executors())
               .description("Custom executors whose process runs on this agent")
@@ -339,9 +354,12 @@ public final class AgentMain implements Callable<Integer> {
                     gcDelay,
                     checkpoints,
                     tasks.runner(),
-                    updates)
+                    updates,
+                    tasks.executors())
                 .recover();
         System.out.println("kmesos-agent: recovered: " + recovered);
+        // After recovery: a re-adopted executor that re-subscribes finds its token known.
+        ExecutorServer executorApi = ExecutorServer.start(workDir, tasks.executors());
         running.add(checkpoints::close);
         running.add(executorApi);
         running.add(tasks);

@@ -42,6 +42,9 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
   /** How long an executor waits for a restarted agent, unless the agent says (Mesos's default). */
   public static final Duration DEFAULT_RECOVERY_TIMEOUT = Duration.ofMinutes(15);
 
+  /** How long a re-adopted executor has to re-subscribe, unless the agent says. */
+  public static final Duration DEFAULT_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.ofSeconds(10);
+
   /** Frameworks the master shut down: no one acknowledges their updates any more. */
   private final Set<String> shutDown = ConcurrentHashMap.newKeySet();
 
@@ -79,12 +82,15 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
         updates,
         agentId,
         checkpoints,
-        DEFAULT_RECOVERY_TIMEOUT);
+        DEFAULT_RECOVERY_TIMEOUT,
+        DEFAULT_EXECUTOR_REREGISTRATION_TIMEOUT);
   }
 
   /**
    * As above; {@code recoveryTimeout} is what custom executors are told to wait for a restarted
-   * agent.
+   * agent, {@code executorReregistrationTimeout} how long a re-adopted one has to re-subscribe (the
+   * runs of custom executors are checkpointed where {@code checkpoints} is also an {@link
+   * ExecutorRunner.Checkpoints}).
    */
   public TaskAgent(
       Path workDir,
@@ -94,13 +100,23 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
       StatusUpdates updates,
       Supplier<Optional<String>> agentId,
       TaskRunner.RunCheckpoints checkpoints,
-      Duration recoveryTimeout) {
+      Duration recoveryTimeout,
+      Duration executorReregistrationTimeout) {
     this.agentId = agentId;
     this.runner =
         new TaskRunner(workDir, total, defaultGracePeriod, timers, this::update, checkpoints);
     this.executors =
         new ExecutorRunner(
-            workDir, timers, this::update, runner, defaultGracePeriod, recoveryTimeout);
+            workDir,
+            timers,
+            this::update,
+            runner,
+            defaultGracePeriod,
+            recoveryTimeout,
+            checkpoints instanceof ExecutorRunner.Checkpoints c
+                ? c
+                : ExecutorRunner.Checkpoints.NONE,
+            executorReregistrationTimeout);
     this.updates = executors.acknowledging(updates);
   }
 
@@ -206,7 +222,7 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
   public void gone(String message) {
     LOG.error("the master says this agent is gone ({}): killing every task", message);
     runner.killAllAndClose();
-    executors.close();
+    executors.killAllAndClose();
   }
 
   /** What the Agent resource's status shows. */

@@ -22,6 +22,7 @@ import io.kmesos.api.agent.v1.AgentSessionGrpc;
 import io.kmesos.api.agent.v1.KillTask;
 import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.Registered;
+import io.kmesos.api.agent.v1.Reregistered;
 import io.kmesos.api.agent.v1.RunTask;
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.executor.v1.Call;
@@ -243,6 +244,49 @@ class ExecutorsIT {
   Process agent;
   Path work;
   String agentId;
+  List<String> agentArgv;
+
+  /** kill -9 of the agent, then the same agent again (its output appended to the same log). */
+  void restartAgent() throws Exception {
+    agent.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    agent =
+        new ProcessBuilder(agentArgv)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent.log").toFile()))
+            .start();
+  }
+
+  static void signal(long pid, String signal) throws Exception {
+    new ProcessBuilder("/bin/kill", "-s", signal, Long.toString(pid))
+        .inheritIO()
+        .start()
+        .waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** The pid of the process whose command line holds {@code marker}. */
+  static long pidOf(String marker) {
+    return ProcessHandle.allProcesses()
+        .filter(p -> cmdline(p.pid()).contains(marker) && !cmdline(p.pid()).contains("/bin/sh"))
+        .findFirst()
+        .orElseThrow()
+        .pid();
+  }
+
+  void runCheckpointed(FrameworkInfo framework, String taskId, String executorId, String command) {
+    send(
+        MasterMessage.newBuilder()
+            .setRunTask(
+                RunTask.newBuilder()
+                    .setFramework(framework)
+                    .setTask(
+                        TaskInfo.newBuilder()
+                            .setTaskId(taskId)
+                            .setAgentId(agentId)
+                            .addResources(Resource.newBuilder().setName("cpus").setScalar(0.25))
+                            .setCommand(CommandInfo.newBuilder().setValue(command))
+                            .setExecutor(executor(executorId))))
+            .build());
+  }
 
   /**
    * The scripted master, and the agent as a process (with {@code extra} flags), admitted and
@@ -279,6 +323,14 @@ class ExecutorsIT {
                                   .setRegistered(
                                       Registered.newBuilder()
                                           .setAgentId(m.getRegister().getAgentId()))
+                                  .build());
+                        }
+                        if (m.hasReregister()) {
+                          send(
+                              MasterMessage.newBuilder()
+                                  .setReregistered(
+                                      Reregistered.newBuilder()
+                                          .setAgentId(m.getReregister().getAgentId()))
                                   .build());
                         }
                       }
@@ -323,6 +375,7 @@ class ExecutorsIT {
                 "--kill-grace-period",
                 "2s"));
     argv.addAll(List.of(extra));
+    agentArgv = argv;
     agent =
         new ProcessBuilder(argv)
             .redirectErrorStream(true)
@@ -529,5 +582,80 @@ class ExecutorsIT {
         .contains("lost the agent")
         .contains("the agent did not come back within the recovery timeout (PT3S)");
     assertThat(anyProcess("1000.9191")).as("its task ended with it").isFalse();
+  }
+
+  /**
+   * Agent kill -9 with two live executors of a checkpointing framework, then the agent again: the
+   * one that runs re-subscribes, keeps its task (same processes) and the task is killable through
+   * it; the one that cannot (SIGSTOPped) is destroyed after --executor-reregistration-timeout and
+   * its task fails with REASON_EXECUTOR_REREGISTRATION_TIMEOUT.
+   */
+  @Test
+  void executorsOfACheckpointingFrameworkOutliveTheirAgent(
+      LocalKubeApiServer kube, KubernetesClient client) throws Exception {
+    up(kube, client, "--executor-reregistration-timeout", "15s");
+    FrameworkInfo checkpointing = FRAMEWORK.toBuilder().setId("fw-r").setCheckpoint(true).build();
+    runCheckpointed(checkpointing, "r", "ex-r", "sleep 1000.2424");
+    runCheckpointed(checkpointing, "s", "ex-s", "sleep 1000.2525");
+    acknowledge(awaitUpdate("r", TaskState.TASK_RUNNING));
+    acknowledge(awaitUpdate("s", TaskState.TASK_RUNNING));
+    ExecutorProcess exR =
+        await()
+            .atMost(PATIENCE)
+            .until(() -> executorProcess(work, "ex-r"), Optional::isPresent)
+            .orElseThrow();
+    ExecutorProcess exS =
+        await()
+            .atMost(PATIENCE)
+            .until(() -> executorProcess(work, "ex-s"), Optional::isPresent)
+            .orElseThrow();
+    long taskR = pidOf("1000.2424");
+    Path sandboxR = Path.of(exR.env().get("MESOS_SANDBOX"));
+    signal(exS.pid(), "STOP");
+    try {
+      restartAgent();
+      AgentMessage reregister =
+          await()
+              .atMost(PATIENCE)
+              .until(
+                  () -> received.stream().filter(AgentMessage::hasReregister).findFirst(),
+                  Optional::isPresent)
+              .orElseThrow();
+      assertThat(reregister.getReregister().getTasksList())
+          .extracting(t -> t.getInfo().getTaskId())
+          .contains("r", "s");
+      await()
+          .atMost(PATIENCE)
+          .until(() -> Files.readString(sandboxR.resolve("stderr")).contains("re-subscribed"));
+
+      // The one that could not re-subscribe is destroyed, its task with it.
+      StatusUpdate timedOut = awaitUpdate("s", TaskState.TASK_FAILED);
+      assertThat(timedOut.getStatus().getReason())
+          .isEqualTo(TaskStatus.Reason.REASON_EXECUTOR_REREGISTRATION_TIMEOUT);
+      acknowledge(timedOut);
+      await()
+          .atMost(PATIENCE)
+          .until(() -> ProcessHandle.of(exS.pid()).map(p -> !p.isAlive()).orElse(true));
+      await().atMost(PATIENCE).until(() -> !anyProcess("1000.2525"));
+
+      // The other runs on, the same processes, and is killed through its executor.
+      assertThat(ProcessHandle.of(exR.pid()).map(ProcessHandle::isAlive)).contains(true);
+      assertThat(ProcessHandle.of(taskR).map(ProcessHandle::isAlive)).contains(true);
+      send(
+          MasterMessage.newBuilder()
+              .setKillTask(KillTask.newBuilder().setFrameworkId("fw-r").setTaskId("r"))
+              .build());
+      StatusUpdate killed = awaitUpdate("r", TaskState.TASK_KILLED);
+      assertThat(killed.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_EXECUTOR);
+      acknowledge(killed);
+      await()
+          .atMost(PATIENCE)
+          .until(() -> ProcessHandle.of(exR.pid()).map(p -> !p.isAlive()).orElse(true));
+      assertThat(anyProcess("1000.2424")).isFalse();
+    } finally {
+      if (ProcessHandle.of(exS.pid()).isPresent()) {
+        signal(exS.pid(), "CONT");
+      }
+    }
   }
 }

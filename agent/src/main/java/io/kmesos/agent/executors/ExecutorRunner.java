@@ -79,6 +79,51 @@ public final class ExecutorRunner implements AutoCloseable {
   public static final String ENV_CHECKPOINT = "MESOS_CHECKPOINT";
   public static final String ENV_RECOVERY_TIMEOUT = "MESOS_RECOVERY_TIMEOUT";
 
+  /**
+   * Where the runs of custom executors of frameworks with {@code checkpoint} are checkpointed (the
+   * agent's checkpoint store), so that a restarted agent re-adopts them. Each call returns once
+   * what it records is durable.
+   */
+  public interface Checkpoints {
+    /** Before the executor's process starts: the framework, the executor and the run. */
+    void executorLaunching(FrameworkInfo framework, ExecutorInfo executor, String runId)
+        throws IOException;
+
+    /** The executor's process started: which it is, and its token. */
+    void executorStarted(
+        FrameworkInfo framework,
+        String executorId,
+        String runId,
+        ProcessHandle process,
+        Path sandbox,
+        String token)
+        throws IOException;
+
+    /** A task given to the run, before the executor hears of it; its updates go with the run. */
+    void executorTask(FrameworkInfo framework, String executorId, String runId, TaskInfo task)
+        throws IOException;
+
+    Checkpoints NONE =
+        new Checkpoints() {
+          @Override
+          public void executorLaunching(
+              FrameworkInfo framework, ExecutorInfo executor, String runId) {}
+
+          @Override
+          public void executorStarted(
+              FrameworkInfo framework,
+              String executorId,
+              String runId,
+              ProcessHandle process,
+              Path sandbox,
+              String token) {}
+
+          @Override
+          public void executorTask(
+              FrameworkInfo framework, String executorId, String runId, TaskInfo task) {}
+        };
+  }
+
   /** What happened to a run, for the log and the tests. */
   enum Phase {
     LAUNCHING,
@@ -120,19 +165,35 @@ public final class ExecutorRunner implements AutoCloseable {
 
     Phase phase = Phase.LAUNCHING;
     Process child;
+
+    /** The executor's process: the child's, or (re-adopted after a restart) found again. */
+    ProcessHandle process;
+
+    /** Why its tasks end if it terminates before they do. */
+    Reason terminationReason = Reason.REASON_EXECUTOR_TERMINATED;
+
+    boolean exitSeen;
     StreamObserver<Event> stream;
     ScheduledFuture<?> forceKill;
     boolean agentKilled;
 
     Run(Key key, FrameworkInfo framework, ExecutorInfo info, String runId, Path sandbox) {
+      this(key, framework, info, runId, sandbox, newToken());
+    }
+
+    Run(
+        Key key,
+        FrameworkInfo framework,
+        ExecutorInfo info,
+        String runId,
+        Path sandbox,
+        String token) {
       this.key = key;
       this.framework = framework;
       this.info = info;
       this.runId = runId;
       this.sandbox = sandbox;
-      byte[] t = new byte[32];
-      RANDOM.nextBytes(t);
-      this.token = Base64.getUrlEncoder().withoutPadding().encodeToString(t);
+      this.token = token;
     }
 
     String frameworkId() {
@@ -156,8 +217,20 @@ public final class ExecutorRunner implements AutoCloseable {
     }
   }
 
+  private static String newToken() {
+    byte[] t = new byte[32];
+    RANDOM.nextBytes(t);
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(t);
+  }
+
+  /** Re-adopted executors (not the JVM's children) are watched by polling /proc this often. */
+  static final Duration ADOPTED_POLL = Duration.ofSeconds(1);
+
   private final Path workDir;
   private final ScheduledExecutorService timers;
+  private final Checkpoints checkpoints;
+  private final Duration reregistrationTimeout;
+  private ScheduledFuture<?> adoptedPoll;
   private final TaskRunner.Listener listener;
   private final TaskRunner resources;
   private final Duration shutdownGracePeriod;
@@ -185,6 +258,32 @@ public final class ExecutorRunner implements AutoCloseable {
       TaskRunner resources,
       Duration shutdownGracePeriod,
       Duration recoveryTimeout) {
+    this(
+        workDir,
+        timers,
+        listener,
+        resources,
+        shutdownGracePeriod,
+        recoveryTimeout,
+        Checkpoints.NONE,
+        Duration.ofSeconds(10));
+  }
+
+  /**
+   * As above, with the runs of checkpointing frameworks checkpointed there, and re-adopted
+   * executors given {@code reregistrationTimeout} to re-subscribe.
+   */
+  public ExecutorRunner(
+      Path workDir,
+      ScheduledExecutorService timers,
+      TaskRunner.Listener listener,
+      TaskRunner resources,
+      Duration shutdownGracePeriod,
+      Duration recoveryTimeout,
+      Checkpoints checkpoints,
+      Duration reregistrationTimeout) {
+    this.checkpoints = checkpoints;
+    this.reregistrationTimeout = reregistrationTimeout;
     this.workDir = workDir;
     this.timers = timers;
     this.listener = listener;
@@ -273,6 +372,26 @@ public final class ExecutorRunner implements AutoCloseable {
               info,
               runId,
               sandbox(workDir, frameworkId, info.getExecutorId(), runId));
+      if (framework.getCheckpoint()) {
+        try {
+          checkpoints.executorLaunching(framework, info, runId);
+        } catch (IOException | RuntimeException e) {
+          LOG.error(
+              "cannot checkpoint executor {} of framework {}",
+              info.getExecutorId(),
+              frameworkId,
+              e);
+          resources.unreserve(task.getResourcesList());
+          emit(
+              framework,
+              task.getTaskId(),
+              TaskState.TASK_FAILED,
+              Reason.REASON_CONTAINER_LAUNCH_FAILED,
+              "The agent cannot checkpoint the executor: " + e.getMessage(),
+              true);
+          return;
+        }
+      }
       run = created;
       runs.put(key, run);
       byToken.put(run.token, run);
@@ -286,6 +405,25 @@ public final class ExecutorRunner implements AutoCloseable {
         timers.execute(() -> start(created));
       } catch (RejectedExecutionException e) {
         start(created);
+      }
+    }
+    if (framework.getCheckpoint()) {
+      try {
+        checkpoints.executorTask(framework, info.getExecutorId(), run.runId, task);
+      } catch (IOException | RuntimeException e) {
+        LOG.error("cannot checkpoint task {} of framework {}", task.getTaskId(), frameworkId, e);
+        resources.unreserve(task.getResourcesList());
+        emit(
+            framework,
+            task.getTaskId(),
+            TaskState.TASK_FAILED,
+            Reason.REASON_CONTAINER_LAUNCH_FAILED,
+            "The agent cannot checkpoint the task: " + e.getMessage(),
+            true);
+        if (run.tasks.isEmpty()) {
+          shutdown(run, "its only task could not be checkpointed");
+        }
+        return;
       }
     }
     ExecutorTask t = new ExecutorTask(task);
@@ -337,6 +475,11 @@ public final class ExecutorRunner implements AutoCloseable {
         }
         process = pb.start();
         run.child = process;
+        run.process = process.toHandle();
+      }
+      if (run.framework.getCheckpoint()) {
+        checkpoints.executorStarted(
+            run.framework, run.executorId(), run.runId, process.toHandle(), run.sandbox, run.token);
       }
     } catch (IOException | RuntimeException e) {
       LOG.error(
@@ -344,6 +487,18 @@ public final class ExecutorRunner implements AutoCloseable {
           run.executorId(),
           run.frameworkId(),
           e.toString());
+      Process started;
+      synchronized (this) {
+        started = run.child;
+        run.terminationReason = Reason.REASON_CONTAINER_LAUNCH_FAILED;
+      }
+      if (started != null) {
+        // Its pid could not be checkpointed: a restarted agent could not re-adopt it.
+        ProcessTree.signalGroup(started.pid(), "KILL");
+        started.destroyForcibly();
+        started.onExit().thenRun(() -> exited(run));
+        return;
+      }
       terminated(
           run,
           "Cannot start the executor: " + e.getMessage(),
@@ -628,24 +783,110 @@ public final class ExecutorRunner implements AutoCloseable {
 
   /** Kills the executor's whole session (its process's end reports its tasks). */
   private void destroy(Run run) {
-    Process child;
+    ProcessHandle process;
     synchronized (this) {
-      child = run.child;
+      process = run.process;
     }
-    if (child != null && child.isAlive()) {
+    if (process != null && ProcessTree.alive(process.pid())) {
       LOG.info(
           "executor {} of framework {}: killing process group {}",
           run.executorId(),
           run.frameworkId(),
-          child.pid());
-      ProcessTree.signalGroup(child.pid(), "KILL");
-      child.destroyForcibly();
+          process.pid());
+      ProcessTree.signalGroup(process.pid(), "KILL");
+      process.destroyForcibly();
     }
+  }
+
+  /**
+   * Takes over an executor a previous agent started that still runs (recovery, {@code
+   * --recover=reconnect}): its tasks' resources are taken, and it has the re-registration timeout
+   * to re-subscribe (with the token it was given) or it is destroyed and its tasks end with
+   * REASON_EXECUTOR_REREGISTRATION_TIMEOUT. Its end is seen by polling /proc.
+   *
+   * @param tasks its tasks that have not reached a terminal state, with their latest states
+   * @param taken the uuids of every update of its tasks the agent recorded
+   */
+  public synchronized void adopt(
+      FrameworkInfo framework,
+      ExecutorInfo info,
+      String runId,
+      Path sandbox,
+      String token,
+      ProcessHandle process,
+      Map<TaskInfo, TaskState> tasks,
+      Set<ByteString> taken) {
+    Key key = new Key(framework.getId(), info.getExecutorId());
+    Run run = new Run(key, framework, info, runId, sandbox, token);
+    run.taken.addAll(taken); // what the executor re-sends of these is not queued twice
+    run.process = process;
+    run.phase = Phase.DISCONNECTED;
+    tasks.forEach(
+        (task, state) -> {
+          ExecutorTask t = new ExecutorTask(task);
+          t.launched = true;
+          t.state = state;
+          run.tasks.put(task.getTaskId(), t);
+          owners.put(new TaskKey(framework.getId(), task.getTaskId()), run);
+          resources.reserve(task.getResourcesList());
+        });
+    runs.put(key, run);
+    byToken.put(token, run);
+    if (adoptedPoll == null) {
+      adoptedPoll =
+          timers.scheduleWithFixedDelay(
+              this::pollAdopted,
+              ADOPTED_POLL.toMillis(),
+              ADOPTED_POLL.toMillis(),
+              TimeUnit.MILLISECONDS);
+    }
+    timers.schedule(
+        () -> reregistrationTimedOut(run), reregistrationTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    LOG.info(
+        "executor {} of framework {}: re-adopted its process {} with {} tasks; it has {} to"
+            + " re-subscribe",
+        info.getExecutorId(),
+        framework.getId(),
+        process.pid(),
+        tasks.size(),
+        reregistrationTimeout);
+  }
+
+  private void reregistrationTimedOut(Run run) {
+    synchronized (this) {
+      if (run.phase != Phase.DISCONNECTED || run.stream != null) {
+        return; // re-subscribed (or gone) in time
+      }
+      run.terminationReason = Reason.REASON_EXECUTOR_REREGISTRATION_TIMEOUT;
+      run.phase = Phase.SHUTTING_DOWN;
+      LOG.warn(
+          "executor {} of framework {}: did not re-subscribe within {}: destroying it",
+          run.executorId(),
+          run.frameworkId(),
+          reregistrationTimeout);
+    }
+    destroy(run);
+  }
+
+  private void pollAdopted() {
+    List<Run> ended = new ArrayList<>();
+    synchronized (this) {
+      for (Run run : runs.values()) {
+        if (run.child == null
+            && run.process != null
+            && !run.exitSeen
+            && !ProcessTree.alive(run.process.pid())) {
+          run.exitSeen = true;
+          ended.add(run);
+        }
+      }
+    }
+    ended.forEach(this::exited);
   }
 
   /** The executor's process ended: what it left is killed, its live tasks end. */
   private void exited(Run run) {
-    long pid = run.child.pid();
+    long pid = run.process.pid();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     List<Long> left = ProcessTree.sessionMembers(pid);
     while (!left.isEmpty() && System.nanoTime() < deadline) {
@@ -659,11 +900,25 @@ public final class ExecutorRunner implements AutoCloseable {
       }
       left = ProcessTree.sessionMembers(pid);
     }
-    int status = run.child.exitValue();
-    terminated(
-        run,
-        "Executor " + run.executorId() + " terminated (status " + status + ")",
-        Reason.REASON_EXECUTOR_TERMINATED);
+    Reason reason;
+    synchronized (this) {
+      reason = run.terminationReason;
+    }
+    String message =
+        reason == Reason.REASON_EXECUTOR_REREGISTRATION_TIMEOUT
+            ? "Executor "
+                + run.executorId()
+                + " did not re-subscribe within "
+                + reregistrationTimeout
+                + " of the agent's restart and was destroyed"
+            : run.child != null
+                ? "Executor "
+                    + run.executorId()
+                    + " terminated (status "
+                    + run.child.exitValue()
+                    + ")"
+                : "Executor " + run.executorId() + " terminated";
+    terminated(run, message, reason);
   }
 
   private synchronized void terminated(Run run, String message, Reason reason) {
@@ -698,6 +953,15 @@ public final class ExecutorRunner implements AutoCloseable {
           killed ? Reason.REASON_FRAMEWORK_REMOVED : reason,
           message,
           false);
+    }
+    if (run.child == null && run.process != null) {
+      // Re-adopted: its session may hold what it left; the agent is not its parent to be told.
+      long pid = run.process.pid();
+      try {
+        timers.execute(() -> ProcessTree.signalGroup(pid, "KILL"));
+      } catch (RejectedExecutionException e) {
+        // the agent stops
+      }
     }
     run.tasks.clear();
   }
@@ -802,7 +1066,7 @@ public final class ExecutorRunner implements AutoCloseable {
   /** The process of an executor, while it runs (for tests and the operator). */
   public synchronized Optional<Long> pid(String frameworkId, String executorId) {
     Run run = runs.get(new Key(frameworkId, executorId));
-    return run == null || run.child == null ? Optional.empty() : Optional.of(run.child.pid());
+    return run == null || run.process == null ? Optional.empty() : Optional.of(run.process.pid());
   }
 
   /**
@@ -811,13 +1075,34 @@ public final class ExecutorRunner implements AutoCloseable {
    */
   @Override
   public void close() {
-    List<Run> all;
+    stop(false);
+  }
+
+  /** Kills every executor, checkpointed or not (the agent was declared gone). */
+  public void killAllAndClose() {
+    stop(true);
+  }
+
+  private void stop(boolean killCheckpointed) {
+    List<Run> doomed = new ArrayList<>();
     synchronized (this) {
       closed = true;
-      all = List.copyOf(runs.values());
-      all.forEach(r -> r.agentKilled = true);
+      if (adoptedPoll != null) {
+        adoptedPoll.cancel(false);
+      }
+      for (Run run : runs.values()) {
+        if (killCheckpointed || !run.framework.getCheckpoint()) {
+          run.agentKilled = true;
+          doomed.add(run);
+        }
+      }
+      if (doomed.size() < runs.size()) {
+        LOG.info(
+            "leaving {} executors of checkpointing frameworks running for the agent's recovery",
+            runs.size() - doomed.size());
+      }
     }
-    all.forEach(this::destroy);
+    doomed.forEach(this::destroy);
   }
 
   private static Event error(String message) {
