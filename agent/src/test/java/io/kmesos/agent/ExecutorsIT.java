@@ -402,7 +402,7 @@ class ExecutorsIT {
     agentId = first.getRegister().getAgentId();
   }
 
-  /** On failure: the agent's log and the executors' stderr in target/, for the reader. */
+  /** The agent's log and the executors' stderr go to target/, for whoever reads a failure. */
   @AfterEach
   void down(TestInfo test) throws Exception {
     try {

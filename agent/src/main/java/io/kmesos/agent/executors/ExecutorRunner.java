@@ -163,6 +163,12 @@ public final class ExecutorRunner implements AutoCloseable {
     /** The uuids of the updates taken from this executor, so a re-sent one is taken once. */
     final Set<ByteString> taken = new HashSet<>();
 
+    /**
+     * Of a re-adopted run: the uuids the framework acknowledged while the executor could not hear
+     * of it (the agent was away), answered ACKNOWLEDGED when the executor lists them again.
+     */
+    final Set<ByteString> acknowledgedBefore = new HashSet<>();
+
     Phase phase = Phase.LAUNCHING;
     Process child;
 
@@ -593,6 +599,14 @@ public final class ExecutorRunner implements AutoCloseable {
                     .setAgentId(resources.agentId()))
             .build());
     for (TaskStatus s : subscribe.getUnacknowledgedUpdatesList()) {
+      if (run.acknowledgedBefore.remove(s.getUuid())) {
+        run.send(
+            Event.newBuilder()
+                .setAcknowledged(
+                    Event.Acknowledged.newBuilder().setTaskId(s.getTaskId()).setUuid(s.getUuid()))
+                .build());
+        continue;
+      }
       update(run, s);
     }
     if (run.phase == Phase.SHUTTING_DOWN) {
@@ -806,6 +820,7 @@ public final class ExecutorRunner implements AutoCloseable {
    *
    * @param tasks its tasks that have not reached a terminal state, with their latest states
    * @param taken the uuids of every update of its tasks the agent recorded
+   * @param acknowledged those of them the framework acknowledged
    */
   public synchronized void adopt(
       FrameworkInfo framework,
@@ -815,10 +830,12 @@ public final class ExecutorRunner implements AutoCloseable {
       String token,
       ProcessHandle process,
       Map<TaskInfo, TaskState> tasks,
-      Set<ByteString> taken) {
+      Set<ByteString> taken,
+      Set<ByteString> acknowledged) {
     Key key = new Key(framework.getId(), info.getExecutorId());
     Run run = new Run(key, framework, info, runId, sandbox, token);
     run.taken.addAll(taken); // what the executor re-sends of these is not queued twice
+    run.acknowledgedBefore.addAll(acknowledged);
     run.process = process;
     run.phase = Phase.DISCONNECTED;
     tasks.forEach(

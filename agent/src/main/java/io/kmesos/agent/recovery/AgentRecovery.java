@@ -430,6 +430,7 @@ public final class AgentRecovery {
     }
     Map<TaskInfo, TaskState> running = new LinkedHashMap<>();
     Set<ByteString> taken = new HashSet<>();
+    Set<ByteString> acknowledged = new HashSet<>();
     List<RecoveredTask> open = new ArrayList<>();
     for (RecoveredTask task : run.tasks().values()) {
       if (task.isTerminalAndAcknowledged()) {
@@ -442,6 +443,7 @@ public final class AgentRecovery {
         resent++;
       }
       task.updates().forEach(u -> taken.add(u.getUuid()));
+      acknowledged.addAll(task.acknowledged());
       Optional<TaskState> latest = task.latestState();
       if (latest.isPresent() && TaskStates.isTerminal(latest.get())) {
         continue;
@@ -459,7 +461,8 @@ public final class AgentRecovery {
           record.get().getExecutorToken(),
           live.get(),
           running,
-          taken);
+          taken,
+          acknowledged);
       adopted += running.size();
       return true;
     }

@@ -212,6 +212,27 @@ class ExecutorRecoveryTest {
   }
 
   @Test
+  void anUpdateAcknowledgedWhileTheAgentWasAwayIsAcknowledgedToTheExecutor() throws Exception {
+    Agent first = new Agent(Duration.ofSeconds(10));
+    first.recover(AgentRecovery.Mode.RECONNECT);
+    first.executors.launch(FRAMEWORK, TASK);
+    ExecutorRunner.Run run = first.subscribe(Call.Subscribe.getDefaultInstance());
+    first.executors.update(run, RUNNING);
+    first.queues.acknowledge("fw", "t", uuid(1)); // journaled; the executor never heard of it
+    first.crash();
+
+    Agent second = new Agent(Duration.ofSeconds(30));
+    second.recover(AgentRecovery.Mode.RECONNECT);
+    second.subscribe(Call.Subscribe.newBuilder().addUnacknowledgedUpdates(RUNNING).build());
+    assertThat(second.events)
+        .filteredOn(Event::hasAcknowledged)
+        .singleElement()
+        .satisfies(e -> assertThat(e.getAcknowledged().getUuid()).isEqualTo(uuid(1)));
+    assertThat(second.pending()).as("not queued again").isEmpty();
+    assertThat(second.executors.tasks()).hasSize(1);
+  }
+
+  @Test
   void anExecutorThatDoesNotReSubscribeInTimeIsDestroyed() throws Exception {
     Agent first = crashedWithALiveExecutor();
     long pid = first.executors.pid("fw", "ex").orElseThrow();
