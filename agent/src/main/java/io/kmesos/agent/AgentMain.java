@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
 import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.executors.ExecutorServer;
 import io.kmesos.agent.recovery.AgentRecovery;
 import io.kmesos.agent.recovery.TaskCheckpoints;
 import io.kmesos.agent.session.MasterSession;
@@ -27,6 +28,7 @@ import io.kmesos.api.tls.TlsOptions;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentSpec;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -177,6 +179,25 @@ public final class AgentMain implements Callable<Integer> {
   Duration gcDelay;
 
   @Option(
+      names = "--recovery-timeout",
+      defaultValue = "15m",
+      converter = Durations.class,
+      description =
+          "Told to custom executors: how long one waits for its agent to come back after the agent "
+              + "went away, before it exits by itself (default: ${DEFAULT-VALUE}).")
+  Duration recoveryTimeout;
+
+  @Option(
+      names = "--executor-reregistration-timeout",
+      defaultValue = "10s",
+      converter = Durations.class,
+      description =
+          "After a restart, how long a custom executor that still runs has to re-subscribe before "
+              + "it is destroyed and its tasks fail with REASON_EXECUTOR_REREGISTRATION_TIMEOUT "
+              + "(default: ${DEFAULT-VALUE}).")
+  Duration executorReregistrationTimeout;
+
+  @Option(
       names = "--boot-id",
       paramLabel = "ID",
       description =
@@ -255,6 +276,15 @@ public final class AgentMain implements Callable<Integer> {
             ? null
             : TaskCgroups.open(
                 cgroupFs, taskCgroups, Files.readString(Path.of("/proc/self/cgroup")));
+    if (recoveryTimeout.isNegative() || recoveryTimeout.isZero()) {
+      throw new IllegalArgumentException(
+          "--recovery-timeout must be positive, not " + recoveryTimeout);
+    }
+    if (executorReregistrationTimeout.isNegative() || executorReregistrationTimeout.isZero()) {
+      throw new IllegalArgumentException(
+          "--executor-reregistration-timeout must be positive, not "
+              + executorReregistrationTimeout);
+    }
     if (killGracePeriod.isNegative()) {
       throw new IllegalArgumentException(
           "--kill-grace-period must not be negative, not " + killGracePeriod);
@@ -291,8 +321,9 @@ public final class AgentMain implements Callable<Integer> {
         return 0;
       }
       AdminServer admin = null;
+      PrometheusMeterRegistry metrics = null;
       if (metricsPort != 0) {
-        var metrics = ProcessMetrics.prometheus();
+        metrics = ProcessMetrics.prometheus();
         Gauge.builder("kmesos.agent.registered", this, m -> m.admitted ? 1 : 0)
             .description(
                 "1 while the registry holds this node's agent as admitted (Mesos slave/registered)")
@@ -330,7 +361,14 @@ public final class AgentMain implements Callable<Integer> {
                 timers,
                 updates,
                 () -> Optional.ofNullable(admittedId),
-                checkpoints);
+                checkpoints,
+                recoveryTimeout,
+                executorReregistrationTimeout);
+        if (metrics != null) {
+          Gauge.builder("kmesos.agent.executors", tasks.executors(), e -> e.executors())
+              .description("Custom executors whose process runs on this agent")
+              .register(metrics);
+        }
         // Declared gone (spec.gone on its Agent): the tasks are killed; the agent stops, since it
         // never comes back under this ID.
         tasks.onGone(
@@ -353,7 +391,8 @@ public final class AgentMain implements Callable<Integer> {
                     gcDelay,
                     checkpoints,
                     tasks.runner(),
-                    updates)
+                    updates,
+                    tasks.executors())
                 .recover();
         System.out.println("kmesos-agent: recovered: " + recovered);
         if (cgroups != null) {
@@ -366,14 +405,21 @@ public final class AgentMain implements Callable<Integer> {
                   + removed
                   + " empty ones of ended runs removed)");
         }
+        // After recovery: a re-adopted executor that re-subscribes finds its token known.
+        ExecutorServer executorApi = ExecutorServer.start(workDir, tasks.executors());
         running.add(checkpoints::close);
+        running.add(executorApi);
         running.add(tasks);
         running.add(
             new AgentStatusReporter(client, nodeName, tasks::report, Clock.systemUTC())
                 .start(statusInterval));
         running.add(
             new MasterSession(
-                    sessionSettings, mutualTls, tasks, updates, recovered.registeredBefore())
+                    sessionSettings,
+                    mutualTls,
+                    tasks,
+                    tasks.updates(),
+                    recovered.registeredBefore())
                 .start());
         running.add(mutualTls);
       }

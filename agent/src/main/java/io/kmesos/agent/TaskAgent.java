@@ -1,6 +1,7 @@
 package io.kmesos.agent;
 
 import com.google.protobuf.util.Durations;
+import io.kmesos.agent.executors.ExecutorRunner;
 import io.kmesos.agent.session.MasterSession;
 import io.kmesos.agent.status.AgentStatusReporter;
 import io.kmesos.agent.tasks.TaskRunner;
@@ -37,6 +38,13 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
   private final Supplier<Optional<String>> agentId;
   private final StatusUpdates updates;
   private final TaskRunner runner;
+  private final ExecutorRunner executors;
+
+  /** How long an executor waits for a restarted agent, unless the agent says (Mesos's default). */
+  public static final Duration DEFAULT_RECOVERY_TIMEOUT = Duration.ofMinutes(15);
+
+  /** How long a re-adopted executor has to re-subscribe, unless the agent says. */
+  public static final Duration DEFAULT_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.ofSeconds(10);
 
   /** What the agent does once it is gone and its tasks are killed: it stops ({@link #onGone}). */
   private volatile Consumer<String> onGone = why -> {};
@@ -70,10 +78,63 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
       StatusUpdates updates,
       Supplier<Optional<String>> agentId,
       TaskRunner.RunCheckpoints checkpoints) {
+    this(
+        workDir,
+        total,
+        defaultGracePeriod,
+        timers,
+        updates,
+        agentId,
+        checkpoints,
+        DEFAULT_RECOVERY_TIMEOUT,
+        DEFAULT_EXECUTOR_REREGISTRATION_TIMEOUT);
+  }
+
+  /**
+   * As above; {@code recoveryTimeout} is what custom executors are told to wait for a restarted
+   * agent, {@code executorReregistrationTimeout} how long a re-adopted one has to re-subscribe (the
+   * runs of custom executors are checkpointed where {@code checkpoints} is also an {@link
+   * ExecutorRunner.Checkpoints}).
+   */
+  public TaskAgent(
+      Path workDir,
+      Map<String, Double> total,
+      Duration defaultGracePeriod,
+      ScheduledExecutorService timers,
+      StatusUpdates updates,
+      Supplier<Optional<String>> agentId,
+      TaskRunner.RunCheckpoints checkpoints,
+      Duration recoveryTimeout,
+      Duration executorReregistrationTimeout) {
     this.agentId = agentId;
-    this.updates = updates;
     this.runner =
         new TaskRunner(workDir, total, defaultGracePeriod, timers, this::update, checkpoints);
+    this.executors =
+        new ExecutorRunner(
+            workDir,
+            timers,
+            this::update,
+            runner,
+            defaultGracePeriod,
+            recoveryTimeout,
+            checkpoints instanceof ExecutorRunner.Checkpoints c
+                ? c
+                : ExecutorRunner.Checkpoints.NONE,
+            executorReregistrationTimeout);
+    this.updates = executors.acknowledging(updates);
+  }
+
+  /** The custom executors' runner (its server is started by the agent: ExecutorServer). */
+  public ExecutorRunner executors() {
+    return executors;
+  }
+
+  /**
+   * The update path as the session must use it: acknowledgements of a custom executor's updates
+   * also reach that executor.
+   */
+  public StatusUpdates updates() {
+    return updates;
   }
 
   /** The runner, for recovery to re-adopt tasks into before the session starts. */
@@ -111,7 +172,9 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
 
   @Override
   public List<Task> tasks() {
-    return runner.tasks();
+    List<Task> tasks = new ArrayList<>(runner.tasks());
+    tasks.addAll(executors.tasks());
+    return tasks;
   }
 
   @Override
@@ -121,6 +184,7 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
     for (Task t : runner.tasks()) {
       running.put(t.getFrameworkId(), known.get(t.getFrameworkId()));
     }
+    running.putAll(executors.frameworks());
     return running;
   }
 
@@ -130,17 +194,24 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
       LOG.warn("ignoring a task of framework {}, which was shut down", run.getFramework().getId());
       return;
     }
-    runner.launch(run.getFramework(), run.getTask());
+    if (run.getTask().hasExecutor()) {
+      executors.launch(run.getFramework(), run.getTask());
+    } else {
+      runner.launch(run.getFramework(), run.getTask());
+    }
   }
 
   @Override
   public void killTask(KillTask kill) {
-    runner.kill(
-        kill.getFrameworkId(),
-        kill.getTaskId(),
+    Optional<Duration> grace =
         kill.hasKillGracePeriod()
             ? Optional.of(Duration.ofNanos(Durations.toNanos(kill.getKillGracePeriod())))
-            : Optional.empty());
+            : Optional.empty();
+    if (executors.owns(kill.getFrameworkId(), kill.getTaskId())) {
+      executors.kill(kill.getFrameworkId(), kill.getTaskId(), grace);
+    } else {
+      runner.kill(kill.getFrameworkId(), kill.getTaskId(), grace);
+    }
   }
 
   @Override
@@ -148,12 +219,14 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
     shutDown.add(shutdown.getFrameworkId());
     updates.dropFramework(shutdown.getFrameworkId());
     runner.shutdownFramework(shutdown.getFrameworkId());
+    executors.shutdownFramework(shutdown.getFrameworkId());
   }
 
   @Override
   public void gone(String message) {
     LOG.error("the master says this agent is gone ({}): killing every task", message);
     runner.killAllAndClose();
+    executors.killAllAndClose();
     onGone.accept(message);
   }
 
@@ -168,7 +241,8 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
     Map<String, Double> inUse = runner.used();
     // Every offered resource, 0 when unused: see AgentStatusReporter on why keys never go away.
     runner.total().keySet().forEach(k -> used.put(k, inUse.getOrDefault(k, 0.0)));
-    return new AgentStatusReporter.Report(runner.running(), used, runner.free());
+    return new AgentStatusReporter.Report(
+        runner.running() + executors.running(), used, runner.free());
   }
 
   /**
@@ -178,5 +252,6 @@ public final class TaskAgent implements MasterSession.Agent, AutoCloseable {
   @Override
   public void close() {
     runner.close();
+    executors.close();
   }
 }

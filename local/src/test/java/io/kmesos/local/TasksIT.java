@@ -134,6 +134,60 @@ class TasksIT {
             });
   }
 
+  /**
+   * Through the real master: a task that names the example custom executor runs on an agent through
+   * it (a JVM the agent starts, which runs the command as its child and reports its states), and
+   * its executor is shut down once it ended.
+   */
+  @Test
+  void aCommandRunsThroughTheExampleExecutor() throws Exception {
+    String executor =
+        Proc.java() + " -jar " + Proc.ROOT.resolve("executor/target/kmesos-executor.jar");
+    Proc done =
+        Proc.run(
+            PATIENCE,
+            Map.of(),
+            List.of(
+                Proc.java(),
+                "-jar",
+                "framework/target/kmesos-framework.jar",
+                "--master",
+                masters,
+                "--tls-dir",
+                tls.toString(),
+                "--token-file",
+                token.toString(),
+                "--role",
+                "analytics",
+                "--name",
+                "it-executor",
+                "--command",
+                "echo hello-from-an-executor",
+                "--executor",
+                executor,
+                "--resources",
+                "cpus:0.1;mem:32"));
+    assertThat(done.exitCode()).as(done.stdout() + done.stderr()).isZero();
+    // RUNNING says which process the executor started; FINISHED comes from the executor too.
+    assertThat(done.stdout())
+        .contains("TASK_RUNNING  Runs as process")
+        .contains("TASK_FINISHED  Command exited with status 0");
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                ProcessHandle.allProcesses()
+                    .noneMatch(p -> cmdline(p.pid()).contains(executor.replace(" ", "\0"))));
+  }
+
+  private static String cmdline(long pid) {
+    try {
+      return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline"));
+    } catch (java.io.IOException e) {
+      return "";
+    }
+  }
+
   @Test
   void aCommandThatFailsEndsWithItsExitStatus() throws Exception {
     Proc failed = execute("analytics", "it-fails", "exit 3");

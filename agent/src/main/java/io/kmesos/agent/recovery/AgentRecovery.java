@@ -1,5 +1,6 @@
 package io.kmesos.agent.recovery;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.util.Timestamps;
 import io.kmesos.agent.checkpoint.CheckpointCorruptException;
 import io.kmesos.agent.checkpoint.CheckpointReader;
@@ -11,6 +12,7 @@ import io.kmesos.agent.checkpoint.RecoveredFramework;
 import io.kmesos.agent.checkpoint.RecoveredRun;
 import io.kmesos.agent.checkpoint.RecoveredTask;
 import io.kmesos.agent.checkpoint.RunProcesses;
+import io.kmesos.agent.executors.ExecutorRunner;
 import io.kmesos.agent.tasks.ProcessTree;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.StatusUpdateQueues;
@@ -18,6 +20,7 @@ import io.kmesos.api.KmesosVersion;
 import io.kmesos.api.agent.v1.AgentRecord;
 import io.kmesos.api.agent.v1.RunProcessRecord;
 import io.kmesos.api.v1.FrameworkInfo;
+import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
@@ -28,6 +31,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -109,6 +113,7 @@ public final class AgentRecovery {
   private final TaskCheckpoints checkpoints;
   private final TaskRunner runner;
   private final StatusUpdateQueues updates;
+  private final ExecutorRunner executors;
 
   private int adopted;
   private int ended;
@@ -126,6 +131,34 @@ public final class AgentRecovery {
       TaskCheckpoints checkpoints,
       TaskRunner runner,
       StatusUpdateQueues updates) {
+    this(
+        workDir,
+        mode,
+        strict,
+        agentId,
+        hostname,
+        bootId,
+        gcDelay,
+        checkpoints,
+        runner,
+        updates,
+        null);
+  }
+
+  /** As above, with the runs of custom executors re-adopted into {@code executors}. */
+  public AgentRecovery(
+      Path workDir,
+      Mode mode,
+      boolean strict,
+      String agentId,
+      String hostname,
+      String bootId,
+      Duration gcDelay,
+      TaskCheckpoints checkpoints,
+      TaskRunner runner,
+      StatusUpdateQueues updates,
+      ExecutorRunner executors) {
+    this.executors = executors;
     this.workDir = workDir;
     this.mode = mode;
     this.strict = strict;
@@ -238,6 +271,9 @@ public final class AgentRecovery {
           record.isPresent()
               ? RunProcesses.stillRunning(record.get()).filter(h -> ProcessTree.alive(h.pid()))
               : sessionLeader(orphans.get(sandbox(framework, run)));
+    }
+    if (executor.info().hasExecutorInfo()) {
+      return recoverExecutorRun(info, executor, run, record, rebooted, live);
     }
     boolean adoptedHere = false;
     if (!run.tasks().isEmpty()
@@ -366,6 +402,106 @@ public final class AgentRecovery {
       }
     }
     return adoptedHere;
+  }
+
+  /**
+   * A run of a custom executor: its tasks' unacknowledged updates are queued again; if its process
+   * still runs ({@code --recover=reconnect}) it is re-adopted with its tasks and has the
+   * re-registration timeout to re-subscribe; else its tasks end: TASK_FAILED with
+   * REASON_EXECUTOR_TERMINATED (it ended while the agent was away), TASK_GONE/TASK_LOST after a
+   * reboot, TASK_KILLED for what cleanup killed.
+   */
+  private boolean recoverExecutorRun(
+      FrameworkInfo info,
+      RecoveredExecutor executor,
+      RecoveredRun run,
+      Optional<RunProcessRecord> record,
+      boolean rebooted,
+      Optional<ProcessHandle> live)
+      throws IOException {
+    String frameworkId = info.getId();
+    if (!run.tasks().isEmpty()
+        && run.tasks().values().stream().allMatch(RecoveredTask::isTerminalAndAcknowledged)) {
+      if (live.isPresent()) {
+        killSession(live.get().pid()); // its tasks are done with: nothing may run on
+      }
+      checkpoints.completeRecovered(frameworkId, executor.id(), run);
+      return false;
+    }
+    Map<TaskInfo, TaskState> running = new LinkedHashMap<>();
+    Set<ByteString> taken = new HashSet<>();
+    Set<ByteString> acknowledged = new HashSet<>();
+    List<RecoveredTask> open = new ArrayList<>();
+    for (RecoveredTask task : run.tasks().values()) {
+      if (task.isTerminalAndAcknowledged()) {
+        continue;
+      }
+      checkpoints.reopen(frameworkId, executor.id(), run.id(), task.id());
+      List<TaskStatus> unacknowledged = task.unacknowledged();
+      updates.recover(info, unacknowledged);
+      if (!unacknowledged.isEmpty()) {
+        resent++;
+      }
+      task.updates().forEach(u -> taken.add(u.getUuid()));
+      acknowledged.addAll(task.acknowledged());
+      Optional<TaskState> latest = task.latestState();
+      if (latest.isPresent() && TaskStates.isTerminal(latest.get())) {
+        continue;
+      }
+      open.add(task);
+      running.put(task.info(), latest.orElse(TaskState.TASK_STARTING));
+    }
+    boolean reconnect = live.isPresent() && mode == Mode.RECONNECT && executors != null;
+    if (reconnect && record.isPresent() && !record.get().getExecutorToken().isEmpty()) {
+      executors.adopt(
+          info,
+          executor.info().getExecutorInfo(),
+          run.id(),
+          Path.of(record.get().getSandbox()),
+          record.get().getExecutorToken(),
+          live.get(),
+          running,
+          taken,
+          acknowledged);
+      adopted += running.size();
+      return true;
+    }
+    if (live.isPresent()) {
+      killSession(live.get().pid());
+    }
+    boolean partitionAware =
+        info.getCapabilitiesList().contains(FrameworkInfo.Capability.PARTITION_AWARE);
+    for (RecoveredTask task : open) {
+      if (live.isPresent()) {
+        killed++;
+        terminal(
+            info,
+            task,
+            TaskState.TASK_KILLED,
+            Reason.REASON_AGENT_RESTARTED,
+            "Killed with its executor by the agent's recovery (--recover=cleanup)",
+            null);
+      } else if (rebooted) {
+        ended++;
+        terminal(
+            info,
+            task,
+            partitionAware ? TaskState.TASK_GONE : TaskState.TASK_LOST,
+            Reason.REASON_AGENT_REBOOTED,
+            "The host rebooted while the agent was away: the task's executor did not survive",
+            null);
+      } else {
+        ended++;
+        terminal(
+            info,
+            task,
+            TaskState.TASK_FAILED,
+            Reason.REASON_EXECUTOR_TERMINATED,
+            "The task's executor ended while the agent was away",
+            null);
+      }
+    }
+    return false;
   }
 
   private Path sandbox(RecoveredFramework framework, RecoveredRun run) {

@@ -4,10 +4,12 @@ import io.kmesos.agent.checkpoint.CheckpointStore;
 import io.kmesos.agent.checkpoint.RecoveredRun;
 import io.kmesos.agent.checkpoint.RunProcesses;
 import io.kmesos.agent.checkpoint.TaskUpdatesLog;
+import io.kmesos.agent.executors.ExecutorRunner;
 import io.kmesos.agent.tasks.ProcessTree;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.UpdateJournal;
 import io.kmesos.api.agent.v1.ExecutorRecord;
+import io.kmesos.api.v1.ExecutorInfo;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskStatus;
@@ -42,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * executor's and the framework's too once they hold nothing else): as Mesos's {@code --gc_delay},
  * the sandbox stays for people to read in between.
  */
-public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJournal {
+public final class TaskCheckpoints
+    implements TaskRunner.RunCheckpoints, ExecutorRunner.Checkpoints, UpdateJournal {
   private static final Logger LOG = LoggerFactory.getLogger(TaskCheckpoints.class);
 
   private final CheckpointStore store;
@@ -130,6 +133,74 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
           framework.getId(),
           task.getTaskId(),
           RunProcesses.describe(runId, process, sandbox, bootId));
+    }
+  }
+
+  private void writeFrameworkIfChanged(FrameworkInfo framework) throws IOException {
+    if (!framework.equals(written.get(framework.getId()))
+        || !Files.exists(store.layout().frameworkInfo(framework.getId()))) {
+      store.writeFramework(framework);
+      written.put(framework.getId(), framework);
+    }
+  }
+
+  @Override
+  public synchronized void executorLaunching(
+      FrameworkInfo framework, ExecutorInfo executor, String runId) throws IOException {
+    writeFrameworkIfChanged(framework);
+    store.writeExecutor(
+        ExecutorRecord.newBuilder()
+            .setExecutorId(executor.getExecutorId())
+            .setFrameworkId(framework.getId())
+            .setName(executor.getName())
+            .setExecutorInfo(executor)
+            .build());
+    store.startRun(framework.getId(), executor.getExecutorId(), runId);
+  }
+
+  @Override
+  public void executorStarted(
+      FrameworkInfo framework,
+      String executorId,
+      String runId,
+      ProcessHandle process,
+      Path sandbox,
+      String token)
+      throws IOException {
+    awaitOwnSession(process);
+    synchronized (this) {
+      store.writeRunProcess(
+          framework.getId(),
+          executorId,
+          RunProcesses.describe(runId, process, sandbox, bootId).toBuilder()
+              .setExecutorToken(token)
+              .build());
+    }
+  }
+
+  @Override
+  public synchronized void executorTask(
+      FrameworkInfo framework, String executorId, String runId, TaskInfo task) throws IOException {
+    store.writeTask(framework.getId(), executorId, runId, task);
+    TaskUpdatesLog log = store.openUpdates(framework.getId(), executorId, runId, task.getTaskId());
+    Open previous =
+        open.put(new Key(framework.getId(), task.getTaskId()), new Open(executorId, runId, log));
+    if (previous != null) {
+      previous.log.close();
+    }
+  }
+
+  /** setsid runs in the child after the fork: wait (briefly) until it leads its own session. */
+  private static void awaitOwnSession(ProcessHandle process) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    while (ProcessTree.pgid(process.pid()).orElse(process.pid()) != process.pid()
+        && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
     }
   }
 
@@ -242,10 +313,23 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
   }
 
   private void complete(Key key, Open task, String reason) throws IOException {
-    store.markRunCompleted(key.frameworkId(), task.executorId(), task.runId(), reason);
     task.log.close();
     open.remove(key);
+    if (sharesRun(key.frameworkId(), task)) {
+      return; // a custom executor's run with other tasks still open: not completed yet
+    }
+    store.markRunCompleted(key.frameworkId(), task.executorId(), task.runId(), reason);
     collectLater(key.frameworkId(), task.executorId(), key.taskId(), task.runId(), gcDelay);
+  }
+
+  /** Whether another open task is of the same executor run. */
+  private boolean sharesRun(String frameworkId, Open task) {
+    return open.entrySet().stream()
+        .anyMatch(
+            e ->
+                e.getKey().frameworkId().equals(frameworkId)
+                    && e.getValue().executorId().equals(task.executorId())
+                    && e.getValue().runId().equals(task.runId()));
   }
 
   /** Removes a completed run's checkpoints, sandbox and runtime directory after {@code delay}. */
@@ -264,8 +348,14 @@ public final class TaskCheckpoints implements TaskRunner.RunCheckpoints, UpdateJ
   private synchronized void collect(
       String frameworkId, String executorId, String taskId, String runId) {
     try {
-      if (open.containsKey(new Key(frameworkId, taskId))) {
-        store.removeRun(frameworkId, executorId, runId); // the task ID was launched again
+      if (open.containsKey(new Key(frameworkId, taskId))
+          || open.entrySet().stream()
+              .anyMatch(
+                  e ->
+                      e.getKey().frameworkId().equals(frameworkId)
+                          && e.getValue().executorId().equals(executorId))) {
+        // The task ID was launched again, or a custom executor of that ID runs again.
+        store.removeRun(frameworkId, executorId, runId);
       } else {
         store.removeExecutor(frameworkId, executorId);
         if (isEmpty(store.layout().framework(frameworkId).resolve("executors"))

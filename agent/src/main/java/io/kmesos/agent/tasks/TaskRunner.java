@@ -4,6 +4,7 @@ import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import io.kmesos.agent.faults.CrashPoints;
 import io.kmesos.api.v1.FrameworkInfo;
+import io.kmesos.api.v1.Resource;
 import io.kmesos.api.v1.Task;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
@@ -634,6 +635,31 @@ public final class TaskRunner implements AutoCloseable {
 
   public synchronized int running() {
     return runs.size();
+  }
+
+  /**
+   * Takes resources for a task that is not the runner's (one a custom executor runs: {@code
+   * io.kmesos.agent.executors}), from the same account as the runner's own, so the agent never runs
+   * more than it offers whoever runs the task.
+   *
+   * @return why they do not fit (nothing taken), or empty once taken
+   */
+  public synchronized Optional<String> reserve(List<Resource> asked) {
+    Optional<String> why = resources.whyNotFits(asked);
+    if (why.isEmpty()) {
+      resources.take(asked);
+    }
+    return why;
+  }
+
+  /** Gives back what {@link #reserve} took. */
+  public synchronized void unreserve(List<Resource> held) {
+    resources.release(held);
+  }
+
+  /** The ID the runner puts on its updates (the agent's, once admitted). */
+  public String agentId() {
+    return agentId;
   }
 
   public synchronized Map<String, Double> total() {

@@ -93,14 +93,14 @@ public final class StatusUpdateQueues implements StatusUpdates {
 
   @Override
   public synchronized TaskStatus add(FrameworkInfo framework, TaskStatus status) {
-    UUID uuid = UUID.randomUUID();
-    ByteBuffer bytes = ByteBuffer.allocate(16);
-    bytes.putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits());
-    TaskStatus update =
-        status.toBuilder()
-            .setFrameworkId(framework.getId())
-            .setUuid(ByteString.copyFrom(bytes.array()))
-            .build();
+    ByteString given = status.getUuid();
+    if (given.size() != 16) {
+      UUID uuid = UUID.randomUUID();
+      ByteBuffer bytes = ByteBuffer.allocate(16);
+      bytes.putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits());
+      given = ByteString.copyFrom(bytes.array());
+    }
+    TaskStatus update = status.toBuilder().setFrameworkId(framework.getId()).setUuid(given).build();
     try {
       journal.updated(framework, update);
     } catch (IOException e) {

@@ -21,7 +21,9 @@ import java.util.function.Consumer;
 public interface StatusUpdates {
   /**
    * Queues an update of a task and returns it as it will be sent: with a fresh UUID (16 bytes, RFC
-   * 4122). If it is the task's only update, it is sent at once when a session is up.
+   * 4122), unless it carries one of 16 bytes already (a custom executor's update keeps the uuid the
+   * executor gave it, as in Mesos, so that the acknowledgement names it). If it is the task's only
+   * update, it is sent at once when a session is up.
    */
   TaskStatus add(FrameworkInfo framework, TaskStatus status);
 

@@ -5,6 +5,7 @@ import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
 import io.kmesos.api.tls.ServerTrust;
 import io.kmesos.api.v1.CommandInfo;
+import io.kmesos.api.v1.ExecutorInfo;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.Resource;
 import io.kmesos.api.v1.TaskInfo;
@@ -115,6 +116,20 @@ public final class ExecuteCommand implements Callable<Integer> {
   Map<String, String> env = new LinkedHashMap<>();
 
   @Option(
+      names = "--executor",
+      paramLabel = "COMMAND",
+      description =
+          "Run the task through this custom executor (a shell command line the agent starts, e.g."
+              + " 'java -jar kmesos-executor.jar', the example executor), not as the agent's own"
+              + " command task (docs/executors.md).")
+  String executor;
+
+  @Option(
+      names = "--executor-id",
+      description = "The executor's ID (default: the task's ID); only with --executor.")
+  String executorId;
+
+  @Option(
       names = "--kill-after",
       paramLabel = "DURATION",
       converter = Durations.class,
@@ -210,6 +225,19 @@ public final class ExecuteCommand implements Callable<Integer> {
             .setCommand(cmd);
     if (grace != null) {
       task.setKillGracePeriod(Protos.duration(grace));
+    }
+    if (executorId != null && executor == null) {
+      throw new ParameterException(spec.commandLine(), "--executor-id needs --executor");
+    }
+    if (executor != null) {
+      if (executor.isBlank()) {
+        throw new ParameterException(spec.commandLine(), "--executor is empty");
+      }
+      task.setExecutor(
+          ExecutorInfo.newBuilder()
+              .setExecutorId(executorId != null ? executorId : task.getTaskId())
+              .setName(name)
+              .setCommand(CommandInfo.newBuilder().setShell(true).setValue(executor)));
     }
     return task.build();
   }

@@ -51,6 +51,29 @@ class ExecuteCommandTest {
   }
 
   @Test
+  void aTaskForACustomExecutor() {
+    TaskInfo task =
+        parse(
+            "--master",
+            "m:5050",
+            "--task-id",
+            "t1",
+            "--command",
+            "echo hi",
+            "--executor",
+            "java -jar kmesos-executor.jar");
+    assertThat(task.hasExecutor()).isTrue();
+    assertThat(task.getExecutor().getExecutorId()).isEqualTo("t1");
+    assertThat(task.getExecutor().getCommand().getValue())
+        .isEqualTo("java -jar kmesos-executor.jar");
+    assertThat(task.getCommand().getValue()).isEqualTo("echo hi");
+    assertThat(parse("--master", "m:5050", "--command", "true").hasExecutor()).isFalse();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> parse("--master", "m:5050", "--command", "true", "--executor-id", "e"))
+        .hasMessage("--executor-id needs --executor");
+  }
+
+  @Test
   void aShellCommandWithResourcesEnvironmentAndGrace() {
     TaskInfo task =
         parse(
