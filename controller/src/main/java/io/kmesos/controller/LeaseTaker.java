@@ -91,8 +91,9 @@ final class LeaseTaker implements AutoCloseable {
     detector.watch(
         holder -> {
           if (holder.isEmpty() && mayTake.getAsBoolean()) {
+            long seen = System.nanoTime();
             try {
-              worker.execute(this::tryTake);
+              worker.execute(() -> tryTake(seen));
             } catch (RejectedExecutionException e) {
               // closed: stopping
             }
@@ -103,6 +104,14 @@ final class LeaseTaker implements AutoCloseable {
 
   /** One attempt, as the elector's tryAcquireOrRenew makes it; failures leave it to the elector. */
   void tryTake() {
+    tryTake(System.nanoTime());
+  }
+
+  /**
+   * @param seen when the watch saw the Lease free (System.nanoTime), for the log: the handover's
+   *     phases
+   */
+  private void tryTake(long seen) {
     if (!mayTake.getAsBoolean()) {
       return;
     }
@@ -124,10 +133,11 @@ final class LeaseTaker implements AutoCloseable {
               identity, leaseDuration, now, now, current.getLeaderTransitions() + 1));
       takes.increment();
       log.info(
-          "controller {}: took the free Lease {}/{} as soon as it was seen free",
+          "controller {}: took the free Lease {}/{} as soon as it was seen free ({} ms ago)",
           identity,
           namespace,
-          name);
+          name,
+          (System.nanoTime() - seen) / 1_000_000);
       taken.run();
     } catch (KubernetesClientException e) {
       log.info(
