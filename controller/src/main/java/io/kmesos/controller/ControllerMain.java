@@ -3,6 +3,9 @@ package io.kmesos.controller;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
@@ -30,6 +33,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -388,6 +392,19 @@ public final class ControllerMain implements Callable<Integer> {
     master.warmUp();
     operator.start();
     probes.operatorStarted();
+    // A Lease released by a stopping master (or expired) is taken as soon as the watch sees it,
+    // not at the elector's next poll (up to 2.2 retry periods later); see LeaseTaker.
+    LeaseTaker taker =
+        new LeaseTaker(
+                client,
+                leaseNamespace,
+                leaseName,
+                identity,
+                leaseDuration,
+                () -> !master.leading() && !master.stopping(),
+                master::lead,
+                metrics)
+            .start();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -397,17 +414,35 @@ public final class ControllerMain implements Callable<Integer> {
                       "controller {}: stopping ({})",
                       identity,
                       failing ? "after the failure above" : "signal");
+                  long signalled = System.nanoTime();
                   boolean wasMaster = master.stop();
+                  taker.close();
+                  // The order hands over fast and safely: the reconcilers stop first (none may
+                  // write the registry or a resource's status once another master leads), then
+                  // the port (clients go looking for the new master), then the registrar (the
+                  // last write to the log), and only then the Lease is released: a standby that
+                  // takes it at once campaigns on a log this one no longer writes to, so its
+                  // election does not race the old writer's last appends.
                   operator.stop();
-                  if (admin != null) {
-                    admin.close();
-                  }
+                  long operatorStopped = System.nanoTime();
                   masterPort.close();
                   master.close();
+                  long written = System.nanoTime();
                   if (wasMaster) {
                     releaseLease(client);
                   }
-                  log.info("controller {}: stopped", identity);
+                  long released = System.nanoTime();
+                  if (admin != null) {
+                    admin.close();
+                  }
+                  log.info(
+                      "controller {}: stopped (ms after the signal: reconcilers stopped {}, port and"
+                          + " registrar closed {}, Lease released {}, all {})",
+                      identity,
+                      (operatorStopped - signalled) / 1_000_000,
+                      (written - signalled) / 1_000_000,
+                      wasMaster ? (released - signalled) / 1_000_000 : "-",
+                      (System.nanoTime() - signalled) / 1_000_000);
                   stopped.countDown();
                 },
                 "controller-stop"));
@@ -429,39 +464,54 @@ public final class ControllerMain implements Callable<Integer> {
 
   /**
    * Hands the Lease over at once on a clean stop, as client-go's ReleaseOnCancel does: the master
-   * has stopped writing, so a standby need not wait out the Lease's duration. Only a Lease this
-   * controller still holds is touched (the update is conditional on its resourceVersion); if that
-   * fails, the Lease simply expires.
+   * has stopped writing, so a standby need not wait out the Lease's duration. It writes what
+   * client-go and fabric8 write on release: no holder, a lease duration of 1 s, the acquire and
+   * renew times now. One JSON patch whose {@code test} makes it conditional on this controller
+   * still being the holder (a Lease someone else took is left alone): one request, not a read and a
+   * conditional update, which on a busy API server was the release's slowest part. If it fails, the
+   * Lease simply expires.
    */
   private void releaseLease(KubernetesClient client) {
+    releaseLease(client, leaseNamespace, leaseName, identity);
+  }
+
+  /** As {@link #releaseLease(KubernetesClient)}, for {@code identity}. */
+  static void releaseLease(
+      KubernetesClient client, String leaseNamespace, String leaseName, String identity) {
+    String now =
+        DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
+            .format(ZonedDateTime.now(ZoneOffset.UTC));
+    String patch =
+        "[{\"op\":\"test\",\"path\":\"/spec/holderIdentity\",\"value\":"
+            + json(identity)
+            + "},{\"op\":\"remove\",\"path\":\"/spec/holderIdentity\"}"
+            + ",{\"op\":\"add\",\"path\":\"/spec/leaseDurationSeconds\",\"value\":1}"
+            + ",{\"op\":\"add\",\"path\":\"/spec/acquireTime\",\"value\":\""
+            + now
+            + "\"},{\"op\":\"add\",\"path\":\"/spec/renewTime\",\"value\":\""
+            + now
+            + "\"}]";
     try {
-      var leases = client.leases().inNamespace(leaseNamespace).withName(leaseName);
-      var lease = leases.get();
-      if (lease == null
-          || lease.getSpec() == null
-          || !identity.equals(lease.getSpec().getHolderIdentity())) {
-        return;
-      }
-      var now = ZonedDateTime.now(ZoneOffset.UTC);
-      lease.getSpec().setHolderIdentity(null);
-      lease.getSpec().setLeaseDurationSeconds(1);
-      lease.getSpec().setAcquireTime(now);
-      lease.getSpec().setRenewTime(now);
       client
           .leases()
           .inNamespace(leaseNamespace)
-          .resource(lease)
-          .lockResourceVersion(lease.getMetadata().getResourceVersion())
-          .update();
+          .withName(leaseName)
+          .patch(PatchContext.of(PatchType.JSON), patch);
       log.info("controller {}: released the Lease {}/{}", identity, leaseNamespace, leaseName);
     } catch (RuntimeException e) {
       log.info(
-          "controller {}: could not release the Lease {}/{} ({}); it expires on its own",
+          "controller {}: did not release the Lease {}/{} ({}); it expires on its own",
           identity,
           leaseNamespace,
           leaseName,
-          e.getMessage());
+          e instanceof KubernetesClientException k && k.getCode() == 422
+              ? "this controller no longer holds it"
+              : e.getMessage());
     }
+  }
+
+  private static String json(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
   /**

@@ -42,6 +42,7 @@ public final class Master implements AutoCloseable {
   private final State.Settings settings;
   private final CompletableFuture<Registrar> registrar = new CompletableFuture<>();
   private volatile boolean leading;
+  private boolean campaigned;
   private volatile boolean stopping;
   private volatile boolean closed;
   static final Duration STANDBY_PING = Duration.ofSeconds(10);
@@ -233,7 +234,17 @@ public final class Master implements AutoCloseable {
    * The Lease was won: become the registry's writer (in the background; reconcilers wait for it).
    */
   public void lead() {
-    leading = true;
+    synchronized (this) {
+      // Called twice when the Lease was taken the moment it was seen free (LeaseTaker) and then
+      // the leader elector's poll found this controller holding it; and mastership is once per
+      // process: after lose() it never comes back.
+      if (campaigned || stopping || closed) {
+        return;
+      }
+      campaigned = true;
+      leading = true;
+    }
+    log.info("master {}: holds the Lease; becoming the log's writer", info.getId());
     Thread t =
         new Thread(
             () -> {
@@ -248,8 +259,14 @@ public final class Master implements AutoCloseable {
                 // first replicas while a quorum already votes would send the last one through
                 // recovery instead of the initialize (the log itself no longer takes a lone
                 // promise for use: docs/replicated-log.md, "Initialization").
+                // A standby whose last round saw a voting quorum skips this round of status calls
+                // (a few hundred ms on a busy machine, in the handover's path): once a quorum
+                // voted the log is initialized for good, and the election itself waits for
+                // replicas that are down.
                 long noteAt = 0;
-                while (leading && !votingQuorum(logClient.reader().status())) {
+                while (leading
+                    && !standbySeesQuorum
+                    && !votingQuorum(logClient.reader().status())) {
                   if (System.nanoTime() >= noteAt) {
                     log.info(
                         "master {}: waiting until a quorum of the log's replicas votes (is the log"
@@ -262,6 +279,9 @@ public final class Master implements AutoCloseable {
                 if (!leading) {
                   return;
                 }
+                // The handover's phases (docs/operations.md, "Master handover"): the Lease taken,
+                // then the quorum seen, then the election and the registry's replay.
+                long quorumMillis = (System.nanoTime() - started) / 1_000_000;
                 Registrar r = Registrar.start(logClient, elected, settings, metrics);
                 synchronized (this) {
                   if (!leading) {
@@ -274,11 +294,13 @@ public final class Master implements AutoCloseable {
                   registrar.complete(r);
                 }
                 log.info(
-                    "master {}: the registry is recovered (version {}, {} entries) in {} ms; reconciling",
+                    "master {}: the registry is recovered (version {}, {} entries) in {} ms after"
+                        + " the Lease was won ({} ms to see a voting quorum); reconciling",
                     info.getId(),
                     r.version(),
                     r.size(),
-                    (System.nanoTime() - started) / 1_000_000);
+                    (System.nanoTime() - started) / 1_000_000,
+                    quorumMillis);
                 r.onFailure(e -> lose("the registry can no longer be written: " + e.getMessage()));
               } catch (Exception e) {
                 Throwable why =
@@ -297,7 +319,7 @@ public final class Master implements AutoCloseable {
    *
    * @return whether this process was the master
    */
-  public boolean stop() {
+  public synchronized boolean stop() {
     stopping = true;
     return leading;
   }
@@ -356,6 +378,11 @@ public final class Master implements AutoCloseable {
       throw new IllegalStateException("no longer the master");
     }
     return r;
+  }
+
+  /** Whether the process is being stopped on purpose ({@link #stop}). */
+  public boolean stopping() {
+    return stopping;
   }
 
   public boolean leading() {

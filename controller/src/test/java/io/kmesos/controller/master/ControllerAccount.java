@@ -14,12 +14,12 @@ import java.nio.file.Path;
  * A client as the controller's ServiceAccount, with exactly the RBAC of
  * manifests/base/controller-rbac.yaml: a permission the manifests lack fails the tests.
  */
-final class ControllerAccount {
-  static final String NAMESPACE = "kmesos";
+public final class ControllerAccount {
+  public static final String NAMESPACE = "kmesos";
 
   private ControllerAccount() {}
 
-  static KubernetesClient client(LocalKubeApiServer server, KubernetesClient admin)
+  public static KubernetesClient client(LocalKubeApiServer server, KubernetesClient admin)
       throws Exception {
     new ServiceAccountTokens(admin).ensureServiceAccount(NAMESPACE, "kmesos-controller");
     apply(admin, Path.of("../manifests/base/controller-rbac.yaml"), NAMESPACE);
