@@ -210,10 +210,10 @@ public final class AgentMain implements Callable<Integer> {
       names = "--task-cgroups",
       paramLabel = "PATH",
       description =
-          "Give every task of a checkpointing framework a cgroup of its own, PATH/<run id> in every"
-              + " hierarchy, outside the agent's container, so that it outlives the agent's Pod. A"
-              + " relative PATH is taken beside the kubelet's kubepods cgroup (default: none; tasks"
-              + " stay in the agent's cgroup).")
+          "Give every task and custom executor of a checkpointing framework a cgroup of its own,"
+              + " PATH/<run id> in every hierarchy, outside the agent's container, so that it"
+              + " outlives the agent's Pod. A relative PATH is taken beside the kubelet's kubepods"
+              + " cgroup (default: none; tasks stay in the agent's cgroup).")
   String taskCgroups;
 
   @Option(
@@ -378,6 +378,7 @@ public final class AgentMain implements Callable<Integer> {
             });
         if (cgroups != null) {
           tasks.runner().useCgroups(cgroups);
+          tasks.executors().useCgroups(cgroups);
         }
         // Recovered before the session starts: the first Reregister lists what survived.
         AgentRecovery.Outcome recovered =

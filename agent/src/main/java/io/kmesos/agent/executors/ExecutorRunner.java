@@ -5,6 +5,7 @@ import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.agent.tasks.ProcessTree;
+import io.kmesos.agent.tasks.TaskCgroups;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.StatusUpdates;
 import io.kmesos.api.agent.v1.StatusUpdate;
@@ -60,6 +61,12 @@ import org.slf4j.LoggerFactory;
  * <work-dir>/executors/<framework-id>/<executor-id>/<run-id>} with {@code stdout} and {@code
  * stderr} files; when it ends, whatever it left in its session is SIGKILLed. Its environment:
  * {@link #environment}.
+ *
+ * <p>With {@code --task-cgroups} ({@link #useCgroups}) the executor of a checkpointing framework
+ * gets a cgroup of its own, as a checkpointed command task does ({@link TaskCgroups}): the shell
+ * that starts it joins {@code <root>/<run id>} in every hierarchy and then execs the executor, so
+ * the executor and every task it starts live outside the agent's container and outlive its Pod. The
+ * run's cgroups are removed when the executor's process ended.
  */
 public final class ExecutorRunner implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorRunner.class);
@@ -243,6 +250,9 @@ public final class ExecutorRunner implements AutoCloseable {
   private final Duration recoveryTimeout;
   private volatile String endpoint = "";
 
+  /** Cgroups of their own for the executors of checkpointing frameworks; null: the agent's. */
+  private volatile TaskCgroups cgroups;
+
   private final Map<Key, Run> runs = new LinkedHashMap<>();
   private final Map<String, Run> byToken = new LinkedHashMap<>();
 
@@ -296,6 +306,14 @@ public final class ExecutorRunner implements AutoCloseable {
     this.resources = resources;
     this.shutdownGracePeriod = shutdownGracePeriod;
     this.recoveryTimeout = recoveryTimeout;
+  }
+
+  /**
+   * Executors of checkpointing frameworks started from now on get cgroups of their own there
+   * ({@code --task-cgroups}); every such run's are removed once its executor ended.
+   */
+  public void useCgroups(TaskCgroups cgroups) {
+    this.cgroups = cgroups;
   }
 
   /** Where executors reach the agent ({@code unix:<path>}), once the server listens. */
@@ -467,9 +485,33 @@ public final class ExecutorRunner implements AutoCloseable {
   /** Starts the executor's process, off the lock. */
   private void start(Run run) {
     Process process;
+    TaskCgroups cg = cgroups;
+    List<Path> ownCgroups = List.of();
+    if (cg != null && run.framework.getCheckpoint()) {
+      try {
+        ownCgroups = cg.create(run.runId);
+      } catch (IOException | RuntimeException e) {
+        LOG.error(
+            "executor {} of framework {}: cannot make its cgroups: {}",
+            run.executorId(),
+            run.frameworkId(),
+            e.toString());
+        cg.remove(run.runId);
+        synchronized (this) {
+          run.terminationReason = Reason.REASON_CONTAINER_LAUNCH_FAILED;
+        }
+        terminated(
+            run,
+            "The agent cannot make the executor's cgroup: "
+                + TaskCgroups.reason(e instanceof IOException io ? io : new IOException(e)),
+            Reason.REASON_CONTAINER_LAUNCH_FAILED);
+        return;
+      }
+    }
     try {
       Files.createDirectories(run.sandbox);
-      ProcessBuilder pb = new ProcessBuilder(command(run.info)).directory(run.sandbox.toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder(command(run.info, ownCgroups)).directory(run.sandbox.toFile());
       pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
       pb.redirectOutput(run.sandbox.resolve("stdout").toFile());
       pb.redirectError(run.sandbox.resolve("stderr").toFile());
@@ -537,9 +579,33 @@ public final class ExecutorRunner implements AutoCloseable {
     return env;
   }
 
+  /**
+   * The shell that puts an executor into its run's cgroups ({@link TaskCgroups}) before it runs:
+   * its first argument says how many cgroup directories follow; it writes its own pid into each
+   * one's {@code cgroup.procs}, then execs the executor's command in its place (same pid, so the
+   * checkpointed process is the executor). A cgroup it cannot join ends it with status {@value
+   * #CGROUP_JOIN_FAILED} before the executor runs.
+   */
+  static final String JOIN_CGROUPS_SHELL =
+      "n=$1; shift; while [ \"$n\" -gt 0 ]; do echo $$ > \"$1/cgroup.procs\" || exit 125; shift;"
+          + " n=$((n - 1)); done; exec \"$@\"";
+
+  /** The status of an executor's shell that could not join its cgroups. */
+  static final int CGROUP_JOIN_FAILED = 125;
+
   static List<String> command(ExecutorInfo info) {
+    return command(info, List.of());
+  }
+
+  /** setsid, then (with {@code cgroups}) the shell joining them, then the executor's command. */
+  static List<String> command(ExecutorInfo info, List<Path> cgroups) {
     List<String> argv = new ArrayList<>();
     argv.add("/usr/bin/setsid");
+    if (!cgroups.isEmpty()) {
+      argv.addAll(List.of("/bin/sh", "-c", JOIN_CGROUPS_SHELL, "kmesos-executor"));
+      argv.add(Integer.toString(cgroups.size()));
+      cgroups.forEach(c -> argv.add(c.toString()));
+    }
     var c = info.getCommand();
     if (!c.hasShell() || c.getShell()) {
       argv.addAll(List.of("/bin/sh", "-c", c.getValue()));
@@ -971,16 +1037,33 @@ public final class ExecutorRunner implements AutoCloseable {
           message,
           false);
     }
+    TaskCgroups cg = cgroups;
     if (run.child == null && run.process != null) {
       // Re-adopted: its session may hold what it left; the agent is not its parent to be told.
       long pid = run.process.pid();
       try {
-        timers.execute(() -> ProcessTree.signalGroup(pid, "KILL"));
+        timers.execute(
+            () -> {
+              ProcessTree.signalGroup(pid, "KILL");
+              removeCgroups(cg, run);
+            });
       } catch (RejectedExecutionException e) {
-        // the agent stops
+        // the agent stops: the next agent's sweep removes them once empty
       }
+    } else {
+      removeCgroups(cg, run);
     }
     run.tasks.clear();
+  }
+
+  /**
+   * The run's cgroups, once its processes are gone (one still holding a process stays, for the
+   * agent's sweep at its next start).
+   */
+  private static void removeCgroups(TaskCgroups cg, Run run) {
+    if (cg != null && run.framework.getCheckpoint()) {
+      cg.remove(run.runId);
+    }
   }
 
   /** The framework acknowledged an update: the executor that sent it hears of it. */

@@ -193,7 +193,8 @@ public final class AgentRecovery {
           checkpointedId.get(),
           agentId);
     }
-    Map<Path, List<Long>> orphans = Orphans.bySandbox(workDir.resolve("sandboxes"));
+    Map<Path, List<Long>> orphans =
+        Orphans.bySandbox(workDir.resolve("sandboxes"), workDir.resolve("executors"));
     checkpoints.beginBatch();
     Set<Path> kept = new HashSet<>();
     CheckpointStore store = checkpoints.store();
@@ -204,7 +205,7 @@ public final class AgentRecovery {
             continue;
           }
           if (recoverRun(agent, framework, executor, run, orphans)) {
-            kept.add(sandbox(framework, run));
+            kept.add(sandbox(framework, executor, run));
           }
         }
       }
@@ -270,7 +271,7 @@ public final class AgentRecovery {
       live =
           record.isPresent()
               ? RunProcesses.stillRunning(record.get()).filter(h -> ProcessTree.alive(h.pid()))
-              : sessionLeader(orphans.get(sandbox(framework, run)));
+              : sessionLeader(orphans.get(sandbox(framework, executor, run)));
     }
     if (executor.info().hasExecutorInfo()) {
       return recoverExecutorRun(info, executor, run, record, rebooted, live);
@@ -504,11 +505,15 @@ public final class AgentRecovery {
     return false;
   }
 
-  private Path sandbox(RecoveredFramework framework, RecoveredRun run) {
+  /** The run's sandbox: a command task's under sandboxes/, a custom executor's under executors/. */
+  private Path sandbox(RecoveredFramework framework, RecoveredExecutor executor, RecoveredRun run) {
     String taskId = run.tasks().isEmpty() ? "" : run.tasks().keySet().iterator().next();
     return run.process()
         .map(p -> Path.of(p.getSandbox()))
-        .orElse(TaskRunner.sandbox(workDir, framework.id(), taskId, run.id()))
+        .orElse(
+            executor.info().hasExecutorInfo()
+                ? ExecutorRunner.sandbox(workDir, framework.id(), executor.id(), run.id())
+                : TaskRunner.sandbox(workDir, framework.id(), taskId, run.id()))
         .toAbsolutePath()
         .normalize();
   }

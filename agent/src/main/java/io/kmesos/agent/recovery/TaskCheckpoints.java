@@ -1,6 +1,8 @@
 package io.kmesos.agent.recovery;
 
+import io.kmesos.agent.checkpoint.CheckpointFormat;
 import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.checkpoint.FileKind;
 import io.kmesos.agent.checkpoint.RecoveredRun;
 import io.kmesos.agent.checkpoint.RunProcesses;
 import io.kmesos.agent.checkpoint.TaskUpdatesLog;
@@ -9,6 +11,7 @@ import io.kmesos.agent.tasks.ProcessTree;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.UpdateJournal;
 import io.kmesos.api.agent.v1.ExecutorRecord;
+import io.kmesos.api.agent.v1.RunProcessRecord;
 import io.kmesos.api.v1.ExecutorInfo;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskInfo;
@@ -42,7 +45,9 @@ import org.slf4j.LoggerFactory;
  * its sandbox's). Once a task's terminal update is acknowledged its run is marked completed and,
  * after the GC delay, the run's checkpoints, sandbox and runtime directory are removed (the
  * executor's and the framework's too once they hold nothing else): as Mesos's {@code --gc_delay},
- * the sandbox stays for people to read in between.
+ * the sandbox stays for people to read in between. A custom executor's run is completed once its
+ * last task's terminal update is acknowledged; its sandbox ({@code executors/…}) goes with its
+ * checkpoints after the GC delay, or once its executor's process ended if that is later.
  */
 public final class TaskCheckpoints
     implements TaskRunner.RunCheckpoints, ExecutorRunner.Checkpoints, UpdateJournal {
@@ -345,8 +350,27 @@ public final class TaskCheckpoints
     }
   }
 
+  /**
+   * How often the collection of a custom executor's run is tried again while its executor still
+   * runs (it is being shut down: its last task ended).
+   */
+  static final Duration EXECUTOR_STILL_RUNS_RETRY = Duration.ofSeconds(5);
+
   private synchronized void collect(
       String frameworkId, String executorId, String taskId, String runId) {
+    Path executorSandbox = ExecutorRunner.sandbox(workDir, frameworkId, executorId, runId);
+    if (executorStillRuns(frameworkId, executorId, runId)) {
+      // Its sandbox is in use (its output, its tasks' directories) and its checkpoints name it:
+      // both go once it ended.
+      LOG.debug("run {} of executor {} still runs: collected once it ended", runId, executorId);
+      collectLater(
+          frameworkId,
+          executorId,
+          taskId,
+          runId,
+          gcDelay.compareTo(EXECUTOR_STILL_RUNS_RETRY) > 0 ? gcDelay : EXECUTOR_STILL_RUNS_RETRY);
+      return;
+    }
     try {
       if (open.containsKey(new Key(frameworkId, taskId))
           || open.entrySet().stream()
@@ -368,9 +392,38 @@ public final class TaskCheckpoints
       deleteTree(TaskRunner.exitStatusFile(workDir, runId).getParent());
       deleteIfEmpty(sandbox.getParent());
       deleteIfEmpty(sandbox.getParent().getParent());
+      if (Files.exists(executorSandbox, LinkOption.NOFOLLOW_LINKS)) {
+        // A custom executor's run (run IDs are unique: no command task's is the same).
+        deleteTree(executorSandbox);
+        deleteIfEmpty(executorSandbox.getParent());
+        deleteIfEmpty(executorSandbox.getParent().getParent());
+        LOG.info(
+            "garbage-collected run {} of executor {} of framework {} and its sandbox",
+            runId,
+            executorId,
+            frameworkId);
+        return;
+      }
       LOG.info("garbage-collected run {} of task {} of framework {}", runId, taskId, frameworkId);
     } catch (IOException | RuntimeException e) {
       LOG.warn("could not garbage-collect run {} of task {}: {}", runId, taskId, e.toString());
+    }
+  }
+
+  /** Whether the run's checkpointed process (a custom executor's) still runs. */
+  private boolean executorStillRuns(String frameworkId, String executorId, String runId) {
+    Path record = store.layout().runProcess(frameworkId, executorId, runId);
+    if (!Files.exists(ExecutorRunner.sandbox(workDir, frameworkId, executorId, runId))
+        || !Files.exists(record)) {
+      return false;
+    }
+    try {
+      RunProcessRecord process =
+          (RunProcessRecord)
+              CheckpointFormat.decodeFile(record, Files.readAllBytes(record), FileKind.RUN_PROCESS);
+      return RunProcesses.stillRunning(process).filter(h -> ProcessTree.alive(h.pid())).isPresent();
+    } catch (IOException | RuntimeException e) {
+      return false; // unreadable: nothing to wait for
     }
   }
 

@@ -260,7 +260,8 @@ public final class TaskCgroups {
     }
   }
 
-  static String reason(IOException e) {
+  /** A one-line reason for a failed cgroup operation. */
+  public static String reason(IOException e) {
     String m = Optional.ofNullable(e.getMessage()).orElse("");
     if (e instanceof java.nio.file.AccessDeniedException) {
       return "permission denied";

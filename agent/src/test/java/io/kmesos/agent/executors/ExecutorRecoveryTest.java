@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.google.protobuf.ByteString;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.checkpoint.MetaLayout;
 import io.kmesos.agent.recovery.AgentRecovery;
 import io.kmesos.agent.recovery.TaskCheckpoints;
 import io.kmesos.agent.tasks.TaskRunner;
@@ -22,6 +23,7 @@ import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.api.v1.TaskStatus.Reason;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -70,11 +72,16 @@ class ExecutorRecoveryTest {
     final TaskRunner runner;
     final ExecutorRunner executors;
     final List<Event> events = new CopyOnWriteArrayList<>();
+    final Duration gcDelay;
 
     Agent(Duration reregistrationTimeout) throws Exception {
-      checkpoints =
-          new TaskCheckpoints(
-              CheckpointStore.open(work), work, "boot", Duration.ofHours(1), timers);
+      this(reregistrationTimeout, Duration.ofMillis(200), Duration.ofHours(1));
+    }
+
+    Agent(Duration reregistrationTimeout, Duration shutdownGrace, Duration gcDelay)
+        throws Exception {
+      this.gcDelay = gcDelay;
+      checkpoints = new TaskCheckpoints(CheckpointStore.open(work), work, "boot", gcDelay, timers);
       queues =
           new StatusUpdateQueues(
               RetryTimer.of(timers),
@@ -94,7 +101,7 @@ class ExecutorRecoveryTest {
               timers,
               queues::add,
               runner,
-              Duration.ofMillis(200),
+              shutdownGrace,
               Duration.ofMinutes(15),
               checkpoints,
               reregistrationTimeout);
@@ -109,7 +116,7 @@ class ExecutorRecoveryTest {
               "agent-1",
               "host",
               "boot",
-              Duration.ofHours(1),
+              gcDelay,
               checkpoints,
               runner,
               queues,
@@ -271,6 +278,106 @@ class ExecutorRecoveryTest {
     second.queues.acknowledge("fw", "t", uuid(1));
     TaskStatus failed = second.pending().orElseThrow().head();
     assertThat(failed.getReason()).isEqualTo(Reason.REASON_EXECUTOR_TERMINATED);
+  }
+
+  static TaskStatus update(TaskState state, int uuid) {
+    return RUNNING.toBuilder().setState(state).setUuid(uuid(uuid)).build();
+  }
+
+  /**
+   * Every task of the executor ended and was acknowledged (its run completed), but the agent died
+   * before the executor exited: the next agent finds it by its sandbox and kills it.
+   */
+  @Test
+  void anExecutorWhoseRunCompletedBeforeItExitedIsKilledAsAnOrphan() throws Exception {
+    // A long shutdown grace period: the first agent does not kill it before it dies.
+    Agent first = new Agent(Duration.ofSeconds(10), Duration.ofMinutes(10), Duration.ofHours(1));
+    first.recover(AgentRecovery.Mode.RECONNECT);
+    first.executors.launch(FRAMEWORK, TASK);
+    ExecutorRunner.Run run = first.subscribe(Call.Subscribe.getDefaultInstance());
+    long pid = first.executors.pid("fw", "ex").orElseThrow();
+    first.executors.update(run, RUNNING);
+    first.queues.acknowledge("fw", "t", uuid(1));
+    first.executors.update(run, update(TaskState.TASK_FINISHED, 2));
+    first.queues.acknowledge("fw", "t", uuid(2)); // the run completed; SHUTDOWN was sent
+    assertThat(new MetaLayout(work).runCompleted("fw", "ex", run.runId)).exists();
+    first.crash();
+    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).contains(true);
+
+    Agent second = new Agent(Duration.ofSeconds(30));
+    AgentRecovery.Outcome o = second.recover(AgentRecovery.Mode.RECONNECT);
+    assertThat(o.orphansKilled()).isEqualTo(1);
+    await().atMost(PATIENCE).until(() -> ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true));
+    assertThat(second.executors.executors()).isZero();
+  }
+
+  /**
+   * The processes an executor starts for its tasks in directories below its sandbox (as the example
+   * executor does, with MESOS_SANDBOX pointing there) are its run's, not orphans: a re-adopted
+   * executor keeps them.
+   */
+  @Test
+  void aReadoptedExecutorKeepsTheProcessesOfItsTasksBelowItsSandbox() throws Exception {
+    TaskInfo task =
+        TASK.toBuilder()
+            .setExecutor(
+                EXECUTOR.toBuilder()
+                    .setCommand(
+                        CommandInfo.newBuilder()
+                            .setValue(
+                                "mkdir -p tasks/t && (cd tasks/t && MESOS_SANDBOX=$PWD exec sleep"
+                                    + " 1000.3435) & echo $! > child; exec sleep 1000.3434")))
+            .build();
+    Agent first = new Agent(Duration.ofSeconds(10));
+    first.recover(AgentRecovery.Mode.RECONNECT);
+    first.executors.launch(FRAMEWORK, task);
+    ExecutorRunner.Run run = first.subscribe(Call.Subscribe.getDefaultInstance());
+    first.executors.update(run, RUNNING);
+    Path childFile = run.sandbox.resolve("child");
+    long child =
+        await()
+            .atMost(PATIENCE)
+            .until(
+                () ->
+                    Files.exists(childFile) && !Files.readString(childFile).isBlank()
+                        ? Long.parseLong(Files.readString(childFile).strip())
+                        : null,
+                java.util.Objects::nonNull);
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                Files.readString(Path.of("/proc/" + child + "/environ"))
+                    .contains("MESOS_SANDBOX=" + run.sandbox.resolve("tasks/t")));
+    first.crash();
+
+    Agent second = new Agent(Duration.ofSeconds(30));
+    AgentRecovery.Outcome o = second.recover(AgentRecovery.Mode.RECONNECT);
+    assertThat(o.adopted()).isEqualTo(1);
+    assertThat(o.orphansKilled()).isZero();
+    assertThat(ProcessHandle.of(child).map(ProcessHandle::isAlive)).contains(true);
+  }
+
+  /**
+   * A completed run of a custom executor is garbage-collected after the GC delay, its sandbox under
+   * executors/ with its checkpoints, once its executor ended.
+   */
+  @Test
+  void aCompletedExecutorRunsSandboxIsCollectedAfterTheGcDelay() throws Exception {
+    Agent agent = new Agent(Duration.ofSeconds(10), Duration.ofMillis(200), Duration.ZERO);
+    agent.recover(AgentRecovery.Mode.RECONNECT);
+    agent.executors.launch(FRAMEWORK, TASK);
+    ExecutorRunner.Run run = agent.subscribe(Call.Subscribe.getDefaultInstance());
+    long pid = agent.executors.pid("fw", "ex").orElseThrow();
+    assertThat(run.sandbox).isDirectory();
+    agent.executors.update(run, RUNNING);
+    agent.queues.acknowledge("fw", "t", uuid(1));
+    agent.executors.update(run, update(TaskState.TASK_FINISHED, 2));
+    agent.queues.acknowledge("fw", "t", uuid(2));
+    await().atMost(PATIENCE).until(() -> !Files.exists(run.sandbox));
+    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    assertThat(work.resolve("executors/fw")).doesNotExist();
+    assertThat(new MetaLayout(work).framework("fw")).doesNotExist();
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.grpc.stub.StreamObserver;
+import io.kmesos.agent.tasks.TaskCgroups;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.StatusUpdates;
 import io.kmesos.api.agent.v1.StatusUpdate;
@@ -18,6 +19,7 @@ import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.api.v1.TaskStatus.Reason;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -290,6 +292,95 @@ class ExecutorRunnerTest {
     assertThat(runner.byToken("x" + run.token)).isEmpty();
     assertThat(runner.byToken(null)).isEmpty();
     assertThat(run.token).hasSizeGreaterThanOrEqualTo(43); // 256 bits, base64url
+  }
+
+  /** Plain directories stand for the cgroup file system: a pid written to cgroup.procs is kept. */
+  Path cgroupFs() throws Exception {
+    Path fs = work.resolve("cgroupfs");
+    for (String h : List.of("cpu", "memory")) {
+      Files.createDirectories(fs.resolve(h));
+      Files.writeString(fs.resolve(h).resolve("cgroup.procs"), "");
+    }
+    return fs;
+  }
+
+  /**
+   * With --task-cgroups the executor of a checkpointing framework joins its run's cgroups before it
+   * runs (the joining shell execs it: the same pid); one of a framework without checkpointing stays
+   * in the agent's. The run's cgroups go when the executor ended.
+   */
+  @Test
+  void aCheckpointingFrameworksExecutorRunsInItsRunsCgroupsWhichGoWithIt() throws Exception {
+    Path fs = cgroupFs();
+    runner.useCgroups(TaskCgroups.open(fs, "/tasks", ""));
+    FrameworkInfo plain = FRAMEWORK.toBuilder().setId("fw-plain").build();
+    runner.launch(plain, task("p1", "plain", 0.1));
+    runner.launch(FRAMEWORK.toBuilder().setCheckpoint(true).build(), task("t1", "ex", 0.1));
+    ExecutorRunner.Run run = subscribed("ex");
+    long pid =
+        await().atMost(PATIENCE).until(() -> runner.pid("fw", "ex"), Optional::isPresent).get();
+    await().atMost(PATIENCE).until(() -> runner.pid("fw-plain", "plain").isPresent());
+    for (String h : List.of("cpu", "memory")) {
+      Path procs = fs.resolve(h).resolve("tasks").resolve(run.runId).resolve("cgroup.procs");
+      await()
+          .atMost(PATIENCE)
+          .until(() -> Files.exists(procs) && Files.readString(procs).strip().equals("" + pid));
+      try (var cgroups = Files.list(fs.resolve(h).resolve("tasks"))) {
+        assertThat(cgroups).containsExactly(procs.getParent()); // none for "plain"
+      }
+    }
+    // It is the executor's own process that joined, the shell having exec'ed it.
+    await()
+        .atMost(PATIENCE)
+        .until(() -> Files.readString(Path.of("/proc/" + pid + "/cmdline")).contains("1000.8282"));
+
+    // The kernel empties a cgroup's cgroup.procs as its processes end; here the test does.
+    for (String h : List.of("cpu", "memory")) {
+      Files.delete(fs.resolve(h).resolve("tasks").resolve(run.runId).resolve("cgroup.procs"));
+    }
+    runner.update(run, status("t1", TaskState.TASK_FINISHED, 1)); // its last task: shut down
+    await().atMost(PATIENCE).until(() -> runner.pid("fw", "ex").isEmpty());
+    for (String h : List.of("cpu", "memory")) {
+      Path cgroup = fs.resolve(h).resolve("tasks").resolve(run.runId);
+      await().atMost(PATIENCE).until(() -> !Files.exists(cgroup));
+    }
+  }
+
+  @Test
+  void anExecutorWhoseCgroupCannotBeMadeFailsItsTasksWithoutRunning() throws Exception {
+    Path fs = work.resolve("cgroupfs");
+    Files.createDirectories(fs.resolve("memory"));
+    Files.writeString(fs.resolve("memory/cgroup.procs"), "");
+    runner.useCgroups(TaskCgroups.open(fs, "/tasks", ""));
+    // The root went away (or is not the agent's to write): /proc takes no directory.
+    Files.delete(fs.resolve("memory/tasks"));
+    Files.createSymbolicLink(fs.resolve("memory/tasks"), Path.of("/proc/self"));
+    runner.launch(FRAMEWORK.toBuilder().setCheckpoint(true).build(), task("t1", "ex", 0.25));
+    TaskStatus failed = awaitUpdate("t1", TaskState.TASK_FAILED);
+    assertThat(failed.getReason()).isEqualTo(Reason.REASON_CONTAINER_LAUNCH_FAILED);
+    assertThat(failed.getMessage()).startsWith("The agent cannot make the executor's cgroup: ");
+    assertThat(runner.executors()).isZero();
+    assertThat(tasks.used()).isEmpty();
+    assertThat(work.resolve("executors")).doesNotExist(); // nothing ran
+  }
+
+  @Test
+  void aShellThatCannotJoinItsCgroupEndsBeforeTheExecutorRuns() throws Exception {
+    // The kernel refuses a write to cgroup.procs (no permission, an empty cpuset): here a
+    // directory stands in its way.
+    Path cgroup = work.resolve("cgroup");
+    Files.createDirectories(cgroup.resolve("cgroup.procs"));
+    Path ran = work.resolve("ran");
+    ExecutorInfo touching =
+        executor("ex").toBuilder()
+            .setCommand(CommandInfo.newBuilder().setValue("touch " + ran))
+            .build();
+    Process p =
+        new ProcessBuilder(ExecutorRunner.command(touching, List.of(cgroup)))
+            .directory(work.toFile())
+            .start();
+    assertThat(p.waitFor()).isEqualTo(ExecutorRunner.CGROUP_JOIN_FAILED);
+    assertThat(ran).doesNotExist();
   }
 
   /** An update path whose every acknowledgement is of the head. */

@@ -170,6 +170,22 @@ class AgentRecoveryTest {
   }
 
   @Test
+  void aProcessBelowARunsSandboxIsThatRunsAndOneOutsideTheRootsIsNone() {
+    Path sandboxes = Path.of("/w/sandboxes");
+    Path executors = Path.of("/w/executors");
+    List<Path> roots = List.of(sandboxes, executors);
+    assertThat(Orphans.runSandbox(Path.of("/w/executors/fw/ex/run/tasks/t1"), roots))
+        .contains(Path.of("/w/executors/fw/ex/run"));
+    assertThat(Orphans.runSandbox(Path.of("/w/executors/fw/ex/run"), roots))
+        .contains(Path.of("/w/executors/fw/ex/run"));
+    assertThat(Orphans.runSandbox(Path.of("/w/sandboxes/fw/t/run/x/../y"), roots))
+        .contains(Path.of("/w/sandboxes/fw/t/run"));
+    assertThat(Orphans.runSandbox(Path.of("/w/sandboxes/fw/t"), roots)).isEmpty();
+    assertThat(Orphans.runSandbox(Path.of("/w/sandboxes/../other/fw/t/run"), roots)).isEmpty();
+    assertThat(Orphans.runSandbox(Path.of("/elsewhere/fw/t/run"), roots)).isEmpty();
+  }
+
+  @Test
   void runningTasksAreReadoptedAndThoseThatEndedReportTheirExitStatus() throws Exception {
     Path gate = work.resolve("gate");
     Agent first = firstAgentWith(gate);
