@@ -111,6 +111,10 @@ class PartitionIT {
   private static LocalReplicas replicas;
   private static final Map<String, Process> controllers = new HashMap<>();
   private static final Map<String, Process> agents = new HashMap<>();
+
+  /** The output of each node's current agent (a restarted one writes to a file of its own). */
+  private static final Map<String, Path> agentLogs = new HashMap<>();
+
   private static final List<String> masters = new ArrayList<>();
   private static Path demoToken;
   private static ServerTrust trust;
@@ -181,6 +185,7 @@ class PartitionIT {
   }
 
   private static Process startAgent(String node, String log) throws IOException {
+    agentLogs.put(node, dir.resolve(log));
     return Agents.start(
         node,
         masters,
@@ -574,7 +579,7 @@ class PartitionIT {
       // The agent, told it is gone, kills its task and stops.
       assertThat(agent.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
       assertThat(agent.exitValue()).isEqualTo(3);
-      String log = Files.readString(dir.resolve("agent-" + node + ".log"));
+      String log = Files.readString(agentLogs.get(node));
       assertThat(log)
           .contains("REASON_AGENT_GONE")
           .contains("killing every task")
