@@ -276,7 +276,10 @@ public final class LocalCluster implements Callable<Integer> {
                 "--resources",
                 "cpus:0.1;mem:32",
                 "--role",
-                DEMO_ROLE),
+                DEMO_ROLE,
+                // Ctrl-C stops the agents, and checkpointed tasks would outlive them: the demo's
+                // tasks end with the agents instead.
+                "--no-checkpoint"),
             frameworkOutput);
     frameworks.add(framework);
     supervisor.watch("the example framework", framework, frameworkOutput);

@@ -41,8 +41,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -67,6 +71,11 @@ import org.junit.jupiter.api.TestMethodOrder;
  *       run is RUNNING there, once, none of them lost.
  *   <li>The master killed while an agent is down past the re-register timeout: the new master marks
  *       it unreachable, and takes it back with its task when it returns.
+ *   <li>The example framework (examples/long-running-service, a process of its own) keeps its N
+ *       instances running, as it sees them and as the agents run them, across an agent killed with
+ *       SIGKILL and started again (the same processes), an agent paused past the ping timeouts
+ *       (replaced, then the replacements killed when it is back) and the master killed with SIGKILL
+ *       while it replaces an instance (it re-subscribes; nothing runs twice).
  *   <li>An agent declared gone with kubectl (spec.gone): TASK_GONE_BY_OPERATOR, the agent stops, is
  *       refused when started again, and spec.gone cannot be unset.
  * </ul>
@@ -102,6 +111,10 @@ class PartitionIT {
   private static LocalReplicas replicas;
   private static final Map<String, Process> controllers = new HashMap<>();
   private static final Map<String, Process> agents = new HashMap<>();
+
+  /** The output of each node's current agent (a restarted one writes to a file of its own). */
+  private static final Map<String, Path> agentLogs = new HashMap<>();
+
   private static final List<String> masters = new ArrayList<>();
   private static Path demoToken;
   private static ServerTrust trust;
@@ -172,6 +185,7 @@ class PartitionIT {
   }
 
   private static Process startAgent(String node, String log) throws IOException {
+    agentLogs.put(node, dir.resolve(log));
     return Agents.start(
         node,
         masters,
@@ -207,13 +221,19 @@ class PartitionIT {
     }
     for (Process p : agents.values()) {
       // A resumed agent, in case a test failed while it was paused.
-      signal("CONT", p.pid());
+      signal("CONT", agentJvm(p));
       p.destroy();
     }
     for (Process p : agents.values()) {
       if (!p.waitFor(30, TimeUnit.SECONDS)) {
         p.destroyForcibly();
       }
+    }
+    // Checkpointed tasks outlive their agent: none may outlive a failed test.
+    if (dir != null) {
+      RestartableAgents.taskProcesses(dir).values().stream()
+          .flatMap(Set::stream)
+          .forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
     }
     controllers.values().forEach(Process::destroyForcibly);
     if (replicas != null) {
@@ -457,7 +477,7 @@ class PartitionIT {
    * TASK_UNREACHABLE and its Agent says Unreachable. Resumed, it comes back with its task.
    */
   @Test
-  @Order(3)
+  @Order(4)
   void anAgentDownLongerThanTheReregisterTimeoutAfterAFailoverIsUnreachableAndComesBack()
       throws Exception {
     // The controller killed above comes back, as a standby (its output in a new file).
@@ -529,7 +549,7 @@ class PartitionIT {
    * the agent when it starts again, and spec.gone cannot be set back. Last: the node stays gone.
    */
   @Test
-  @Order(4)
+  @Order(5)
   void anAgentAnOperatorDeclaresGoneLosesItsTasksStopsAndNeverComesBack() throws Exception {
     try (GreedyFramework aware = framework("gone-by-operator", true, 1)) {
       await().atMost(PATIENCE).until(() -> aware.tasksInState(TaskState.TASK_RUNNING).size() == 1);
@@ -559,7 +579,7 @@ class PartitionIT {
       // The agent, told it is gone, kills its task and stops.
       assertThat(agent.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
       assertThat(agent.exitValue()).isEqualTo(3);
-      String log = Files.readString(dir.resolve("agent-" + node + ".log"));
+      String log = Files.readString(agentLogs.get(node));
       assertThat(log)
           .contains("REASON_AGENT_GONE")
           .contains("killing every task")
@@ -590,6 +610,210 @@ class PartitionIT {
       assertThat(aware.problems).isEmpty();
       aware.client.teardown().get(60, TimeUnit.SECONDS);
     }
+  }
+
+  /** The example framework's instances, as N of its status lines says and the agents run them. */
+  private static final int INSTANCES = 3;
+
+  private static final Pattern VIEW =
+      Pattern.compile("  instances: (\\d+) of (\\d+) running \\[([^\\]]*)\\](.*)$");
+
+  /**
+   * The example framework, examples/long-running-service, run as a user would (a JVM of its own)
+   * with checkpointing and PARTITION_AWARE (its defaults), keeps its instances running across an
+   * agent killed with SIGKILL and started again, an agent paused past the ping timeouts, and the
+   * master killed while it replaces an instance. "Running" is both its own view (its last
+   * "instances:" line) and the task processes on this machine (found in /proc by their sandbox),
+   * which must be the same tasks.
+   */
+  @Test
+  @Order(3)
+  void theExampleFrameworkKeepsItsInstancesRunningAcrossAgentAndMasterFaults() throws Exception {
+    // The controller killed above comes back as a standby, so that the master can fail over again.
+    for (String identity : List.of("controller-1", "controller-2")) {
+      if (!controllers.get(identity).isAlive()) {
+        controllers.put(identity, startController(identity, identity + "-restarted.log"));
+      }
+    }
+    Path out = dir.resolve("long-running-service.log");
+    Process service =
+        LocalCluster.javaProcess(
+            "io.kmesos.examples.longrunning.LongRunningService",
+            List.of(
+                "--master",
+                String.join(",", masters),
+                "--tls-ca",
+                replicas.certificates().dir(Identity.ADMIN).resolve("ca.crt").toString(),
+                "--token-file",
+                demoToken.toString(),
+                "--name",
+                "lrs",
+                "--instances",
+                Integer.toString(INSTANCES),
+                "--command",
+                "sleep 600",
+                "--resources",
+                "cpus:0.1;mem:16",
+                "--role",
+                LocalCluster.DEMO_ROLE,
+                "--reconcile-every",
+                "1s",
+                "--refuse",
+                "1s"),
+            out);
+    try {
+      Map<String, Set<Long>> before = awaitSteady(out, "started");
+
+      // 1. The agent of an instance killed with SIGKILL and started again: its checkpointed tasks
+      // keep running, the same processes. (Down past the short ping timeouts, it may be marked
+      // unreachable meanwhile: its instances are replaced, and the replacements, the newest,
+      // killed when it is back.)
+      String node = nodeOfTask(before.values().iterator().next());
+      long agentPid = agentJvm(agents.get(node));
+      signal("KILL", agentPid);
+      await()
+          .atMost(PATIENCE)
+          .until(() -> ProcessHandle.of(agentPid).map(h -> !h.isAlive()).orElse(true));
+      agents.put(node, startAgent(node, "agent-" + node + "-restarted.log"));
+      Path restartedLog = dir.resolve("agent-" + node + "-restarted.log");
+      await()
+          .atMost(PATIENCE)
+          .until(() -> Files.readString(restartedLog).contains("re-registered with master"));
+      assertThat(awaitSteady(out, "after the agent's restart")).isEqualTo(before);
+
+      // 2. The agent of an instance paused past the ping timeouts: its instances are unreachable
+      // and replaced elsewhere; resumed, they are back, and the replacements are killed.
+      node = nodeOfTask(before.values().iterator().next());
+      long paused = agentJvm(agents.get(node));
+      signal("STOP", paused);
+      try {
+        await()
+            .atMost(PATIENCE)
+            .pollInterval(Duration.ofMillis(500))
+            .untilAsserted(
+                () -> {
+                  Matcher view = view(out);
+                  assertThat(view.group(1)).isEqualTo(Integer.toString(INSTANCES));
+                  assertThat(view.group(4)).contains("unreachable [");
+                });
+      } finally {
+        signal("CONT", paused);
+      }
+      assertThat(awaitSteady(out, "after the partition")).isEqualTo(before);
+      assertThat(Files.readString(out)).contains("is unreachable").contains("killing the newest");
+
+      // 3. The master killed with SIGKILL just as an instance fails (its process killed): the
+      // framework re-subscribes to the other controller with its ID and replaces the instance
+      // once; the others run on untouched, and nothing runs twice.
+      String failing = before.keySet().iterator().next();
+      for (long pid : before.get(failing)) {
+        signal("KILL", pid);
+      }
+      String leader = LocalCluster.leader(client);
+      controllers.get(leader).destroyForcibly();
+      String other = leader.equals("controller-1") ? "controller-2" : "controller-1";
+      await().atMost(PATIENCE).until(() -> other.equals(LocalCluster.leader(client)));
+      Map<String, Set<Long>> after = awaitSteady(out, "after the master's failover");
+      assertThat(after).doesNotContainKey(failing);
+      Map<String, Set<Long>> untouched = new TreeMap<>(before);
+      untouched.remove(failing);
+      assertThat(after).containsAllEntriesOf(untouched);
+      assertThat(Files.readString(out)).contains("subscribed again as framework");
+    } finally {
+      endTheExample(service, out);
+    }
+  }
+
+  /** The framework's view: its last "instances:" line, parsed. */
+  private static Matcher view(Path out) throws IOException {
+    List<String> lines =
+        Files.readAllLines(out).stream().filter(l -> VIEW.matcher(l).find()).toList();
+    assertThat(lines).as("the example's status lines (" + out + ")").isNotEmpty();
+    Matcher m = VIEW.matcher(lines.get(lines.size() - 1));
+    assertThat(m.find()).isTrue();
+    return m;
+  }
+
+  /**
+   * Waits until the example says its N instances run, nothing else (none launched, unreachable or
+   * being killed), and exactly those tasks have processes; returns their processes by task.
+   */
+  private static Map<String, Set<Long>> awaitSteady(Path out, String when) {
+    Map<String, Set<Long>> found = new TreeMap<>();
+    await()
+        .atMost(PATIENCE)
+        .pollInterval(Duration.ofMillis(500))
+        .untilAsserted(
+            () -> {
+              Matcher view = view(out);
+              assertThat(view.group(0)).as(when).endsWith("]");
+              assertThat(view.group(4)).as(when + ": " + view.group(0)).isEmpty();
+              List<String> ids = List.of(view.group(3).split(", "));
+              assertThat(ids).as(when).hasSize(INSTANCES);
+              Map<String, Set<Long>> processes = new TreeMap<>();
+              RestartableAgents.taskProcesses(dir)
+                  .forEach(
+                      (task, pids) -> {
+                        if (task.startsWith("lrs-")) {
+                          processes.put(task, pids);
+                        }
+                      });
+              assertThat(processes.keySet()).as(when).containsExactlyInAnyOrderElementsOf(ids);
+              found.clear();
+              found.putAll(processes);
+            });
+    return found;
+  }
+
+  /** The node whose agent runs a task's processes (from the sandbox in their environment). */
+  private static String nodeOfTask(Set<Long> pids) throws IOException {
+    String agentsDir = dir.resolve("agents").toAbsolutePath() + "/";
+    for (long pid : pids) {
+      String env = Files.readString(Path.of("/proc", Long.toString(pid), "environ"));
+      for (String v : env.split("\0")) {
+        if (v.startsWith("MESOS_SANDBOX=" + agentsDir)) {
+          String rest = v.substring(("MESOS_SANDBOX=" + agentsDir).length());
+          return rest.substring(0, rest.indexOf('/'));
+        }
+      }
+    }
+    throw new AssertionError("no sandbox in the environment of " + pids);
+  }
+
+  /**
+   * Stops the example (its tasks, checkpointed, keep running) and ends its framework as a new
+   * scheduler of it would: subscribed with its ID, a Teardown; then its tasks are gone.
+   */
+  private static void endTheExample(Process service, Path out) throws Exception {
+    service.destroy();
+    service.waitFor(30, TimeUnit.SECONDS);
+    Matcher id = Pattern.compile("subscribed as framework (\\S+)").matcher(Files.readString(out));
+    if (id.find()) {
+      try (GreedyFramework takeover =
+          new GreedyFramework(
+              masters,
+              trust.channelCredentials(),
+              demoToken,
+              FrameworkInfo.newBuilder()
+                  .setId(id.group(1))
+                  .setName("lrs")
+                  .setCheckpoint(true)
+                  .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE)
+                  .setFailoverTimeout(Durations.fromSeconds(300)),
+              LocalCluster.DEMO_ROLE,
+              "cpus:0.1;mem:16",
+              null,
+              0)) {
+        await().atMost(PATIENCE).until(takeover.client::subscribed);
+        takeover.client.teardown().get(60, TimeUnit.SECONDS);
+      }
+    }
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                RestartableAgents.taskProcesses(dir).keySet().stream()
+                    .noneMatch(t -> t.startsWith("lrs-")));
   }
 
   private static int freePort() throws IOException {

@@ -4,6 +4,7 @@ import io.kmesos.api.cli.Durations;
 import io.kmesos.api.cli.Failures;
 import io.kmesos.api.cli.OneLineErrors;
 import io.kmesos.api.cli.VersionProvider;
+import io.kmesos.api.scheduler.v1.ReconcileRequest;
 import io.kmesos.api.tls.ServerTrust;
 import io.kmesos.api.v1.CommandInfo;
 import io.kmesos.api.v1.Filters;
@@ -26,6 +27,9 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -35,8 +39,12 @@ import picocli.CommandLine.Spec;
 
 /**
  * An example framework: keeps {@code --instances} copies of a command running. It launches them on
- * offers, replaces one that ends (failed, killed, lost), declines offers it does not need with a
- * refuse filter, suppresses offers while all instances run and revives them when one is missing.
+ * offers, replaces one that ends (failed, killed, lost, gone) or whose agent is out of reach,
+ * declines offers it does not need with a refuse filter, suppresses offers while all instances run
+ * and revives them when one is missing. It is a good citizen of recovery: its tasks are
+ * checkpointed (they outlive their agent's restarts), it is PARTITION_AWARE, it reconciles what it
+ * is unsure of every {@code --reconcile-every}, and it kills the newest instances when an
+ * unreachable one comes back and more than {@code --instances} run ({@link Instances}).
  */
 @Command(
     name = "long-running-service",
@@ -98,9 +106,29 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
               + " ${DEFAULT-VALUE}).")
   Duration failoverTimeout;
 
+  @Option(
+      names = "--checkpoint",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description =
+          "Checkpointed tasks (checkpoint: true): they keep running while their agent restarts"
+              + " (default: ${DEFAULT-VALUE}; --no-checkpoint: an agent that stops kills them).")
+  boolean checkpoint;
+
+  @Option(
+      names = "--reconcile-every",
+      defaultValue = "30s",
+      converter = Durations.class,
+      description =
+          "How often to ask the master about the instances it is unsure of: out of reach, being"
+              + " killed, launched before a reconnection (default: ${DEFAULT-VALUE}).")
+  Duration reconcileEvery;
+
   private Instances state;
   private PrintWriter out;
   private boolean suppressed;
+  private String lastSummary = "";
 
   public static void main(String[] args) {
     System.exit(OneLineErrors.commandLine(new LongRunningService()).execute(args));
@@ -110,6 +138,9 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
   public Integer call() throws Exception {
     if (instances < 1) {
       throw new ParameterException(spec.commandLine(), "--instances must be at least 1");
+    }
+    if (reconcileEvery.isZero() || reconcileEvery.isNegative()) {
+      throw new ParameterException(spec.commandLine(), "--reconcile-every must be positive");
     }
     List<Resource> perInstance;
     try {
@@ -131,6 +162,8 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
             .setName(name)
             .addRoles(role)
             .setFailoverTimeout(Protos.duration(failoverTimeout))
+            .setCheckpoint(checkpoint)
+            .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE)
             .build();
     try (ServerTrust trust = connection.serverTrust()) {
       FrameworkClient client;
@@ -144,8 +177,55 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
         throw new ParameterException(spec.commandLine(), e.getMessage());
       }
       Runtime.getRuntime().addShutdownHook(new Thread(client::close, "shutdown"));
-      client.stopped().join(); // until the master ends the framework, or Ctrl-C
+      ScheduledExecutorService timer =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "reconcile");
+                t.setDaemon(true);
+                return t;
+              });
+      long every = reconcileEvery.toMillis();
+      timer.scheduleWithFixedDelay(() -> reconcile(client), every, every, TimeUnit.MILLISECONDS);
+      try {
+        client.stopped().join(); // until the master ends the framework, or Ctrl-C
+      } finally {
+        timer.shutdownNow();
+      }
       return 1;
+    }
+  }
+
+  /** Asks the master about the instances the service is unsure of (see Instances.toReconcile). */
+  private synchronized void reconcile(FrameworkClient client) {
+    if (!client.subscribed()) {
+      return; // the client reconciles by itself once subscribed again
+    }
+    List<ReconcileRequest.Task> tasks =
+        state.toReconcile().stream()
+            .map(
+                k ->
+                    ReconcileRequest.Task.newBuilder()
+                        .setTaskId(k.taskId())
+                        .setAgentId(k.agentId())
+                        .build())
+            .toList();
+    if (!tasks.isEmpty()) {
+      client
+          .reconcile(tasks)
+          .exceptionally(
+              e -> {
+                say("reconciliation failed: " + Failures.oneLine(e));
+                return null;
+              });
+    }
+  }
+
+  /** Prints the service's view when it changed. */
+  private void summary() {
+    String now = state.summary();
+    if (!now.equals(lastSummary)) {
+      lastSummary = now;
+      say(now);
     }
   }
 
@@ -155,8 +235,9 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
   }
 
   @Override
-  public void subscribed(
+  public synchronized void subscribed(
       FrameworkClient client, String frameworkId, MasterInfo master, boolean resubscribed) {
+    state.onSubscribed();
     say(
         (resubscribed ? "subscribed again" : "subscribed")
             + " as framework "
@@ -168,14 +249,18 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
             + " of "
             + instances
             + " instances known");
+    // A subscription starts unsuppressed.
     if (state.missing() > 0) {
       suppressed = false;
-      client.revive(List.of()); // a subscription starts unsuppressed; clears old filters too
+      client.revive(List.of()); // clears old filters too
+    } else {
+      suppressed = true;
+      client.suppress(List.of());
     }
   }
 
   @Override
-  public void offers(FrameworkClient client, List<Offer> offers) {
+  public synchronized void offers(FrameworkClient client, List<Offer> offers) {
     Instances.OfferPlan plan = state.onOffers(offers);
     plan.launches()
         .forEach(
@@ -201,6 +286,7 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
       say("all " + instances + " instances launched; suppressing offers");
       client.suppress(List.of());
     }
+    summary();
   }
 
   private Filters filters() {
@@ -208,28 +294,35 @@ public final class LongRunningService implements Callable<Integer>, Scheduler {
   }
 
   @Override
-  public void update(FrameworkClient client, TaskStatus status) {
+  public synchronized void update(FrameworkClient client, TaskStatus status) {
     Instances.UpdatePlan plan = state.onUpdate(status);
     if (plan.message() != null) {
       say(plan.message());
     }
-    for (String task : plan.kill()) {
-      client.kill(task, status.getAgentId(), null);
+    for (Instances.Kill kill : plan.kill()) {
+      client
+          .kill(kill.taskId(), kill.agentId(), null)
+          .exceptionally(
+              e -> {
+                say("killing " + kill.taskId() + " failed: " + Failures.oneLine(e));
+                return null;
+              });
     }
     if (plan.revive() && suppressed) {
       suppressed = false;
       say("reviving offers");
       client.revive(List.of());
     }
+    summary();
   }
 
   @Override
-  public void disconnected(FrameworkClient client, String reason) {
+  public synchronized void disconnected(FrameworkClient client, String reason) {
     say("disconnected (" + reason + "); reconnecting");
   }
 
   @Override
-  public void error(FrameworkClient client, String message) {
+  public synchronized void error(FrameworkClient client, String message) {
     say("stopped by the master: " + message);
   }
 }

@@ -75,12 +75,111 @@ class InstancesTest {
         .isEqualTo("svc-7 adopted (TASK_RUNNING)");
     instances.onUpdate(status("svc-8", TaskState.TASK_RUNNING));
     instances.onUpdate(status("svc-9", TaskState.TASK_RUNNING));
-    assertThat(instances.onUpdate(status("svc-10", TaskState.TASK_RUNNING)).kill())
-        .containsExactly("svc-10");
+    Instances.UpdatePlan tenth = instances.onUpdate(status("svc-10", TaskState.TASK_RUNNING));
+    assertThat(tenth.kill()).containsExactly(new Instances.Kill("svc-10", "a1"));
+    assertThat(tenth.message())
+        .isEqualTo("svc-10 adopted (TASK_RUNNING); 4 instances for 3: killing the newest, svc-10");
     assertThat(instances.missing()).isZero();
+    // Its next launch number is past what it adopted.
+    instances.onUpdate(status("svc-8", TaskState.TASK_FAILED));
+    assertThat(
+            instances
+                .onOffers(List.of(offer("o1", "a1", "web", "cpus:4;mem:1024")))
+                .launches()
+                .get("o1"))
+        .extracting(TaskInfo::getTaskId)
+        .containsExactly("svc-11");
+  }
+
+  @Test
+  void replacesUnreachableInstancesAndKillsTheNewestWhenTheyComeBack() {
+    instances.onOffers(List.of(offer("o1", "a1", "web", "cpus:4;mem:1024")));
+    for (String id : List.of("svc-0", "svc-1", "svc-2")) {
+      instances.onUpdate(status(id, TaskState.TASK_RUNNING));
+    }
+    assertThat(instances.summary()).isEqualTo("instances: 3 of 3 running [svc-0, svc-1, svc-2]");
+    // Agent a1 is out of reach: svc-0 and svc-2 (say) are replaced, but remembered.
+    Instances.UpdatePlan lost = instances.onUpdate(status("svc-0", TaskState.TASK_UNREACHABLE));
+    assertThat(lost.revive()).isTrue();
+    assertThat(lost.message())
+        .isEqualTo("svc-0 is unreachable (agent a1 is out of reach); 1 to replace");
+    instances.onUpdate(status("svc-2", TaskState.TASK_UNREACHABLE));
+    // Said again (a reconciliation): nothing more to do.
+    assertThat(instances.onUpdate(status("svc-2", TaskState.TASK_UNREACHABLE)))
+        .isEqualTo(Instances.UpdatePlan.NOTHING);
+    assertThat(instances.missing()).isEqualTo(2);
+    assertThat(instances.toReconcile())
+        .containsExactly(new Instances.Kill("svc-0", "a1"), new Instances.Kill("svc-2", "a1"));
+    Instances.OfferPlan plan =
+        instances.onOffers(List.of(offer("o2", "a2", "web", "cpus:4;mem:1024")));
+    assertThat(plan.launches().get("o2"))
+        .extracting(TaskInfo::getTaskId)
+        .containsExactly("svc-3", "svc-4");
+    instances.onUpdate(status("svc-3", "a2", TaskState.TASK_RUNNING));
+    assertThat(instances.summary())
+        .isEqualTo(
+            "instances: 2 of 3 running [svc-1, svc-3], launched [svc-4], unreachable [svc-0, svc-2]");
+    // a1 is back: svc-0 runs again, one too many; the newest (svc-4, not even running yet) goes.
+    Instances.UpdatePlan back = instances.onUpdate(status("svc-0", TaskState.TASK_RUNNING));
+    assertThat(back.kill()).containsExactly(new Instances.Kill("svc-4", "a2"));
+    assertThat(back.message())
+        .isEqualTo(
+            "svc-0 is back (TASK_RUNNING on agent a1); 4 instances for 3: killing the newest, svc-4");
+    assertThat(back.revive()).isFalse();
+    Instances.UpdatePlan second = instances.onUpdate(status("svc-2", TaskState.TASK_RUNNING));
+    assertThat(second.kill()).containsExactly(new Instances.Kill("svc-3", "a2"));
+    assertThat(instances.summary())
+        .isEqualTo("instances: 3 of 3 running [svc-0, svc-1, svc-2], killing [svc-3, svc-4]");
+    // Being killed, they are reconciled; one still running is killed again.
+    assertThat(instances.toReconcile())
+        .containsExactly(new Instances.Kill("svc-3", "a2"), new Instances.Kill("svc-4", "a2"));
+    assertThat(instances.onUpdate(status("svc-3", "a2", TaskState.TASK_RUNNING)).kill())
+        .containsExactly(new Instances.Kill("svc-3", "a2"));
+    Instances.UpdatePlan killed = instances.onUpdate(status("svc-3", "a2", TaskState.TASK_KILLED));
+    assertThat(killed.revive()).isFalse();
+    assertThat(killed.message()).isEqualTo("svc-3 ended TASK_KILLED; it was one too many");
+    instances.onUpdate(status("svc-4", "a2", TaskState.TASK_KILLED));
+    assertThat(instances.toReconcile()).isEmpty();
+    assertThat(instances.missing()).isZero();
+    assertThat(instances.summary()).isEqualTo("instances: 3 of 3 running [svc-0, svc-1, svc-2]");
+  }
+
+  @Test
+  void anUnreachableInstanceThatEndsIsForgottenWithoutAnotherReplacement() {
+    instances.onOffers(List.of(offer("o1", "a1", "web", "cpus:4;mem:1024")));
+    instances.onUpdate(status("svc-0", TaskState.TASK_UNREACHABLE));
+    instances.onOffers(List.of(offer("o2", "a2", "web", "cpus:4;mem:1024")));
+    Instances.UpdatePlan gone = instances.onUpdate(status("svc-0", TaskState.TASK_GONE));
+    assertThat(gone.revive()).isFalse();
+    assertThat(gone.message()).isEqualTo("svc-0 ended TASK_GONE; it was replaced already");
+    assertThat(instances.missing()).isZero();
+    assertThat(instances.toReconcile()).isEmpty();
+  }
+
+  @Test
+  void launchesOfAnEarlierSubscriptionAreReconciledAndReplacedWhenUnknown() {
+    instances.onSubscribed();
+    instances.onOffers(List.of(offer("o1", "a1", "web", "cpus:4;mem:1024")));
+    instances.onUpdate(status("svc-0", TaskState.TASK_RUNNING));
+    // Launched under this subscription: the master has them, nothing to ask.
+    assertThat(instances.toReconcile()).isEmpty();
+    // The master failed over: the launches it never passed on are asked about.
+    instances.onSubscribed();
+    assertThat(instances.toReconcile())
+        .containsExactly(new Instances.Kill("svc-1", "a1"), new Instances.Kill("svc-2", "a1"));
+    instances.onUpdate(status("svc-1", TaskState.TASK_RUNNING));
+    Instances.UpdatePlan unknown = instances.onUpdate(status("svc-2", TaskState.TASK_UNKNOWN));
+    assertThat(unknown.revive()).isTrue();
+    assertThat(unknown.message()).isEqualTo("svc-2 ended TASK_UNKNOWN; 1 to replace");
+    assertThat(instances.toReconcile()).isEmpty();
+    assertThat(instances.missing()).isEqualTo(1);
   }
 
   static TaskStatus status(String task, TaskState state) {
-    return TaskStatus.newBuilder().setTaskId(task).setAgentId("a1").setState(state).build();
+    return status(task, "a1", state);
+  }
+
+  static TaskStatus status(String task, String agent, TaskState state) {
+    return TaskStatus.newBuilder().setTaskId(task).setAgentId(agent).setState(state).build();
   }
 }

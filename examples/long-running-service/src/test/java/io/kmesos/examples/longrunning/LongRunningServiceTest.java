@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kmesos.api.cli.OneLineErrors;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -36,5 +37,30 @@ class LongRunningServiceTest {
                 "cpus"))
         .contains("--resources: invalid resources 'cpus': 'cpus': expected name:value");
     assertThat(fails("--instances", "2", "--command", "sleep 100")).contains("--master is missing");
+    assertThat(
+            fails(
+                "--instances",
+                "2",
+                "--command",
+                "sleep 100",
+                "--master",
+                "m:5050",
+                "--reconcile-every",
+                "0s"))
+        .contains("--reconcile-every must be positive");
+  }
+
+  @Test
+  void checkpointsAndReconcilesByDefault() {
+    LongRunningService service = new LongRunningService();
+    OneLineErrors.commandLine(service, Map.<String, String>of()::get)
+        .parseArgs("--instances", "2", "--command", "sleep 100", "--master", "m:5050");
+    assertThat(service.checkpoint).isTrue();
+    assertThat(service.reconcileEvery).isEqualTo(Duration.ofSeconds(30));
+    LongRunningService without = new LongRunningService();
+    OneLineErrors.commandLine(without, Map.<String, String>of()::get)
+        .parseArgs(
+            "--instances", "2", "--command", "sleep 100", "--master", "m:5050", "--no-checkpoint");
+    assertThat(without.checkpoint).isFalse();
   }
 }
