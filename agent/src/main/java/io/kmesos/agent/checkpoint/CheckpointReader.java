@@ -18,6 +18,7 @@ import io.kmesos.api.agent.v1.TaskRecord;
 import io.kmesos.api.agent.v1.TaskUpdateRecord;
 import io.kmesos.api.v1.TaskStatus;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -30,6 +31,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -181,19 +187,118 @@ public final class CheckpointReader {
         unexpected(entry);
         continue;
       }
-      for (Path e : entries(entry)) {
-        String eid = e.getFileName().toString();
-        if (!isDir(e) || !MetaLayout.isValidId(eid)) {
-          unexpected(e);
-          continue;
-        }
-        RecoveredExecutor executor = executor(id, eid, e);
-        if (executor != null) {
-          executors.put(eid, executor);
-        }
+      for (RecoveredExecutor executor : executors(id, entries(entry))) {
+        executors.put(executor.id(), executor);
       }
     }
     return new RecoveredFramework(id, record.get().getInfo(), executors);
+  }
+
+  /** From how many executors of a framework their directories are read on several threads. */
+  static final int PARALLEL_FROM = 64;
+
+  /**
+   * Threads that read executor directories: each directory is independent of the others, and
+   * reading one is a dozen small system calls and a few decodings, so a few threads keep the cores
+   * and the disk busy where one waits for each call in turn.
+   */
+  static final int THREADS = Math.max(2, Math.min(4, Runtime.getRuntime().availableProcessors()));
+
+  /**
+   * The executors in {@code dirs} (a framework's {@code executors/} entries), in their order. Many
+   * are read on {@link #THREADS} threads, in contiguous slices each with its own problems, which
+   * are then added in the same order as one thread would have: the result, the problems and, in
+   * strict mode, which damaged file is reported are the same either way (only routine repairs of
+   * slices after a damaged one may have been made as well).
+   */
+  private List<RecoveredExecutor> executors(String frameworkId, List<Path> dirs)
+      throws IOException {
+    if (dirs.size() < PARALLEL_FROM) {
+      List<RecoveredExecutor> found = new ArrayList<>();
+      for (Path dir : dirs) {
+        executorDir(frameworkId, dir, found);
+      }
+      return found;
+    }
+    int slices = THREADS * 8;
+    int size = (dirs.size() + slices - 1) / slices;
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            THREADS,
+            r -> {
+              Thread t = new Thread(r, "checkpoint-reader");
+              t.setDaemon(true);
+              return t;
+            });
+    try {
+      List<Future<Slice>> futures = new ArrayList<>();
+      for (int from = 0; from < dirs.size(); from += size) {
+        List<Path> slice = dirs.subList(from, Math.min(dirs.size(), from + size));
+        futures.add(
+            pool.submit(
+                () -> {
+                  CheckpointReader reader = new CheckpointReader(layout, options);
+                  List<RecoveredExecutor> found = new ArrayList<>();
+                  for (Path dir : slice) {
+                    reader.executorDir(frameworkId, dir, found);
+                  }
+                  return new Slice(found, reader.problems);
+                }));
+      }
+      List<RecoveredExecutor> found = new ArrayList<>();
+      for (Future<Slice> f : futures) {
+        Slice slice = result(f);
+        problems.addAll(slice.problems());
+        found.addAll(slice.executors());
+      }
+      return found;
+    } finally {
+      pool.shutdownNow();
+      try {
+        if (!pool.awaitTermination(1, TimeUnit.MINUTES)) {
+          LOG.warn("checkpoint recovery: reader threads still busy after a minute");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private record Slice(List<RecoveredExecutor> executors, List<Problem> problems) {}
+
+  private static Slice result(Future<Slice> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while reading checkpoints");
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException io) {
+        throw io;
+      }
+      if (cause instanceof RuntimeException re) {
+        throw re;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new IOException(cause);
+    }
+  }
+
+  /** One entry of {@code executors/}: its executor is added to {@code found} if intact. */
+  private void executorDir(String frameworkId, Path dir, List<RecoveredExecutor> found)
+      throws IOException {
+    String eid = dir.getFileName().toString();
+    if (!isDir(dir) || !MetaLayout.isValidId(eid)) {
+      unexpected(dir);
+      return;
+    }
+    RecoveredExecutor executor = executor(frameworkId, eid, dir);
+    if (executor != null) {
+      found.add(executor);
+    }
   }
 
   private RecoveredExecutor executor(String frameworkId, String id, Path dir) throws IOException {
@@ -323,7 +428,7 @@ public final class CheckpointReader {
         unexpected(entry);
       }
     }
-    if (Files.exists(updatesFile, NOFOLLOW_LINKS)) {
+    if (entries.contains(updatesFile)) { // listed: no stat of its own
       UpdatesScan scan;
       try {
         scan = CheckpointFormat.scanUpdates(updatesFile, readBytes(updatesFile));
@@ -398,7 +503,7 @@ public final class CheckpointReader {
   private <M extends Message> Optional<M> info(
       Path dir, List<Path> entries, FileKind kind, Class<M> type) throws IOException {
     Path file = dir.resolve(kind.fileName());
-    if (!Files.exists(file, NOFOLLOW_LINKS)) {
+    if (!entries.contains(file)) { // listed: no stat of its own
       if (entries.isEmpty()) {
         problems.add(
             new Problem(

@@ -39,7 +39,19 @@ public final class MetaLayout {
 
   /** Whether {@code id} can name a checkpoint directory. */
   public static boolean isValidId(String id) {
-    return id != null && ID.matcher(id).matches() && !id.matches("\\.+");
+    return id != null && ID.matcher(id).matches() && !onlyDots(id);
+  }
+
+  /**
+   * "." and ".." (and longer): no name of a directory of its own. A loop: recovery checks 10^4s.
+   */
+  private static boolean onlyDots(String id) {
+    for (int i = 0; i < id.length(); i++) {
+      if (id.charAt(i) != '.') {
+        return false;
+      }
+    }
+    return true;
   }
 
   static String checkId(String what, String id) {

@@ -62,7 +62,73 @@ public final class TaskCheckpoints
   private record Key(String frameworkId, String taskId) {}
 
   /** A checkpointed task whose run is not completed: where its updates go. */
-  private record Open(String executorId, String runId, TaskUpdatesLog log) {}
+  private static final class Open {
+    final String executorId;
+    final String runId;
+
+    /** A recovered task's log, opened at its first append: null for one opened at once. */
+    private final Path recovered;
+
+    private final Opener opener;
+
+    private TaskUpdatesLog log;
+
+    interface Opener {
+      TaskUpdatesLog open() throws IOException;
+    }
+
+    Open(String executorId, String runId, TaskUpdatesLog log) {
+      this.executorId = executorId;
+      this.runId = runId;
+      this.recovered = null;
+      this.opener = null;
+      this.log = log;
+    }
+
+    /**
+     * A log recovery has read and repaired, left closed until something is appended: most recovered
+     * tasks get nothing appended before they end, and opening ten thousand files for writing at the
+     * start would only delay re-registration. Only this agent appends to its tasks' logs, so the
+     * file's length when it is opened is where appends go, as it was at recovery. Safe for
+     * durability: nothing was written that would need syncing.
+     */
+    static Open recovered(String executorId, String runId, Path file, Opener opener) {
+      return new Open(executorId, runId, file, opener);
+    }
+
+    private Open(String executorId, String runId, Path recovered, Opener opener) {
+      this.executorId = executorId;
+      this.runId = runId;
+      this.recovered = recovered;
+      this.opener = opener;
+    }
+
+    String executorId() {
+      return executorId;
+    }
+
+    String runId() {
+      return runId;
+    }
+
+    /** Called under the TaskCheckpoints' lock. */
+    TaskUpdatesLog log() throws IOException {
+      if (log == null) {
+        log = opener.open();
+      }
+      return log;
+    }
+
+    void close() throws IOException {
+      if (log != null) {
+        log.close();
+      }
+    }
+
+    Path file() {
+      return log != null ? log.file() : recovered;
+    }
+  }
 
   private final Map<Key, Open> open = new HashMap<>();
 
@@ -113,7 +179,7 @@ public final class TaskCheckpoints
     Open previous =
         open.put(new Key(frameworkId, task.getTaskId()), new Open(executorId, runId, log));
     if (previous != null) {
-      previous.log.close();
+      previous.close();
     }
   }
 
@@ -191,7 +257,7 @@ public final class TaskCheckpoints
     Open previous =
         open.put(new Key(framework.getId(), task.getTaskId()), new Open(executorId, runId, log));
     if (previous != null) {
-      previous.log.close();
+      previous.close();
     }
   }
 
@@ -212,10 +278,21 @@ public final class TaskCheckpoints
   /** A recovered task whose run is not completed: its updates go to its log again. */
   synchronized void reopen(String frameworkId, String executorId, String runId, String taskId)
       throws IOException {
-    TaskUpdatesLog log = store.openRecoveredUpdates(frameworkId, executorId, runId, taskId);
-    Open previous = open.put(new Key(frameworkId, taskId), new Open(executorId, runId, log));
+    Path file = store.layout().taskUpdates(frameworkId, executorId, runId, taskId);
+    Open next =
+        Files.exists(file, LinkOption.NOFOLLOW_LINKS)
+            ? Open.recovered(
+                executorId,
+                runId,
+                file,
+                () -> store.openRecoveredUpdates(frameworkId, executorId, runId, taskId))
+            : new Open(
+                executorId,
+                runId,
+                store.openRecoveredUpdates(frameworkId, executorId, runId, taskId));
+    Open previous = open.put(new Key(frameworkId, taskId), next);
     if (previous != null) {
-      previous.log.close();
+      previous.close();
     }
   }
 
@@ -284,10 +361,10 @@ public final class TaskCheckpoints
     Open task = open.get(new Key(framework.getId(), update.getTaskId()));
     if (task != null) {
       if (batch != null) {
-        task.log.update(update, false);
-        batch.add(task.log);
+        task.log().update(update, false);
+        batch.add(task.log());
       } else {
-        task.log.update(update);
+        task.log().update(update);
       }
     }
     // Else an update of no checkpointed run (an invalid task, one that did not fit, a kill of a
@@ -302,7 +379,7 @@ public final class TaskCheckpoints
     if (task == null) {
       return;
     }
-    task.log.acknowledge(acked.getUuid());
+    task.log().acknowledge(acked.getUuid());
     if (last) {
       complete(key, task, "terminal update " + acked.getState() + " acknowledged");
     }
@@ -318,7 +395,7 @@ public final class TaskCheckpoints
   }
 
   private void complete(Key key, Open task, String reason) throws IOException {
-    task.log.close();
+    task.close();
     open.remove(key);
     if (sharesRun(key.frameworkId(), task)) {
       return; // a custom executor's run with other tasks still open: not completed yet
@@ -467,9 +544,9 @@ public final class TaskCheckpoints
   public synchronized void close() {
     for (Open task : open.values()) {
       try {
-        task.log.close();
+        task.close();
       } catch (IOException e) {
-        LOG.debug("closing {}: {}", task.log.file(), e.toString());
+        LOG.debug("closing {}: {}", task.file(), e.toString());
       }
     }
     open.clear();

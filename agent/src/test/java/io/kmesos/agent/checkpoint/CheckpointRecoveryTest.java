@@ -478,6 +478,38 @@ class CheckpointRecoveryTest {
     assertThat(r.agent().frameworks().get("fw-1").executors().get("t3").runs()).hasSize(2);
   }
 
+  @Test
+  void manyExecutorsReadOnSeveralThreadsRecoverAsOneThreadWould() throws IOException {
+    store.writeAgent(AGENT);
+    store.writeFramework(FW1);
+    int n = CheckpointReader.PARALLEL_FROM + 36;
+    List<String> expected = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String id = String.format("x%03d", i);
+      launch(FW1, id, "run-" + i, 1000 + i);
+      expected.add("fw-1/" + id + "/run-" + i + "/" + id);
+    }
+    Recovery whole = recover(Options.STRICT);
+    assertThat(whole.problems()).isEmpty();
+    assertThat(tasks(whole.agent())).isEqualTo(expected);
+    assertThat(whole.agent().frameworks().get("fw-1").executors().keySet())
+        .containsExactlyElementsOf(expected.stream().map(t -> t.split("/")[1]).toList());
+
+    Path first = layout.taskInfo("fw-1", "x010", "run-10", "x010");
+    Path second = layout.taskInfo("fw-1", "x070", "run-70", "x070");
+    flip(second, 20);
+    flip(first, 20);
+    // Strict: the damaged file met first in ID order is named, as on one thread.
+    assertThatThrownBy(() -> recover(Options.STRICT))
+        .isInstanceOf(CheckpointCorruptException.class)
+        .satisfies(e -> assertThat(((CheckpointCorruptException) e).file()).isEqualTo(first));
+    Recovery lenient = recover(Options.LENIENT);
+    assertThat(lenient.problems()).extracting(Problem::file).containsExactly(first, second);
+    assertThat(tasks(lenient.agent()))
+        .isEqualTo(
+            expected.stream().filter(t -> !t.contains("x010") && !t.contains("x070")).toList());
+  }
+
   /** Task IDs with where they lie, to compare what two recoveries found. */
   static List<String> tasks(RecoveredAgent agent) {
     return agent.frameworks().values().stream()
