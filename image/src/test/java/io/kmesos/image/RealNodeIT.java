@@ -392,7 +392,11 @@ class RealNodeIT {
    * agent's Pod"): the very same process (pid and start time, read in the node's /proc, which is
    * this machine's) runs on in a cgroup of its own, the new agent re-adopts it, the framework sees
    * it RUNNING after the roll and never anything else, and a kill through the master ends it with
-   * TASK_KILLED reaching the framework, leaving no process, zombie or cgroup behind.
+   * TASK_KILLED reaching the framework, leaving no process, zombie or cgroup behind. Beside it, a
+   * task of the same kind run through the image's example executor ({@code --executor
+   * kmesos-executor}, docs/executors.md): the executor and its task outlive the old Pod in the
+   * executor's cgroup, the executor re-subscribes to the new agent, the task is RUNNING after the
+   * roll and is killed through the master likewise.
    */
   @Test
   @Order(5)
@@ -402,6 +406,8 @@ class RealNodeIT {
     String oldPod = agentPod();
     String task = "long-1";
     startLongTask(task);
+    String viaExecutor = "long-x";
+    startLongTask(viaExecutor, LONG_TASK_SECONDS + 1, "kmesos-executor");
     String jobPod =
         await()
             .atMost(LONG)
@@ -420,6 +426,27 @@ class RealNodeIT {
     String memoryCgroup = cgroup(sleep, "memory");
     assertThat(memoryCgroup).contains("/kmesos-tasks/").doesNotContain("kubepods");
     assertThat(cgroup(shell, "memory")).isEqualTo(memoryCgroup);
+    // The executor's task (in the executor's session) and the executor, in the executor's cgroup.
+    String xJobPod =
+        await()
+            .atMost(LONG)
+            .pollInterval(Duration.ofSeconds(1))
+            .ignoreExceptions()
+            .until(
+                () -> jobPod(viaExecutor),
+                p ->
+                    p != null
+                        && jobLog("demo", viaExecutor).contains(viaExecutor + "  TASK_RUNNING"));
+    long xSleep =
+        await()
+            .atMost(LONG)
+            .until(() -> processWith("sleep " + (LONG_TASK_SECONDS + 1)), p -> p > 0);
+    long executor = Long.parseLong(stat(xSleep)[5]); // the executor leads the session
+    String executorStart = stat(executor)[21];
+    String xSleepStart = stat(xSleep)[21];
+    String executorCgroup = cgroup(executor, "memory");
+    assertThat(executorCgroup).contains("/kmesos-tasks/").doesNotContain("kubepods");
+    assertThat(cgroup(xSleep, "memory")).isEqualTo(executorCgroup);
 
     kubectl(
         "-n",
@@ -461,6 +488,7 @@ class RealNodeIT {
                     .containsPattern(
                         "registered with master " + Pattern.quote(MASTER) + " as agent " + uid));
     int registeredAt = jobLog("demo", task).length();
+    int xRegisteredAt = jobLog("demo", viaExecutor).length();
 
     // The task outlived the old Pod (gone, its containers stopped: the shim kills what is left in
     // a container's cgroups when its first process ends, in the node's PID namespace), as the same
@@ -472,6 +500,16 @@ class RealNodeIT {
     assertThat(log(rolled.getMetadata().getName(), "agent"))
         .contains("task " + task + " of framework ")
         .contains("re-adopted its process " + shell);
+    assertThat(stat(executor)[21]).as("the executor's start time").isEqualTo(executorStart);
+    assertThat(stat(xSleep)[21]).as("the executor's task's start time").isEqualTo(xSleepStart);
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () ->
+                assertThat(log(rolled.getMetadata().getName(), "agent"))
+                    .contains("re-adopted its process " + executor)
+                    .containsPattern(
+                        "executor " + viaExecutor + " of framework \\S+: re-subscribed"));
     // The framework asks for its state every 2 s; the answer after the re-registration: RUNNING.
     await()
         .atMost(LONG)
@@ -480,6 +518,13 @@ class RealNodeIT {
             () ->
                 assertThat(jobLog("demo", task).substring(registeredAt))
                     .contains(task + "  TASK_RUNNING"));
+    await()
+        .atMost(LONG)
+        .ignoreExceptions()
+        .untilAsserted(
+            () ->
+                assertThat(jobLog("demo", viaExecutor).substring(xRegisteredAt))
+                    .contains(viaExecutor + "  TASK_RUNNING"));
     assertThat(agentUid()).isEqualTo(uid);
     assertThat(client.resources(Agent.class).withName(RealNode.NODE_NAME).get().getStatus())
         .satisfies(s -> assertThat(s.getState()).isEqualTo("Admitted"));
@@ -495,19 +540,22 @@ class RealNodeIT {
     // The framework kills its task (kmesos-execute on SIGTERM: a kill through the master, then
     // it waits for the terminal update).
     kubectl("-n", "demo", "exec", jobPod, "--", "kill", "-TERM", "1");
-    await().atMost(LONG).until(() -> jobDone("demo", task), d -> d != null);
-    String log = jobLog("demo", task);
-    assertThat(log).contains(task + "  TASK_KILLED");
-    assertThat(log)
-        .as("the framework's view of its task")
-        .doesNotContain(
-            "TASK_FAILED",
-            "TASK_LOST",
-            "TASK_UNREACHABLE",
-            "TASK_GONE",
-            "TASK_DROPPED",
-            "TASK_ERROR");
-    System.out.printf("RealNodeIT: the task's updates:%n%s%n", log);
+    kubectl("-n", "demo", "exec", xJobPod, "--", "kill", "-TERM", "1");
+    for (String t : List.of(task, viaExecutor)) {
+      await().atMost(LONG).until(() -> jobDone("demo", t), d -> d != null);
+      String log = jobLog("demo", t);
+      assertThat(log).contains(t + "  TASK_KILLED");
+      assertThat(log)
+          .as("the framework's view of its task " + t)
+          .doesNotContain(
+              "TASK_FAILED",
+              "TASK_LOST",
+              "TASK_UNREACHABLE",
+              "TASK_GONE",
+              "TASK_DROPPED",
+              "TASK_ERROR");
+      System.out.printf("RealNodeIT: the updates of task %s:%n%s%n", t, log);
+    }
     // Nothing of it stays: neither process (no zombie: /proc/<pid> goes once reaped), nor its
     // cgroup.
     await()
@@ -517,6 +565,9 @@ class RealNodeIT {
               assertThat(Path.of("/proc", Long.toString(sleep))).doesNotExist();
               assertThat(Path.of("/proc", Long.toString(shell))).doesNotExist();
               assertThat(Path.of("/sys/fs/cgroup/memory" + memoryCgroup)).doesNotExist();
+              assertThat(Path.of("/proc", Long.toString(xSleep))).doesNotExist();
+              assertThat(Path.of("/proc", Long.toString(executor))).doesNotExist();
+              assertThat(Path.of("/sys/fs/cgroup/memory" + executorCgroup)).doesNotExist();
             });
   }
 
@@ -528,6 +579,11 @@ class RealNodeIT {
    * task that sleeps for a day; it asks the master for its task's state every 2 s.
    */
   static void startLongTask(String name) {
+    startLongTask(name, LONG_TASK_SECONDS, null);
+  }
+
+  /** As above, sleeping {@code seconds}, through {@code executor} if not null. */
+  static void startLongTask(String name, int seconds, String executor) {
     client
         .resource(
             """
@@ -549,7 +605,7 @@ class RealNodeIT {
                     imagePullPolicy: Never
                     args: [kmesos-execute, --master=%3$s, --tls-dir=/etc/kmesos-ca, --role=analytics,
                       --name=%1$s, --task-id=%1$s, "--resources=cpus:0.1;mem:32", --checkpoint,
-                      --reconcile-every=2s, --grace=5s, "--command=sleep %4$d"]
+                      --reconcile-every=2s, --grace=5s, "--command=sleep %4$d"%5$s]
                     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
                       capabilities: {drop: [ALL]}}
                     volumeMounts:
@@ -559,7 +615,12 @@ class RealNodeIT {
                   - {name: ca, configMap: {name: kmesos-ca}}
                   - {name: tmp, emptyDir: {}}
             """
-                .formatted(name, IMAGE, MASTER, LONG_TASK_SECONDS))
+                .formatted(
+                    name,
+                    IMAGE,
+                    MASTER,
+                    seconds,
+                    executor == null ? "" : ", \"--executor=" + executor + "\""))
         .create();
   }
 
