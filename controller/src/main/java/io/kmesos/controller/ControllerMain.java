@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.javaoperatorsdk.operator.LeaderElectionManager;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
@@ -27,6 +28,7 @@ import io.kmesos.master.server.MasterServerSettings;
 import io.kmesos.replica.state.State;
 import io.kmesos.replica.tool.PeersOption;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.lang.reflect.Field;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -389,7 +391,7 @@ public final class ControllerMain implements Callable<Integer> {
                 AdminServer.routes(prometheus)
                     .probe(AdminServer.HEALTHZ, probes::liveness)
                     .probe(AdminServer.READYZ, probes::readiness));
-    master.warmUp();
+    master.warmUp(masterPort::warmUp);
     operator.start();
     probes.operatorStarted();
     // A Lease released by a stopping master (or expired) is taken as soon as the watch sees it,
@@ -415,33 +417,61 @@ public final class ControllerMain implements Callable<Integer> {
                       identity,
                       failing ? "after the failure above" : "signal");
                   long signalled = System.nanoTime();
+                  // The Lease is handed over first, and everything else closes after it: a standby
+                  // that takes it at once campaigns while this process still shuts down.
+                  //
+                  // Why that is safe (nothing acknowledged is lost, no two masters write): the
+                  // Lease is never what fences a writer, the log is. The standby's election runs a
+                  // Paxos promise round over a quorum with a higher ballot and then commits and
+                  // reads everything a quorum accepted, so every store of this registrar that was
+                  // acknowledged (its future completes only once a quorum accepted the entry) is in
+                  // the registry the new master recovers; and once a quorum promised the higher
+                  // ballot, any later append of this registrar is refused by it, so this one can no
+                  // longer commit anything (it fails, unacknowledged). What this order must still
+                  // ensure is that this process acknowledges nothing more and does not take the
+                  // Lease back:
+                  // 1. master.stop(): the registrar refuses every new operation (reconcilers and
+                  //    the master port get "this master is stopping", not an acknowledgement);
+                  // 2. the leader elector stops renewing (it would take a released Lease back);
+                  // 3. the master port closes: the loop stops answering, streams end, agents and
+                  //    frameworks look for the next master;
+                  // 4. the store in flight, if any, ends (bounded; only spares it a fencing);
+                  // 5. the Lease is released; then the reconcilers stop and the log client closes.
+                  // A reconcile that runs meanwhile fails (its status is left alone: see
+                  // RegistryReconciler#updateErrorStatus); the next master reconciles every
+                  // resource when it starts. Its status writes carry the resourceVersion they were
+                  // computed from, so they cannot overwrite the next master's.
                   boolean wasMaster = master.stop();
                   taker.close();
-                  // The order hands over fast and safely: the reconcilers stop first (none may
-                  // write the registry or a resource's status once another master leads), then
-                  // the port (clients go looking for the new master), then the registrar (the
-                  // last write to the log), and only then the Lease is released: a standby that
-                  // takes it at once campaigns on a log this one no longer writes to, so its
-                  // election does not race the old writer's last appends.
-                  operator.stop();
-                  long operatorStopped = System.nanoTime();
-                  masterPort.close();
-                  master.close();
-                  long written = System.nanoTime();
                   if (wasMaster) {
+                    stopLeaderElection(operator);
+                  }
+                  masterPort.close();
+                  long portClosed = System.nanoTime();
+                  boolean storeEnded = true;
+                  if (wasMaster) {
+                    try {
+                      storeEnded = master.awaitStoreInFlight(STORE_IN_FLIGHT_WAIT);
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
                     releaseLease(client);
                   }
                   long released = System.nanoTime();
+                  operator.stop();
+                  long operatorStopped = System.nanoTime();
+                  master.close();
                   if (admin != null) {
                     admin.close();
                   }
                   log.info(
-                      "controller {}: stopped (ms after the signal: reconcilers stopped {}, port and"
-                          + " registrar closed {}, Lease released {}, all {})",
+                      "controller {}: stopped (ms after the signal: port closed {}, Lease released {}"
+                          + "{}, reconcilers stopped {}, all {})",
                       identity,
-                      (operatorStopped - signalled) / 1_000_000,
-                      (written - signalled) / 1_000_000,
+                      (portClosed - signalled) / 1_000_000,
                       wasMaster ? (released - signalled) / 1_000_000 : "-",
+                      storeEnded ? "" : " (a store was still in flight: it will be fenced)",
+                      (operatorStopped - signalled) / 1_000_000,
                       (System.nanoTime() - signalled) / 1_000_000);
                   stopped.countDown();
                 },
@@ -462,14 +492,37 @@ public final class ControllerMain implements Callable<Integer> {
     return 0;
   }
 
+  /** How long a stopping master waits for its store in flight before it releases the Lease. */
+  static final Duration STORE_IN_FLIGHT_WAIT = Duration.ofSeconds(1);
+
+  /**
+   * Stops the operator's leader elector (its renewals) ahead of the rest of the operator: after the
+   * release the elector would otherwise take the free Lease back at its next renewal, before the
+   * standby's take. JOSDK keeps its LeaderElectionManager private and stops it last in {@code
+   * Operator.stop()} (after waiting for the reconcilers); reached by reflection here, and if that
+   * fails the whole operator is stopped first (slower, as safe).
+   */
+  static void stopLeaderElection(Operator operator) {
+    try {
+      Field f = Operator.class.getDeclaredField("leaderElectionManager");
+      f.setAccessible(true);
+      ((LeaderElectionManager) f.get(operator)).stop();
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      log.info(
+          "controller: could not stop the leader elector alone ({}); stopping the operator first",
+          e.toString());
+      operator.stop();
+    }
+  }
+
   /**
    * Hands the Lease over at once on a clean stop, as client-go's ReleaseOnCancel does: the master
-   * has stopped writing, so a standby need not wait out the Lease's duration. It writes what
-   * client-go and fabric8 write on release: no holder, a lease duration of 1 s, the acquire and
-   * renew times now. One JSON patch whose {@code test} makes it conditional on this controller
-   * still being the holder (a Lease someone else took is left alone): one request, not a read and a
-   * conditional update, which on a busy API server was the release's slowest part. If it fails, the
-   * Lease simply expires.
+   * acknowledges nothing more (and the log fences whatever it still has in flight), so a standby
+   * need not wait out the Lease's duration. It writes what client-go and fabric8 write on release:
+   * no holder, a lease duration of 1 s, the acquire and renew times now. One JSON patch whose
+   * {@code test} makes it conditional on this controller still being the holder (a Lease someone
+   * else took is left alone): one request, not a read and a conditional update, which on a busy API
+   * server was the release's slowest part. If it fails, the Lease simply expires.
    */
   private void releaseLease(KubernetesClient client) {
     releaseLease(client, leaseNamespace, leaseName, identity);

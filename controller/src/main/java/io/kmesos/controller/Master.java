@@ -141,6 +141,15 @@ public final class Master implements AutoCloseable {
    * is VOTING, and /healthz that this loop runs.
    */
   public void warmUp() {
+    warmUp(contents -> {});
+  }
+
+  /**
+   * As {@link #warmUp()}, and hands what the standby read to {@code whenRead} (on the warm-up's
+   * thread), for the master's own warm-up ({@link MasterPort#warmUp}). Not called if the read
+   * failed.
+   */
+  public void warmUp(Consumer<RegistryContents> whenRead) {
     loopRanAtNanos = System.nanoTime();
     Thread t =
         new Thread(
@@ -148,11 +157,14 @@ public final class Master implements AutoCloseable {
               try {
                 standbySeesQuorum = votingQuorum(logClient.reader().status());
                 State.Contents read = State.read(logClient, timeout);
-                RegistryContents.of(read.variables(), read.sequence());
+                RegistryContents contents = RegistryContents.of(read.variables(), read.sequence());
                 log.info(
                     "master {}: standing by, the registry read once (version {})",
                     info.getId(),
                     read.sequence());
+                if (!leading && !closed) {
+                  whenRead.accept(contents);
+                }
               } catch (Exception e) {
                 log.info(
                     "master {}: could not read the registry while standing by: {}",
@@ -319,9 +331,40 @@ public final class Master implements AutoCloseable {
    *
    * @return whether this process was the master
    */
-  public synchronized boolean stop() {
-    stopping = true;
-    return leading;
+  public boolean stop() {
+    boolean was;
+    synchronized (this) {
+      stopping = true;
+      was = leading;
+    }
+    // Nothing more is acknowledged by this master: new operations (reconcilers', the master
+    // port's) are refused from now on, so that handing the Lease over needs no wait for them.
+    registrar.thenAccept(r -> r.stopAccepting(STOPPING));
+    return was;
+  }
+
+  static final String STOPPING = "this master is stopping (the Lease is handed over)";
+
+  /**
+   * After {@link #stop}: waits (at most {@code max}) until the registrar's store in flight, if any,
+   * has ended, committed or failed. Not needed for safety (the next writer's election fences this
+   * one's appends on the log, and commits what a quorum accepted); it spares the store a fencing
+   * that would fail it, and the log an election racing it.
+   *
+   * @return whether it ended within {@code max} (true if there was none)
+   */
+  public boolean awaitStoreInFlight(Duration max) throws InterruptedException {
+    if (!registrar.isDone() || registrar.isCompletedExceptionally()) {
+      return true; // not recovered yet: its start (the master's record) is fenced if it races
+    }
+    try {
+      registrar.join().stopAccepting(STOPPING).get(max.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (TimeoutException e) {
+      return false;
+    } catch (ExecutionException e) {
+      return true;
+    }
   }
 
   /**

@@ -28,11 +28,13 @@ import io.kmesos.master.server.MasterServerSettings;
 import io.kmesos.master.server.RegistryView;
 import io.kmesos.registry.Names;
 import io.kmesos.registry.Registrar;
+import io.kmesos.registry.RegistryContents;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -247,6 +249,23 @@ final class MasterPort implements AutoCloseable {
     return agents.getIndexer().byIndex("uid", agentId).stream()
         .map(a -> a.getMetadata().getName())
         .findFirst();
+  }
+
+  /**
+   * A standby runs the master's start once, on what the registry held when it read it, without
+   * serving: the registry view and the master core's code are then warm when it takes over (see
+   * {@code MasterServer.warmUp}). Best effort.
+   */
+  void warmUp(RegistryContents contents) {
+    try {
+      Registry registry = contents.toProto();
+      RegistryView view = view(registry);
+      List<String> admitted = new ArrayList<>(view.admitted().keySet());
+      admitted.retainAll(view.registered());
+      server.warmUp(registry.getFrameworksList(), admitted);
+    } catch (RuntimeException e) {
+      log.info("master: could not warm up the master's start: {}", e.toString());
+    }
   }
 
   /**

@@ -735,7 +735,19 @@ class ControllerIT {
     Process second = controller("second");
     Weight w = weight("before", "team-a", 2);
     await().atMost(PATIENCE).until(() -> ready(client.resource(w).get().getStatus(), 1));
+    // The standby got ready to take over: the master's start ran once on what the registry held.
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () -> Files.readString(dir.resolve("second.log")).contains("warmed up for a takeover"));
 
+    // One change acknowledged just before the signal (its status says it is in the registry), and
+    // one still on its way when the signal comes: the Lease is released before the old master's
+    // registrar closes, so the second may be refused by the stopping master, fenced on the log, or
+    // committed; either way the new master ends up holding both, and says so in their status.
+    Weight acknowledged = weight("acknowledged", "team-d", 4);
+    await().atMost(PATIENCE).until(() -> ready(client.resource(acknowledged).get().getStatus(), 1));
+    Weight racing = weight("racing", "team-e", 5);
     first.destroy(); // SIGTERM, as Kubernetes stops a pod
     assertThat(first.waitFor(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
     // Released, not left to expire: right away nobody holds it, or the standby already took it.
@@ -756,6 +768,19 @@ class ControllerIT {
         .until(
             () -> registry().getWeightsList().stream().anyMatch(x -> x.getRole().equals("team-b")));
     assertThat(registry().getMaster().getHostname()).isEqualTo("second");
+    assertThat(registry().getWeightsList())
+        .as("every acknowledged change outlives the handover")
+        .extracting(x -> x.getRole())
+        .contains("team-a", "team-d");
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                registry().getWeightsList().stream().anyMatch(x -> x.getRole().equals("team-e"))
+                    && ready(client.resource(racing).get().getStatus(), 1));
+    assertThat(out)
+        .as("the stopping master handed the Lease over before its reconcilers stopped")
+        .containsPattern("stopped \\(ms after the signal: port closed \\d+, Lease released \\d+");
 
     // A standby's clean stop is quiet too, and leaves the Lease alone.
     Process third = controller("third");

@@ -62,6 +62,13 @@ public final class Registrar implements AutoCloseable {
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private boolean storing;
   private volatile RuntimeException failure;
+
+  /** Why new operations are refused ({@link #stopAccepting}), or null while they are taken. */
+  private String refusing;
+
+  /** Completes once refusing and no store is in flight (see {@link #stopAccepting}). */
+  private final CompletableFuture<Void> drained = new CompletableFuture<>();
+
   private final List<Consumer<RuntimeException>> failureListeners = new ArrayList<>();
   private final MeterRegistry metrics;
   private final Timer storeLatency;
@@ -197,6 +204,10 @@ public final class Registrar implements AutoCloseable {
         done.completeExceptionally(failure);
         return done;
       }
+      if (refusing != null) {
+        done.completeExceptionally(new IllegalStateException(refusing));
+        return done;
+      }
       queue.add(new Pending(op, done));
       if (storing) {
         return done; // goes out with the next batch
@@ -244,6 +255,9 @@ public final class Registrar implements AutoCloseable {
       synchronized (this) {
         if (queue.isEmpty() || failure != null) {
           storing = false;
+          if (refusing != null) {
+            drained.complete(null);
+          }
           return;
         }
         batch = takeBatch();
@@ -291,16 +305,53 @@ public final class Registrar implements AutoCloseable {
     }
   }
 
+  /**
+   * Takes no more operations: every later {@link #apply}, and every queued one not yet in a store,
+   * fails with {@code why} (an {@link IllegalStateException}; the registrar itself has not failed).
+   * The store in flight, if any, goes on. A master that is being stopped calls it before it hands
+   * the Lease over, so that nothing more is acknowledged by it once another master may be writing.
+   *
+   * @return completes once no store is in flight any more (its batch committed, or failed)
+   */
+  public CompletableFuture<Void> stopAccepting(String why) {
+    List<Pending> dropped;
+    synchronized (this) {
+      if (refusing == null) {
+        refusing = why;
+      }
+      dropped = new ArrayList<>(queue);
+      queue.clear();
+      if (!storing) {
+        drained.complete(null);
+      }
+    }
+    IllegalStateException refused = new IllegalStateException(why);
+    dropped.forEach(p -> p.done().completeExceptionally(refused));
+    return drained;
+  }
+
   private void fail(RuntimeException why, List<Pending> inFlight) {
     List<Pending> all = new ArrayList<>(inFlight);
     synchronized (this) {
       if (failure == null) {
         failure = why;
-        log.error("registrar: storing failed, the registrar stops: {}", why.getMessage());
+        if (refusing != null) {
+          // Its master is being stopped and may have handed the Lease over already: a store that
+          // the next master's election fenced is the expected end, not an error.
+          log.info(
+              "registrar: storing failed while stopping ({}), the registrar stops: {}",
+              refusing,
+              why.getMessage());
+        } else {
+          log.error("registrar: storing failed, the registrar stops: {}", why.getMessage());
+        }
       }
       all.addAll(queue);
       queue.clear();
       storing = false;
+      if (refusing != null) {
+        drained.complete(null);
+      }
     }
     all.forEach(p -> p.done().completeExceptionally(failure));
     List<Consumer<RuntimeException>> listeners;

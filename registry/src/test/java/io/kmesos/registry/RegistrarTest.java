@@ -140,6 +140,43 @@ class RegistrarTest {
   }
 
   @Test
+  void stopAcceptingRefusesNewAndQueuedOperationsAndDrainsOnceTheStoreInFlightEnds()
+      throws Exception {
+    CompletableFuture<Boolean> inFlight = registrar.apply(admit("a1"));
+    CompletableFuture<Boolean> queued = registrar.apply(admit("a2"));
+    assertThat(stores).hasSize(2);
+
+    CompletableFuture<Void> drained = registrar.stopAccepting("the master is stopping");
+    assertThat(drained).as("a store is in flight").isNotDone();
+    assertThatThrownBy(queued::get)
+        .as("queued but never stored: refused, not acknowledged")
+        .cause()
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("the master is stopping");
+    assertThatThrownBy(() -> registrar.apply(admit("a3")).get())
+        .cause()
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("the master is stopping");
+
+    stores.get(1).done().complete(null);
+    assertThat(inFlight.get(5, TimeUnit.SECONDS)).as("the store in flight goes on").isTrue();
+    drained.get(5, TimeUnit.SECONDS);
+    assertThat(stores).as("nothing stored after it").hasSize(2);
+    assertThat(registrar.failure()).as("refusing is no failure of the registrar").isNull();
+    assertThat(registrar.stopAccepting("again")).as("idle: drained at once").isDone();
+  }
+
+  @Test
+  void stopAcceptingWhileIdleIsDrainedAtOnceAndAFailedStoreInFlightDrainsToo() throws Exception {
+    CompletableFuture<Boolean> inFlight = registrar.apply(admit("a1"));
+    CompletableFuture<Void> drained = registrar.stopAccepting("stopping");
+    assertThat(drained).isNotDone();
+    stores.get(1).done().completeExceptionally(new IllegalStateException("fenced"));
+    drained.get(5, TimeUnit.SECONDS);
+    assertThatThrownBy(inFlight::get).cause().hasMessage("fenced");
+  }
+
+  @Test
   void itsMetricsFollowTheQueueTheStoresAndTheRegistrysSize() throws Exception {
     var metrics = new SimpleMeterRegistry();
     stores.clear();

@@ -103,6 +103,11 @@ abstract class RegistryReconciler<R extends CustomResource<?, S>, S extends Regi
   @Override
   public ErrorStatusUpdateControl<R> updateErrorStatus(
       R resource, Context<R> context, Exception e) {
+    if (master.stopping()) {
+      // This master is handing over (it refuses registry writes from the moment it was signalled):
+      // the failure is its own stop, not the resource's; the next master reconciles it.
+      return ErrorStatusUpdateControl.noStatusUpdate();
+    }
     S status = Conditions.copy(resource.getStatus(), statusType);
     String message = "reconcile failed: " + Failures.oneLine(e);
     Conditions.set(status, resource, Conditions.SYNCED, false, "ReconcileFailed", message);

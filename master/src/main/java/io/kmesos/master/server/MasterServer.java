@@ -7,6 +7,7 @@ import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.kmesos.api.grpc.DisabledEndpoints;
 import io.kmesos.api.grpc.StandardServices;
+import io.kmesos.api.registry.v1.Framework;
 import io.kmesos.api.tls.Identity;
 import io.kmesos.api.tls.MutualTls;
 import io.kmesos.api.v1.MasterInfo;
@@ -16,7 +17,9 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -158,6 +161,18 @@ public final class MasterServer implements AutoCloseable {
    */
   public void lead(MasterInfo info, FrameworkStore store, AgentStore agents) {
     loop.lead(info, store, agents);
+  }
+
+  /**
+   * A standby gets ready to take over: runs the master core's code once on a core it throws away
+   * (see {@code MasterLoop.warmUp}), with what the registry held when the standby read it. Before
+   * {@link #lead}; does nothing after.
+   *
+   * @return completes with whether it ran (false: it failed, which is only logged, or it leads)
+   */
+  public CompletableFuture<Boolean> warmUp(
+      List<Framework> frameworks, List<String> admittedAgents) {
+    return loop.warmUp(frameworks, admittedAgents);
   }
 
   /** Whether it serves (after {@link #lead}), rather than answering as a standby. */

@@ -1008,6 +1008,45 @@ class MasterServerTest {
   }
 
   @Test
+  void aWarmedUpStandbyStillStandsByAndLeadsWithWhatItIsGivenOnly() throws Exception {
+    server.close();
+    server = start(settings(), Optional.of("leader.example:5050"));
+    io.kmesos.api.registry.v1.Framework held =
+        io.kmesos.api.registry.v1.Framework.newBuilder()
+            .setInfo(
+                FrameworkInfo.newBuilder()
+                    .setId("old-master-0000")
+                    .setName("web")
+                    .addRoles("web")
+                    .setPrincipal("system:serviceaccount:apps:web"))
+            .build();
+    assertThat(server.warmUp(List.of(held), List.of(AGENT_ID)).get(30, TimeUnit.SECONDS))
+        .as("the warm-up ran the master's start on what the registry held")
+        .isTrue();
+    assertThat(server.serving()).isFalse();
+    assertThatThrownBy(
+            () -> scheduler("framework").reconcile(ReconcileRequest.getDefaultInstance()))
+        .as("still a standby")
+        .hasMessageContaining("not the leading master; the leader is leader.example:5050");
+
+    server.registryChanged(
+        new RegistryView(Map.of(AGENT_ID, HOST), Set.of(), Set.of(), Map.of(), Set.of()));
+    server.lead(
+        MasterInfo.newBuilder().setId("m2").setAddress("127.0.0.1:" + server.port()).build(),
+        store,
+        agentStore);
+    await().atMost(WAIT).until(server::serving);
+    assertThat(viewerState().getFrameworksList())
+        .as("the spare core's framework is gone with it")
+        .isEmpty();
+    assertThat(store.stored).as("the warm-up stored nothing").isEmpty();
+    assertThat(agentMarks).as("nor marked any agent").isEmpty();
+    assertThat(server.warmUp(List.of(held), List.of()).get(30, TimeUnit.SECONDS))
+        .as("a master does not warm up again")
+        .isFalse();
+  }
+
+  @Test
   void aSlowSubscriberLosesItsStreamWithoutHoldingUpOthers() throws Exception {
     Framework fast = subscribe("other-framework", "fast", "batch");
     // A subscriber that reads its first event (subscribed) and then nothing.
