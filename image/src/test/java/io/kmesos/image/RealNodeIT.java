@@ -584,6 +584,34 @@ class RealNodeIT {
 
   /** As above, sleeping {@code seconds}, through {@code executor} if not null. */
   static void startLongTask(String name, int seconds, String executor) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--checkpoint",
+                "--reconcile-every=2s",
+                "--grace=5s",
+                "--command=sleep " + seconds));
+    if (executor != null) {
+      args.add("--executor=" + executor);
+    }
+    // A minute to stop: the framework kills its task on SIGTERM and waits for the update.
+    createExecuteJob(name, args, 60);
+  }
+
+  /**
+   * Creates a Job in demo/demo-framework that runs kmesos-execute with the role analytics and the
+   * task ID {@code name}, as a user would, with {@code args} after the common ones; {@code
+   * gracePeriodSeconds} is the Pod's termination grace period, or null for Kubernetes's default.
+   */
+  static void createExecuteJob(String name, List<String> args, Integer gracePeriodSeconds) {
+    String grace =
+        gracePeriodSeconds == null
+            ? ""
+            : "\n      terminationGracePeriodSeconds: " + gracePeriodSeconds;
+    String extra =
+        args.stream()
+            .map(a -> ", \"" + a.replace("\"", "\\\"") + "\"")
+            .collect(Collectors.joining());
     client
         .resource(
             """
@@ -596,16 +624,14 @@ class RealNodeIT {
                 spec:
                   serviceAccountName: demo-framework
                   restartPolicy: Never
-                  enableServiceLinks: false
-                  terminationGracePeriodSeconds: 60
+                  enableServiceLinks: false%4$s
                   securityContext: {runAsNonRoot: true, runAsUser: 10001}
                   containers:
                   - name: execute
                     image: %2$s
                     imagePullPolicy: Never
                     args: [kmesos-execute, --master=%3$s, --tls-dir=/etc/kmesos-ca, --role=analytics,
-                      --name=%1$s, --task-id=%1$s, "--resources=cpus:0.1;mem:32", --checkpoint,
-                      --reconcile-every=2s, --grace=5s, "--command=sleep %4$d"%5$s]
+                      --name=%1$s, --task-id=%1$s, "--resources=cpus:0.1;mem:32"%5$s]
                     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
                       capabilities: {drop: [ALL]}}
                     volumeMounts:
@@ -615,12 +641,7 @@ class RealNodeIT {
                   - {name: ca, configMap: {name: kmesos-ca}}
                   - {name: tmp, emptyDir: {}}
             """
-                .formatted(
-                    name,
-                    IMAGE,
-                    MASTER,
-                    seconds,
-                    executor == null ? "" : ", \"--executor=" + executor + "\""))
+                .formatted(name, IMAGE, MASTER, grace, extra))
         .create();
   }
 
@@ -838,38 +859,7 @@ class RealNodeIT {
    * and waits until it succeeded: its task finished on an agent.
    */
   static Execution execute(String name) throws Exception {
-    String command = "echo hello from a real node on `hostname`";
-    client
-        .resource(
-            """
-            apiVersion: batch/v1
-            kind: Job
-            metadata: {name: %1$s, namespace: demo}
-            spec:
-              backoffLimit: 0
-              template:
-                spec:
-                  serviceAccountName: demo-framework
-                  restartPolicy: Never
-                  enableServiceLinks: false
-                  securityContext: {runAsNonRoot: true, runAsUser: 10001}
-                  containers:
-                  - name: execute
-                    image: %2$s
-                    imagePullPolicy: Never
-                    args: [kmesos-execute, --master=%3$s, --tls-dir=/etc/kmesos-ca, --role=analytics,
-                      --name=%1$s, --task-id=%1$s, "--resources=cpus:0.1;mem:32", "--command=%4$s"]
-                    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
-                      capabilities: {drop: [ALL]}}
-                    volumeMounts:
-                    - {name: ca, mountPath: /etc/kmesos-ca, readOnly: true}
-                    - {name: tmp, mountPath: /tmp}
-                  volumes:
-                  - {name: ca, configMap: {name: kmesos-ca}}
-                  - {name: tmp, emptyDir: {}}
-            """
-                .formatted(name, IMAGE, MASTER, command))
-        .create();
+    createExecuteJob(name, List.of("--command=echo hello from a real node on `hostname`"), null);
     String log = awaitJob("demo", name);
     // kmesos-execute prints each status update of its task: running, then finished.
     assertThat(log).containsSubsequence(name + "  TASK_RUNNING", name + "  TASK_FINISHED");
