@@ -13,6 +13,7 @@ import io.kmesos.api.agent.v1.AgentMessage;
 import io.kmesos.api.agent.v1.AgentSessionGrpc;
 import io.kmesos.api.agent.v1.MasterMessage;
 import io.kmesos.api.agent.v1.Registered;
+import io.kmesos.api.agent.v1.Reregistered;
 import io.kmesos.api.agent.v1.RunTask;
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.tls.CertificateDirectory;
@@ -142,6 +143,14 @@ class AgentGcIT {
                                         .setRegistered(
                                             Registered.newBuilder()
                                                 .setAgentId(m.getRegister().getAgentId()))
+                                        .build());
+                              }
+                              if (m.hasReregister()) { // a restarted agent
+                                send(
+                                    MasterMessage.newBuilder()
+                                        .setReregistered(
+                                            Reregistered.newBuilder()
+                                                .setAgentId(m.getReregister().getAgentId()))
                                         .build());
                               }
                             }
@@ -303,7 +312,8 @@ class AgentGcIT {
               });
       await()
           .atMost(PATIENCE)
-          .until(() -> master.received.stream().anyMatch(AgentMessage::hasRegister));
+          .until(
+              () -> master.received.stream().anyMatch(m -> m.hasRegister() || m.hasReregister()));
     }
 
     /** A series' value in the agent's /metrics (-1 when absent). */
@@ -396,6 +406,47 @@ class AgentGcIT {
                 assertThat(agent.metric("kmesos_agent_disk_usage_ratio")).isBetween(0.0, 0.03);
               });
       assertThat(work.resolve("sandboxes/fw-gc")).doesNotExist();
+    }
+  }
+
+  @Test
+  void aRestartedAgentSchedulesTheSandboxesNoCheckpointNames(
+      LocalKubeApiServer kube, KubernetesClient client, @TempDir Path dir) throws Exception {
+    Path work = tmpfs.resolve("work-restart");
+    Path sandbox;
+    try (RunningAgent agent =
+        new RunningAgent(
+            kube,
+            client,
+            Files.createDirectories(dir.resolve("first")),
+            "node-gc-restart",
+            work,
+            List.of("--gc-delay", "1h"))) {
+      ScriptedMaster master = agent.master;
+      master.runTask(agent.agentId, "fw-restart", "long", "sleep 3600.4242");
+      master.acknowledge(master.awaitUpdate("long", TaskState.TASK_RUNNING));
+      sandbox = runSandbox(work, "fw-restart", "long");
+      // The agent stops: the task of a framework without checkpoint ends with it, unreported.
+    }
+    assertThat(sandbox).exists();
+    assertThat(
+            ProcessHandle.allProcesses()
+                .filter(p -> p.info().commandLine().orElse("").contains("3600.4242")))
+        .isEmpty();
+
+    try (RunningAgent agent =
+        new RunningAgent(
+            kube,
+            client,
+            Files.createDirectories(dir.resolve("second")),
+            "node-gc-restart",
+            work,
+            List.of("--gc-delay", "3s", "--gc-disk-headroom", "0"))) {
+      await().atMost(PATIENCE).until(() -> !Files.exists(sandbox));
+      assertThat(agent.log())
+          .contains("1 sandboxes of runs no checkpoint names")
+          .contains("garbage-collected the sandbox " + sandbox);
+      assertThat(work.resolve("sandboxes/fw-restart")).doesNotExist();
     }
   }
 
