@@ -9,6 +9,8 @@ import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
 import io.kmesos.agent.checkpoint.CheckpointStore;
 import io.kmesos.agent.executors.ExecutorServer;
+import io.kmesos.agent.gc.GarbageCollector;
+import io.kmesos.agent.gc.Sandboxes;
 import io.kmesos.agent.recovery.AgentRecovery;
 import io.kmesos.agent.recovery.TaskCheckpoints;
 import io.kmesos.agent.session.MasterSession;
@@ -27,6 +29,7 @@ import io.kmesos.api.tls.MutualTls;
 import io.kmesos.api.tls.TlsOptions;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentSpec;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -174,9 +177,29 @@ public final class AgentMain implements Callable<Integer> {
       defaultValue = "7d",
       converter = Durations.class,
       description =
-          "How long a finished task's sandbox and checkpoints are kept before they are removed "
+          "How long a finished task's sandbox and checkpoints are kept before they are removed, "
+              + "at most: less when the disk runs short, see --gc-disk-headroom "
               + "(default: ${DEFAULT-VALUE}).")
   Duration gcDelay;
+
+  @Option(
+      names = "--gc-disk-headroom",
+      defaultValue = "0.1",
+      paramLabel = "FRACTION",
+      description =
+          "The fraction of the work directory's file system to keep free, between 0 and 1: at a "
+              + "usage u the GC delay is shortened to max(0, 1 - headroom - u) * --gc-delay and "
+              + "what is older goes at once (default: ${DEFAULT-VALUE}).")
+  double gcDiskHeadroom;
+
+  @Option(
+      names = "--disk-watch-interval",
+      defaultValue = "1m",
+      converter = Durations.class,
+      description =
+          "How often the work directory's disk usage is checked for --gc-disk-headroom "
+              + "(default: ${DEFAULT-VALUE}).")
+  Duration diskWatchInterval;
 
   @Option(
       names = "--recovery-timeout",
@@ -267,9 +290,8 @@ public final class AgentMain implements Callable<Integer> {
               throw new IllegalArgumentException(
                   "--recover must be reconnect or cleanup, not '" + recover + "'");
         };
-    if (gcDelay.isNegative()) {
-      throw new IllegalArgumentException("--gc-delay must not be negative, not " + gcDelay);
-    }
+    GarbageCollector.Settings gcSettings =
+        GarbageCollector.Settings.flags(gcDelay, gcDiskHeadroom, diskWatchInterval);
     workDir = workDir.toAbsolutePath().normalize();
     TaskCgroups cgroups =
         taskCgroups == null
@@ -343,9 +365,21 @@ public final class AgentMain implements Callable<Integer> {
                   return t;
                 });
         String agentUid = registered.getMetadata().getUid();
+        // Collections and disk checks on a thread of their own: removing a large sandbox takes
+        // a while, and the tasks' timers must not wait for it.
+        ScheduledExecutorService gcThread =
+            Executors.newSingleThreadScheduledExecutor(
+                r -> {
+                  Thread t = new Thread(r, "agent-gc");
+                  t.setDaemon(true);
+                  return t;
+                });
+        GarbageCollector gc =
+            new GarbageCollector(
+                gcSettings, Clock.systemUTC(), gcThread, GarbageCollector.DiskUsage.of(workDir));
+        CheckpointStore checkpointStore = CheckpointStore.open(workDir);
         TaskCheckpoints checkpoints =
-            new TaskCheckpoints(
-                CheckpointStore.open(workDir), workDir, sessionSettings.bootId(), gcDelay, timers);
+            new TaskCheckpoints(checkpointStore, workDir, sessionSettings.bootId(), gc);
         StatusUpdateQueues updates =
             new StatusUpdateQueues(
                 RetryTimer.of(timers),
@@ -368,7 +402,54 @@ public final class AgentMain implements Callable<Integer> {
           Gauge.builder("kmesos.agent.executors", tasks.executors(), e -> e.executors())
               .description("Custom executors whose process runs on this agent")
               .register(metrics);
+          Gauge.builder("kmesos.agent.gc.pending", gc, GarbageCollector::pending)
+              .description("Sandboxes and checkpoints scheduled for garbage collection")
+              .register(metrics);
+          FunctionCounter.builder("kmesos.agent.gc.collected", gc, GarbageCollector::collected)
+              .description("Sandboxes and checkpoints garbage-collected since the agent started")
+              .register(metrics);
+          FunctionCounter.builder(
+                  "kmesos.agent.gc.collected.early", gc, GarbageCollector::collectedEarly)
+              .description("Of those, collected before their --gc-delay because the disk ran short")
+              .register(metrics);
+          Gauge.builder("kmesos.agent.disk.usage.ratio", gc, GarbageCollector::usage)
+              .description(
+                  "The fraction of the work directory's file system in use, at the last disk check")
+              .register(metrics);
+          Gauge.builder(
+                  "kmesos.agent.gc.effective.delay",
+                  gc,
+                  g -> g.effectiveDelay().toMillis() / 1000.0)
+              .baseUnit("seconds")
+              .description("The GC delay in effect: --gc-delay, shortened when the disk runs short")
+              .register(metrics);
         }
+        // The sandboxes of frameworks without checkpoint: collected once their task ended and its
+        // terminal update was acknowledged, never while a run, an executor or an update uses them.
+        Sandboxes sandboxes =
+            new Sandboxes(
+                workDir,
+                checkpointStore.layout(),
+                gc,
+                new Sandboxes.References() {
+                  @Override
+                  public boolean taskRuns(String frameworkId, String taskId) {
+                    return tasks.runner().runs(frameworkId, taskId);
+                  }
+
+                  @Override
+                  public boolean executorRuns(String frameworkId, String executorId) {
+                    return tasks.executors().runs(frameworkId, executorId);
+                  }
+
+                  @Override
+                  public boolean updatesPending(String frameworkId, String taskId) {
+                    return updates.hasPending(frameworkId, taskId);
+                  }
+                },
+                Clock.systemUTC(),
+                gcThread);
+        checkpoints.collectUncheckpointed(sandboxes);
         // Declared gone (spec.gone on its Agent): the tasks are killed; the agent stops, since it
         // never comes back under this ID.
         tasks.onGone(
@@ -389,7 +470,7 @@ public final class AgentMain implements Callable<Integer> {
                     agentUid,
                     nodeName,
                     sessionSettings.bootId(),
-                    gcDelay,
+                    gcSettings.delay(),
                     checkpoints,
                     tasks.runner(),
                     updates,
@@ -406,9 +487,24 @@ public final class AgentMain implements Callable<Integer> {
                   + removed
                   + " empty ones of ended runs removed)");
         }
+        // After recovery (which killed the processes no checkpoint accounts for): the sandboxes no
+        // checkpoint names, left by an earlier agent, go after what is left of their GC delay.
+        sandboxes.scheduleLeftovers();
+        gc.start();
+        System.out.println(
+            "kmesos-agent: garbage collection: "
+                + gc.pending()
+                + " pending, delay "
+                + gcSettings.delay()
+                + ", disk headroom "
+                + gcSettings.headroom()
+                + ", disk checked every "
+                + gcSettings.diskWatchInterval());
         // After recovery: a re-adopted executor that re-subscribes finds its token known.
         ExecutorServer executorApi = ExecutorServer.start(workDir, tasks.executors());
         running.add(checkpoints::close);
+        running.add(gcThread::shutdownNow);
+        running.add(gc);
         running.add(executorApi);
         running.add(tasks);
         running.add(

@@ -1163,6 +1163,11 @@ public final class ExecutorRunner implements AutoCloseable {
     return Optional.ofNullable(runs.get(new Key(frameworkId, executorId)));
   }
 
+  /** Whether a run of this executor is starting, running or stopping (its sandbox is in use). */
+  public synchronized boolean runs(String frameworkId, String executorId) {
+    return runs.containsKey(new Key(frameworkId, executorId));
+  }
+
   /** The process of an executor, while it runs (for tests and the operator). */
   public synchronized Optional<Long> pid(String frameworkId, String executorId) {
     Run run = runs.get(new Key(frameworkId, executorId));

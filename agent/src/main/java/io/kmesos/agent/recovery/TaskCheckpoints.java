@@ -7,6 +7,8 @@ import io.kmesos.agent.checkpoint.RecoveredRun;
 import io.kmesos.agent.checkpoint.RunProcesses;
 import io.kmesos.agent.checkpoint.TaskUpdatesLog;
 import io.kmesos.agent.executors.ExecutorRunner;
+import io.kmesos.agent.gc.GarbageCollector;
+import io.kmesos.agent.gc.Sandboxes;
 import io.kmesos.agent.tasks.ProcessTree;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.UpdateJournal;
@@ -21,13 +23,13 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -48,6 +50,11 @@ import org.slf4j.LoggerFactory;
  * the sandbox stays for people to read in between. A custom executor's run is completed once its
  * last task's terminal update is acknowledged; its sandbox ({@code executors/…}) goes with its
  * checkpoints after the GC delay, or once its executor's process ended if that is later.
+ *
+ * <p>The collection itself is the {@link GarbageCollector}'s (sooner when the disk runs short); the
+ * sandboxes of frameworks without {@code checkpoint} are scheduled through {@link Sandboxes} once
+ * their task's terminal update is acknowledged, when the agent gave it one ({@link
+ * #collectUncheckpointed}).
  */
 public final class TaskCheckpoints
     implements TaskRunner.RunCheckpoints, ExecutorRunner.Checkpoints, UpdateJournal {
@@ -57,7 +64,10 @@ public final class TaskCheckpoints
   private final Path workDir;
   private final String bootId;
   private final Duration gcDelay;
-  private final ScheduledExecutorService timers;
+  private final GarbageCollector gc;
+
+  /** Where the sandboxes of frameworks without checkpoint go; null: they are kept. */
+  private volatile Sandboxes uncheckpointed;
 
   private record Key(String frameworkId, String taskId) {}
 
@@ -144,11 +154,32 @@ public final class TaskCheckpoints
       String bootId,
       Duration gcDelay,
       ScheduledExecutorService timers) {
+    this(
+        store,
+        workDir,
+        bootId,
+        new GarbageCollector(
+            GarbageCollector.Settings.delayOnly(gcDelay),
+            Clock.systemUTC(),
+            timers,
+            GarbageCollector.DiskUsage.of(workDir)));
+  }
+
+  public TaskCheckpoints(CheckpointStore store, Path workDir, String bootId, GarbageCollector gc) {
     this.store = store;
     this.workDir = workDir;
     this.bootId = bootId;
-    this.gcDelay = gcDelay;
-    this.timers = timers;
+    this.gcDelay = gc.settings().delay();
+    this.gc = gc;
+  }
+
+  public GarbageCollector gc() {
+    return gc;
+  }
+
+  /** From now on the sandboxes of frameworks without checkpoint are collected through these. */
+  public void collectUncheckpointed(Sandboxes sandboxes) {
+    this.uncheckpointed = sandboxes;
   }
 
   public CheckpointStore store() {
@@ -377,6 +408,10 @@ public final class TaskCheckpoints
     Key key = new Key(framework.getId(), acked.getTaskId());
     Open task = open.get(key);
     if (task == null) {
+      Sandboxes sandboxes = uncheckpointed;
+      if (last && !framework.getCheckpoint() && sandboxes != null) {
+        sandboxes.taskDone(framework.getId(), acked.getTaskId());
+      }
       return;
     }
     task.log().acknowledge(acked.getUuid());
@@ -387,6 +422,10 @@ public final class TaskCheckpoints
 
   @Override
   public synchronized void dropped(String frameworkId) throws IOException {
+    Sandboxes sandboxes = uncheckpointed;
+    if (sandboxes != null && !written.containsKey(frameworkId)) {
+      sandboxes.frameworkDone(frameworkId);
+    }
     for (Map.Entry<Key, Open> e : List.copyOf(open.entrySet())) {
       if (e.getKey().frameworkId().equals(frameworkId)) {
         complete(e.getKey(), e.getValue(), "framework shut down");
@@ -414,39 +453,39 @@ public final class TaskCheckpoints
                     && e.getValue().runId().equals(task.runId()));
   }
 
-  /** Removes a completed run's checkpoints, sandbox and runtime directory after {@code delay}. */
+  /**
+   * Removes a completed run's checkpoints, sandbox and runtime directory after {@code delay} (or
+   * sooner, when the disk runs short). The agent stopping drops it: the next one schedules it again
+   * from the checkpoints.
+   */
   void collectLater(
       String frameworkId, String executorId, String taskId, String runId, Duration delay) {
-    try {
-      timers.schedule(
-          () -> collect(frameworkId, executorId, taskId, runId),
-          Math.max(0, delay.toMillis()),
-          TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      // The agent is stopping: the next one schedules it again from the checkpoints.
-    }
+    gc.schedule(
+        "run:" + frameworkId + "/" + executorId + "/" + runId + "/" + taskId,
+        delay,
+        () -> collect(frameworkId, executorId, taskId, runId));
   }
 
   /**
    * How often the collection of a custom executor's run is tried again while its executor still
    * runs (it is being shut down: its last task ended).
    */
-  static final Duration EXECUTOR_STILL_RUNS_RETRY = Duration.ofSeconds(5);
+  static final Duration EXECUTOR_STILL_RUNS_RETRY = GarbageCollector.MIN_RETRY;
 
-  private synchronized void collect(
+  private synchronized GarbageCollector.Outcome collect(
       String frameworkId, String executorId, String taskId, String runId) {
     Path executorSandbox = ExecutorRunner.sandbox(workDir, frameworkId, executorId, runId);
     if (executorStillRuns(frameworkId, executorId, runId)) {
       // Its sandbox is in use (its output, its tasks' directories) and its checkpoints name it:
-      // both go once it ended.
+      // both go once it ended (the collector tries again, every EXECUTOR_STILL_RUNS_RETRY at the
+      // least).
       LOG.debug("run {} of executor {} still runs: collected once it ended", runId, executorId);
-      collectLater(
-          frameworkId,
-          executorId,
-          taskId,
-          runId,
-          gcDelay.compareTo(EXECUTOR_STILL_RUNS_RETRY) > 0 ? gcDelay : EXECUTOR_STILL_RUNS_RETRY);
-      return;
+      return GarbageCollector.Outcome.REFERENCED;
+    }
+    if (open.values().stream()
+        .anyMatch(o -> o.executorId().equals(executorId) && o.runId().equals(runId))) {
+      // Not completed any more: never collected while one of its tasks is open.
+      return GarbageCollector.Outcome.REFERENCED;
     }
     try {
       if (open.containsKey(new Key(frameworkId, taskId))
@@ -479,11 +518,13 @@ public final class TaskCheckpoints
             runId,
             executorId,
             frameworkId);
-        return;
+        return GarbageCollector.Outcome.COLLECTED;
       }
       LOG.info("garbage-collected run {} of task {} of framework {}", runId, taskId, frameworkId);
+      return GarbageCollector.Outcome.COLLECTED;
     } catch (IOException | RuntimeException e) {
       LOG.warn("could not garbage-collect run {} of task {}: {}", runId, taskId, e.toString());
+      return GarbageCollector.Outcome.FAILED;
     }
   }
 

@@ -637,6 +637,11 @@ public final class TaskRunner implements AutoCloseable {
     return runs.size();
   }
 
+  /** Whether a run of this task is starting, running or being killed (its sandbox is in use). */
+  public synchronized boolean runs(String frameworkId, String taskId) {
+    return runs.containsKey(new Key(frameworkId, taskId));
+  }
+
   /**
    * Takes resources for a task that is not the runner's (one a custom executor runs: {@code
    * io.kmesos.agent.executors}), from the same account as the runner's own, so the agent never runs

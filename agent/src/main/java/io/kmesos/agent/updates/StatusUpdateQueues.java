@@ -218,6 +218,16 @@ public final class StatusUpdateQueues implements StatusUpdates {
             });
   }
 
+  /**
+   * Whether updates of this task, or of any task of the framework if {@code taskId} is null, wait
+   * for their acknowledgement (garbage collection keeps their sandboxes).
+   */
+  public synchronized boolean hasPending(String frameworkId, String taskId) {
+    return taskId != null
+        ? streams.containsKey(new Key(frameworkId, taskId))
+        : streams.keySet().stream().anyMatch(k -> k.frameworkId().equals(frameworkId));
+  }
+
   @Override
   public synchronized List<Pending> pending() {
     List<Pending> pending = new ArrayList<>();
