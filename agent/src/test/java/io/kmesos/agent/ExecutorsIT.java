@@ -6,32 +6,22 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.agent.executors.ExecutorServer;
-import io.kmesos.api.agent.v1.Acknowledgement;
 import io.kmesos.api.agent.v1.AgentMessage;
-import io.kmesos.api.agent.v1.AgentSessionGrpc;
 import io.kmesos.api.agent.v1.KillTask;
 import io.kmesos.api.agent.v1.MasterMessage;
-import io.kmesos.api.agent.v1.Registered;
-import io.kmesos.api.agent.v1.Reregistered;
 import io.kmesos.api.agent.v1.RunTask;
 import io.kmesos.api.agent.v1.StatusUpdate;
 import io.kmesos.api.executor.v1.Call;
 import io.kmesos.api.executor.v1.Event;
 import io.kmesos.api.executor.v1.ExecutorGrpc;
-import io.kmesos.api.tls.CertificateDirectory;
-import io.kmesos.api.tls.ClusterCertificates;
-import io.kmesos.api.tls.Identity;
-import io.kmesos.api.tls.MutualTls;
 import io.kmesos.api.v1.CommandInfo;
 import io.kmesos.api.v1.ExecutorInfo;
 import io.kmesos.api.v1.FrameworkInfo;
@@ -39,26 +29,21 @@ import io.kmesos.api.v1.Resource;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
-import io.kmesos.crds.KmesosCrds;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentStatus;
 import io.kmesos.devcluster.LocalKubeApiServer;
 import io.kmesos.devcluster.WithKubeApiServer;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -77,45 +62,18 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @WithKubeApiServer
 class ExecutorsIT {
-  static final Duration PATIENCE = Duration.ofSeconds(120);
+  static final Duration PATIENCE = ScriptedMaster.PATIENCE;
   static final String EXECUTOR_CLASS = "io.kmesos.executor.example.CommandExecutor";
 
   @TempDir Path dir;
 
-  final List<AgentMessage> received = new CopyOnWriteArrayList<>();
-  volatile StreamObserver<MasterMessage> toAgent;
+  /** The master and the agent, once {@link #up}. */
+  ScriptedMaster master;
 
-  synchronized void send(MasterMessage m) {
-    toAgent.onNext(m);
-  }
+  /** The agent's work directory and ID, once {@link #up}. */
+  Path work;
 
-  StatusUpdate awaitUpdate(String task, TaskState state) {
-    return await()
-        .atMost(PATIENCE)
-        .until(
-            () ->
-                received.stream()
-                    .filter(AgentMessage::hasStatusUpdate)
-                    .map(AgentMessage::getStatusUpdate)
-                    .filter(
-                        u ->
-                            u.getStatus().getTaskId().equals(task)
-                                && u.getStatus().getState() == state)
-                    .findFirst()
-                    .orElse(null),
-            u -> u != null);
-  }
-
-  void acknowledge(StatusUpdate u) {
-    send(
-        MasterMessage.newBuilder()
-            .setAcknowledgement(
-                Acknowledgement.newBuilder()
-                    .setFrameworkId(u.getFrameworkId())
-                    .setTaskId(u.getStatus().getTaskId())
-                    .setUuid(u.getStatus().getUuid()))
-            .build());
-  }
+  String agentId;
 
   static final FrameworkInfo FRAMEWORK =
       FrameworkInfo.newBuilder()
@@ -144,7 +102,7 @@ class ExecutorsIT {
   }
 
   void run(String agentId, String taskId, ExecutorInfo executor, String command) {
-    send(
+    master.send(
         MasterMessage.newBuilder()
             .setRunTask(
                 RunTask.newBuilder()
@@ -239,23 +197,6 @@ class ExecutorsIT {
     }
   }
 
-  MutualTls masterTls;
-  Server master;
-  Process agent;
-  Path work;
-  String agentId;
-  List<String> agentArgv;
-
-  /** kill -9 of the agent, then the same agent again (its output appended to the same log). */
-  void restartAgent() throws Exception {
-    agent.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    agent =
-        new ProcessBuilder(agentArgv)
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("agent.log").toFile()))
-            .start();
-  }
-
   static void signal(long pid, String signal) throws Exception {
     new ProcessBuilder("/bin/kill", "-s", signal, Long.toString(pid))
         .inheritIO()
@@ -273,7 +214,7 @@ class ExecutorsIT {
   }
 
   void runCheckpointed(FrameworkInfo framework, String taskId, String executorId, String command) {
-    send(
+    master.send(
         MasterMessage.newBuilder()
             .setRunTask(
                 RunTask.newBuilder()
@@ -293,113 +234,11 @@ class ExecutorsIT {
    * registered.
    */
   void up(LocalKubeApiServer kube, KubernetesClient client, String... extra) throws Exception {
-    KmesosCrds.install(client, PATIENCE);
-    CertificateDirectory certs = new CertificateDirectory(dir.resolve("certs"));
-    ClusterCertificates.ensure(
-        certs,
-        new ClusterCertificates.Settings(
-            List.of(Identity.CONTROLLER, Identity.AGENT),
-            Map.of(Identity.CONTROLLER, List.of("127.0.0.1")),
-            Duration.ofDays(20),
-            Duration.ofDays(10),
-            false),
-        Instant.now());
-    masterTls = MutualTls.load(certs.settings(Identity.CONTROLLER));
-    master =
-        NettyServerBuilder.forAddress(
-                new InetSocketAddress("127.0.0.1", 0), masterTls.serverCredentials())
-            .addService(
-                new AgentSessionGrpc.AgentSessionImplBase() {
-                  @Override
-                  public StreamObserver<AgentMessage> connect(StreamObserver<MasterMessage> out) {
-                    toAgent = out;
-                    return new StreamObserver<>() {
-                      @Override
-                      public void onNext(AgentMessage m) {
-                        received.add(m);
-                        if (m.hasRegister()) {
-                          send(
-                              MasterMessage.newBuilder()
-                                  .setRegistered(
-                                      Registered.newBuilder()
-                                          .setAgentId(m.getRegister().getAgentId()))
-                                  .build());
-                        }
-                        if (m.hasReregister()) {
-                          send(
-                              MasterMessage.newBuilder()
-                                  .setReregistered(
-                                      Reregistered.newBuilder()
-                                          .setAgentId(m.getReregister().getAgentId()))
-                                  .build());
-                        }
-                      }
-
-                      @Override
-                      public void onError(Throwable t) {}
-
-                      @Override
-                      public void onCompleted() {}
-                    };
-                  }
-                })
-            .build()
-            .start();
-    Path token = Files.writeString(dir.resolve("token"), "agent-token\n");
-    Path kubeconfig = kube.writeKubeConfig(dir.resolve("kubeconfig"));
-    work = dir.resolve("work");
-    List<String> argv =
-        new ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "io.kmesos.agent.AgentMain",
-                "--node-name",
-                "node-x",
-                "--work-dir",
-                work.toString(),
-                "--kubeconfig",
-                kubeconfig.toString(),
-                "--metrics-port",
-                "0",
-                "--master",
-                "127.0.0.1:" + master.getPort(),
-                "--tls-dir",
-                certs.dir(Identity.AGENT).toString(),
-                "--token-file",
-                token.toString(),
-                "--status-interval",
-                "1s",
-                "--kill-grace-period",
-                "2s"));
-    argv.addAll(List.of(extra));
-    agentArgv = argv;
-    agent =
-        new ProcessBuilder(argv)
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("agent.log").toFile())
-            .start();
-    await()
-        .atMost(PATIENCE)
-        .ignoreExceptions()
-        .until(
-            () -> {
-              Agent latest = client.resources(Agent.class).withName("node-x").get();
-              AgentStatus status =
-                  latest.getStatus() == null ? new AgentStatus() : latest.getStatus();
-              status.setState("Admitted");
-              status.setAgentId(latest.getMetadata().getUid());
-              latest.setStatus(status);
-              client.resource(latest).updateStatus();
-              return true;
-            });
-    AgentMessage first =
-        await()
-            .atMost(PATIENCE)
-            .until(() -> received.isEmpty() ? null : received.get(0), m -> m != null);
-    agentId = first.getRegister().getAgentId();
+    master = new ScriptedMaster(client, dir, "node-x");
+    work = master.work();
+    master.startAgent(kube, "2s", extra);
+    master.admit(client);
+    agentId = master.awaitFirst().getRegister().getAgentId();
   }
 
   /** The agent's log and the executors' stderr go to target/, for whoever reads a failure. */
@@ -421,15 +260,8 @@ class ExecutorsIT {
         }
       }
     } finally {
-      if (agent != null) {
-        agent.destroy();
-        agent.waitFor(30, TimeUnit.SECONDS);
-      }
       if (master != null) {
-        master.shutdownNow();
-      }
-      if (masterTls != null) {
-        masterTls.close();
+        master.close();
       }
     }
   }
@@ -451,13 +283,13 @@ class ExecutorsIT {
         "b",
         executor("ex-1"),
         "while [ ! -e " + finish + " ]; do sleep 0.1; done; echo done-b");
-    StatusUpdate runningA = awaitUpdate("a", TaskState.TASK_RUNNING);
-    StatusUpdate runningB = awaitUpdate("b", TaskState.TASK_RUNNING);
+    StatusUpdate runningA = master.awaitUpdate("a", TaskState.TASK_RUNNING);
+    StatusUpdate runningB = master.awaitUpdate("b", TaskState.TASK_RUNNING);
     for (StatusUpdate u : List.of(runningA, runningB)) {
       assertThat(u.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_EXECUTOR);
       assertThat(u.getStatus().getUuid().size()).isEqualTo(16);
       assertThat(u.getStatus().getAgentId()).isEqualTo(agentId);
-      acknowledge(u);
+      master.acknowledge(u);
     }
     ExecutorProcess ex1 =
         await()
@@ -500,18 +332,18 @@ class ExecutorsIT {
         .isEqualTo(Status.Code.PERMISSION_DENIED);
 
     // One killed, the other finishes: then the executor is shut down.
-    send(
+    master.send(
         MasterMessage.newBuilder()
             .setKillTask(KillTask.newBuilder().setFrameworkId("fw-x").setTaskId("a"))
             .build());
-    StatusUpdate killed = awaitUpdate("a", TaskState.TASK_KILLED);
-    acknowledge(killed);
+    StatusUpdate killed = master.awaitUpdate("a", TaskState.TASK_KILLED);
+    master.acknowledge(killed);
     assertThat(anyProcess("1000.6161")).isFalse();
     assertThat(ProcessHandle.of(ex1.pid()).map(ProcessHandle::isAlive)).contains(true);
     Files.writeString(finish, "");
-    StatusUpdate finished = awaitUpdate("b", TaskState.TASK_FINISHED);
+    StatusUpdate finished = master.awaitUpdate("b", TaskState.TASK_FINISHED);
     assertThat(finished.getStatus().getExitCode()).isZero();
-    acknowledge(finished);
+    master.acknowledge(finished);
     assertThat(Files.readString(sandbox.resolve("tasks/b/stdout"))).isEqualTo("done-b\n");
     await()
         .atMost(PATIENCE)
@@ -527,7 +359,7 @@ class ExecutorsIT {
 
     // An executor that dies takes its task with it.
     run(agentId, "c", executor("ex-2"), "sleep 1000.7171");
-    acknowledge(awaitUpdate("c", TaskState.TASK_RUNNING));
+    master.acknowledge(master.awaitUpdate("c", TaskState.TASK_RUNNING));
     ExecutorProcess ex2 =
         await()
             .atMost(PATIENCE)
@@ -535,11 +367,11 @@ class ExecutorsIT {
             .orElseThrow();
     assertThat(anyProcess("1000.7171")).isTrue();
     ProcessHandle.of(ex2.pid()).orElseThrow().destroyForcibly();
-    StatusUpdate failed = awaitUpdate("c", TaskState.TASK_FAILED);
+    StatusUpdate failed = master.awaitUpdate("c", TaskState.TASK_FAILED);
     assertThat(failed.getStatus().getReason())
         .isEqualTo(TaskStatus.Reason.REASON_EXECUTOR_TERMINATED);
     assertThat(failed.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_AGENT);
-    acknowledge(failed);
+    master.acknowledge(failed);
     assertThat(anyProcess("1000.7171")).as("the executor's task died with it").isFalse();
   }
 
@@ -552,7 +384,7 @@ class ExecutorsIT {
       throws Exception {
     up(kube, client, "--recovery-timeout", "3s");
     FrameworkInfo checkpointing = FRAMEWORK.toBuilder().setId("fw-c").setCheckpoint(true).build();
-    send(
+    master.send(
         MasterMessage.newBuilder()
             .setRunTask(
                 RunTask.newBuilder()
@@ -565,7 +397,7 @@ class ExecutorsIT {
                             .setCommand(CommandInfo.newBuilder().setValue("sleep 1000.9191"))
                             .setExecutor(executor("ex-c"))))
             .build());
-    acknowledge(awaitUpdate("d", TaskState.TASK_RUNNING));
+    master.acknowledge(master.awaitUpdate("d", TaskState.TASK_RUNNING));
     ExecutorProcess ex =
         await()
             .atMost(PATIENCE)
@@ -574,7 +406,7 @@ class ExecutorsIT {
     assertThat(ex.env()).containsEntry("MESOS_CHECKPOINT", "1");
     assertThat(ex.env()).containsEntry("MESOS_RECOVERY_TIMEOUT", "3000ms");
     Path sandbox = Path.of(ex.env().get("MESOS_SANDBOX"));
-    agent.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    master.agent().destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     await()
         .atMost(PATIENCE)
         .until(() -> ProcessHandle.of(ex.pid()).map(p -> !p.isAlive()).orElse(true));
@@ -597,8 +429,8 @@ class ExecutorsIT {
     FrameworkInfo checkpointing = FRAMEWORK.toBuilder().setId("fw-r").setCheckpoint(true).build();
     runCheckpointed(checkpointing, "r", "ex-r", "sleep 1000.2424");
     runCheckpointed(checkpointing, "s", "ex-s", "sleep 1000.2525");
-    acknowledge(awaitUpdate("r", TaskState.TASK_RUNNING));
-    acknowledge(awaitUpdate("s", TaskState.TASK_RUNNING));
+    master.acknowledge(master.awaitUpdate("r", TaskState.TASK_RUNNING));
+    master.acknowledge(master.awaitUpdate("s", TaskState.TASK_RUNNING));
     ExecutorProcess exR =
         await()
             .atMost(PATIENCE)
@@ -613,12 +445,12 @@ class ExecutorsIT {
     Path sandboxR = Path.of(exR.env().get("MESOS_SANDBOX"));
     signal(exS.pid(), "STOP");
     try {
-      restartAgent();
+      master.restartAgent();
       AgentMessage reregister =
           await()
               .atMost(PATIENCE)
               .until(
-                  () -> received.stream().filter(AgentMessage::hasReregister).findFirst(),
+                  () -> master.received.stream().filter(AgentMessage::hasReregister).findFirst(),
                   Optional::isPresent)
               .orElseThrow();
       assertThat(reregister.getReregister().getTasksList())
@@ -629,10 +461,10 @@ class ExecutorsIT {
           .until(() -> Files.readString(sandboxR.resolve("stderr")).contains("re-subscribed"));
 
       // The one that could not re-subscribe is destroyed, its task with it.
-      StatusUpdate timedOut = awaitUpdate("s", TaskState.TASK_FAILED);
+      StatusUpdate timedOut = master.awaitUpdate("s", TaskState.TASK_FAILED);
       assertThat(timedOut.getStatus().getReason())
           .isEqualTo(TaskStatus.Reason.REASON_EXECUTOR_REREGISTRATION_TIMEOUT);
-      acknowledge(timedOut);
+      master.acknowledge(timedOut);
       await()
           .atMost(PATIENCE)
           .until(() -> ProcessHandle.of(exS.pid()).map(p -> !p.isAlive()).orElse(true));
@@ -641,13 +473,13 @@ class ExecutorsIT {
       // The other runs on, the same processes, and is killed through its executor.
       assertThat(ProcessHandle.of(exR.pid()).map(ProcessHandle::isAlive)).contains(true);
       assertThat(ProcessHandle.of(taskR).map(ProcessHandle::isAlive)).contains(true);
-      send(
+      master.send(
           MasterMessage.newBuilder()
               .setKillTask(KillTask.newBuilder().setFrameworkId("fw-r").setTaskId("r"))
               .build());
-      StatusUpdate killed = awaitUpdate("r", TaskState.TASK_KILLED);
+      StatusUpdate killed = master.awaitUpdate("r", TaskState.TASK_KILLED);
       assertThat(killed.getStatus().getSource()).isEqualTo(TaskStatus.Source.SOURCE_EXECUTOR);
-      acknowledge(killed);
+      master.acknowledge(killed);
       await()
           .atMost(PATIENCE)
           .until(() -> ProcessHandle.of(exR.pid()).map(p -> !p.isAlive()).orElse(true));

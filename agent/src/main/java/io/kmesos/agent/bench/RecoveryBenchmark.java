@@ -6,6 +6,7 @@ import io.kmesos.agent.checkpoint.BootId;
 import io.kmesos.agent.checkpoint.CheckpointStore;
 import io.kmesos.agent.checkpoint.RunProcesses;
 import io.kmesos.agent.checkpoint.TaskUpdatesLog;
+import io.kmesos.agent.executors.ExecutorRunner;
 import io.kmesos.agent.recovery.AgentRecovery;
 import io.kmesos.agent.recovery.TaskCheckpoints;
 import io.kmesos.agent.tasks.TaskRunner;
@@ -99,6 +100,17 @@ public final class RecoveryBenchmark {
                   timers,
                   (f, s) -> updates.add(f, s),
                   checkpoints);
+          // The agent's executor runner; the benchmark's runs are command tasks, none of its.
+          ExecutorRunner executors =
+              new ExecutorRunner(
+                  work,
+                  timers,
+                  (f, s) -> updates.add(f, s),
+                  runner,
+                  Duration.ofSeconds(3),
+                  Duration.ofMinutes(15),
+                  checkpoints,
+                  Duration.ofSeconds(10));
           long begin = System.nanoTime();
           AgentRecovery.Outcome o =
               new AgentRecovery(
@@ -111,7 +123,8 @@ public final class RecoveryBenchmark {
                       Duration.ofDays(7),
                       checkpoints,
                       runner,
-                      updates)
+                      updates,
+                      executors)
                   .recover();
           long nanos = System.nanoTime() - begin;
           System.out.printf(
@@ -126,6 +139,7 @@ public final class RecoveryBenchmark {
               o.ended(),
               o.resent(),
               updates.pending().size());
+          executors.close();
           runner.close();
           checkpoints.close();
         } finally {

@@ -5,6 +5,7 @@ import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import io.grpc.stub.StreamObserver;
 import io.kmesos.agent.tasks.ProcessTree;
+import io.kmesos.agent.tasks.SessionSupervisor;
 import io.kmesos.agent.tasks.TaskCgroups;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.StatusUpdates;
@@ -20,7 +21,6 @@ import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.api.v1.TaskStatus.Reason;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -71,8 +71,6 @@ import org.slf4j.LoggerFactory;
 public final class ExecutorRunner implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutorRunner.class);
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9_.:@+-]{1,255}");
-  private static final String DEFAULT_PATH =
-      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   private static final SecureRandom RANDOM = new SecureRandom();
 
   /** Environment variables the agent gives an executor. */
@@ -185,7 +183,6 @@ public final class ExecutorRunner implements AutoCloseable {
     /** Why its tasks end if it terminates before they do. */
     Reason terminationReason = Reason.REASON_EXECUTOR_TERMINATED;
 
-    boolean exitSeen;
     StreamObserver<Event> stream;
     ScheduledFuture<?> forceKill;
     boolean agentKilled;
@@ -236,22 +233,19 @@ public final class ExecutorRunner implements AutoCloseable {
     return Base64.getUrlEncoder().withoutPadding().encodeToString(t);
   }
 
-  /** Re-adopted executors (not the JVM's children) are watched by polling /proc this often. */
-  static final Duration ADOPTED_POLL = Duration.ofSeconds(1);
-
   private final Path workDir;
   private final ScheduledExecutorService timers;
   private final Checkpoints checkpoints;
   private final Duration reregistrationTimeout;
-  private ScheduledFuture<?> adoptedPoll;
+
+  /** Starts, watches and kills the executors' processes; holds the runs' cgroups. */
+  private final SessionSupervisor sessions;
+
   private final TaskRunner.Listener listener;
   private final TaskRunner resources;
   private final Duration shutdownGracePeriod;
   private final Duration recoveryTimeout;
   private volatile String endpoint = "";
-
-  /** Cgroups of their own for the executors of checkpointing frameworks; null: the agent's. */
-  private volatile TaskCgroups cgroups;
 
   private final Map<Key, Run> runs = new LinkedHashMap<>();
   private final Map<String, Run> byToken = new LinkedHashMap<>();
@@ -302,6 +296,7 @@ public final class ExecutorRunner implements AutoCloseable {
     this.reregistrationTimeout = reregistrationTimeout;
     this.workDir = workDir;
     this.timers = timers;
+    this.sessions = new SessionSupervisor(timers);
     this.listener = listener;
     this.resources = resources;
     this.shutdownGracePeriod = shutdownGracePeriod;
@@ -313,7 +308,7 @@ public final class ExecutorRunner implements AutoCloseable {
    * ({@code --task-cgroups}); every such run's are removed once its executor ended.
    */
   public void useCgroups(TaskCgroups cgroups) {
-    this.cgroups = cgroups;
+    sessions.useCgroups(cgroups);
   }
 
   /** Where executors reach the agent ({@code unix:<path>}), once the server listens. */
@@ -485,38 +480,30 @@ public final class ExecutorRunner implements AutoCloseable {
   /** Starts the executor's process, off the lock. */
   private void start(Run run) {
     Process process;
-    TaskCgroups cg = cgroups;
     List<Path> ownCgroups = List.of();
-    if (cg != null && run.framework.getCheckpoint()) {
+    if (run.framework.getCheckpoint()) {
       try {
-        ownCgroups = cg.create(run.runId);
-      } catch (IOException | RuntimeException e) {
+        ownCgroups = sessions.makeCgroups(run.runId);
+      } catch (IOException e) {
         LOG.error(
             "executor {} of framework {}: cannot make its cgroups: {}",
             run.executorId(),
             run.frameworkId(),
             e.toString());
-        cg.remove(run.runId);
         synchronized (this) {
           run.terminationReason = Reason.REASON_CONTAINER_LAUNCH_FAILED;
         }
         terminated(
             run,
-            "The agent cannot make the executor's cgroup: "
-                + TaskCgroups.reason(e instanceof IOException io ? io : new IOException(e)),
+            "The agent cannot make the executor's cgroup: " + TaskCgroups.reason(e),
             Reason.REASON_CONTAINER_LAUNCH_FAILED);
         return;
       }
     }
     try {
-      Files.createDirectories(run.sandbox);
       ProcessBuilder pb =
-          new ProcessBuilder(command(run.info, ownCgroups)).directory(run.sandbox.toFile());
-      pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
-      pb.redirectOutput(run.sandbox.resolve("stdout").toFile());
-      pb.redirectError(run.sandbox.resolve("stderr").toFile());
-      pb.environment().clear();
-      pb.environment().putAll(environment(run));
+          SessionSupervisor.processBuilder(
+              command(run.info, ownCgroups), run.sandbox, environment(run));
       synchronized (this) {
         if (closed) {
           throw new IOException("the agent is stopping");
@@ -542,8 +529,7 @@ public final class ExecutorRunner implements AutoCloseable {
       }
       if (started != null) {
         // Its pid could not be checkpointed: a restarted agent could not re-adopt it.
-        ProcessTree.signalGroup(started.pid(), "KILL");
-        started.destroyForcibly();
+        SessionSupervisor.killSession(started.toHandle(), List.of());
         started.onExit().thenRun(() -> exited(run));
         return;
       }
@@ -564,10 +550,7 @@ public final class ExecutorRunner implements AutoCloseable {
 
   /** The executor's environment: what a task gets, and how to reach the agent. */
   Map<String, String> environment(Run run) {
-    Map<String, String> env = new LinkedHashMap<>();
-    env.put("PATH", DEFAULT_PATH);
-    env.put("HOME", run.sandbox.toString());
-    env.put(ENV_SANDBOX, run.sandbox.toString());
+    Map<String, String> env = SessionSupervisor.environment(run.sandbox); // with ENV_SANDBOX
     env.put(ENV_FRAMEWORK_ID, run.frameworkId());
     env.put(ENV_EXECUTOR_ID, run.executorId());
     env.put(ENV_AGENT_ID, resources.agentId());
@@ -599,21 +582,13 @@ public final class ExecutorRunner implements AutoCloseable {
 
   /** setsid, then (with {@code cgroups}) the shell joining them, then the executor's command. */
   static List<String> command(ExecutorInfo info, List<Path> cgroups) {
-    List<String> argv = new ArrayList<>();
-    argv.add("/usr/bin/setsid");
+    List<String> wrapper = new ArrayList<>();
     if (!cgroups.isEmpty()) {
-      argv.addAll(List.of("/bin/sh", "-c", JOIN_CGROUPS_SHELL, "kmesos-executor"));
-      argv.add(Integer.toString(cgroups.size()));
-      cgroups.forEach(c -> argv.add(c.toString()));
+      wrapper.addAll(List.of("/bin/sh", "-c", JOIN_CGROUPS_SHELL, "kmesos-executor"));
+      wrapper.add(Integer.toString(cgroups.size()));
+      cgroups.forEach(c -> wrapper.add(c.toString()));
     }
-    var c = info.getCommand();
-    if (!c.hasShell() || c.getShell()) {
-      argv.addAll(List.of("/bin/sh", "-c", c.getValue()));
-    } else {
-      argv.add(c.getValue());
-      argv.addAll(c.getArgumentsList().stream().skip(1).toList());
-    }
-    return argv;
+    return SessionSupervisor.command(wrapper, info.getCommand());
   }
 
   /** The run an executor's token names, if any (constant-time comparison against each). */
@@ -873,8 +848,7 @@ public final class ExecutorRunner implements AutoCloseable {
           run.executorId(),
           run.frameworkId(),
           process.pid());
-      ProcessTree.signalGroup(process.pid(), "KILL");
-      process.destroyForcibly();
+      SessionSupervisor.killSession(process, List.of());
     }
   }
 
@@ -915,14 +889,7 @@ public final class ExecutorRunner implements AutoCloseable {
         });
     runs.put(key, run);
     byToken.put(token, run);
-    if (adoptedPoll == null) {
-      adoptedPoll =
-          timers.scheduleWithFixedDelay(
-              this::pollAdopted,
-              ADOPTED_POLL.toMillis(),
-              ADOPTED_POLL.toMillis(),
-              TimeUnit.MILLISECONDS);
-    }
+    sessions.watchAdopted(process, () -> exited(run));
     timers.schedule(
         () -> reregistrationTimedOut(run), reregistrationTimeout.toMillis(), TimeUnit.MILLISECONDS);
     LOG.info(
@@ -951,38 +918,9 @@ public final class ExecutorRunner implements AutoCloseable {
     destroy(run);
   }
 
-  private void pollAdopted() {
-    List<Run> ended = new ArrayList<>();
-    synchronized (this) {
-      for (Run run : runs.values()) {
-        if (run.child == null
-            && run.process != null
-            && !run.exitSeen
-            && !ProcessTree.alive(run.process.pid())) {
-          run.exitSeen = true;
-          ended.add(run);
-        }
-      }
-    }
-    ended.forEach(this::exited);
-  }
-
   /** The executor's process ended: what it left is killed, its live tasks end. */
   private void exited(Run run) {
-    long pid = run.process.pid();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    List<Long> left = ProcessTree.sessionMembers(pid);
-    while (!left.isEmpty() && System.nanoTime() < deadline) {
-      ProcessTree.signalGroup(pid, "KILL");
-      left.forEach(p -> ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly));
-      try {
-        Thread.sleep(20);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      }
-      left = ProcessTree.sessionMembers(pid);
-    }
+    SessionSupervisor.clearUp(run.process.pid(), new HashSet<>());
     Reason reason;
     synchronized (this) {
       reason = run.terminationReason;
@@ -1037,7 +975,6 @@ public final class ExecutorRunner implements AutoCloseable {
           message,
           false);
     }
-    TaskCgroups cg = cgroups;
     if (run.child == null && run.process != null) {
       // Re-adopted: its session may hold what it left; the agent is not its parent to be told.
       long pid = run.process.pid();
@@ -1045,13 +982,13 @@ public final class ExecutorRunner implements AutoCloseable {
         timers.execute(
             () -> {
               ProcessTree.signalGroup(pid, "KILL");
-              removeCgroups(cg, run);
+              removeCgroups(run);
             });
       } catch (RejectedExecutionException e) {
         // the agent stops: the next agent's sweep removes them once empty
       }
     } else {
-      removeCgroups(cg, run);
+      removeCgroups(run);
     }
     run.tasks.clear();
   }
@@ -1060,9 +997,9 @@ public final class ExecutorRunner implements AutoCloseable {
    * The run's cgroups, once its processes are gone (one still holding a process stays, for the
    * agent's sweep at its next start).
    */
-  private static void removeCgroups(TaskCgroups cg, Run run) {
-    if (cg != null && run.framework.getCheckpoint()) {
-      cg.remove(run.runId);
+  private void removeCgroups(Run run) {
+    if (run.framework.getCheckpoint()) {
+      sessions.removeCgroups(run.runId);
     }
   }
 
@@ -1192,9 +1129,7 @@ public final class ExecutorRunner implements AutoCloseable {
     List<Run> doomed = new ArrayList<>();
     synchronized (this) {
       closed = true;
-      if (adoptedPoll != null) {
-        adoptedPoll.cancel(false);
-      }
+      sessions.close();
       for (Run run : runs.values()) {
         if (killCheckpointed || !run.framework.getCheckpoint()) {
           run.agentKilled = true;

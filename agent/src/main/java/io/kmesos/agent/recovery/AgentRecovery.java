@@ -122,32 +122,10 @@ public final class AgentRecovery {
   private int killed;
   private int resent;
 
-  public AgentRecovery(
-      Path workDir,
-      Mode mode,
-      boolean strict,
-      String agentId,
-      String hostname,
-      String bootId,
-      Duration gcDelay,
-      TaskCheckpoints checkpoints,
-      TaskRunner runner,
-      StatusUpdateQueues updates) {
-    this(
-        workDir,
-        mode,
-        strict,
-        agentId,
-        hostname,
-        bootId,
-        gcDelay,
-        checkpoints,
-        runner,
-        updates,
-        null);
-  }
-
-  /** As above, with the runs of custom executors re-adopted into {@code executors}. */
+  /**
+   * @param executors where the runs of custom executors are re-adopted (the agent's, or one that
+   *     has no executors yet; never null)
+   */
   public AgentRecovery(
       Path workDir,
       Mode mode,
@@ -160,7 +138,7 @@ public final class AgentRecovery {
       TaskRunner runner,
       StatusUpdateQueues updates,
       ExecutorRunner executors) {
-    this.executors = executors;
+    this.executors = java.util.Objects.requireNonNull(executors, "executors");
     this.workDir = workDir;
     this.mode = mode;
     this.strict = strict;

@@ -66,13 +66,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class TaskRunner implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskRunner.class);
-  private static final Path SETSID = Path.of("/usr/bin/setsid");
 
   /** IDs become directory names: no separators, no "." or "..", nothing a shell finds special. */
   private static final Pattern ID = Pattern.compile("[A-Za-z0-9_.:@+-]{1,255}");
-
-  private static final String DEFAULT_PATH =
-      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
   /**
    * Receives every state change of every task, in order per task. Called under the runner's lock.
@@ -153,23 +149,14 @@ public final class TaskRunner implements AutoCloseable {
   private final RunCheckpoints checkpoints;
   private final ResourceAccount resources;
 
-  /**
-   * Adopted runs (not the JVM's children) are watched by polling /proc, every this often: one stat
-   * read per adopted task, so a node with thousands of them spends little on it; their ends are
-   * reported up to this late.
-   */
-  static final Duration ADOPTED_POLL = Duration.ofSeconds(1);
-
-  private ScheduledFuture<?> adoptedPoll;
+  /** Starts, watches and kills the runs' processes; holds the runs' cgroups. */
+  private final SessionSupervisor sessions;
 
   /** Where processes start; the runner's own pool unless a test gives its own. */
   private final Executor starts;
 
   private final ExecutorService ownStarts;
   private volatile String agentId = "";
-
-  /** Cgroups of their own for checkpointed runs; null: they stay in the agent's. */
-  private volatile TaskCgroups cgroups;
 
   private boolean closed;
 
@@ -206,9 +193,6 @@ public final class TaskRunner implements AutoCloseable {
     TaskState state = TaskState.TASK_STARTING;
 
     boolean killed;
-
-    /** An adopted run's end was seen (polling), so that it is reaped once. */
-    boolean exitSeen;
 
     /** A kill that came before the process started: its grace period. */
     Duration pendingKill;
@@ -279,6 +263,7 @@ public final class TaskRunner implements AutoCloseable {
     this.resources = new ResourceAccount(total);
     this.defaultGracePeriod = defaultGracePeriod;
     this.timers = timers;
+    this.sessions = new SessionSupervisor(timers);
     this.listener = listener;
     if (starts != null) {
       this.ownStarts = null;
@@ -303,7 +288,7 @@ public final class TaskRunner implements AutoCloseable {
    * and every run's are removed once its processes are gone.
    */
   public void useCgroups(TaskCgroups cgroups) {
-    this.cgroups = cgroups;
+    sessions.useCgroups(cgroups);
   }
 
   /** The agent ID updates carry, once the master's registry has admitted the agent. */
@@ -410,44 +395,34 @@ public final class TaskRunner implements AutoCloseable {
       CrashPoints.reach(CrashPoints.TASK_CHECKPOINTED);
     }
     List<Path> ownCgroups = List.of();
-    TaskCgroups cg = cgroups;
-    if (run.exitStatusFile != null && cg != null) {
+    if (run.exitStatusFile != null) {
       try {
-        ownCgroups = cg.create(run.runId);
-      } catch (IOException | RuntimeException e) {
+        ownCgroups = sessions.makeCgroups(run.runId);
+      } catch (IOException e) {
         LOG.error("cannot make the cgroups of task {}", info.getTaskId(), e);
-        cg.remove(run.runId);
         endUnstarted(
             run,
             TaskState.TASK_FAILED,
             Reason.REASON_CONTAINER_LAUNCH_FAILED,
-            "The agent cannot make the task's cgroup: " + TaskCgroups.reason(asIo(e)));
+            "The agent cannot make the task's cgroup: " + TaskCgroups.reason(e));
         return;
       }
     }
     try {
-      Files.createDirectories(run.sandbox);
-      ProcessBuilder pb =
-          new ProcessBuilder(command(info, run.exitStatusFile, ownCgroups))
-              .directory(run.sandbox.toFile());
-      pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
-      pb.redirectOutput(run.sandbox.resolve("stdout").toFile());
-      pb.redirectError(run.sandbox.resolve("stderr").toFile());
-      Map<String, String> env = pb.environment();
       // Not the agent's own environment (its options, the pod's service links): what Mesos's
       // command executor gives a task, then the task's own variables.
-      env.clear();
-      env.put("PATH", DEFAULT_PATH);
-      env.put("HOME", run.sandbox.toString());
-      env.put("MESOS_SANDBOX", run.sandbox.toString());
+      Map<String, String> env = SessionSupervisor.environment(run.sandbox);
       env.put("MESOS_TASK_ID", info.getTaskId());
       env.put("MESOS_FRAMEWORK_ID", frameworkId);
       env.put("MESOS_AGENT_ID", agentId);
       env.putAll(info.getCommand().getEnvironmentMap());
-      process = pb.start();
+      process =
+          SessionSupervisor.processBuilder(
+                  command(info, run.exitStatusFile, ownCgroups), run.sandbox, env)
+              .start();
     } catch (IOException | RuntimeException e) {
       if (!ownCgroups.isEmpty()) {
-        cg.remove(run.runId);
+        sessions.removeCgroups(run.runId);
       }
       endUnstarted(
           run,
@@ -541,37 +516,13 @@ public final class TaskRunner implements AutoCloseable {
     }
     runs.put(key, run);
     resources.take(info.getResourcesList());
-    if (adoptedPoll == null) {
-      adoptedPoll =
-          timers.scheduleWithFixedDelay(
-              this::pollAdopted,
-              ADOPTED_POLL.toMillis(),
-              ADOPTED_POLL.toMillis(),
-              TimeUnit.MILLISECONDS);
-    }
+    sessions.watchAdopted(process, () -> exited(run));
     LOG.info(
         "task {} of framework {}: re-adopted its process {} ({})",
         info.getTaskId(),
         frameworkId,
         process.pid(),
         state);
-  }
-
-  /** Adopted runs whose process ended (or is a zombie its new parent did not reap) are reaped. */
-  private void pollAdopted() {
-    List<Run> ended = new ArrayList<>();
-    synchronized (this) {
-      for (Run run : runs.values()) {
-        if (run.child == null
-            && run.process != null
-            && !run.exitSeen
-            && !ProcessTree.alive(run.process.pid())) {
-          run.exitSeen = true;
-          ended.add(run);
-        }
-      }
-    }
-    ended.forEach(this::exited);
   }
 
   /**
@@ -699,9 +650,7 @@ public final class TaskRunner implements AutoCloseable {
     if (ownStarts != null) {
       ownStarts.shutdown();
     }
-    if (adoptedPoll != null) {
-      adoptedPoll.cancel(false);
-    }
+    sessions.close();
     int left = 0;
     for (Run run : List.copyOf(runs.values())) {
       if (run.process == null) {
@@ -769,10 +718,8 @@ public final class TaskRunner implements AutoCloseable {
     if (!run.process.isAlive()) {
       return; // exited() clears up what is left, and its pid may be another process's by now
     }
-    long pid = run.process.pid();
     run.process.descendants().forEach(run.descendants::add);
-    ProcessTree.signalGroup(pid, "KILL");
-    run.descendants.forEach(ProcessHandle::destroyForcibly);
+    SessionSupervisor.killSession(run.process, run.descendants);
   }
 
   /** The command's own process ended (on the JDK's process reaper thread): queue it for reaping. */
@@ -827,27 +774,9 @@ public final class TaskRunner implements AutoCloseable {
 
   /** Kills what the task left behind (its leader is gone), then reports. */
   private void clearUp(Run run) {
-    long pid = run.process.pid();
     // The leader is gone; its group and session may still hold background children, and the
     // descendants seen at a kill those that left. None may outlive the task.
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    List<Long> left = ProcessTree.sessionMembers(pid);
-    while ((!left.isEmpty() || run.descendants.stream().anyMatch(ProcessHandle::isAlive))
-        && System.nanoTime() < deadline) {
-      ProcessTree.signalGroup(pid, "KILL");
-      for (long p : left) {
-        ProcessHandle.of(p).ifPresent(ProcessHandle::destroyForcibly);
-      }
-      run.descendants.forEach(ProcessHandle::destroyForcibly);
-      try {
-        Thread.sleep(20);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      }
-      left = ProcessTree.sessionMembers(pid);
-      run.descendants.removeIf(d -> !ProcessTree.alive(d.pid()));
-    }
+    List<Long> left = SessionSupervisor.clearUp(run.process.pid(), run.descendants);
     if (!left.isEmpty()) {
       LOG.warn("processes {} of task {} survived SIGKILL", left, run.key.taskId());
     }
@@ -864,9 +793,8 @@ public final class TaskRunner implements AutoCloseable {
     }
     runs.remove(run.key);
     resources.release(run.info.getResourcesList());
-    TaskCgroups cg = cgroups;
-    if (cg != null && run.exitStatusFile != null) {
-      cg.remove(run.runId); // its processes are gone
+    if (run.exitStatusFile != null) {
+      sessions.removeCgroups(run.runId); // its processes are gone
     }
     String taskId = run.info.getTaskId();
     Optional<Integer> known =
@@ -933,10 +861,6 @@ public final class TaskRunner implements AutoCloseable {
           "Command exited with status " + status,
           status);
     }
-  }
-
-  private static IOException asIo(Exception e) {
-    return e instanceof IOException io ? io : new IOException(e.getMessage(), e);
   }
 
   /** The status the task's shell left (0..255), if it left one that reads as such. */
@@ -1029,27 +953,17 @@ public final class TaskRunner implements AutoCloseable {
    * needs {@code exitStatusFile}.
    */
   static List<String> command(TaskInfo info, Path exitStatusFile, List<Path> cgroups) {
-    List<String> argv = new ArrayList<>();
-    argv.add(SETSID.toString());
+    List<String> wrapper = new ArrayList<>();
     if (exitStatusFile != null && !cgroups.isEmpty()) {
-      argv.addAll(List.of("/bin/sh", "-c", JOIN_CGROUPS_SHELL + EXIT_STATUS_SHELL, "kmesos-task"));
-      argv.add(exitStatusFile.toString());
-      argv.add(Integer.toString(cgroups.size()));
-      cgroups.forEach(c -> argv.add(c.toString()));
+      wrapper.addAll(
+          List.of("/bin/sh", "-c", JOIN_CGROUPS_SHELL + EXIT_STATUS_SHELL, "kmesos-task"));
+      wrapper.add(exitStatusFile.toString());
+      wrapper.add(Integer.toString(cgroups.size()));
+      cgroups.forEach(c -> wrapper.add(c.toString()));
     } else if (exitStatusFile != null) {
-      argv.addAll(List.of("/bin/sh", "-c", EXIT_STATUS_SHELL, "kmesos-task"));
-      argv.add(exitStatusFile.toString());
+      wrapper.addAll(List.of("/bin/sh", "-c", EXIT_STATUS_SHELL, "kmesos-task"));
+      wrapper.add(exitStatusFile.toString());
     }
-    var c = info.getCommand();
-    if (!c.hasShell() || c.getShell()) {
-      argv.add("/bin/sh");
-      argv.add("-c");
-      argv.add(c.getValue());
-    } else {
-      argv.add(c.getValue());
-      // Java cannot set argv[0] apart from the executable: the executable's name stands for it.
-      argv.addAll(c.getArgumentsList().stream().skip(1).collect(Collectors.toList()));
-    }
-    return argv;
+    return SessionSupervisor.command(wrapper, info.getCommand());
   }
 }

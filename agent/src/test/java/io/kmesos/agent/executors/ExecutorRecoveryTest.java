@@ -374,9 +374,10 @@ class ExecutorRecoveryTest {
     agent.queues.acknowledge("fw", "t", uuid(1));
     agent.executors.update(run, update(TaskState.TASK_FINISHED, 2));
     agent.queues.acknowledge("fw", "t", uuid(2));
-    await().atMost(PATIENCE).until(() -> !Files.exists(run.sandbox));
+    // The collection deletes the run's sandbox, then its parents once empty: wait for them all.
+    await().atMost(PATIENCE).until(() -> !Files.exists(work.resolve("executors/fw")));
+    assertThat(run.sandbox).doesNotExist();
     assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
-    assertThat(work.resolve("executors/fw")).doesNotExist();
     assertThat(new MetaLayout(work).framework("fw")).doesNotExist();
   }
 

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.kmesos.agent.checkpoint.CheckpointCorruptException;
 import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.executors.ExecutorRunner;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.RetryTimer;
 import io.kmesos.agent.updates.StatusUpdateQueues;
@@ -54,6 +55,7 @@ class AgentRecoveryTest {
     final TaskCheckpoints checkpoints;
     final StatusUpdateQueues updates;
     final TaskRunner runner;
+    final ExecutorRunner executors;
     final List<StatusUpdate> sent = new CopyOnWriteArrayList<>();
 
     Agent() throws Exception {
@@ -77,6 +79,17 @@ class AgentRecoveryTest {
               (f, s) -> updates.add(f, s),
               checkpoints);
       runner.setAgentId(AGENT);
+      // The agent's executor runner, with no executors: these tests checkpoint command tasks.
+      executors =
+          new ExecutorRunner(
+              work,
+              timers,
+              (f, s) -> updates.add(f, s),
+              runner,
+              Duration.ofSeconds(5),
+              Duration.ofMinutes(15),
+              checkpoints,
+              Duration.ofSeconds(10));
     }
 
     AgentRecovery.Outcome recover(AgentRecovery.Mode mode, String agentId, String bootId)
@@ -92,7 +105,8 @@ class AgentRecoveryTest {
                   Duration.ofHours(1),
                   checkpoints,
                   runner,
-                  updates)
+                  updates,
+                  executors)
               .recover();
       updates.connected(sent::add);
       return o;
@@ -103,6 +117,7 @@ class AgentRecoveryTest {
      * more is reported of them), nothing more is sent or checkpointed.
      */
     void crash() {
+      executors.close();
       runner.close();
       updates.disconnected();
       checkpoints.close();
