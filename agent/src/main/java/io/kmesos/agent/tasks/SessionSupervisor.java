@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -59,6 +60,9 @@ public final class SessionSupervisor {
    * reported up to this late.
    */
   public static final Duration ADOPTED_POLL = Duration.ofSeconds(1);
+
+  /** How long a run's cgroups still holding a process are tried again ({@link #removeCgroups}). */
+  static final Duration CGROUP_REMOVAL = Duration.ofMinutes(2);
 
   /** How long {@link #clearUp} keeps killing what a run left before it gives up. */
   private static final Duration CLEAR_UP = Duration.ofSeconds(30);
@@ -108,13 +112,38 @@ public final class SessionSupervisor {
   }
 
   /**
-   * Removes the run's cgroups once its processes are gone (one that still holds a process stays,
-   * for the agent's sweep at its next start).
+   * Removes the run's cgroups once its processes are gone. A process SIGKILLed a moment ago still
+   * holds its cgroup until the kernel finished its exit, and the run's leader may end before what
+   * it started (an executor's tasks), so a cgroup the kernel refuses to remove is tried again, on a
+   * timer (0.25 s doubling to 5 s) for up to {@link #CGROUP_REMOVAL} — without that it stayed until
+   * the next agent's sweep, which on a node may be days. One still held after that stays for the
+   * sweep.
    */
   public void removeCgroups(String runId) {
     TaskCgroups cg = cgroups;
-    if (cg != null) {
-      cg.remove(runId);
+    if (cg != null && !cg.remove(runId, false)) {
+      retryRemoval(cg, runId, System.nanoTime() + CGROUP_REMOVAL.toNanos(), 250);
+    }
+  }
+
+  private void retryRemoval(TaskCgroups cg, String runId, long deadline, long delayMs) {
+    synchronized (this) {
+      if (closed) {
+        return; // the agent stops: the next agent's sweep removes them once empty
+      }
+    }
+    try {
+      timers.schedule(
+          () -> {
+            boolean last = System.nanoTime() + delayMs * 1_000_000L >= deadline;
+            if (!cg.remove(runId, last) && !last) {
+              retryRemoval(cg, runId, deadline, Math.min(delayMs * 2, 5_000));
+            }
+          },
+          delayMs,
+          TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // the agent stops: the next agent's sweep removes them once empty
     }
   }
 

@@ -198,13 +198,22 @@ public final class TaskCgroups {
    * kernel refuses; a later sweep takes it once it is empty).
    */
   public boolean remove(String runId) {
+    return remove(runId, true);
+  }
+
+  /** As {@link #remove(String)}; {@code warn}: log each cgroup that stays (else at DEBUG). */
+  public boolean remove(String runId, boolean warn) {
     boolean all = true;
     for (Path d : of(runId)) {
       try {
         Files.deleteIfExists(d);
       } catch (IOException e) {
         all = false;
-        LOG.warn("cannot remove the cgroup {} of run {} yet: {}", d, runId, reason(e));
+        if (warn) {
+          LOG.warn("cannot remove the cgroup {} of run {} yet: {}", d, runId, reason(e));
+        } else {
+          LOG.debug("cannot remove the cgroup {} of run {} yet: {}", d, runId, reason(e));
+        }
       }
     }
     return all;
