@@ -27,7 +27,14 @@ import io.kmesos.crds.KmesosCrds;
 import io.kmesos.crds.v1alpha1.Agent;
 import io.kmesos.crds.v1alpha1.AgentStatus;
 import io.kmesos.devcluster.LocalKubeApiServer;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,6 +45,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The agent's ITs' set-up: a scripted master on 127.0.0.1 (mutual TLS, the controller's
@@ -59,21 +68,35 @@ final class ScriptedMaster implements AutoCloseable {
 
   private final Path dir;
   private final String nodeName;
+  private final Path work;
   private final CertificateDirectory certs;
   private final MutualTls tls;
   private final Server server;
   private volatile StreamObserver<MasterMessage> toAgent;
   private List<String> agentArgv;
   private Process agent;
+  private int metricsPort;
+  private HttpClient http;
+  private volatile String agentId;
 
   /**
-   * Installs the CRDs, makes the cluster's certificates under {@code dir} and starts the master.
+   * Installs the CRDs, makes the cluster's certificates under {@code dir} and starts the master;
+   * the agent's work directory is {@code <dir>/work}.
    *
    * @param nodeName the agent's node (and Agent resource) name
    */
   ScriptedMaster(KubernetesClient client, Path dir, String nodeName) throws Exception {
+    this(client, dir, nodeName, dir.resolve("work"));
+  }
+
+  /**
+   * Likewise, with the agent's work directory at {@code work} (on a file system of the test's own,
+   * or one a previous agent of this node left).
+   */
+  ScriptedMaster(KubernetesClient client, Path dir, String nodeName, Path work) throws Exception {
     this.dir = dir;
     this.nodeName = nodeName;
+    this.work = work;
     KmesosCrds.install(client, PATIENCE);
     certs = new CertificateDirectory(dir.resolve("certs"));
     ClusterCertificates.ensure(
@@ -146,8 +169,19 @@ final class ScriptedMaster implements AutoCloseable {
   }
 
   /**
+   * Makes the agents {@link #startAgent} starts serve {@code /metrics} on a free port of 127.0.0.1,
+   * for {@link #metric} (by default they serve none).
+   */
+  ScriptedMaster withMetrics() throws IOException {
+    try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      metricsPort = free.getLocalPort();
+    }
+    return this;
+  }
+
+  /**
    * Starts {@code kmesos-agent --master} against this master (token "agent-token", status every
-   * second) with this kill grace period and {@code extra} flags.
+   * second, metrics only {@link #withMetrics}) with this kill grace period and {@code extra} flags.
    */
   Process startAgent(LocalKubeApiServer kube, String killGracePeriod, String... extra)
       throws Exception {
@@ -168,7 +202,7 @@ final class ScriptedMaster implements AutoCloseable {
                 "--kubeconfig",
                 kubeconfig.toString(),
                 "--metrics-port",
-                "0",
+                Integer.toString(metricsPort),
                 "--master",
                 "127.0.0.1:" + server.getPort(),
                 "--tls-dir",
@@ -207,15 +241,42 @@ final class ScriptedMaster implements AutoCloseable {
 
   /** The agent's work directory. */
   Path work() {
-    return dir.resolve("work");
+    return work;
+  }
+
+  /** What the agent wrote to its log so far. */
+  String log() throws IOException {
+    return Files.readString(dir.resolve("agent.log"));
+  }
+
+  /** A series' value in the agent's {@code /metrics} (-1 when absent); see {@link #withMetrics}. */
+  double metric(String series) throws Exception {
+    if (metricsPort == 0) {
+      throw new IllegalStateException(
+          "the agent serves no metrics: withMetrics() before startAgent");
+    }
+    if (http == null) {
+      http = HttpClient.newHttpClient();
+    }
+    String scrape =
+        http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+                    .timeout(Duration.ofSeconds(30))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\S+)$").matcher(scrape);
+    return m.find() ? Double.parseDouble(m.group(1)) : -1;
   }
 
   /**
    * What the controller writes once it admitted the agent into the registry (on the latest version:
    * the agent reports its own status fields meanwhile), once the agent's resource exists.
+   *
+   * @return the agent's ID (its resource's UID)
    */
-  void admit(KubernetesClient client) {
-    await()
+  String admit(KubernetesClient client) {
+    return await()
         .atMost(PATIENCE)
         .ignoreExceptions()
         .until(
@@ -227,8 +288,15 @@ final class ScriptedMaster implements AutoCloseable {
               status.setAgentId(latest.getMetadata().getUid());
               latest.setStatus(status);
               client.resource(latest).updateStatus();
-              return true;
-            });
+              agentId = latest.getMetadata().getUid();
+              return agentId;
+            },
+            id -> id != null);
+  }
+
+  /** The agent's ID {@link #admit} wrote. */
+  String agentId() {
+    return agentId;
   }
 
   /** The agent's first message (its Register), once it came. */
@@ -271,13 +339,19 @@ final class ScriptedMaster implements AutoCloseable {
             .build());
   }
 
-  /** Stops the agent (SIGTERM, as its Pod's end does) and the master. */
+  /**
+   * Stops the agent (SIGTERM, as its Pod's end does; SIGKILL if it is not gone within a minute) and
+   * the master.
+   */
   @Override
   public void close() throws Exception {
     try {
       if (agent != null) {
         agent.destroy();
-        agent.waitFor(30, TimeUnit.SECONDS);
+        if (!agent.waitFor(60, TimeUnit.SECONDS)) {
+          agent.destroyForcibly();
+          agent.waitFor(30, TimeUnit.SECONDS);
+        }
       }
     } finally {
       server.shutdownNow();

@@ -432,7 +432,7 @@ public final class AgentRecovery {
       open.add(task);
       running.put(task.info(), latest.orElse(TaskState.TASK_STARTING));
     }
-    boolean reconnect = live.isPresent() && mode == Mode.RECONNECT && executors != null;
+    boolean reconnect = live.isPresent() && mode == Mode.RECONNECT;
     if (reconnect && record.isPresent() && !record.get().getExecutorToken().isEmpty()) {
       executors.adopt(
           info,
