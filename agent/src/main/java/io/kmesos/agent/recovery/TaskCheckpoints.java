@@ -33,10 +33,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -349,14 +350,22 @@ public final class TaskCheckpoints
 
     void sync(TaskUpdatesLog log) {
       if (pool == null) {
-        pool =
-            Executors.newFixedThreadPool(
+        // Idle threads end by themselves: none is left behind should recovery fail before
+        // endBatch.
+        ThreadPoolExecutor p =
+            new ThreadPoolExecutor(
                 SYNC_THREADS,
+                SYNC_THREADS,
+                1,
+                TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(),
                 r -> {
                   Thread t = new Thread(r, "recovery-sync");
                   t.setDaemon(true);
                   return t;
                 });
+        p.allowCoreThreadTimeOut(true);
+        pool = p;
       }
       syncs.add(
           pool.submit(
