@@ -3,7 +3,8 @@
 # still running, as PROCESSES real processes they share; a quarter ended while the agent was away;
 # a quarter with their terminal update unacknowledged) recovered REPEATS times from a fresh copy,
 # timing AgentRecovery.recover alone (read, re-adopt, terminal updates checkpointed, updates queued,
-# orphans scanned) beside reading every byte of the same files in the same run.
+# orphans scanned) and its steps, beside reading every byte of the same files in the same run. Each
+# repeat's copy is synced (untimed) before it is recovered.
 #
 #   bench/recovery.sh                                  # TASKS=10000 PROCESSES=100 REPEATS=5
 set -euo pipefail
@@ -29,6 +30,14 @@ runs = [dict(re.findall(r'(\w+)=([\w.-]+)', l)) for l in open(path) if l.startsw
 rec = [float(r['recover_ms']) for r in runs]
 read = [float(r['read_ms']) for r in runs]
 r0 = runs[0]
+def phase_table(runs):
+    keys = [k for k in runs[0] if k.startswith('phase_')]
+    if not keys:
+        return "(none recorded)\n"
+    head = "| " + " | ".join(k[len('phase_'):-len('_ms')] for k in keys) + " |\n"
+    sep = "|" + "---|" * len(keys) + "\n"
+    row = "| " + " | ".join(f"{statistics.median(float(r[k]) for r in runs):.0f}" for k in keys) + " |\n"
+    return head + sep + row
 with open(out, 'w') as f:
     f.write(f"""# Agent recovery: {tasks} checkpointed tasks on one agent
 
@@ -48,6 +57,9 @@ with the master). Floor: reading every byte of the same files, same run, same pa
 | floor: read every file | {statistics.median(read):.0f} | {min(read):.0f} | {max(read):.0f} |
 
 Ratio recover / floor (medians): {statistics.median(rec)/statistics.median(read):.1f}.
+
+Steps of recover, median ms (`AgentRecovery.phases()`; `orphans` runs on its own thread during `read`):
+{phase_table(runs)}
 Target (issue #14): reading and reconciling the checkpoints of 10,000 tasks in at most 1 s.
 
 Every repeat:

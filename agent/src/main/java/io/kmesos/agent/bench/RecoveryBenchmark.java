@@ -1,11 +1,14 @@
 package io.kmesos.agent.bench;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Message;
 import com.google.protobuf.util.Timestamps;
 import io.kmesos.agent.checkpoint.BootId;
+import io.kmesos.agent.checkpoint.CheckpointFormat;
 import io.kmesos.agent.checkpoint.CheckpointStore;
+import io.kmesos.agent.checkpoint.FileKind;
+import io.kmesos.agent.checkpoint.MetaLayout;
 import io.kmesos.agent.checkpoint.RunProcesses;
-import io.kmesos.agent.checkpoint.TaskUpdatesLog;
 import io.kmesos.agent.executors.ExecutorRunner;
 import io.kmesos.agent.recovery.AgentRecovery;
 import io.kmesos.agent.recovery.TaskCheckpoints;
@@ -14,12 +17,17 @@ import io.kmesos.agent.updates.RetryTimer;
 import io.kmesos.agent.updates.StatusUpdateQueues;
 import io.kmesos.api.agent.v1.AgentRecord;
 import io.kmesos.api.agent.v1.ExecutorRecord;
+import io.kmesos.api.agent.v1.LatestRunRecord;
+import io.kmesos.api.agent.v1.RunProcessRecord;
+import io.kmesos.api.agent.v1.TaskRecord;
+import io.kmesos.api.agent.v1.TaskUpdateRecord;
 import io.kmesos.api.v1.CommandInfo;
 import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.Resource;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskState;
 import io.kmesos.api.v1.TaskStatus;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -33,6 +41,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -75,6 +84,7 @@ public final class RecoveryBenchmark {
       for (int r = 1; r <= repeats; r++) {
         Path work = root.resolve("run-" + r);
         copy(template, work);
+        syncFileSystem(work);
         long read0 = System.nanoTime();
         long bytes = readAll(work.resolve("meta"));
         long readNanos = System.nanoTime() - read0;
@@ -112,24 +122,32 @@ public final class RecoveryBenchmark {
                   checkpoints,
                   Duration.ofSeconds(10));
           long begin = System.nanoTime();
-          AgentRecovery.Outcome o =
+          AgentRecovery recovery =
               new AgentRecovery(
-                      work,
-                      AgentRecovery.Mode.RECONNECT,
-                      true,
-                      "bench-agent",
-                      "bench-host",
-                      BootId.current(),
-                      Duration.ofDays(7),
-                      checkpoints,
-                      runner,
-                      updates,
-                      executors)
-                  .recover();
+                  work,
+                  AgentRecovery.Mode.RECONNECT,
+                  true,
+                  "bench-agent",
+                  "bench-host",
+                  BootId.current(),
+                  Duration.ofDays(7),
+                  checkpoints,
+                  runner,
+                  updates,
+                  executors);
+          AgentRecovery.Outcome o = recovery.recover();
           long nanos = System.nanoTime() - begin;
+          StringBuilder phases = new StringBuilder();
+          try {
+            recovery
+                .phases()
+                .forEach((k, v) -> phases.append(String.format(" phase_%s_ms=%.1f", k, v)));
+          } catch (LinkageError e) {
+            // An AgentRecovery without phase timings (a build from before them, for an A/B).
+          }
           System.out.printf(
               "tasks=%d repeat=%d recover_ms=%.1f read_ms=%.1f bytes=%d adopted=%d ended=%d"
-                  + " resent=%d pending=%d%n",
+                  + " resent=%d pending=%d%s%n",
               tasks,
               r,
               nanos / 1e6,
@@ -138,7 +156,8 @@ public final class RecoveryBenchmark {
               o.adopted(),
               o.ended(),
               o.resent(),
-              updates.pending().size());
+              updates.pending().size(),
+              phases);
           executors.close();
           runner.close();
           checkpoints.close();
@@ -153,8 +172,15 @@ public final class RecoveryBenchmark {
     }
   }
 
+  /**
+   * Writes the template: the agent and the framework through the store, the 10^4 tasks' files with
+   * the bytes the store would write (same format, same layout) but without an fsync each, which
+   * made preparing take minutes on a busy disk. Each repeat's copy is synced before it is timed
+   * (see {@link #syncFileSystem}), as a restarted agent's checkpoints were long durable.
+   */
   private static void prepare(Path work, int tasks, List<Process> live) throws IOException {
     CheckpointStore store = CheckpointStore.open(work);
+    MetaLayout layout = store.layout();
     String boot = BootId.current();
     store.writeAgent(AgentRecord.newBuilder().setAgentId("bench-agent").setHostname("h").build());
     store.writeBootId(boot);
@@ -166,6 +192,7 @@ public final class RecoveryBenchmark {
             .addCapabilities(FrameworkInfo.Capability.PARTITION_AWARE)
             .build();
     store.writeFramework(framework);
+    String fw = framework.getId();
     for (int i = 0; i < tasks; i++) {
       String id = String.format("task-%05d", i);
       String run = UUID.randomUUID().toString();
@@ -176,38 +203,68 @@ public final class RecoveryBenchmark {
               .setCommand(CommandInfo.newBuilder().setValue("sleep 3600"))
               .addResources(Resource.newBuilder().setName("cpus").setScalar(0.5))
               .build();
-      store.writeExecutor(
+      Files.createDirectories(layout.task(fw, id, run, id));
+      write(
+          layout.executorInfo(fw, id),
+          FileKind.EXECUTOR_INFO,
           ExecutorRecord.newBuilder()
               .setExecutorId(id)
-              .setFrameworkId(framework.getId())
+              .setFrameworkId(fw)
               .setCommandTaskId(id)
               .build());
-      store.startRun(framework.getId(), id, run);
-      store.writeTask(framework.getId(), id, run, info);
+      write(
+          layout.latestRun(fw, id),
+          FileKind.LATEST_RUN,
+          LatestRunRecord.newBuilder().setRunId(run).build());
+      write(
+          layout.taskInfo(fw, id, run, id),
+          FileKind.TASK_INFO,
+          TaskRecord.newBuilder().setInfo(info).setFrameworkId(fw).build());
       Process p = live.get(i % live.size());
-      Path sandbox = TaskRunner.sandbox(work, framework.getId(), id, run);
-      store.writeRunProcess(
-          framework.getId(), id, RunProcesses.describe(run, p.toHandle(), sandbox, boot));
-      try (TaskUpdatesLog log = store.openUpdates(framework.getId(), id, run, id)) {
-        TaskStatus running = status(id, TaskState.TASK_RUNNING);
-        log.update(running);
-        log.acknowledge(running.getUuid());
-        int kind = i % 4;
-        if (kind == 2) {
-          // Ended while the agent was away: a dead process and the status its shell left.
-          store.writeRunProcess(
-              framework.getId(),
-              id,
-              RunProcesses.describe(run, p.toHandle(), sandbox, boot).toBuilder()
-                  .setPid(Integer.MAX_VALUE - i)
-                  .build());
-          Path status = TaskRunner.exitStatusFile(work, run);
-          Files.createDirectories(status.getParent());
-          Files.writeString(status, "0\n");
-        } else if (kind == 3) {
-          log.update(status(id, TaskState.TASK_FINISHED)); // sent, not acknowledged yet
-        }
+      Path sandbox = TaskRunner.sandbox(work, fw, id, run);
+      RunProcessRecord process = RunProcesses.describe(run, p.toHandle(), sandbox, boot);
+      ByteArrayOutputStream updates = new ByteArrayOutputStream();
+      updates.write(CheckpointFormat.updatesHeader());
+      TaskStatus running = status(id, TaskState.TASK_RUNNING);
+      updates.write(record(TaskUpdateRecord.newBuilder().setUpdate(running).build()));
+      updates.write(record(TaskUpdateRecord.newBuilder().setAck(running.getUuid()).build()));
+      int kind = i % 4;
+      if (kind == 2) {
+        // Ended while the agent was away: a dead process and the status its shell left.
+        process = process.toBuilder().setPid(Integer.MAX_VALUE - i).build();
+        Path status = TaskRunner.exitStatusFile(work, run);
+        Files.createDirectories(status.getParent());
+        Files.writeString(status, "0\n");
+      } else if (kind == 3) {
+        // Sent, not acknowledged yet.
+        updates.write(
+            record(
+                TaskUpdateRecord.newBuilder()
+                    .setUpdate(status(id, TaskState.TASK_FINISHED))
+                    .build()));
       }
+      write(layout.runProcess(fw, id, run), FileKind.RUN_PROCESS, process);
+      Files.write(layout.taskUpdates(fw, id, run, id), updates.toByteArray());
+    }
+  }
+
+  private static void write(Path file, FileKind kind, Message payload) throws IOException {
+    Files.write(file, CheckpointFormat.encodeFile(kind, payload));
+  }
+
+  private static byte[] record(TaskUpdateRecord r) {
+    return CheckpointFormat.encodeRecord(r);
+  }
+
+  /**
+   * syncfs(2) of the file system holding {@code dir} ({@code sync -f}), untimed: the fresh copy is
+   * on disk before recovery starts, as a restarted agent's checkpoints are, so that whatever
+   * recovery syncs is its own writes, not the benchmark's copy.
+   */
+  private static void syncFileSystem(Path dir) throws IOException, InterruptedException {
+    Process sync = new ProcessBuilder("sync", "-f", dir.toString()).inheritIO().start();
+    if (!sync.waitFor(10, TimeUnit.MINUTES) || sync.exitValue() != 0) {
+      throw new IOException("sync -f " + dir + " failed");
     }
   }
 

@@ -1,7 +1,6 @@
 package io.kmesos.agent.checkpoint;
 
 import java.nio.file.Path;
-import java.util.regex.Pattern;
 
 /**
  * Where each checkpoint lives under {@code <work-dir>/meta} (Mesos: src/slave/paths.cpp, without
@@ -20,12 +19,6 @@ import java.util.regex.Pattern;
  * </pre>
  */
 public final class MetaLayout {
-  /**
-   * IDs become directory names: the agent's task ID rule (letters, digits and {@code _.:@+-}, 1 to
-   * 255, not only dots). No {@code ~}: names with one are the store's scratch.
-   */
-  private static final Pattern ID = Pattern.compile("[A-Za-z0-9_.:@+-]{1,255}");
-
   static final String FRAMEWORKS = "frameworks";
   static final String EXECUTORS = "executors";
   static final String RUNS = "runs";
@@ -37,9 +30,34 @@ public final class MetaLayout {
     this.meta = workDir.toAbsolutePath().normalize().resolve("meta");
   }
 
-  /** Whether {@code id} can name a checkpoint directory. */
+  /**
+   * Whether {@code id} can name a checkpoint directory. IDs become directory names: the agent's
+   * task ID rule (letters, digits and {@code _.:@+-}, 1 to 255, not only dots). No {@code ~}: names
+   * with one are the store's scratch. A loop rather than a regular expression: recovery checks
+   * every directory name it lists and every path it builds (10^5 of them for 10^4 tasks), and the
+   * regular expression's matcher was a tenth of the reading in a profile.
+   */
   public static boolean isValidId(String id) {
-    return id != null && ID.matcher(id).matches() && !onlyDots(id);
+    if (id == null || id.isEmpty() || id.length() > 255) {
+      return false;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      boolean ok =
+          (c >= 'a' && c <= 'z')
+              || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9')
+              || c == '_'
+              || c == '.'
+              || c == ':'
+              || c == '@'
+              || c == '+'
+              || c == '-';
+      if (!ok) {
+        return false;
+      }
+    }
+    return !onlyDots(id);
   }
 
   /**

@@ -27,10 +27,12 @@ import io.kmesos.api.v1.TaskStates;
 import io.kmesos.api.v1.TaskStatus;
 import io.kmesos.api.v1.TaskStatus.Reason;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -38,6 +40,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -151,8 +155,46 @@ public final class AgentRecovery {
     this.updates = updates;
   }
 
+  /** How long each step of the last {@link #recover} took, in ms, in order (the debug log). */
+  private final Map<String, Double> phases = new LinkedHashMap<>();
+
+  private long phaseStart;
+
+  private void phase(String name) {
+    long now = System.nanoTime();
+    phases.put(name, (now - phaseStart) / 1e6);
+    phaseStart = now;
+  }
+
+  /**
+   * How long each step of the last {@link #recover} took, in ms, in order: {@code read} (the
+   * checkpoints), {@code orphans_wait} (for the /proc scan, after the reading), {@code orphans}
+   * (the scan itself, on its own thread while the checkpoints are read: not part of the sum),
+   * {@code reconcile} (runs re-adopted or ended, updates queued), {@code sync} (the terminal
+   * updates made durable), {@code kill} (orphans killed), {@code write} (agent.info, boot_id). For
+   * the benchmark and the debug log.
+   */
+  public Map<String, Double> phases() {
+    return Collections.unmodifiableMap(new LinkedHashMap<>(phases));
+  }
+
   public Outcome recover() throws IOException {
     long begin = System.nanoTime();
+    phases.clear();
+    phaseStart = begin;
+    // The /proc scan for orphans needs nothing of the checkpoints: it runs while they are read.
+    FutureTask<Map<Path, List<Long>>> scan =
+        new FutureTask<>(
+            () -> {
+              long t = System.nanoTime();
+              Map<Path, List<Long>> found =
+                  Orphans.bySandbox(workDir.resolve("sandboxes"), workDir.resolve("executors"));
+              scanNanos = System.nanoTime() - t;
+              return found;
+            });
+    Thread scanner = new Thread(scan, "recovery-orphan-scan");
+    scanner.setDaemon(true);
+    scanner.start();
     CheckpointReader.Recovery found =
         CheckpointReader.recover(
             workDir, strict ? CheckpointReader.Options.STRICT : CheckpointReader.Options.LENIENT);
@@ -173,8 +215,10 @@ public final class AgentRecovery {
           checkpointedId.get(),
           agentId);
     }
-    Map<Path, List<Long>> orphans =
-        Orphans.bySandbox(workDir.resolve("sandboxes"), workDir.resolve("executors"));
+    phase("read");
+    Map<Path, List<Long>> orphans = orphans(scan);
+    phase("orphans_wait");
+    phases.put("orphans", scanNanos / 1e6);
     checkpoints.beginBatch();
     Set<Path> kept = new HashSet<>();
     CheckpointStore store = checkpoints.store();
@@ -192,8 +236,11 @@ public final class AgentRecovery {
     }
     // The terminal updates recovery wrote are durable before anything is sent (the session starts
     // after this returns), and before the processes they report are killed.
+    phase("reconcile");
     checkpoints.endBatch();
+    phase("sync");
     int orphansKilled = killOrphans(orphans, kept);
+    phase("kill");
     if (foreign) {
       for (String frameworkId : agent.frameworks().keySet()) {
         store.removeFramework(frameworkId);
@@ -206,9 +253,12 @@ public final class AgentRecovery {
             .setVersion(KmesosVersion.version())
             .setRecordedAt(Timestamps.fromMillis(System.currentTimeMillis()))
             .build());
-    if (!bootId.isEmpty()) {
+    if (!bootId.isEmpty() && !agent.bootId().equals(Optional.of(bootId))) {
+      // Unchanged, it is not written again: an atomic write is two fsyncs.
       store.writeBootId(bootId);
     }
+    phase("write");
+    LOG.debug("recovery: steps in ms: {}", phases);
     boolean registeredBefore =
         !foreign && (checkpointedId.isPresent() || !agent.frameworks().isEmpty());
     Outcome outcome =
@@ -220,6 +270,25 @@ public final class AgentRecovery {
         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin),
         outcome);
     return outcome;
+  }
+
+  /** How long the last orphan scan took (written by its thread, read after it ended). */
+  private volatile long scanNanos;
+
+  private static Map<Path, List<Long>> orphans(FutureTask<Map<Path, List<Long>>> scan)
+      throws IOException {
+    try {
+      return scan.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while scanning /proc for orphans");
+    } catch (ExecutionException e) {
+      // Orphans.bySandbox catches what /proc throws; anything else is a bug.
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IOException(e.getCause());
+    }
   }
 
   /** One run; true if its process still runs, re-adopted. */

@@ -19,10 +19,14 @@ import io.kmesos.api.v1.FrameworkInfo;
 import io.kmesos.api.v1.TaskInfo;
 import io.kmesos.api.v1.TaskStatus;
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,7 +34,12 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -146,7 +155,7 @@ public final class TaskCheckpoints
   private final Map<String, FrameworkInfo> written = new HashMap<>();
 
   /** While recovery runs: logs appended to without a sync each, synced by {@link #endBatch}. */
-  private List<TaskUpdatesLog> batch;
+  private Batch batch;
 
   public TaskCheckpoints(
       CheckpointStore store,
@@ -306,75 +315,133 @@ public final class TaskCheckpoints
     }
   }
 
-  /** A recovered task whose run is not completed: its updates go to its log again. */
-  synchronized void reopen(String frameworkId, String executorId, String runId, String taskId)
-      throws IOException {
+  /**
+   * A recovered task whose run is not completed: its updates go to its log again. The log is opened
+   * at its first append, not now, and without a stat of its own here: {@link
+   * CheckpointStore#openRecoveredUpdates} creates it then if the agent died before it did (a
+   * durable atomic write, as at launch), so whether it exists need not be asked per task.
+   */
+  synchronized void reopen(String frameworkId, String executorId, String runId, String taskId) {
     Path file = store.layout().taskUpdates(frameworkId, executorId, runId, taskId);
     Open next =
-        Files.exists(file, LinkOption.NOFOLLOW_LINKS)
-            ? Open.recovered(
-                executorId,
-                runId,
-                file,
-                () -> store.openRecoveredUpdates(frameworkId, executorId, runId, taskId))
-            : new Open(
-                executorId,
-                runId,
-                store.openRecoveredUpdates(frameworkId, executorId, runId, taskId));
+        Open.recovered(
+            executorId,
+            runId,
+            file,
+            () -> store.openRecoveredUpdates(frameworkId, executorId, runId, taskId));
     Open previous = open.put(new Key(frameworkId, taskId), next);
     if (previous != null) {
-      previous.close();
+      try {
+        previous.close();
+      } catch (IOException e) {
+        LOG.debug("closing {}: {}", previous.file(), e.toString());
+      }
     }
   }
 
   /**
-   * Recovery starts: updates are appended without waiting for the disk each, until {@link
-   * #endBatch}. Only for updates nobody is told of before the batch ends.
+   * Recovery starts: updates are appended without waiting for the disk each; each log appended to
+   * is synced on one of a few threads meanwhile, and {@link #endBatch} waits for them all. Only for
+   * updates nobody is told of before the batch ends.
    */
   synchronized void beginBatch() {
-    batch = new ArrayList<>();
+    batch = new Batch();
   }
 
   /**
-   * Makes every update of the batch durable. Many logs at once are flushed with one syncfs(2) of
-   * the work directory's file system ({@code sync -f}): one wait for the disk instead of one
-   * fdatasync per file (thousands after a long outage). Should that fail, each log is synced.
+   * Makes every update of the batch durable: waits for the fdatasync of every log appended to since
+   * {@link #beginBatch}.
+   *
+   * <p>Why an fdatasync per log and no longer one syncfs(2) of the whole file system: recovery
+   * appends to update logs that already exist (their directory entries were made durable when they
+   * were created, by an atomic write and an fsync of their directory), so the appended bytes and
+   * the log's new length are all that is not yet on disk, and an fdatasync of the log covers
+   * exactly that, as the sync of every ordinary append does. Whatever else recovery writes
+   * (completed markers, a log it has to create) is written durably on its own. A syncfs covered the
+   * same, and everything else dirty on that file system (other Pods', a build's, the node's): its
+   * cost was set by everyone's writes, not the agent's. The fdatasyncs run on {@link #SYNC_THREADS}
+   * threads while recovery goes on with other runs; the file system's journal commits concurrent
+   * ones together, so they cost about one wait for the disk per round, not one each.
    */
   synchronized void endBatch() throws IOException {
-    List<TaskUpdatesLog> logs = batch;
+    Batch b = batch;
     batch = null;
-    if (logs == null || logs.isEmpty()) {
-      return;
-    }
-    if (logs.size() > SYNCFS_FROM && syncFileSystem(workDir)) {
-      return;
-    }
-    for (TaskUpdatesLog log : logs) {
-      log.sync();
+    if (b != null) {
+      b.await();
     }
   }
 
-  /** From how many logs one syncfs is cheaper than a fdatasync each. */
-  static final int SYNCFS_FROM = 16;
+  /** How many logs are synced at once during recovery. */
+  static final int SYNC_THREADS = 16;
 
-  /** syncfs(2) of the file system holding {@code dir}, through coreutils' {@code sync -f}. */
-  static boolean syncFileSystem(Path dir) {
-    try {
-      Process sync =
-          new ProcessBuilder("sync", "-f", dir.toString())
-              .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-              .start();
-      if (!sync.waitFor(5, TimeUnit.MINUTES)) {
-        sync.destroyForcibly();
-        return false;
+  /** The syncs of the logs recovery appended to: started at each append, awaited at the end. */
+  private static final class Batch {
+    private final List<Future<?>> syncs = new ArrayList<>();
+    private ExecutorService pool;
+
+    void sync(TaskUpdatesLog log) {
+      if (pool == null) {
+        // Idle threads end by themselves: none is left behind should recovery fail before
+        // endBatch.
+        ThreadPoolExecutor p =
+            new ThreadPoolExecutor(
+                SYNC_THREADS,
+                SYNC_THREADS,
+                1,
+                TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(),
+                r -> {
+                  Thread t = new Thread(r, "recovery-sync");
+                  t.setDaemon(true);
+                  return t;
+                });
+        p.allowCoreThreadTimeOut(true);
+        pool = p;
       }
-      return sync.exitValue() == 0;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
+      syncs.add(
+          pool.submit(
+              () -> {
+                try {
+                  log.sync();
+                } catch (ClosedChannelException e) {
+                  // Closed meanwhile (another run of the same task ID reopened): an fdatasync of
+                  // the same file through another descriptor makes the same bytes durable.
+                  try (FileChannel ch = FileChannel.open(log.file(), StandardOpenOption.READ)) {
+                    ch.force(false);
+                  }
+                }
+                return null;
+              }));
+    }
+
+    void await() throws IOException {
+      if (pool == null) {
+        return;
+      }
+      try {
+        IOException failed = null;
+        for (Future<?> f : syncs) {
+          try {
+            f.get();
+          } catch (ExecutionException e) {
+            IOException io =
+                e.getCause() instanceof IOException x ? x : new IOException(e.getCause());
+            if (failed == null) {
+              failed = io;
+            } else {
+              failed.addSuppressed(io);
+            }
+          }
+        }
+        if (failed != null) {
+          throw failed;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while syncing recovered update logs");
+      } finally {
+        pool.shutdown();
+      }
     }
   }
 
@@ -392,8 +459,9 @@ public final class TaskCheckpoints
     Open task = open.get(new Key(framework.getId(), update.getTaskId()));
     if (task != null) {
       if (batch != null) {
-        task.log().update(update, false);
-        batch.add(task.log());
+        TaskUpdatesLog log = task.log();
+        log.update(update, false);
+        batch.sync(log);
       } else {
         task.log().update(update);
       }

@@ -212,7 +212,11 @@ class AgentRecoveryTest {
         .until(
             () ->
                 Files.exists(TaskRunner.exitStatusFile(work, runOf(first, "ok")))
-                    && Files.exists(TaskRunner.exitStatusFile(work, runOf(first, "bad"))));
+                    && Files.exists(TaskRunner.exitStatusFile(work, runOf(first, "bad")))
+                    // The shell writes the status, then exits: until it has, the task still runs
+                    // (and a recovery then would rightly re-adopt it).
+                    && ended(first, "ok")
+                    && ended(first, "bad"));
 
     Agent second = new Agent();
     AgentRecovery.Outcome outcome = second.recover(AgentRecovery.Mode.RECONNECT, AGENT, BOOT);
@@ -326,6 +330,17 @@ class AgentRecoveryTest {
         .isInstanceOf(CheckpointCorruptException.class)
         .hasMessageContaining(info.toString())
         .hasMessageContaining("--strict=false");
+  }
+
+  /** Whether no live process is left in the sandbox of the task's run. */
+  private boolean ended(Agent agent, String taskId) throws Exception {
+    Path sandbox =
+        work.resolve("sandboxes/fw-1")
+            .resolve(taskId)
+            .resolve(runOf(agent, taskId))
+            .toAbsolutePath()
+            .normalize();
+    return !Orphans.bySandbox(work.resolve("sandboxes")).containsKey(sandbox);
   }
 
   /** The run ID of a task the agent ran, from its sandbox directory. */
