@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -211,10 +212,12 @@ public final class SessionSupervisor {
 
   private void pollAdopted() {
     List<Runnable> ended = new ArrayList<>();
+    // Runs may share a process (the tasks of one re-adopted shell): one /proc read per pid.
+    Map<Long, Boolean> alive = new HashMap<>();
     synchronized (this) {
       for (Iterator<Adopted> i = adopted.iterator(); i.hasNext(); ) {
         Adopted a = i.next();
-        if (!ProcessTree.alive(a.process().pid())) {
+        if (!alive.computeIfAbsent(a.process().pid(), ProcessTree::alive)) {
           i.remove();
           ended.add(a.ended());
         }
