@@ -4,13 +4,10 @@ import io.kmesos.agent.checkpoint.MetaLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -203,10 +200,10 @@ public final class Sandboxes {
       return GarbageCollector.Outcome.FAILED;
     }
     try {
-      deleteTree(run);
-      deleteTree(workDir.resolve("runtime").resolve(runId));
-      deleteIfEmpty(run.getParent());
-      deleteIfEmpty(run.getParent().getParent());
+      Trees.deleteTree(run);
+      Trees.deleteTree(workDir.resolve("runtime").resolve(runId));
+      Trees.deleteIfEmpty(run.getParent());
+      Trees.deleteIfEmpty(run.getParent().getParent());
       LOG.info("garbage-collected the sandbox {} (no checkpoint names its run)", run);
       return GarbageCollector.Outcome.COLLECTED;
     } catch (IOException | RuntimeException e) {
@@ -241,33 +238,6 @@ public final class Sandboxes {
       return entries.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).sorted().toList();
     } catch (IOException | RuntimeException e) {
       return List.of();
-    }
-  }
-
-  private static void deleteIfEmpty(Path dir) {
-    try {
-      Files.deleteIfExists(dir);
-    } catch (IOException e) {
-      // not empty: it stays
-    }
-  }
-
-  /** Deletes a tree without following symbolic links (a task may leave links to anywhere). */
-  static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    List<Path> paths = new ArrayList<>();
-    try (Stream<Path> walk = Files.walk(root)) {
-      walk.forEach(paths::add);
-    }
-    paths.sort(Comparator.comparingInt(Path::getNameCount).reversed());
-    for (Path p : paths) {
-      try {
-        Files.deleteIfExists(p);
-      } catch (NoSuchFileException e) {
-        // gone already
-      }
     }
   }
 }

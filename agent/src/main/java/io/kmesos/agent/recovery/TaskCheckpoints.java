@@ -9,6 +9,7 @@ import io.kmesos.agent.checkpoint.TaskUpdatesLog;
 import io.kmesos.agent.executors.ExecutorRunner;
 import io.kmesos.agent.gc.GarbageCollector;
 import io.kmesos.agent.gc.Sandboxes;
+import io.kmesos.agent.gc.Trees;
 import io.kmesos.agent.tasks.ProcessTree;
 import io.kmesos.agent.tasks.TaskRunner;
 import io.kmesos.agent.updates.UpdateJournal;
@@ -24,13 +25,11 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -572,15 +571,15 @@ public final class TaskCheckpoints
         }
       }
       Path sandbox = TaskRunner.sandbox(workDir, frameworkId, taskId, runId);
-      deleteTree(sandbox);
-      deleteTree(TaskRunner.exitStatusFile(workDir, runId).getParent());
-      deleteIfEmpty(sandbox.getParent());
-      deleteIfEmpty(sandbox.getParent().getParent());
+      Trees.deleteTree(sandbox);
+      Trees.deleteTree(TaskRunner.exitStatusFile(workDir, runId).getParent());
+      Trees.deleteIfEmpty(sandbox.getParent());
+      Trees.deleteIfEmpty(sandbox.getParent().getParent());
       if (Files.exists(executorSandbox, LinkOption.NOFOLLOW_LINKS)) {
         // A custom executor's run (run IDs are unique: no command task's is the same).
-        deleteTree(executorSandbox);
-        deleteIfEmpty(executorSandbox.getParent());
-        deleteIfEmpty(executorSandbox.getParent().getParent());
+        Trees.deleteTree(executorSandbox);
+        Trees.deleteIfEmpty(executorSandbox.getParent());
+        Trees.deleteIfEmpty(executorSandbox.getParent().getParent());
         LOG.info(
             "garbage-collected run {} of executor {} of framework {} and its sandbox",
             runId,
@@ -619,33 +618,6 @@ public final class TaskCheckpoints
     }
     try (Stream<Path> entries = Files.list(dir)) {
       return entries.findAny().isEmpty();
-    }
-  }
-
-  private static void deleteIfEmpty(Path dir) {
-    try {
-      Files.deleteIfExists(dir);
-    } catch (IOException e) {
-      // Not empty (another run of the task, another task of the framework): it stays.
-    }
-  }
-
-  /** Deletes a tree without following symbolic links (a task may leave links to anywhere). */
-  static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    List<Path> paths = new ArrayList<>();
-    try (Stream<Path> walk = Files.walk(root)) {
-      walk.forEach(paths::add);
-    }
-    paths.sort(Comparator.comparingInt(Path::getNameCount).reversed());
-    for (Path p : paths) {
-      try {
-        Files.deleteIfExists(p);
-      } catch (NoSuchFileException e) {
-        // gone already
-      }
     }
   }
 
